@@ -1,0 +1,1 @@
+"""Reading and writing the formats institutions already have (adapters; may do I/O)."""
