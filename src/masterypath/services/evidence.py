@@ -1,0 +1,146 @@
+"""Evidence use cases: record one or many (idempotent), import a log in bulk, read."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from masterypath.domain.evidence import Evidence
+from masterypath.errors import ConflictError, InvalidInputError, Problem
+from masterypath.interop.evidence_log import LogReadResult
+from masterypath.services.context import ServiceContext
+from masterypath.store.repositories import CHUNK, EvidenceRepository, evidence_columns
+
+Progress = Callable[[int], None]
+"""Called with the number of rows just written."""
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    key: str
+    stored: bool
+    """False when the same evidence (same key, same content) was stored before."""
+
+
+@dataclass
+class ImportCounts:
+    """What an import did with each input row."""
+
+    rows: int
+    stored: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    merged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+class EvidenceService:
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+
+    def record(self, evidence: Evidence) -> RecordResult:
+        """Append one piece of evidence; a re-post of the same key and content is a no-op,
+        the same key with other content is a :class:`ConflictError`."""
+        return self.record_many([evidence])[0]
+
+    def record_many(self, batch: Sequence[Evidence]) -> list[RecordResult]:
+        """Append a batch in one transaction: all stored, or (on a conflict) none."""
+        keys = [e.key for e in batch]
+        if len(set(keys)) != len(keys):
+            seen: set[str] = set()
+            dup = next(k for k in keys if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            raise ConflictError("key", dup, "appears twice in one batch")
+        now = self.context.clock()
+        columns = evidence_columns(batch, recorded_at=now)
+        with self.context.sessions.begin() as session:
+            repo = EvidenceRepository(session)
+            inserted = repo.append(columns, {e.key: e.competency_ids for e in batch},
+                                   batch_id=str(uuid.uuid4()))
+            existing = repo.content_hashes(k for k in keys if k not in inserted)
+            for key, digest in zip(keys, columns["content_hash"], strict=True):
+                if key not in inserted and existing.get(key) != digest:
+                    raise ConflictError("key", key,
+                                        "already stored with different content; evidence is "
+                                        "immutable, post a new key to correct it")
+        return [RecordResult(k, k in inserted) for k in keys]
+
+    def import_log(self, log: LogReadResult, *, skip_bad_rows: bool = False,
+                   progress: Progress | None = None) -> ImportCounts:
+        """Store a validated log in one transaction (bulk inserts, not row-by-row ORM).
+
+        Keys already stored with the same content count as duplicates; with other
+        content they are conflicts, which reject the whole import unless
+        ``skip_bad_rows`` (then each is reported)."""
+        counts = ImportCounts(rows=log.total_rows, rejected=len(log.rejected),
+                              merged=log.merged_rows, problems=list(log.rejected))
+        frame = log.rows
+        columns = _columns(frame, recorded_at=self.context.clock())
+        keys: list[str] = columns["key"]
+        competencies = dict(zip(keys, (s.split("\x1e") for s in frame["skill"].tolist()),
+                                strict=True))
+        step = CHUNK * 5
+        with self.context.sessions.begin() as session:
+            repo = EvidenceRepository(session)
+            inserted: dict[str, int] = {}
+            batch_id = str(uuid.uuid4())
+            for start in range(0, len(keys), step):
+                chunk = {name: values[start:start + step] for name, values in columns.items()}
+                inserted.update(repo.append(chunk, competencies, batch_id=batch_id))
+                if progress is not None:
+                    progress(len(chunk["key"]))
+            leftover = {k: (n, h) for n, (k, h) in enumerate(
+                zip(keys, columns["content_hash"], strict=True)) if k not in inserted}
+            stored_hashes = repo.content_hashes(leftover)
+            lines = frame["line"].tolist()
+            conflicts = [
+                Problem(f"line {lines[n]}", "key",
+                        f"{key!r} already stored with different content")
+                for key, (n, digest) in leftover.items() if stored_hashes.get(key) != digest
+            ]
+            if conflicts and not skip_bad_rows:
+                raise InvalidInputError(str(frame["source"].iloc[0]), conflicts)
+        counts.stored = len(inserted)
+        counts.duplicate = len(leftover) - len(conflicts)
+        counts.rejected += len(conflicts)
+        counts.problems += conflicts
+        return counts
+
+    def list(self, *, learner_id: str | None = None, competency_id: str | None = None,
+             limit: int = 100, offset: int = 0) -> list[Evidence]:
+        with self.context.sessions() as session:
+            return EvidenceRepository(session).list(
+                learner_id=learner_id, competency_id=competency_id, limit=limit, offset=offset)
+
+    def count(self, *, learner_id: str | None = None) -> int:
+        with self.context.sessions() as session:
+            return EvidenceRepository(session).count(learner_id=learner_id)
+
+
+def _columns(frame: pd.DataFrame, *, recorded_at: Any) -> dict[str, list[Any]]:
+    """Ledger columns from a validated log frame (column-wise, no per-row objects)."""
+    is_binary = frame["outcome"].str.startswith("b").tolist()
+    outcomes = frame["outcome"].tolist()
+    times = {t: datetime.fromisoformat(t) for t in frame["timestamp"].unique().tolist()}
+    n = len(frame)
+    return {
+        "key": frame["key"].tolist(),
+        "content_hash": frame["content_hash"].tolist(),
+        "learner_id": frame["learner_id"].tolist(),
+        "item_id": (frame["item_id"].tolist() if frame["item_id"].notna().any()
+                    else [None] * n),
+        "outcome_type": ["binary" if b else "score" for b in is_binary],
+        "correct": [o == "b1" if b else None for o, b in zip(outcomes, is_binary, strict=True)],
+        "score": frame["score"].astype(float).tolist(),
+        "rubric_levels": [None] * n,
+        "timestamp": [times[t] for t in frame["timestamp"].tolist()],
+        "sequence": frame["sequence"].astype(int).tolist(),
+        "kind": frame["kind"].tolist(),
+        "source": frame["source"].tolist(),
+        "asserted_by": frame["asserted_by"].tolist(),
+        "recorded_at": [recorded_at] * n,
+    }

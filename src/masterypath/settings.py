@@ -1,0 +1,21 @@
+"""Settings read from the environment (``MASTERYPATH_*``), passed explicitly everywhere."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/masterypath.db"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration.
+
+    >>> Settings(database_url="sqlite:///x.db").database_url
+    'sqlite:///x.db'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MASTERYPATH_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy URL; ``postgresql://`` is read as ``postgresql+psycopg://``."""
+    echo_sql: bool = False

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 tables, repositories (never commit) and Alembic migrations."""

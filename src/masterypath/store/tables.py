@@ -1,0 +1,130 @@
+"""SQLAlchemy tables (rows are not domain objects: repositories convert between them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from masterypath.store.types import BigId, UTCDateTime
+
+ID = 255
+KEY = 800
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class FrameworkRow(Base):
+    __tablename__ = "frameworks"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CompetencyRow(Base):
+    __tablename__ = "competencies"
+
+    framework_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("frameworks.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    parent_id: Mapped[str | None] = mapped_column(String(ID))
+    code: Mapped[str | None] = mapped_column(String(ID))
+
+
+class PrerequisiteRow(Base):
+    __tablename__ = "prerequisites"
+    __table_args__ = (
+        ForeignKeyConstraint(["framework_id", "competency_id"],
+                             ["competencies.framework_id", "competencies.id"], ondelete="CASCADE",
+                             name="fk_prerequisites_dependent"),
+        ForeignKeyConstraint(["framework_id", "prerequisite_id"],
+                             ["competencies.framework_id", "competencies.id"], ondelete="CASCADE",
+                             name="fk_prerequisites_prerequisite"),
+    )
+
+    framework_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    competency_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    prerequisite_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    requires: Mapped[str] = mapped_column(String(16))
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+
+    framework_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("frameworks.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text, default="")
+    difficulty: Mapped[float | None] = mapped_column(Float)
+    competency_ids: Mapped[list[str]] = mapped_column(JSON(none_as_null=True))
+
+
+class EvidenceRow(Base):
+    """The append-only ledger. ``key`` makes ingestion idempotent."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_learner_time", "learner_id", "timestamp", "sequence"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(String(36))
+    """The write (one API call or one file import) that stored this row: provenance."""
+    key: Mapped[str] = mapped_column(String(KEY), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    learner_id: Mapped[str] = mapped_column(String(ID))
+    item_id: Mapped[str | None] = mapped_column(String(ID))
+    outcome_type: Mapped[str] = mapped_column(String(8))
+    correct: Mapped[bool | None] = mapped_column(Boolean)
+    score: Mapped[float] = mapped_column(Float)
+    rubric_levels: Mapped[list[dict[str, object]] | None] = mapped_column(
+        JSON(none_as_null=True))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    sequence: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str | None] = mapped_column(String(ID))
+    asserted_by: Mapped[str | None] = mapped_column(String(ID))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EvidenceCompetencyRow(Base):
+    """The competencies one piece of evidence is about (several for a multi-skill item)."""
+
+    __tablename__ = "evidence_competencies"
+    __table_args__ = (Index("ix_evidence_competencies_competency", "competency_id"),)
+
+    evidence_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("evidence.id", ondelete="RESTRICT"), primary_key=True
+    )
+    competency_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
