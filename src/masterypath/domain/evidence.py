@@ -175,9 +175,16 @@ class Evidence:
     ) -> Evidence:
         """Build evidence; without a ``key`` the key is the hash of the content."""
         draft = cls(
-            key=key or "pending", learner_id=learner_id, competency_ids=tuple(competency_ids),
-            outcome=outcome, timestamp=timestamp, kind=EvidenceKind(kind), item_id=item_id,
-            source=source, asserted_by=asserted_by, sequence=sequence,
+            key=key or "pending",
+            learner_id=learner_id,
+            competency_ids=tuple(competency_ids),
+            outcome=outcome,
+            timestamp=timestamp,
+            kind=EvidenceKind(kind),
+            item_id=item_id,
+            source=source,
+            asserted_by=asserted_by,
+            sequence=sequence,
         )
         if key is None:
             return cls(**{**draft._fields(), "key": "sha256:" + draft.content_hash()})
@@ -189,10 +196,15 @@ class Evidence:
     def content_hash(self) -> str:
         """SHA-256 of the canonical content (everything but the key): equal content, equal hash."""
         return content_hash(
-            learner_id=self.learner_id, competency_ids=self.competency_ids,
-            outcome=canonical_outcome(self.outcome), timestamp=canonical_time(self.timestamp),
-            kind=self.kind.value, item_id=self.item_id, source=self.source,
-            asserted_by=self.asserted_by, sequence=self.sequence,
+            learner_id=self.learner_id,
+            competency_ids=self.competency_ids,
+            outcome=canonical_outcome(self.outcome),
+            timestamp=canonical_time(self.timestamp),
+            kind=self.kind.value,
+            item_id=self.item_id,
+            source=self.source,
+            asserted_by=self.asserted_by,
+            sequence=self.sequence,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,20 +227,23 @@ class Evidence:
     def from_dict(cls, data: dict[str, Any]) -> Evidence:
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
-            raise ValidationError(
-                "schema_version", f"expected {SCHEMA_VERSION}, got {version!r}"
-            )
+            raise ValidationError("schema_version", f"expected {SCHEMA_VERSION}, got {version!r}")
         try:
             timestamp = datetime.fromisoformat(data["timestamp"])
             kind = EvidenceKind(data.get("kind", EvidenceKind.PRACTICE))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError("timestamp/kind", str(exc)) from None
         return cls(
-            key=data["key"], learner_id=data["learner_id"],
+            key=data["key"],
+            learner_id=data["learner_id"],
             competency_ids=tuple(data["competency_ids"]),
-            outcome=outcome_from_dict(data["outcome"]), timestamp=timestamp, kind=kind,
-            item_id=data.get("item_id"), source=data.get("source"),
-            asserted_by=data.get("asserted_by"), sequence=data.get("sequence"),
+            outcome=outcome_from_dict(data["outcome"]),
+            timestamp=timestamp,
+            kind=kind,
+            item_id=data.get("item_id"),
+            source=data.get("source"),
+            asserted_by=data.get("asserted_by"),
+            sequence=data.get("sequence"),
         )
 
 
@@ -249,8 +264,15 @@ def canonical_outcome(outcome: Outcome) -> str:
 
 
 def content_hash(
-    *, learner_id: str, competency_ids: tuple[str, ...] | list[str], outcome: str, timestamp: str,
-    kind: str, item_id: str | None, source: str | None, asserted_by: str | None,
+    *,
+    learner_id: str,
+    competency_ids: tuple[str, ...] | list[str],
+    outcome: str,
+    timestamp: str,
+    kind: str,
+    item_id: str | None,
+    source: str | None,
+    asserted_by: str | None,
     sequence: int | None,
 ) -> str:
     """Hash of canonical evidence content; shared by :class:`Evidence` and bulk imports.
@@ -259,8 +281,15 @@ def content_hash(
     :func:`canonical_time` strings.
     """
     parts = (
-        learner_id, "\x1e".join(competency_ids), outcome, timestamp, kind, item_id or "",
-        source or "", asserted_by or "", "" if sequence is None else str(sequence),
+        learner_id,
+        "\x1e".join(competency_ids),
+        outcome,
+        timestamp,
+        kind,
+        item_id or "",
+        source or "",
+        asserted_by or "",
+        "" if sequence is None else str(sequence),
     )
     return hashlib.sha256(_SEP.join(parts).encode()).hexdigest()
 
@@ -273,8 +302,12 @@ def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
     return {
         "type": "rubric",
         "levels": [
-            {"criterion": lv.criterion, "level": lv.level, "points": lv.points,
-             "max_points": lv.max_points}
+            {
+                "criterion": lv.criterion,
+                "level": lv.level,
+                "points": lv.points,
+                "max_points": lv.max_points,
+            }
             for lv in outcome.levels
         ],
     }
@@ -292,8 +325,12 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
     if kind == "rubric":
         try:
             levels = tuple(
-                RubricLevel(str(lv["criterion"]), str(lv["level"]), float(lv["points"]),
-                            float(lv["max_points"]))
+                RubricLevel(
+                    str(lv["criterion"]),
+                    str(lv["level"]),
+                    float(lv["points"]),
+                    float(lv["max_points"]),
+                )
                 for lv in data["levels"]
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -109,7 +109,8 @@ class Item:
         _check_id(self.id, "id", self.id, kind="item")
         if not self.competency_ids:
             raise ValidationError(
-                "competency_ids", "an item must align to at least one competency",
+                "competency_ids",
+                "an item must align to at least one competency",
                 location=f"item {self.id!r}",
             )
         if len(set(self.competency_ids)) != len(self.competency_ids):
@@ -120,7 +121,9 @@ class Item:
 
 def _check_id(value: str, field_name: str, owner: str, *, kind: str = "competency") -> None:
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field_name, "must be a non-empty string", location=f"{kind} {owner!r}")
+        raise ValidationError(
+            field_name, "must be a non-empty string", location=f"{kind} {owner!r}"
+        )
     if value != value.strip():
         raise ValidationError(
             field_name, f"{value!r} has leading or trailing spaces", location=f"{kind} {owner!r}"
@@ -148,18 +151,32 @@ class Framework:
         if duplicates:
             raise DuplicateIdError(duplicates)
         by_id = {c.id: c for c in comps}
-        unknown = [(c.id, "parent_id", c.parent_id) for c in comps
-                   if c.parent_id is not None and c.parent_id not in by_id]
-        unknown += [(c.id, "prerequisites", p.competency_id) for c in comps
-                    for p in c.prerequisites if p.competency_id not in by_id]
-        unknown += [(f"item {i.id}", "competency_ids", cid) for i in self.items
-                    for cid in i.competency_ids if cid not in by_id]
+        unknown = [
+            (c.id, "parent_id", c.parent_id)
+            for c in comps
+            if c.parent_id is not None and c.parent_id not in by_id
+        ]
+        unknown += [
+            (c.id, "prerequisites", p.competency_id)
+            for c in comps
+            for p in c.prerequisites
+            if p.competency_id not in by_id
+        ]
+        unknown += [
+            (f"item {i.id}", "competency_ids", cid)
+            for i in self.items
+            for cid in i.competency_ids
+            if cid not in by_id
+        ]
         if unknown:
             raise UnknownReferenceError(unknown)
         item_dups = [iid for iid, n in Counter(i.id for i in self.items).items() if n > 1]
         if item_dups:
-            raise ValidationError("items", f"duplicate item id(s): {', '.join(item_dups)}",
-                                  location=f"framework {self.id!r}")
+            raise ValidationError(
+                "items",
+                f"duplicate item id(s): {', '.join(item_dups)}",
+                location=f"framework {self.id!r}",
+            )
         loops = [c.id for c in comps if any(p.competency_id == c.id for p in c.prerequisites)]
         if loops:
             raise SelfLoopError(loops)
@@ -168,11 +185,13 @@ class Framework:
             raise CycleError([parent_loops[0], parent_loops[0]], relation="parent")
         position = {c.id: i for i, c in enumerate(comps)}
         order = _topological_order(
-            {c.id: [p.competency_id for p in c.prerequisites] for c in comps}, position,
+            {c.id: [p.competency_id for p in c.prerequisites] for c in comps},
+            position,
             relation=Relation.PREREQUISITE,
         )
         _topological_order(
-            {c.id: [c.parent_id] if c.parent_id else [] for c in comps}, position,
+            {c.id: [c.parent_id] if c.parent_id else [] for c in comps},
+            position,
             relation=Relation.PARENT,
         )
         dependents: dict[str, list[str]] = {c.id: [] for c in comps}
@@ -207,8 +226,9 @@ class Framework:
 
     def edges(self) -> tuple[tuple[str, str, UnlockStatus], ...]:
         """Every prerequisite edge as ``(prerequisite, dependent, requires)``."""
-        return tuple((p.competency_id, c.id, p.requires)
-                     for c in self.competencies for p in c.prerequisites)
+        return tuple(
+            (p.competency_id, c.id, p.requires) for c in self.competencies for p in c.prerequisites
+        )
 
     # -- graph queries -------------------------------------------------------------------
     def _out(self, relation: Relation) -> Mapping[str, tuple[str, ...]]:
@@ -220,7 +240,9 @@ class Framework:
             return tuple(p.competency_id for p in comp.prerequisites)
         return (comp.parent_id,) if comp.parent_id else ()
 
-    def ancestors(self, competency_id: str, relation: Relation = Relation.PREREQUISITE) -> frozenset[str]:
+    def ancestors(
+        self, competency_id: str, relation: Relation = Relation.PREREQUISITE
+    ) -> frozenset[str]:
         """Everything reachable backwards: all transitive prerequisites (or parents)."""
         return self._reach(competency_id, lambda c: self._in(c, relation))
 
@@ -257,7 +279,6 @@ class Framework:
             wanted.add(self.competency(target).id)
             wanted |= self.ancestors(target)
         return tuple(cid for cid in self._order if cid in wanted)
-
 
 
 def _topological_order(
@@ -355,7 +376,9 @@ def _strongly_connected(succ: Mapping[str, list[str]]) -> list[set[str]]:
     return components
 
 
-def _cycle_through(start: str, component: set[str], succ: Mapping[str, list[str]]) -> tuple[str, ...]:
+def _cycle_through(
+    start: str, component: set[str], succ: Mapping[str, list[str]]
+) -> tuple[str, ...]:
     """A shortest cycle from ``start`` back to itself inside one strongly connected component."""
     previous: dict[str, str] = {}
     queue = deque([start])

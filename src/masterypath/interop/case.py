@@ -243,9 +243,16 @@ def export_case(framework: Framework, *, last_change: str) -> dict[str, Any]:
         item_links[comp.id] = link(identifier, comp.title)
     associations: list[dict[str, Any]] = []
 
-    def associate(kind: str, origin: dict[str, str], dest: dict[str, str], seq: int,
-                  extra: dict[str, Any] | None = None) -> None:
-        identifier = str(uuid.uuid5(NAMESPACE, f"{kind}:{origin['identifier']}:{dest['identifier']}"))
+    def associate(
+        kind: str,
+        origin: dict[str, str],
+        dest: dict[str, str],
+        seq: int,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        identifier = str(
+            uuid.uuid5(NAMESPACE, f"{kind}:{origin['identifier']}:{dest['identifier']}")
+        )
         assoc: dict[str, Any] = {
             "identifier": identifier,
             "uri": f"urn:uuid:{identifier}",
@@ -264,8 +271,9 @@ def export_case(framework: Framework, *, last_change: str) -> dict[str, Any]:
         parent = item_links[comp.parent_id] if comp.parent_id else doc_link
         associate("isChildOf", item_links[comp.id], parent, seq)
     for seq, (prereq, dependent, requires) in enumerate(framework.edges(), start=1):
-        associate("precedes", item_links[prereq], item_links[dependent], seq,
-                  {"requires": requires.value})
+        associate(
+            "precedes", item_links[prereq], item_links[dependent], seq, {"requires": requires.value}
+        )
     return {"CFDocument": document, "CFItems": items, "CFAssociations": associations}
 
 

@@ -98,12 +98,18 @@ PRESETS: dict[str, ColumnMapping] = {
     # pyBKT's default column names
     "pybkt": ColumnMapping(user="user_id", skill="skill_name", correct="correct", order="order_id"),
     # the raw ASSISTments skill-builder export (pyBKT's ``as`` example data)
-    "assistments": ColumnMapping(user="user_id", skill="skill_name", correct="correct",
-                                 order="order_id", item="problem_id"),
+    "assistments": ColumnMapping(
+        user="user_id", skill="skill_name", correct="correct", order="order_id", item="problem_id"
+    ),
     # KDD Cup 2010 step logs (pyBKT's ``ct`` example data); KCs joined by "~~"
-    "kddcup": ColumnMapping(user="Anon Student Id", skill="KC(Default)",
-                            correct="Correct First Attempt", order="Row", item="Problem Name",
-                            skill_separator="~~"),
+    "kddcup": ColumnMapping(
+        user="Anon Student Id",
+        skill="KC(Default)",
+        correct="Correct First Attempt",
+        order="Row",
+        item="Problem Name",
+        skill_separator="~~",
+    ),
 }
 
 
@@ -148,11 +154,25 @@ def read_evidence_log(
     wanted = mapping.columns()
     absent = [f"{role}={col!r}" for role, col in wanted.items() if col not in header]
     if absent:
-        raise InvalidInputError(source, [Problem(
-            "line 1", "header",
-            f"column(s) not found: {', '.join(absent)}; the file has: {', '.join(header[:40])}")])
-    frame = pd.read_csv(io.StringIO(text), sep=sep, usecols=list(set(wanted.values())),
-                        dtype=str, keep_default_na=False, na_filter=False)
+        raise InvalidInputError(
+            source,
+            [
+                Problem(
+                    "line 1",
+                    "header",
+                    f"column(s) not found: {', '.join(absent)}; "
+                    f"the file has: {', '.join(header[:40])}",
+                )
+            ],
+        )
+    frame = pd.read_csv(
+        io.StringIO(text),
+        sep=sep,
+        usecols=list(set(wanted.values())),
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+    )
     total = len(frame)
     line = pd.Series(np.arange(2, total + 2), index=frame.index)
     cols = {role: frame[col].str.strip() for role, col in wanted.items()}
@@ -170,66 +190,95 @@ def read_evidence_log(
         bad = bad | mask
 
     if mapping.skill_separator:
-        cols["skill"] = cols["skill"].str.split(mapping.skill_separator, regex=False).map(
-            lambda parts: "\x1e".join(dict.fromkeys(p.strip() for p in parts if p.strip())))
+        cols["skill"] = (
+            cols["skill"]
+            .str.split(mapping.skill_separator, regex=False)
+            .map(lambda parts: "\x1e".join(dict.fromkeys(p.strip() for p in parts if p.strip())))
+        )
     for role in ("user", "skill", "item"):
         if role in cols:
             if role != "item":
                 reject(cols[role] == "", role, "missing value")
-            longest = (cols[role].str.split("\x1e", regex=False).map(lambda ps: max(map(len, ps)))
-                       if role == "skill" and mapping.skill_separator else cols[role].str.len())
+            longest = (
+                cols[role].str.split("\x1e", regex=False).map(lambda ps: max(map(len, ps)))
+                if role == "skill" and mapping.skill_separator
+                else cols[role].str.len()
+            )
             reject(longest > MAX_ID_LENGTH, role, f"longer than {MAX_ID_LENGTH} characters")
-            controls = (r"[\x00-\x1d\x1f\x7f]" if role == "skill" and mapping.skill_separator
-                        else r"[\x00-\x1f\x7f]")
-            reject(cols[role].str.contains(controls, regex=True), role,
-                   "contains control characters")
+            controls = (
+                r"[\x00-\x1d\x1f\x7f]"
+                if role == "skill" and mapping.skill_separator
+                else r"[\x00-\x1f\x7f]"
+            )
+            reject(
+                cols[role].str.contains(controls, regex=True), role, "contains control characters"
+            )
     order = pd.to_numeric(cols["order"], errors="coerce")
-    reject(order.isna() | (order != np.floor(order)), "order",
-           lambda i: f"must be an integer, got {cols['order'][i]!r}")
+    reject(
+        order.isna() | (order != np.floor(order)),
+        "order",
+        lambda i: f"must be an integer, got {cols['order'][i]!r}",
+    )
     if "correct" in cols:
         lowered = cols["correct"].str.lower()
         is_true, is_false = lowered.isin(_TRUE), lowered.isin(_FALSE)
         reject(lowered == "", "correct", "missing value")
-        reject(~(is_true | is_false), "correct",
-               lambda i: f"must be 0 or 1, got {cols['correct'][i]!r}")
+        reject(
+            ~(is_true | is_false),
+            "correct",
+            lambda i: f"must be 0 or 1, got {cols['correct'][i]!r}",
+        )
         outcome = np.where(is_true, "b1", "b0")
         score = is_true.astype(float)
     else:
         score = pd.to_numeric(cols["score"], errors="coerce")
         reject(cols["score"] == "", "score", "missing value")
-        reject(score.isna() | (score < 0) | (score > 1), "score",
-               lambda i: f"must be a number in [0, 1], got {cols['score'][i]!r}")
+        reject(
+            score.isna() | (score < 0) | (score > 1),
+            "score",
+            lambda i: f"must be a number in [0, 1], got {cols['score'][i]!r}",
+        )
         outcome = np.array([f"s{v!r}" for v in score.fillna(0.0).astype(float)], dtype=object)
     if "time" in cols:
         aware = cols["time"].str.contains(_AWARE, regex=True)
         reject(cols["time"] == "", "time", "missing value")
         if timezone is None:
-            reject(~aware, "time", lambda i: f"naive timestamp {cols['time'][i]!r} has no UTC "
-                                             "offset; add one or pass --timezone")
+            reject(
+                ~aware,
+                "time",
+                lambda i: (
+                    f"naive timestamp {cols['time'][i]!r} has no UTC "
+                    "offset; add one or pass --timezone"
+                ),
+            )
         stamps = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
         if aware.any():
-            stamps[aware] = pd.to_datetime(cols["time"][aware], errors="coerce", utc=True,
-                                           format="ISO8601")
+            stamps[aware] = pd.to_datetime(
+                cols["time"][aware], errors="coerce", utc=True, format="ISO8601"
+            )
         if timezone is not None and (~aware).any():
             naive = pd.to_datetime(cols["time"][~aware], errors="coerce", format="ISO8601")
-            stamps[~aware] = naive.dt.tz_localize(timezone, ambiguous="NaT",
-                                                  nonexistent="NaT").dt.tz_convert("UTC")
+            stamps[~aware] = naive.dt.tz_localize(
+                timezone, ambiguous="NaT", nonexistent="NaT"
+            ).dt.tz_convert("UTC")
         reject(stamps.isna(), "time", lambda i: f"not a valid time: {cols['time'][i]!r}")
         time_text = stamps.map(lambda t: t.isoformat() if not pd.isna(t) else "")
     else:
         time_text = pd.Series(canonical_time(imported_at), index=frame.index)
 
     good = ~bad
-    data = pd.DataFrame({
-        "line": line[good],
-        "learner_id": cols["user"][good],
-        "skill": cols["skill"][good],
-        "sequence": order[good].astype("int64"),
-        "outcome": pd.Series(outcome, index=frame.index)[good],
-        "score": pd.Series(score, index=frame.index)[good],
-        "timestamp": time_text[good],
-        "item_id": cols["item"][good].replace("", None) if "item" in cols else None,
-    })
+    data = pd.DataFrame(
+        {
+            "line": line[good],
+            "learner_id": cols["user"][good],
+            "skill": cols["skill"][good],
+            "sequence": order[good].astype("int64"),
+            "outcome": pd.Series(outcome, index=frame.index)[good],
+            "score": pd.Series(score, index=frame.index)[good],
+            "timestamp": time_text[good],
+            "item_id": cols["item"][good].replace("", None) if "item" in cols else None,
+        }
+    )
 
     # Multi-skill answers: rows sharing (learner, order) are one answer.
     merged_rows = 0
@@ -237,22 +286,39 @@ def read_evidence_log(
     if dup.any():
         groups = data[dup].groupby(["learner_id", "sequence"], sort=False)
         conflicting = groups["outcome"].nunique() > 1
-        for (learner, seq), n_out in conflicting[conflicting].items():
+        for learner, seq in conflicting[conflicting].index:
             rows = data[dup & (data["learner_id"] == learner) & (data["sequence"] == seq)]
             for ln in rows["line"]:
-                problems.append((int(ln), Problem(
-                    f"line {ln}", wanted.get("correct", wanted.get("score", "")),
-                    f"rows of learner {learner!r} at order {seq} disagree on the outcome")))
+                problems.append(
+                    (
+                        int(ln),
+                        Problem(
+                            f"line {ln}",
+                            wanted.get("correct", wanted.get("score", "")),
+                            f"rows of learner {learner!r} at order {seq} disagree on the outcome",
+                        ),
+                    )
+                )
         joined = groups.agg(
-            line=("line", "first"), skill=("skill", lambda s: "\x1e".join(dict.fromkeys(
-                part for cell in s for part in cell.split("\x1e")))),
-            outcome=("outcome", "first"), score=("score", "first"),
-            timestamp=("timestamp", "first"), item_id=("item_id", "first"),
+            line=("line", "first"),
+            skill=(
+                "skill",
+                lambda s: "\x1e".join(
+                    dict.fromkeys(part for cell in s for part in cell.split("\x1e"))
+                ),
+            ),
+            outcome=("outcome", "first"),
+            score=("score", "first"),
+            timestamp=("timestamp", "first"),
+            item_id=("item_id", "first"),
             n_outcomes=("outcome", "nunique"),
         ).reset_index()
         joined = joined[joined["n_outcomes"] == 1].drop(columns="n_outcomes")
-        merged_rows = int(dup.sum()) - len(joined) - int(
-            data[dup].groupby(["learner_id", "sequence"]).ngroups - len(joined))
+        merged_rows = (
+            int(dup.sum())
+            - len(joined)
+            - int(data[dup].groupby(["learner_id", "sequence"]).ngroups - len(joined))
+        )
         data = pd.concat([data[~dup], joined], ignore_index=True).sort_values("line")
 
     problems.sort(key=lambda p: p[0])
@@ -261,20 +327,37 @@ def read_evidence_log(
         raise InvalidInputError(source, rejected)
 
     keys = source + ":" + data["learner_id"] + ":" + data["sequence"].astype(str)
-    data = data.assign(key=keys.to_numpy(), kind=kind.value, source=source,
-                       asserted_by=asserted_by)
+    data = data.assign(key=keys.to_numpy(), kind=kind.value, source=source, asserted_by=asserted_by)
     kind_value = kind.value
     items = data["item_id"].tolist() if "item" in cols else [None] * len(data)
     data["content_hash"] = [
-        content_hash(learner_id=u, competency_ids=s.split("\x1e"), outcome=o, timestamp=t,
-                     kind=kind_value, item_id=i, source=source, asserted_by=asserted_by,
-                     sequence=q)
-        for u, s, o, t, i, q in zip(data["learner_id"].tolist(), data["skill"].tolist(),
-                                    data["outcome"].tolist(), data["timestamp"].tolist(), items,
-                                    data["sequence"].tolist(), strict=True)
+        content_hash(
+            learner_id=u,
+            competency_ids=s.split("\x1e"),
+            outcome=o,
+            timestamp=t,
+            kind=kind_value,
+            item_id=i,
+            source=source,
+            asserted_by=asserted_by,
+            sequence=q,
+        )
+        for u, s, o, t, i, q in zip(
+            data["learner_id"].tolist(),
+            data["skill"].tolist(),
+            data["outcome"].tolist(),
+            data["timestamp"].tolist(),
+            items,
+            data["sequence"].tolist(),
+            strict=True,
+        )
     ]
-    return LogReadResult(rows=data.reset_index(drop=True), total_rows=total, rejected=rejected,
-                         merged_rows=merged_rows)
+    return LogReadResult(
+        rows=data.reset_index(drop=True),
+        total_rows=total,
+        rejected=rejected,
+        merged_rows=merged_rows,
+    )
 
 
 def with_source(mapping: ColumnMapping, **changes: Any) -> ColumnMapping:

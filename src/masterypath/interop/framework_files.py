@@ -71,8 +71,14 @@ def detect_format(text: str) -> FrameworkFormat:
         if isinstance(data, dict) and "nodes" in data:
             return "node-link"
         raise InvalidInputError(
-            "input", [Problem("content", "format", "JSON but neither a CASE CFPackage "
-                                                   "(CFDocument) nor a node-link graph (nodes)")]
+            "input",
+            [
+                Problem(
+                    "content",
+                    "format",
+                    "JSON but neither a CASE CFPackage (CFDocument) nor a node-link graph (nodes)",
+                )
+            ],
         )
     first_line = head.splitlines()[0] if head else ""
     if first_line.replace(" ", "").lower().startswith("id,") and "," in first_line:
@@ -84,7 +90,9 @@ def detect_format(text: str) -> FrameworkFormat:
     )
 
 
-def _parse_prerequisites(cell: str, where: str, problems: list[Problem]) -> tuple[Prerequisite, ...]:
+def _parse_prerequisites(
+    cell: str, where: str, problems: list[Problem]
+) -> tuple[Prerequisite, ...]:
     prereqs = []
     for raw in cell.split(";"):
         entry = raw.strip()
@@ -93,8 +101,9 @@ def _parse_prerequisites(cell: str, where: str, problems: list[Problem]) -> tupl
         cid, _, status = entry.partition(":")
         status = status.strip() or UnlockStatus.MASTERED.value
         if status not in {s.value for s in UnlockStatus}:
-            problems.append(Problem(where, "prerequisites",
-                                    f"{entry!r}: status must be proficient or mastered"))
+            problems.append(
+                Problem(where, "prerequisites", f"{entry!r}: status must be proficient or mastered")
+            )
             continue
         prereqs.append(Prerequisite(cid.strip(), UnlockStatus(status)))
     return tuple(prereqs)
@@ -120,8 +129,14 @@ def read_framework_csv(text: str, *, source: str, framework_id: str, title: str)
             reason.append(f"missing column(s) {', '.join(missing)}")
         if unknown:
             reason.append(f"unknown column(s) {', '.join(unknown)}")
-        raise InvalidInputError(source, [Problem("line 1", "header", "; ".join(reason) +
-                                                 f" (allowed: {', '.join(CSV_COLUMNS)})")])
+        raise InvalidInputError(
+            source,
+            [
+                Problem(
+                    "line 1", "header", "; ".join(reason) + f" (allowed: {', '.join(CSV_COLUMNS)})"
+                )
+            ],
+        )
     problems: list[Problem] = []
     competencies: list[Competency] = []
     for line, row in enumerate(reader, start=2):
@@ -131,16 +146,22 @@ def read_framework_csv(text: str, *, source: str, framework_id: str, title: str)
             problems.append(Problem(where, "(row)", "more cells than header columns"))
             continue
         try:
-            competencies.append(Competency(
-                id=clean.get("id", ""), title=clean.get("title", ""),
-                description=clean.get("description", ""),
-                parent_id=clean.get("parent") or None,
-                prerequisites=_parse_prerequisites(clean.get("prerequisites", ""), where, problems),
-                code=clean.get("code") or None,
-            ))
+            competencies.append(
+                Competency(
+                    id=clean.get("id", ""),
+                    title=clean.get("title", ""),
+                    description=clean.get("description", ""),
+                    parent_id=clean.get("parent") or None,
+                    prerequisites=_parse_prerequisites(
+                        clean.get("prerequisites", ""), where, problems
+                    ),
+                    code=clean.get("code") or None,
+                )
+            )
         except MasterypathError as exc:
-            problems.append(Problem(where, getattr(exc, "field", "(row)"),
-                                    getattr(exc, "reason", str(exc))))
+            problems.append(
+                Problem(where, getattr(exc, "field", "(row)"), getattr(exc, "reason", str(exc)))
+            )
     if problems:
         raise InvalidInputError(source, problems)
     return _build({"id": framework_id, "title": title, "competencies": tuple(competencies)}, source)
@@ -152,7 +173,9 @@ def read_framework_yaml(text: str, *, source: str, framework_id: str | None = No
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "document"
-        raise InvalidInputError(source, [Problem(where, "yaml", str(exc).splitlines()[0])]) from None
+        raise InvalidInputError(
+            source, [Problem(where, "yaml", str(exc).splitlines()[0])]
+        ) from None
     if not isinstance(data, dict):
         raise InvalidInputError(source, [Problem("document", "(root)", "must be a mapping")])
     problems: list[Problem] = []
@@ -180,22 +203,32 @@ def read_framework_yaml(text: str, *, source: str, framework_id: str | None = No
             elif isinstance(p, dict) and isinstance(p.get("id"), str):
                 status = p.get("requires", UnlockStatus.MASTERED.value)
                 if status not in {s.value for s in UnlockStatus}:
-                    problems.append(Problem(where, "prerequisites",
-                                            f"requires must be proficient or mastered, got {status!r}"))
+                    problems.append(
+                        Problem(
+                            where,
+                            "prerequisites",
+                            f"requires must be proficient or mastered, got {status!r}",
+                        )
+                    )
                     continue
                 prereqs.append(Prerequisite(p["id"], UnlockStatus(status)))
             else:
                 problems.append(Problem(where, "prerequisites", f"bad entry {p!r}"))
         try:
-            competencies.append(Competency(
-                id=str(raw.get("id", "")), title=str(raw.get("title", "")),
-                description=str(raw.get("description") or ""),
-                parent_id=raw.get("parent"), prerequisites=tuple(prereqs),
-                code=raw.get("code"),
-            ))
+            competencies.append(
+                Competency(
+                    id=str(raw.get("id", "")),
+                    title=str(raw.get("title", "")),
+                    description=str(raw.get("description") or ""),
+                    parent_id=raw.get("parent"),
+                    prerequisites=tuple(prereqs),
+                    code=raw.get("code"),
+                )
+            )
         except MasterypathError as exc:
-            problems.append(Problem(where, getattr(exc, "field", "(entry)"),
-                                    getattr(exc, "reason", str(exc))))
+            problems.append(
+                Problem(where, getattr(exc, "field", "(entry)"), getattr(exc, "reason", str(exc)))
+            )
     items: list[Item] = []
     for n, raw in enumerate(data.get("items") or []):
         where = f"items[{n}]"
@@ -204,20 +237,30 @@ def read_framework_yaml(text: str, *, source: str, framework_id: str | None = No
             continue
         try:
             difficulty = raw.get("difficulty")
-            items.append(Item(id=str(raw.get("id", "")),
-                              competency_ids=tuple(str(c) for c in raw["competencies"]),
-                              title=str(raw.get("title") or ""),
-                              difficulty=None if difficulty is None else float(difficulty)))
+            items.append(
+                Item(
+                    id=str(raw.get("id", "")),
+                    competency_ids=tuple(str(c) for c in raw["competencies"]),
+                    title=str(raw.get("title") or ""),
+                    difficulty=None if difficulty is None else float(difficulty),
+                )
+            )
         except (MasterypathError, ValueError) as exc:
-            problems.append(Problem(where, getattr(exc, "field", "(entry)"),
-                                    getattr(exc, "reason", str(exc))))
+            problems.append(
+                Problem(where, getattr(exc, "field", "(entry)"), getattr(exc, "reason", str(exc)))
+            )
     if problems:
         raise InvalidInputError(source, problems)
-    return _build({
-        "id": framework_id or data["id"], "title": data["title"],
-        "description": str(data.get("description") or ""),
-        "competencies": tuple(competencies), "items": tuple(items),
-    }, source)
+    return _build(
+        {
+            "id": framework_id or data["id"],
+            "title": data["title"],
+            "description": str(data.get("description") or ""),
+            "competencies": tuple(competencies),
+            "items": tuple(items),
+        },
+        source,
+    )
 
 
 def write_framework_csv(framework: Framework) -> str:
@@ -226,7 +269,8 @@ def write_framework_csv(framework: Framework) -> str:
     writer.writerow(CSV_COLUMNS)
     for c in framework.competencies:
         prereqs = "; ".join(
-            p.competency_id if p.requires is UnlockStatus.MASTERED
+            p.competency_id
+            if p.requires is UnlockStatus.MASTERED
             else f"{p.competency_id}:{p.requires.value}"
             for p in c.prerequisites
         )
@@ -245,7 +289,8 @@ def write_framework_yaml(framework: Framework) -> str:
             entry["code"] = c.code
         if c.prerequisites:
             entry["prerequisites"] = [
-                p.competency_id if p.requires is UnlockStatus.MASTERED
+                p.competency_id
+                if p.requires is UnlockStatus.MASTERED
                 else {"id": p.competency_id, "requires": p.requires.value}
                 for p in c.prerequisites
             ]
@@ -257,9 +302,12 @@ def write_framework_yaml(framework: Framework) -> str:
     data["competencies"] = [competency(c) for c in framework.competencies]
     if framework.items:
         data["items"] = [
-            {"id": i.id, "competencies": list(i.competency_ids),
-             **({"title": i.title} if i.title else {}),
-             **({"difficulty": i.difficulty} if i.difficulty is not None else {})}
+            {
+                "id": i.id,
+                "competencies": list(i.competency_ids),
+                **({"title": i.title} if i.title else {}),
+                **({"difficulty": i.difficulty} if i.difficulty is not None else {}),
+            }
             for i in framework.items
         ]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

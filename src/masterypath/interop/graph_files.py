@@ -54,13 +54,15 @@ def parse_edge(text: str) -> tuple[str, str]:
     """
     prereq, sep, dependent = text.partition("->")
     if not sep or not prereq.strip() or not dependent.strip():
-        raise InvalidInputError("--drop-edge", [Problem(repr(text), "edge",
-                                                        "must look like 'prerequisite->dependent'")])
+        raise InvalidInputError(
+            "--drop-edge", [Problem(repr(text), "edge", "must look like 'prerequisite->dependent'")]
+        )
     return prereq.strip(), dependent.strip()
 
 
-def read_node_link(text: str, *, source: str, framework_id: str, title: str,
-                   repairs: GraphRepairs = GraphRepairs()) -> ImportResult:
+def read_node_link(
+    text: str, *, source: str, framework_id: str, title: str, repairs: GraphRepairs | None = None
+) -> ImportResult:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -86,24 +88,34 @@ def read_node_link(text: str, *, source: str, framework_id: str, title: str,
         edges.append((str(edge["source"]), str(edge["target"])))
     if problems:
         raise InvalidInputError(source, problems)
-    return _to_framework(nodes, edges, source=source, framework_id=framework_id, title=title,
-                         repairs=repairs)
+    return _to_framework(
+        nodes,
+        edges,
+        source=source,
+        framework_id=framework_id,
+        title=title,
+        repairs=repairs or GraphRepairs(),
+    )
 
 
-def read_graphml(text: str, *, source: str, framework_id: str, title: str,
-                 repairs: GraphRepairs = GraphRepairs()) -> ImportResult:
+def read_graphml(
+    text: str, *, source: str, framework_id: str, title: str, repairs: GraphRepairs | None = None
+) -> ImportResult:
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
-        raise InvalidInputError(source, [Problem(f"line {exc.position[0]}", "xml", str(exc))]) from None
+        raise InvalidInputError(
+            source, [Problem(f"line {exc.position[0]}", "xml", str(exc))]
+        ) from None
     keys = {k.get("id"): k.get("attr.name") for k in root.iter(f"{_NS}key")}
     graph = root.find(f"{_NS}graph")
     if graph is None:
         raise InvalidInputError(source, [Problem("document", "graph", "no <graph> element")])
     undirected = graph.get("edgedefault") == "undirected"
     if undirected:
-        raise InvalidInputError(source, [Problem("graph", "edgedefault",
-                                                 "prerequisite graphs must be directed")])
+        raise InvalidInputError(
+            source, [Problem("graph", "edgedefault", "prerequisite graphs must be directed")]
+        )
     problems: list[Problem] = []
     nodes: list[_Node] = []
     for n, node in enumerate(graph.iter(f"{_NS}node")):
@@ -122,12 +134,25 @@ def read_graphml(text: str, *, source: str, framework_id: str, title: str,
         edges.append((src, tgt))
     if problems:
         raise InvalidInputError(source, problems)
-    return _to_framework(nodes, edges, source=source, framework_id=framework_id, title=title,
-                         repairs=repairs)
+    return _to_framework(
+        nodes,
+        edges,
+        source=source,
+        framework_id=framework_id,
+        title=title,
+        repairs=repairs or GraphRepairs(),
+    )
 
 
-def _to_framework(nodes: list[_Node], edges: list[tuple[str, str]], *, source: str,
-                  framework_id: str, title: str, repairs: GraphRepairs) -> ImportResult:
+def _to_framework(
+    nodes: list[_Node],
+    edges: list[tuple[str, str]],
+    *,
+    source: str,
+    framework_id: str,
+    title: str,
+    repairs: GraphRepairs,
+) -> ImportResult:
     problems: list[Problem] = []
     notes: list[str] = []
     by_id: dict[str, _Node] = {}
@@ -138,7 +163,9 @@ def _to_framework(nodes: list[_Node], edges: list[tuple[str, str]], *, source: s
     for src, tgt in edges:
         for end in (src, tgt):
             if end not in by_id:
-                problems.append(Problem(f"edge {src!r} -> {tgt!r}", "node", f"unknown node {end!r}"))
+                problems.append(
+                    Problem(f"edge {src!r} -> {tgt!r}", "node", f"unknown node {end!r}")
+                )
     if problems:
         raise InvalidInputError(source, problems)
 
@@ -148,10 +175,14 @@ def _to_framework(nodes: list[_Node], edges: list[tuple[str, str]], *, source: s
         if "," in node.id:
             parts = tuple(dict.fromkeys(p.strip() for p in node.id.split(",") if p.strip()))
             if not repairs.split_joined_ids:
-                problems.append(Problem(
-                    f"node {node.id!r}", "id",
-                    f"joins {len(parts)} ids ({', '.join(parts)}); pass --split-joined-ids "
-                    "to split it into separate competencies"))
+                problems.append(
+                    Problem(
+                        f"node {node.id!r}",
+                        "id",
+                        f"joins {len(parts)} ids ({', '.join(parts)}); pass --split-joined-ids "
+                        "to split it into separate competencies",
+                    )
+                )
             parts_of[node.id] = parts
     if problems:
         raise InvalidInputError(source, problems)
@@ -165,8 +196,10 @@ def _to_framework(nodes: list[_Node], edges: list[tuple[str, str]], *, source: s
         for part in new:
             final[part] = _Node(part, part, "")
         created += new
-        notes.append(f"split joined id {joined!r} into {', '.join(map(repr, parts))}"
-                     + (f" (created {', '.join(map(repr, new))})" if new else ""))
+        notes.append(
+            f"split joined id {joined!r} into {', '.join(map(repr, parts))}"
+            + (f" (created {', '.join(map(repr, new))})" if new else "")
+        )
 
     # 2. orient and de-duplicate edges
     oriented: dict[tuple[str, str], None] = {}
@@ -182,8 +215,13 @@ def _to_framework(nodes: list[_Node], edges: list[tuple[str, str]], *, source: s
     # 3. explicit drops
     for pair in sorted(repairs.drop_edges):
         if pair not in oriented:
-            problems.append(Problem(f"--drop-edge {pair[0]}->{pair[1]}", "edge",
-                                    "no such edge (edges are named prerequisite->dependent)"))
+            problems.append(
+                Problem(
+                    f"--drop-edge {pair[0]}->{pair[1]}",
+                    "edge",
+                    "no such edge (edges are named prerequisite->dependent)",
+                )
+            )
         else:
             del oriented[pair]
             notes.append(f"dropped edge {pair[0]!r} -> {pair[1]!r}")
@@ -191,13 +229,21 @@ def _to_framework(nodes: list[_Node], edges: list[tuple[str, str]], *, source: s
     # 4. self-loops and cycles, all at once
     for cycle in find_cycles(oriented):
         if len(cycle) == 2:
-            problems.append(Problem(
-                f"edge {cycle[0]!r} -> {cycle[0]!r}", "edge",
-                f"self-loop; drop it with --drop-edge '{cycle[0]}->{cycle[0]}'"))
+            problems.append(
+                Problem(
+                    f"edge {cycle[0]!r} -> {cycle[0]!r}",
+                    "edge",
+                    f"self-loop; drop it with --drop-edge '{cycle[0]}->{cycle[0]}'",
+                )
+            )
         else:
-            problems.append(Problem(
-                "graph", "cycle",
-                f"{' -> '.join(cycle)}; drop one of its edges with --drop-edge 'a->b'"))
+            problems.append(
+                Problem(
+                    "graph",
+                    "cycle",
+                    f"{' -> '.join(cycle)}; drop one of its edges with --drop-edge 'a->b'",
+                )
+            )
     if problems:
         raise InvalidInputError(source, problems)
 
@@ -205,12 +251,17 @@ def _to_framework(nodes: list[_Node], edges: list[tuple[str, str]], *, source: s
     for a, b in oriented:
         prereqs[b].append(Prerequisite(a))
     competencies = tuple(
-        Competency(id=n.id, title=n.title.strip() or n.id, description=n.description.strip(),
-                   prerequisites=tuple(prereqs[n.id]))
+        Competency(
+            id=n.id,
+            title=n.title.strip() or n.id,
+            description=n.description.strip(),
+            prerequisites=tuple(prereqs[n.id]),
+        )
         for n in final.values()
     )
-    return ImportResult(Framework(id=framework_id, title=title, competencies=competencies),
-                        tuple(notes))
+    return ImportResult(
+        Framework(id=framework_id, title=title, competencies=competencies), tuple(notes)
+    )
 
 
 def joined_ids(nodes: Iterable[str]) -> list[str]:

@@ -59,48 +59,61 @@ class EvidenceService:
         columns = evidence_columns(batch, recorded_at=now)
         with self.context.sessions.begin() as session:
             repo = EvidenceRepository(session)
-            inserted = repo.append(columns, {e.key: e.competency_ids for e in batch},
-                                   batch_id=str(uuid.uuid4()))
+            inserted = repo.append(
+                columns, {e.key: e.competency_ids for e in batch}, batch_id=str(uuid.uuid4())
+            )
             existing = repo.content_hashes(k for k in keys if k not in inserted)
             for key, digest in zip(keys, columns["content_hash"], strict=True):
                 if key not in inserted and existing.get(key) != digest:
-                    raise ConflictError("key", key,
-                                        "already stored with different content; evidence is "
-                                        "immutable, post a new key to correct it")
+                    raise ConflictError(
+                        "key",
+                        key,
+                        "already stored with different content; evidence is "
+                        "immutable, post a new key to correct it",
+                    )
         return [RecordResult(k, k in inserted) for k in keys]
 
-    def import_log(self, log: LogReadResult, *, skip_bad_rows: bool = False,
-                   progress: Progress | None = None) -> ImportCounts:
+    def import_log(
+        self, log: LogReadResult, *, skip_bad_rows: bool = False, progress: Progress | None = None
+    ) -> ImportCounts:
         """Store a validated log in one transaction (bulk inserts, not row-by-row ORM).
 
         Keys already stored with the same content count as duplicates; with other
         content they are conflicts, which reject the whole import unless
         ``skip_bad_rows`` (then each is reported)."""
-        counts = ImportCounts(rows=log.total_rows, rejected=len(log.rejected),
-                              merged=log.merged_rows, problems=list(log.rejected))
+        counts = ImportCounts(
+            rows=log.total_rows,
+            rejected=len(log.rejected),
+            merged=log.merged_rows,
+            problems=list(log.rejected),
+        )
         frame = log.rows
         columns = _columns(frame, recorded_at=self.context.clock())
         keys: list[str] = columns["key"]
-        competencies = dict(zip(keys, (s.split("\x1e") for s in frame["skill"].tolist()),
-                                strict=True))
+        competencies = dict(
+            zip(keys, (s.split("\x1e") for s in frame["skill"].tolist()), strict=True)
+        )
         step = CHUNK * 5
         with self.context.sessions.begin() as session:
             repo = EvidenceRepository(session)
             inserted: dict[str, int] = {}
             batch_id = str(uuid.uuid4())
             for start in range(0, len(keys), step):
-                chunk = {name: values[start:start + step] for name, values in columns.items()}
+                chunk = {name: values[start : start + step] for name, values in columns.items()}
                 inserted.update(repo.append(chunk, competencies, batch_id=batch_id))
                 if progress is not None:
                     progress(len(chunk["key"]))
-            leftover = {k: (n, h) for n, (k, h) in enumerate(
-                zip(keys, columns["content_hash"], strict=True)) if k not in inserted}
+            leftover = {
+                k: (n, h)
+                for n, (k, h) in enumerate(zip(keys, columns["content_hash"], strict=True))
+                if k not in inserted
+            }
             stored_hashes = repo.content_hashes(leftover)
             lines = frame["line"].tolist()
             conflicts = [
-                Problem(f"line {lines[n]}", "key",
-                        f"{key!r} already stored with different content")
-                for key, (n, digest) in leftover.items() if stored_hashes.get(key) != digest
+                Problem(f"line {lines[n]}", "key", f"{key!r} already stored with different content")
+                for key, (n, digest) in leftover.items()
+                if stored_hashes.get(key) != digest
             ]
             if conflicts and not skip_bad_rows:
                 raise InvalidInputError(str(frame["source"].iloc[0]), conflicts)
@@ -110,11 +123,18 @@ class EvidenceService:
         counts.problems += conflicts
         return counts
 
-    def list(self, *, learner_id: str | None = None, competency_id: str | None = None,
-             limit: int = 100, offset: int = 0) -> list[Evidence]:
+    def find(
+        self,
+        *,
+        learner_id: str | None = None,
+        competency_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Evidence]:
         with self.context.sessions() as session:
-            return EvidenceRepository(session).list(
-                learner_id=learner_id, competency_id=competency_id, limit=limit, offset=offset)
+            return EvidenceRepository(session).find(
+                learner_id=learner_id, competency_id=competency_id, limit=limit, offset=offset
+            )
 
     def count(self, *, learner_id: str | None = None) -> int:
         with self.context.sessions() as session:
@@ -131,8 +151,7 @@ def _columns(frame: pd.DataFrame, *, recorded_at: Any) -> dict[str, list[Any]]:
         "key": frame["key"].tolist(),
         "content_hash": frame["content_hash"].tolist(),
         "learner_id": frame["learner_id"].tolist(),
-        "item_id": (frame["item_id"].tolist() if frame["item_id"].notna().any()
-                    else [None] * n),
+        "item_id": (frame["item_id"].tolist() if frame["item_id"].notna().any() else [None] * n),
         "outcome_type": ["binary" if b else "score" for b in is_binary],
         "correct": [o == "b1" if b else None for o, b in zip(outcomes, is_binary, strict=True)],
         "score": frame["score"].astype(float).tolist(),

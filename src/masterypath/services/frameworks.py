@@ -35,14 +35,16 @@ class FrameworkService:
             repo = FrameworkRepository(session)
             existed = repo.exists(framework.id)
             if existed and not replace:
-                raise ConflictError("framework", framework.id,
-                                    "already exists; pass --replace to overwrite it")
+                raise ConflictError(
+                    "framework", framework.id, "already exists; pass --replace to overwrite it"
+                )
             if existed:
                 repo.delete(framework.id)
                 session.flush()
             repo.add(framework, imported_at=self.context.clock())
-        return FrameworkImported(framework.id, len(framework), len(framework.edges()),
-                                 len(framework.items), existed)
+        return FrameworkImported(
+            framework.id, len(framework), len(framework.edges()), len(framework.items), existed
+        )
 
     def get(self, framework_id: str) -> Framework:
         with self.context.sessions() as session:
@@ -51,9 +53,9 @@ class FrameworkService:
             raise NotFoundError("framework", framework_id)
         return framework
 
-    def list(self) -> list[FrameworkSummary]:
+    def summaries(self) -> list[FrameworkSummary]:
         with self.context.sessions() as session:
-            return FrameworkRepository(session).list()
+            return FrameworkRepository(session).summaries()
 
     def export(self, framework_id: str, fmt: ExportFormat) -> str:
         framework = self.get(framework_id)

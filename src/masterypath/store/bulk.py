@@ -21,9 +21,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-COLUMNS = ("key", "batch_id", "content_hash", "learner_id", "item_id", "outcome_type", "correct",
-           "score", "rubric_levels", "timestamp", "sequence", "kind", "source", "asserted_by",
-           "recorded_at")
+COLUMNS = (
+    "key",
+    "batch_id",
+    "content_hash",
+    "learner_id",
+    "item_id",
+    "outcome_type",
+    "correct",
+    "score",
+    "rubric_levels",
+    "timestamp",
+    "sequence",
+    "kind",
+    "source",
+    "asserted_by",
+    "recorded_at",
+)
 _TIME_COLUMNS = {"timestamp", "recorded_at"}
 
 
@@ -34,7 +48,7 @@ Columns = Mapping[str, Sequence[Any]]
 def _convert(values: Sequence[Any], convert: Callable[[Any], Any]) -> list[Any]:
     """Apply ``convert`` once per distinct value (timestamps in a log repeat a lot)."""
     cache: dict[Any, Any] = {}
-    out = []
+    out: list[Any] = []
     for value in values:
         if value is None:
             out.append(None)
@@ -61,8 +75,13 @@ def _sqlite_columns(columns: Columns) -> dict[str, Sequence[Any]]:
     return converted
 
 
-def append_rows(session: Session, columns: Columns,
-                competencies: Callable[[str], Sequence[str]], *, batch_id: str) -> dict[str, int]:
+def append_rows(
+    session: Session,
+    columns: Columns,
+    competencies: Callable[[str], Sequence[str]],
+    *,
+    batch_id: str,
+) -> dict[str, int]:
     """Insert the rows in ``columns`` whose key is new, and their competency links;
     return ``{key: evidence id}`` of the rows this call stored."""
     if not columns["key"]:
@@ -81,33 +100,40 @@ def append_rows(session: Session, columns: Columns,
         cursor.close()
 
 
-def _append_sqlite(cursor: Any, columns: Columns,
-                   competencies: Callable[[str], Sequence[str]], batch_id: str) -> dict[str, int]:
+def _append_sqlite(
+    cursor: Any, columns: Columns, competencies: Callable[[str], Sequence[str]], batch_id: str
+) -> dict[str, int]:
     names = ", ".join(COLUMNS)
     marks = ", ".join("?" for _ in COLUMNS)
     converted = _sqlite_columns(columns)
     params = list(zip(*(converted[c] for c in COLUMNS), strict=True))
     cursor.executemany(
-        f"INSERT INTO evidence ({names}) VALUES ({marks}) ON CONFLICT (key) DO NOTHING", params)
+        f"INSERT INTO evidence ({names}) VALUES ({marks}) ON CONFLICT (key) DO NOTHING", params
+    )
     keys = list(columns["key"])
     inserted: dict[str, int] = {}
     for start in range(0, len(keys), 500):
-        part = keys[start:start + 500]
-        cursor.execute(f"SELECT key, id, batch_id FROM evidence WHERE key IN "
-                       f"({', '.join('?' for _ in part)})", part)
+        part = keys[start : start + 500]
+        cursor.execute(
+            f"SELECT key, id, batch_id FROM evidence WHERE key IN ({', '.join('?' for _ in part)})",
+            part,
+        )
         inserted.update((key, eid) for key, eid, batch in cursor.fetchall() if batch == batch_id)
     cursor.executemany(
         "INSERT INTO evidence_competencies (evidence_id, competency_id, position) VALUES (?, ?, ?)",
-        [(eid, cid, n) for key, eid in inserted.items() for n, cid in enumerate(competencies(key))])
+        [(eid, cid, n) for key, eid in inserted.items() for n, cid in enumerate(competencies(key))],
+    )
     return inserted
 
 
-def _append_postgresql(cursor: Any, columns: Columns,
-                       competencies: Callable[[str], Sequence[str]]) -> dict[str, int]:
+def _append_postgresql(
+    cursor: Any, columns: Columns, competencies: Callable[[str], Sequence[str]]
+) -> dict[str, int]:
     names = ", ".join(COLUMNS)
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS evidence_staging ON COMMIT DROP AS "
-        f"SELECT {names} FROM evidence WITH NO DATA")
+        f"SELECT {names} FROM evidence WITH NO DATA"
+    )
     cursor.execute("TRUNCATE evidence_staging")
     converted = dict(columns)
     converted["rubric_levels"] = _convert(columns["rubric_levels"], json.dumps)
@@ -116,7 +142,8 @@ def _append_postgresql(cursor: Any, columns: Columns,
             copy.write_row(row)
     cursor.execute(
         f"INSERT INTO evidence ({names}) SELECT {names} FROM evidence_staging "
-        "ON CONFLICT (key) DO NOTHING RETURNING key, id")
+        "ON CONFLICT (key) DO NOTHING RETURNING key, id"
+    )
     inserted: dict[str, int] = dict(cursor.fetchall())
     with cursor.copy(
         "COPY evidence_competencies (evidence_id, competency_id, position) FROM STDIN"

@@ -60,27 +60,58 @@ class FrameworkRepository:
 
     def add(self, framework: Framework, *, imported_at: datetime) -> None:
         s = self.session
-        s.add(FrameworkRow(id=framework.id, title=framework.title,
-                           description=framework.description, imported_at=imported_at))
+        s.add(
+            FrameworkRow(
+                id=framework.id,
+                title=framework.title,
+                description=framework.description,
+                imported_at=imported_at,
+            )
+        )
         s.flush()
-        s.execute(insert(CompetencyRow), [
-            {"framework_id": framework.id, "id": c.id, "position": n, "title": c.title,
-             "description": c.description, "parent_id": c.parent_id, "code": c.code}
-            for n, c in enumerate(framework.competencies)
-        ])
+        s.execute(
+            insert(CompetencyRow),
+            [
+                {
+                    "framework_id": framework.id,
+                    "id": c.id,
+                    "position": n,
+                    "title": c.title,
+                    "description": c.description,
+                    "parent_id": c.parent_id,
+                    "code": c.code,
+                }
+                for n, c in enumerate(framework.competencies)
+            ],
+        )
         edges = [
-            {"framework_id": framework.id, "competency_id": c.id,
-             "prerequisite_id": p.competency_id, "position": n, "requires": p.requires.value}
-            for c in framework.competencies for n, p in enumerate(c.prerequisites)
+            {
+                "framework_id": framework.id,
+                "competency_id": c.id,
+                "prerequisite_id": p.competency_id,
+                "position": n,
+                "requires": p.requires.value,
+            }
+            for c in framework.competencies
+            for n, p in enumerate(c.prerequisites)
         ]
         if edges:
             s.execute(insert(PrerequisiteRow), edges)
         if framework.items:
-            s.execute(insert(ItemRow), [
-                {"framework_id": framework.id, "id": i.id, "position": n, "title": i.title,
-                 "difficulty": i.difficulty, "competency_ids": list(i.competency_ids)}
-                for n, i in enumerate(framework.items)
-            ])
+            s.execute(
+                insert(ItemRow),
+                [
+                    {
+                        "framework_id": framework.id,
+                        "id": i.id,
+                        "position": n,
+                        "title": i.title,
+                        "difficulty": i.difficulty,
+                        "competency_ids": list(i.competency_ids),
+                    }
+                    for n, i in enumerate(framework.items)
+                ],
+            )
 
     def delete(self, framework_id: str) -> None:
         for table in (PrerequisiteRow, ItemRow, CompetencyRow):
@@ -92,37 +123,70 @@ class FrameworkRepository:
         row = s.get(FrameworkRow, framework_id)
         if row is None:
             return None
-        comps = s.scalars(select(CompetencyRow).where(CompetencyRow.framework_id == framework_id)
-                          .order_by(CompetencyRow.position)).all()
-        edges = s.scalars(select(PrerequisiteRow)
-                          .where(PrerequisiteRow.framework_id == framework_id)
-                          .order_by(PrerequisiteRow.competency_id, PrerequisiteRow.position)).all()
-        items = s.scalars(select(ItemRow).where(ItemRow.framework_id == framework_id)
-                          .order_by(ItemRow.position)).all()
+        comps = s.scalars(
+            select(CompetencyRow)
+            .where(CompetencyRow.framework_id == framework_id)
+            .order_by(CompetencyRow.position)
+        ).all()
+        edges = s.scalars(
+            select(PrerequisiteRow)
+            .where(PrerequisiteRow.framework_id == framework_id)
+            .order_by(PrerequisiteRow.competency_id, PrerequisiteRow.position)
+        ).all()
+        items = s.scalars(
+            select(ItemRow).where(ItemRow.framework_id == framework_id).order_by(ItemRow.position)
+        ).all()
         prereqs: dict[str, list[Prerequisite]] = {}
         for e in edges:
             prereqs.setdefault(e.competency_id, []).append(
-                Prerequisite(e.prerequisite_id, UnlockStatus(e.requires)))
+                Prerequisite(e.prerequisite_id, UnlockStatus(e.requires))
+            )
         return Framework(
-            id=row.id, title=row.title, description=row.description,
+            id=row.id,
+            title=row.title,
+            description=row.description,
             competencies=tuple(
-                Competency(id=c.id, title=c.title, description=c.description,
-                           parent_id=c.parent_id, code=c.code,
-                           prerequisites=tuple(prereqs.get(c.id, ())))
+                Competency(
+                    id=c.id,
+                    title=c.title,
+                    description=c.description,
+                    parent_id=c.parent_id,
+                    code=c.code,
+                    prerequisites=tuple(prereqs.get(c.id, ())),
+                )
                 for c in comps
             ),
-            items=tuple(Item(id=i.id, competency_ids=tuple(i.competency_ids), title=i.title,
-                             difficulty=i.difficulty) for i in items),
+            items=tuple(
+                Item(
+                    id=i.id,
+                    competency_ids=tuple(i.competency_ids),
+                    title=i.title,
+                    difficulty=i.difficulty,
+                )
+                for i in items
+            ),
         )
 
-    def list(self) -> list[FrameworkSummary]:
-        n_comps = (select(func.count()).where(CompetencyRow.framework_id == FrameworkRow.id)
-                   .correlate(FrameworkRow).scalar_subquery())
-        n_edges = (select(func.count()).where(PrerequisiteRow.framework_id == FrameworkRow.id)
-                   .correlate(FrameworkRow).scalar_subquery())
+    def summaries(self) -> list[FrameworkSummary]:
+        n_comps = (
+            select(func.count())
+            .where(CompetencyRow.framework_id == FrameworkRow.id)
+            .correlate(FrameworkRow)
+            .scalar_subquery()
+        )
+        n_edges = (
+            select(func.count())
+            .where(PrerequisiteRow.framework_id == FrameworkRow.id)
+            .correlate(FrameworkRow)
+            .scalar_subquery()
+        )
         rows = self.session.execute(
-            select(FrameworkRow, n_comps, n_edges).order_by(FrameworkRow.id)).all()
-        return [FrameworkSummary(r.id, r.title, nc, ne, r.imported_at) for r, nc, ne in rows]
+            select(FrameworkRow, n_comps, n_edges).order_by(FrameworkRow.id)
+        ).tuples()
+        return [
+            FrameworkSummary(row.id, row.title, int(nc), int(ne), row.imported_at)
+            for row, nc, ne in rows
+        ]
 
 
 def evidence_columns(batch: Sequence[Evidence], *, recorded_at: datetime) -> dict[str, list[Any]]:
@@ -137,8 +201,9 @@ def evidence_columns(batch: Sequence[Evidence], *, recorded_at: datetime) -> dic
         "learner_id": [e.learner_id for e in batch],
         "item_id": [e.item_id for e in batch],
         "outcome_type": [e.outcome.type for e in batch],
-        "correct": [e.outcome.correct if isinstance(e.outcome, BinaryOutcome) else None
-                    for e in batch],
+        "correct": [
+            e.outcome.correct if isinstance(e.outcome, BinaryOutcome) else None for e in batch
+        ],
         "score": [e.outcome.score for e in batch],
         "rubric_levels": [levels(e.outcome) for e in batch],
         "timestamp": [e.timestamp for e in batch],
@@ -154,8 +219,9 @@ class EvidenceRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def append(self, columns: Columns,
-               competencies: Mapping[str, Sequence[str]], *, batch_id: str) -> dict[str, int]:
+    def append(
+        self, columns: Columns, competencies: Mapping[str, Sequence[str]], *, batch_id: str
+    ) -> dict[str, int]:
         """Insert ledger rows whose key is new; return ``{key: id}`` of those inserted.
 
         ``competencies`` maps each key to its competency ids. Rows whose key exists
@@ -171,12 +237,16 @@ class EvidenceRepository:
         postgres = self.session.get_bind().dialect.name == "postgresql"
         step = 50_000 if postgres else CHUNK
         for start in range(0, len(keys), step):
-            part = keys[start:start + step]
+            part = keys[start : start + step]
             # one array parameter on PostgreSQL: thousands of IN-list binds cost seconds to plan
-            condition = (EvidenceRow.key == any_(bindparam("keys", part, type_=ARRAY(String)))
-                         if postgres else EvidenceRow.key.in_(part))
+            condition = (
+                EvidenceRow.key == any_(bindparam("keys", part, type_=ARRAY(String)))
+                if postgres
+                else EvidenceRow.key.in_(part)
+            )
             rows = self.session.execute(
-                select(EvidenceRow.key, EvidenceRow.content_hash).where(condition))
+                select(EvidenceRow.key, EvidenceRow.content_hash).where(condition)
+            )
             found.update(rows.tuples().all())
         return found
 
@@ -190,35 +260,49 @@ class EvidenceRepository:
         found = self._load(select(EvidenceRow).where(EvidenceRow.key == key))
         return found[0] if found else None
 
-    def list(self, *, learner_id: str | None = None, competency_id: str | None = None,
-             limit: int = 100, offset: int = 0) -> list[Evidence]:
+    def find(
+        self,
+        *,
+        learner_id: str | None = None,
+        competency_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Evidence]:
         """Evidence in ledger order (time, then sequence, then arrival)."""
         stmt = select(EvidenceRow)
         if learner_id is not None:
             stmt = stmt.where(EvidenceRow.learner_id == learner_id)
         if competency_id is not None:
-            stmt = stmt.where(EvidenceRow.id.in_(
-                select(EvidenceCompetencyRow.evidence_id)
-                .where(EvidenceCompetencyRow.competency_id == competency_id)))
+            stmt = stmt.where(
+                EvidenceRow.id.in_(
+                    select(EvidenceCompetencyRow.evidence_id).where(
+                        EvidenceCompetencyRow.competency_id == competency_id
+                    )
+                )
+            )
         stmt = stmt.order_by(EvidenceRow.timestamp, EvidenceRow.sequence, EvidenceRow.id)
         return self._load(stmt.limit(limit).offset(offset))
 
-    def _load(self, stmt: Select[tuple[EvidenceRow]]) -> list[Evidence]:
+    def _load(self, stmt: Select[EvidenceRow]) -> list[Evidence]:
         rows = self.session.scalars(stmt).all()
         if not rows:
             return []
         links = self.session.execute(
             select(EvidenceCompetencyRow.evidence_id, EvidenceCompetencyRow.competency_id)
             .where(EvidenceCompetencyRow.evidence_id.in_([r.id for r in rows]))
-            .order_by(EvidenceCompetencyRow.evidence_id, EvidenceCompetencyRow.position)).all()
+            .order_by(EvidenceCompetencyRow.evidence_id, EvidenceCompetencyRow.position)
+        ).all()
         comps: dict[int, list[str]] = {}
         for eid, cid in links:
             comps.setdefault(eid, []).append(cid)
         return [_to_evidence(r, tuple(comps.get(r.id, ()))) for r in rows]
 
     def learner_ids(self) -> list[str]:
-        return list(self.session.scalars(
-            select(EvidenceRow.learner_id).distinct().order_by(EvidenceRow.learner_id)))
+        return list(
+            self.session.scalars(
+                select(EvidenceRow.learner_id).distinct().order_by(EvidenceRow.learner_id)
+            )
+        )
 
 
 def _to_evidence(row: EvidenceRow, competency_ids: tuple[str, ...]) -> Evidence:
@@ -230,7 +314,14 @@ def _to_evidence(row: EvidenceRow, competency_ids: tuple[str, ...]) -> Evidence:
     else:
         outcome = outcome_from_dict({"type": "rubric", "levels": row.rubric_levels})
     return Evidence(
-        key=row.key, learner_id=row.learner_id, competency_ids=competency_ids, outcome=outcome,
-        timestamp=row.timestamp, kind=EvidenceKind(row.kind), item_id=row.item_id,
-        source=row.source, asserted_by=row.asserted_by, sequence=row.sequence,
+        key=row.key,
+        learner_id=row.learner_id,
+        competency_ids=competency_ids,
+        outcome=outcome,
+        timestamp=row.timestamp,
+        kind=EvidenceKind(row.kind),
+        item_id=row.item_id,
+        source=row.source,
+        asserted_by=row.asserted_by,
+        sequence=row.sequence,
     )

@@ -63,12 +63,18 @@ class CompetencyRow(Base):
 class PrerequisiteRow(Base):
     __tablename__ = "prerequisites"
     __table_args__ = (
-        ForeignKeyConstraint(["framework_id", "competency_id"],
-                             ["competencies.framework_id", "competencies.id"], ondelete="CASCADE",
-                             name="fk_prerequisites_dependent"),
-        ForeignKeyConstraint(["framework_id", "prerequisite_id"],
-                             ["competencies.framework_id", "competencies.id"], ondelete="CASCADE",
-                             name="fk_prerequisites_prerequisite"),
+        ForeignKeyConstraint(
+            ["framework_id", "competency_id"],
+            ["competencies.framework_id", "competencies.id"],
+            ondelete="CASCADE",
+            name="fk_prerequisites_dependent",
+        ),
+        ForeignKeyConstraint(
+            ["framework_id", "prerequisite_id"],
+            ["competencies.framework_id", "competencies.id"],
+            ondelete="CASCADE",
+            name="fk_prerequisites_prerequisite",
+        ),
     )
 
     framework_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
@@ -107,8 +113,7 @@ class EvidenceRow(Base):
     outcome_type: Mapped[str] = mapped_column(String(8))
     correct: Mapped[bool | None] = mapped_column(Boolean)
     score: Mapped[float] = mapped_column(Float)
-    rubric_levels: Mapped[list[dict[str, object]] | None] = mapped_column(
-        JSON(none_as_null=True))
+    rubric_levels: Mapped[list[dict[str, object]] | None] = mapped_column(JSON(none_as_null=True))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     sequence: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(32))

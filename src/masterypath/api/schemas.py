@@ -1,0 +1,125 @@
+"""Pydantic API schemas (kept apart from domain dataclasses and table rows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f]*$")]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=800, pattern=r"^[^\x00-\x1f]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class BinaryOutcomeIn(Strict):
+    type: Literal["binary"]
+    correct: bool
+
+
+class ScoreOutcomeIn(Strict):
+    type: Literal["score"]
+    value: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class RubricLevelIn(Strict):
+    criterion: Text
+    level: Text
+    points: Annotated[float, Field(ge=0.0)]
+    max_points: Annotated[float, Field(gt=0.0)]
+
+
+class RubricOutcomeIn(Strict):
+    type: Literal["rubric"]
+    levels: Annotated[list[RubricLevelIn], Field(min_length=1)]
+
+
+OutcomeIn = Annotated[
+    BinaryOutcomeIn | ScoreOutcomeIn | RubricOutcomeIn, Field(discriminator="type")
+]
+
+
+class EvidenceIn(Strict):
+    """One piece of evidence. Without ``key`` the key is the hash of the content, so an
+    identical re-post is recognised; with a key, the key decides."""
+
+    key: Key | None = None
+    learner_id: Text
+    competency_ids: Annotated[list[Text], Field(min_length=1, max_length=50)]
+    outcome: OutcomeIn
+    timestamp: Annotated[AwareDatetime, Field(strict=False)]
+    kind: Literal["practice", "assessment", "performance", "educator_judgement", "inferred"] = (
+        "practice"
+    )
+    item_id: Text | None = None
+    source: Text | None = None
+    asserted_by: Text | None = None
+    sequence: Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | None = None
+
+
+class EvidenceOut(BaseModel):
+    key: str
+    learner_id: str
+    competency_ids: list[str]
+    outcome: dict[str, object]
+    timestamp: datetime
+    kind: str
+    item_id: str | None
+    source: str | None
+    asserted_by: str | None
+    sequence: int | None
+
+
+class RecordOut(BaseModel):
+    key: str
+    stored: bool
+
+
+class PrerequisiteOut(BaseModel):
+    id: str
+    requires: str
+
+
+class CompetencyOut(BaseModel):
+    id: str
+    title: str
+    description: str
+    parent_id: str | None
+    code: str | None
+    prerequisites: list[PrerequisiteOut]
+
+
+class ItemOut(BaseModel):
+    id: str
+    competency_ids: list[str]
+    title: str
+    difficulty: float | None
+
+
+class FrameworkOut(BaseModel):
+    id: str
+    title: str
+    description: str
+    competencies: list[CompetencyOut]
+    items: list[ItemOut]
+    topological_order: list[str]
+
+
+class FrameworkSummaryOut(BaseModel):
+    id: str
+    title: str
+    competencies: int
+    prerequisites: int
+    imported_at: datetime
+
+
+class FrameworkImportedOut(BaseModel):
+    id: str
+    competencies: int
+    prerequisites: int
+    items: int
+    replaced: bool
+    notes: list[str]

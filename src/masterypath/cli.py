@@ -1,0 +1,455 @@
+"""The ``masterypath`` command line (typer + rich).
+
+The database comes from ``MASTERYPATH_DATABASE_URL`` (default: a SQLite file,
+``var/masterypath.db``). Every command that reports something takes ``--json``.
+Exit codes: 0 success, 2 bad input or a refused operation (the message names the
+file, row or field and the reason; nothing was stored).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.tree import Tree
+
+from masterypath.domain.evidence import EvidenceKind
+from masterypath.domain.framework import Framework
+from masterypath.errors import InvalidInputError, MasterypathError, Problem
+from masterypath.interop.case import IdField
+from masterypath.interop.evidence_log import ColumnMapping, read_evidence_log, read_text
+from masterypath.interop.framework_files import FrameworkFormat
+from masterypath.interop.graph_files import EdgeDirection, GraphRepairs, parse_edge
+from masterypath.interop.loader import LoadOptions, load_framework_file
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.frameworks import ExportFormat, FrameworkService
+from masterypath.settings import Settings
+from masterypath.store.database import make_url_safe, upgrade
+
+app = typer.Typer(
+    help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+)
+out = Console()
+err = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a MasterypathError into a clear message (or a JSON error) and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except MasterypathError as exc:
+            if kwargs.get("as_json"):
+                payload: dict[str, Any] = {"error": exc.code, "message": str(exc)}
+                if isinstance(exc, InvalidInputError):
+                    payload["problems"] = [asdict(p) for p in exc.problems]
+                print(json.dumps(payload, indent=2))
+            else:
+                err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _context() -> ServiceContext:
+    context = ServiceContext.from_settings(Settings())
+    upgrade(context.engine)
+    return context
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+@app.command()
+@reports_errors
+def init(as_json: JsonOption = False) -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    context = _context()
+    url = make_url_safe(str(context.engine.url))
+    if as_json:
+        _print_json({"database": url, "schema": "up to date"})
+    else:
+        out.print(f"database ready: {url}")
+
+
+@app.command("import-framework")
+@reports_errors
+def import_framework(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CASE JSON, CSV, YAML, GraphML or node-link JSON "
+            "(gzip OK); the format is read from the content."
+        ),
+    ],
+    fmt: Annotated[
+        FrameworkFormat | None, typer.Option("--format", help="Force the format.")
+    ] = None,
+    framework_id: Annotated[
+        str | None, typer.Option(help="Framework id (default: from the file, or its name).")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Title for formats without one.")] = None,
+    replace: Annotated[bool, typer.Option(help="Overwrite a framework with the same id.")] = False,
+    split_joined_ids: Annotated[
+        bool,
+        typer.Option(
+            help="Graphs: split comma-joined node ids like 'a,b' into separate competencies."
+        ),
+    ] = False,
+    drop_edge: Annotated[
+        list[str] | None,
+        typer.Option(help="Graphs: drop the named edge 'prerequisite->dependent' (repeatable)."),
+    ] = None,
+    edge_direction: Annotated[
+        EdgeDirection,
+        typer.Option(help="Graphs: does an edge point from the prerequisite (default) or to it?"),
+    ] = "prerequisite-first",
+    case_id_field: Annotated[
+        IdField,
+        typer.Option(help="CASE: take competency ids from CFItem identifier or humanCodingScheme."),
+    ] = "identifier",
+    as_json: JsonOption = False,
+) -> None:
+    """Import a competency framework; all or nothing, every problem named."""
+    repairs = GraphRepairs(
+        split_joined_ids=split_joined_ids,
+        drop_edges=frozenset(parse_edge(e) for e in drop_edge or []),
+        edge_direction=edge_direction,
+    )
+    result = load_framework_file(
+        file,
+        LoadOptions(
+            format=fmt,
+            framework_id=framework_id,
+            title=title,
+            case_id_field=case_id_field,
+            repairs=repairs,
+        ),
+    )
+    saved = FrameworkService(_context()).save(result.framework, replace=replace)
+    if as_json:
+        _print_json({**asdict(saved), "notes": list(result.notes)})
+        return
+    for note in result.notes:
+        out.print(f"note: {note}", highlight=False)
+    verb = "replaced" if saved.replaced else "imported"
+    out.print(
+        f"{verb} framework [bold]{saved.id}[/]: {saved.competencies} competencies, "
+        f"{saved.prerequisites} prerequisites, {saved.items} items"
+    )
+
+
+@app.command("export-framework")
+@reports_errors
+def export_framework(
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="case, csv or yaml.")],
+    output: Annotated[Path, typer.Option(help="File to write ('-' for standard output).")],
+    framework: Annotated[
+        str | None,
+        typer.Option(help="Framework id (may be left out when only one framework is stored)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Export a stored framework as CASE JSON, CSV or YAML."""
+    service = FrameworkService(_context())
+    framework_id = framework or _only_framework(service)
+    text = service.export(framework_id, fmt)
+    if str(output) == "-":
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    if as_json:
+        _print_json(
+            {
+                "framework": framework_id,
+                "format": fmt,
+                "output": str(output),
+                "bytes": len(text.encode()),
+            }
+        )
+    else:
+        out.print(f"wrote {output} ({fmt})")
+
+
+def _only_framework(service: FrameworkService) -> str:
+    stored = service.summaries()
+    if len(stored) != 1:
+        names = ", ".join(f.id for f in stored) or "none stored"
+        raise InvalidInputError(
+            "--framework",
+            [
+                Problem(
+                    "--framework",
+                    "framework",
+                    f"required when there is not exactly one framework ({names})",
+                )
+            ],
+        )
+    return stored[0].id
+
+
+@app.command("show-framework")
+@reports_errors
+def show_framework(
+    framework: Annotated[str | None, typer.Argument(help="Framework id; omit to list all.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List stored frameworks, or show one as a hierarchy with its prerequisites."""
+    service = FrameworkService(_context())
+    if framework is None:
+        summaries = service.summaries()
+        if as_json:
+            _print_json([asdict(s) for s in summaries])
+            return
+        table = Table("id", "title", "competencies", "prerequisites", "imported")
+        for s in summaries:
+            table.add_row(
+                s.id,
+                s.title,
+                str(s.competencies),
+                str(s.prerequisites),
+                s.imported_at.isoformat(timespec="seconds"),
+            )
+        out.print(table)
+        return
+    fw = service.get(framework)
+    if as_json:
+        _print_json(_framework_json(fw))
+        return
+    out.print(_framework_tree(fw))
+
+
+def _framework_json(fw: Framework) -> dict[str, Any]:
+    return {
+        "id": fw.id,
+        "title": fw.title,
+        "description": fw.description,
+        "competencies": [
+            {
+                "id": c.id,
+                "title": c.title,
+                "description": c.description,
+                "parent_id": c.parent_id,
+                "code": c.code,
+                "prerequisites": [
+                    {"id": p.competency_id, "requires": p.requires.value} for p in c.prerequisites
+                ],
+            }
+            for c in fw.competencies
+        ],
+        "items": [
+            {
+                "id": i.id,
+                "competency_ids": list(i.competency_ids),
+                "title": i.title,
+                "difficulty": i.difficulty,
+            }
+            for i in fw.items
+        ],
+        "topological_order": list(fw.topological_order()),
+    }
+
+
+def _framework_tree(fw: Framework) -> Tree:
+    tree = Tree(
+        f"[bold]{fw.title}[/] ({fw.id}): {len(fw)} competencies, {len(fw.edges())} prerequisites"
+    )
+    nodes: dict[str, Tree] = {}
+    for cid in _hierarchy_order(fw):
+        c = fw.competency(cid)
+        needs = ", ".join(
+            p.competency_id + ("" if p.requires == "mastered" else f" ({p.requires})")
+            for p in c.prerequisites
+        )
+        label = f"{c.title} [dim]{c.id}[/]" + (f"  [cyan]needs {needs}[/]" if needs else "")
+        parent = nodes[c.parent_id] if c.parent_id else tree
+        nodes[cid] = parent.add(label, highlight=False)
+    return tree
+
+
+def _hierarchy_order(fw: Framework) -> list[str]:
+    """Parents before children, otherwise framework order."""
+    placed: list[str] = []
+    seen: set[str] = set()
+
+    def place(cid: str) -> None:
+        if cid in seen:
+            return
+        parent = fw.competency(cid).parent_id
+        if parent:
+            place(parent)
+        seen.add(cid)
+        placed.append(cid)
+
+    for c in fw.competencies:
+        place(c.id)
+    return placed
+
+
+@app.command("import-evidence")
+@reports_errors
+def import_evidence(
+    file: Annotated[Path, typer.Argument(help="CSV or TSV log (gzip OK).")],
+    columns: Annotated[
+        str,
+        typer.Option(
+            help="role=column pairs: user=,skill=,correct= (or "
+            "score=),order= and optional item=,time=; or a "
+            "preset: pybkt, assistments, kddcup."
+        ),
+    ],
+    source: Annotated[
+        str | None, typer.Option(help="Source name, part of every key (default: the file name).")
+    ] = None,
+    kind: Annotated[
+        EvidenceKind, typer.Option(help="Evidence kind of every row.")
+    ] = EvidenceKind.PRACTICE,
+    asserted_by: Annotated[str | None, typer.Option(help="Who asserts this evidence.")] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="IANA zone for times without a UTC offset (otherwise such rows are rejected)."
+        ),
+    ] = None,
+    skip_bad_rows: Annotated[
+        bool,
+        typer.Option(
+            help="Store the good rows and report each bad one (default: reject the file)."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import a response log into the evidence ledger (idempotent, all or nothing)."""
+    if not file.is_file():
+        raise InvalidInputError(str(file), [Problem(str(file), "FILE", "no such file")])
+    mapping = ColumnMapping.parse(columns)
+    context = _context()
+    name = source or file.name.split(".")[0]
+    log = read_evidence_log(
+        read_text(file),
+        mapping,
+        source=name,
+        imported_at=context.clock(),
+        kind=kind,
+        asserted_by=asserted_by,
+        timezone=timezone,
+        skip_bad_rows=skip_bad_rows,
+    )
+    with Progress(
+        TextColumn("storing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("rows", total=len(log.rows))
+        counts = EvidenceService(context).import_log(
+            log, skip_bad_rows=skip_bad_rows, progress=lambda n: bar.advance(task, n)
+        )
+    if as_json:
+        _print_json(
+            {
+                "file": str(file),
+                "source": name,
+                "rows": counts.rows,
+                "stored": counts.stored,
+                "duplicate": counts.duplicate,
+                "rejected": counts.rejected,
+                "merged_multi_skill_rows": counts.merged,
+                "problems": [str(p) for p in counts.problems],
+            }
+        )
+        return
+    for problem in counts.problems:
+        err.print(f"skipped {problem}", highlight=False)
+    out.print(
+        f"{file}: {counts.rows} rows: [green]{counts.stored} stored[/], "
+        f"{counts.duplicate} duplicate, {counts.rejected} rejected"
+        + (f", {counts.merged} folded into multi-skill answers" if counts.merged else "")
+    )
+
+
+@app.command()
+@reports_errors
+def serve(
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs) and the pages."""
+    import uvicorn
+
+    from masterypath.api.app import create_app
+
+    settings = Settings()
+    upgrade(ServiceContext.from_settings(settings).engine)
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@app.command()
+@reports_errors
+def demo(
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    learners: Annotated[int, typer.Option(min=1, max=1000, help="Simulated learners.")] = 30,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the course and exit.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Load the sample course (DBE-KT22 excerpt + simulated learners) and serve it."""
+    from masterypath.demo import load_demo_framework, simulate_learners
+
+    context = _context()
+    framework = load_demo_framework()
+    saved = FrameworkService(context).save(framework, replace=True)
+    evidence = simulate_learners(
+        framework,
+        n_learners=learners,
+        rng=np.random.default_rng(seed),
+        start=datetime(2026, 9, 1, tzinfo=UTC),
+    )
+    results = EvidenceService(context).record_many(evidence)
+    stored = sum(r.stored for r in results)
+    summary = {
+        "framework": saved.id,
+        "competencies": saved.competencies,
+        "learners": learners,
+        "evidence": len(results),
+        "stored": stored,
+        "duplicate": len(results) - stored,
+        "url": f"http://{host}:{port}/",
+    }
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(
+            f"demo course [bold]{saved.id}[/]: {saved.competencies} competencies; "
+            f"{learners} simulated learners, {len(results)} evidence "
+            f"({stored} new)"
+        )
+    if not no_serve:
+        out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
+        serve(port=port, host=host)
+
+
+def main() -> None:
+    app()
