@@ -32,7 +32,8 @@ from masterypath.errors import ValidationError
 
 SCHEMA_VERSION = 1
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-MAX_ID_LENGTH = 255
+MAX_ID_LENGTH = 1000
+MAX_KEY_LENGTH = 2000
 
 
 class EvidenceKind(StrEnum):
@@ -132,7 +133,7 @@ class Evidence:
     """Position among the learner's evidence in its source (e.g. a log's order column)."""
 
     def __post_init__(self) -> None:
-        _check_text(self.key, "key")
+        _check_text(self.key, "key", MAX_KEY_LENGTH)
         _check_text(self.learner_id, "learner_id")
         if not self.competency_ids:
             raise ValidationError("competency_ids", "must name at least one competency")
@@ -339,10 +340,10 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
     raise ValidationError("outcome.type", f"must be binary, score or rubric, got {kind!r}")
 
 
-def _check_text(value: object, field_name: str) -> None:
+def _check_text(value: object, field_name: str, limit: int = MAX_ID_LENGTH) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field_name, f"must be a non-empty string, got {value!r}")
-    if len(value) > MAX_ID_LENGTH:
-        raise ValidationError(field_name, f"must be at most {MAX_ID_LENGTH} characters")
+    if len(value) > limit:
+        raise ValidationError(field_name, f"must be at most {limit} characters")
     if _CONTROL.search(value):
         raise ValidationError(field_name, "must not contain control characters")

@@ -38,9 +38,9 @@ from masterypath.errors import InvalidInputError, Problem, ValidationError
 
 ROLES = ("user", "skill", "correct", "score", "order", "item", "time")
 REQUIRED = ("user", "skill", "order")
-_TRUE = {"1", "1.0", "true", "t", "yes", "y"}
-_FALSE = {"0", "0.0", "false", "f", "no", "n"}
-_AWARE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+_TRUE = {"1", "1.0"}
+_FALSE = {"0", "0.0"}
+_AWARE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from masterypath.store.types import BigId, UTCDateTime
 
-ID = 255
-KEY = 800
+ID = 1000
+KEY = 2000
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

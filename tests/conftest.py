@@ -1,0 +1,115 @@
+"""Shared fixtures.
+
+Storage and API tests take the ``context`` fixture, which runs each test once on
+SQLite and once on PostgreSQL. The PostgreSQL leg uses the server named by
+``MASTERYPATH_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``);
+when it cannot be reached the leg is skipped and the run says so loudly, unless
+``MASTERYPATH_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), which makes it a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from masterypath.services.context import ServiceContext
+from masterypath.settings import Settings
+from masterypath.store.database import upgrade
+
+ADMIN_URL = os.environ.get(
+    "MASTERYPATH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("MASTERYPATH_REQUIRE_POSTGRES") == "1"
+DATA = Path(os.environ.get("MASTERYPATH_DATA_DIR",
+                           Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+_notes: list[str] = []
+
+
+def data_file(relative: str) -> Path:
+    """A file of the shared real-data folder; skip (loudly) when it is not there."""
+    path = DATA / relative
+    if not path.is_file():
+        _notes.append(f"real data missing, tests skipped: {path}")
+        pytest.skip(f"real data not found: {path} (set MASTERYPATH_DATA_DIR)")
+    return path
+
+
+class FixedClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        with psycopg.connect(ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server for this test session, dropped after."""
+    problem = _postgres_reachable()
+    if problem is not None:
+        message = f"PostgreSQL at {ADMIN_URL} unreachable: {problem}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + " (MASTERYPATH_REQUIRE_POSTGRES=1)", pytrace=False)
+        _notes.append("PostgreSQL leg SKIPPED - " + message)
+        pytest.skip(message)
+    name = f"masterypath_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
+    context = ServiceContext.from_settings(Settings(database_url=postgres_url))
+    upgrade(context.engine)
+    yield context
+    context.engine.dispose()
+
+
+TABLES = ("evidence_competencies", "evidence", "prerequisites", "items", "competencies",
+          "frameworks")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServiceContext]:
+    """A migrated, empty database (on each backend) with a fixed clock."""
+    clock = FixedClock()
+    if request.param == "sqlite":
+        context = ServiceContext.from_settings(
+            Settings(database_url=f"sqlite:///{tmp_path / 'test.db'}"), clock=clock)
+        upgrade(context.engine)
+        yield context
+        context.engine.dispose()
+        return
+    shared: ServiceContext = request.getfixturevalue("postgres_context")
+    with shared.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    yield ServiceContext(engine=shared.engine, sessions=shared.sessions, clock=clock)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for note in dict.fromkeys(_notes):
+        terminalreporter.write_line(f"!!! {note}", red=True, bold=True)

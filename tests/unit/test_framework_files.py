@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import pytest
+
+from masterypath.domain.framework import UnlockStatus
+from masterypath.errors import CycleError, InvalidInputError
+from masterypath.interop.framework_files import (
+    detect_format,
+    read_framework_csv,
+    read_framework_yaml,
+    write_framework_csv,
+    write_framework_yaml,
+)
+
+CSV = """id,title,description,parent,prerequisites
+arith,Arithmetic,,,
+add,Addition,Add whole numbers,arith,
+mul,Multiplication,,arith,add
+div,Division,,arith,mul; add:proficient
+"""
+
+YAML = """
+id: arith
+title: Arithmetic
+competencies:
+  - {id: add, title: Addition}
+  - id: mul
+    title: Multiplication
+    prerequisites: [add]
+  - id: div
+    title: Division
+    prerequisites: [mul, {id: add, requires: proficient}]
+items:
+  - {id: q1, competencies: [add, mul], title: "3 x (2 + 1)", difficulty: 0.4}
+"""
+
+
+def test_csv_golden() -> None:
+    fw = read_framework_csv(CSV, source="f.csv", framework_id="arith", title="Arithmetic").framework
+    assert fw.ids == ("arith", "add", "mul", "div")
+    assert fw.competency("add").description == "Add whole numbers"
+    assert fw.competency("div").parent_id == "arith"
+    assert fw.edges() == (("add", "mul", UnlockStatus.MASTERED),
+                          ("mul", "div", UnlockStatus.MASTERED),
+                          ("add", "div", UnlockStatus.PROFICIENT))
+
+
+def test_csv_and_yaml_round_trip() -> None:
+    fw = read_framework_csv(CSV, source="f.csv", framework_id="arith", title="Arithmetic").framework
+    again = read_framework_csv(write_framework_csv(fw), source="x", framework_id="arith",
+                               title="Arithmetic").framework
+    assert again == fw
+    y = read_framework_yaml(YAML, source="f.yaml").framework
+    assert y.items[0].competency_ids == ("add", "mul") and y.items[0].difficulty == 0.4
+    assert read_framework_yaml(write_framework_yaml(y), source="x").framework == y
+
+
+def test_csv_bad_rows_are_named_by_line() -> None:
+    bad = "id,title,prerequisites\na,A,\n,NoId,\nb,,a\nc,C,a:sometimes\n"
+    with pytest.raises(InvalidInputError) as exc:
+        read_framework_csv(bad, source="bad.csv", framework_id="f", title="F")
+    found = {(p.location, p.field) for p in exc.value.problems}
+    assert found == {("line 3", "id"), ("line 4", "title"), ("line 5", "prerequisites")}
+
+
+def test_csv_unknown_column_is_named() -> None:
+    with pytest.raises(InvalidInputError, match="unknown column"):
+        read_framework_csv("id,title,prereqs\na,A,\n", source="x.csv", framework_id="f", title="F")
+
+
+def test_yaml_cycle_and_unknown_reference() -> None:
+    cyclic = "id: f\ntitle: F\ncompetencies:\n  - {id: a, title: A, prerequisites: [b]}\n" \
+             "  - {id: b, title: B, prerequisites: [a]}\n"
+    with pytest.raises(CycleError, match="a -> b -> a"):
+        read_framework_yaml(cyclic, source="c.yaml")
+    with pytest.raises(InvalidInputError, match=r"competencies\[0\]: colour: unknown field"):
+        read_framework_yaml("id: f\ntitle: F\ncompetencies:\n  - {id: a, title: A, colour: red}\n",
+                            source="x.yaml")
+    with pytest.raises(InvalidInputError, match="line 2"):
+        read_framework_yaml("id: f\n  title: [unclosed\n", source="broken.yaml")
+
+
+@pytest.mark.parametrize(("text", "fmt"), [
+    ('{"CFDocument": {}, "CFItems": []}', "case"),
+    ('{"directed": true, "nodes": [], "links": []}', "node-link"),
+    ("<?xml version='1.0'?><graphml xmlns='x'></graphml>", "graphml"),
+    ("id,title\na,A\n", "csv"),
+    ("id: f\ntitle: F\ncompetencies: []\n", "yaml"),
+])
+def test_format_is_detected_from_content(text: str, fmt: str) -> None:
+    assert detect_format(text) == fmt
+
+
+def test_undetectable_and_malformed_json() -> None:
+    with pytest.raises(InvalidInputError, match="pass --format"):
+        detect_format("hello world")
+    with pytest.raises(InvalidInputError, match="line 1 column"):
+        detect_format('{"CFDocument": ')
