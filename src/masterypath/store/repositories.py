@@ -182,7 +182,7 @@ class FrameworkRepository:
         )
         rows = self.session.execute(
             select(FrameworkRow, n_comps, n_edges).order_by(FrameworkRow.id)
-        ).tuples()
+        )
         return [
             FrameworkSummary(row.id, row.title, int(nc), int(ne), row.imported_at)
             for row, nc, ne in rows
@@ -247,7 +247,7 @@ class EvidenceRepository:
             rows = self.session.execute(
                 select(EvidenceRow.key, EvidenceRow.content_hash).where(condition)
             )
-            found.update(rows.tuples().all())
+            found.update(rows.all())
         return found
 
     def count(self, *, learner_id: str | None = None) -> int:

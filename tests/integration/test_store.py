@@ -1,0 +1,150 @@
+"""Storage and services, run on SQLite and on PostgreSQL (see the ``database`` fixture)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from masterypath.domain.evidence import (
+    BinaryOutcome,
+    Evidence,
+    EvidenceKind,
+    RubricLevel,
+    RubricOutcome,
+    ScoreOutcome,
+)
+from masterypath.domain.framework import (
+    Competency,
+    Framework,
+    Item,
+    Prerequisite,
+    UnlockStatus,
+)
+from masterypath.errors import ConflictError, InvalidInputError, NotFoundError
+from masterypath.interop.evidence_log import ColumnMapping, read_evidence_log
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.frameworks import FrameworkService
+from masterypath.store.tables import Base
+
+T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+FRAMEWORK = Framework(
+    id="arith", title="Arithmetic", description="Whole-number arithmetic",
+    competencies=(
+        Competency(id="arith", title="Arithmetic"),
+        Competency(id="add", title="Addition", parent_id="arith", code="A.1"),
+        Competency(id="mul", title="Multiplication", parent_id="arith",
+                   prerequisites=(Prerequisite("add"),)),
+        Competency(id="div", title="Division", parent_id="arith",
+                   prerequisites=(Prerequisite("mul"), Prerequisite("add", UnlockStatus.PROFICIENT))),
+    ),
+    items=(Item(id="q1", competency_ids=("add", "mul"), title="3 x (2 + 1)", difficulty=0.3),),
+)
+
+
+def ev(n: int, **changes: object) -> Evidence:
+    fields: dict[str, object] = dict(key=f"k{n}", learner_id="l1", competency_ids=("add",),
+                                     outcome=BinaryOutcome(n % 2 == 0),
+                                     timestamp=T + timedelta(minutes=n), sequence=n)
+    fields.update(changes)
+    return Evidence.create(**fields)  # type: ignore[arg-type]
+
+
+def test_migrations_match_the_models(database: ServiceContext) -> None:
+    with database.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_framework_round_trip(database: ServiceContext) -> None:
+    service = FrameworkService(database)
+    saved = service.save(FRAMEWORK)
+    assert (saved.competencies, saved.prerequisites, saved.items) == (4, 3, 1)
+    assert service.get("arith") == FRAMEWORK
+    [summary] = service.summaries()
+    assert (summary.id, summary.competencies, summary.prerequisites) == ("arith", 4, 3)
+    assert summary.imported_at == database.clock()
+
+
+def test_framework_id_clash_needs_replace(database: ServiceContext) -> None:
+    service = FrameworkService(database)
+    service.save(FRAMEWORK)
+    smaller = Framework(id="arith", title="Smaller", competencies=(Competency("add", "Add"),))
+    with pytest.raises(ConflictError, match="already exists; pass --replace"):
+        service.save(smaller)
+    assert service.get("arith") == FRAMEWORK  # untouched
+    assert service.save(smaller, replace=True).replaced
+    assert service.get("arith") == smaller
+    with pytest.raises(NotFoundError, match="framework 'nope' not found"):
+        service.get("nope")
+
+
+def test_posting_the_same_evidence_twice_stores_it_once(database: ServiceContext) -> None:
+    service = EvidenceService(database)
+    first = service.record(ev(1))
+    again = service.record(ev(1))
+    assert (first.stored, again.stored) == (True, False)
+    assert service.count() == 1
+    unkeyed = Evidence.create(learner_id="l2", competency_ids=("mul",),
+                              outcome=ScoreOutcome(0.5), timestamp=T)
+    assert service.record(unkeyed).stored and not service.record(unkeyed).stored
+    assert service.count() == 2
+
+
+def test_same_key_other_content_is_a_conflict_and_the_batch_stores_nothing(
+        database: ServiceContext) -> None:
+    service = EvidenceService(database)
+    service.record(ev(1))
+    with pytest.raises(ConflictError, match="'k1': already stored with different content"):
+        service.record_many([ev(2), ev(1, outcome=BinaryOutcome(True))])
+    assert service.count() == 1
+    assert [e.key for e in service.find()] == ["k1"]
+
+
+def test_evidence_reads_back_exactly(database: ServiceContext) -> None:
+    service = EvidenceService(database)
+    rubric = ev(3, outcome=RubricOutcome((RubricLevel("thesis", "proficient", 3, 4),)),
+                kind=EvidenceKind.PERFORMANCE, asserted_by="teacher-7", item_id="essay-1",
+                competency_ids=("mul", "add"),
+                timestamp=datetime(2026, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))))
+    batch = [ev(1), ev(2, outcome=ScoreOutcome(0.25), source="lms"), rubric]
+    service.record_many(batch)
+    stored = {e.key: e for e in service.find(learner_id="l1")}
+    for original in batch:
+        got = stored[original.key]
+        assert got.timestamp == original.timestamp  # same instant, read back in UTC
+        assert got.to_dict() | {"timestamp": None} == original.to_dict() | {"timestamp": None}
+    assert [e.key for e in service.find(competency_id="mul")] == ["k3"]
+    assert service.find(learner_id="nobody") == []
+
+
+def test_log_import_counts_stored_duplicate_and_conflict(database: ServiceContext) -> None:
+    service = EvidenceService(database)
+    mapping = ColumnMapping.parse("user=u,skill=s,correct=c,order=o")
+    text = "u,s,c,o\nl1,add,1,1\nl1,mul,1,1\nl1,add,0,2\nl2,add,1,1\n"
+    log = read_evidence_log(text, mapping, source="log", imported_at=T)
+    counts = service.import_log(log)
+    assert (counts.rows, counts.stored, counts.duplicate, counts.rejected, counts.merged) == (
+        4, 3, 0, 0, 1)
+    assert service.find(learner_id="l1")[0].competency_ids == ("add", "mul")
+    counts = service.import_log(log)
+    assert (counts.stored, counts.duplicate) == (0, 3)
+    changed = read_evidence_log(text.replace("l1,add,0,2", "l1,add,1,2"), mapping,
+                                source="log", imported_at=T)
+    with pytest.raises(InvalidInputError, match="line 4: key: 'log:l1:2' already stored"):
+        service.import_log(changed)
+    counts = service.import_log(changed, skip_bad_rows=True)
+    assert (counts.stored, counts.duplicate, counts.rejected) == (0, 2, 1)
+    assert service.count() == 3
+
+
+def test_a_rejected_file_stores_nothing(database: ServiceContext) -> None:
+    service = EvidenceService(database)
+    mapping = ColumnMapping.parse("user=u,skill=s,correct=c,order=o")
+    with pytest.raises(InvalidInputError, match="line 3: c: must be 0 or 1"):
+        read_evidence_log("u,s,c,o\nl1,add,1,1\nl1,add,2,2\n", mapping, source="x",
+                          imported_at=T)
+    assert service.count() == 0
