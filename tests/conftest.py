@@ -27,8 +27,11 @@ ADMIN_URL = os.environ.get(
     "MASTERYPATH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("MASTERYPATH_REQUIRE_POSTGRES") == "1"
-DATA = Path(os.environ.get("MASTERYPATH_DATA_DIR",
-                           Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+DATA = Path(
+    os.environ.get(
+        "MASTERYPATH_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    )
+)
 _notes: list[str] = []
 
 
@@ -89,8 +92,14 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
     context.engine.dispose()
 
 
-TABLES = ("evidence_competencies", "evidence", "prerequisites", "items", "competencies",
-          "frameworks")
+TABLES = (
+    "evidence_competencies",
+    "evidence",
+    "prerequisites",
+    "items",
+    "competencies",
+    "frameworks",
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -99,7 +108,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service
     clock = FixedClock()
     if request.param == "sqlite":
         context = ServiceContext.from_settings(
-            Settings(database_url=f"sqlite:///{tmp_path / 'test.db'}"), clock=clock)
+            Settings(database_url=f"sqlite:///{tmp_path / 'test.db'}"), clock=clock
+        )
         upgrade(context.engine)
         yield context
         context.engine.dispose()

@@ -32,23 +32,38 @@ from masterypath.store.tables import Base
 
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 FRAMEWORK = Framework(
-    id="arith", title="Arithmetic", description="Whole-number arithmetic",
+    id="arith",
+    title="Arithmetic",
+    description="Whole-number arithmetic",
     competencies=(
         Competency(id="arith", title="Arithmetic"),
         Competency(id="add", title="Addition", parent_id="arith", code="A.1"),
-        Competency(id="mul", title="Multiplication", parent_id="arith",
-                   prerequisites=(Prerequisite("add"),)),
-        Competency(id="div", title="Division", parent_id="arith",
-                   prerequisites=(Prerequisite("mul"), Prerequisite("add", UnlockStatus.PROFICIENT))),
+        Competency(
+            id="mul",
+            title="Multiplication",
+            parent_id="arith",
+            prerequisites=(Prerequisite("add"),),
+        ),
+        Competency(
+            id="div",
+            title="Division",
+            parent_id="arith",
+            prerequisites=(Prerequisite("mul"), Prerequisite("add", UnlockStatus.PROFICIENT)),
+        ),
     ),
     items=(Item(id="q1", competency_ids=("add", "mul"), title="3 x (2 + 1)", difficulty=0.3),),
 )
 
 
 def ev(n: int, **changes: object) -> Evidence:
-    fields: dict[str, object] = dict(key=f"k{n}", learner_id="l1", competency_ids=("add",),
-                                     outcome=BinaryOutcome(n % 2 == 0),
-                                     timestamp=T + timedelta(minutes=n), sequence=n)
+    fields: dict[str, object] = dict(
+        key=f"k{n}",
+        learner_id="l1",
+        competency_ids=("add",),
+        outcome=BinaryOutcome(n % 2 == 0),
+        timestamp=T + timedelta(minutes=n),
+        sequence=n,
+    )
     fields.update(changes)
     return Evidence.create(**fields)  # type: ignore[arg-type]
 
@@ -88,14 +103,16 @@ def test_posting_the_same_evidence_twice_stores_it_once(database: ServiceContext
     again = service.record(ev(1))
     assert (first.stored, again.stored) == (True, False)
     assert service.count() == 1
-    unkeyed = Evidence.create(learner_id="l2", competency_ids=("mul",),
-                              outcome=ScoreOutcome(0.5), timestamp=T)
+    unkeyed = Evidence.create(
+        learner_id="l2", competency_ids=("mul",), outcome=ScoreOutcome(0.5), timestamp=T
+    )
     assert service.record(unkeyed).stored and not service.record(unkeyed).stored
     assert service.count() == 2
 
 
 def test_same_key_other_content_is_a_conflict_and_the_batch_stores_nothing(
-        database: ServiceContext) -> None:
+    database: ServiceContext,
+) -> None:
     service = EvidenceService(database)
     service.record(ev(1))
     with pytest.raises(ConflictError, match="'k1': already stored with different content"):
@@ -106,10 +123,15 @@ def test_same_key_other_content_is_a_conflict_and_the_batch_stores_nothing(
 
 def test_evidence_reads_back_exactly(database: ServiceContext) -> None:
     service = EvidenceService(database)
-    rubric = ev(3, outcome=RubricOutcome((RubricLevel("thesis", "proficient", 3, 4),)),
-                kind=EvidenceKind.PERFORMANCE, asserted_by="teacher-7", item_id="essay-1",
-                competency_ids=("mul", "add"),
-                timestamp=datetime(2026, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))))
+    rubric = ev(
+        3,
+        outcome=RubricOutcome((RubricLevel("thesis", "proficient", 3, 4),)),
+        kind=EvidenceKind.PERFORMANCE,
+        asserted_by="teacher-7",
+        item_id="essay-1",
+        competency_ids=("mul", "add"),
+        timestamp=datetime(2026, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))),
+    )
     batch = [ev(1), ev(2, outcome=ScoreOutcome(0.25), source="lms"), rubric]
     service.record_many(batch)
     stored = {e.key: e for e in service.find(learner_id="l1")}
@@ -128,12 +150,18 @@ def test_log_import_counts_stored_duplicate_and_conflict(database: ServiceContex
     log = read_evidence_log(text, mapping, source="log", imported_at=T)
     counts = service.import_log(log)
     assert (counts.rows, counts.stored, counts.duplicate, counts.rejected, counts.merged) == (
-        4, 3, 0, 0, 1)
+        4,
+        3,
+        0,
+        0,
+        1,
+    )
     assert service.find(learner_id="l1")[0].competency_ids == ("add", "mul")
     counts = service.import_log(log)
     assert (counts.stored, counts.duplicate) == (0, 3)
-    changed = read_evidence_log(text.replace("l1,add,0,2", "l1,add,1,2"), mapping,
-                                source="log", imported_at=T)
+    changed = read_evidence_log(
+        text.replace("l1,add,0,2", "l1,add,1,2"), mapping, source="log", imported_at=T
+    )
     with pytest.raises(InvalidInputError, match="line 4: key: 'log:l1:2' already stored"):
         service.import_log(changed)
     counts = service.import_log(changed, skip_bad_rows=True)
@@ -145,6 +173,5 @@ def test_a_rejected_file_stores_nothing(database: ServiceContext) -> None:
     service = EvidenceService(database)
     mapping = ColumnMapping.parse("user=u,skill=s,correct=c,order=o")
     with pytest.raises(InvalidInputError, match="line 3: c: must be 0 or 1"):
-        read_evidence_log("u,s,c,o\nl1,add,1,1\nl1,add,2,2\n", mapping, source="x",
-                          imported_at=T)
+        read_evidence_log("u,s,c,o\nl1,add,1,1\nl1,add,2,2\n", mapping, source="x", imported_at=T)
     assert service.count() == 0

@@ -44,11 +44,19 @@ def test_round_trip_import_export_import(package: dict[str, Any]) -> None:
 
 
 def test_round_trip_of_non_uuid_ids_and_proficient_edges() -> None:
-    fw = Framework(id="arith", title="Arithmetic", competencies=(
-        Competency(id="add", title="Add", description="Add whole numbers", code="A.1"),
-        Competency(id="mul", title="Multiply", parent_id="add",
-                   prerequisites=(Prerequisite("add", UnlockStatus.PROFICIENT),)),
-    ))
+    fw = Framework(
+        id="arith",
+        title="Arithmetic",
+        competencies=(
+            Competency(id="add", title="Add", description="Add whole numbers", code="A.1"),
+            Competency(
+                id="mul",
+                title="Multiply",
+                parent_id="add",
+                prerequisites=(Prerequisite("add", UnlockStatus.PROFICIENT),),
+            ),
+        ),
+    )
     package = export_case(fw, last_change=STAMP)
     for item in package["CFItems"]:
         assert len(item["identifier"]) == 36  # UUIDs, as CASE requires
@@ -59,8 +67,9 @@ def test_round_trip_of_non_uuid_ids_and_proficient_edges() -> None:
         obj.pop("extensions")
     with pytest.raises(InvalidInputError) as exc:
         import_case(stripped, source="x", id_field="humanCodingScheme", framework_id="arith")
-    assert ("CFItems[1]", "humanCodingScheme") in {(p.location, p.field)
-                                                   for p in exc.value.problems}
+    assert ("CFItems[1]", "humanCodingScheme") in {
+        (p.location, p.field) for p in exc.value.problems
+    }
 
 
 def test_export_is_deterministic(package: dict[str, Any]) -> None:
@@ -68,16 +77,23 @@ def test_export_is_deterministic(package: dict[str, Any]) -> None:
     assert export_case(fw, last_change=STAMP) == export_case(fw, last_change=STAMP)
 
 
-@pytest.mark.parametrize(("mutate", "location", "field"), [
-    (lambda p: p.pop("CFDocument"), "package", "CFDocument"),
-    (lambda p: p["CFItems"][1].pop("identifier"), "CFItems[1]", "identifier"),
-    (lambda p: p["CFItems"][2].pop("fullStatement"), "CFItems[2]", "fullStatement"),
-    (lambda p: p["CFAssociations"][4]["originNodeURI"].update(identifier="missing"),
-     "CFAssociations[4]", "originNodeURI"),
-    (lambda p: p.update(CFItems="oops"), "package", "CFItems"),
-])
-def test_malformed_case_names_location_and_field(package: dict[str, Any], mutate: Any,
-                                                 location: str, field: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "location", "field"),
+    [
+        (lambda p: p.pop("CFDocument"), "package", "CFDocument"),
+        (lambda p: p["CFItems"][1].pop("identifier"), "CFItems[1]", "identifier"),
+        (lambda p: p["CFItems"][2].pop("fullStatement"), "CFItems[2]", "fullStatement"),
+        (
+            lambda p: p["CFAssociations"][4]["originNodeURI"].update(identifier="missing"),
+            "CFAssociations[4]",
+            "originNodeURI",
+        ),
+        (lambda p: p.update(CFItems="oops"), "package", "CFItems"),
+    ],
+)
+def test_malformed_case_names_location_and_field(
+    package: dict[str, Any], mutate: Any, location: str, field: str
+) -> None:
     mutate(package)
     with pytest.raises(InvalidInputError) as exc:
         import_case(package, source="bad.json")
@@ -87,8 +103,10 @@ def test_malformed_case_names_location_and_field(package: dict[str, Any], mutate
 
 def test_a_cycle_of_precedes_is_rejected_with_its_path(package: dict[str, Any]) -> None:
     back = copy.deepcopy(package["CFAssociations"][4])
-    back["originNodeURI"], back["destinationNodeURI"] = (back["destinationNodeURI"],
-                                                         back["originNodeURI"])
+    back["originNodeURI"], back["destinationNodeURI"] = (
+        back["destinationNodeURI"],
+        back["originNodeURI"],
+    )
     package["CFAssociations"].append(back)
     with pytest.raises(Exception, match=f"{A2} -> {A3} -> {A2}"):
         import_case(package, source="cyclic.json")

@@ -21,8 +21,13 @@ T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 
 def make(**changes: object) -> Evidence:
-    fields: dict[str, object] = dict(learner_id="l1", competency_ids=("add",),
-                                     outcome=BinaryOutcome(True), timestamp=T, item_id="q1")
+    fields: dict[str, object] = dict(
+        learner_id="l1",
+        competency_ids=("add",),
+        outcome=BinaryOutcome(True),
+        timestamp=T,
+        item_id="q1",
+    )
     fields.update(changes)
     return Evidence.create(**fields)  # type: ignore[arg-type]
 
@@ -40,14 +45,17 @@ def test_evidence_is_immutable() -> None:
         ev.learner_id = "other"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"learner_id": ""}, "learner_id"),
-    ({"competency_ids": ()}, "competency_ids"),
-    ({"competency_ids": ("a", "a")}, "competency_ids"),
-    ({"item_id": "bad\x00id"}, "item_id"),
-    ({"learner_id": "x" * 1001}, "learner_id"),
-    ({"sequence": 1.5}, "sequence"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"learner_id": ""}, "learner_id"),
+        ({"competency_ids": ()}, "competency_ids"),
+        ({"competency_ids": ("a", "a")}, "competency_ids"),
+        ({"item_id": "bad\x00id"}, "item_id"),
+        ({"learner_id": "x" * 1001}, "learner_id"),
+        ({"sequence": 1.5}, "sequence"),
+    ],
+)
 def test_bad_fields_are_named(changes: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as exc:
         make(**changes)
@@ -56,13 +64,14 @@ def test_bad_fields_are_named(changes: dict[str, object], field: str) -> None:
 
 @pytest.mark.parametrize("value", [-0.01, 1.01, float("nan"), True])
 def test_score_outside_unit_interval_is_rejected(value: float) -> None:
-    with pytest.raises(ValidationError, match="outcome.value"):
+    with pytest.raises(ValidationError, match=r"outcome\.value"):
         ScoreOutcome(value)
 
 
 def test_rubric_score_is_points_over_maximum() -> None:
-    outcome = RubricOutcome((RubricLevel("thesis", "proficient", 3, 4),
-                             RubricLevel("evidence", "developing", 1, 4)))
+    outcome = RubricOutcome(
+        (RubricLevel("thesis", "proficient", 3, 4), RubricLevel("evidence", "developing", 1, 4))
+    )
     assert outcome.score == pytest.approx(4 / 8)
     with pytest.raises(ValidationError, match="points must be within"):
         RubricOutcome((RubricLevel("thesis", "x", 5, 4),))
@@ -84,8 +93,12 @@ def test_explicit_key_is_kept() -> None:
 
 
 def test_typed_json_round_trip_with_schema_version() -> None:
-    ev = make(outcome=RubricOutcome((RubricLevel("c", "l", 2, 4),)), kind=EvidenceKind.PERFORMANCE,
-              sequence=7, asserted_by="teacher-1")
+    ev = make(
+        outcome=RubricOutcome((RubricLevel("c", "l", 2, 4),)),
+        kind=EvidenceKind.PERFORMANCE,
+        sequence=7,
+        asserted_by="teacher-1",
+    )
     data = ev.to_dict()
     assert data["schema_version"] == 1
     assert Evidence.from_dict(data) == ev
@@ -93,12 +106,16 @@ def test_typed_json_round_trip_with_schema_version() -> None:
         Evidence.from_dict({**data, "schema_version": 99})
 
 
-@given(st.one_of(
-    st.booleans().map(BinaryOutcome),
-    st.floats(0, 1).map(ScoreOutcome),
-    st.lists(st.tuples(st.floats(0, 10), st.floats(0.1, 10)), min_size=1, max_size=5).map(
-        lambda pairs: RubricOutcome(tuple(RubricLevel(f"c{i}", "l", min(p, m), m)
-                                          for i, (p, m) in enumerate(pairs)))),
-))
+@given(
+    st.one_of(
+        st.booleans().map(BinaryOutcome),
+        st.floats(0, 1).map(ScoreOutcome),
+        st.lists(st.tuples(st.floats(0, 10), st.floats(0.1, 10)), min_size=1, max_size=5).map(
+            lambda pairs: RubricOutcome(
+                tuple(RubricLevel(f"c{i}", "l", min(p, m), m) for i, (p, m) in enumerate(pairs))
+            )
+        ),
+    )
+)
 def test_every_outcome_scores_within_unit_interval(outcome: object) -> None:
     assert 0.0 <= outcome.score <= 1.0  # type: ignore[attr-defined]

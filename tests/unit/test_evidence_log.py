@@ -17,8 +17,10 @@ def read(text: str, mapping: ColumnMapping = MAP, **kw: object):  # type: ignore
 
 
 def test_rows_become_ledger_rows_with_stable_keys() -> None:
-    result = read("u,s,c,o,i,t\nl1,add,1,10,q1,2026-01-01T10:00:00Z\n"
-                  "l1,mul,0,11,q2,2026-01-01T11:00:00+01:00\n")
+    result = read(
+        "u,s,c,o,i,t\nl1,add,1,10,q1,2026-01-01T10:00:00Z\n"
+        "l1,mul,0,11,q2,2026-01-01T11:00:00+01:00\n"
+    )
     rows = result.rows
     assert rows["key"].tolist() == ["log:l1:10", "log:l1:11"]
     assert rows["outcome"].tolist() == ["b1", "b0"]
@@ -27,18 +29,25 @@ def test_rows_become_ledger_rows_with_stable_keys() -> None:
 
 
 def test_every_bad_row_is_named_and_nothing_passes() -> None:
-    text = ("u,s,c,o,i,t\n"
-            "l1,add,1,1,q,2026-01-01T10:00:00Z\n"   # line 2 ok
-            "l1,add,,2,q,2026-01-01T10:00:00Z\n"    # line 3 missing correct
-            "l1,add,yes,3,q,2026-01-01T10:00:00Z\n"  # line 4 non-numeric correct
-            "l1,add,1,4,q,2026-01-01 10:00:00\n"    # line 5 naive time
-            "l1,,1,5,q,2026-01-01T10:00:00Z\n"      # line 6 missing skill
-            "l1,add,1,x,q,2026-01-01T10:00:00Z\n")  # line 7 bad order
+    text = (
+        "u,s,c,o,i,t\n"
+        "l1,add,1,1,q,2026-01-01T10:00:00Z\n"  # line 2 ok
+        "l1,add,,2,q,2026-01-01T10:00:00Z\n"  # line 3 missing correct
+        "l1,add,yes,3,q,2026-01-01T10:00:00Z\n"  # line 4 non-numeric correct
+        "l1,add,1,4,q,2026-01-01 10:00:00\n"  # line 5 naive time
+        "l1,,1,5,q,2026-01-01T10:00:00Z\n"  # line 6 missing skill
+        "l1,add,1,x,q,2026-01-01T10:00:00Z\n"
+    )  # line 7 bad order
     with pytest.raises(InvalidInputError) as exc:
         read(text)
     got = [(p.location, p.field) for p in exc.value.problems]
-    assert got == [("line 3", "c"), ("line 4", "c"), ("line 5", "t"), ("line 6", "s"),
-                   ("line 7", "o")]
+    assert got == [
+        ("line 3", "c"),
+        ("line 4", "c"),
+        ("line 5", "t"),
+        ("line 6", "s"),
+        ("line 7", "o"),
+    ]
     assert "must be 0 or 1, got 'yes'" in str(exc.value)
     assert "naive timestamp" in str(exc.value)
     skipped = read(text, skip_bad_rows=True)
@@ -69,19 +78,24 @@ def test_score_column_and_separator() -> None:
         read("u,s,p,o\nl1,a,1.5,1\n", mapping)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("user=u,skill=s,order=o", "exactly one of correct= or score="),
-    ("user=u,skill=s,correct=c", "missing role(s): order"),
-    ("user=u,skill=s,correct=c,order=o,colour=x", "unknown role 'colour'"),
-    ("user=u,skill", "is not role=column"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("user=u,skill=s,order=o", "exactly one of correct= or score="),
+        ("user=u,skill=s,correct=c", "missing role(s): order"),
+        ("user=u,skill=s,correct=c,order=o,colour=x", "unknown role 'colour'"),
+        ("user=u,skill", "is not role=column"),
+    ],
+)
 def test_bad_column_mapping(text: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         ColumnMapping.parse(text)
 
 
 def test_missing_column_lists_what_the_file_has() -> None:
-    with pytest.raises(InvalidInputError, match="column.s. not found: user='u'.*the file has: a, b"):
+    with pytest.raises(
+        InvalidInputError, match=r"column\(s\) not found: user='u'.*the file has: a, b"
+    ):
         read("a,b\n1,2\n", ColumnMapping.parse("user=u,skill=s,correct=c,order=o"))
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,8 +25,12 @@ from masterypath.errors import (
 
 
 def comp(cid: str, *prereqs: str, parent: str | None = None) -> Competency:
-    return Competency(id=cid, title=cid.upper(), parent_id=parent,
-                      prerequisites=tuple(Prerequisite(p) for p in prereqs))
+    return Competency(
+        id=cid,
+        title=cid.upper(),
+        parent_id=parent,
+        prerequisites=tuple(Prerequisite(p) for p in prereqs),
+    )
 
 
 def fw(*competencies: Competency, items: tuple[Item, ...] = ()) -> Framework:
@@ -114,8 +120,10 @@ def test_prerequisite_closure_in_topological_order() -> None:
 
 
 def test_edge_keeps_required_status() -> None:
-    f = fw(comp("a"), Competency(id="b", title="B",
-                                 prerequisites=(Prerequisite("a", UnlockStatus.PROFICIENT),)))
+    f = fw(
+        comp("a"),
+        Competency(id="b", title="B", prerequisites=(Prerequisite("a", UnlockStatus.PROFICIENT),)),
+    )
     assert f.edges() == (("a", "b", UnlockStatus.PROFICIENT),)
     assert Prerequisite("a").requires is UnlockStatus.MASTERED
 
@@ -157,16 +165,23 @@ def test_topological_order_respects_every_edge(data: st.DataObject) -> None:
 def test_any_cycle_is_reported_as_a_real_cycle(data: st.DataObject) -> None:
     n = data.draw(st.integers(2, 12))
     names = [f"c{i}" for i in range(n)]
-    edges = data.draw(st.lists(st.tuples(st.sampled_from(names), st.sampled_from(names))
-                               .filter(lambda e: e[0] != e[1]), unique=True, min_size=1,
-                               max_size=40))
+    edges = data.draw(
+        st.lists(
+            st.tuples(st.sampled_from(names), st.sampled_from(names)).filter(
+                lambda e: e[0] != e[1]
+            ),
+            unique=True,
+            min_size=1,
+            max_size=40,
+        )
+    )
     cycles = find_cycles(edges)
     try:
         build(edges, names)
     except CycleError as exc:
         path = exc.path
         assert path[0] == path[-1] and len(path) >= 3
-        for a, b in zip(path, path[1:], strict=False):
+        for a, b in itertools.pairwise(path):
             assert (a, b) in edges
         assert cycles, "find_cycles must agree that there is a cycle"
     else:

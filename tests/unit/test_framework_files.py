@@ -40,15 +40,18 @@ def test_csv_golden() -> None:
     assert fw.ids == ("arith", "add", "mul", "div")
     assert fw.competency("add").description == "Add whole numbers"
     assert fw.competency("div").parent_id == "arith"
-    assert fw.edges() == (("add", "mul", UnlockStatus.MASTERED),
-                          ("mul", "div", UnlockStatus.MASTERED),
-                          ("add", "div", UnlockStatus.PROFICIENT))
+    assert fw.edges() == (
+        ("add", "mul", UnlockStatus.MASTERED),
+        ("mul", "div", UnlockStatus.MASTERED),
+        ("add", "div", UnlockStatus.PROFICIENT),
+    )
 
 
 def test_csv_and_yaml_round_trip() -> None:
     fw = read_framework_csv(CSV, source="f.csv", framework_id="arith", title="Arithmetic").framework
-    again = read_framework_csv(write_framework_csv(fw), source="x", framework_id="arith",
-                               title="Arithmetic").framework
+    again = read_framework_csv(
+        write_framework_csv(fw), source="x", framework_id="arith", title="Arithmetic"
+    ).framework
     assert again == fw
     y = read_framework_yaml(YAML, source="f.yaml").framework
     assert y.items[0].competency_ids == ("add", "mul") and y.items[0].difficulty == 0.4
@@ -69,24 +72,30 @@ def test_csv_unknown_column_is_named() -> None:
 
 
 def test_yaml_cycle_and_unknown_reference() -> None:
-    cyclic = "id: f\ntitle: F\ncompetencies:\n  - {id: a, title: A, prerequisites: [b]}\n" \
-             "  - {id: b, title: B, prerequisites: [a]}\n"
+    cyclic = (
+        "id: f\ntitle: F\ncompetencies:\n  - {id: a, title: A, prerequisites: [b]}\n"
+        "  - {id: b, title: B, prerequisites: [a]}\n"
+    )
     with pytest.raises(CycleError, match="a -> b -> a"):
         read_framework_yaml(cyclic, source="c.yaml")
     with pytest.raises(InvalidInputError, match=r"competencies\[0\]: colour: unknown field"):
-        read_framework_yaml("id: f\ntitle: F\ncompetencies:\n  - {id: a, title: A, colour: red}\n",
-                            source="x.yaml")
+        read_framework_yaml(
+            "id: f\ntitle: F\ncompetencies:\n  - {id: a, title: A, colour: red}\n", source="x.yaml"
+        )
     with pytest.raises(InvalidInputError, match="line 2"):
         read_framework_yaml("id: f\n  title: [unclosed\n", source="broken.yaml")
 
 
-@pytest.mark.parametrize(("text", "fmt"), [
-    ('{"CFDocument": {}, "CFItems": []}', "case"),
-    ('{"directed": true, "nodes": [], "links": []}', "node-link"),
-    ("<?xml version='1.0'?><graphml xmlns='x'></graphml>", "graphml"),
-    ("id,title\na,A\n", "csv"),
-    ("id: f\ntitle: F\ncompetencies: []\n", "yaml"),
-])
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [
+        ('{"CFDocument": {}, "CFItems": []}', "case"),
+        ('{"directed": true, "nodes": [], "links": []}', "node-link"),
+        ("<?xml version='1.0'?><graphml xmlns='x'></graphml>", "graphml"),
+        ("id,title\na,A\n", "csv"),
+        ("id: f\ntitle: F\ncompetencies: []\n", "yaml"),
+    ],
+)
 def test_format_is_detected_from_content(text: str, fmt: str) -> None:
     assert detect_format(text) == fmt
 

@@ -9,17 +9,24 @@ from masterypath.interop.graph_files import GraphRepairs, parse_edge
 from masterypath.interop.loader import LoadOptions, load_framework_file
 from tests.conftest import data_file
 
-JUNYI_REPAIRS = GraphRepairs(split_joined_ids=True, drop_edges=frozenset({
-    ("proportions_1", "proportions_1"),
-    ("number_sense_length_l1", "number_sense_length_l1"),
-    ("simplifying_radicals", "adding_and_subtracting_radicals"),
-}))
+JUNYI_REPAIRS = GraphRepairs(
+    split_joined_ids=True,
+    drop_edges=frozenset(
+        {
+            ("proportions_1", "proportions_1"),
+            ("number_sense_length_l1", "number_sense_length_l1"),
+            ("simplifying_radicals", "adding_and_subtracting_radicals"),
+        }
+    ),
+)
 
 
 @pytest.mark.parametrize("name", ["DBE-KT22.graphml.gz", "DBE-KT22.json.gz"])
 def test_dbe_kt22_imports(name: str) -> None:
-    result = load_framework_file(data_file(f"graphs/{name}"),
-                                 LoadOptions(repairs=GraphRepairs(edge_direction="dependent-first")))
+    result = load_framework_file(
+        data_file(f"graphs/{name}"),
+        LoadOptions(repairs=GraphRepairs(edge_direction="dependent-first")),
+    )
     fw = result.framework
     assert (len(fw), len(fw.edges())) == (98, 101)
     assert fw.id == "dbe-kt22"
@@ -43,10 +50,13 @@ def test_junyi_problems_are_each_named(name: str) -> None:
     reasons = sorted(str(p) for p in exc.value.problems)
     assert len(reasons) == 3
     assert reasons[0].startswith(
-        "edge 'number_sense_length_l1' -> 'number_sense_length_l1': edge: self-loop")
+        "edge 'number_sense_length_l1' -> 'number_sense_length_l1': edge: self-loop"
+    )
     assert reasons[1].startswith("edge 'proportions_1' -> 'proportions_1': edge: self-loop")
-    assert ("adding_and_subtracting_radicals -> radical_multiplication_and_division -> "
-            "simplifying_radicals -> adding_and_subtracting_radicals") in reasons[2]
+    assert (
+        "adding_and_subtracting_radicals -> radical_multiplication_and_division -> "
+        "simplifying_radicals -> adding_and_subtracting_radicals"
+    ) in reasons[2]
 
 
 @pytest.mark.parametrize("name", ["Junyi-Prerequisites.graphml.gz", "Junyi-Prerequisites.json.gz"])

@@ -95,15 +95,26 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         saved = frameworks.save(result.framework, replace=replace)
         return FrameworkImportedOut(**vars(saved), notes=list(result.notes))
 
-    @v1.post("/evidence", tags=["evidence"])
-    def post_evidence(body: EvidenceIn | list[EvidenceIn], response: Response) -> list[RecordOut]:
-        """Record one piece of evidence or a batch (one transaction). Idempotent: a re-post
-        of the same key and content answers ``stored: false``; the same key with other
-        content is 409 and nothing of the batch is stored."""
-        batch = body if isinstance(body, list) else [body]
+    def record(batch: list[EvidenceIn], response: Response) -> list[RecordOut]:
         results = evidence.record_many([_to_domain(e) for e in batch])
         response.status_code = 201 if any(r.stored for r in results) else 200
         return [RecordOut(key=r.key, stored=r.stored) for r in results]
+
+    @v1.post("/evidence", tags=["evidence"], status_code=201)
+    def post_evidence(body: EvidenceIn, response: Response) -> RecordOut:
+        """Record one piece of evidence. Idempotent: 201 when stored, 200 with
+        ``stored: false`` when the same key and content were stored before; the same key
+        with other content is 409."""
+        return record([body], response)[0]
+
+    @v1.post("/evidence/batch", tags=["evidence"], status_code=201)
+    def post_evidence_batch(
+        body: Annotated[list[EvidenceIn], Body(min_length=1, max_length=10_000)],
+        response: Response,
+    ) -> list[RecordOut]:
+        """Record a batch in one transaction: on any error (a 422 naming the item's index
+        and field, or a 409 conflict) nothing of the batch is stored."""
+        return record(body, response)
 
     @v1.get("/evidence", tags=["evidence"])
     def list_evidence(

@@ -16,7 +16,9 @@ aligned to all its skills, so an answer is never counted twice. If such rows
 disagree on the outcome, the answer is rejected.
 
 Without a ``time`` column every row gets the import time (passed in) and the order
-column orders the learner's evidence.
+column orders the learner's evidence. Such an invented time is left out of the content
+hash, which covers only what the file says, so re-importing the file finds duplicates,
+not conflicts.
 """
 
 from __future__ import annotations
@@ -330,12 +332,13 @@ def read_evidence_log(
     data = data.assign(key=keys.to_numpy(), kind=kind.value, source=source, asserted_by=asserted_by)
     kind_value = kind.value
     items = data["item_id"].tolist() if "item" in cols else [None] * len(data)
+    has_time = "time" in cols
     data["content_hash"] = [
         content_hash(
             learner_id=u,
             competency_ids=s.split("\x1e"),
             outcome=o,
-            timestamp=t,
+            timestamp=t if has_time else "",
             kind=kind_value,
             item_id=i,
             source=source,

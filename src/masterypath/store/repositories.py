@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ARRAY, Select, String, any_, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -183,10 +183,19 @@ class FrameworkRepository:
         rows = self.session.execute(
             select(FrameworkRow, n_comps, n_edges).order_by(FrameworkRow.id)
         )
-        return [
-            FrameworkSummary(row.id, row.title, int(nc), int(ne), row.imported_at)
-            for row, nc, ne in rows
-        ]
+        summaries = []
+        for row, nc, ne in rows:
+            framework = cast(FrameworkRow, row)
+            summaries.append(
+                FrameworkSummary(
+                    framework.id,
+                    framework.title,
+                    int(cast(int, nc)),
+                    int(cast(int, ne)),
+                    framework.imported_at,
+                )
+            )
+        return summaries
 
 
 def evidence_columns(batch: Sequence[Evidence], *, recorded_at: datetime) -> dict[str, list[Any]]:

@@ -1,0 +1,137 @@
+"""HTTP API tests (in-process ASGI client), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from masterypath.api.app import create_app
+from masterypath.services.context import ServiceContext
+from masterypath.settings import Settings
+
+CASE = Path(__file__).parents[1] / "fixtures" / "case_fractions.json"
+EVIDENCE: dict[str, Any] = {
+    "key": "lms:attempt:1",
+    "learner_id": "l1",
+    "competency_ids": ["add"],
+    "outcome": {"type": "binary", "correct": True},
+    "timestamp": "2026-03-01T10:00:00Z",
+    "item_id": "q1",
+}
+
+
+@pytest.fixture
+def client(database: ServiceContext) -> TestClient:
+    return TestClient(create_app(Settings(), context=database))
+
+
+def test_health_and_docs(client: TestClient) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+    assert client.get("/docs").status_code == 200
+    assert "/api/v1/evidence" in client.get("/openapi.json").json()["paths"]
+
+
+def test_post_evidence_is_idempotent(client: TestClient) -> None:
+    first = client.post("/api/v1/evidence", json=EVIDENCE)
+    assert first.status_code == 201 and first.json() == {"key": "lms:attempt:1", "stored": True}
+    again = client.post("/api/v1/evidence", json=EVIDENCE)
+    assert again.status_code == 200 and again.json()["stored"] is False
+    listed = client.get("/api/v1/evidence", params={"learner_id": "l1"}).json()
+    assert len(listed) == 1
+    assert listed[0]["outcome"] == {"type": "binary", "correct": True}
+    assert listed[0]["timestamp"].startswith("2026-03-01T10:00:00")
+
+
+def test_conflicting_batch_is_409_and_stores_nothing(client: TestClient) -> None:
+    client.post("/api/v1/evidence", json=EVIDENCE)
+    changed = {**EVIDENCE, "outcome": {"type": "binary", "correct": False}}
+    new = {**EVIDENCE, "key": "lms:attempt:2"}
+    response = client.post("/api/v1/evidence/batch", json=[new, changed])
+    assert response.status_code == 409
+    body = response.json()
+    assert body["error"] == "conflict" and "lms:attempt:1" in body["message"]
+    assert len(client.get("/api/v1/evidence").json()) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"timestamp": "2026-03-01T10:00:00"}, "timestamp"),
+        ({"outcome": {"type": "score", "value": 1.5}}, "outcome.score.value"),
+        ({"outcome": {"type": "binary", "correct": "yes"}}, "outcome.binary.correct"),
+        ({"outcome": {"type": "binary", "correct": 1}}, "outcome.binary.correct"),
+        ({"competency_ids": []}, "competency_ids"),
+        ({"learner_id": "a\x00b"}, "learner_id"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_evidence_names_the_field(
+    client: TestClient, change: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/v1/evidence", json={**EVIDENCE, **change})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "validation_error"
+    assert field in {p["field"] for p in body["problems"]}
+    assert "Traceback" not in response.text
+    assert client.get("/api/v1/evidence").json() == []
+
+
+def test_case_import_and_export_round_trip(client: TestClient) -> None:
+    package = json.loads(CASE.read_text())
+    created = client.post("/api/v1/frameworks/case", json=package)
+    assert created.status_code == 201
+    fid = created.json()["id"]
+    assert created.json()["notes"] == ["ignored 1 association(s) of type 'exactMatchOf'"]
+    again = client.post("/api/v1/frameworks/case", json=package)
+    assert again.status_code == 409
+    framework = client.get(f"/api/v1/frameworks/{fid}").json()
+    assert len(framework["competencies"]) == 4
+    exported = client.get(f"/api/v1/frameworks/{fid}/export", params={"format": "case"})
+    reimported = client.post(
+        "/api/v1/frameworks/case", json=exported.json(), params={"replace": "true"}
+    )
+    assert reimported.status_code == 201 and reimported.json()["replaced"] is True
+    assert client.get(f"/api/v1/frameworks/{fid}").json() == framework
+    assert client.get(f"/api/v1/frameworks/{fid}/export", params={"format": "csv"}).text.startswith(
+        "id,title,description,parent,prerequisites,code"
+    )
+
+
+def test_bad_case_package_is_422_with_problems(client: TestClient) -> None:
+    response = client.post("/api/v1/frameworks/case", json={"CFItems": []})
+    assert response.status_code == 422
+    assert {
+        "location": "package",
+        "field": "CFDocument",
+        "reason": "missing or not an object",
+    } in response.json()["problems"]
+    assert client.get("/api/v1/frameworks").json() == []
+
+
+def test_unknown_framework_is_404(client: TestClient) -> None:
+    response = client.get("/api/v1/frameworks/nope")
+    assert response.status_code == 404
+    assert response.json()["message"] == "framework 'nope' not found"
+
+
+def test_home_page_lists_frameworks(client: TestClient) -> None:
+    client.post("/api/v1/frameworks/case", json=json.loads(CASE.read_text()))
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Fractions (grade 4, test fixture)" in page.text
+    assert "Equivalent fractions" in page.text
+
+
+def test_batch_errors_name_the_item_index(client: TestClient) -> None:
+    bad = {**EVIDENCE, "key": "k2", "timestamp": "2026-03-01T10:00:00"}
+    response = client.post("/api/v1/evidence/batch", json=[EVIDENCE, bad])
+    assert response.status_code == 422
+    assert "1.timestamp" in {p["field"] for p in response.json()["problems"]}
+    assert client.get("/api/v1/evidence").json() == []
+    ok = client.post("/api/v1/evidence/batch", json=[EVIDENCE, {**EVIDENCE, "key": "k2"}])
+    assert ok.status_code == 201 and [r["stored"] for r in ok.json()] == [True, True]

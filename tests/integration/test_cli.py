@@ -1,0 +1,115 @@
+"""The command line, in-process, against a SQLite file and the real data files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from masterypath.cli import app
+from tests.conftest import data_file
+
+CASE = Path(__file__).parents[1] / "fixtures" / "case_fractions.json"
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MASTERYPATH_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, list(args))
+        return result.exit_code, result.output
+
+    return invoke
+
+
+def test_init_and_show_empty(run) -> None:  # type: ignore[no-untyped-def]
+    code, output = run("init", "--json")
+    assert code == 0 and json.loads(output)["schema"] == "up to date"
+    code, output = run("show-framework", "--json")
+    assert code == 0 and json.loads(output) == []
+
+
+def test_import_show_export_round_trip(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, output = run("import-framework", str(CASE), "--json")
+    assert code == 0, output
+    fid = json.loads(output)["id"]
+    code, output = run("show-framework", fid, "--json")
+    shown = json.loads(output)
+    assert len(shown["competencies"]) == 4 and shown["topological_order"][0].endswith("a1")
+    for fmt in ("case", "csv", "yaml"):
+        target = tmp_path / f"out.{fmt}"
+        code, output = run("export-framework", "--format", fmt, "--output", str(target))
+        assert code == 0, output
+    code, output = run("import-framework", str(tmp_path / "out.case"), "--replace", "--json")
+    assert code == 0 and json.loads(output)["replaced"] is True
+    code, output = run("show-framework", fid, "--json")
+    assert json.loads(output) == shown
+
+
+def test_bad_file_exits_2_naming_line_and_field(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,title,prerequisites\na,A,b\n")
+    code, output = run("import-framework", str(bad))
+    assert code == 2
+    assert "unknown competency id(s) referenced: a.prerequisites -> 'b'" in output
+    code, output = run("import-framework", str(tmp_path / "missing.yaml"), "--json")
+    assert code == 2 and json.loads(output)["problems"][0]["reason"] == "no such file"
+
+
+def test_import_evidence_counts(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    log = tmp_path / "log.csv"
+    log.write_text("user_id,skill_name,correct,order_id\nu1,add,1,1\nu1,add,x,2\nu2,mul,0,1\n")
+    code, output = run("import-evidence", str(log), "--columns", "pybkt", "--json")
+    assert code == 2
+    assert json.loads(output)["problems"] == [
+        {"location": "line 3", "field": "correct", "reason": "must be 0 or 1, got 'x'"}
+    ]
+    code, output = run(
+        "import-evidence", str(log), "--columns", "pybkt", "--skip-bad-rows", "--json"
+    )
+    counts = json.loads(output)
+    assert (counts["rows"], counts["stored"], counts["duplicate"], counts["rejected"]) == (
+        3,
+        2,
+        0,
+        1,
+    )
+    code, output = run("import-evidence", str(log), "--columns", "pybkt", "--skip-bad-rows")
+    text = " ".join(output.split())  # rich wraps long lines
+    assert code == 0 and "3 rows: 0 stored, 2 duplicate, 1 rejected" in text
+
+
+def test_junyi_graph_with_named_repairs(run) -> None:  # type: ignore[no-untyped-def]
+    path = str(data_file("graphs/Junyi-Prerequisites.json.gz"))
+    code, output = run("import-framework", path, "--split-joined-ids", "--json")
+    assert code == 2 and len(json.loads(output)["problems"]) == 3
+    code, output = run(
+        "import-framework",
+        path,
+        "--split-joined-ids",
+        "--json",
+        "--drop-edge",
+        "proportions_1->proportions_1",
+        "--drop-edge",
+        "number_sense_length_l1->number_sense_length_l1",
+        "--drop-edge",
+        "simplifying_radicals->adding_and_subtracting_radicals",
+    )
+    assert code == 0, output
+    result = json.loads(output)
+    assert (result["competencies"], result["prerequisites"]) == (835, 978)
+    assert len(result["notes"]) == 169 + 3 + 1
+
+
+def test_demo_loads_a_course_without_serving(run) -> None:  # type: ignore[no-untyped-def]
+    code, output = run("demo", "--no-serve", "--learners", "5", "--json")
+    assert code == 0, output
+    first = json.loads(output)
+    assert first["framework"] == "dbe-kt22" and first["competencies"] == 19
+    assert first["stored"] == first["evidence"] > 0
+    code, output = run("demo", "--no-serve", "--learners", "5", "--json")
+    assert json.loads(output)["duplicate"] == first["evidence"]  # re-running is idempotent
