@@ -21,7 +21,7 @@ so import -> export -> import gives the same framework.
 ... ))
 >>> package = export_case(fw, last_change="2026-01-01T00:00:00+00:00")
 >>> [a["associationType"] for a in package["CFAssociations"]]
-['precedes']
+['isChildOf', 'isChildOf', 'precedes']
 >>> import_case(package, source="doc").framework == fw
 True
 """
