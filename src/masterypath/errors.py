@@ -135,3 +135,12 @@ class ConfigurationError(MasterypathError):
     """A setting is missing or invalid."""
 
     code = "configuration_error"
+
+
+class NotFittedError(MasterypathError):
+    """A model was used before ``fit``."""
+
+    code = "not_fitted"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"{model} is not fitted yet; call fit() first")
