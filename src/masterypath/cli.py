@@ -451,5 +451,135 @@ def demo(
         serve(port=port, host=host)
 
 
+kt_app = typer.Typer(help="Knowledge tracing: fit, evaluate and apply mastery models on "
+                          "response logs (CSV, TSV or Parquet; gzip OK).",
+                     no_args_is_help=True)
+app.add_typer(kt_app, name="kt")
+
+DataOption = Annotated[Path, typer.Option("--data", help="Response log: CSV, TSV or Parquet.")]
+ColumnsOption = Annotated[str, typer.Option(
+    help="user=,skill=,correct=,order=[,item=] or a preset (pybkt, assistments, kddcup).")]
+ModelOption = Annotated[str, typer.Option(
+    "--model", help="bkt, bkt-forgets, bkt-idem, bkt-multilearn, logistic or rollup:<method> "
+                    "(highest, latest, average, n_mastery, weighted_average, decaying_average).")]
+JsonPathOption = Annotated[Path | None, typer.Option("--json", help="Write the figures here.")]
+
+
+def _load_responses(data: Path, columns: str) -> Any:
+    from masterypath.domain.models.responses import Responses
+    from masterypath.interop.tables import mapped_columns, read_table
+
+    mapping = ColumnMapping.parse(columns)
+    with err.status(f"reading {data}"):
+        frame = read_table(data)
+        return Responses.from_frame(frame, **mapped_columns(mapping))
+
+
+def _metrics_table(title: str, rows: dict[str, Any]) -> Table:
+    table = Table("metric", "value", title=title)
+    for key, val in rows.items():
+        table.add_row(key, f"{val:.4f}" if isinstance(val, float) else str(val))
+    return table
+
+
+@kt_app.command("fit")
+@reports_errors
+def kt_fit(
+    data: DataOption,
+    columns: ColumnsOption,
+    model: ModelOption = "bkt",
+    output: Annotated[Path, typer.Option(help="Model file (typed JSON) to write.")]
+        = Path("model.json"),
+    seed: Annotated[int, typer.Option(help="Seed of the random restarts.")] = 0,
+    n_jobs: Annotated[int, typer.Option(help="Skills fitted in parallel (joblib).")] = 1,
+    json_path: JsonPathOption = None,
+) -> None:
+    """Fit a model on a whole log and write it as a JSON model file."""
+    import time
+
+    from masterypath.domain.models.metrics import all_metrics
+    from masterypath.domain.models.registry import make_model
+
+    responses = _load_responses(data, columns)
+    estimator = make_model(model, seed=seed, n_jobs=n_jobs)
+    with err.status(f"fitting {model} on {responses.n_responses:,} responses"):
+        start = time.perf_counter()
+        estimator.fit(responses)
+        seconds = time.perf_counter() - start
+    output.write_text(json.dumps(estimator.to_dict()))
+    figures = {**all_metrics(responses.response_labels(), estimator.predict_proba(responses)),
+               "fit_seconds": seconds, "n_rows": responses.n_responses, "model": model,
+               "output": str(output), "note": "metrics on the training data"}
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2))
+    out.print(_metrics_table(f"{model} fitted -> {output} (training-data metrics)", figures))
+
+
+@kt_app.command("evaluate")
+@reports_errors
+def kt_evaluate(
+    data: DataOption,
+    columns: ColumnsOption,
+    model: ModelOption = "bkt",
+    folds: Annotated[int, typer.Option(help="Student-level cross-validation folds.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the fold split and restarts.")] = 0,
+    n_jobs: Annotated[int, typer.Option(help="Skills fitted in parallel (joblib).")] = 1,
+    json_path: JsonPathOption = None,
+) -> None:
+    """Student-level k-fold cross-validation: AUC, RMSE, log-loss, calibration error."""
+    from masterypath.services.knowledge_tracing import cross_validate
+
+    responses = _load_responses(data, columns)
+    with Progress(TextColumn(f"{model}: folds"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task("folds", total=folds)
+        result = cross_validate(model, responses, folds=folds, seed=seed, n_jobs=n_jobs,
+                                on_fold=lambda _: bar.advance(task))
+    figures = result.to_dict()
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2))
+    shown = {k: v for k, v in figures.items() if k != "per_fold"}
+    out.print(_metrics_table(f"{model}: {folds}-fold student-level CV (pooled)", shown))
+
+
+@kt_app.command("predict")
+@reports_errors
+def kt_predict(
+    data: DataOption,
+    columns: ColumnsOption,
+    model_file: Annotated[Path, typer.Option(help="Model file written by kt fit.")],
+    output: Annotated[Path, typer.Option(help="CSV of predictions to write.")]
+        = Path("predictions.csv"),
+    json_path: JsonPathOption = None,
+) -> None:
+    """P(correct) of every answer from the answers before it, and P(learned) per step."""
+    import pandas as pd
+
+    from masterypath.domain.models.metrics import all_metrics
+    from masterypath.domain.models.registry import model_from_dict
+
+    if not model_file.is_file():
+        raise InvalidInputError(str(model_file), [Problem(str(model_file), "FILE",
+                                                          "no such file")])
+    try:
+        estimator = model_from_dict(json.loads(model_file.read_text()))
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(str(model_file), [Problem(f"line {exc.lineno}", "json",
+                                                          exc.msg)]) from None
+    responses = _load_responses(data, columns)
+    p_correct, p_known = estimator.predict_steps(responses)
+    pd.DataFrame({
+        "learner": [responses.learners[i] for i in responses.learner],
+        "skill": [responses.skills[i] for i in responses.skill],
+        "response": responses.response, "correct": responses.correct,
+        "p_correct": p_correct, "p_known": p_known,
+    }).to_csv(output, index=False)
+    figures = {**all_metrics(responses.response_labels(), responses.combine(p_correct)),
+               "n_rows": responses.n_responses, "output": str(output)}
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2))
+    out.print(_metrics_table(f"predictions -> {output}", figures))
+
+
 def main() -> None:
     app()
