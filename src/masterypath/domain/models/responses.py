@@ -49,8 +49,10 @@ class Responses:
     def from_frame(cls, frame: pd.DataFrame, *, user: str = "user", skill: str = "skill",
                    correct: str = "correct", order: str = "order",
                    item: str | None = None) -> Responses:
-        """Validate and encode a log. ``correct`` must be 0/1; rows of a learner that
-        share an ``order`` value are one multi-skill response and must agree."""
+        """Validate and encode a log. ``correct`` must be 0/1; rows are put in ``order``
+        within each learner (the input need not be sorted); rows of a learner that share an
+        ``order`` value are one multi-skill response and must agree on ``correct``; an
+        exact repeat of a row (same learner, order and skill) counts once."""
         if frame.empty:
             raise ValidationError("data", "the log has no rows")
         for column in (user, skill, correct, order, *([item] if item else [])):
@@ -60,8 +62,10 @@ class Responses:
         bad = ~values.isin([0, 1])
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValidationError(correct, f"must be 0 or 1, got {frame[correct].iloc[row]!r} "
-                                           f"(row {row + 1} and {int(bad.sum()) - 1} more)")
+            more = int(bad.sum()) - 1
+            raise ValidationError(correct, f"must be 0 or 1, got {str(frame[correct].iloc[row])!r} "
+                                           f"in data row {row + 1}"
+                                           + (f" (and {more} more rows)" if more else ""))
         orders = pd.to_numeric(frame[order], errors="coerce")
         if orders.isna().any():
             raise ValidationError(order, "must be numeric in every row")
@@ -72,7 +76,6 @@ class Responses:
             "correct": values.astype(np.int8).to_numpy(), "order": orders.to_numpy(),
             "item": frame[item].astype(str).to_numpy() if item else "",
         })
-        data = data.drop_duplicates(["user", "order", "skill"], keep="first")
         data = data.sort_values(["user", "order"], kind="stable").reset_index(drop=True)
         new_response = (data["user"].ne(data["user"].shift()) | data["order"].ne(data["order"].shift()))
         response = np.cumsum(new_response.to_numpy()) - 1
@@ -82,6 +85,9 @@ class Responses:
             row = data[response == first].iloc[0]
             raise ValidationError(correct, f"learner {row['user']!r} has rows at order "
                                            f"{row['order']} that disagree on correct")
+        # an exact repeat (same learner, order and skill, same outcome) is one step
+        repeat = data.duplicated(["user", "order", "skill"]).to_numpy()
+        data, response = data[~repeat].reset_index(drop=True), response[~repeat]
         learner_codes, learners = pd.factorize(data["user"], sort=False)
         skill_codes, skills = pd.factorize(data["skill"], sort=True)
         if item:
