@@ -27,7 +27,9 @@ def set_params(model, params):
     for skill, p in params.items():
         fm = model.fit_model[skill]
         learn, forget = np.asarray(p["learn"], float), np.asarray(p["forget"], float)
-        fm["As"] = np.stack([np.array([[1 - lr, fg], [lr, 1 - fg]]) for lr, fg in zip(learn, forget)])
+        fm["As"] = np.stack(
+            [np.array([[1 - lr, fg], [lr, 1 - fg]]) for lr, fg in zip(learn, forget, strict=True)]
+        )
         fm["learns"], fm["forgets"] = learn, forget
         fm["pi_0"] = np.array([[1 - p["prior"]], [p["prior"]]])
         fm["prior"] = p["prior"]
@@ -43,8 +45,13 @@ def main():
         model.fit(data=test)  # builds the per-skill structures; parameters replaced below
         set_params(model, job["params"])
         out = model.predict(data=test)
-        json.dump({"p_correct": out["correct_predictions"].tolist(),
-                   "p_known": out["state_predictions"].tolist()}, sys.stdout)
+        json.dump(
+            {
+                "p_correct": out["correct_predictions"].tolist(),
+                "p_known": out["state_predictions"].tolist(),
+            },
+            sys.stdout,
+        )
         return
     train, test = pd.read_csv(job["train"]), pd.read_csv(job["test"])
     model = Model(seed=job.get("seed", 0), num_fits=job.get("num_fits", 5))
@@ -63,9 +70,15 @@ def main():
         for _ in range(updates):
             model.predict(data=one)
         rate = updates / (time.perf_counter() - start)
-    json.dump({"p_correct": out["correct_predictions"].tolist(), "fit_seconds": fit_seconds,
-               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-               "updates_per_second": rate}, sys.stdout)
+    json.dump(
+        {
+            "p_correct": out["correct_predictions"].tolist(),
+            "fit_seconds": fit_seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "updates_per_second": rate,
+        },
+        sys.stdout,
+    )
 
 
 if __name__ == "__main__":

@@ -451,17 +451,28 @@ def demo(
         serve(port=port, host=host)
 
 
-kt_app = typer.Typer(help="Knowledge tracing: fit, evaluate and apply mastery models on "
-                          "response logs (CSV, TSV or Parquet; gzip OK).",
-                     no_args_is_help=True)
+kt_app = typer.Typer(
+    help="Knowledge tracing: fit, evaluate and apply mastery models on "
+    "response logs (CSV, TSV or Parquet; gzip OK).",
+    no_args_is_help=True,
+)
 app.add_typer(kt_app, name="kt")
 
 DataOption = Annotated[Path, typer.Option("--data", help="Response log: CSV, TSV or Parquet.")]
-ColumnsOption = Annotated[str, typer.Option(
-    help="user=,skill=,correct=,order=[,item=] or a preset (pybkt, assistments, kddcup).")]
-ModelOption = Annotated[str, typer.Option(
-    "--model", help="bkt, bkt-forgets, bkt-idem, bkt-multilearn, logistic or rollup:<method> "
-                    "(highest, latest, average, n_mastery, weighted_average, decaying_average).")]
+ColumnsOption = Annotated[
+    str,
+    typer.Option(
+        help="user=,skill=,correct=,order=[,item=] or a preset (pybkt, assistments, kddcup)."
+    ),
+]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="bkt, bkt-forgets, bkt-idem, bkt-multilearn, logistic or rollup:<method> "
+        "(highest, latest, average, n_mastery, weighted_average, decaying_average).",
+    ),
+]
 JsonPathOption = Annotated[Path | None, typer.Option("--json", help="Write the figures here.")]
 
 
@@ -488,8 +499,9 @@ def kt_fit(
     data: DataOption,
     columns: ColumnsOption,
     model: ModelOption = "bkt",
-    output: Annotated[Path, typer.Option(help="Model file (typed JSON) to write.")]
-        = Path("model.json"),
+    output: Annotated[Path, typer.Option(help="Model file (typed JSON) to write.")] = Path(
+        "model.json"
+    ),
     seed: Annotated[int, typer.Option(help="Seed of the random restarts.")] = 0,
     n_jobs: Annotated[int, typer.Option(help="Skills fitted in parallel (joblib).")] = 1,
     json_path: JsonPathOption = None,
@@ -507,9 +519,14 @@ def kt_fit(
         estimator.fit(responses)
         seconds = time.perf_counter() - start
     output.write_text(json.dumps(estimator.to_dict()))
-    figures = {**all_metrics(responses.response_labels(), estimator.predict_proba(responses)),
-               "fit_seconds": seconds, "n_rows": responses.n_responses, "model": model,
-               "output": str(output), "note": "metrics on the training data"}
+    figures = {
+        **all_metrics(responses.response_labels(), estimator.predict_proba(responses)),
+        "fit_seconds": seconds,
+        "n_rows": responses.n_responses,
+        "model": model,
+        "output": str(output),
+        "note": "metrics on the training data",
+    }
     if json_path:
         json_path.write_text(json.dumps(figures, indent=2))
     out.print(_metrics_table(f"{model} fitted -> {output} (training-data metrics)", figures))
@@ -530,11 +547,22 @@ def kt_evaluate(
     from masterypath.services.knowledge_tracing import cross_validate
 
     responses = _load_responses(data, columns)
-    with Progress(TextColumn(f"{model}: folds"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err) as bar:
+    with Progress(
+        TextColumn(f"{model}: folds"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
         task = bar.add_task("folds", total=folds)
-        result = cross_validate(model, responses, folds=folds, seed=seed, n_jobs=n_jobs,
-                                on_fold=lambda _: bar.advance(task))
+        result = cross_validate(
+            model,
+            responses,
+            folds=folds,
+            seed=seed,
+            n_jobs=n_jobs,
+            on_fold=lambda _: bar.advance(task),
+        )
     figures = result.to_dict()
     if json_path:
         json_path.write_text(json.dumps(figures, indent=2))
@@ -548,8 +576,9 @@ def kt_predict(
     data: DataOption,
     columns: ColumnsOption,
     model_file: Annotated[Path, typer.Option(help="Model file written by kt fit.")],
-    output: Annotated[Path, typer.Option(help="CSV of predictions to write.")]
-        = Path("predictions.csv"),
+    output: Annotated[Path, typer.Option(help="CSV of predictions to write.")] = Path(
+        "predictions.csv"
+    ),
     json_path: JsonPathOption = None,
 ) -> None:
     """P(correct) of every answer from the answers before it, and P(learned) per step."""
@@ -559,23 +588,30 @@ def kt_predict(
     from masterypath.domain.models.registry import model_from_dict
 
     if not model_file.is_file():
-        raise InvalidInputError(str(model_file), [Problem(str(model_file), "FILE",
-                                                          "no such file")])
+        raise InvalidInputError(str(model_file), [Problem(str(model_file), "FILE", "no such file")])
     try:
         estimator = model_from_dict(json.loads(model_file.read_text()))
     except json.JSONDecodeError as exc:
-        raise InvalidInputError(str(model_file), [Problem(f"line {exc.lineno}", "json",
-                                                          exc.msg)]) from None
+        raise InvalidInputError(
+            str(model_file), [Problem(f"line {exc.lineno}", "json", exc.msg)]
+        ) from None
     responses = _load_responses(data, columns)
     p_correct, p_known = estimator.predict_steps(responses)
-    pd.DataFrame({
-        "learner": [responses.learners[i] for i in responses.learner],
-        "skill": [responses.skills[i] for i in responses.skill],
-        "response": responses.response, "correct": responses.correct,
-        "p_correct": p_correct, "p_known": p_known,
-    }).to_csv(output, index=False)
-    figures = {**all_metrics(responses.response_labels(), responses.combine(p_correct)),
-               "n_rows": responses.n_responses, "output": str(output)}
+    pd.DataFrame(
+        {
+            "learner": [responses.learners[i] for i in responses.learner],
+            "skill": [responses.skills[i] for i in responses.skill],
+            "response": responses.response,
+            "correct": responses.correct,
+            "p_correct": p_correct,
+            "p_known": p_known,
+        }
+    ).to_csv(output, index=False)
+    figures = {
+        **all_metrics(responses.response_labels(), responses.combine(p_correct)),
+        "n_rows": responses.n_responses,
+        "output": str(output),
+    }
     if json_path:
         json_path.write_text(json.dumps(figures, indent=2))
     out.print(_metrics_table(f"predictions -> {output}", figures))

@@ -22,8 +22,11 @@ from masterypath.domain.models.responses import Responses
 from tests.conftest import _notes, data_file
 
 ROOT = Path(__file__).resolve().parents[2]
-PYBKT = Path(os.environ.get("MASTERYPATH_PYBKT_PYTHON",
-                            ROOT / "bench" / ".venvs" / "pybkt-wheel" / "bin" / "python"))
+PYBKT = Path(
+    os.environ.get(
+        "MASTERYPATH_PYBKT_PYTHON", ROOT / "bench" / ".venvs" / "pybkt-wheel" / "bin" / "python"
+    )
+)
 
 
 def test_same_parameters_same_predictions_as_pybkt(tmp_path: Path) -> None:
@@ -38,24 +41,42 @@ def test_same_parameters_same_predictions_as_pybkt(tmp_path: Path) -> None:
     part = log[log["skill_name"].isin(skills)]
     part = part[part["user_id"].isin(part["user_id"].drop_duplicates().iloc[:80])]
     safe = {name: f"skill{n}" for n, name in enumerate(skills)}  # pyBKT reads names as regexes
-    frame = pd.DataFrame({"user_id": part["user_id"].astype(str),
-                          "skill_name": part["skill_name"].map(safe),
-                          "correct": part["correct"], "order_id": part["seq_idx"]})
+    frame = pd.DataFrame(
+        {
+            "user_id": part["user_id"].astype(str),
+            "skill_name": part["skill_name"].map(safe),
+            "correct": part["correct"],
+            "order_id": part["seq_idx"],
+        }
+    )
     frame = frame.sort_values(["user_id", "order_id"]).reset_index(drop=True)
     csv = tmp_path / "slice.csv"
     frame.to_csv(csv, index=False)
 
-    responses = Responses.from_frame(frame, user="user_id", skill="skill_name",
-                                     correct="correct", order="order_id")
+    responses = Responses.from_frame(
+        frame, user="user_id", skill="skill_name", correct="correct", order="order_id"
+    )
     model = BKT(forgets=True, seed=0).fit(responses)
     ours_correct, ours_known = model.predict_steps(responses)
-    params = {s: {"prior": p.prior, "learn": p.learn.tolist(), "forget": p.forget.tolist(),
-                  "guess": p.guess.tolist(), "slip": p.slip.tolist()}
-              for s, p in model.params_.items()}
+    params = {
+        s: {
+            "prior": p.prior,
+            "learn": p.learn.tolist(),
+            "forget": p.forget.tolist(),
+            "guess": p.guess.tolist(),
+            "slip": p.slip.tolist(),
+        }
+        for s, p in model.params_.items()
+    }
     job = {"mode": "predict", "test": str(csv), "params": params}
-    done = subprocess.run([str(PYBKT), str(ROOT / "bench" / "pybkt_runner.py")],
-                          input=json.dumps(job), capture_output=True, text=True, check=True,
-                          timeout=600)
+    done = subprocess.run(
+        [str(PYBKT), str(ROOT / "bench" / "pybkt_runner.py")],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     theirs = json.loads(done.stdout)
     # both are in (user, order) order: Responses sorts the same way as `frame`
     assert len(theirs["p_correct"]) == responses.n_steps > 500

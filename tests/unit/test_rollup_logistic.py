@@ -16,20 +16,25 @@ from masterypath.errors import ValidationError
 SCORES = [0.4, 1.0, 0.6, 0.8]
 
 
-@pytest.mark.parametrize(("method", "kwargs", "expected"), [
-    ("highest", {}, 1.0),
-    ("latest", {}, 0.8),
-    ("average", {}, 0.7),
-    # keep scores >= .6: [1.0, .6, .8] -> 3 >= n=3 -> mean .8
-    ("n_mastery", {"n": 3, "mastery_points": 0.6}, 0.8),
-    ("n_mastery", {"n": 4, "mastery_points": 0.6}, None),
-    # .8*.65 + mean(.4, 1.0, .6)*.35 = .52 + .233333 = .753333
-    ("weighted_average", {"weight": 0.65}, 0.753333),
-    # d2 = .4*.35 + 1*.65 = .79; d3 = .79*.35 + .6*.65 = .6665; d4 = .6665*.35 + .8*.65 = .753275
-    ("decaying_average", {"weight": 0.65}, 0.753275),
-])
-def test_canvas_rollups_hand_computed(method: str, kwargs: dict[str, float],
-                                      expected: float | None) -> None:
+@pytest.mark.parametrize(
+    ("method", "kwargs", "expected"),
+    [
+        ("highest", {}, 1.0),
+        ("latest", {}, 0.8),
+        ("average", {}, 0.7),
+        # keep scores >= .6: [1.0, .6, .8] -> 3 >= n=3 -> mean .8
+        ("n_mastery", {"n": 3, "mastery_points": 0.6}, 0.8),
+        ("n_mastery", {"n": 4, "mastery_points": 0.6}, None),
+        # .8*.65 + mean(.4, 1.0, .6)*.35 = .52 + .233333 = .753333
+        ("weighted_average", {"weight": 0.65}, 0.753333),
+        # d2 = .4*.35 + 1*.65 = .79; d3 = .79*.35 + .6*.65 = .6665;
+        # d4 = .6665*.35 + .8*.65 = .753275
+        ("decaying_average", {"weight": 0.65}, 0.753275),
+    ],
+)
+def test_canvas_rollups_hand_computed(
+    method: str, kwargs: dict[str, float], expected: float | None
+) -> None:
     got = value(SCORES, method, **kwargs)  # type: ignore[arg-type]
     assert got == (None if expected is None else pytest.approx(expected, abs=1e-6))
 
@@ -41,10 +46,14 @@ def test_one_score_and_no_score() -> None:
     assert value([0.3], "weighted_average") == 0.3
 
 
-@given(st.lists(st.floats(0, 1), max_size=20), st.sampled_from(list(RollupMethod)),
-       st.floats(0.01, 0.99))
-def test_rollups_stay_within_the_scores(scores: list[float], method: RollupMethod,
-                                        weight: float) -> None:
+@given(
+    st.lists(st.floats(0, 1), max_size=20),
+    st.sampled_from(list(RollupMethod)),
+    st.floats(0.01, 0.99),
+)
+def test_rollups_stay_within_the_scores(
+    scores: list[float], method: RollupMethod, weight: float
+) -> None:
     got = value(scores, method, weight=weight, n=1, mastery_points=0.0)
     if scores:
         assert got is not None and min(scores) - 1e-9 <= got <= max(scores) + 1e-9
@@ -58,8 +67,9 @@ def log(seed: int = 0, learners: int = 60) -> Responses:
         for t in range(15):
             skill = ("add", "mul")[t % 2]
             rows.append((f"u{n}", skill, int(rng.random() < skill_p + 0.01 * t), t, f"q{t % 5}"))
-    return Responses.from_frame(pd.DataFrame(rows, columns=["user", "skill", "correct", "order",
-                                                            "item"]), item="item")
+    return Responses.from_frame(
+        pd.DataFrame(rows, columns=["user", "skill", "correct", "order", "item"]), item="item"
+    )
 
 
 def test_rollup_model_streaming_equals_batch() -> None:
@@ -71,12 +81,20 @@ def test_rollup_model_streaming_equals_batch() -> None:
         state = states.get(int(r.learner[step]), {})
         skill = r.skills[r.skill[step]]
         before = state.get(skill)
-        rolled = None if before is None else before.value(  # type: ignore[attr-defined]
-            RollupMethod.AVERAGE, weight=model.weight, n=model.n)
+        rolled = (
+            None
+            if before is None
+            else before.value(  # type: ignore[attr-defined]
+                RollupMethod.AVERAGE, weight=model.weight, n=model.n
+            )
+        )
         expected = model.fallback_ if rolled is None else rolled
         assert batch[step] == pytest.approx(expected)
-        states[int(r.learner[step])], _ = model.update(state, skills=(skill,),  # type: ignore[arg-type]
-                                                       correct=float(r.correct[step]))
+        states[int(r.learner[step])], _ = model.update(
+            state,
+            skills=(skill,),  # type: ignore[arg-type]
+            correct=float(r.correct[step]),
+        )
     with pytest.raises(ValidationError, match="unknown rollup"):
         Rollup(method="median").fit(r)
 
@@ -88,13 +106,18 @@ def test_logistic_streaming_equals_batch_and_learns() -> None:
     states: dict[int, LearnerCounts] = {}
     for step in range(r.n_steps):
         state = states.get(int(r.learner[step]), LearnerCounts())
-        new, predicted = model.update(state, skills=(r.skills[r.skill[step]],),
-                                      correct=float(r.correct[step]), item=r.items[r.item[step]])
+        new, predicted = model.update(
+            state,
+            skills=(r.skills[r.skill[step]],),
+            correct=float(r.correct[step]),
+            item=r.items[r.item[step]],
+        )
         assert predicted[0] == pytest.approx(batch[step], abs=1e-9)
         states[int(r.learner[step])] = new
     # more successes on a skill raise the predicted success on it
-    assert model.predict_one(LearnerCounts(wins=(("add", 5.0),), total_wins=5.0), skill="add") > \
-        model.predict_one(LearnerCounts(fails=(("add", 5.0),), total_fails=5.0), skill="add")
+    assert model.predict_one(
+        LearnerCounts(wins=(("add", 5.0),), total_wins=5.0), skill="add"
+    ) > model.predict_one(LearnerCounts(fails=(("add", 5.0),), total_fails=5.0), skill="add")
 
 
 def test_logistic_rejects_a_single_class() -> None:

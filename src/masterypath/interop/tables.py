@@ -25,7 +25,13 @@ def read_table(path: Path) -> pd.DataFrame:
 def mapped_columns(mapping: ColumnMapping) -> dict[str, str]:
     """Keyword arguments for :meth:`Responses.from_frame` from a column mapping."""
     if mapping.correct is None:
-        raise InvalidInputError("--columns", [Problem("--columns", "correct",
-                                                      "knowledge tracing needs correct=")])
-    return {"user": mapping.user, "skill": mapping.skill, "correct": mapping.correct,
-            "order": mapping.order, **({"item": mapping.item} if mapping.item else {})}
+        raise InvalidInputError(
+            "--columns", [Problem("--columns", "correct", "knowledge tracing needs correct=")]
+        )
+    return {
+        "user": mapping.user,
+        "skill": mapping.skill,
+        "correct": mapping.correct,
+        "order": mapping.order,
+        **({"item": mapping.item} if mapping.item else {}),
+    }

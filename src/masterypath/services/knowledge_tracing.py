@@ -29,9 +29,15 @@ class Evaluation:
     per_fold: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.metrics, "fit_seconds": self.fit_seconds, "n_rows": self.n_rows,
-                "model": self.model, "folds": self.folds, "seed": self.seed,
-                "per_fold": self.per_fold}
+        return {
+            **self.metrics,
+            "fit_seconds": self.fit_seconds,
+            "n_rows": self.n_rows,
+            "model": self.model,
+            "folds": self.folds,
+            "seed": self.seed,
+            "per_fold": self.per_fold,
+        }
 
 
 def student_folds(n_learners: int, folds: int, seed: int) -> np.ndarray:
@@ -42,9 +48,16 @@ def student_folds(n_learners: int, folds: int, seed: int) -> np.ndarray:
     return fold_of
 
 
-def cross_validate(name: str, responses: Responses, *, folds: int = 5, seed: int = 0,
-                   n_jobs: int = 1, timer: Timer = time.perf_counter,
-                   on_fold: Callable[[int], None] | None = None) -> Evaluation:
+def cross_validate(
+    name: str,
+    responses: Responses,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    n_jobs: int = 1,
+    timer: Timer = time.perf_counter,
+    on_fold: Callable[[int], None] | None = None,
+) -> Evaluation:
     if folds < 2:
         from masterypath.errors import ValidationError
 
@@ -65,5 +78,6 @@ def cross_validate(name: str, responses: Responses, *, folds: int = 5, seed: int
         if on_fold is not None:
             on_fold(k)
     y_all, p_all = np.concatenate(labels), np.concatenate(preds)
-    return Evaluation(name, folds, seed, len(y_all), all_metrics(y_all, p_all),
-                      float(np.mean(seconds)), per_fold)
+    return Evaluation(
+        name, folds, seed, len(y_all), all_metrics(y_all, p_all), float(np.mean(seconds)), per_fold
+    )

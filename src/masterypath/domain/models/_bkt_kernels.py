@@ -22,7 +22,7 @@ def _emission(o: int, learned: int, guess: float, slip: float) -> float:
 
 
 @njit(cache=True)
-def e_step(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, slip):  # type: ignore[no-untyped-def]
+def e_step(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, slip):
     """Forward-backward over every sequence; returns the expected sufficient statistics
     and the log-likelihood.
 
@@ -78,8 +78,8 @@ def e_step(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, sl
             gj = ggroup[j]
             e0 = _emission(obs[j], 0, guess[gj], slip[gj])
             e1 = _emission(obs[j], 1, guess[gj], slip[gj])
-            b0 = ((1.0 - learn[lg]) * e0 * beta[t + 1, 0] + learn[lg] * e1 * beta[t + 1, 1])
-            b1 = (forget[lg] * e0 * beta[t + 1, 0] + (1.0 - forget[lg]) * e1 * beta[t + 1, 1])
+            b0 = (1.0 - learn[lg]) * e0 * beta[t + 1, 0] + learn[lg] * e1 * beta[t + 1, 1]
+            b1 = forget[lg] * e0 * beta[t + 1, 0] + (1.0 - forget[lg]) * e1 * beta[t + 1, 1]
             c = scale[t + 1]
             beta[t, 0] = b0 / c
             beta[t, 1] = b1 / c
@@ -115,12 +115,23 @@ def e_step(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, sl
                 learn_den[lg] += g0
                 forget_num[lg] += x10
                 forget_den[lg] += g1
-    return (prior_num, starts.shape[0], learn_num, learn_den, forget_num, forget_den,
-            guess_num, guess_den, slip_num, slip_den, loglik)
+    return (
+        prior_num,
+        starts.shape[0],
+        learn_num,
+        learn_den,
+        forget_num,
+        forget_den,
+        guess_num,
+        guess_den,
+        slip_num,
+        slip_den,
+        loglik,
+    )
 
 
 @njit(cache=True)
-def predict(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, slip):  # type: ignore[no-untyped-def]
+def predict(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, slip):
     """P(correct) of every step given the steps before it, and P(learned) before each step."""
     n_total = obs.shape[0]
     p_correct = np.empty(n_total)
@@ -145,8 +156,21 @@ def predict(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, s
 
 
 @njit(cache=True)
-def fit_em(obs, ggroup, lgroup, starts, lengths, inits, n_guess, n_learn, forgets,  # type: ignore[no-untyped-def]
-           max_guess, max_slip, max_iter, tol):
+def fit_em(
+    obs,
+    ggroup,
+    lgroup,
+    starts,
+    lengths,
+    inits,
+    n_guess,
+    n_learn,
+    forgets,
+    max_guess,
+    max_slip,
+    max_iter,
+    tol,
+):
     """EM from each row of ``inits`` (prior, learn, forget, guess, slip); the run with the
     best log-likelihood wins. Returns (prior, learn, forget, guess, slip, loglik, iters)."""
     eps = 1e-6
@@ -169,9 +193,19 @@ def fit_em(obs, ggroup, lgroup, starts, lengths, inits, n_guess, n_learn, forget
         iters = 0
         for it in range(max_iter):
             iters = it + 1
-            (prior_num, n_seq, learn_num, learn_den, forget_num, forget_den, guess_num,
-             guess_den, slip_num, slip_den, loglik) = e_step(
-                obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, slip)
+            (
+                prior_num,
+                n_seq,
+                learn_num,
+                learn_den,
+                forget_num,
+                forget_den,
+                guess_num,
+                guess_den,
+                slip_num,
+                slip_den,
+                loglik,
+            ) = e_step(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, slip)
             if n_seq > 0:
                 prior = min(max(prior_num / n_seq, eps), 1.0 - eps)
             for j in range(n_learn):

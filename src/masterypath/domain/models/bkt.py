@@ -42,24 +42,33 @@ class SkillParams:
 
     def to_dict(self, items: tuple[str, ...]) -> dict[str, Any]:
         return {
-            "prior": self.prior, "learn": self.learn.tolist(), "forget": self.forget.tolist(),
-            "guess": self.guess.tolist(), "slip": self.slip.tolist(),
+            "prior": self.prior,
+            "learn": self.learn.tolist(),
+            "forget": self.forget.tolist(),
+            "guess": self.guess.tolist(),
+            "slip": self.slip.tolist(),
             "guess_items": {items[i]: g for i, g in self.guess_items.items()},
             "learn_items": {items[i]: g for i, g in self.learn_items.items()},
-            "loglik": self.loglik, "iterations": self.iterations,
+            "loglik": self.loglik,
+            "iterations": self.iterations,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], item_codes: dict[str, int]) -> SkillParams:
         return cls(
-            prior=float(data["prior"]), learn=np.asarray(data["learn"], float),
-            forget=np.asarray(data["forget"], float), guess=np.asarray(data["guess"], float),
+            prior=float(data["prior"]),
+            learn=np.asarray(data["learn"], float),
+            forget=np.asarray(data["forget"], float),
+            guess=np.asarray(data["guess"], float),
             slip=np.asarray(data["slip"], float),
-            guess_items={item_codes[k]: int(v) for k, v in data["guess_items"].items()
-                         if k in item_codes},
-            learn_items={item_codes[k]: int(v) for k, v in data["learn_items"].items()
-                         if k in item_codes},
-            loglik=float(data.get("loglik", 0.0)), iterations=int(data.get("iterations", 0)),
+            guess_items={
+                item_codes[k]: int(v) for k, v in data["guess_items"].items() if k in item_codes
+            },
+            learn_items={
+                item_codes[k]: int(v) for k, v in data["learn_items"].items() if k in item_codes
+            },
+            loglik=float(data.get("loglik", 0.0)),
+            iterations=int(data.get("iterations", 0)),
         )
 
 
@@ -76,8 +85,15 @@ class UpdateLog:
     p_known_after: float
 
 
-def update_known(p_known: float, *, correct: float, params: SkillParams, guess_group: int,
-                 learn_group: int, skill: str = "") -> tuple[float, UpdateLog]:
+def update_known(
+    p_known: float,
+    *,
+    correct: float,
+    params: SkillParams,
+    guess_group: int,
+    learn_group: int,
+    skill: str = "",
+) -> tuple[float, UpdateLog]:
     """One BKT step: predict, condition on the answer (``correct`` may be a score in
     [0, 1], treated as soft evidence), then apply the learn/forget transition."""
     g, s = params.guess[guess_group], params.slip[guess_group]
@@ -116,10 +132,20 @@ class BKT:
       joblib (switch the joblib backend to run on a Dask or Ray cluster).
     """
 
-    def __init__(self, *, forgets: bool = False, multigs: bool = False,
-                 multilearn: bool = False, restarts: int = 5, max_iter: int = 100,
-                 tol: float = 1e-5, max_guess: float = 0.5, max_slip: float = 0.5,
-                 seed: int = 0, n_jobs: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        forgets: bool = False,
+        multigs: bool = False,
+        multilearn: bool = False,
+        restarts: int = 5,
+        max_iter: int = 100,
+        tol: float = 1e-5,
+        max_guess: float = 0.5,
+        max_slip: float = 0.5,
+        seed: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
         self.forgets = forgets
         self.multigs = multigs
         self.multilearn = multilearn
@@ -132,9 +158,21 @@ class BKT:
         self.n_jobs = n_jobs
 
     def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("forgets", "multigs", "multilearn", "restarts",
-                                              "max_iter", "tol", "max_guess", "max_slip",
-                                              "seed", "n_jobs")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "forgets",
+                "multigs",
+                "multilearn",
+                "restarts",
+                "max_iter",
+                "tol",
+                "max_guess",
+                "max_slip",
+                "seed",
+                "n_jobs",
+            )
+        }
 
     # -- fitting ---------------------------------------------------------------------------
     def _validate(self) -> None:
@@ -153,29 +191,48 @@ class BKT:
             raise ValidationError("data", "the log has no rows")
         datas, groups = self._skill_data(responses, fitting=True)
         seeds = np.random.SeedSequence(self.seed).spawn(len(responses.skills))
-        jobs = (delayed(_fit_skill)(datas[k], len(groups[k][0]) + 1, len(groups[k][1]) + 1,
-                                    np.random.default_rng(seeds[k]), self.get_params())
-                for k in range(len(responses.skills)))
+        jobs = (
+            delayed(_fit_skill)(
+                datas[k],
+                len(groups[k][0]) + 1,
+                len(groups[k][1]) + 1,
+                np.random.default_rng(seeds[k]),
+                self.get_params(),
+            )
+            for k in range(len(responses.skills))
+        )
         fitted = Parallel(n_jobs=self.n_jobs)(jobs) if self.n_jobs != 1 else list(jobs_run(jobs))
         self.skills_ = responses.skills
         self.items_ = responses.items
         self.params_ = {
             responses.skills[k]: SkillParams(
-                prior=p[0], learn=p[1], forget=p[2], guess=p[3], slip=p[4],
-                guess_items=groups[k][0], learn_items=groups[k][1], loglik=p[5], iterations=p[6])
+                prior=p[0],
+                learn=p[1],
+                forget=p[2],
+                guess=p[3],
+                slip=p[4],
+                guess_items=groups[k][0],
+                learn_items=groups[k][1],
+                loglik=p[5],
+                iterations=p[6],
+            )
             for k, p in enumerate(fitted)
         }
         return self
 
-    def _skill_data(self, responses: Responses, *, fitting: bool,
-                    ) -> tuple[list[_SkillData], list[tuple[dict[int, int], dict[int, int]]]]:
+    def _skill_data(
+        self,
+        responses: Responses,
+        *,
+        fitting: bool,
+    ) -> tuple[list[_SkillData], list[tuple[dict[int, int], dict[int, int]]]]:
         """Per-skill sequences (by learner, in order) and item-group maps."""
         order = np.lexsort((np.arange(responses.n_steps), responses.learner, responses.skill))
         skill_sorted = responses.skill[order]
         bounds = np.searchsorted(skill_sorted, np.arange(len(responses.skills) + 1))
         datas, groups = [], []
         for k in range(len(responses.skills)):
-            steps = order[bounds[k]:bounds[k + 1]]
+            steps = order[bounds[k] : bounds[k + 1]]
             learners = responses.learner[steps]
             items = responses.item[steps]
             if fitting:
@@ -190,10 +247,16 @@ class BKT:
             new_seq[1:] = learners[1:] != learners[:-1]
             starts = np.flatnonzero(new_seq).astype(np.int64)
             lengths = np.diff(np.append(starts, len(steps))).astype(np.int64)
-            datas.append(_SkillData(
-                obs=responses.correct[steps].astype(np.int64),
-                ggroup=_lookup(items, gmap), lgroup=_lookup(items, lmap),
-                starts=starts, lengths=lengths, steps=steps))
+            datas.append(
+                _SkillData(
+                    obs=responses.correct[steps].astype(np.int64),
+                    ggroup=_lookup(items, gmap),
+                    lgroup=_lookup(items, lmap),
+                    starts=starts,
+                    lengths=lengths,
+                    steps=steps,
+                )
+            )
             groups.append((gmap, lmap))
         return datas, groups
 
@@ -213,9 +276,18 @@ class BKT:
             params = self.params_.get(responses.skills[k])
             if params is None or len(data.steps) == 0:
                 continue
-            pc, pk = kernels.predict(data.obs, data.ggroup, data.lgroup, data.starts,
-                                     data.lengths, params.prior, params.learn, params.forget,
-                                     params.guess, params.slip)
+            pc, pk = kernels.predict(
+                data.obs,
+                data.ggroup,
+                data.lgroup,
+                data.starts,
+                data.lengths,
+                params.prior,
+                params.learn,
+                params.forget,
+                params.guess,
+                params.slip,
+            )
             p_correct[data.steps] = pc
             p_known[data.steps] = pk
         return p_correct, p_known
@@ -230,8 +302,14 @@ class BKT:
         self._check_fitted()
         return {skill: p.prior for skill, p in self.params_.items()}
 
-    def update(self, state: dict[str, float], *, skills: tuple[str, ...], correct: float,
-               item: str | None = None) -> tuple[dict[str, float], list[UpdateLog]]:
+    def update(
+        self,
+        state: dict[str, float],
+        *,
+        skills: tuple[str, ...],
+        correct: float,
+        item: str | None = None,
+    ) -> tuple[dict[str, float], list[UpdateLog]]:
         """Pure streaming update for one answer: returns a new state and a log per skill;
         ``state`` is not modified. Equals :meth:`predict_steps` on the same sequence."""
         self._check_fitted()
@@ -244,9 +322,13 @@ class BKT:
                 raise ValidationError("skill", f"{skill!r} was not in the training data")
             before = new.get(skill, params.prior)
             new[skill], log = update_known(
-                before, correct=correct, params=params,
+                before,
+                correct=correct,
+                params=params,
                 guess_group=params.guess_items.get(item_code, 0),
-                learn_group=params.learn_items.get(item_code, 0), skill=skill)
+                learn_group=params.learn_items.get(item_code, 0),
+                skill=skill,
+            )
             logs.append(log)
         return new, logs
 
@@ -257,20 +339,25 @@ class BKT:
         if codes is None:
             codes = {name: n for n, name in enumerate(self.items_)}
             self._item_codes = codes
-        return codes.get(item, -1)
+        return int(codes.get(item, -1))
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
-        return {"schema_version": SCHEMA_VERSION, "model": "bkt", "hyperparameters":
-                self.get_params(), "items": list(self.items_),
-                "skills": {s: p.to_dict(self.items_) for s, p in self.params_.items()}}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": "bkt",
+            "hyperparameters": self.get_params(),
+            "items": list(self.items_),
+            "skills": {s: p.to_dict(self.items_) for s, p in self.params_.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BKT:
         if data.get("schema_version") != SCHEMA_VERSION or data.get("model") != "bkt":
-            raise ValidationError("schema_version", "not a masterypath BKT model file "
-                                                    f"(schema {SCHEMA_VERSION})")
+            raise ValidationError(
+                "schema_version", f"not a masterypath BKT model file (schema {SCHEMA_VERSION})"
+            )
         model = cls(**data["hyperparameters"])
         model.items_ = tuple(data["items"])
         codes = {name: n for n, name in enumerate(model.items_)}
@@ -290,19 +377,35 @@ def _lookup(items: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
     return np.array([mapping.get(int(i), 0) for i in items], dtype=np.int64)
 
 
-def _fit_skill(data: _SkillData, n_guess: int, n_learn: int, rng: np.random.Generator,
-               hp: dict[str, Any]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray,
-                                            np.ndarray, float, int]:
+def _fit_skill(
+    data: _SkillData, n_guess: int, n_learn: int, rng: np.random.Generator, hp: dict[str, Any]
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, int]:
     """Best of ``restarts`` EM runs for one skill (initial values drawn from ``rng``)."""
     r = hp["restarts"]
-    inits = np.column_stack([
-        rng.uniform(0.1, 0.9, r), rng.uniform(0.01, 0.4, r), rng.uniform(0.01, 0.1, r),
-        rng.uniform(0.05, min(0.4, hp["max_guess"]), r),
-        rng.uniform(0.05, min(0.4, hp["max_slip"]), r),
-    ])
+    inits = np.column_stack(
+        [
+            rng.uniform(0.1, 0.9, r),
+            rng.uniform(0.01, 0.4, r),
+            rng.uniform(0.01, 0.1, r),
+            rng.uniform(0.05, min(0.4, hp["max_guess"]), r),
+            rng.uniform(0.05, min(0.4, hp["max_slip"]), r),
+        ]
+    )
     prior, learn, forget, guess, slip, loglik, iterations = kernels.fit_em(
-        data.obs, data.ggroup, data.lgroup, data.starts, data.lengths, inits, n_guess, n_learn,
-        hp["forgets"], hp["max_guess"], hp["max_slip"], hp["max_iter"], hp["tol"])
+        data.obs,
+        data.ggroup,
+        data.lgroup,
+        data.starts,
+        data.lengths,
+        inits,
+        n_guess,
+        n_learn,
+        hp["forgets"],
+        hp["max_guess"],
+        hp["max_slip"],
+        hp["max_iter"],
+        hp["tol"],
+    )
     if n_guess > 1:  # group 0 (unseen items) gets the mean of the fitted item groups
         guess[0] = float(np.mean(guess[1:]))
         slip[0] = float(np.mean(slip[1:]))

@@ -45,11 +45,16 @@ class Logistic:
     def get_params(self) -> dict[str, Any]:
         return {"C": self.C, "max_iter": self.max_iter, "use_items": self.use_items}
 
-    def _counts(self, responses: Responses) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _counts(
+        self, responses: Responses
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Prior wins/fails per (learner, skill) and per learner, before each step's response."""
         n = responses.n_steps
         order = np.lexsort((np.arange(n), responses.skill, responses.learner))
-        key = responses.learner[order].astype(np.int64) * (len(responses.skills) + 1) + responses.skill[order]
+        key = (
+            responses.learner[order].astype(np.int64) * (len(responses.skills) + 1)
+            + responses.skill[order]
+        )
         correct = responses.correct[order].astype(float)
         new_group = np.ones(n, dtype=bool)
         new_group[1:] = key[1:] != key[:-1]
@@ -77,8 +82,13 @@ class Logistic:
         tf = (cf - (1 - resp_correct)) - (cf - (1 - resp_correct))[fl][lid]
         return skill_w, skill_f, tw[responses.response], tf[responses.response]
 
-    def _design(self, responses: Responses, skill_codes: np.ndarray, item_codes: np.ndarray,
-                counts: tuple[np.ndarray, ...]) -> sparse.csr_matrix:
+    def _design(
+        self,
+        responses: Responses,
+        skill_codes: np.ndarray,
+        item_codes: np.ndarray,
+        counts: tuple[np.ndarray, ...],
+    ) -> sparse.csr_matrix:
         skill_w, skill_f, total_w, total_f = counts
         n = responses.n_steps
         n_skills = len(self.skills_)
@@ -87,8 +97,11 @@ class Logistic:
         idx = np.arange(n)
         known_skill = skill_codes >= 0
         # skill intercept, skill x log wins, skill x log fails
-        for offset, value in ((0, np.ones(n)), (n_skills, np.log1p(skill_w)),
-                              (2 * n_skills, np.log1p(skill_f))):
+        for offset, value in (
+            (0, np.ones(n)),
+            (n_skills, np.log1p(skill_w)),
+            (2 * n_skills, np.log1p(skill_f)),
+        ):
             rows.append(idx[known_skill])
             cols.append(offset + skill_codes[known_skill])
             vals.append(value[known_skill])
@@ -102,9 +115,10 @@ class Logistic:
             rows.append(idx[known_item])
             cols.append(base + 2 + item_codes[known_item])
             vals.append(np.ones(int(known_item.sum())))
-        return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
-                                                         np.concatenate(cols))),
-                                 shape=(n, base + 2 + n_items))
+        return sparse.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(n, base + 2 + n_items),
+        )
 
     def fit(self, responses: Responses) -> Logistic:
         if self.C <= 0:
@@ -112,8 +126,11 @@ class Logistic:
         if responses.n_steps == 0:
             raise ValidationError("data", "the log has no rows")
         if len(np.unique(responses.correct)) < 2:
-            raise ValidationError("correct", "all answers have the same outcome; a logistic "
-                                             "model needs both correct and incorrect answers")
+            raise ValidationError(
+                "correct",
+                "all answers have the same outcome; a logistic "
+                "model needs both correct and incorrect answers",
+            )
         self.skills_ = responses.skills
         self.items_ = responses.items if self.use_items else ()
         X = self._design(responses, responses.skill, responses.item, self._counts(responses))  # noqa: N806
@@ -175,8 +192,14 @@ class Logistic:
         self._check_fitted()
         return float(1.0 / (1.0 + np.exp(-self._logit(skill, item, counts))))
 
-    def update(self, state: LearnerCounts, *, skills: tuple[str, ...], correct: float,
-               item: str | None = None) -> tuple[LearnerCounts, list[float]]:
+    def update(
+        self,
+        state: LearnerCounts,
+        *,
+        skills: tuple[str, ...],
+        correct: float,
+        item: str | None = None,
+    ) -> tuple[LearnerCounts, list[float]]:
         """Pure streaming update for one answer; returns the new counts and the P(correct)
         that was predicted for each skill before the answer."""
         self._check_fitted()
@@ -185,15 +208,24 @@ class Logistic:
         for s in skills:
             wins[s] = wins.get(s, 0.0) + correct
             fails[s] = fails.get(s, 0.0) + (1.0 - correct)
-        return LearnerCounts(tuple(wins.items()), tuple(fails.items()),
-                             state.total_wins + correct, state.total_fails + 1.0 - correct), predicted
+        return LearnerCounts(
+            tuple(wins.items()),
+            tuple(fails.items()),
+            state.total_wins + correct,
+            state.total_fails + 1.0 - correct,
+        ), predicted
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
-        return {"schema_version": SCHEMA_VERSION, "model": "logistic",
-                "hyperparameters": self.get_params(), "skills": list(self.skills_),
-                "items": list(self.items_), "coef": self.coef_.tolist(),
-                "intercept": self.intercept_}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": "logistic",
+            "hyperparameters": self.get_params(),
+            "skills": list(self.skills_),
+            "items": list(self.items_),
+            "coef": self.coef_.tolist(),
+            "intercept": self.intercept_,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Logistic:

@@ -42,5 +42,9 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
 
 
 def all_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    return {"auc": auc(y, p), "rmse": rmse(y, p), "log_loss": log_loss(y, p),
-            "ece": expected_calibration_error(y, p)}
+    return {
+        "auc": auc(y, p),
+        "rmse": rmse(y, p),
+        "log_loss": log_loss(y, p),
+        "ece": expected_calibration_error(y, p),
+    }

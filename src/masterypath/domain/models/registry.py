@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -16,8 +16,14 @@ from masterypath.domain.models.responses import Responses
 from masterypath.domain.models.rollup import Rollup, RollupMethod
 from masterypath.errors import ValidationError
 
-MODEL_NAMES = ("bkt", "bkt-forgets", "bkt-idem", "bkt-multilearn", "logistic",
-               *(f"rollup:{m.value}" for m in RollupMethod))
+MODEL_NAMES = (
+    "bkt",
+    "bkt-forgets",
+    "bkt-idem",
+    "bkt-multilearn",
+    "logistic",
+    *(f"rollup:{m.value}" for m in RollupMethod),
+)
 
 
 class MasteryModel(Protocol):
@@ -39,7 +45,9 @@ def make_model(name: str, *, seed: int = 0, n_jobs: int = 1) -> MasteryModel:
         return BKT(multilearn=True, seed=seed, n_jobs=n_jobs)
     if name == "logistic":
         return Logistic()
-    if name.startswith("rollup:") and name.removeprefix("rollup:") in {m.value for m in RollupMethod}:
+    if name.startswith("rollup:") and name.removeprefix("rollup:") in {
+        m.value for m in RollupMethod
+    }:
         return Rollup(method=name.removeprefix("rollup:"))
     raise ValidationError("--model", f"unknown model {name!r} (one of: {', '.join(MODEL_NAMES)})")
 
@@ -50,4 +58,4 @@ def model_from_dict(data: dict[str, Any]) -> MasteryModel:
     loaders = {"bkt": BKT.from_dict, "logistic": Logistic.from_dict, "rollup": Rollup.from_dict}
     if kind not in loaders:
         raise ValidationError("model", f"not a masterypath model file (model={kind!r})")
-    return loaders[kind](data)  # type: ignore[no-any-return]
+    return cast(MasteryModel, loaders[kind](data))

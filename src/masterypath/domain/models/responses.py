@@ -46,9 +46,16 @@ class Responses:
         return int(self.response[-1]) + 1 if self.n_steps else 0
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, *, user: str = "user", skill: str = "skill",
-                   correct: str = "correct", order: str = "order",
-                   item: str | None = None) -> Responses:
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        user: str = "user",
+        skill: str = "skill",
+        correct: str = "correct",
+        order: str = "order",
+        item: str | None = None,
+    ) -> Responses:
         """Validate and encode a log. ``correct`` must be 0/1; rows are put in ``order``
         within each learner (the input need not be sorted); rows of a learner that share an
         ``order`` value are one multi-skill response and must agree on ``correct``; an
@@ -57,34 +64,47 @@ class Responses:
             raise ValidationError("data", "the log has no rows")
         for column in (user, skill, correct, order, *([item] if item else [])):
             if column not in frame.columns:
-                raise ValidationError(column, f"column not found (have: {', '.join(map(str, frame.columns))})")
+                raise ValidationError(
+                    column, f"column not found (have: {', '.join(map(str, frame.columns))})"
+                )
         values = pd.to_numeric(frame[correct], errors="coerce")
         bad = ~values.isin([0, 1])
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             more = int(bad.sum()) - 1
-            raise ValidationError(correct, f"must be 0 or 1, got {str(frame[correct].iloc[row])!r} "
-                                           f"in data row {row + 1}"
-                                           + (f" (and {more} more rows)" if more else ""))
+            raise ValidationError(
+                correct,
+                f"must be 0 or 1, got {str(frame[correct].iloc[row])!r} "
+                f"in data row {row + 1}" + (f" (and {more} more rows)" if more else ""),
+            )
         orders = pd.to_numeric(frame[order], errors="coerce")
         if orders.isna().any():
             raise ValidationError(order, "must be numeric in every row")
         if frame[skill].isna().any() or frame[user].isna().any():
             raise ValidationError(skill if frame[skill].isna().any() else user, "missing values")
-        data = pd.DataFrame({
-            "user": frame[user].astype(str).to_numpy(), "skill": frame[skill].astype(str).to_numpy(),
-            "correct": values.astype(np.int8).to_numpy(), "order": orders.to_numpy(),
-            "item": frame[item].astype(str).to_numpy() if item else "",
-        })
+        data = pd.DataFrame(
+            {
+                "user": frame[user].astype(str).to_numpy(),
+                "skill": frame[skill].astype(str).to_numpy(),
+                "correct": values.astype(np.int8).to_numpy(),
+                "order": orders.to_numpy(),
+                "item": frame[item].astype(str).to_numpy() if item else "",
+            }
+        )
         data = data.sort_values(["user", "order"], kind="stable").reset_index(drop=True)
-        new_response = (data["user"].ne(data["user"].shift()) | data["order"].ne(data["order"].shift()))
+        new_response = data["user"].ne(data["user"].shift()) | data["order"].ne(
+            data["order"].shift()
+        )
         response = np.cumsum(new_response.to_numpy()) - 1
         disagree = data.groupby(response)["correct"].nunique() > 1
         if disagree.any():
-            first = int(disagree.idxmax())
+            first = int(np.flatnonzero(disagree.to_numpy())[0])  # responses are 0..n-1
             row = data[response == first].iloc[0]
-            raise ValidationError(correct, f"learner {row['user']!r} has rows at order "
-                                           f"{row['order']} that disagree on correct")
+            raise ValidationError(
+                correct,
+                f"learner {row['user']!r} has rows at order "
+                f"{row['order']} that disagree on correct",
+            )
         # an exact repeat (same learner, order and skill, same outcome) is one step
         repeat = data.duplicated(["user", "order", "skill"]).to_numpy()
         data, response = data[~repeat].reset_index(drop=True), response[~repeat]
@@ -95,9 +115,13 @@ class Responses:
         else:
             item_codes, items = np.full(len(data), -1), pd.Index([])
         return cls(
-            learner=learner_codes.astype(np.int32), skill=skill_codes.astype(np.int32),
-            item=np.asarray(item_codes, dtype=np.int32), correct=data["correct"].to_numpy(np.int8),
-            response=response.astype(np.int64), learners=tuple(learners), skills=tuple(skills),
+            learner=learner_codes.astype(np.int32),
+            skill=skill_codes.astype(np.int32),
+            item=np.asarray(item_codes, dtype=np.int32),
+            correct=data["correct"].to_numpy(np.int8),
+            response=response.astype(np.int64),
+            learners=tuple(learners),
+            skills=tuple(skills),
             items=tuple(items),
         )
 
@@ -106,8 +130,16 @@ class Responses:
         keep = mask_by_learner[self.learner]
         response = self.response[keep]
         _, renumbered = np.unique(response, return_inverse=True)
-        return Responses(self.learner[keep], self.skill[keep], self.item[keep], self.correct[keep],
-                         renumbered.astype(np.int64), self.learners, self.skills, self.items)
+        return Responses(
+            self.learner[keep],
+            self.skill[keep],
+            self.item[keep],
+            self.correct[keep],
+            renumbered.astype(np.int64),
+            self.learners,
+            self.skills,
+            self.items,
+        )
 
     def response_labels(self) -> np.ndarray:
         """The 0/1 label of every response."""

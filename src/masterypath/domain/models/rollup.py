@@ -4,12 +4,16 @@ Scores are in [0, 1]; ``mastery_points`` is on the same scale.
 
 >>> value([0.2, 0.8, 0.6], "highest"), value([0.2, 0.8, 0.6], "latest")
 (0.8, 0.6)
->>> round(value([0.2, 0.8, 0.6], "weighted_average", weight=0.65), 4)  # .6*.65 + mean(.2,.8)*.35
+>>> # .6*.65 + mean(.2, .8)*.35
+>>> round(value([0.2, 0.8, 0.6], "weighted_average", weight=0.65), 4)
 0.565
->>> round(value([0.2, 0.8, 0.6], "decaying_average", weight=0.65), 4)  # d2=.2*.35+.8*.65; d3=d2*.35+.6*.65
+>>> # d2 = .2*.35 + .8*.65 = .59; d3 = .59*.35 + .6*.65
+>>> round(value([0.2, 0.8, 0.6], "decaying_average", weight=0.65), 4)
 0.5965
->>> value([0.9, 0.5, 0.8], "n_mastery", n=2, mastery_points=0.7), value([0.9, 0.5], "n_mastery", n=2, mastery_points=0.7)
-(0.8500000000000001, None)
+>>> value([0.9, 0.5, 0.8], "n_mastery", n=2, mastery_points=0.7)
+0.8500000000000001
+>>> value([0.9, 0.5], "n_mastery", n=2, mastery_points=0.7) is None
+True
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ class RollupState:
         mastered = score >= mastery_points
         return replace(
             self,
-            count=self.count + 1, total=self.total + score,
+            count=self.count + 1,
+            total=self.total + score,
             highest=max(self.highest, score) if self.count else score,
             latest=score,
             earlier_total=self.earlier_total + (self.latest if self.count else 0.0),
@@ -84,8 +89,14 @@ class RollupState:
         return self.decayed
 
 
-def value(scores: Sequence[float], method: str, *, weight: float = 0.65, n: int = 5,
-          mastery_points: float = 0.7) -> float | None:
+def value(
+    scores: Sequence[float],
+    method: str,
+    *,
+    weight: float = 0.65,
+    n: int = 5,
+    mastery_points: float = 0.7,
+) -> float | None:
     """The rollup of ``scores`` (oldest first), or None when the rule gives no score."""
     state = RollupState()
     for score in scores:
@@ -97,23 +108,36 @@ class Rollup:
     """A rollup rule as a model. ``fit`` learns only the fallback P(correct) used when the
     rule gives no score yet (the training mean)."""
 
-    def __init__(self, *, method: str = "decaying_average", weight: float = 0.65, n: int = 5,
-                 mastery_points: float = 0.7) -> None:
+    def __init__(
+        self,
+        *,
+        method: str = "decaying_average",
+        weight: float = 0.65,
+        n: int = 5,
+        mastery_points: float = 0.7,
+    ) -> None:
         self.method = method
         self.weight = weight
         self.n = n
         self.mastery_points = mastery_points
 
     def get_params(self) -> dict[str, Any]:
-        return {"method": self.method, "weight": self.weight, "n": self.n,
-                "mastery_points": self.mastery_points}
+        return {
+            "method": self.method,
+            "weight": self.weight,
+            "n": self.n,
+            "mastery_points": self.mastery_points,
+        }
 
     def fit(self, responses: Responses) -> Rollup:
         try:
             RollupMethod(self.method)
         except ValueError:
-            raise ValidationError("method", f"unknown rollup {self.method!r} (one of: "
-                                            f"{', '.join(m.value for m in RollupMethod)})") from None
+            raise ValidationError(
+                "method",
+                f"unknown rollup {self.method!r} (one of: "
+                f"{', '.join(m.value for m in RollupMethod)})",
+            ) from None
         if not 0.0 < self.weight < 1.0:
             raise ValidationError("weight", f"must be in (0, 1), got {self.weight}")
         if self.n < 1:
@@ -133,36 +157,52 @@ class Rollup:
         states: dict[tuple[int, int], RollupState] = {}
         method = RollupMethod(self.method)
         out = np.empty(responses.n_steps)
-        for i, (learner, skill, correct) in enumerate(zip(
-                responses.learner.tolist(), responses.skill.tolist(),
-                responses.correct.tolist(), strict=True)):
+        for i, (learner, skill, correct) in enumerate(
+            zip(
+                responses.learner.tolist(),
+                responses.skill.tolist(),
+                responses.correct.tolist(),
+                strict=True,
+            )
+        ):
             state = states.get((learner, skill), RollupState())
             estimate = state.value(method, weight=self.weight, n=self.n)
             out[i] = self.fallback_ if estimate is None else estimate
-            states[(learner, skill)] = state.add(float(correct), weight=self.weight,
-                                                 mastery_points=self.mastery_points)
+            states[(learner, skill)] = state.add(
+                float(correct), weight=self.weight, mastery_points=self.mastery_points
+            )
         return out, out
 
     def predict_proba(self, responses: Responses) -> np.ndarray:
         return responses.combine(self.predict_steps(responses)[0])
 
-    def update(self, state: dict[str, RollupState], *, skills: tuple[str, ...], correct: float,
-               item: str | None = None) -> tuple[dict[str, RollupState], list[float | None]]:
+    def update(
+        self,
+        state: dict[str, RollupState],
+        *,
+        skills: tuple[str, ...],
+        correct: float,
+        item: str | None = None,
+    ) -> tuple[dict[str, RollupState], list[float | None]]:
         """Pure streaming update: new state and the rollup of each skill after the score."""
         self._check_fitted()
         new = dict(state)
         values = []
         for skill in skills:
             new[skill] = new.get(skill, RollupState()).add(
-                correct, weight=self.weight, mastery_points=self.mastery_points)
-            values.append(new[skill].value(RollupMethod(self.method), weight=self.weight,
-                                           n=self.n))
+                correct, weight=self.weight, mastery_points=self.mastery_points
+            )
+            values.append(new[skill].value(RollupMethod(self.method), weight=self.weight, n=self.n))
         return new, values
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
-        return {"schema_version": SCHEMA_VERSION, "model": "rollup",
-                "hyperparameters": self.get_params(), "fallback": self.fallback_}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": "rollup",
+            "hyperparameters": self.get_params(),
+            "fallback": self.fallback_,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Rollup:
