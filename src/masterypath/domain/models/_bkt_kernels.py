@@ -14,14 +14,14 @@ from numba import njit
 _TINY = 1e-300
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _emission(o: int, learned: int, guess: float, slip: float) -> float:
     if learned:
         return 1.0 - slip if o == 1 else slip
     return guess if o == 1 else 1.0 - guess
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def e_step(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, slip):
     """Forward-backward over every sequence; returns the expected sufficient statistics
     and the log-likelihood.
@@ -130,7 +130,7 @@ def e_step(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, sl
     )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def predict(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, slip):
     """P(correct) of every step given the steps before it, and P(learned) before each step."""
     n_total = obs.shape[0]
@@ -155,7 +155,7 @@ def predict(obs, ggroup, lgroup, starts, lengths, prior, learn, forget, guess, s
     return p_correct, p_known
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fit_em(
     obs,
     ggroup,
