@@ -180,8 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--wheel-learners",
         type=int,
-        default=60,
+        default=15,
         help="training learners for the (slow) pure-Python pyBKT; 0 skips it",
+    )
+    parser.add_argument(
+        "--wheel-models",
+        default="bkt",
+        help="models run on the pure-Python pyBKT (comma-separated)",
     )
     parser.add_argument(
         "--pybkt-compiled", default=str(ROOT / "bench/.venvs/pybkt-compiled/bin/python")
@@ -243,7 +248,12 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     p = np.asarray(answer.pop("p_correct"))
                     entry["pybkt_compiled"] = {**metrics(y, p), **answer, "peak_mb": peak}
-                if model in PEER and args.wheel_learners and Path(args.pybkt_wheel).exists():
+                if (
+                    model in PEER
+                    and model in args.wheel_models.split(",")
+                    and args.wheel_learners
+                    and Path(args.pybkt_wheel).exists()
+                ):
                     console.print(
                         f"{name}: pyBKT wheel {model} on {args.wheel_learners} learners ..."
                     )

@@ -37,6 +37,33 @@ def set_params(model, params):
         fm["slips"] = np.asarray(p["slip"], float)
 
 
+def predict_padded(model, train, test):
+    """pyBKT's KT-IDEM sizes its matrix by the items in the prediction data but indexes it
+    by the training items, so it crashes unless every trained item of a skill appears.
+    Pad with one throw-away learner per skill (its own sequence, so the real learners'
+    predictions are unaffected), then drop those rows."""
+    test = test.reset_index(drop=True).assign(row_id=lambda d: range(len(d)))
+    pads = []
+    for skill, items in train.groupby("skill_name")["problem_id"]:
+        missing = set(items) - set(test.loc[test["skill_name"] == skill, "problem_id"])
+        for n, item in enumerate(sorted(missing)):
+            pads.append(
+                {
+                    "user_id": f"__pad__{skill}",
+                    "skill_name": skill,
+                    "correct": 0,
+                    "order_id": n,
+                    "problem_id": item,
+                    "row_id": -1,
+                }
+            )
+    full = pd.concat([test, pd.DataFrame(pads)], ignore_index=True) if pads else test
+    out = model.predict(data=full)
+    out = out[out["row_id"] >= 0].sort_values("row_id")
+    assert len(out) == len(test)
+    return out
+
+
 def main():
     job = json.load(sys.stdin)
     if job["mode"] == "predict":
@@ -61,7 +88,7 @@ def main():
     start = time.perf_counter()
     model.fit(data=train, **options)
     fit_seconds = time.perf_counter() - start
-    out = model.predict(data=test)
+    out = predict_padded(model, train, test) if job.get("multigs") else model.predict(data=test)
     updates = job.get("updates", 0)
     rate = None
     if updates:

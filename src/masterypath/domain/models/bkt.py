@@ -204,8 +204,11 @@ class BKT:
         # The EM loop runs in numba without the GIL, so threads fit skills in parallel
         # without copying data into worker processes; a joblib backend set by the caller
         # (e.g. ``parallel_config(backend="dask")``) takes precedence over the preference.
-        fitted = (Parallel(n_jobs=self.n_jobs, prefer="threads")(jobs) if self.n_jobs != 1
-                  else list(jobs_run(jobs)))
+        fitted = (
+            Parallel(n_jobs=self.n_jobs, prefer="threads")(jobs)
+            if self.n_jobs != 1
+            else list(jobs_run(jobs))
+        )
         self.skills_ = responses.skills
         self.items_ = responses.items
         self.params_ = {

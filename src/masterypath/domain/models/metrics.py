@@ -3,7 +3,7 @@
 >>> import numpy as np
 >>> y, p = np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])
 >>> round(auc(y, p), 4), round(rmse(y, p), 4)
-(0.75, 0.4281)
+(0.75, 0.3976)
 """
 
 from __future__ import annotations

@@ -10,11 +10,12 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 
-from masterypath.domain.models.bkt import BKT
-from masterypath.domain.models.logistic import Logistic
 from masterypath.domain.models.responses import Responses
-from masterypath.domain.models.rollup import Rollup, RollupMethod
+from masterypath.domain.models.rollup import RollupMethod
 from masterypath.errors import ValidationError
+
+# Models are imported where they are made: scikit-learn (the logistic model) and numba
+# (BKT) are heavy, and a process fitting one should not pay for the other.
 
 MODEL_NAMES = (
     "bkt",
@@ -35,25 +36,34 @@ class MasteryModel(Protocol):
 
 def make_model(name: str, *, seed: int = 0, n_jobs: int = 1) -> MasteryModel:
     """A fresh, unfitted model for a name in :data:`MODEL_NAMES`."""
-    if name == "bkt":
-        return BKT(seed=seed, n_jobs=n_jobs)
-    if name == "bkt-forgets":
-        return BKT(forgets=True, seed=seed, n_jobs=n_jobs)
-    if name == "bkt-idem":
-        return BKT(multigs=True, seed=seed, n_jobs=n_jobs)
-    if name == "bkt-multilearn":
-        return BKT(multilearn=True, seed=seed, n_jobs=n_jobs)
+    bkt_variants = {
+        "bkt": {},
+        "bkt-forgets": {"forgets": True},
+        "bkt-idem": {"multigs": True},
+        "bkt-multilearn": {"multilearn": True},
+    }
+    if name in bkt_variants:
+        from masterypath.domain.models.bkt import BKT
+
+        return BKT(**bkt_variants[name], seed=seed, n_jobs=n_jobs)
     if name == "logistic":
+        from masterypath.domain.models.logistic import Logistic
+
         return Logistic()
-    if name.startswith("rollup:") and name.removeprefix("rollup:") in {
-        m.value for m in RollupMethod
-    }:
-        return Rollup(method=name.removeprefix("rollup:"))
+    method = name.removeprefix("rollup:")
+    if name.startswith("rollup:") and method in {m.value for m in RollupMethod}:
+        from masterypath.domain.models.rollup import Rollup
+
+        return Rollup(method=method)
     raise ValidationError("--model", f"unknown model {name!r} (one of: {', '.join(MODEL_NAMES)})")
 
 
 def model_from_dict(data: dict[str, Any]) -> MasteryModel:
     """Load a model file written by ``to_dict``."""
+    from masterypath.domain.models.bkt import BKT
+    from masterypath.domain.models.logistic import Logistic
+    from masterypath.domain.models.rollup import Rollup
+
     kind = data.get("model") if isinstance(data, dict) else None
     loaders = {"bkt": BKT.from_dict, "logistic": Logistic.from_dict, "rollup": Rollup.from_dict}
     if kind not in loaders:

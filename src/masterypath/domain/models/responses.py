@@ -82,47 +82,45 @@ class Responses:
             raise ValidationError(order, "must be numeric in every row")
         if frame[skill].isna().any() or frame[user].isna().any():
             raise ValidationError(skill if frame[skill].isna().any() else user, "missing values")
-        data = pd.DataFrame(
-            {
-                "user": frame[user].astype(str).to_numpy(),
-                "skill": frame[skill].astype(str).to_numpy(),
-                "correct": values.astype(np.int8).to_numpy(),
-                "order": orders.to_numpy(),
-                "item": frame[item].astype(str).to_numpy() if item else "",
-            }
+        # Work on integer codes (not sorted copies of string columns): a large log stays small.
+        learner_codes, learner_names = pd.factorize(frame[user], sort=True)
+        skill_codes, skill_names = pd.factorize(frame[skill].astype(str), sort=True)
+        if item:
+            item_codes, item_names = pd.factorize(frame[item].astype(str), sort=True)
+        else:
+            item_codes, item_names = np.full(len(frame), -1), pd.Index([])
+        order_values = orders.to_numpy(dtype=float)
+        sort = np.lexsort((np.arange(len(frame)), order_values, learner_codes))
+        learner_codes, skill_codes = learner_codes[sort], skill_codes[sort]
+        item_codes, order_values = np.asarray(item_codes)[sort], order_values[sort]
+        correct_values = values.to_numpy(dtype=np.int8)[sort]
+        new_response = np.ones(len(sort), dtype=bool)
+        new_response[1:] = (learner_codes[1:] != learner_codes[:-1]) | (
+            order_values[1:] != order_values[:-1]
         )
-        data = data.sort_values(["user", "order"], kind="stable").reset_index(drop=True)
-        new_response = data["user"].ne(data["user"].shift()) | data["order"].ne(
-            data["order"].shift()
-        )
-        response = np.cumsum(new_response.to_numpy()) - 1
-        disagree = data.groupby(response)["correct"].nunique() > 1
+        response = np.cumsum(new_response) - 1
+        # every step of a response must agree on the outcome
+        totals = np.bincount(response, weights=correct_values)
+        sizes = np.bincount(response)
+        disagree = (totals > 0) & (totals < sizes)
         if disagree.any():
-            first = int(np.flatnonzero(disagree.to_numpy())[0])  # responses are 0..n-1
-            row = data[response == first].iloc[0]
+            at = int(np.flatnonzero(response == np.flatnonzero(disagree)[0])[0])
+            name = str(learner_names[learner_codes[at]])
             raise ValidationError(
                 correct,
-                f"learner {row['user']!r} has rows at order "
-                f"{row['order']} that disagree on correct",
+                f"learner {name!r} has rows at order {order_values[at]:g} that disagree on correct",
             )
-        # an exact repeat (same learner, order and skill, same outcome) is one step
-        repeat = data.duplicated(["user", "order", "skill"]).to_numpy()
-        data, response = data[~repeat].reset_index(drop=True), response[~repeat]
-        learner_codes, learners = pd.factorize(data["user"], sort=False)
-        skill_codes, skills = pd.factorize(data["skill"], sort=True)
-        if item:
-            item_codes, items = pd.factorize(data["item"], sort=True)
-        else:
-            item_codes, items = np.full(len(data), -1), pd.Index([])
+        # an exact repeat (same learner, order and skill) is one step
+        keep = ~pd.DataFrame({"r": response, "s": skill_codes}).duplicated().to_numpy()
         return cls(
-            learner=learner_codes.astype(np.int32),
-            skill=skill_codes.astype(np.int32),
-            item=np.asarray(item_codes, dtype=np.int32),
-            correct=data["correct"].to_numpy(np.int8),
-            response=response.astype(np.int64),
-            learners=tuple(learners),
-            skills=tuple(skills),
-            items=tuple(items),
+            learner=learner_codes[keep].astype(np.int32),
+            skill=skill_codes[keep].astype(np.int32),
+            item=np.asarray(item_codes)[keep].astype(np.int32),
+            correct=correct_values[keep],
+            response=response[keep].astype(np.int64),
+            learners=tuple(str(x) for x in learner_names),
+            skills=tuple(str(x) for x in skill_names),
+            items=tuple(str(x) for x in item_names),
         )
 
     def subset_learners(self, mask_by_learner: np.ndarray) -> Responses:
