@@ -77,7 +77,19 @@ def run_measured(cmd: list[str], job: dict[str, Any]) -> tuple[dict[str, Any], f
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
-    return json.loads(out), peak
+    answer = json.loads(out)
+    # sampling every 50 ms can miss a short peak: take the process's own high-water mark too
+    return answer, max(peak, answer.get("peak_rss_mb") or 0.0)
+
+
+def own_peak_mb() -> float:
+    """This process's own high-water mark: VmHWM resets on exec, while ru_maxrss keeps the
+    peak of the parent that forked it."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def worker() -> None:
@@ -114,7 +126,10 @@ def worker() -> None:
             state, _ = model.update(state, skills=(skill,), correct=c)
         rate = len(skills) / (time.perf_counter() - start)
     np.save(job["out"], p)
-    json.dump({"fit_seconds": fit_seconds, "updates_per_second": rate}, sys.stdout)
+    peak = own_peak_mb()
+    json.dump(
+        {"fit_seconds": fit_seconds, "updates_per_second": rate, "peak_rss_mb": peak}, sys.stdout
+    )
 
 
 def split(
@@ -128,7 +143,13 @@ def split(
     """Safe ids, one seeded learner split, written as CSVs both systems read."""
     data = pd.DataFrame(
         {
-            "user_id": frame[columns["user"]].astype(str),
+            # fixed-width ids sort the same as text and as numbers, so every system
+            # orders the test rows the same way
+            "user_id": "u"
+            + pd.Series(pd.factorize(frame[columns["user"]], sort=True)[0])
+            .astype(str)
+            .str.zfill(8)
+            .to_numpy(),
             "skill_name": pd.factorize(frame[columns["skill"]].astype(str), sort=True)[0],
             "correct": frame[columns["correct"]].astype(int),
             "order_id": frame[columns["order"]],
@@ -139,7 +160,8 @@ def split(
             ),
         }
     )
-    data["skill_name"] = "skill" + data["skill_name"].astype(str)  # pyBKT reads names as regexes
+    # pyBKT reads skill names as regular expressions: fixed width, so none prefixes another
+    data["skill_name"] = "skill" + data["skill_name"].astype(str).str.zfill(5)
     data = data.sort_values(["user_id", "order_id"], kind="stable").reset_index(drop=True)
     learners = data["user_id"].unique()
     rng = np.random.default_rng(seed)
@@ -247,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                         },
                     )
                     p = np.asarray(answer.pop("p_correct"))
+                    if not np.array_equal(np.asarray(answer.pop("labels")), y):
+                        raise RuntimeError(f"{name}: pyBKT returned the rows in another order")
                     entry["pybkt_compiled"] = {**metrics(y, p), **answer, "peak_mb": peak}
                 if (
                     model in PEER

@@ -14,13 +14,21 @@ This file runs under pyBKT's interpreter, so it imports nothing from masterypath
 """
 
 import json
-import resource
 import sys
 import time
 
 import numpy as np
 import pandas as pd
 from pyBKT.models import Model
+
+
+def own_peak_mb():
+    """This process's own high-water mark (VmHWM resets on exec; ru_maxrss does not)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def set_params(model, params):
@@ -42,7 +50,9 @@ def predict_padded(model, train, test):
     by the training items, so it crashes unless every trained item of a skill appears.
     Pad with one throw-away learner per skill (its own sequence, so the real learners'
     predictions are unaffected), then drop those rows."""
-    test = test.reset_index(drop=True).assign(row_id=lambda d: range(len(d)))
+    test = test.reset_index(drop=True).assign(
+        row_id=lambda d: range(len(d)), user_id=lambda d: d["user_id"].astype(str)
+    )
     pads = []
     for skill, items in train.groupby("skill_name")["problem_id"]:
         missing = set(items) - set(test.loc[test["skill_name"] == skill, "problem_id"])
@@ -89,7 +99,8 @@ def main():
     model.fit(data=train, **options)
     fit_seconds = time.perf_counter() - start
     out = predict_padded(model, train, test) if job.get("multigs") else model.predict(data=test)
-    updates = job.get("updates", 0)
+    # a one-row frame cannot hold every item of a skill, which pyBKT's KT-IDEM needs
+    updates = 0 if job.get("multigs") else job.get("updates", 0)
     rate = None
     if updates:
         one = test.iloc[:1]
@@ -101,7 +112,8 @@ def main():
         {
             "p_correct": out["correct_predictions"].tolist(),
             "fit_seconds": fit_seconds,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "labels": out["correct"].astype(int).tolist(),
+            "peak_rss_mb": own_peak_mb(),
             "updates_per_second": rate,
         },
         sys.stdout,
