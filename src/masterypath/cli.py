@@ -29,7 +29,7 @@ from masterypath.domain.framework import Framework
 from masterypath.errors import InvalidInputError, MasterypathError, Problem
 from masterypath.interop.case import IdField
 from masterypath.interop.evidence_log import ColumnMapping, read_evidence_log, read_text
-from masterypath.interop.framework_files import FrameworkFormat
+from masterypath.interop.framework_files import FrameworkFormat, framework_to_dict
 from masterypath.interop.graph_files import EdgeDirection, GraphRepairs, parse_edge
 from masterypath.interop.loader import LoadOptions, load_framework_file
 from masterypath.services.context import ServiceContext
@@ -233,40 +233,9 @@ def show_framework(
         return
     fw = service.get(framework)
     if as_json:
-        _print_json(_framework_json(fw))
+        _print_json(framework_to_dict(fw))
         return
     out.print(_framework_tree(fw))
-
-
-def _framework_json(fw: Framework) -> dict[str, Any]:
-    return {
-        "id": fw.id,
-        "title": fw.title,
-        "description": fw.description,
-        "competencies": [
-            {
-                "id": c.id,
-                "title": c.title,
-                "description": c.description,
-                "parent_id": c.parent_id,
-                "code": c.code,
-                "prerequisites": [
-                    {"id": p.competency_id, "requires": p.requires.value} for p in c.prerequisites
-                ],
-            }
-            for c in fw.competencies
-        ],
-        "items": [
-            {
-                "id": i.id,
-                "competency_ids": list(i.competency_ids),
-                "title": i.title,
-                "difficulty": i.difficulty,
-            }
-            for i in fw.items
-        ],
-        "topological_order": list(fw.topological_order()),
-    }
 
 
 def _framework_tree(fw: Framework) -> Tree:

@@ -27,6 +27,7 @@ from masterypath.domain.evidence import (
 )
 from masterypath.domain.framework import Framework
 from masterypath.interop.case import import_case
+from masterypath.interop.framework_files import framework_to_dict
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
@@ -171,37 +172,7 @@ def _evidence_out(e: Evidence) -> EvidenceOut:
 
 
 def _framework_out(fw: Framework) -> FrameworkOut:
-    return FrameworkOut.model_validate(
-        {
-            "id": fw.id,
-            "title": fw.title,
-            "description": fw.description,
-            "competencies": [
-                {
-                    "id": c.id,
-                    "title": c.title,
-                    "description": c.description,
-                    "parent_id": c.parent_id,
-                    "code": c.code,
-                    "prerequisites": [
-                        {"id": p.competency_id, "requires": p.requires.value}
-                        for p in c.prerequisites
-                    ],
-                }
-                for c in fw.competencies
-            ],
-            "items": [
-                {
-                    "id": i.id,
-                    "competency_ids": list(i.competency_ids),
-                    "title": i.title,
-                    "difficulty": i.difficulty,
-                }
-                for i in fw.items
-            ],
-            "topological_order": list(fw.topological_order()),
-        }
-    )
+    return FrameworkOut.model_validate(framework_to_dict(fw))
 
 
 def _home_page(frameworks: FrameworkService, evidence: EvidenceService) -> str:

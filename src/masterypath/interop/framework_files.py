@@ -311,3 +311,35 @@ def write_framework_yaml(framework: Framework) -> str:
             for i in framework.items
         ]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def framework_to_dict(framework: Framework) -> dict[str, Any]:
+    """The JSON view of a framework shared by ``show-framework --json`` and the API."""
+    return {
+        "id": framework.id,
+        "title": framework.title,
+        "description": framework.description,
+        "competencies": [
+            {
+                "id": c.id,
+                "title": c.title,
+                "description": c.description,
+                "parent_id": c.parent_id,
+                "code": c.code,
+                "prerequisites": [
+                    {"id": p.competency_id, "requires": p.requires.value} for p in c.prerequisites
+                ],
+            }
+            for c in framework.competencies
+        ],
+        "items": [
+            {
+                "id": i.id,
+                "competency_ids": list(i.competency_ids),
+                "title": i.title,
+                "difficulty": i.difficulty,
+            }
+            for i in framework.items
+        ],
+        "topological_order": list(framework.topological_order()),
+    }
