@@ -27,7 +27,7 @@ import csv
 import gzip
 import io
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -361,7 +361,3 @@ def read_evidence_log(
         rejected=rejected,
         merged_rows=merged_rows,
     )
-
-
-def with_source(mapping: ColumnMapping, **changes: Any) -> ColumnMapping:
-    return replace(mapping, **changes)

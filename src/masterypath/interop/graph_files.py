@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -262,8 +261,3 @@ def _to_framework(
     return ImportResult(
         Framework(id=framework_id, title=title, competencies=competencies), tuple(notes)
     )
-
-
-def joined_ids(nodes: Iterable[str]) -> list[str]:
-    """The node ids that are comma-joined lists."""
-    return [n for n in nodes if "," in n]

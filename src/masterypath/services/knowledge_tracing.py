@@ -12,6 +12,7 @@ import numpy as np
 from masterypath.domain.models.metrics import all_metrics
 from masterypath.domain.models.registry import MasteryModel, make_model
 from masterypath.domain.models.responses import Responses
+from masterypath.errors import ValidationError
 
 Timer = Callable[[], float]
 
@@ -59,8 +60,6 @@ def cross_validate(
     on_fold: Callable[[int], None] | None = None,
 ) -> Evaluation:
     if folds < 2:
-        from masterypath.errors import ValidationError
-
         raise ValidationError("--folds", f"must be >= 2, got {folds}")
     fold_of = student_folds(len(responses.learners), folds, seed)
     labels, preds, per_fold, seconds = [], [], [], []

@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,10 +70,6 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (idempotent)."""
     command.upgrade(alembic_config(engine), revision)
-
-
-def is_initialised(engine: Engine) -> bool:
-    return inspect(engine).has_table("alembic_version")
 
 
 def make_url_safe(url: str) -> str:

@@ -306,13 +306,6 @@ class EvidenceRepository:
             comps.setdefault(eid, []).append(cid)
         return [_to_evidence(r, tuple(comps.get(r.id, ()))) for r in rows]
 
-    def learner_ids(self) -> list[str]:
-        return list(
-            self.session.scalars(
-                select(EvidenceRow.learner_id).distinct().order_by(EvidenceRow.learner_id)
-            )
-        )
-
 
 def _to_evidence(row: EvidenceRow, competency_ids: tuple[str, ...]) -> Evidence:
     outcome: Outcome

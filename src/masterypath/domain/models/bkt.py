@@ -21,7 +21,6 @@ from masterypath.domain.models.responses import Responses
 from masterypath.errors import NotFittedError, ValidationError
 
 SCHEMA_VERSION = 1
-_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -207,7 +206,7 @@ class BKT:
         fitted = (
             Parallel(n_jobs=self.n_jobs, prefer="threads")(jobs)
             if self.n_jobs != 1
-            else list(jobs_run(jobs))
+            else list(_run_serially(jobs))
         )
         self.skills_ = responses.skills
         self.items_ = responses.items
@@ -373,7 +372,7 @@ class BKT:
         return model
 
 
-def jobs_run(jobs: Any) -> Any:
+def _run_serially(jobs: Any) -> Any:
     for fn, args, kwargs in jobs:
         yield fn(*args, **kwargs)
 
@@ -420,7 +419,3 @@ def _fit_skill(
         learn[0] = float(np.mean(learn[1:]))
         forget[0] = float(np.mean(forget[1:]))
     return float(prior), learn, forget, guess, slip, float(loglik), int(iterations)
-
-
-def _clip(value: float, high: float) -> float:
-    return float(min(max(value, _EPS), high))
