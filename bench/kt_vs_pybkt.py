@@ -118,12 +118,18 @@ def worker() -> None:
     p = model.predict_proba(test_r)
     rate = None
     if job["updates"] and hasattr(model, "initial_state"):
-        state = model.initial_state()
-        skills = [test_r.skills[k] for k in test_r.skill[: job["updates"]]]
-        correct = test_r.correct[: job["updates"]].astype(float).tolist()
+        # as the mastery pipeline does: one state per learner, starting empty (priors)
+        n = job["updates"]
+        learners = test_r.learner[:n].tolist()
+        skills = [test_r.skills[k] for k in test_r.skill[:n]]
+        items = [test_r.items[i] if i >= 0 else None for i in test_r.item[:n]]
+        correct = test_r.correct[:n].astype(float).tolist()
+        states: dict[int, dict[str, float]] = {}
         start = time.perf_counter()
-        for skill, c in zip(skills, correct, strict=True):
-            state, _ = model.update(state, skills=(skill,), correct=c)
+        for learner, skill, item, c in zip(learners, skills, items, correct, strict=True):
+            states[learner], _ = model.update(
+                states.get(learner, {}), skills=(skill,), correct=c, item=item
+            )
         rate = len(skills) / (time.perf_counter() - start)
     np.save(job["out"], p)
     peak = own_peak_mb()

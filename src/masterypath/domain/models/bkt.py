@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -70,8 +71,14 @@ class SkillParams:
             iterations=int(data.get("iterations", 0)),
         )
 
+    @cached_property
+    def rates(self) -> tuple[list[float], list[float], list[float], list[float]]:
+        """learn, forget, guess, slip as Python floats: streaming updates index these
+        one at a time, where numpy scalars would cost several times more."""
+        return (self.learn.tolist(), self.forget.tolist(), self.guess.tolist(), self.slip.tolist())
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class UpdateLog:
     """What one streaming update did, for explanations and audits."""
 
@@ -95,15 +102,16 @@ def update_known(
 ) -> tuple[float, UpdateLog]:
     """One BKT step: predict, condition on the answer (``correct`` may be a score in
     [0, 1], treated as soft evidence), then apply the learn/forget transition."""
-    g, s = params.guess[guess_group], params.slip[guess_group]
+    learns, forgets, guesses, slips = params.rates
+    g, s = guesses[guess_group], slips[guess_group]
     p_correct = p_known * (1.0 - s) + (1.0 - p_known) * g
     like_l = correct * (1.0 - s) + (1.0 - correct) * s
     like_u = correct * g + (1.0 - correct) * (1.0 - g)
     den = p_known * like_l + (1.0 - p_known) * like_u
     posterior = p_known * like_l / den if den > 0 else p_known
-    learn, forget = params.learn[learn_group], params.forget[learn_group]
+    learn, forget = learns[learn_group], forgets[learn_group]
     after = posterior * (1.0 - forget) + (1.0 - posterior) * learn
-    return float(after), UpdateLog(skill, float(p_correct), float(posterior), p_known, float(after))
+    return after, UpdateLog(skill, p_correct, posterior, p_known, after)
 
 
 @dataclass(frozen=True)
@@ -304,7 +312,8 @@ class BKT:
 
     # -- streaming -------------------------------------------------------------------------
     def initial_state(self) -> dict[str, float]:
-        """P(learned) of a new learner for every skill (the fitted priors)."""
+        """P(learned) of a new learner for every skill (the fitted priors). A state may
+        also start empty: :meth:`update` reads a missing skill as its prior."""
         self._check_fitted()
         return {skill: p.prior for skill, p in self.params_.items()}
 
