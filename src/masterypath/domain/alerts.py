@@ -1,0 +1,86 @@
+"""Interventions: wheel-spinning and falling estimates raise alerts for an educator.
+
+Wheel-spinning follows Beck & Gong (2013): a learner who has not mastered a skill after
+``wheel_spinning_opportunities`` (10) practice opportunities is unlikely to by practising
+more of the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from masterypath.domain.policy import MasteryPolicy
+    from masterypath.domain.progress import CompetencyState
+
+
+class AlertKind(StrEnum):
+    WHEEL_SPINNING = "wheel_spinning"
+    FALLING_ESTIMATE = "falling_estimate"
+
+
+SUGGESTIONS = {
+    AlertKind.WHEEL_SPINNING: (
+        "Stop repeating the same practice: review a prerequisite, switch to a worked "
+        "example or another activity type, or meet the learner."
+    ),
+    AlertKind.FALLING_ESTIMATE: (
+        "Check the learner's recent answers on this competency and plan a short review."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AlertDraft:
+    """An alert to raise; the service stores it once per (learner, competency, kind, key)."""
+
+    kind: AlertKind
+    learner_id: str
+    competency_id: str
+    evidence_key: str
+    message: str
+    suggested_action: str
+
+
+def detect_alerts(
+    before: CompetencyState, after: CompetencyState, policy: MasteryPolicy, *, evidence_key: str
+) -> tuple[AlertDraft, ...]:
+    """Alerts that ``after`` raises and ``before`` had not raised yet."""
+    out = []
+    raised = set(before.alerts_raised)
+    limit = policy.wheel_spinning_opportunities
+    if (
+        limit
+        and AlertKind.WHEEL_SPINNING.value not in raised
+        and after.mastered_at is None
+        and after.n_evidence >= limit
+    ):
+        out.append(
+            AlertDraft(
+                AlertKind.WHEEL_SPINNING,
+                after.learner_id,
+                after.competency_id,
+                evidence_key,
+                f"no mastery after {after.n_evidence} practice opportunities",
+                SUGGESTIONS[AlertKind.WHEEL_SPINNING],
+            )
+        )
+    if (
+        AlertKind.FALLING_ESTIMATE.value not in raised
+        and after.estimate is not None
+        and after.peak_estimate is not None
+        and after.peak_estimate - after.estimate >= policy.falling_drop
+    ):
+        out.append(
+            AlertDraft(
+                AlertKind.FALLING_ESTIMATE,
+                after.learner_id,
+                after.competency_id,
+                evidence_key,
+                f"estimate fell from {after.peak_estimate:.2f} to {after.estimate:.2f}",
+                SUGGESTIONS[AlertKind.FALLING_ESTIMATE],
+            )
+        )
+    return tuple(out)
