@@ -144,3 +144,16 @@ class NotFittedError(MasterypathError):
 
     def __init__(self, model: str) -> None:
         super().__init__(f"{model} is not fitted yet; call fit() first")
+
+
+class LockedError(ConflictError):
+    """An activity of a competency whose prerequisites are not yet met."""
+
+    code = "locked"
+
+    def __init__(self, competency_id: str, missing: Sequence[tuple[str, str, str]]) -> None:
+        self.missing = tuple(missing)
+        """(prerequisite id, status it requires, status it has)."""
+        listed = ", ".join(f"{p} (needs {r}, is {s})" for p, r, s in self.missing)
+        reason = f"is locked; missing prerequisites: {listed}"
+        super().__init__("competency_id", competency_id, reason)

@@ -156,7 +156,7 @@ def explain(
         educator = (
             f"Mastered: {figures}, at or above the mastery threshold "
             f"{_pct(policy.mastery_threshold)}"
-            + (f"; first mastered {state.mastered_at.date().isoformat()}" if state.mastered_at else "")
+            + (f"; first mastered {state.mastered_at.date()}" if state.mastered_at else "")
             + (f"; next review due {due}." if due else ".")
         )
     elif rule == "expiry":
@@ -165,20 +165,25 @@ def explain(
             f"Your last evidence for {c} is more than {days} days old; a short review will "
             "confirm what you know."
         )
-        educator = f"Needs review: the policy's {days}-day expiry has passed since the last evidence; {figures}."
+        educator = (
+            f"Needs review: the policy's {days}-day expiry has passed since the last "
+            f"evidence; {figures}."
+        )
     elif rule == "review_due":
         learner = f"It is time to review {c} (due {due}) so you keep it."
         educator = f"Needs review: the spaced-review date {due} has passed; {figures}."
     else:
-        learner = f"Your recent answers on {c} suggest a review: {_answers(needed)} would restore mastery."
+        learner = (
+            f"Your recent answers on {c} suggest a review: {_answers(needed)} would "
+            "restore mastery."
+        )
         educator = (
             f"Needs review: mastered before, now {figures}, below the mastery threshold "
             f"{_pct(policy.mastery_threshold)}; {_answers(needed)} in a row would restore it."
         )
     if override is not None:
-        learner = (
-            f"Your teacher set {c} to {override.status.value.replace('_', ' ')}"
-            + (f": {override.note}" if override.note else ".")
+        learner = f"Your teacher set {c} to {override.status.value.replace('_', ' ')}" + (
+            f": {override.note}" if override.note else "."
         )
         educator = (
             f"Override by {override.educator} ({override.reason.value}) sets "

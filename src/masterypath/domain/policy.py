@@ -54,7 +54,7 @@ class ParentRule(StrEnum):
     required child is mastered."""
 
 
-MODEL_KINDS = ("bkt", "logistic") + tuple(f"rollup:{m.value}" for m in RollupMethod)
+MODEL_KINDS = ("bkt", "logistic", *(f"rollup:{m.value}" for m in RollupMethod))
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,9 @@ class MasteryPolicy:
 
     @property
     def rollup_method(self) -> RollupMethod | None:
-        return RollupMethod(self.model.split(":", 1)[1]) if self.model.startswith("rollup:") else None
+        if not self.model.startswith("rollup:"):
+            return None
+        return RollupMethod(self.model.split(":", 1)[1])
 
     def to_dict(self) -> dict[str, Any]:
         return {

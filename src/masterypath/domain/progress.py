@@ -135,7 +135,9 @@ def _missing(state: CompetencyState, policy: MasteryPolicy) -> MissingEvidence:
     return MissingEvidence(max(policy.min_evidence - state.n_evidence, 0), kinds_missing)
 
 
-def model_status(state: CompetencyState, policy: MasteryPolicy, now: datetime) -> tuple[Status, str]:
+def model_status(
+    state: CompetencyState, policy: MasteryPolicy, now: datetime
+) -> tuple[Status, str]:
     """The status the policy gives ``state`` at ``now``, and the rule that decided it."""
     if state.n_evidence == 0:
         return Status.NOT_STARTED, "no_evidence"
@@ -226,16 +228,16 @@ def apply_observation(
         reviewed = True
     status, _ = model_status(new, policy, obs.timestamp)
     if new.mastered_at is None and status is Status.MASTERED:
-        card = None
+        first_card = None
         if policy.review:
-            card, _ = REVIEWS.review_card(
+            first_card = REVIEWS.review_card(
                 Card(card_id=0, due=obs.timestamp), Rating.Good, review_datetime=obs.timestamp
-            )
+            )[0].to_dict()
         new = replace(
             new,
             mastered_at=obs.timestamp,
             opportunities_to_mastery=new.n_evidence,
-            review_card=None if card is None else card.to_dict(),
+            review_card=first_card,
         )
     alerts = detect_alerts(state, new, policy, evidence_key=obs.key)
     raised = set(new.alerts_raised) | {a.kind.value for a in alerts}
@@ -247,9 +249,7 @@ def apply_observation(
     return new, Step(before, estimate, effective, status, alerts, reviewed)
 
 
-def parent_status(
-    children: Mapping[str, Status], policy: MasteryPolicy
-) -> tuple[Status, str]:
+def parent_status(children: Mapping[str, Status], policy: MasteryPolicy) -> tuple[Status, str]:
     """A parent competency's status from its children's (Moodle's rules)."""
     statuses = list(children.values())
     if not statuses or all(s is Status.NOT_STARTED for s in statuses):
@@ -276,3 +276,28 @@ def children_of(parent_ids: Sequence[tuple[str, str | None]]) -> dict[str, list[
         if parent is not None:
             out.setdefault(parent, []).append(cid)
     return out
+
+
+def state_from_dict(data: Mapping[str, Any]) -> CompetencyState:
+    """Inverse of :meth:`CompetencyState.to_dict`."""
+
+    def when(name: str) -> datetime | None:
+        value = data.get(name)
+        return None if value is None else datetime.fromisoformat(value)
+
+    return CompetencyState(
+        learner_id=data["learner_id"],
+        competency_id=data["competency_id"],
+        estimate=data["estimate"],
+        model_state=dict(data["model_state"]),
+        n_evidence=int(data["n_evidence"]),
+        kinds=tuple(data["kinds"]),
+        recent_evidence=tuple(data["recent_evidence"]),
+        first_evidence_at=when("first_evidence_at"),
+        last_evidence_at=when("last_evidence_at"),
+        mastered_at=when("mastered_at"),
+        opportunities_to_mastery=data.get("opportunities_to_mastery"),
+        peak_estimate=data.get("peak_estimate"),
+        review_card=data.get("review_card"),
+        alerts_raised=tuple(data.get("alerts_raised", ())),
+    )

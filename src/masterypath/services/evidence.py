@@ -14,6 +14,8 @@ from masterypath.domain.evidence import Evidence
 from masterypath.errors import ConflictError, InvalidInputError, Problem
 from masterypath.interop.evidence_log import LogReadResult
 from masterypath.services.context import ServiceContext
+from masterypath.services.mastery import MasteryService, ledger_events
+from masterypath.store.mastery import MasteryRepository
 from masterypath.store.repositories import CHUNK, EvidenceRepository, evidence_columns
 
 Progress = Callable[[int], None]
@@ -57,11 +59,11 @@ class EvidenceService:
             raise ConflictError("key", dup, "appears twice in one batch")
         now = self.context.clock()
         columns = evidence_columns(batch, recorded_at=now)
+        competencies = {e.key: e.competency_ids for e in batch}
         with self.context.sessions.begin() as session:
+            MasteryRepository(session).lock_learners(columns["learner_id"], now=now)
             repo = EvidenceRepository(session)
-            inserted = repo.append(
-                columns, {e.key: e.competency_ids for e in batch}, batch_id=str(uuid.uuid4())
-            )
+            inserted = repo.append(columns, competencies, batch_id=str(uuid.uuid4()))
             existing = repo.content_hashes(k for k in keys if k not in inserted)
             for key, digest in zip(keys, columns["content_hash"], strict=True):
                 if key not in inserted and existing.get(key) != digest:
@@ -71,6 +73,9 @@ class EvidenceService:
                         "already stored with different content; evidence is "
                         "immutable, post a new key to correct it",
                     )
+            MasteryService(self.context).project(
+                session, ledger_events(columns, inserted, competencies)
+            )
         return [RecordResult(k, k in inserted) for k in keys]
 
     def import_log(
@@ -88,13 +93,15 @@ class EvidenceService:
             problems=list(log.rejected),
         )
         frame = log.rows
-        columns = _columns(frame, recorded_at=self.context.clock())
+        now = self.context.clock()
+        columns = _columns(frame, recorded_at=now)
         keys: list[str] = columns["key"]
         competencies = dict(
             zip(keys, (s.split("\x1e") for s in frame["skill"].tolist()), strict=True)
         )
         step = CHUNK * 5
         with self.context.sessions.begin() as session:
+            MasteryRepository(session).lock_learners(columns["learner_id"], now=now)
             repo = EvidenceRepository(session)
             inserted: dict[str, int] = {}
             batch_id = str(uuid.uuid4())
@@ -117,6 +124,9 @@ class EvidenceService:
             ]
             if conflicts and not skip_bad_rows:
                 raise InvalidInputError(str(frame["source"].iloc[0]), conflicts)
+            MasteryService(self.context).project(
+                session, ledger_events(columns, inserted, competencies)
+            )
         counts.stored = len(inserted)
         counts.duplicate = len(leftover) - len(conflicts)
         counts.rejected += len(conflicts)

@@ -152,3 +152,50 @@ def _append_postgresql(
             for n, cid in enumerate(competencies(key)):
                 copy.write_row((eid, cid, n))
     return inserted
+
+
+def insert_many(
+    session: Session,
+    table: str,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    json_columns: Sequence[str] = (),
+    time_columns: Sequence[str] = (),
+) -> None:
+    """Plain bulk insert of many rows (``COPY`` on PostgreSQL, ``executemany`` on SQLite),
+    for projections that a replay writes by the hundred thousand."""
+    if not rows:
+        return
+    connection = session.connection()
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    positions = {n: i for i, n in enumerate(names)}
+    json_at = [positions[n] for n in json_columns]
+    time_at = [positions[n] for n in time_columns]
+    postgres = connection.dialect.name == "postgresql"
+
+    def convert(row: Sequence[Any]) -> tuple[Any, ...]:
+        out = list(row)
+        for i in json_at:
+            out[i] = None if out[i] is None else json.dumps(out[i])
+        if not postgres:
+            for i in time_at:
+                if out[i] is not None:
+                    out[i] = out[i].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return tuple(out)
+
+    cursor = dbapi.cursor()
+    try:
+        if postgres:
+            with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(convert(row))
+        else:
+            marks = ", ".join("?" for _ in names)
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})",
+                [convert(r) for r in rows],
+            )
+    finally:
+        cursor.close()

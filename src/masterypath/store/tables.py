@@ -133,3 +133,127 @@ class EvidenceCompetencyRow(Base):
     )
     competency_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
+
+
+class LearnerRow(Base):
+    """One row per learner seen; the pipeline locks it so one learner's evidence is
+    processed one writer at a time, in ledger order."""
+
+    __tablename__ = "learners"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ModelVersionRow(Base):
+    """A fitted model for a framework; the active one drives the pipeline."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    framework_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("frameworks.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    n_rows: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class PolicyRow(Base):
+    """A framework's default policy (``competency_id`` '') or one competency's."""
+
+    __tablename__ = "mastery_policies"
+
+    framework_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("frameworks.id", ondelete="CASCADE"), primary_key=True
+    )
+    competency_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    policy: Mapped[dict[str, object]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MasteryStateRow(Base):
+    """The projection: one learner's state on one competency, with the status as of its
+    last evidence (statuses at another time are recomputed from ``state``)."""
+
+    __tablename__ = "mastery_states"
+
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    framework_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    competency_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    model_version_id: Mapped[int | None] = mapped_column(Integer)
+    estimate: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(32))
+    n_evidence: Mapped[int] = mapped_column(Integer)
+    state: Mapped[dict[str, object]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MasteryEventRow(Base):
+    """What each piece of evidence did to each competency state (the decision trail)."""
+
+    __tablename__ = "mastery_events"
+    __table_args__ = (Index("ix_mastery_events_learner", "learner_id", "framework_id"),)
+
+    evidence_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    framework_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    competency_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    learner_id: Mapped[str] = mapped_column(String(ID))
+    estimate_before: Mapped[float | None] = mapped_column(Float)
+    estimate_after: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(32))
+    locked: Mapped[bool] = mapped_column(Boolean)
+    """The competency was locked (a prerequisite lacked its status) when this arrived."""
+
+
+class OverrideRow(Base):
+    __tablename__ = "overrides"
+    __table_args__ = (Index("ix_overrides_learner", "learner_id", "framework_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    learner_id: Mapped[str] = mapped_column(String(ID))
+    framework_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("frameworks.id", ondelete="CASCADE")
+    )
+    competency_id: Mapped[str] = mapped_column(String(ID))
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    educator: Mapped[str] = mapped_column(String(ID))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    model_status: Mapped[str] = mapped_column(String(32))
+    model_estimate: Mapped[float | None] = mapped_column(Float)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(ID))
+    lift_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_origin",
+            "learner_id",
+            "framework_id",
+            "competency_id",
+            "kind",
+            "evidence_key",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    learner_id: Mapped[str] = mapped_column(String(ID))
+    framework_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("frameworks.id", ondelete="CASCADE")
+    )
+    competency_id: Mapped[str] = mapped_column(String(ID))
+    kind: Mapped[str] = mapped_column(String(32))
+    evidence_key: Mapped[str] = mapped_column(String(KEY))
+    message: Mapped[str] = mapped_column(Text)
+    suggested_action: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(ID))

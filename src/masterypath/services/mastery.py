@@ -1,0 +1,587 @@
+"""Mastery use cases: the streaming projection (evidence -> states -> decisions), replay,
+refit, status and explanations, the gate, overrides, alerts and policies.
+
+The projection processes each learner's evidence in ledger (arrival) order while holding
+that learner's lock, so live processing and :meth:`MasteryService.replay` see the same
+sequence and build the same states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from masterypath.domain.alerts import AlertDraft
+from masterypath.domain.explain import Explanation
+from masterypath.domain.framework import Framework
+from masterypath.domain.gate import MissingPrerequisite, missing_prerequisites
+from masterypath.domain.models.bkt import BKT
+from masterypath.domain.models.logistic import Logistic
+from masterypath.domain.models.registry import make_model, model_from_dict
+from masterypath.domain.models.responses import Responses
+from masterypath.domain.overrides import Override, OverrideReason
+from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
+from masterypath.domain.progress import (
+    CompetencyState,
+    Decision,
+    Observation,
+    apply_observation,
+    decide,
+    model_status,
+    parent_status,
+)
+from masterypath.domain.trackers import LogisticTracker, RollupTracker, Tracker, bkt_tracker
+from masterypath.errors import (
+    ConfigurationError,
+    LockedError,
+    NotFoundError,
+    ValidationError,
+)
+from masterypath.services.context import ServiceContext
+from masterypath.store.mastery import LedgerEvent, MasteryRepository, StoredState, TrailEntry
+from masterypath.store.repositories import FrameworkRepository
+
+Progress = Callable[[int], None]
+
+
+class FrameworkRuntime:
+    """What projecting one framework needs: the graph, policies and fitted models."""
+
+    def __init__(
+        self,
+        framework: Framework,
+        policies: PolicyBook,
+        models: dict[str, tuple[int, Any]],
+    ) -> None:
+        self.framework = framework
+        self.policies = policies
+        self.models = models
+        self.children: dict[str, list[str]] = {}
+        for c in framework.competencies:
+            if c.parent_id is not None:
+                self.children.setdefault(c.parent_id, []).append(c.id)
+        self._trackers: dict[str, Tracker] = {}
+
+    @classmethod
+    def load(cls, repo: MasteryRepository, framework: Framework) -> FrameworkRuntime:
+        models = {}
+        for name in ("bkt", "logistic"):
+            found = repo.active_model(framework.id, name)
+            if found is not None:
+                models[name] = (found[0], model_from_dict(found[1]))
+        return cls(framework, repo.policies(framework.id), models)
+
+    def policy(self, competency_id: str) -> MasteryPolicy:
+        return self.policies.for_competency(competency_id)
+
+    def model_version(self, competency_id: str) -> int | None:
+        found = self.models.get(self.policy(competency_id).model)
+        return None if found is None else found[0]
+
+    def tracker(self, competency_id: str) -> Tracker:
+        tracker = self._trackers.get(competency_id)
+        if tracker is None:
+            tracker = self._make_tracker(competency_id)
+            self._trackers[competency_id] = tracker
+        return tracker
+
+    def _make_tracker(self, competency_id: str) -> Tracker:
+        policy = self.policy(competency_id)
+        method = policy.rollup_method
+        if method is not None:
+            return RollupTracker(
+                method,
+                weight=policy.rollup_weight,
+                n=policy.rollup_n,
+                mastery_points=policy.mastery_threshold,
+            )
+        if policy.model == "logistic":
+            found = self.models.get("logistic")
+            if found is None:
+                raise ConfigurationError(
+                    f"framework {self.framework.id!r}: the policy of {competency_id!r} uses the "
+                    "logistic model, which has not been fitted; run `masterypath refit "
+                    f"{self.framework.id} --model logistic`"
+                )
+            model = found[1]
+            assert isinstance(model, Logistic)
+            return LogisticTracker(model, competency_id)
+        found = self.models.get("bkt")
+        bkt = found[1] if found is not None else None
+        assert bkt is None or isinstance(bkt, BKT)
+        return bkt_tracker(bkt, competency_id)
+
+
+@dataclass
+class Projector:
+    """Applies ledger events to one framework's states, kept in memory for the duration of
+    one transaction (a live batch or a whole replay)."""
+
+    runtime: FrameworkRuntime
+    states: dict[tuple[str, str], StoredState]
+    overrides: dict[tuple[str, str], Override]
+    touched: set[tuple[str, str]] = field(default_factory=set)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    alerts: list[AlertDraft] = field(default_factory=list)
+
+    def state(self, learner_id: str, competency_id: str) -> CompetencyState:
+        stored = self.states.get((learner_id, competency_id))
+        if stored is not None:
+            return stored.state
+        return CompetencyState.new(learner_id, competency_id, self.runtime.tracker(competency_id))
+
+    def status_at(self, learner_id: str, competency_id: str, now: datetime) -> Status:
+        """Effective status (override, parent rollup, or policy) at ``now``."""
+        override = self.overrides.get((learner_id, competency_id))
+        if override is not None:
+            return override.status
+        children = self.runtime.children.get(competency_id)
+        if children:
+            statuses = {c: self.status_at(learner_id, c, now) for c in children}
+            return parent_status(statuses, self.runtime.policy(competency_id))[0]
+        stored = self.states.get((learner_id, competency_id))
+        if stored is None:
+            return Status.NOT_STARTED
+        return model_status(stored.state, self.runtime.policy(competency_id), now)[0]
+
+    def missing(
+        self, learner_id: str, competency_id: str, now: datetime
+    ) -> tuple[MissingPrerequisite, ...]:
+        competency = self.runtime.framework.competency(competency_id)
+        if not competency.prerequisites:
+            return ()
+        statuses = {
+            p.competency_id: self.status_at(learner_id, p.competency_id, now)
+            for p in competency.prerequisites
+        }
+        return missing_prerequisites(self.runtime.framework, competency_id, statuses)
+
+    def apply(self, event: LedgerEvent) -> None:
+        framework = self.runtime.framework
+        for cid in event.competency_ids:
+            if cid not in framework:
+                continue
+            key = (event.learner_id, cid)
+            locked = bool(self.missing(event.learner_id, cid, event.timestamp))
+            new, step = apply_observation(
+                self.state(event.learner_id, cid),
+                Observation(event.key, event.score, event.kind, event.timestamp, event.item_id),
+                self.runtime.tracker(cid),
+                self.runtime.policy(cid),
+                self.overrides.get(key),
+            )
+            self.states[key] = StoredState(new, step.status, self.runtime.model_version(cid))
+            self.touched.add(key)
+            self.events.append(
+                (
+                    event.evidence_id,
+                    framework.id,
+                    cid,
+                    event.learner_id,
+                    step.estimate_before,
+                    step.estimate_after,
+                    str(step.status),
+                    locked,
+                )
+            )
+            self.alerts.extend(step.alerts)
+
+
+@dataclass(frozen=True)
+class CompetencyProgress:
+    competency_id: str
+    title: str
+    decision: Decision
+    unlocked: bool
+    missing_prerequisites: tuple[MissingPrerequisite, ...]
+    is_parent: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "competency_id": self.competency_id,
+            "title": self.title,
+            "status": str(self.decision.status),
+            "model_status": str(self.decision.model_status),
+            "unlocked": self.unlocked,
+            "missing_prerequisites": [
+                {"competency_id": m.competency_id, "requires": m.requires, "status": m.status}
+                for m in self.missing_prerequisites
+            ],
+            "is_parent": self.is_parent,
+            "explanation": self.decision.explanation.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ReplaySummary:
+    framework_id: str
+    events: int
+    states: int
+    seconds: float
+    statuses: dict[str, int]
+    alerts: int
+
+
+class MasteryService:
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+
+    # -- the projection --------------------------------------------------------------------
+    def project(self, session: Session, events: Sequence[LedgerEvent]) -> None:
+        """Apply newly stored ``events`` (inside the caller's transaction, after it locked
+        their learners) to every framework that defines their competencies."""
+        if not events:
+            return
+        repo = MasteryRepository(session)
+        routes = repo.frameworks_of(c for e in events for c in e.competency_ids)
+        framework_ids = sorted({f for fids in routes.values() for f in fids})
+        frameworks = FrameworkRepository(session)
+        ordered = sorted(events, key=lambda e: e.evidence_id)
+        now = self.context.clock()
+        for fid in framework_ids:
+            framework = frameworks.get(fid)
+            assert framework is not None
+            mine = [e for e in ordered if any(fid in routes.get(c, ()) for c in e.competency_ids)]
+            learners = {e.learner_id for e in mine}
+            projector = Projector(
+                FrameworkRuntime.load(repo, framework),
+                repo.load_states(fid, learners),
+                repo.active_overrides(fid, learners),
+            )
+            for event in mine:
+                projector.apply(event)
+            self._write(repo, projector, now=now, bulk=False)
+
+    def _write(
+        self, repo: MasteryRepository, projector: Projector, *, now: datetime, bulk: bool
+    ) -> None:
+        fid = projector.runtime.framework.id
+        repo.replace_states(
+            fid, [projector.states[k] for k in sorted(projector.touched)], now=now, bulk=bulk
+        )
+        repo.add_events(projector.events)
+        repo.add_alerts(fid, projector.alerts, now=now)
+
+    def replay(self, framework_id: str, *, progress: Progress | None = None) -> ReplaySummary:
+        """Rebuild every state of ``framework_id`` from the ledger in one transaction;
+        overrides and acknowledged alerts are kept, alerts are not raised twice."""
+        import time
+
+        start = time.perf_counter()
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            repo = MasteryRepository(session)
+            framework = self._framework(session, framework_id)
+            repo.clear_projection(framework_id)
+            projector = Projector(
+                FrameworkRuntime.load(repo, framework), {}, repo.active_overrides(framework_id)
+            )
+            n = 0
+            for event in repo.ledger_events(framework.ids):
+                projector.apply(event)
+                n += 1
+                if progress is not None and n % 10_000 == 0:
+                    progress(10_000)
+            if progress is not None:
+                progress(n % 10_000)
+            self._write(repo, projector, now=now, bulk=True)
+            counts = repo.status_counts(framework_id)
+        return ReplaySummary(
+            framework_id,
+            n,
+            len(projector.touched),
+            time.perf_counter() - start,
+            counts,
+            len(projector.alerts),
+        )
+
+    def refit(self, framework_id: str, *, model: str = "bkt", seed: int = 0) -> dict[str, Any]:
+        """Fit ``model`` on the framework's ledger, store it as the new active version, and
+        replay with it. Scores >= 0.5 count as correct for fitting."""
+        if model not in ("bkt", "logistic"):
+            raise ValidationError("model", "must be 'bkt' or 'logistic'")
+        with self.context.sessions() as session:
+            repo = MasteryRepository(session)
+            framework = self._framework(session, framework_id)
+            rows = [
+                (e.learner_id, c, int(e.score >= 0.5), e.evidence_id, e.item_id)
+                for e in repo.ledger_events(framework.ids)
+                for c in e.competency_ids
+                if c in framework
+            ]
+        if not rows:
+            raise ValidationError("framework_id", f"{framework_id!r} has no evidence to fit on")
+        frame = pd.DataFrame(rows, columns=["user", "skill", "correct", "order", "item"])
+        if frame["item"].isna().all():
+            frame = frame.drop(columns="item")
+        responses = Responses.from_frame(frame, item="item" if "item" in frame else None)
+        fitted = make_model(model, seed=seed).fit(responses)
+        with self.context.sessions.begin() as session:
+            version = MasteryRepository(session).add_model_version(
+                framework_id, model, fitted.to_dict(), n_rows=len(frame), now=self.context.clock()
+            )
+        summary = self.replay(framework_id)
+        return {"model_version": version, "model": model, "n_rows": len(frame), "replay": summary}
+
+    # -- reading ---------------------------------------------------------------------------
+    def _framework(self, session: Session, framework_id: str) -> Framework:
+        framework = FrameworkRepository(session).get(framework_id)
+        if framework is None:
+            raise NotFoundError("framework", framework_id)
+        return framework
+
+    def _projector(self, session: Session, framework: Framework, learner_id: str) -> Projector:
+        repo = MasteryRepository(session)
+        return Projector(
+            FrameworkRuntime.load(repo, framework),
+            repo.load_states(framework.id, [learner_id]),
+            repo.active_overrides(framework.id, [learner_id]),
+        )
+
+    def progress(
+        self, learner_id: str, framework_id: str, *, now: datetime | None = None
+    ) -> list[CompetencyProgress]:
+        """Every competency of the framework for one learner, in topological order: status
+        at ``now`` (default: the clock), explanation, and whether it is unlocked."""
+        now = now or self.context.clock()
+        with self.context.sessions() as session:
+            framework = self._framework(session, framework_id)
+            projector = self._projector(session, framework, learner_id)
+        out = []
+        for cid in framework.topological_order():
+            decision = self._decision(projector, learner_id, cid, now)
+            missing = projector.missing(learner_id, cid, now)
+            out.append(
+                CompetencyProgress(
+                    cid,
+                    framework.competency(cid).title,
+                    decision,
+                    not missing,
+                    missing,
+                    cid in projector.runtime.children,
+                )
+            )
+        return out
+
+    def _decision(self, projector: Projector, learner_id: str, cid: str, now: datetime) -> Decision:
+        runtime = projector.runtime
+        override = projector.overrides.get((learner_id, cid))
+        state = projector.state(learner_id, cid)
+        decision = decide(state, runtime.policy(cid), runtime.tracker(cid), now, override)
+        children = runtime.children.get(cid)
+        if not children:
+            return decision
+        statuses = {c: projector.status_at(learner_id, c, now) for c in children}
+        status, rule = parent_status(statuses, runtime.policy(cid))
+        done = sum(s is Status.MASTERED for s in statuses.values())
+        text = f"{done} of {len(children)} parts of {cid} mastered ({rule.replace('_', ' ')})."
+        explanation = Explanation(
+            **{
+                **decision.explanation.__dict__,
+                "status": status,
+                "rule": rule,
+                "learner_text": text if override is None else decision.explanation.learner_text,
+                "educator_text": text + " " + decision.explanation.educator_text,
+            }
+        )
+        return Decision(override.status if override else status, explanation, status)
+
+    def explain(
+        self, learner_id: str, framework_id: str, competency_id: str, *, now: datetime | None = None
+    ) -> tuple[CompetencyProgress, list[TrailEntry]]:
+        """One competency's decision and the full evidence trail behind it."""
+        for item in self.progress(learner_id, framework_id, now=now):
+            if item.competency_id == competency_id:
+                with self.context.sessions() as session:
+                    trail = MasteryRepository(session).trail(
+                        framework_id, learner_id, competency_id
+                    )
+                return item, trail
+        raise NotFoundError("competency", competency_id)
+
+    def start_activity(
+        self,
+        learner_id: str,
+        framework_id: str,
+        *,
+        competency_id: str | None = None,
+        item_id: str | None = None,
+    ) -> tuple[str, ...]:
+        """Check the gate before a learner starts an activity; returns the competencies it
+        practises, or raises :class:`LockedError` listing the missing prerequisites."""
+        now = self.context.clock()
+        with self.context.sessions() as session:
+            framework = self._framework(session, framework_id)
+            if item_id is not None:
+                item = next((i for i in framework.items if i.id == item_id), None)
+                if item is None:
+                    raise NotFoundError("item", item_id)
+                targets = tuple(item.competency_ids)
+            elif competency_id is not None:
+                if competency_id not in framework:
+                    raise NotFoundError("competency", competency_id)
+                targets = (competency_id,)
+            else:
+                raise ValidationError("competency_id", "give a competency id or an item id")
+            projector = self._projector(session, framework, learner_id)
+        for cid in targets:
+            missing = projector.missing(learner_id, cid, now)
+            if missing:
+                raise LockedError(cid, [(m.competency_id, m.requires, m.status) for m in missing])
+        return targets
+
+    # -- overrides -------------------------------------------------------------------------
+    def override(
+        self,
+        *,
+        learner_id: str,
+        framework_id: str,
+        competency_id: str,
+        status: str,
+        reason: str,
+        educator: str,
+        note: str = "",
+    ) -> Override:
+        """Grant or revoke a status; it wins over the model until lifted. A new override of
+        the same learner and competency lifts the previous one."""
+        try:
+            wanted = Status(status)
+        except ValueError:
+            raise ValidationError("status", f"unknown status {status!r}") from None
+        try:
+            why = OverrideReason(reason)
+        except ValueError:
+            raise ValidationError(
+                "reason", f"must be one of {', '.join(r.value for r in OverrideReason)}"
+            ) from None
+        if not educator.strip():
+            raise ValidationError("educator", "must name who overrides")
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            repo = MasteryRepository(session)
+            framework = self._framework(session, framework_id)
+            if competency_id not in framework:
+                raise NotFoundError("competency", competency_id)
+            repo.lock_learners([learner_id], now=now)
+            projector = self._projector(session, framework, learner_id)
+            previous = projector.overrides.get((learner_id, competency_id))
+            if previous is not None:
+                repo.lift_override(previous.id, by=educator, note="replaced", now=now)
+            projector.overrides.pop((learner_id, competency_id), None)
+            model = projector.status_at(learner_id, competency_id, now)
+            draft = Override(
+                id=0,
+                learner_id=learner_id,
+                framework_id=framework_id,
+                competency_id=competency_id,
+                status=wanted,
+                reason=why,
+                note=note,
+                educator=educator,
+                created_at=now,
+                model_status=model,
+                model_estimate=projector.state(learner_id, competency_id).estimate,
+            )
+            new_id = repo.add_override(draft)
+            repo.set_status(framework_id, learner_id, competency_id, wanted)
+            return repo.get_override(new_id) or draft
+
+    def lift_override(self, override_id: int, *, by: str, note: str = "") -> Override:
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            repo = MasteryRepository(session)
+            found = repo.get_override(override_id)
+            if found is None:
+                raise NotFoundError("override", str(override_id))
+            if not found.active:
+                raise ValidationError("override_id", f"override {override_id} is already lifted")
+            repo.lock_learners([found.learner_id], now=now)
+            repo.lift_override(override_id, by=by, note=note, now=now)
+            framework = self._framework(session, found.framework_id)
+            projector = self._projector(session, framework, found.learner_id)
+            stored = projector.states.get((found.learner_id, found.competency_id))
+            if stored is not None:
+                repo.set_status(
+                    found.framework_id,
+                    found.learner_id,
+                    found.competency_id,
+                    projector.status_at(found.learner_id, found.competency_id, now),
+                )
+            lifted = repo.get_override(override_id)
+            assert lifted is not None
+            return lifted
+
+    def overrides(
+        self, *, framework_id: str | None = None, learner_id: str | None = None
+    ) -> list[Override]:
+        with self.context.sessions() as session:
+            return MasteryRepository(session).overrides(
+                framework_id=framework_id, learner_id=learner_id
+            )
+
+    # -- alerts ----------------------------------------------------------------------------
+    def alerts(self, **filters: Any) -> list[Any]:
+        with self.context.sessions() as session:
+            return MasteryRepository(session).alerts(**filters)
+
+    def acknowledge_alert(self, alert_id: int, *, by: str) -> None:
+        with self.context.sessions.begin() as session:
+            if not MasteryRepository(session).acknowledge_alert(
+                alert_id, by=by, now=self.context.clock()
+            ):
+                raise NotFoundError("alert", str(alert_id))
+
+    # -- policies --------------------------------------------------------------------------
+    def set_policy(
+        self, framework_id: str, policy: MasteryPolicy, *, competency_id: str | None = None
+    ) -> None:
+        """Set the framework default (no ``competency_id``) or one competency's policy.
+        States are not rebuilt: run :meth:`replay` to apply it to past evidence."""
+        with self.context.sessions.begin() as session:
+            framework = self._framework(session, framework_id)
+            if competency_id is not None and competency_id not in framework:
+                raise NotFoundError("competency", competency_id)
+            MasteryRepository(session).set_policy(
+                framework_id, competency_id or "", policy, now=self.context.clock()
+            )
+
+    def policies(self, framework_id: str) -> PolicyBook:
+        with self.context.sessions() as session:
+            self._framework(session, framework_id)
+            return MasteryRepository(session).policies(framework_id)
+
+    def model_versions(self, framework_id: str) -> list[dict[str, Any]]:
+        with self.context.sessions() as session:
+            self._framework(session, framework_id)
+            return MasteryRepository(session).model_versions(framework_id)
+
+
+def ledger_events(
+    columns: Mapping[str, Sequence[Any]],
+    inserted: Mapping[str, int],
+    competencies: Mapping[str, Iterable[str]],
+) -> list[LedgerEvent]:
+    """The events a write just stored, from the columns it wrote."""
+    out = []
+    for n, key in enumerate(columns["key"]):
+        eid = inserted.get(key)
+        if eid is None:
+            continue
+        out.append(
+            LedgerEvent(
+                eid,
+                key,
+                columns["learner_id"][n],
+                tuple(competencies[key]),
+                float(columns["score"][n]),
+                str(columns["kind"][n]),
+                columns["timestamp"][n],
+                columns["item_id"][n],
+            )
+        )
+    return out

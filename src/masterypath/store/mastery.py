@@ -1,0 +1,515 @@
+"""Repository of the mastery projection: states, the decision trail, policies, model
+versions, overrides and alerts. Never commits; the service owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from masterypath.domain.alerts import AlertDraft
+from masterypath.domain.overrides import Override, OverrideReason
+from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
+from masterypath.domain.progress import CompetencyState, state_from_dict
+from masterypath.store.bulk import insert_many
+from masterypath.store.tables import (
+    AlertRow,
+    CompetencyRow,
+    EvidenceCompetencyRow,
+    EvidenceRow,
+    LearnerRow,
+    MasteryEventRow,
+    MasteryStateRow,
+    ModelVersionRow,
+    OverrideRow,
+    PolicyRow,
+)
+
+CHUNK = 500
+"""Ids per ``IN (...)`` list (SQLite's bound-parameter limit is far above, but plans stay small)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEvent:
+    """One ledger row as the pipeline reads it."""
+
+    evidence_id: int
+    key: str
+    learner_id: str
+    competency_ids: tuple[str, ...]
+    score: float
+    kind: str
+    timestamp: datetime
+    item_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    state: CompetencyState
+    status: Status
+    model_version_id: int | None
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    evidence_id: int
+    key: str
+    timestamp: datetime
+    score: float
+    kind: str
+    item_id: str | None
+    estimate_before: float | None
+    estimate_after: float | None
+    status: str
+    locked: bool
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: int
+    learner_id: str
+    framework_id: str
+    competency_id: str
+    kind: str
+    evidence_key: str
+    message: str
+    suggested_action: str
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+class MasteryRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- learners --------------------------------------------------------------------------
+    def lock_learners(self, learner_ids: Iterable[str], *, now: datetime) -> None:
+        """Create missing learner rows and lock them (``FOR UPDATE`` on PostgreSQL; SQLite
+        serialises writers anyway) in sorted order, so writers never deadlock."""
+        ids = sorted(set(learner_ids))
+        for part in _chunks(ids):
+            self.session.execute(
+                _insert(self.session)(LearnerRow)
+                .values([{"id": i, "created_at": now} for i in part])
+                .on_conflict_do_nothing()
+            )
+            stmt = select(LearnerRow.id).where(LearnerRow.id.in_(part)).order_by(LearnerRow.id)
+            if self.session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            self.session.execute(stmt).all()
+
+    # -- routing ---------------------------------------------------------------------------
+    def frameworks_of(self, competency_ids: Iterable[str]) -> dict[str, list[str]]:
+        """``{competency id: [framework ids that define it]}``."""
+        out: dict[str, list[str]] = {}
+        ids = sorted(set(competency_ids))
+        for part in _chunks(ids):
+            rows = self.session.execute(
+                select(CompetencyRow.id, CompetencyRow.framework_id).where(
+                    CompetencyRow.id.in_(part)
+                )
+            )
+            for cid, fid in rows:
+                out.setdefault(cid, []).append(fid)
+        return out
+
+    # -- states ----------------------------------------------------------------------------
+    def load_states(
+        self, framework_id: str, learner_ids: Iterable[str]
+    ) -> dict[tuple[str, str], StoredState]:
+        out = {}
+        for part in _chunks(sorted(set(learner_ids))):
+            rows = self.session.scalars(
+                select(MasteryStateRow).where(
+                    MasteryStateRow.framework_id == framework_id,
+                    MasteryStateRow.learner_id.in_(part),
+                )
+            )
+            for r in rows:
+                out[(r.learner_id, r.competency_id)] = StoredState(
+                    state_from_dict(r.state), Status(r.status), r.model_version_id
+                )
+        return out
+
+    def replace_states(
+        self, framework_id: str, states: Sequence[StoredState], *, now: datetime, bulk: bool
+    ) -> None:
+        """Write ``states``; rows of the same keys are deleted first unless ``bulk`` (a
+        replay that has just cleared the projection)."""
+        if not bulk:
+            for s in states:
+                self.session.execute(
+                    delete(MasteryStateRow).where(
+                        MasteryStateRow.framework_id == framework_id,
+                        MasteryStateRow.learner_id == s.state.learner_id,
+                        MasteryStateRow.competency_id == s.state.competency_id,
+                    )
+                )
+        insert_many(
+            self.session,
+            "mastery_states",
+            (
+                "learner_id",
+                "framework_id",
+                "competency_id",
+                "model_version_id",
+                "estimate",
+                "status",
+                "n_evidence",
+                "state",
+                "updated_at",
+            ),
+            [
+                (
+                    s.state.learner_id,
+                    framework_id,
+                    s.state.competency_id,
+                    s.model_version_id,
+                    s.state.estimate,
+                    str(s.status),
+                    s.state.n_evidence,
+                    s.state.to_dict(),
+                    now,
+                )
+                for s in states
+            ],
+            json_columns=("state",),
+            time_columns=("updated_at",),
+        )
+
+    def set_status(
+        self, framework_id: str, learner_id: str, competency_id: str, status: Status
+    ) -> None:
+        self.session.execute(
+            update(MasteryStateRow)
+            .where(
+                MasteryStateRow.framework_id == framework_id,
+                MasteryStateRow.learner_id == learner_id,
+                MasteryStateRow.competency_id == competency_id,
+            )
+            .values(status=str(status))
+        )
+
+    def clear_projection(self, framework_id: str) -> None:
+        for table in (MasteryStateRow, MasteryEventRow):
+            self.session.execute(delete(table).where(table.framework_id == framework_id))
+
+    def add_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Rows of (evidence_id, framework_id, competency_id, learner_id, estimate_before,
+        estimate_after, status, locked)."""
+        insert_many(
+            self.session,
+            "mastery_events",
+            (
+                "evidence_id",
+                "framework_id",
+                "competency_id",
+                "learner_id",
+                "estimate_before",
+                "estimate_after",
+                "status",
+                "locked",
+            ),
+            rows,
+        )
+
+    def status_counts(self, framework_id: str) -> dict[str, int]:
+        rows = self.session.execute(
+            select(MasteryStateRow.status, func.count())
+            .where(MasteryStateRow.framework_id == framework_id)
+            .group_by(MasteryStateRow.status)
+        )
+        return {s: int(n) for s, n in rows}
+
+    def trail(self, framework_id: str, learner_id: str, competency_id: str) -> list[TrailEntry]:
+        rows = self.session.execute(
+            select(
+                EvidenceRow.id.label("evidence_id"),
+                EvidenceRow.key,
+                EvidenceRow.timestamp,
+                EvidenceRow.score,
+                EvidenceRow.kind,
+                EvidenceRow.item_id,
+                MasteryEventRow.estimate_before,
+                MasteryEventRow.estimate_after,
+                MasteryEventRow.status,
+                MasteryEventRow.locked,
+            )
+            .join(MasteryEventRow, MasteryEventRow.evidence_id == EvidenceRow.id)
+            .where(
+                MasteryEventRow.framework_id == framework_id,
+                MasteryEventRow.learner_id == learner_id,
+                MasteryEventRow.competency_id == competency_id,
+            )
+            .order_by(EvidenceRow.id)
+        )
+        return [TrailEntry(**r._mapping) for r in rows]
+
+    # -- ledger ----------------------------------------------------------------------------
+    def ledger_events(self, competency_ids: Sequence[str]) -> Iterator[LedgerEvent]:
+        """Every ledger row about any of ``competency_ids``, by learner then arrival (the
+        order the live pipeline processed them in), with all of its competencies."""
+        wanted = (
+            select(EvidenceCompetencyRow.evidence_id)
+            .where(EvidenceCompetencyRow.competency_id.in_(competency_ids))
+            .distinct()
+        )
+        stmt = (
+            select(
+                EvidenceRow.id,
+                EvidenceRow.key,
+                EvidenceRow.learner_id,
+                EvidenceCompetencyRow.competency_id,
+                EvidenceRow.score,
+                EvidenceRow.kind,
+                EvidenceRow.timestamp,
+                EvidenceRow.item_id,
+            )
+            .join(EvidenceCompetencyRow, EvidenceCompetencyRow.evidence_id == EvidenceRow.id)
+            .where(EvidenceRow.id.in_(wanted))
+            .order_by(EvidenceRow.learner_id, EvidenceRow.id, EvidenceCompetencyRow.position)
+        )
+        result = self.session.execute(stmt.execution_options(yield_per=20_000))
+        current: list[Any] | None = None
+        comps: list[str] = []
+        for eid, key, learner, cid, score, kind, ts, item in result:
+            if current is not None and current[0] == eid:
+                comps.append(cid)
+                continue
+            if current is not None:
+                yield LedgerEvent(current[0], current[1], current[2], tuple(comps), *current[3:])
+            current, comps = [eid, key, learner, score, kind, ts, item], [cid]
+        if current is not None:
+            yield LedgerEvent(current[0], current[1], current[2], tuple(comps), *current[3:])
+
+    # -- policies and model versions -------------------------------------------------------
+    def policies(self, framework_id: str) -> PolicyBook:
+        rows = self.session.execute(
+            select(PolicyRow.competency_id, PolicyRow.policy).where(
+                PolicyRow.framework_id == framework_id
+            )
+        ).all()
+        by_id = {cid: MasteryPolicy.from_dict(p) for cid, p in rows}
+        default = by_id.pop("", None) or MasteryPolicy()
+        return PolicyBook(default, by_id)
+
+    def set_policy(
+        self, framework_id: str, competency_id: str, policy: MasteryPolicy, *, now: datetime
+    ) -> None:
+        self.session.execute(
+            delete(PolicyRow).where(
+                PolicyRow.framework_id == framework_id, PolicyRow.competency_id == competency_id
+            )
+        )
+        self.session.execute(
+            insert(PolicyRow).values(
+                framework_id=framework_id,
+                competency_id=competency_id,
+                policy=policy.to_dict(),
+                updated_at=now,
+            )
+        )
+
+    def active_model(self, framework_id: str, name: str) -> tuple[int, dict[str, Any]] | None:
+        row = self.session.execute(
+            select(ModelVersionRow.id, ModelVersionRow.payload)
+            .where(
+                ModelVersionRow.framework_id == framework_id,
+                ModelVersionRow.name == name,
+                ModelVersionRow.active.is_(True),
+            )
+            .order_by(ModelVersionRow.id.desc())
+        ).first()
+        return None if row is None else (int(row[0]), dict(row[1]))
+
+    def add_model_version(
+        self, framework_id: str, name: str, payload: dict[str, Any], *, n_rows: int, now: datetime
+    ) -> int:
+        self.session.execute(
+            update(ModelVersionRow)
+            .where(ModelVersionRow.framework_id == framework_id, ModelVersionRow.name == name)
+            .values(active=False)
+        )
+        row = ModelVersionRow(
+            framework_id=framework_id,
+            name=name,
+            payload=payload,
+            n_rows=n_rows,
+            created_at=now,
+            active=True,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return int(row.id)
+
+    def model_versions(self, framework_id: str) -> list[dict[str, Any]]:
+        rows = self.session.execute(
+            select(
+                ModelVersionRow.id,
+                ModelVersionRow.name,
+                ModelVersionRow.n_rows,
+                ModelVersionRow.created_at,
+                ModelVersionRow.active,
+            )
+            .where(ModelVersionRow.framework_id == framework_id)
+            .order_by(ModelVersionRow.id)
+        )
+        return [
+            {"id": i, "name": n, "n_rows": r, "created_at": c.isoformat(), "active": a}
+            for i, n, r, c, a in rows
+        ]
+
+    # -- overrides -------------------------------------------------------------------------
+    def active_overrides(
+        self, framework_id: str, learner_ids: Iterable[str] | None = None
+    ) -> dict[tuple[str, str], Override]:
+        stmt = select(OverrideRow).where(
+            OverrideRow.framework_id == framework_id, OverrideRow.lifted_at.is_(None)
+        )
+        out = {}
+        groups = [None] if learner_ids is None else list(_chunks(sorted(set(learner_ids))))
+        for part in groups:
+            s = stmt if part is None else stmt.where(OverrideRow.learner_id.in_(part))
+            for r in self.session.scalars(s):
+                out[(r.learner_id, r.competency_id)] = _to_override(r)
+        return out
+
+    def add_override(self, override: Override) -> int:
+        row = OverrideRow(
+            learner_id=override.learner_id,
+            framework_id=override.framework_id,
+            competency_id=override.competency_id,
+            status=str(override.status),
+            reason=str(override.reason),
+            note=override.note,
+            educator=override.educator,
+            created_at=override.created_at,
+            model_status=str(override.model_status),
+            model_estimate=override.model_estimate,
+            lift_note="",
+        )
+        self.session.add(row)
+        self.session.flush()
+        return int(row.id)
+
+    def get_override(self, override_id: int) -> Override | None:
+        row = self.session.get(OverrideRow, override_id)
+        return None if row is None else _to_override(row)
+
+    def lift_override(self, override_id: int, *, by: str, note: str, now: datetime) -> None:
+        self.session.execute(
+            update(OverrideRow)
+            .where(OverrideRow.id == override_id)
+            .values(lifted_at=now, lifted_by=by, lift_note=note)
+        )
+
+    def overrides(
+        self, *, framework_id: str | None = None, learner_id: str | None = None
+    ) -> list[Override]:
+        stmt = select(OverrideRow).order_by(OverrideRow.id)
+        if framework_id is not None:
+            stmt = stmt.where(OverrideRow.framework_id == framework_id)
+        if learner_id is not None:
+            stmt = stmt.where(OverrideRow.learner_id == learner_id)
+        return [_to_override(r) for r in self.session.scalars(stmt)]
+
+    # -- alerts ----------------------------------------------------------------------------
+    def add_alerts(self, framework_id: str, drafts: Sequence[AlertDraft], *, now: datetime) -> None:
+        """Store each alert once: a replay raising the same alert again is a no-op."""
+        for part in _chunks(list(drafts)):
+            self.session.execute(
+                _insert(self.session)(AlertRow)
+                .values(
+                    [
+                        {
+                            "learner_id": d.learner_id,
+                            "framework_id": framework_id,
+                            "competency_id": d.competency_id,
+                            "kind": str(d.kind),
+                            "evidence_key": d.evidence_key,
+                            "message": d.message,
+                            "suggested_action": d.suggested_action,
+                            "created_at": now,
+                        }
+                        for d in part
+                    ]
+                )
+                .on_conflict_do_nothing()
+            )
+
+    def alerts(
+        self,
+        *,
+        framework_id: str | None = None,
+        learner_id: str | None = None,
+        kind: str | None = None,
+        include_acknowledged: bool = False,
+        limit: int = 1000,
+    ) -> list[AlertRecord]:
+        stmt = select(AlertRow).order_by(AlertRow.id)
+        if framework_id is not None:
+            stmt = stmt.where(AlertRow.framework_id == framework_id)
+        if learner_id is not None:
+            stmt = stmt.where(AlertRow.learner_id == learner_id)
+        if kind is not None:
+            stmt = stmt.where(AlertRow.kind == kind)
+        if not include_acknowledged:
+            stmt = stmt.where(AlertRow.acknowledged_at.is_(None))
+        return [
+            AlertRecord(
+                r.id,
+                r.learner_id,
+                r.framework_id,
+                r.competency_id,
+                r.kind,
+                r.evidence_key,
+                r.message,
+                r.suggested_action,
+                r.created_at,
+                r.acknowledged_at,
+                r.acknowledged_by,
+            )
+            for r in self.session.scalars(stmt.limit(limit))
+        ]
+
+    def acknowledge_alert(self, alert_id: int, *, by: str, now: datetime) -> bool:
+        result = self.session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id)
+            .values(acknowledged_at=now, acknowledged_by=by)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _to_override(r: OverrideRow) -> Override:
+    return Override(
+        id=r.id,
+        learner_id=r.learner_id,
+        framework_id=r.framework_id,
+        competency_id=r.competency_id,
+        status=Status(r.status),
+        reason=OverrideReason(r.reason),
+        note=r.note,
+        educator=r.educator,
+        created_at=r.created_at,
+        model_status=Status(r.model_status),
+        model_estimate=r.model_estimate,
+        lifted_at=r.lifted_at,
+        lifted_by=r.lifted_by,
+        lift_note=r.lift_note,
+    )
