@@ -93,6 +93,13 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
 
 
 TABLES = (
+    "alerts",
+    "overrides",
+    "mastery_events",
+    "mastery_states",
+    "mastery_policies",
+    "model_versions",
+    "learners",
     "evidence_competencies",
     "evidence",
     "prerequisites",

@@ -166,8 +166,8 @@ def explain(
             "confirm what you know."
         )
         educator = (
-            f"Needs review: the policy's {days}-day expiry has passed since the last "
-            f"evidence; {figures}."
+            f"{status.value.replace('_', ' ').capitalize()}: the policy's {days}-day expiry "
+            f"has passed since the last evidence; {figures}."
         )
     elif rule == "review_due":
         learner = f"It is time to review {c} (due {due}) so you keep it."

@@ -36,12 +36,15 @@ class Status(StrEnum):
 
 
 def satisfies(status: Status | str, requires: UnlockStatus | str) -> bool:
-    """Whether ``status`` meets a prerequisite edge. ``needs_review`` still counts as
-    proficient: a mastered skill that is due for review does not re-lock what it unlocked."""
+    """Whether ``status`` meets a prerequisite edge. ``needs_review`` meets both kinds of
+    edge: it only follows mastery, and a review that falls due puts the competency back
+    into the learner's plan without re-locking what it had unlocked."""
     status = Status(status)
+    if status is Status.NEEDS_REVIEW:
+        return True
     if UnlockStatus(requires) is UnlockStatus.MASTERED:
         return status is Status.MASTERED
-    return status in (Status.PROFICIENT, Status.MASTERED, Status.NEEDS_REVIEW)
+    return status in (Status.PROFICIENT, Status.MASTERED)
 
 
 class ParentRule(StrEnum):

@@ -163,7 +163,7 @@ def model_status(
         if missing.kinds:
             return Status.INSUFFICIENT_EVIDENCE, "required_kinds"
         if expired:
-            return Status.NEEDS_REVIEW, "expiry"
+            return Status.INSUFFICIENT_EVIDENCE, "expiry"
         if est >= policy.mastery_threshold:
             return Status.MASTERED, "mastery_threshold"
         return Status.PROFICIENT, "proficient_threshold"

@@ -1,0 +1,250 @@
+"""The mastery pipeline end to end on SQLite and PostgreSQL: live projection, gate,
+overrides, alerts, policies, refit and replay."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from masterypath.domain.evidence import BinaryOutcome, Evidence, EvidenceKind
+from masterypath.domain.framework import Competency, Framework, Item, Prerequisite
+from masterypath.domain.policy import MasteryPolicy, Status
+from masterypath.errors import LockedError, NotFoundError, ValidationError
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
+from masterypath.store.mastery import MasteryRepository
+
+T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FRAMEWORK = Framework(
+    id="arith",
+    title="Arithmetic",
+    competencies=(
+        Competency(id="arith", title="Arithmetic"),
+        Competency(id="add", title="Addition", parent_id="arith"),
+        Competency(
+            id="mul",
+            title="Multiplication",
+            parent_id="arith",
+            prerequisites=(Prerequisite("add"),),
+        ),
+    ),
+    items=(Item(id="q-mul", competency_ids=("mul",)),),
+)
+
+
+def answer(n: int, competency: str, correct: bool, learner: str = "ana", **kw: object) -> Evidence:
+    return Evidence.create(
+        key=f"{learner}-{n}",
+        learner_id=learner,
+        competency_ids=(competency,),
+        outcome=BinaryOutcome(correct),
+        timestamp=T + timedelta(minutes=n),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def setup(database: ServiceContext) -> tuple[EvidenceService, MasteryService]:
+    FrameworkService(database).save(FRAMEWORK)
+    return EvidenceService(database), MasteryService(database)
+
+
+def statuses(
+    mastery: MasteryService, learner: str = "ana", now: datetime | None = None
+) -> dict[str, str]:
+    return {
+        p.competency_id: str(p.decision.status) for p in mastery.progress(learner, "arith", now=now)
+    }
+
+
+def snapshot(database: ServiceContext) -> dict[tuple[str, str], dict[str, object]]:
+    with database.sessions() as session:
+        states = MasteryRepository(session).load_states(
+            "arith", ["ana", "ben", *(f"l{n}" for n in range(7))]
+        )
+    return {k: {**v.state.to_dict(), "status": str(v.status)} for k, v in states.items()}
+
+
+def test_live_pipeline_decides_explains_and_unlocks(setup, database) -> None:
+    evidence, mastery = setup
+    assert statuses(mastery, now=T) == {
+        "add": "not_started",
+        "mul": "not_started",
+        "arith": "not_started",
+    }
+    with pytest.raises(LockedError) as locked:
+        mastery.start_activity("ana", "arith", item_id="q-mul")
+    assert locked.value.missing == (("add", "mastered", "not_started"),)
+    evidence.record_many([answer(n, "add", True) for n in range(2)])
+    progress = {p.competency_id: p for p in mastery.progress("ana", "arith", now=T)}
+    add = progress["add"].decision.explanation
+    # default policy: BKT textbook parameters, min 3 pieces of evidence
+    assert progress["add"].decision.status is Status.INSUFFICIENT_EVIDENCE
+    assert (add.rule, add.missing.count, add.n_evidence) == ("min_evidence", 1, 2)
+    assert add.evidence_keys == ("ana-0", "ana-1")
+    assert add.estimate == pytest.approx(0.838, abs=1e-3)  # 0.1 -> 0.4667 -> 0.8380
+    assert add.learner_text == (
+        "We need 1 more piece of evidence before we can tell whether you have mastered add."
+    )
+    evidence.record(answer(2, "add", True))
+    progress = {p.competency_id: p for p in mastery.progress("ana", "arith", now=T)}
+    assert progress["add"].decision.status is Status.MASTERED
+    assert progress["mul"].unlocked and not progress["mul"].missing_prerequisites
+    assert progress["arith"].decision.status is Status.IN_PROGRESS  # parent: mul not started
+    assert mastery.start_activity("ana", "arith", item_id="q-mul") == ("mul",)
+
+
+def test_evidence_on_a_locked_competency_is_kept_and_flagged(setup, database) -> None:
+    evidence, mastery = setup
+    evidence.record(answer(0, "mul", True))
+    _, trail = mastery.explain("ana", "arith", "mul", now=T)
+    assert [(e.key, e.locked) for e in trail] == [("ana-0", True)]
+    evidence.record_many([answer(n, "add", True) for n in range(1, 4)])
+    evidence.record(answer(4, "mul", True))
+    _, trail = mastery.explain("ana", "arith", "mul", now=T)
+    assert [(e.key, e.locked) for e in trail] == [("ana-0", True), ("ana-4", False)]
+    assert evidence.count(learner_id="ana") == 5
+
+
+def test_replay_rebuilds_exactly_the_live_states(setup, database) -> None:
+    evidence, mastery = setup
+    pattern = [True, False, True, True, False, True, True, True, True, False, True]
+    for n, ok in enumerate(pattern):
+        evidence.record(answer(n, "add" if n < 6 else "mul", ok))
+        evidence.record(answer(n, "add", not ok, learner="ben"))
+    live = snapshot(database)
+    summary = mastery.replay("arith")
+    assert summary.events == 2 * len(pattern) and summary.states == 3
+    assert snapshot(database) == live
+
+
+def test_an_override_wins_until_lifted_and_is_audited(setup, database) -> None:
+    evidence, mastery = setup
+    evidence.record_many([answer(n, "add", n % 2 == 0) for n in range(4)])
+    assert statuses(mastery, now=T)["add"] == "in_progress"
+    with pytest.raises(ValidationError, match="reason"):
+        mastery.override(
+            learner_id="ana",
+            framework_id="arith",
+            competency_id="add",
+            status="mastered",
+            reason="because",
+            educator="ms-lee",
+        )
+    granted = mastery.override(
+        learner_id="ana",
+        framework_id="arith",
+        competency_id="add",
+        status="mastered",
+        reason="demonstrated_elsewhere",
+        educator="ms-lee",
+        note="oral check on 2 March",
+    )
+    assert granted.model_status is Status.IN_PROGRESS and granted.model_estimate is not None
+    evidence.record_many([answer(n, "add", False) for n in range(4, 8)])  # model disagrees
+    progress = {p.competency_id: p for p in mastery.progress("ana", "arith", now=T)}
+    assert progress["add"].decision.status is Status.MASTERED
+    assert progress["add"].decision.model_status is Status.IN_PROGRESS
+    assert progress["mul"].unlocked
+    assert progress["add"].decision.explanation.learner_text == (
+        "Your teacher set add to mastered: oral check on 2 March"
+    )
+    replayed = mastery.replay("arith")  # a replay never undoes an override either
+    assert replayed.statuses == {"mastered": 1}
+    lifted = mastery.lift_override(granted.id, by="ms-lee", note="re-assess")
+    assert lifted.lifted_by == "ms-lee" and not lifted.active
+    assert statuses(mastery, now=T)["add"] == "in_progress"
+    report = mastery.overrides(framework_id="arith")
+    assert [(o.id, o.educator, o.reason.value, o.active) for o in report] == [
+        (granted.id, "ms-lee", "demonstrated_elsewhere", False)
+    ]
+    with pytest.raises(ValidationError, match="already lifted"):
+        mastery.lift_override(granted.id, by="ms-lee")
+
+
+def test_wheel_spinning_raises_one_alert_that_can_be_acknowledged(setup, database) -> None:
+    evidence, mastery = setup
+    evidence.record_many([answer(n, "add", n % 3 == 0) for n in range(12)])
+    alerts = mastery.alerts(framework_id="arith")
+    kinds = sorted(a.kind for a in alerts)
+    assert "wheel_spinning" in kinds
+    spin = next(a for a in alerts if a.kind == "wheel_spinning")
+    assert spin.evidence_key == "ana-9" and "10 practice opportunities" in spin.message
+    mastery.replay("arith")
+    assert len(mastery.alerts(framework_id="arith")) == len(alerts)  # not raised twice
+    mastery.acknowledge_alert(spin.id, by="ms-lee")
+    assert spin.id not in [a.id for a in mastery.alerts(framework_id="arith")]
+    with pytest.raises(NotFoundError):
+        mastery.acknowledge_alert(99_999, by="ms-lee")
+
+
+def test_policy_with_required_kinds_and_rollup_rule(setup, database) -> None:
+    evidence, mastery = setup
+    mastery.set_policy(
+        "arith",
+        MasteryPolicy(
+            model="rollup:average",
+            proficient_threshold=0.6,
+            mastery_threshold=0.8,
+            min_evidence=2,
+            required_kinds=(EvidenceKind.ASSESSMENT,),
+        ),
+        competency_id="add",
+    )
+    evidence.record_many([answer(n, "add", True) for n in range(3)])
+    explanation = mastery.explain("ana", "arith", "add", now=T)[0].decision.explanation
+    assert (explanation.status, explanation.rule, explanation.missing.kinds) == (
+        Status.INSUFFICIENT_EVIDENCE,
+        "required_kinds",
+        ("assessment",),
+    )
+    evidence.record(answer(3, "add", False, kind=EvidenceKind.ASSESSMENT))
+    explanation = mastery.explain("ana", "arith", "add", now=T)[0].decision.explanation
+    assert (explanation.status, explanation.estimate) == (Status.PROFICIENT, 0.75)
+    assert explanation.correct_needed == 1  # (3 + 1) / 5 = 0.8
+
+
+def test_retention_and_expiry_move_mastered_to_needs_review(setup, database) -> None:
+    evidence, mastery = setup
+    evidence.record_many([answer(n, "add", True) for n in range(3)])
+    item = mastery.explain("ana", "arith", "add", now=T)[0]
+    due = item.decision.explanation.review_due
+    assert item.decision.status is Status.MASTERED and due is not None and due > T
+    later = mastery.explain("ana", "arith", "add", now=due + timedelta(hours=1))[0]
+    assert (later.decision.status, later.decision.explanation.rule) == (
+        Status.NEEDS_REVIEW,
+        "review_due",
+    )
+    mastery.set_policy("arith", MasteryPolicy(expires_after=timedelta(days=1), review=False))
+    mastery.replay("arith")
+    expired = mastery.explain("ana", "arith", "add", now=T + timedelta(days=2))[0]
+    assert expired.decision.explanation.rule == "expiry"
+    assert expired.decision.status is Status.NEEDS_REVIEW
+
+
+def test_refit_creates_a_model_version_and_replays(setup, database) -> None:
+    evidence, mastery = setup
+    batch = [answer(n, "add", n % 4 != 1, learner=f"l{n % 7}") for n in range(70)]
+    evidence.record_many(batch)
+    before = snapshot(database)
+    result = mastery.refit("arith", model="bkt")
+    versions = mastery.model_versions("arith")
+    assert [(v["id"], v["name"], v["active"], v["n_rows"]) for v in versions] == [
+        (result["model_version"], "bkt", True, 70)
+    ]
+    assert result["replay"].events == 70
+    with database.sessions() as session:
+        stored = MasteryRepository(session).load_states("arith", ["l0"])
+    assert stored[("l0", "add")].model_version_id == result["model_version"]
+    after = snapshot(database)
+    assert before.keys() == after.keys()
+    # fitted parameters, not the textbook defaults, now drive every estimate
+    assert all(before[k]["estimate"] != after[k]["estimate"] for k in before)
+    FrameworkService(database).save(
+        Framework(id="empty", title="E", competencies=(Competency(id="x", title="X"),))
+    )
+    with pytest.raises(ValidationError, match="no evidence"):
+        mastery.refit("empty")
