@@ -58,3 +58,64 @@ def test_concurrent_writers_store_each_key_exactly_once(
     assert EvidenceService(pg).count() == batch_size
     stored_by = [sum(r.stored for r in result) for result in results]
     assert sum(stored_by) == batch_size  # every key stored by exactly one of the writers
+
+
+def test_concurrent_writers_of_one_learner_lose_no_update(pg: ServiceContext) -> None:
+    """N writers ingest different evidence for the same learner at once; the per-learner
+    lock serialises them, so the final state is what sequential ingestion of the ledger
+    (a replay) gives, and every event is counted once."""
+    from masterypath.domain.framework import Competency, Framework, Prerequisite
+    from masterypath.services.frameworks import FrameworkService
+    from masterypath.services.mastery import MasteryService
+    from masterypath.store.mastery import MasteryRepository
+
+    FrameworkService(pg).save(
+        Framework(
+            id="race",
+            title="Race",
+            competencies=(
+                Competency(id="add", title="Add"),
+                Competency(id="mul", title="Mul", prerequisites=(Prerequisite("add"),)),
+            ),
+        )
+    )
+    writers, per_writer = 6, 8
+    start = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        service = EvidenceService(pg)
+        start.wait()
+        try:
+            for n in range(per_writer):
+                service.record(
+                    Evidence.create(
+                        key=f"w{w}-{n}",
+                        learner_id="l1",
+                        competency_ids=("add", "mul") if n % 3 == 0 else ("add",),
+                        outcome=BinaryOutcome((w + n) % 4 != 0),
+                        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+                        sequence=n,
+                    )
+                )
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+
+    def snapshot() -> dict[tuple[str, str], dict[str, object]]:
+        with pg.sessions() as session:
+            states = MasteryRepository(session).load_states("race", ["l1"])
+        return {k: {**v.state.to_dict(), "status": str(v.status)} for k, v in states.items()}
+
+    live = snapshot()
+    assert live[("l1", "add")]["n_evidence"] == writers * per_writer
+    assert live[("l1", "mul")]["n_evidence"] == writers * 3
+    summary = MasteryService(pg).replay("race")
+    assert summary.events == writers * per_writer
+    assert snapshot() == live
