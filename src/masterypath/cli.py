@@ -8,25 +8,32 @@ file, row or field and the reason; nothing was stored).
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
 
+from masterypath import cli_mastery
+from masterypath.cli_support import (
+    JsonOption,
+    err,
+    only_framework,
+    open_context,
+    out,
+    print_json,
+    reports_errors,
+)
 from masterypath.domain.evidence import EvidenceKind
 from masterypath.domain.framework import Framework
-from masterypath.errors import InvalidInputError, MasterypathError, Problem
+from masterypath.errors import InvalidInputError, Problem
 from masterypath.interop.case import IdField
 from masterypath.interop.evidence_log import ColumnMapping, read_evidence_log, read_text
 from masterypath.interop.framework_files import FrameworkFormat, framework_to_dict
@@ -41,52 +48,16 @@ from masterypath.store.database import make_url_safe, upgrade
 app = typer.Typer(
     help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
 )
-out = Console()
-err = Console(stderr=True)
-P = ParamSpec("P")
-R = TypeVar("R")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn a MasterypathError into a clear message (or a JSON error) and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except MasterypathError as exc:
-            if kwargs.get("as_json"):
-                payload: dict[str, Any] = {"error": exc.code, "message": str(exc)}
-                if isinstance(exc, InvalidInputError):
-                    payload["problems"] = [asdict(p) for p in exc.problems]
-                print(json.dumps(payload, indent=2))
-            else:
-                err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def _context() -> ServiceContext:
-    context = ServiceContext.from_settings(Settings())
-    upgrade(context.engine)
-    return context
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
 @app.command()
 @reports_errors
 def init(as_json: JsonOption = False) -> None:
     """Create or upgrade the database schema (safe to run again)."""
-    context = _context()
+    context = open_context()
     url = make_url_safe(str(context.engine.url))
     if as_json:
-        _print_json({"database": url, "schema": "up to date"})
+        print_json({"database": url, "schema": "up to date"})
     else:
         out.print(f"database ready: {url}")
 
@@ -145,9 +116,9 @@ def import_framework(
             repairs=repairs,
         ),
     )
-    saved = FrameworkService(_context()).save(result.framework, replace=replace)
+    saved = FrameworkService(open_context()).save(result.framework, replace=replace)
     if as_json:
-        _print_json({**asdict(saved), "notes": list(result.notes)})
+        print_json({**asdict(saved), "notes": list(result.notes)})
         return
     for note in result.notes:
         out.print(f"note: {note}", highlight=False)
@@ -170,15 +141,15 @@ def export_framework(
     as_json: JsonOption = False,
 ) -> None:
     """Export a stored framework as CASE JSON, CSV or YAML."""
-    service = FrameworkService(_context())
-    framework_id = framework or _only_framework(service)
+    service = FrameworkService(open_context())
+    framework_id = framework or only_framework(service)
     text = service.export(framework_id, fmt)
     if str(output) == "-":
         sys.stdout.write(text)
         return
     output.write_text(text, encoding="utf-8")
     if as_json:
-        _print_json(
+        print_json(
             {
                 "framework": framework_id,
                 "format": fmt,
@@ -190,23 +161,6 @@ def export_framework(
         out.print(f"wrote {output} ({fmt})")
 
 
-def _only_framework(service: FrameworkService) -> str:
-    stored = service.summaries()
-    if len(stored) != 1:
-        names = ", ".join(f.id for f in stored) or "none stored"
-        raise InvalidInputError(
-            "--framework",
-            [
-                Problem(
-                    "--framework",
-                    "framework",
-                    f"required when there is not exactly one framework ({names})",
-                )
-            ],
-        )
-    return stored[0].id
-
-
 @app.command("show-framework")
 @reports_errors
 def show_framework(
@@ -214,11 +168,11 @@ def show_framework(
     as_json: JsonOption = False,
 ) -> None:
     """List stored frameworks, or show one as a hierarchy with its prerequisites."""
-    service = FrameworkService(_context())
+    service = FrameworkService(open_context())
     if framework is None:
         summaries = service.summaries()
         if as_json:
-            _print_json([asdict(s) for s in summaries])
+            print_json([asdict(s) for s in summaries])
             return
         table = Table("id", "title", "competencies", "prerequisites", "imported")
         for s in summaries:
@@ -233,7 +187,7 @@ def show_framework(
         return
     fw = service.get(framework)
     if as_json:
-        _print_json(framework_to_dict(fw))
+        print_json(framework_to_dict(fw))
         return
     out.print(_framework_tree(fw))
 
@@ -311,7 +265,7 @@ def import_evidence(
     if not file.is_file():
         raise InvalidInputError(str(file), [Problem(str(file), "FILE", "no such file")])
     mapping = ColumnMapping.parse(columns)
-    context = _context()
+    context = open_context()
     name = source or file.name.split(".")[0]
     log = read_evidence_log(
         read_text(file),
@@ -336,7 +290,7 @@ def import_evidence(
             log, skip_bad_rows=skip_bad_rows, progress=lambda n: bar.advance(task, n)
         )
     if as_json:
-        _print_json(
+        print_json(
             {
                 "file": str(file),
                 "source": name,
@@ -387,7 +341,7 @@ def demo(
     """Load the sample course (DBE-KT22 excerpt + simulated learners) and serve it."""
     from masterypath.demo import load_demo_framework, simulate_learners
 
-    context = _context()
+    context = open_context()
     framework = load_demo_framework()
     saved = FrameworkService(context).save(framework, replace=True)
     evidence = simulate_learners(
@@ -408,7 +362,7 @@ def demo(
         "url": f"http://{host}:{port}/",
     }
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     else:
         out.print(
             f"demo course [bold]{saved.id}[/]: {saved.competencies} competencies; "
@@ -419,6 +373,8 @@ def demo(
         out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
         serve(port=port, host=host)
 
+
+cli_mastery.register(app)
 
 kt_app = typer.Typer(
     help="Knowledge tracing: fit, evaluate and apply mastery models on "

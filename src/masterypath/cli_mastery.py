@@ -1,0 +1,393 @@
+"""Mastery commands: status, explain, start, override, lift-override, overrides, alerts,
+ack-alert, policy, replay, refit. Registered on the main ``masterypath`` app."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from masterypath.cli_support import (
+    JsonOption,
+    err,
+    only_framework,
+    open_context,
+    out,
+    print_json,
+    reports_errors,
+)
+from masterypath.domain.overrides import Override
+from masterypath.domain.policy import MasteryPolicy
+from masterypath.errors import ValidationError
+from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService, ReplaySummary
+
+FrameworkOption = Annotated[
+    str | None, typer.Option("--framework", "-f", help="Framework id (optional when only one).")
+]
+
+
+def _service(framework: str | None) -> tuple[MasteryService, str]:
+    context = open_context()
+    return MasteryService(context), framework or only_framework(FrameworkService(context))
+
+
+def _at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("--at", f"not an ISO 8601 time: {value!r}") from None
+    if when.tzinfo is None:
+        raise ValidationError("--at", "needs a UTC offset, e.g. 2026-03-01T09:00:00+00:00")
+    return when
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def status(
+    learner: Annotated[str, typer.Argument(help="Learner id.")],
+    framework: FrameworkOption = None,
+    at: Annotated[str | None, typer.Option(help="Status at this ISO time (default: now).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A learner's status on every competency, with estimate, lock and next step."""
+    service, fid = _service(framework)
+    items = service.progress(learner, fid, now=_at(at))
+    if as_json:
+        print_json(
+            {
+                "learner_id": learner,
+                "framework_id": fid,
+                "competencies": [i.to_dict() for i in items],
+            }
+        )
+        return
+    table = Table("competency", "status", "estimate", "±", "evidence", "unlocked", "why")
+    for i in items:
+        e = i.decision.explanation
+        table.add_row(
+            i.competency_id,
+            str(i.decision.status) + (" (override)" if e.override else ""),
+            _pct(e.estimate),
+            _pct(e.uncertainty),
+            str(e.n_evidence),
+            "yes"
+            if i.unlocked
+            else "locked: " + ", ".join(m.competency_id for m in i.missing_prerequisites),
+            e.learner_text,
+        )
+    out.print(table)
+
+
+def explain(
+    learner: Annotated[str, typer.Argument(help="Learner id.")],
+    competency: Annotated[str, typer.Argument(help="Competency id.")],
+    framework: FrameworkOption = None,
+    at: Annotated[str | None, typer.Option(help="Explain as of this ISO time.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Why a competency has its status: rule, threshold, estimate, evidence trail."""
+    service, fid = _service(framework)
+    item, trail = service.explain(learner, fid, competency, now=_at(at))
+    if as_json:
+        print_json({**item.to_dict(), "trail": [asdict(t) for t in trail]})
+        return
+    e = item.decision.explanation
+    out.print(f"[bold]{competency}[/]: {item.decision.status} (rule {e.rule})")
+    out.print(f"learner: {e.learner_text}", highlight=False)
+    out.print(f"educator: {e.educator_text}", highlight=False)
+    table = Table("evidence", "time", "score", "kind", "before", "after", "status", "locked")
+    for t in trail:
+        table.add_row(
+            t.key,
+            t.timestamp.isoformat(timespec="seconds"),
+            f"{t.score:g}",
+            t.kind,
+            _pct(t.estimate_before),
+            _pct(t.estimate_after),
+            t.status,
+            "yes" if t.locked else "",
+        )
+    out.print(table)
+
+
+def start(
+    learner: Annotated[str, typer.Argument(help="Learner id.")],
+    framework: FrameworkOption = None,
+    competency: Annotated[str | None, typer.Option(help="Competency to practise.")] = None,
+    item: Annotated[str | None, typer.Option(help="Item (activity) to start.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the gate before an activity: exit 2 with the missing prerequisites if locked."""
+    service, fid = _service(framework)
+    targets = service.start_activity(learner, fid, competency_id=competency, item_id=item)
+    if as_json:
+        print_json({"allowed": True, "competencies": list(targets)})
+    else:
+        out.print(f"allowed: {', '.join(targets)} unlocked for {learner}")
+
+
+def _override_dict(o: Override) -> dict[str, Any]:
+    return {
+        **asdict(o),
+        "status": str(o.status),
+        "reason": str(o.reason),
+        "model_status": str(o.model_status),
+        "active": o.active,
+    }
+
+
+def override(
+    learner: Annotated[str, typer.Argument(help="Learner id.")],
+    competency: Annotated[str, typer.Argument(help="Competency id.")],
+    status_: Annotated[str, typer.Option("--status", help="Status to set (grant or revoke).")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="demonstrated_elsewhere, prior_learning, assessment_error, accommodation or other."
+        ),
+    ],
+    by: Annotated[str, typer.Option("--by", help="Educator who decides.")],
+    note: Annotated[str, typer.Option(help="Free-text note shown to the learner.")] = "",
+    framework: FrameworkOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set a learner's status on a competency; it wins over the model until lifted."""
+    service, fid = _service(framework)
+    o = service.override(
+        learner_id=learner,
+        framework_id=fid,
+        competency_id=competency,
+        status=status_,
+        reason=reason,
+        educator=by,
+        note=note,
+    )
+    if as_json:
+        print_json(_override_dict(o))
+    else:
+        out.print(
+            f"override {o.id}: {learner} {competency} -> {o.status} "
+            f"(model said {o.model_status}, estimate {_pct(o.model_estimate)})"
+        )
+
+
+def lift_override(
+    override_id: Annotated[int, typer.Argument(help="Override id.")],
+    by: Annotated[str, typer.Option("--by", help="Educator who lifts it.")],
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Lift an override: the model's status applies again."""
+    o = MasteryService(open_context()).lift_override(override_id, by=by, note=note)
+    if as_json:
+        print_json(_override_dict(o))
+    else:
+        out.print(f"override {o.id} lifted by {o.lifted_by}")
+
+
+def overrides(
+    framework: Annotated[str | None, typer.Option("--framework", "-f")] = None,
+    learner: Annotated[str | None, typer.Option(help="Only this learner.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The override audit report: who, when, why, and what the model said at the time."""
+    found = MasteryService(open_context()).overrides(framework_id=framework, learner_id=learner)
+    if as_json:
+        print_json([_override_dict(o) for o in found])
+        return
+    table = Table(
+        "id",
+        "learner",
+        "competency",
+        "status",
+        "model said",
+        "estimate",
+        "reason",
+        "by",
+        "when",
+        "lifted",
+    )
+    for o in found:
+        table.add_row(
+            str(o.id),
+            o.learner_id,
+            o.competency_id,
+            str(o.status),
+            str(o.model_status),
+            _pct(o.model_estimate),
+            str(o.reason),
+            o.educator,
+            o.created_at.isoformat(timespec="seconds"),
+            "" if o.active else f"{o.lifted_by} {o.lifted_at:%Y-%m-%d}",
+        )
+    out.print(table)
+
+
+def alerts(
+    framework: Annotated[str | None, typer.Option("--framework", "-f")] = None,
+    learner: Annotated[str | None, typer.Option(help="Only this learner.")] = None,
+    kind: Annotated[str | None, typer.Option(help="wheel_spinning or falling_estimate.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include acknowledged alerts.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """The educator alert queue (open alerts unless --all)."""
+    found = MasteryService(open_context()).alerts(
+        framework_id=framework,
+        learner_id=learner,
+        kind=kind,
+        include_acknowledged=all_,
+        limit=limit,
+    )
+    if as_json:
+        print_json([asdict(a) for a in found])
+        return
+    table = Table("id", "learner", "competency", "kind", "message", "suggested action", "ack")
+    for a in found:
+        table.add_row(
+            str(a.id),
+            a.learner_id,
+            a.competency_id,
+            a.kind,
+            a.message,
+            a.suggested_action,
+            a.acknowledged_by or "",
+        )
+    out.print(table)
+
+
+def ack_alert(
+    alert_id: Annotated[int, typer.Argument(help="Alert id.")],
+    by: Annotated[str, typer.Option("--by", help="Who acknowledges it.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Acknowledge an alert (it leaves the open queue; it is kept for the record)."""
+    MasteryService(open_context()).acknowledge_alert(alert_id, by=by)
+    if as_json:
+        print_json({"id": alert_id, "acknowledged_by": by})
+    else:
+        out.print(f"alert {alert_id} acknowledged")
+
+
+def policy(
+    framework: Annotated[str, typer.Argument(help="Framework id.")],
+    competency: Annotated[
+        str | None, typer.Option(help="One competency (default: the framework default).")
+    ] = None,
+    set_: Annotated[
+        str | None,
+        typer.Option(
+            "--set",
+            help="Policy as JSON (a file path or "
+            "inline), e.g. '{\"min_evidence\": 5}'; "
+            "unset keys take the defaults.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show or set a mastery policy (run `replay` afterwards to apply it to past evidence)."""
+    service = MasteryService(open_context())
+    if set_ is not None:
+        text = Path(set_).read_text() if Path(set_).is_file() else set_
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError("--set", f"not JSON: {exc.msg}") from None
+        if not isinstance(data, dict):
+            raise ValidationError("--set", "must be a JSON object")
+        service.set_policy(framework, MasteryPolicy.from_dict(data), competency_id=competency)
+    book = service.policies(framework)
+    shown = book.by_competency.get(competency, book.default) if competency else book.default
+    if as_json:
+        print_json(
+            {
+                "framework_id": framework,
+                "competency_id": competency,
+                "policy": shown.to_dict(),
+                "competency_policies": sorted(book.by_competency),
+            }
+        )
+        return
+    table = Table("setting", "value", title=f"policy of {competency or framework + ' (default)'}")
+    for k, v in shown.to_dict().items():
+        table.add_row(k, json.dumps(v))
+    out.print(table)
+
+
+def _replay_dict(s: ReplaySummary) -> dict[str, Any]:
+    return {**asdict(s), "events_per_second": s.events / s.seconds if s.seconds else None}
+
+
+def replay(
+    framework: Annotated[str, typer.Argument(help="Framework id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Rebuild every state of a framework from the evidence ledger (one transaction)."""
+    service = MasteryService(open_context())
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.completed} events"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("replay")
+        summary = service.replay(framework, progress=lambda n: bar.advance(task, n))
+    if as_json:
+        print_json(_replay_dict(summary))
+        return
+    out.print(
+        f"replayed {summary.events} events into {summary.states} states in "
+        f"{summary.seconds:.1f} s ({summary.events / max(summary.seconds, 1e-9):,.0f}/s)"
+    )
+    out.print("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())))
+
+
+def refit(
+    framework: Annotated[str, typer.Argument(help="Framework id.")],
+    model: Annotated[str, typer.Option(help="bkt or logistic.")] = "bkt",
+    seed: Annotated[int, typer.Option(help="Random seed of the fit.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Fit a model on the framework's ledger, make it the active version, and replay."""
+    result = MasteryService(open_context()).refit(framework, model=model, seed=seed)
+    summary = result.pop("replay")
+    if as_json:
+        print_json({**result, "replay": _replay_dict(summary)})
+        return
+    out.print(
+        f"model version {result['model_version']} ({model}) fitted on {result['n_rows']} "
+        f"rows; replayed {summary.events} events"
+    )
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "status": status,
+    "explain": explain,
+    "start": start,
+    "override": override,
+    "lift-override": lift_override,
+    "overrides": overrides,
+    "alerts": alerts,
+    "ack-alert": ack_alert,
+    "policy": policy,
+    "replay": replay,
+    "refit": refit,
+}
+
+
+def register(app: typer.Typer) -> None:
+    for name, fn in COMMANDS.items():
+        app.command(name)(reports_errors(fn))

@@ -1,0 +1,72 @@
+"""Shared pieces of the command line: consoles, the error wrapper, the database context."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from masterypath.errors import InvalidInputError, MasterypathError, Problem
+from masterypath.services.context import ServiceContext
+from masterypath.services.frameworks import FrameworkService
+from masterypath.settings import Settings
+from masterypath.store.database import upgrade
+
+out = Console()
+err = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a MasterypathError into a clear message (or a JSON error) and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except MasterypathError as exc:
+            if kwargs.get("as_json"):
+                payload: dict[str, Any] = {"error": exc.code, "message": str(exc)}
+                if isinstance(exc, InvalidInputError):
+                    payload["problems"] = [asdict(p) for p in exc.problems]
+                print(json.dumps(payload, indent=2))
+            else:
+                err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def open_context() -> ServiceContext:
+    context = ServiceContext.from_settings(Settings())
+    upgrade(context.engine)
+    return context
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def only_framework(service: FrameworkService) -> str:
+    stored = service.summaries()
+    if len(stored) != 1:
+        names = ", ".join(f.id for f in stored) or "none stored"
+        raise InvalidInputError(
+            "--framework",
+            [
+                Problem(
+                    "--framework",
+                    "framework",
+                    f"required when there is not exactly one framework ({names})",
+                )
+            ],
+        )
+    return stored[0].id

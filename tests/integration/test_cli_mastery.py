@@ -1,0 +1,110 @@
+"""The mastery commands, in-process, against a SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from masterypath.cli import app
+
+FRAMEWORK = """\
+id: arith
+title: Arithmetic
+competencies:
+- id: add
+  title: Addition
+- id: mul
+  title: Multiplication
+  prerequisites:
+  - add
+"""
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MASTERYPATH_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, list(args))
+        return result.exit_code, result.output
+
+    (tmp_path / "arith.yaml").write_text(FRAMEWORK)
+    rows = ["user,skill,correct,order"]
+    rows += [f"ana,add,1,{n}" for n in range(3)]
+    rows += [f"ben,add,{int(n % 3 == 0)},{n}" for n in range(11)]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    assert invoke("import-framework", str(tmp_path / "arith.yaml"))[0] == 0
+    code, output = invoke(
+        "import-evidence",
+        str(tmp_path / "log.csv"),
+        "--columns",
+        "user=user,skill=skill,correct=correct,order=order",
+        "--json",
+    )
+    assert code == 0 and json.loads(output)["stored"] == 14, output
+    return invoke
+
+
+def test_status_explain_and_gate(run) -> None:  # type: ignore[no-untyped-def]
+    code, output = run("status", "ana", "--json")
+    assert code == 0, output
+    rows = {c["competency_id"]: c for c in json.loads(output)["competencies"]}
+    assert rows["add"]["status"] == "mastered" and rows["mul"]["unlocked"] is True
+    assert rows["add"]["explanation"]["review_due"] is not None
+    code, output = run("status", "ana", "--at", "2100-01-01T00:00:00+00:00", "--json")
+    rows = {c["competency_id"]: c for c in json.loads(output)["competencies"]}
+    assert rows["add"]["status"] == "needs_review"  # the spaced review is long overdue
+    assert rows["add"]["explanation"]["rule"] == "review_due"
+    code, output = run("explain", "ben", "add", "--json")
+    explained = json.loads(output)
+    assert code == 0 and len(explained["trail"]) == 11
+    assert explained["explanation"]["n_evidence"] == 11
+    code, output = run("start", "ben", "--competency", "mul", "--json")
+    assert code == 2 and json.loads(output)["error"] == "locked"
+    assert "add (needs mastered, is in_progress)" in json.loads(output)["message"]
+    code, output = run("status", "ana", "--at", "yesterday")
+    assert code == 2 and "--at" in output
+
+
+def test_override_alerts_policy_replay_refit(run) -> None:  # type: ignore[no-untyped-def]
+    code, output = run(
+        "override",
+        "ben",
+        "add",
+        "--status",
+        "mastered",
+        "--reason",
+        "prior_learning",
+        "--by",
+        "ms-lee",
+        "--json",
+    )
+    assert code == 0, output
+    oid = json.loads(output)["id"]
+    assert json.loads(output)["model_status"] == "in_progress"
+    assert run("start", "ben", "--competency", "mul")[0] == 0
+    code, output = run("overrides", "--json")
+    assert [o["id"] for o in json.loads(output)] == [oid]
+    code, output = run("alerts", "--json")
+    spinning = [a for a in json.loads(output) if a["kind"] == "wheel_spinning"]
+    assert [a["learner_id"] for a in spinning] == ["ben"]
+    assert run("ack-alert", str(spinning[0]["id"]), "--by", "ms-lee")[0] == 0
+    code, output = run("alerts", "--kind", "wheel_spinning", "--json")
+    assert json.loads(output) == []
+    code, output = run("policy", "arith", "--set", '{"min_evidence": 20}', "--json")
+    assert code == 0 and json.loads(output)["policy"]["min_evidence"] == 20
+    code, output = run("policy", "arith", "--set", '{"min_evidence": "many"}')
+    assert code == 2 and "min_evidence" in output
+    code, output = run("replay", "arith", "--json")
+    replayed = json.loads(output)
+    assert code == 0 and replayed["events"] == 14
+    assert replayed["statuses"] == {"insufficient_evidence": 1, "mastered": 1}  # ben: override
+    code, output = run("refit", "arith", "--json")
+    assert code == 0 and json.loads(output)["replay"]["events"] == 14
+    assert run("lift-override", str(oid), "--by", "ms-lee")[0] == 0
+    code, output = run("lift-override", str(oid), "--by", "ms-lee", "--json")
+    assert code == 2 and "already lifted" in json.loads(output)["message"]
