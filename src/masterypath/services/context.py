@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -24,6 +24,9 @@ class ServiceContext:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock = system_clock
+    cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
+    """Immutable things worth keeping between calls: frameworks by (id, import time) and
+    fitted models by version id (both change only by getting a new key)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = system_clock) -> ServiceContext:

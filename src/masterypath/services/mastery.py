@@ -68,12 +68,20 @@ class FrameworkRuntime:
         self._trackers: dict[str, Tracker] = {}
 
     @classmethod
-    def load(cls, repo: MasteryRepository, framework: Framework) -> FrameworkRuntime:
+    def load(
+        cls, repo: MasteryRepository, framework: Framework, cache: dict[object, object]
+    ) -> FrameworkRuntime:
+        """Policies are read every time; fitted models come from ``cache`` by version id."""
         models = {}
         for name in ("bkt", "logistic"):
-            found = repo.active_model(framework.id, name)
-            if found is not None:
-                models[name] = (found[0], model_from_dict(found[1]))
+            version = repo.active_model_id(framework.id, name)
+            if version is None:
+                continue
+            model = cache.get(("model", version))
+            if model is None:
+                model = model_from_dict(repo.model_payload(version))
+                cache[("model", version)] = model
+            models[name] = (version, model)
         return cls(framework, repo.policies(framework.id), models)
 
     def policy(self, competency_id: str) -> MasteryPolicy:
@@ -240,16 +248,14 @@ class MasteryService:
         repo = MasteryRepository(session)
         routes = repo.frameworks_of(c for e in events for c in e.competency_ids)
         framework_ids = sorted({f for fids in routes.values() for f in fids})
-        frameworks = FrameworkRepository(session)
         ordered = sorted(events, key=lambda e: e.evidence_id)
         now = self.context.clock()
         for fid in framework_ids:
-            framework = frameworks.get(fid)
-            assert framework is not None
+            framework = self._framework(session, fid)
             mine = [e for e in ordered if any(fid in routes.get(c, ()) for c in e.competency_ids)]
             learners = {e.learner_id for e in mine}
             projector = Projector(
-                FrameworkRuntime.load(repo, framework),
+                FrameworkRuntime.load(repo, framework, self.context.cache),
                 repo.load_states(fid, learners),
                 repo.active_overrides(fid, learners),
             )
@@ -279,7 +285,9 @@ class MasteryService:
             framework = self._framework(session, framework_id)
             repo.clear_projection(framework_id)
             projector = Projector(
-                FrameworkRuntime.load(repo, framework), {}, repo.active_overrides(framework_id)
+                FrameworkRuntime.load(repo, framework, self.context.cache),
+                {},
+                repo.active_overrides(framework_id),
             )
             n = 0
             for event in repo.ledger_events(framework.ids):
@@ -330,15 +338,23 @@ class MasteryService:
 
     # -- reading ---------------------------------------------------------------------------
     def _framework(self, session: Session, framework_id: str) -> Framework:
+        stamp = MasteryRepository(session).framework_stamp(framework_id)
+        if stamp is None:
+            raise NotFoundError("framework", framework_id)
+        key = ("framework", framework_id, stamp)
+        cached = self.context.cache.get(key)
+        if isinstance(cached, Framework):
+            return cached
         framework = FrameworkRepository(session).get(framework_id)
         if framework is None:
             raise NotFoundError("framework", framework_id)
+        self.context.cache[key] = framework
         return framework
 
     def _projector(self, session: Session, framework: Framework, learner_id: str) -> Projector:
         repo = MasteryRepository(session)
         return Projector(
-            FrameworkRuntime.load(repo, framework),
+            FrameworkRuntime.load(repo, framework, self.context.cache),
             repo.load_states(framework.id, [learner_id]),
             repo.active_overrides(framework.id, [learner_id]),
         )

@@ -22,6 +22,7 @@ from masterypath.store.tables import (
     CompetencyRow,
     EvidenceCompetencyRow,
     EvidenceRow,
+    FrameworkRow,
     LearnerRow,
     MasteryEventRow,
     MasteryStateRow,
@@ -127,6 +128,12 @@ class MasteryRepository:
             for cid, fid in rows:
                 out.setdefault(cid, []).append(fid)
         return out
+
+    def framework_stamp(self, framework_id: str) -> datetime | None:
+        """When the framework was (last) imported: a cache key that changes on re-import."""
+        return self.session.scalar(
+            select(FrameworkRow.imported_at).where(FrameworkRow.id == framework_id)
+        )
 
     # -- states ----------------------------------------------------------------------------
     def load_states(
@@ -325,17 +332,25 @@ class MasteryRepository:
             )
         )
 
-    def active_model(self, framework_id: str, name: str) -> tuple[int, dict[str, Any]] | None:
-        row = self.session.execute(
-            select(ModelVersionRow.id, ModelVersionRow.payload)
+    def active_model_id(self, framework_id: str, name: str) -> int | None:
+        found = self.session.scalar(
+            select(ModelVersionRow.id)
             .where(
                 ModelVersionRow.framework_id == framework_id,
                 ModelVersionRow.name == name,
                 ModelVersionRow.active.is_(True),
             )
             .order_by(ModelVersionRow.id.desc())
-        ).first()
-        return None if row is None else (int(row[0]), dict(row[1]))
+        )
+        return None if found is None else int(found)
+
+    def model_payload(self, version_id: int) -> dict[str, Any]:
+        return dict(
+            self.session.scalar(
+                select(ModelVersionRow.payload).where(ModelVersionRow.id == version_id)
+            )
+            or {}
+        )
 
     def add_model_version(
         self, framework_id: str, name: str, payload: dict[str, Any], *, n_rows: int, now: datetime
