@@ -37,7 +37,8 @@ def test_health_and_docs(client: TestClient) -> None:
 
 def test_post_evidence_is_idempotent(client: TestClient) -> None:
     first = client.post("/api/v1/evidence", json=EVIDENCE)
-    assert first.status_code == 201 and first.json() == {"key": "lms:attempt:1", "stored": True}
+    assert first.status_code == 201
+    assert first.json() == {"key": "lms:attempt:1", "stored": True, "locked": []}
     again = client.post("/api/v1/evidence", json=EVIDENCE)
     assert again.status_code == 200 and again.json()["stored"] is False
     listed = client.get("/api/v1/evidence", params={"learner_id": "l1"}).json()
@@ -135,3 +136,12 @@ def test_batch_errors_name_the_item_index(client: TestClient) -> None:
     assert client.get("/api/v1/evidence").json() == []
     ok = client.post("/api/v1/evidence/batch", json=[EVIDENCE, {**EVIDENCE, "key": "k2"}])
     assert ok.status_code == 201 and [r["stored"] for r in ok.json()] == [True, True]
+
+
+def test_evidence_on_a_locked_competency_is_stored_and_flagged(client: TestClient) -> None:
+    assert client.post("/api/v1/frameworks/case", json=json.loads(CASE.read_text())).is_success
+    a2, a3 = (f"9b1f2a40-0000-4000-8000-0000000000a{n}" for n in (2, 3))  # a2 precedes a3
+    posted = client.post("/api/v1/evidence", json={**EVIDENCE, "competency_ids": [a3, a2]})
+    assert posted.status_code == 201
+    assert posted.json() == {"key": "lms:attempt:1", "stored": True, "locked": [a3]}
+    assert len(client.get("/api/v1/evidence").json()) == 1

@@ -99,7 +99,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     def record(batch: list[EvidenceIn], response: Response) -> list[RecordOut]:
         results = evidence.record_many([_to_domain(e) for e in batch])
         response.status_code = 201 if any(r.stored for r in results) else 200
-        return [RecordOut(key=r.key, stored=r.stored) for r in results]
+        return [RecordOut(key=r.key, stored=r.stored, locked=list(r.locked)) for r in results]
 
     @v1.post("/evidence", tags=["evidence"], status_code=201)
     def post_evidence(body: EvidenceIn, response: Response) -> RecordOut:

@@ -76,6 +76,11 @@ class EvidenceOut(BaseModel):
 class RecordOut(BaseModel):
     key: str
     stored: bool
+    locked: list[str] = Field(
+        default=[],
+        description="Competencies whose prerequisites were not met when the evidence "
+        "arrived: it is recorded and counted all the same, and flagged.",
+    )
 
 
 class PrerequisiteOut(BaseModel):

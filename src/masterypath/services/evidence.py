@@ -27,6 +27,8 @@ class RecordResult:
     key: str
     stored: bool
     """False when the same evidence (same key, same content) was stored before."""
+    locked: tuple[str, ...] = ()
+    """Competencies whose prerequisites were not met when it arrived (still recorded)."""
 
 
 @dataclass
@@ -73,10 +75,10 @@ class EvidenceService:
                         "already stored with different content; evidence is "
                         "immutable, post a new key to correct it",
                     )
-            MasteryService(self.context).project(
+            locked = MasteryService(self.context).project(
                 session, ledger_events(columns, inserted, competencies)
             )
-        return [RecordResult(k, k in inserted) for k in keys]
+        return [RecordResult(k, k in inserted, tuple(locked.get(k, ()))) for k in keys]
 
     def import_log(
         self, log: LogReadResult, *, skip_bad_rows: bool = False, progress: Progress | None = None

@@ -136,6 +136,8 @@ class Projector:
     touched: set[tuple[str, str]] = field(default_factory=set)
     events: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: list[AlertDraft] = field(default_factory=list)
+    locked: dict[str, list[str]] = field(default_factory=dict)
+    """Evidence key -> competencies that were locked when it arrived."""
 
     def state(self, learner_id: str, competency_id: str) -> CompetencyState:
         stored = self.states.get((learner_id, competency_id))
@@ -176,6 +178,8 @@ class Projector:
                 continue
             key = (event.learner_id, cid)
             locked = bool(self.missing(event.learner_id, cid, event.timestamp))
+            if locked:
+                self.locked.setdefault(event.key, []).append(cid)
             new, step = apply_observation(
                 self.state(event.learner_id, cid),
                 Observation(event.key, event.score, event.kind, event.timestamp, event.item_id),
@@ -240,11 +244,14 @@ class MasteryService:
         self.context = context
 
     # -- the projection --------------------------------------------------------------------
-    def project(self, session: Session, events: Sequence[LedgerEvent]) -> None:
+    def project(self, session: Session, events: Sequence[LedgerEvent]) -> dict[str, list[str]]:
         """Apply newly stored ``events`` (inside the caller's transaction, after it locked
-        their learners) to every framework that defines their competencies."""
+        their learners) to every framework that defines their competencies. Returns, per
+        evidence key, the competencies that were locked when it arrived (it is recorded
+        and counted all the same)."""
+        locked: dict[str, list[str]] = {}
         if not events:
-            return
+            return locked
         repo = MasteryRepository(session)
         routes = repo.frameworks_of(c for e in events for c in e.competency_ids)
         framework_ids = sorted({f for fids in routes.values() for f in fids})
@@ -262,6 +269,9 @@ class MasteryService:
             for event in mine:
                 projector.apply(event)
             self._write(repo, projector, now=now, bulk=False)
+            for key, cids in projector.locked.items():
+                locked.setdefault(key, []).extend(cids)
+        return locked
 
     def _write(
         self, repo: MasteryRepository, projector: Projector, *, now: datetime, bulk: bool

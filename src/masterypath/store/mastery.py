@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -270,12 +270,8 @@ class MasteryRepository:
     # -- ledger ----------------------------------------------------------------------------
     def ledger_events(self, competency_ids: Sequence[str]) -> Iterator[LedgerEvent]:
         """Every ledger row about any of ``competency_ids``, by learner then arrival (the
-        order the live pipeline processed them in), with all of its competencies."""
-        wanted = (
-            select(EvidenceCompetencyRow.evidence_id)
-            .where(EvidenceCompetencyRow.competency_id.in_(competency_ids))
-            .distinct()
-        )
+        order the live pipeline processed them in), with those of its competencies that are
+        among ``competency_ids``."""
         stmt = (
             select(
                 EvidenceRow.id,
@@ -288,9 +284,13 @@ class MasteryRepository:
                 EvidenceRow.item_id,
             )
             .join(EvidenceCompetencyRow, EvidenceCompetencyRow.evidence_id == EvidenceRow.id)
-            .where(EvidenceRow.id.in_(wanted))
+            .where(EvidenceCompetencyRow.competency_id.in_(list(competency_ids)))
             .order_by(EvidenceRow.learner_id, EvidenceRow.id, EvidenceCompetencyRow.position)
         )
+        if self.session.get_bind().dialect.name == "postgresql":
+            # a server-side cursor otherwise gets a fast-start plan (nested loops over the
+            # learner index) that takes minutes on a full log; we read every row anyway
+            self.session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
         result = self.session.execute(stmt.execution_options(yield_per=20_000))
         current: list[Any] | None = None
         comps: list[str] = []
