@@ -39,6 +39,8 @@ COLUMNS = (
     "recorded_at",
 )
 _TIME_COLUMNS = {"timestamp", "recorded_at"}
+SMALL_BATCH = 100
+"""Up to this many rows, PostgreSQL appends with one multi-row INSERT instead of COPY."""
 
 
 Columns = Mapping[str, Sequence[Any]]
@@ -130,21 +132,43 @@ def _append_postgresql(
     cursor: Any, columns: Columns, competencies: Callable[[str], Sequence[str]]
 ) -> dict[str, int]:
     names = ", ".join(COLUMNS)
+    converted = dict(columns)
+    converted["rubric_levels"] = _convert(columns["rubric_levels"], json.dumps)
+    rows = list(zip(*(converted[c] for c in COLUMNS), strict=True))
+    if len(rows) <= SMALL_BATCH:
+        # one statement: a staging table costs more than it saves on a handful of rows
+        marks = ", ".join("(" + ", ".join(["%s"] * len(COLUMNS)) + ")" for _ in rows)
+        cursor.execute(
+            f"INSERT INTO evidence ({names}) VALUES {marks} "
+            "ON CONFLICT (key) DO NOTHING RETURNING key, id",
+            [value for row in rows for value in row],
+        )
+        inserted: dict[str, int] = dict(cursor.fetchall())
+        links = [
+            (eid, cid, n)
+            for key, eid in inserted.items()
+            for n, cid in enumerate(competencies(key))
+        ]
+        if links:
+            cursor.executemany(
+                "INSERT INTO evidence_competencies (evidence_id, competency_id, position) "
+                "VALUES (%s, %s, %s)",
+                links,
+            )
+        return inserted
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS evidence_staging ON COMMIT DROP AS "
         f"SELECT {names} FROM evidence WITH NO DATA"
     )
     cursor.execute("TRUNCATE evidence_staging")
-    converted = dict(columns)
-    converted["rubric_levels"] = _convert(columns["rubric_levels"], json.dumps)
     with cursor.copy(f"COPY evidence_staging ({names}) FROM STDIN") as copy:
-        for row in zip(*(converted[c] for c in COLUMNS), strict=True):
+        for row in rows:
             copy.write_row(row)
     cursor.execute(
         f"INSERT INTO evidence ({names}) SELECT {names} FROM evidence_staging "
         "ON CONFLICT (key) DO NOTHING RETURNING key, id"
     )
-    inserted: dict[str, int] = dict(cursor.fetchall())
+    inserted = dict(cursor.fetchall())
     with cursor.copy(
         "COPY evidence_competencies (evidence_id, competency_id, position) FROM STDIN"
     ) as copy:
