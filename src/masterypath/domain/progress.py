@@ -68,6 +68,8 @@ class CompetencyState:
     opportunities_to_mastery: int | None = None
     peak_estimate: float | None = None
     review_card: Mapping[str, Any] | None = None
+    """The FSRS card of the spaced reviews (``Card.to_dict()``)."""
+    review_due: datetime | None = None
     alerts_raised: tuple[str, ...] = ()
 
     @classmethod
@@ -78,12 +80,6 @@ class CompetencyState:
             tracker.initial_estimate(),
             tracker.initial_state(),
         )
-
-    @property
-    def review_due(self) -> datetime | None:
-        if self.review_card is None:
-            return None
-        return Card.from_dict(dict(self.review_card)).due  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         def iso(t: datetime | None) -> str | None:
@@ -103,6 +99,7 @@ class CompetencyState:
             "opportunities_to_mastery": self.opportunities_to_mastery,
             "peak_estimate": self.peak_estimate,
             "review_card": None if self.review_card is None else dict(self.review_card),
+            "review_due": iso(self.review_due),
             "alerts_raised": list(self.alerts_raised),
         }
 
@@ -208,8 +205,18 @@ def apply_observation(
     peak = state.peak_estimate
     new_peak = estimate is not None and (peak is None or estimate > peak)
     kinds = state.kinds if obs.kind in state.kinds else tuple(sorted((*state.kinds, obs.kind)))
-    new = replace(
-        state,
+    card, due, reviewed = state.review_card, state.review_due, False
+    if state.mastered_at is not None and policy.review and card is not None:
+        rating = Rating.Good if obs.score >= 0.5 else Rating.Again
+        reviewed_card, _ = REVIEWS.review_card(
+            Card.from_dict(dict(card)),  # type: ignore[arg-type]
+            rating,
+            review_datetime=obs.timestamp,
+        )
+        card, due, reviewed = reviewed_card.to_dict(), reviewed_card.due, True
+    new = CompetencyState(
+        learner_id=state.learner_id,
+        competency_id=state.competency_id,
         estimate=estimate,
         model_state=model_state,
         n_evidence=state.n_evidence + 1,
@@ -217,34 +224,34 @@ def apply_observation(
         recent_evidence=(*state.recent_evidence, obs.key)[-RECENT_EVIDENCE:],
         first_evidence_at=state.first_evidence_at or obs.timestamp,
         last_evidence_at=obs.timestamp,
+        mastered_at=state.mastered_at,
+        opportunities_to_mastery=state.opportunities_to_mastery,
         peak_estimate=estimate if new_peak else peak,
+        review_card=card,
+        review_due=due,
+        alerts_raised=state.alerts_raised,
     )
-    reviewed = False
-    if state.mastered_at is not None and policy.review and state.review_card is not None:
-        card = Card.from_dict(dict(state.review_card))  # type: ignore[arg-type]
-        rating = Rating.Good if obs.score >= 0.5 else Rating.Again
-        card, _ = REVIEWS.review_card(card, rating, review_datetime=obs.timestamp)
-        new = replace(new, review_card=card.to_dict())
-        reviewed = True
     status, _ = model_status(new, policy, obs.timestamp)
     if new.mastered_at is None and status is Status.MASTERED:
-        first_card = None
+        first = None
         if policy.review:
-            first_card = REVIEWS.review_card(
+            first = REVIEWS.review_card(
                 Card(card_id=0, due=obs.timestamp), Rating.Good, review_datetime=obs.timestamp
-            )[0].to_dict()
+            )[0]
         new = replace(
             new,
             mastered_at=obs.timestamp,
             opportunities_to_mastery=new.n_evidence,
-            review_card=first_card,
+            review_card=None if first is None else first.to_dict(),
+            review_due=None if first is None else first.due,
         )
     alerts = detect_alerts(state, new, policy, evidence_key=obs.key)
-    raised = set(new.alerts_raised) | {a.kind.value for a in alerts}
-    if new_peak:
-        raised.discard("falling_estimate")
-    new = replace(new, alerts_raised=tuple(sorted(raised)))
-    status, _ = model_status(new, policy, obs.timestamp)
+    if alerts or (new_peak and new.alerts_raised):
+        raised = set(new.alerts_raised) | {a.kind.value for a in alerts}
+        if new_peak:
+            raised.discard("falling_estimate")
+        new = replace(new, alerts_raised=tuple(sorted(raised)))
+    # alerts never change the status, and a first mastery is MASTERED by construction
     effective = override.status if override is not None else status
     return new, Step(before, estimate, effective, status, alerts, reviewed)
 
@@ -299,5 +306,6 @@ def state_from_dict(data: Mapping[str, Any]) -> CompetencyState:
         opportunities_to_mastery=data.get("opportunities_to_mastery"),
         peak_estimate=data.get("peak_estimate"),
         review_card=data.get("review_card"),
+        review_due=when("review_due"),
         alerts_raised=tuple(data.get("alerts_raised", ())),
     )

@@ -186,9 +186,11 @@ def insert_many(
     *,
     json_columns: Sequence[str] = (),
     time_columns: Sequence[str] = (),
+    skip_conflicts: bool = False,
 ) -> None:
     """Plain bulk insert of many rows (``COPY`` on PostgreSQL, ``executemany`` on SQLite),
-    for projections that a replay writes by the hundred thousand."""
+    for projections that a replay writes by the hundred thousand. ``skip_conflicts``
+    leaves rows that violate a unique constraint out (``ON CONFLICT DO NOTHING``)."""
     if not rows:
         return
     connection = session.connection()
@@ -210,15 +212,17 @@ def insert_many(
         return tuple(out)
 
     cursor = dbapi.cursor()
+    columns = ", ".join(names)
+    tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
     try:
-        if postgres:
-            with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+        if postgres and not skip_conflicts:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(convert(row))
         else:
-            marks = ", ".join("?" for _ in names)
+            marks = ", ".join(("%s" if postgres else "?") for _ in names)
             cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})",
+                f"INSERT INTO {table} ({columns}) VALUES ({marks}){tail}",
                 [convert(r) for r in rows],
             )
     finally:

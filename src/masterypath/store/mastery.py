@@ -446,26 +446,35 @@ class MasteryRepository:
     # -- alerts ----------------------------------------------------------------------------
     def add_alerts(self, framework_id: str, drafts: Sequence[AlertDraft], *, now: datetime) -> None:
         """Store each alert once: a replay raising the same alert again is a no-op."""
-        for part in _chunks(list(drafts)):
-            self.session.execute(
-                _insert(self.session)(AlertRow)
-                .values(
-                    [
-                        {
-                            "learner_id": d.learner_id,
-                            "framework_id": framework_id,
-                            "competency_id": d.competency_id,
-                            "kind": str(d.kind),
-                            "evidence_key": d.evidence_key,
-                            "message": d.message,
-                            "suggested_action": d.suggested_action,
-                            "created_at": now,
-                        }
-                        for d in part
-                    ]
+        insert_many(
+            self.session,
+            "alerts",
+            (
+                "learner_id",
+                "framework_id",
+                "competency_id",
+                "kind",
+                "evidence_key",
+                "message",
+                "suggested_action",
+                "created_at",
+            ),
+            [
+                (
+                    d.learner_id,
+                    framework_id,
+                    d.competency_id,
+                    str(d.kind),
+                    d.evidence_key,
+                    d.message,
+                    d.suggested_action,
+                    now,
                 )
-                .on_conflict_do_nothing()
-            )
+                for d in drafts
+            ],
+            time_columns=("created_at",),
+            skip_conflicts=True,
+        )
 
     def alerts(
         self,
