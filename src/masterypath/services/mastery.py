@@ -8,6 +8,7 @@ sequence and build the same states.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -286,8 +287,6 @@ class MasteryService:
     def replay(self, framework_id: str, *, progress: Progress | None = None) -> ReplaySummary:
         """Rebuild every state of ``framework_id`` from the ledger in one transaction;
         overrides and acknowledged alerts are kept, alerts are not raised twice."""
-        import time
-
         start = time.perf_counter()
         now = self.context.clock()
         with self.context.sessions.begin() as session:
