@@ -93,6 +93,7 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
 
 
 TABLES = (
+    "group_attributes",
     "alerts",
     "overrides",
     "mastery_events",

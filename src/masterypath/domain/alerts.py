@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 class AlertKind(StrEnum):
     WHEEL_SPINNING = "wheel_spinning"
     FALLING_ESTIMATE = "falling_estimate"
+    AUDIT_MASTERY_GAP = "audit_mastery_gap"
+    AUDIT_CALIBRATION_GAP = "audit_calibration_gap"
+    AUDIT_ITEM_DIF = "audit_item_dif"
 
 
 SUGGESTIONS = {

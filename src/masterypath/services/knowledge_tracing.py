@@ -28,6 +28,8 @@ class Evaluation:
     fit_seconds: float
     """Mean fit time per fold."""
     per_fold: list[dict[str, float]] = field(default_factory=list)
+    held_out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    """(label, prediction, learner id) of every held-out response, for subgroup audits."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,7 +64,7 @@ def cross_validate(
     if folds < 2:
         raise ValidationError("--folds", f"must be >= 2, got {folds}")
     fold_of = student_folds(len(responses.learners), folds, seed)
-    labels, preds, per_fold, seconds = [], [], [], []
+    labels, preds, learners, per_fold, seconds = [], [], [], [], []
     for k in range(folds):
         train = responses.subset_learners(fold_of != k)
         test = responses.subset_learners(fold_of == k)
@@ -73,10 +75,19 @@ def cross_validate(
         y, p = test.response_labels(), model.predict_proba(test)
         labels.append(y)
         preds.append(p)
+        _, first = np.unique(test.response, return_index=True)
+        learners.append(np.asarray(test.learners, dtype=object)[test.learner[first]])
         per_fold.append({**all_metrics(y, p), "fit_seconds": seconds[-1], "n_rows": len(y)})
         if on_fold is not None:
             on_fold(k)
     y_all, p_all = np.concatenate(labels), np.concatenate(preds)
     return Evaluation(
-        name, folds, seed, len(y_all), all_metrics(y_all, p_all), float(np.mean(seconds)), per_fold
+        name,
+        folds,
+        seed,
+        len(y_all),
+        all_metrics(y_all, p_all),
+        float(np.mean(seconds)),
+        per_fold,
+        (y_all, p_all, np.concatenate(learners)),
     )

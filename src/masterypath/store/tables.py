@@ -257,3 +257,17 @@ class AlertRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(ID))
+
+
+class GroupAttributeRow(Base):
+    """A learner's group attribute for fairness audits: stored only with consent, apart
+    from evidence and personal data, and holding nothing but the group's value."""
+
+    __tablename__ = "group_attributes"
+
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    attribute: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    consent_recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_by: Mapped[str] = mapped_column(String(ID))
+    """Who gave consent (the learner, or a guardian for a minor)."""
