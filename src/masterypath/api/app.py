@@ -10,7 +10,9 @@ from fastapi.responses import HTMLResponse
 
 from masterypath import __version__
 from masterypath.api.errors import ErrorOut, install_error_handlers
+from masterypath.api.how_it_works import PAGE
 from masterypath.api.schemas import (
+    AttributeIn,
     EvidenceIn,
     EvidenceOut,
     FrameworkImportedOut,
@@ -26,8 +28,11 @@ from masterypath.domain.evidence import (
     outcome_to_dict,
 )
 from masterypath.domain.framework import Framework
+from masterypath.errors import NotFoundError
+from masterypath.interop.audit_report import render_audit_html
 from masterypath.interop.case import import_case
 from masterypath.interop.framework_files import framework_to_dict
+from masterypath.services.audit import AuditService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
@@ -50,6 +55,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     context = context or ServiceContext.from_settings(settings)
     frameworks = FrameworkService(context)
     evidence = EvidenceService(context)
+    audits = AuditService(context)
     app = FastAPI(
         title="masterypath",
         version=__version__,
@@ -132,7 +138,52 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
             )
         ]
 
+    @v1.put("/learners/{learner_id}/attributes/{attribute}", tags=["audit"])
+    def put_attribute(learner_id: Text, attribute: Text, body: AttributeIn) -> dict[str, str]:
+        """Store one group attribute of a learner for fairness audits. ``consent_by`` (who
+        consented: the learner, or a guardian) is required; nothing is stored without it."""
+        audits.set_attributes(
+            attribute, {learner_id: body.value}, consent_by={learner_id: body.consent_by}
+        )
+        return {"learner_id": learner_id, "attribute": attribute, "value": body.value}
+
+    @v1.delete("/learners/{learner_id}/attributes/{attribute}", status_code=204, tags=["audit"])
+    def delete_attribute(learner_id: Text, attribute: Text) -> Response:
+        """Consent withdrawn: delete the attribute."""
+        if not audits.withdraw(attribute, [learner_id]):
+            raise NotFoundError("attribute", f"{learner_id}/{attribute}")
+        return Response(status_code=204)
+
+    @v1.get("/frameworks/{framework_id}/audit", tags=["audit"])
+    def get_audit(
+        framework_id: Text,
+        attribute: Text,
+        min_group: Annotated[int, Query(ge=1, le=100_000)] = 20,
+        dif: bool = True,
+        format: Literal["json", "html"] = "json",
+    ) -> Any:
+        """Fairness audit of a framework by a consented group attribute (JSON, or the HTML
+        report with ``format=html``). Raises alerts above the default thresholds."""
+        report = audits.run(framework_id, attribute, min_group=min_group, dif=dif)
+        if format == "html":
+            return HTMLResponse(render_audit_html(report))
+        return report
+
+    @v1.get("/frameworks/{framework_id}/model-card", tags=["audit"])
+    def get_model_card(
+        framework_id: Text,
+        version: Annotated[int | None, Query(ge=1)] = None,
+        attribute: Text | None = None,
+    ) -> dict[str, Any]:
+        """The model card of the active (or a given) model version."""
+        return audits.model_card(framework_id, version=version, attribute=attribute)
+
     app.include_router(v1)
+
+    @app.get("/how-it-works", response_class=HTMLResponse, tags=["meta"])
+    def how_it_works() -> str:
+        """For learners: how evidence becomes a status, in plain language."""
+        return PAGE
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> str:

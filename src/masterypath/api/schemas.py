@@ -128,3 +128,8 @@ class FrameworkImportedOut(BaseModel):
     items: int
     replaced: bool
     notes: list[str]
+
+
+class AttributeIn(Strict):
+    value: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    consent_by: Text = Field(description="Who consented: the learner, or a guardian.")

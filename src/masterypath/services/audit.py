@@ -170,11 +170,14 @@ class AuditService:
         folds: int = 5,
         seed: int = 0,
         dif: bool = True,
+        dif_min_per_group: int | None = None,
         raise_alerts: bool = True,
     ) -> dict[str, Any]:
         """Audit one framework by one attribute. Groups with fewer than ``min_group``
         learners are suppressed (reported only as suppressed). Model quality is measured on
-        held-out learners (student-level ``folds``-fold cross-validation of ``model``)."""
+        held-out learners (student-level ``folds``-fold cross-validation of ``model``). Items
+        are tested for bias when each group has ``dif_min_per_group`` (default
+        ``max(min_group, 50)``) learners who answered them."""
         if min_group < 1:
             raise ValidationError("min_group", "must be >= 1")
         thresholds = thresholds or AuditThresholds()
@@ -256,7 +259,8 @@ class AuditService:
         for g in kept:
             groups[g]["model"] = quality.get(g)
         per_competency = self._per_competency(st, kept, min_group)
-        dif_items = self._dif(ledger, group_of, kept, min_group) if dif and len(kept) >= 2 else []
+        per_item = dif_min_per_group or max(min_group, 50)
+        dif_items = self._dif(ledger, group_of, kept, per_item) if dif and len(kept) >= 2 else []
         gaps = _gaps(groups)
         report = {
             "framework_id": framework_id,

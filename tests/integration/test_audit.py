@@ -1,0 +1,128 @@
+"""The fairness audit on a simulated cohort with known truth, through the real pipeline
+(SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from masterypath.domain.evidence import BinaryOutcome, Evidence
+from masterypath.domain.framework import Competency, Framework
+from masterypath.errors import ValidationError
+from masterypath.interop.audit_report import render_audit_html
+from masterypath.services.audit import AuditService
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
+
+T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+BIASED = "i03"  # 2 logits harder for group B than its ability explains
+
+
+def cohort(database: ServiceContext) -> dict[str, str]:
+    FrameworkService(database).save(
+        Framework(
+            id="f",
+            title="F",
+            competencies=tuple(Competency(id=f"c{k}", title=f"C{k}") for k in range(3)),
+        )
+    )
+    rng = np.random.default_rng(7)
+    difficulty = rng.normal(0, 1, 12)
+    groups = {
+        **{f"a{n}": "A" for n in range(150)},
+        **{f"b{n}": "B" for n in range(150)},
+        **{f"c{n}": "C" for n in range(5)},
+    }
+    batch = []
+    for learner, group in groups.items():
+        theta = rng.normal(0, 1)
+        for i in range(12):
+            b = difficulty[i] + (2.0 if group == "B" and i == 3 else 0.0)
+            correct = rng.random() < 1 / (1 + np.exp(-(theta - b)))
+            batch.append(
+                Evidence.create(
+                    key=f"{learner}-{i}",
+                    learner_id=learner,
+                    competency_ids=(f"c{i % 3}",),
+                    outcome=BinaryOutcome(bool(correct)),
+                    timestamp=T + timedelta(minutes=i),
+                    item_id=f"i{i:02d}",
+                )
+            )
+    EvidenceService(database).record_many(batch)
+    return groups
+
+
+def test_attributes_need_consent_and_small_groups_are_suppressed(database: ServiceContext) -> None:
+    groups = cohort(database)
+    audit = AuditService(database)
+    consent = {k: "guardian" for k in groups}
+    with pytest.raises(ValidationError) as err:
+        audit.set_attributes("cohort", groups, consent_by={**consent, "a0": ""})
+    assert err.value.field == "consent_by"
+    assert audit.groups("cohort") == {}  # nothing stored half-way
+    assert audit.set_attributes("cohort", groups, consent_by=consent) == len(groups)
+    report = audit.run("f", "cohort", min_group=20, folds=3)
+    assert sorted(report["groups"]) == ["A", "B"] and report["suppressed_groups"] == ["C"]
+    assert all("C" not in row for row in report["per_competency"].values())
+    a = report["groups"]["A"]
+    assert a["learners"] == 150 and 0 <= a["mastery_rate"]["low"] <= a["mastery_rate"]["value"]
+    assert a["model"]["auc"]["low"] <= a["model"]["auc"]["value"] <= a["model"]["auc"]["high"]
+    flagged = {d["item"] for d in report["dif"] if d["flagged"]}
+    assert BIASED in flagged and len(flagged) <= 2  # the planted item, at most one false alarm
+    biased = next(d for d in report["dif"] if d["item"] == BIASED)
+    assert biased["ets"] == "C" and biased["mh_delta"] < -1.5 and biased["focal"] == "B"
+    kinds = {a.kind for a in MasteryService(database).alerts(framework_id="f")}
+    assert "audit_item_dif" in kinds
+    html = render_audit_html(report)
+    assert BIASED in html and "<svg" in html and "suppressed" in html
+    # withdrawing consent removes the attribute: the learner is no longer audited
+    assert audit.withdraw("cohort", ["a0", "a1"]) == 2
+    assert len(audit.groups("cohort")) == len(groups) - 2
+
+
+def test_model_card_reports_overall_and_per_group_quality(database: ServiceContext) -> None:
+    groups = cohort(database)
+    audit = AuditService(database)
+    audit.set_attributes("cohort", groups, consent_by={k: "self" for k in groups})
+    with pytest.raises(ValidationError, match="refit"):
+        audit.model_card("f")
+    MasteryService(database).refit("f")
+    card = audit.model_card("f", attribute="cohort", folds=3)
+    assert card["model"] == "bkt" and card["training_data"]["learners"] == len(groups)
+    assert 0.5 < card["evaluation"]["auc"] < 1.0
+    assert card["per_group"]["C"] == {"suppressed": True}
+    assert set(card["per_group"]["A"]) == {"auc", "ece"}
+    assert card["known_limits"]
+
+
+def test_audit_over_http(database: ServiceContext) -> None:
+    from fastapi.testclient import TestClient
+
+    from masterypath.api.app import create_app
+    from masterypath.settings import Settings
+
+    groups = cohort(database)
+    client = TestClient(create_app(Settings(), context=database))
+    url = "/api/v1/learners/a0/attributes/cohort"
+    refused = client.put(url, json={"value": "A"})
+    assert refused.status_code == 422 and "consent_by" in refused.text
+    for learner, group in groups.items():
+        put = client.put(
+            f"/api/v1/learners/{learner}/attributes/cohort",
+            json={"value": group, "consent_by": "guardian"},
+        )
+        assert put.status_code == 200, put.text
+    report = client.get("/api/v1/frameworks/f/audit", params={"attribute": "cohort", "dif": False})
+    assert report.status_code == 200 and report.json()["suppressed_groups"] == ["C"]
+    page = client.get(
+        "/api/v1/frameworks/f/audit", params={"attribute": "cohort", "dif": False, "format": "html"}
+    )
+    assert page.headers["content-type"].startswith("text/html") and "<svg" in page.text
+    assert client.get("/api/v1/frameworks/f/audit", params={"attribute": "none"}).status_code == 422
+    assert client.delete(url).status_code == 204 and client.delete(url).status_code == 404
+    assert "How your progress is decided" in client.get("/how-it-works").text
