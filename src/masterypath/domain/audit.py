@@ -149,7 +149,7 @@ class ItemDif:
         }
 
 
-def _mantel_haenszel(
+def mantel_haenszel(
     correct: np.ndarray, focal: np.ndarray, strata: np.ndarray
 ) -> tuple[float, float, float]:
     """(odds ratio, SE of its log, CMH p-value) over the strata with both groups."""
@@ -241,7 +241,7 @@ def detect_dif(
         focal = part["focal"].to_numpy(bool)
         ability = part["ability"].to_numpy(float)
         bins = pd.qcut(ability, strata, labels=False, duplicates="drop")
-        ratio, se, p = _mantel_haenszel(correct, focal, np.asarray(bins))
+        ratio, se, p = mantel_haenszel(correct, focal, np.asarray(bins))
         uni, non = _logistic_lr(correct, ability, focal)
         rows.append((str(item), n_ref, n_focal, ratio, se, p, uni, non))
     if not rows:

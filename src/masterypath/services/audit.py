@@ -130,31 +130,25 @@ class AuditService:
                     GroupAttributeRow.attribute == attribute
                 )
             )
-            return dict(rows.tuples().all())
+            return {k: v for k, v in rows}
 
     # -- the audit -------------------------------------------------------------------------
     def _ledger(self, framework_id: str) -> pd.DataFrame:
         with self.context.sessions() as session:
             framework = MasteryService(self.context)._framework(session, framework_id)
-            rows = (
-                session.execute(
-                    select(
-                        EvidenceRow.id,
-                        EvidenceRow.learner_id,
-                        EvidenceCompetencyRow.competency_id,
-                        EvidenceRow.item_id,
-                        EvidenceRow.score,
-                        EvidenceRow.outcome_type,
-                    )
-                    .join(
-                        EvidenceCompetencyRow, EvidenceCompetencyRow.evidence_id == EvidenceRow.id
-                    )
-                    .where(EvidenceCompetencyRow.competency_id.in_(list(framework.ids)))
-                    .order_by(EvidenceRow.learner_id, EvidenceRow.id)
+            rows = session.execute(
+                select(
+                    EvidenceRow.id,
+                    EvidenceRow.learner_id,
+                    EvidenceCompetencyRow.competency_id,
+                    EvidenceRow.item_id,
+                    EvidenceRow.score,
+                    EvidenceRow.outcome_type,
                 )
-                .tuples()
-                .all()
-            )
+                .join(EvidenceCompetencyRow, EvidenceCompetencyRow.evidence_id == EvidenceRow.id)
+                .where(EvidenceCompetencyRow.competency_id.in_(list(framework.ids)))
+                .order_by(EvidenceRow.learner_id, EvidenceRow.id)
+            ).all()
         return pd.DataFrame(
             rows, columns=["order", "user", "skill", "item", "score", "outcome_type"]
         )
@@ -190,27 +184,19 @@ class AuditService:
         suppressed = sorted(str(g) for g, n in sizes.items() if n < min_group)
         with self.context.sessions() as session:
             MasteryService(self.context)._framework(session, framework_id)
-            states = (
-                session.execute(
-                    select(
-                        MasteryStateRow.learner_id,
-                        MasteryStateRow.competency_id,
-                        MasteryStateRow.status,
-                        MasteryStateRow.state,
-                    ).where(MasteryStateRow.framework_id == framework_id)
+            states = session.execute(
+                select(
+                    MasteryStateRow.learner_id,
+                    MasteryStateRow.competency_id,
+                    MasteryStateRow.status,
+                    MasteryStateRow.state,
+                ).where(MasteryStateRow.framework_id == framework_id)
+            ).all()
+            overrides = session.execute(
+                select(OverrideRow.learner_id, OverrideRow.status, OverrideRow.model_status).where(
+                    OverrideRow.framework_id == framework_id
                 )
-                .tuples()
-                .all()
-            )
-            overrides = (
-                session.execute(
-                    select(
-                        OverrideRow.learner_id, OverrideRow.status, OverrideRow.model_status
-                    ).where(OverrideRow.framework_id == framework_id)
-                )
-                .tuples()
-                .all()
-            )
+            ).all()
         st = pd.DataFrame(
             [
                 (
@@ -345,7 +331,7 @@ class AuditService:
             }
         )
         sizes = {g: sum(1 for v in group_of.values() if v == g) for g in kept}
-        reference = max(kept, key=lambda g: (sizes[g], g))
+        reference = sorted(kept, key=lambda g: (-sizes[g], g))[0]  # largest; ties: first by name
         ref_learners = {k for k, v in group_of.items() if v == reference}
         out = []
         for focal in (g for g in kept if g != reference):
