@@ -181,17 +181,23 @@ def mantel_haenszel(
 def _logistic_lr(
     correct: np.ndarray, ability: np.ndarray, focal: np.ndarray
 ) -> tuple[float, float]:
-    """LR-test p-values of uniform (group) and non-uniform (group x ability) DIF."""
+    """LR-test p-values of uniform (group) and non-uniform (group x ability) DIF.
+
+    Every model also has a quadratic ability term: an observed proportion correct is not
+    linear on the logit scale, and when the groups' abilities differ that curvature would
+    otherwise show up as a spurious group x ability interaction (in simulations with
+    2,000 learners per group it doubled the false-positive rate)."""
     import statsmodels.api as sm
 
     if correct.min() == correct.max():
         return 1.0, 1.0
     z = (ability - ability.mean()) / (ability.std() or 1.0)
     g = focal.astype(float)
+    base = [np.ones_like(z), z, z * z]
     designs = [
-        np.column_stack([np.ones_like(z), z]),
-        np.column_stack([np.ones_like(z), z, g]),
-        np.column_stack([np.ones_like(z), z, g, z * g]),
+        np.column_stack(base),
+        np.column_stack([*base, g]),
+        np.column_stack([*base, g, z * g]),
     ]
     ll = []
     for x in designs:
