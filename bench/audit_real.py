@@ -134,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
             }
             console.print(f"[bold]{name}[/]: {json.dumps(summary[name], indent=1)}")
         Path(f"{args.out}-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if groupings:
+            card = audits.model_card("audit", attribute=groupings[0][0], min_group=args.min_group)
+            Path(f"{args.out}-model-card.json").write_text(json.dumps(card, indent=2) + "\n")
+            console.print(f"model card: AUC {card['evaluation']['auc']:.4f}")
         context.engine.dispose()
     return 0
 
