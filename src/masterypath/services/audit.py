@@ -7,6 +7,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -135,7 +136,7 @@ class AuditService:
     # -- the audit -------------------------------------------------------------------------
     def _ledger(self, framework_id: str) -> pd.DataFrame:
         with self.context.sessions() as session:
-            framework = MasteryService(self.context)._framework(session, framework_id)
+            framework = MasteryService(self.context).framework(session, framework_id)
             rows = session.execute(
                 select(
                     EvidenceRow.id,
@@ -183,7 +184,7 @@ class AuditService:
         kept = sorted(str(g) for g, n in sizes.items() if n >= min_group)
         suppressed = sorted(str(g) for g, n in sizes.items() if n < min_group)
         with self.context.sessions() as session:
-            MasteryService(self.context)._framework(session, framework_id)
+            MasteryService(self.context).framework(session, framework_id)
             states = session.execute(
                 select(
                     MasteryStateRow.learner_id,
@@ -419,7 +420,7 @@ class AuditService:
         """What a fitted model version is, what it was fitted on, how well it predicts
         (held-out learners, overall and per group) and its known limits."""
         with self.context.sessions() as session:
-            MasteryService(self.context)._framework(session, framework_id)
+            MasteryService(self.context).framework(session, framework_id)
             stmt = select(ModelVersionRow).where(ModelVersionRow.framework_id == framework_id)
             stmt = (
                 stmt.where(ModelVersionRow.id == version)
@@ -514,8 +515,6 @@ KNOWN_LIMITS = {
 def _hours(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
-    from datetime import datetime
-
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 3600
 
 

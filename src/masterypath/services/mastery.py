@@ -259,7 +259,7 @@ class MasteryService:
         ordered = sorted(events, key=lambda e: e.evidence_id)
         now = self.context.clock()
         for fid in framework_ids:
-            framework = self._framework(session, fid)
+            framework = self.framework(session, fid)
             mine = [e for e in ordered if any(fid in routes.get(c, ()) for c in e.competency_ids)]
             learners = {e.learner_id for e in mine}
             projector = Projector(
@@ -291,7 +291,7 @@ class MasteryService:
         now = self.context.clock()
         with self.context.sessions.begin() as session:
             repo = MasteryRepository(session)
-            framework = self._framework(session, framework_id)
+            framework = self.framework(session, framework_id)
             repo.clear_projection(framework_id)
             projector = Projector(
                 FrameworkRuntime.load(repo, framework, self.context.cache),
@@ -324,7 +324,7 @@ class MasteryService:
             raise ValidationError("model", "must be 'bkt' or 'logistic'")
         with self.context.sessions() as session:
             repo = MasteryRepository(session)
-            framework = self._framework(session, framework_id)
+            framework = self.framework(session, framework_id)
             rows = [
                 (e.learner_id, c, int(e.score >= 0.5), e.evidence_id, e.item_id)
                 for e in repo.ledger_events(framework.ids)
@@ -346,7 +346,8 @@ class MasteryService:
         return {"model_version": version, "model": model, "n_rows": len(frame), "replay": summary}
 
     # -- reading ---------------------------------------------------------------------------
-    def _framework(self, session: Session, framework_id: str) -> Framework:
+    def framework(self, session: Session, framework_id: str) -> Framework:
+        """The stored framework (cached by import time), or NotFoundError."""
         stamp = MasteryRepository(session).framework_stamp(framework_id)
         if stamp is None:
             raise NotFoundError("framework", framework_id)
@@ -375,7 +376,7 @@ class MasteryService:
         at ``now`` (default: the clock), explanation, and whether it is unlocked."""
         now = now or self.context.clock()
         with self.context.sessions() as session:
-            framework = self._framework(session, framework_id)
+            framework = self.framework(session, framework_id)
             projector = self._projector(session, framework, learner_id)
         out = []
         for cid in framework.topological_order():
@@ -441,7 +442,7 @@ class MasteryService:
         practises, or raises :class:`LockedError` listing the missing prerequisites."""
         now = self.context.clock()
         with self.context.sessions() as session:
-            framework = self._framework(session, framework_id)
+            framework = self.framework(session, framework_id)
             if item_id is not None:
                 item = next((i for i in framework.items if i.id == item_id), None)
                 if item is None:
@@ -489,7 +490,7 @@ class MasteryService:
         now = self.context.clock()
         with self.context.sessions.begin() as session:
             repo = MasteryRepository(session)
-            framework = self._framework(session, framework_id)
+            framework = self.framework(session, framework_id)
             if competency_id not in framework:
                 raise NotFoundError("competency", competency_id)
             repo.lock_learners([learner_id], now=now)
@@ -527,7 +528,7 @@ class MasteryService:
                 raise ValidationError("override_id", f"override {override_id} is already lifted")
             repo.lock_learners([found.learner_id], now=now)
             repo.lift_override(override_id, by=by, note=note, now=now)
-            framework = self._framework(session, found.framework_id)
+            framework = self.framework(session, found.framework_id)
             projector = self._projector(session, framework, found.learner_id)
             stored = projector.states.get((found.learner_id, found.competency_id))
             if stored is not None:
@@ -568,7 +569,7 @@ class MasteryService:
         """Set the framework default (no ``competency_id``) or one competency's policy.
         States are not rebuilt: run :meth:`replay` to apply it to past evidence."""
         with self.context.sessions.begin() as session:
-            framework = self._framework(session, framework_id)
+            framework = self.framework(session, framework_id)
             if competency_id is not None and competency_id not in framework:
                 raise NotFoundError("competency", competency_id)
             MasteryRepository(session).set_policy(
@@ -577,12 +578,12 @@ class MasteryService:
 
     def policies(self, framework_id: str) -> PolicyBook:
         with self.context.sessions() as session:
-            self._framework(session, framework_id)
+            self.framework(session, framework_id)
             return MasteryRepository(session).policies(framework_id)
 
     def model_versions(self, framework_id: str) -> list[dict[str, Any]]:
         with self.context.sessions() as session:
-            self._framework(session, framework_id)
+            self.framework(session, framework_id)
             return MasteryRepository(session).model_versions(framework_id)
 
 
