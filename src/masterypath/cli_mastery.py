@@ -122,6 +122,39 @@ def explain(
     out.print(table)
 
 
+def plan(
+    learner: Annotated[str, typer.Argument(help="Learner id.")],
+    framework: FrameworkOption = None,
+    goal: Annotated[list[str] | None, typer.Option(help="Goal competency (repeatable).")] = None,
+    steps: Annotated[int, typer.Option(help="At most this many steps.")] = 10,
+    target_success: Annotated[
+        float, typer.Option(help="Desirable difficulty: predicted success to aim for.")
+    ] = 0.7,
+    as_json: JsonOption = False,
+) -> None:
+    """The learner's next steps: due reviews, then what is ready to learn toward the goals."""
+    service, fid = _service(framework)
+    result = service.plan(
+        learner, fid, goals=goal or (), max_steps=steps, target_success=target_success
+    )
+    if as_json:
+        print_json({"framework_id": fid, **result.to_dict()})
+        return
+    table = Table("#", "kind", "competency", "item", "success", "why")
+    for n, s in enumerate(result.steps, 1):
+        table.add_row(
+            str(n),
+            s.kind.value,
+            s.competency_id,
+            s.item_id or "-",
+            _pct(s.predicted_success),
+            s.reason,
+        )
+    out.print(table)
+    for note in result.notes:
+        out.print(f"note: {note}")
+
+
 def start(
     learner: Annotated[str, typer.Argument(help="Learner id.")],
     framework: FrameworkOption = None,
@@ -376,6 +409,7 @@ def refit(
 COMMANDS: dict[str, Callable[..., None]] = {
     "status": status,
     "explain": explain,
+    "plan": plan,
     "start": start,
     "override": override,
     "lift-override": lift_override,

@@ -66,6 +66,11 @@ def test_status_explain_and_gate(run) -> None:  # type: ignore[no-untyped-def]
     code, output = run("start", "ben", "--competency", "mul", "--json")
     assert code == 2 and json.loads(output)["error"] == "locked"
     assert "add (needs mastered, is in_progress)" in json.loads(output)["message"]
+    code, output = run("plan", "ben", "--goal", "mul", "--json")
+    steps = json.loads(output)["steps"]
+    # ben is wheel-spinning on add (11 answers, no mastery): the plan switches strategy
+    assert code == 0 and [(s["kind"], s["competency_id"]) for s in steps] == [("remediate", "add")]
+    assert "another kind of activity" in steps[0]["reason"]
     code, output = run("status", "ana", "--at", "yesterday")
     assert code == 2 and "--at" in output
 

@@ -248,3 +248,31 @@ def test_refit_creates_a_model_version_and_replays(setup, database) -> None:
     )
     with pytest.raises(ValidationError, match="no evidence"):
         mastery.refit("empty")
+
+
+def test_plan_reviews_then_next_competency_toward_the_goal(setup, database) -> None:
+    from fastapi.testclient import TestClient
+
+    from masterypath.api.app import create_app
+    from masterypath.settings import Settings
+
+    evidence, mastery = setup
+    plan = mastery.plan("ana", "arith", goals=("mul",), now=T)
+    assert [(s.kind.value, s.competency_id) for s in plan.steps] == [("learn", "add")]
+    evidence.record_many([answer(n, "add", True) for n in range(3)])
+    plan = mastery.plan("ana", "arith", goals=("mul",), now=T)
+    assert [(s.kind.value, s.competency_id, s.item_id) for s in plan.steps] == [
+        ("learn", "mul", "q-mul")
+    ]
+    # BKT defaults: P(L) = prior 0.1 -> P(correct) = 0.1 * 0.9 + 0.9 * 0.2 = 0.27
+    assert plan.steps[0].predicted_success == pytest.approx(0.27)
+    later = mastery.plan("ana", "arith", goals=("mul",), now=T + timedelta(days=30))
+    assert [(s.kind.value, s.competency_id) for s in later.steps] == [
+        ("review", "add"),
+        ("learn", "mul"),
+    ]
+    client = TestClient(create_app(Settings(), context=database))
+    got = client.get("/api/v1/learners/ana/plan", params={"framework_id": "arith", "goal": "mul"})
+    assert got.status_code == 200 and got.json()["steps"][-1]["competency_id"] == "mul"
+    bad = client.get("/api/v1/learners/ana/plan", params={"framework_id": "arith", "goal": "x"})
+    assert bad.status_code == 422 and "goals" in bad.text

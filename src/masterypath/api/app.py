@@ -36,6 +36,7 @@ from masterypath.services.audit import AuditService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
 from masterypath.settings import Settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     frameworks = FrameworkService(context)
     evidence = EvidenceService(context)
     audits = AuditService(context)
+    mastery = MasteryService(context)
     app = FastAPI(
         title="masterypath",
         version=__version__,
@@ -177,6 +179,24 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     ) -> dict[str, Any]:
         """The model card of the active (or a given) model version."""
         return audits.model_card(framework_id, version=version, attribute=attribute)
+
+    @v1.get("/learners/{learner_id}/plan", tags=["mastery"])
+    def get_plan(
+        learner_id: Text,
+        framework_id: Text,
+        goal: Annotated[list[Text] | None, Query()] = None,
+        max_steps: Annotated[int, Query(ge=1, le=100)] = 10,
+        target_success: Annotated[float, Query(gt=0, lt=1)] = 0.7,
+    ) -> dict[str, Any]:
+        """The learner's next steps (due reviews, then ready-to-learn competencies toward
+        the goals, each with an item and a reason)."""
+        return mastery.plan(
+            learner_id,
+            framework_id,
+            goals=goal or (),
+            max_steps=max_steps,
+            target_success=target_success,
+        ).to_dict()
 
     app.include_router(v1)
 

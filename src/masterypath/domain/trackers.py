@@ -48,6 +48,12 @@ class Tracker(Protocol):
 
     def uncertainty(self, estimate: float | None, state: dict[str, Any]) -> float | None: ...
 
+    def p_correct(
+        self, estimate: float | None, state: dict[str, Any], item_id: str | None
+    ) -> float:
+        """Predicted probability of success on ``item_id`` (or a typical item)."""
+        ...
+
     def correct_needed(
         self, estimate: float | None, state: dict[str, Any], target: float
     ) -> int | None: ...
@@ -97,6 +103,15 @@ class BKTTracker:
         p = self.params.prior if estimate is None else estimate
         return math.sqrt(max(p * (1.0 - p), 0.0))
 
+    def p_correct(
+        self, estimate: float | None, state: dict[str, Any], item_id: str | None
+    ) -> float:
+        code = self.item_codes.get(item_id, -1) if item_id is not None else -1
+        group = self.params.guess_items.get(code, 0)
+        _, _, guesses, slips = self.params.rates
+        p = self.params.prior if estimate is None else estimate
+        return p * (1.0 - slips[group]) + (1.0 - p) * guesses[group]
+
     def correct_needed(
         self, estimate: float | None, state: dict[str, Any], target: float
     ) -> int | None:
@@ -139,6 +154,12 @@ class RollupTracker:
         mean = state["rollup"]["total"] / count
         variance = max(state["sq"] / count - mean * mean, 0.0) * count / (count - 1)
         return math.sqrt(variance / count)
+
+    def p_correct(
+        self, estimate: float | None, state: dict[str, Any], item_id: str | None
+    ) -> float:
+        count = state["rollup"]["count"]
+        return state["rollup"]["total"] / count if count else 0.5
 
     def correct_needed(
         self, estimate: float | None, state: dict[str, Any], target: float
@@ -184,6 +205,13 @@ class LogisticTracker:
         if estimate is None:
             return None
         return math.sqrt(max(estimate * (1.0 - estimate), 0.0))
+
+    def p_correct(
+        self, estimate: float | None, state: dict[str, Any], item_id: str | None
+    ) -> float:
+        w, f = state.get("wins", 0.0), state.get("fails", 0.0)
+        counts = LearnerCounts(((self.competency_id, w),), ((self.competency_id, f),), w, f)
+        return self.model.predict_one(counts, skill=self.competency_id, item=item_id)
 
     def correct_needed(
         self, estimate: float | None, state: dict[str, Any], target: float

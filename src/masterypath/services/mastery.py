@@ -26,6 +26,7 @@ from masterypath.domain.models.logistic import Logistic
 from masterypath.domain.models.registry import make_model, model_from_dict
 from masterypath.domain.models.responses import Responses
 from masterypath.domain.overrides import Override, OverrideReason
+from masterypath.domain.planner import CompetencyView, Plan, Preferences, plan
 from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
 from masterypath.domain.progress import (
     CompetencyState,
@@ -416,6 +417,49 @@ class MasteryService:
             }
         )
         return Decision(override.status if override else status, explanation, status)
+
+    def plan(
+        self,
+        learner_id: str,
+        framework_id: str,
+        *,
+        goals: Sequence[str] = (),
+        max_steps: int = 10,
+        target_success: float = 0.7,
+        now: datetime | None = None,
+    ) -> Plan:
+        """The learner's next steps (see :mod:`masterypath.domain.planner`)."""
+        now = now or self.context.clock()
+        preferences = Preferences(target_success=target_success, max_steps=max_steps)
+        with self.context.sessions() as session:
+            framework = self.framework(session, framework_id)
+            projector = self._projector(session, framework, learner_id)
+            recent = MasteryRepository(session).recent_items(learner_id, limit=5)
+        runtime = projector.runtime
+        view = {}
+        for cid in framework.ids:
+            state = projector.state(learner_id, cid)
+            status = projector.status_at(learner_id, cid, now)
+            view[cid] = CompetencyView(
+                status,
+                state.estimate,
+                "wheel_spinning" in state.alerts_raised and state.mastered_at is None,
+                state.review_due,
+            )
+
+        def predict(cid: str, item: str | None) -> float:
+            state = projector.state(learner_id, cid)
+            return runtime.tracker(cid).p_correct(state.estimate, dict(state.model_state), item)
+
+        return plan(
+            framework,
+            view,
+            predict=predict,
+            goals=goals,
+            recent_items=recent,
+            preferences=preferences,
+            learner_id=learner_id,
+        )
 
     def explain(
         self, learner_id: str, framework_id: str, competency_id: str, *, now: datetime | None = None

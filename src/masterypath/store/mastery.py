@@ -267,6 +267,16 @@ class MasteryRepository:
         )
         return [TrailEntry(**r._mapping) for r in rows]
 
+    def recent_items(self, learner_id: str, *, limit: int) -> list[str]:
+        """The items of the learner's latest evidence, newest first, without repeats."""
+        rows = self.session.scalars(
+            select(EvidenceRow.item_id)
+            .where(EvidenceRow.learner_id == learner_id, EvidenceRow.item_id.is_not(None))
+            .order_by(EvidenceRow.id.desc())
+            .limit(limit * 4)
+        )
+        return list(dict.fromkeys(r for r in rows if r is not None))[:limit]
+
     # -- ledger ----------------------------------------------------------------------------
     def ledger_events(self, competency_ids: Sequence[str]) -> Iterator[LedgerEvent]:
         """Every ledger row about any of ``competency_ids``, by learner then arrival (the
