@@ -74,21 +74,25 @@ def test_recent_items_are_avoided_while_another_fits() -> None:
 
 def test_wheel_spinning_switches_to_a_prerequisite_review_and_says_so() -> None:
     view = {
+        "add": CompetencyView(Status.PROFICIENT, 0.85),  # meets sub's edge, not mastered
+        "sub": CompetencyView(Status.IN_PROGRESS, 0.3, wheel_spinning=True),
+    }
+    p = plan(FW, view, predict=predict, goals=("sub",))
+    # add is itself ready to learn (not mastered) and comes first; sub waits for it
+    assert [(s.kind, s.competency_id) for s in p.steps] == [(StepKind.LEARN, "add")]
+    assert p.notes == ("wheel-spinning on sub: practise its prerequisite add first",)
+    view["add"] = CompetencyView(Status.NEEDS_REVIEW, 0.85)  # reviewed first, then not again
+    p = plan(FW, view, predict=predict, goals=("sub",))
+    assert [(s.kind, s.competency_id) for s in p.steps] == [(StepKind.REVIEW, "add")]
+    # a mastered prerequisite needs no review: the competency gets another kind of activity
+    view = {
         "add": CompetencyView(Status.MASTERED, 0.96),
         "mul": CompetencyView(Status.IN_PROGRESS, 0.3, wheel_spinning=True),
     }
-    p = plan(FW, view, predict=predict, goals=("div",))
-    assert [(s.kind, s.competency_id) for s in p.steps] == [(StepKind.REMEDIATE, "add")]
-    assert "review its prerequisite add" in p.steps[0].reason
-    assert p.notes[0] == "wheel-spinning on mul: the plan switched strategy"
-    view["add"] = CompetencyView(Status.MASTERED, 0.96)
-    p = plan(
-        FW,
-        {"frac": CompetencyView(Status.IN_PROGRESS, 0.2, wheel_spinning=True)},
-        predict=predict,
-        goals=("frac",),
-    )
-    assert p.steps[0].kind is StepKind.REMEDIATE and "another kind of activity" in p.steps[0].reason
+    p = plan(FW, view, predict=predict, goals=("mul",))
+    assert [(s.kind, s.competency_id) for s in p.steps] == [(StepKind.REMEDIATE, "mul")]
+    assert "another kind of activity" in p.steps[0].reason
+    assert p.notes == ("wheel-spinning on mul: the plan switched the kind of activity",)
 
 
 def test_practice_stops_once_mastered() -> None:

@@ -207,45 +207,32 @@ def plan(
     for cid in ranked:
         targets = leads_to(cid)
         if cid in view and view[cid].wheel_spinning:
-            weakest = sorted(
-                (
-                    p.competency_id
-                    for p in framework.competency(cid).prerequisites
-                    if p.competency_id in open_
-                ),
-                key=lambda p: (
-                    (view[p].estimate if p in view and view[p].estimate is not None else 0.0),
+            # Beck & Gong: more of the same will not help. If a prerequisite is not yet
+            # mastered, it is planned as its own step (the ranking puts prerequisites
+            # first) and this competency waits; otherwise switch the kind of activity.
+            pending = [
+                p.competency_id
+                for p in framework.competency(cid).prerequisites
+                if p.competency_id in open_ and statuses[p.competency_id] is not Status.MASTERED
+            ]
+            if pending:
+                notes.append(
+                    f"wheel-spinning on {cid}: practise its prerequisite {', '.join(pending)} first"
+                )
+                continue
+            item, p = _pick_item(framework, cid, predict, recent_items, prefs)
+            steps.append(
+                PlanStep(
+                    StepKind.REMEDIATE,
+                    cid,
+                    item,
                     p,
-                ),
+                    f"Many tries on {cid} without mastery: switch to another kind of activity "
+                    "(a worked example or a different item), or ask your teacher.",
+                    targets,
+                )
             )
-            if weakest:
-                pre = weakest[0]
-                item, p = _pick_item(framework, pre, predict, recent_items, prefs)
-                steps.append(
-                    PlanStep(
-                        StepKind.REMEDIATE,
-                        pre,
-                        item,
-                        p,
-                        f"Many tries on {cid} without mastery: review its prerequisite "
-                        f"{pre} first.",
-                        targets,
-                    )
-                )
-            else:
-                item, p = _pick_item(framework, cid, predict, recent_items, prefs)
-                steps.append(
-                    PlanStep(
-                        StepKind.REMEDIATE,
-                        cid,
-                        item,
-                        p,
-                        f"Many tries on {cid} without mastery: switch to another kind of activity "
-                        "(a worked example or a different item), or ask your teacher.",
-                        targets,
-                    )
-                )
-            notes.append(f"wheel-spinning on {cid}: the plan switched strategy")
+            notes.append(f"wheel-spinning on {cid}: the plan switched the kind of activity")
             continue
         item, p = _pick_item(framework, cid, predict, recent_items, prefs)
         goal_text = (

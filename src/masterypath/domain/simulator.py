@@ -1,0 +1,235 @@
+"""Synthetic learners with known ground truth on a prerequisite graph, to compare pathway
+policies before real learners meet them. Pure: every random draw comes from the
+generator passed in.
+
+A learner truly knows or does not know each competency. Answering: correct with
+probability ``1 - slip`` if known, ``guess`` if not. Practising an unknown competency
+teaches it with probability ``learn``, or ``learn * unready_factor`` while any of its
+prerequisites is unknown. After every opportunity each known competency may be forgotten
+with probability ``forget``. Learners start knowing some competencies, drawn along the
+graph (roots first) with noise, so some know a topic without its prerequisite.
+
+>>> import numpy as np
+>>> from masterypath.domain.framework import Competency, Framework, Prerequisite
+>>> fw = Framework(id="m", title="M", competencies=(
+...     Competency(id="a", title="A"),
+...     Competency(id="b", title="B", prerequisites=(Prerequisite("a"),))))
+>>> learner = SimulatedLearner.draw(fw, SimulationParams(), np.random.default_rng(0))
+>>> sorted(learner.known) == sorted(learner.copy().known)
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from masterypath.domain.framework import Framework
+from masterypath.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    learn: float = 0.25
+    unready_factor: float = 0.2
+    guess: float = 0.2
+    slip: float = 0.1
+    forget: float = 0.0005
+    prior_known: float = 0.3
+    """Chance of knowing a root competency at the start."""
+    prior_known_ready: float = 0.3
+    """Chance of knowing a competency whose prerequisites are all known at the start."""
+    prior_known_unready: float = 0.03
+    """Chance of knowing one without its prerequisites (noise the graph does not explain)."""
+
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValidationError(name, f"must be in [0, 1], got {value!r}")
+
+
+@dataclass
+class SimulatedLearner:
+    """One learner's true knowledge; mutated by :meth:`practise` (it is the simulation's
+    world, not domain state)."""
+
+    framework: Framework
+    params: SimulationParams
+    known: set[str] = field(default_factory=set)
+    knew_without_prerequisite: bool = False
+
+    @classmethod
+    def draw(
+        cls, framework: Framework, params: SimulationParams, rng: np.random.Generator
+    ) -> SimulatedLearner:
+        known: set[str] = set()
+        odd = False
+        for cid in framework.topological_order():
+            pres = [p.competency_id for p in framework.competency(cid).prerequisites]
+            if not pres:
+                chance = params.prior_known
+            elif all(p in known for p in pres):
+                chance = params.prior_known_ready
+            else:
+                chance = params.prior_known_unready
+            if rng.random() < chance:
+                known.add(cid)
+                odd = odd or any(p not in known for p in pres)
+        return cls(framework, params, known, odd)
+
+    def copy(self) -> SimulatedLearner:
+        return SimulatedLearner(
+            self.framework, self.params, set(self.known), self.knew_without_prerequisite
+        )
+
+    def ready(self, cid: str) -> bool:
+        return all(
+            p.competency_id in self.known for p in self.framework.competency(cid).prerequisites
+        )
+
+    def practise(self, cid: str, rng: np.random.Generator) -> bool:
+        """One opportunity: the answer (True = correct), then learning and forgetting."""
+        p = self.params
+        correct = bool(rng.random() < (1.0 - p.slip if cid in self.known else p.guess))
+        if cid not in self.known:
+            rate = p.learn if self.ready(cid) else p.learn * p.unready_factor
+            if rng.random() < rate:
+                self.known.add(cid)
+        if p.forget and self.known:
+            lost = [c for c in sorted(self.known) if c != cid and rng.random() < p.forget]
+            self.known.difference_update(lost)
+        return correct
+
+
+@dataclass(frozen=True)
+class RunResult:
+    opportunities: int
+    goals_truly_mastered: bool
+    overpractice: int
+    """Opportunities spent on a competency the learner already truly knew."""
+    unready_practice: int
+    """Opportunities on a competency while one of its prerequisites was truly unknown."""
+    gate_violations: int
+    """Opportunities on a competency the policy itself considered locked (must be 0)."""
+
+
+def _goal_scope(framework: Framework, goals: tuple[str, ...]) -> list[str]:
+    scope = set(framework.prerequisite_closure(goals))
+    return [c for c in framework.topological_order() if c in scope]
+
+
+def run_fixed(
+    framework: Framework,
+    learner: SimulatedLearner,
+    goals: tuple[str, ...],
+    per_competency: int,
+    rng: np.random.Generator,
+) -> RunResult:
+    """The fixed curriculum: every competency on the way to the goals, in topological
+    order, ``per_competency`` practice items each, whatever the learner shows."""
+    over = unready = 0
+    n = 0
+    for cid in _goal_scope(framework, goals):
+        for _ in range(per_competency):
+            over += cid in learner.known
+            unready += not learner.ready(cid)
+            learner.practise(cid, rng)
+            n += 1
+    return RunResult(n, all(g in learner.known for g in goals), over, unready, 0)
+
+
+def run_planner(
+    framework: Framework,
+    learner: SimulatedLearner,
+    goals: tuple[str, ...],
+    rng: np.random.Generator,
+    *,
+    budget: int = 2000,
+) -> RunResult:
+    """masterypath's policy: BKT states (with the simulation's guess/slip/learn as fitted
+    parameters), the default mastery policy, the gate, and the planner's first step."""
+    from datetime import UTC, datetime, timedelta
+
+    from masterypath.domain.gate import unlocked
+    from masterypath.domain.models.bkt import SkillParams
+    from masterypath.domain.planner import CompetencyView, Preferences, plan
+    from masterypath.domain.policy import MasteryPolicy
+    from masterypath.domain.progress import (
+        CompetencyState,
+        Observation,
+        apply_observation,
+        model_status,
+    )
+    from masterypath.domain.trackers import BKTTracker
+
+    p = learner.params
+    tracker = BKTTracker(
+        SkillParams(
+            prior=p.prior_known_ready,
+            learn=np.array([p.learn]),
+            forget=np.array([0.0]),
+            guess=np.array([p.guess]),
+            slip=np.array([p.slip]),
+        )
+    )
+    policy = MasteryPolicy()
+    scope = _goal_scope(framework, goals)
+    sub = framework if len(scope) == len(framework.competencies) else _restrict(framework, scope)
+    states = {c: CompetencyState.new("sim", c, tracker) for c in scope}
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    over = unready = violations = n = 0
+    prefs = Preferences(max_steps=1)
+    while n < budget:
+        now = t0 + timedelta(minutes=n)
+        statuses = {c: model_status(states[c], policy, now)[0] for c in scope}
+        if all(statuses[g].value == "mastered" for g in goals):
+            break
+        view = {
+            c: CompetencyView(
+                statuses[c],
+                states[c].estimate,
+                "wheel_spinning" in states[c].alerts_raised and states[c].mastered_at is None,
+                states[c].review_due,
+            )
+            for c in scope
+        }
+        steps = plan(
+            sub,
+            view,
+            predict=lambda c, i: tracker.p_correct(states[c].estimate, {}, i),
+            goals=goals,
+            preferences=prefs,
+        ).steps
+        if not steps:
+            break
+        cid = steps[0].competency_id
+        violations += cid not in unlocked(sub, statuses)
+        over += cid in learner.known
+        unready += not learner.ready(cid)
+        correct = learner.practise(cid, rng)
+        states[cid], _ = apply_observation(
+            states[cid],
+            Observation(f"e{n}", float(correct), "practice", now, None),
+            tracker,
+            policy,
+        )
+        n += 1
+    return RunResult(n, all(g in learner.known for g in goals), over, unready, violations)
+
+
+def _restrict(framework: Framework, keep: list[str]) -> Framework:
+    from dataclasses import replace as dc_replace
+
+    kept = set(keep)
+    comps = tuple(
+        dc_replace(
+            framework.competency(c),
+            parent_id=None,
+            prerequisites=tuple(
+                p for p in framework.competency(c).prerequisites if p.competency_id in kept
+            ),
+        )
+        for c in keep
+    )
+    return Framework(id=framework.id, title=framework.title, competencies=comps)
