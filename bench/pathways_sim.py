@@ -28,11 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from masterypath.domain.simulator import SimulatedLearner, SimulationParams, run_fixed, run_planner
+from masterypath.domain.simulator import SimulationParams, compare_policies
 from masterypath.interop.graph_files import GraphRepairs, parse_edge
 from masterypath.interop.loader import LoadOptions, load_framework_file
 
@@ -42,24 +41,20 @@ def choose_goals(framework: Any, spec: str) -> tuple[str, ...]:
         n = int(spec.split(":", 1)[1])
         ranked = sorted(framework.ids, key=lambda c: (-len(framework.prerequisite_closure([c])), c))
         return tuple(ranked[:n])
+    if spec.startswith("closure:"):  # one goal whose prerequisite closure is largest <= N
+        limit = int(spec.split(":", 1)[1])
+        fits = [c for c in framework.ids if len(framework.prerequisite_closure([c])) <= limit]
+        best = max(fits, key=lambda c: (len(framework.prerequisite_closure([c])), c))
+        return (best,)
     return tuple(s for s in spec.split(",") if s)
-
-
-def summarise(results: list[Any]) -> dict[str, float]:
-    return {
-        "opportunities": float(np.mean([r.opportunities for r in results])),
-        "goals_truly_mastered": float(np.mean([r.goals_truly_mastered for r in results])),
-        "overpractice": float(np.mean([r.overpractice for r in results])),
-        "unready_practice": float(np.mean([r.unready_practice for r in results])),
-        "learners_with_unready_practice": float(np.mean([r.unready_practice > 0 for r in results])),
-        "gate_violations": float(sum(r.gate_violations for r in results)),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("graph", type=Path)
-    parser.add_argument("--goals", default="deepest:3", help="ids (comma-separated) or deepest:N")
+    parser.add_argument(
+        "--goals", default="deepest:3", help="ids (comma-separated), deepest:N or closure:N"
+    )
     parser.add_argument("--learners", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split-joined-ids", action="store_true")
@@ -80,33 +75,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.graph.name}: {len(framework.competencies)} competencies; goals "
         f"{', '.join(goals)} need {len(scope)}"
     )
-    root = np.random.SeedSequence(args.seed)
-    seeds = root.spawn(args.learners)
-    learners = [
-        SimulatedLearner.draw(framework, params, np.random.default_rng(s.spawn(1)[0]))
-        for s in seeds
-    ]
-    odd = float(np.mean([x.knew_without_prerequisite for x in learners]))
     t0 = time.perf_counter()
-    planner = [
-        run_planner(framework, x.copy(), goals, np.random.default_rng(s.spawn(2)[1]))
-        for x, s in zip(learners, seeds, strict=True)
-    ]
-    planner_s = time.perf_counter() - t0
-    ours = summarise(planner)
-    fixed: dict[str, float] | None = None
-    chosen = None
-    for k in range(1, args.max_per_competency + 1):
-        runs = [
-            run_fixed(framework, x.copy(), goals, k, np.random.default_rng(s.spawn(3)[2]))
-            for x, s in zip(learners, seeds, strict=True)
-        ]
-        fixed = summarise(runs)
-        chosen = k
-        if fixed["goals_truly_mastered"] >= ours["goals_truly_mastered"]:
-            break
-    assert fixed is not None
-    saving = 1 - ours["opportunities"] / fixed["opportunities"]
+    result = compare_policies(
+        framework,
+        goals,
+        learners=args.learners,
+        seed=args.seed,
+        params=params,
+        max_per_competency=args.max_per_competency,
+    )
+    seconds = time.perf_counter() - t0
+    ours, fixed, chosen = result["planner"], result["fixed"], result["fixed_per_competency"]
+    saving, odd = result["saving"], result["knew_without_prerequisite"]
     table = Table(
         "policy",
         "opportunities",
@@ -135,27 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         f"planner uses {saving:.1%} fewer opportunities at "
         f"{ours['goals_truly_mastered']:.1%} vs {fixed['goals_truly_mastered']:.1%} true "
         f"mastery; {odd:.1%} of learners started knowing a competency without its "
-        f"prerequisite; planner runs took {planner_s:.0f} s"
+        f"prerequisite; {seconds:.0f} s"
     )
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "graph": str(args.graph),
-                    "goals": goals,
-                    "scope": len(scope),
-                    "learners": args.learners,
-                    "params": params.__dict__,
-                    "planner": ours,
-                    "fixed": fixed,
-                    "fixed_per_competency": chosen,
-                    "saving": saving,
-                    "knew_without_prerequisite": odd,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        args.json.write_text(json.dumps({"graph": str(args.graph), **result}, indent=2) + "\n")
     return 0
 
 

@@ -155,6 +155,56 @@ def plan(
         out.print(f"note: {note}")
 
 
+def simulate(
+    framework: Annotated[str, typer.Argument(help="Framework id (its prerequisite graph).")],
+    goal: Annotated[list[str], typer.Option(help="Goal competency (repeatable).")],
+    learners: Annotated[int, typer.Option(help="Simulated learners.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same learners).")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare the planner with a fixed curriculum on simulated learners with known truth
+    (BKT-style learning, slower without prerequisites, guesses, slips, forgetting)."""
+    from masterypath.domain.simulator import compare_policies
+
+    context = open_context()
+    with context.sessions() as session:
+        fw = MasteryService(context).framework(session, framework)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("simulating"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
+        bar.add_task("simulate")
+        result = compare_policies(fw, tuple(goal), learners=learners, seed=seed)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(
+        "policy",
+        "opportunities",
+        "goals truly mastered",
+        "over-practice",
+        "practice with an unknown prerequisite",
+    )
+    for name, key in (
+        ("masterypath planner", "planner"),
+        (f"fixed, {result['fixed_per_competency']} per competency", "fixed"),
+    ):
+        r = result[key]
+        assert isinstance(r, dict)
+        table.add_row(
+            name,
+            f"{r['opportunities']:.1f}",
+            f"{r['goals_truly_mastered']:.1%}",
+            f"{r['overpractice']:.1f}",
+            f"{r['unready_practice']:.1f}",
+        )
+    out.print(table)
+    out.print(f"the planner uses {result['saving']:.1%} fewer practice opportunities")
+
+
 def start(
     learner: Annotated[str, typer.Argument(help="Learner id.")],
     framework: FrameworkOption = None,
@@ -410,6 +460,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "status": status,
     "explain": explain,
     "plan": plan,
+    "simulate": simulate,
     "start": start,
     "override": override,
     "lift-override": lift_override,

@@ -113,3 +113,17 @@ def test_override_alerts_policy_replay_refit(run) -> None:  # type: ignore[no-un
     assert run("lift-override", str(oid), "--by", "ms-lee")[0] == 0
     code, output = run("lift-override", str(oid), "--by", "ms-lee", "--json")
     assert code == 2 and "already lifted" in json.loads(output)["message"]
+
+
+def test_simulate_compares_planner_and_fixed_curriculum(run) -> None:  # type: ignore[no-untyped-def]
+    code, output = run("simulate", "arith", "--goal", "mul", "--learners", "20", "--json")
+    assert code == 0, output
+    result = json.loads(output)
+    assert result["planner"]["gate_violations"] == 0 and result["scope"] == 2
+    assert result["fixed"]["goals_truly_mastered"] >= result["planner"]["goals_truly_mastered"] or (
+        result["fixed_per_competency"] == 40
+    )
+    again = json.loads(run("simulate", "arith", "--goal", "mul", "--learners", "20", "--json")[1])
+    assert again == result  # seeded
+    code, output = run("simulate", "arith", "--goal", "nope", "--json")
+    assert code == 2 and "goals" in output

@@ -233,3 +233,71 @@ def _restrict(framework: Framework, keep: list[str]) -> Framework:
         for c in keep
     )
     return Framework(id=framework.id, title=framework.title, competencies=comps)
+
+
+def _summary(results: list[RunResult]) -> dict[str, float]:
+    return {
+        "opportunities": float(np.mean([r.opportunities for r in results])),
+        "goals_truly_mastered": float(np.mean([r.goals_truly_mastered for r in results])),
+        "overpractice": float(np.mean([r.overpractice for r in results])),
+        "unready_practice": float(np.mean([r.unready_practice for r in results])),
+        "learners_with_unready_practice": float(np.mean([r.unready_practice > 0 for r in results])),
+        "gate_violations": float(sum(r.gate_violations for r in results)),
+    }
+
+
+def compare_policies(
+    framework: Framework,
+    goals: tuple[str, ...],
+    *,
+    learners: int,
+    seed: int,
+    params: SimulationParams | None = None,
+    max_per_competency: int = 40,
+) -> dict[str, object]:
+    """The planner against the fairest fixed curriculum (the smallest number of items per
+    competency that reaches at least the planner's share of learners who truly master the
+    goals), on the same seeded learners."""
+    if learners < 1:
+        raise ValidationError("learners", "must be >= 1")
+    for g in goals:
+        if g not in framework:
+            raise ValidationError("goals", f"unknown competency {g!r}")
+    params = params or SimulationParams()
+    seeds = np.random.SeedSequence(seed).spawn(learners)
+    streams = [s.spawn(3) for s in seeds]
+    cohort = [
+        SimulatedLearner.draw(framework, params, np.random.default_rng(s[0])) for s in streams
+    ]
+    ours = _summary(
+        [
+            run_planner(framework, x.copy(), goals, np.random.default_rng(s[1]))
+            for x, s in zip(cohort, streams, strict=True)
+        ]
+    )
+    fixed: dict[str, float] = {}
+    chosen = 0
+    for k in range(1, max_per_competency + 1):
+        fixed = _summary(
+            [
+                run_fixed(framework, x.copy(), goals, k, np.random.default_rng(s[2]))
+                for x, s in zip(cohort, streams, strict=True)
+            ]
+        )
+        chosen = k
+        if fixed["goals_truly_mastered"] >= ours["goals_truly_mastered"]:
+            break
+    return {
+        "goals": list(goals),
+        "scope": len(framework.prerequisite_closure(goals)),
+        "learners": learners,
+        "seed": seed,
+        "params": dict(params.__dict__),
+        "planner": ours,
+        "fixed": fixed,
+        "fixed_per_competency": chosen,
+        "saving": 1 - ours["opportunities"] / fixed["opportunities"]
+        if fixed["opportunities"]
+        else 0.0,
+        "knew_without_prerequisite": float(np.mean([x.knew_without_prerequisite for x in cohort])),
+    }
