@@ -96,9 +96,15 @@ class SimulatedLearner:
             rate = p.learn if self.ready(cid) else p.learn * p.unready_factor
             if rng.random() < rate:
                 self.known.add(cid)
-        if p.forget and self.known:
-            lost = [c for c in sorted(self.known) if c != cid and rng.random() < p.forget]
-            self.known.difference_update(lost)
+        if p.forget and len(self.known) > 1:
+            # each other known competency is forgotten with probability `forget`: draw how
+            # many (binomial), then which, instead of one draw per competency
+            others = len(self.known) - (cid in self.known)
+            lost = int(rng.binomial(others, p.forget))
+            if lost:
+                pool = sorted(self.known - {cid})
+                picked = rng.choice(len(pool), size=lost, replace=False)
+                self.known.difference_update(pool[i] for i in picked)
         return correct
 
 
