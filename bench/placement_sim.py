@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=20)
     parser.add_argument("--confidence", type=float, default=0.9)
     parser.add_argument("--particles", type=int, default=4000)
+    parser.add_argument("--candidates", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split-joined-ids", action="store_true")
     parser.add_argument("--drop-edge", action="append", default=[])
@@ -74,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     framework = load_framework_file(args.graph, LoadOptions(repairs=repairs)).framework
     params = SimulationParams()
     config = PlacementConfig(
-        confidence=args.confidence, budget=args.budget, guess=params.guess, slip=params.slip
+        confidence=args.confidence,
+        budget=args.budget,
+        candidates=args.candidates,
+        guess=params.guess,
+        slip=params.slip,
     )
     seeds = np.random.SeedSequence(args.seed).spawn(args.learners)
     truth, ours, once, prior = [], [], [], []

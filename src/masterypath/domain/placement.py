@@ -38,6 +38,8 @@ class PlacementConfig:
     confidence: float = 0.9
     """Classify a competency once P(known) >= confidence or <= 1 - confidence."""
     budget: int = 30
+    candidates: int = 64
+    """Information gain is computed for this many of the most uncertain competencies."""
     guess: float = 0.2
     slip: float = 0.1
     prior_root: float = 0.3
@@ -125,8 +127,14 @@ class PlacementSession:
         g, s = self.config.guess, self.config.slip
         K = self.states.astype(float)  # noqa: N806
         w = self.weights
-        before = _entropy(w @ K).sum()
-        like_ok = K * (1 - s - g) + g  # P(correct | state) per particle and probe
+        marginal = w @ K
+        before = _entropy(marginal).sum()
+        asked = {c for c, _ in self.asked}
+        open_ = [i for i, c in enumerate(self.ids) if c not in asked]
+        uncertainty = _entropy(marginal[open_])
+        keep = np.argsort(-uncertainty, kind="stable")[: self.config.candidates]
+        cand = np.asarray(open_)[np.sort(keep)]
+        like_ok = K[:, cand] * (1 - s - g) + g  # P(correct | state) per particle and probe
         A = w[:, None] * like_ok  # noqa: N806 - unnormalised weights after a correct answer
         B = w[:, None] * (1 - like_ok)  # noqa: N806 - after a wrong answer
         p_ok = A.sum(axis=0)
@@ -134,9 +142,7 @@ class PlacementSession:
         m_bad = (B.T @ K) / np.maximum(1 - p_ok, 1e-12)[:, None]
         expected = p_ok * _entropy(m_ok).sum(axis=1) + (1 - p_ok) * _entropy(m_bad).sum(axis=1)
         gain = before - expected
-        asked = {c for c, _ in self.asked}
-        gain[[i for i, c in enumerate(self.ids) if c in asked]] = -np.inf
-        return self.ids[int(np.argmax(gain))]
+        return self.ids[int(cand[int(np.argmax(gain))])]
 
     def answer(self, competency_id: str, correct: bool) -> PlacementSession:
         if competency_id not in self.ids:
