@@ -11,7 +11,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from masterypath.cli_support import JsonOption, open_context, out, print_json, reports_errors
+from masterypath.cli_support import (
+    JsonOption,
+    open_context,
+    out,
+    print_json,
+    register_commands,
+)
 from masterypath.errors import InvalidInputError, Problem
 from masterypath.interop.audit_report import render_audit_html
 from masterypath.services.audit import AuditService, AuditThresholds
@@ -174,5 +180,4 @@ COMMANDS: dict[str, Callable[..., None]] = {
 
 
 def register(app: typer.Typer) -> None:
-    for name, fn in COMMANDS.items():
-        app.command(name)(reports_errors(fn))
+    register_commands(app, COMMANDS)

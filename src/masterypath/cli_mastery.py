@@ -21,7 +21,7 @@ from masterypath.cli_support import (
     open_context,
     out,
     print_json,
-    reports_errors,
+    register_commands,
 )
 from masterypath.domain.overrides import Override
 from masterypath.domain.policy import MasteryPolicy
@@ -474,5 +474,4 @@ COMMANDS: dict[str, Callable[..., None]] = {
 
 
 def register(app: typer.Typer) -> None:
-    for name, fn in COMMANDS.items():
-        app.command(name)(reports_errors(fn))
+    register_commands(app, COMMANDS)

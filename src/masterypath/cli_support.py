@@ -70,3 +70,9 @@ def only_framework(service: FrameworkService) -> str:
             ],
         )
     return stored[0].id
+
+
+def register_commands(app: typer.Typer, commands: dict[str, Callable[..., None]]) -> None:
+    """Add each command to ``app`` under its name, wrapped in :func:`reports_errors`."""
+    for name, fn in commands.items():
+        app.command(name)(reports_errors(fn))

@@ -177,12 +177,13 @@ def plan(
         )
 
     goal_set = set(goals)
+    parents = {c.parent_id for c in framework.competencies if c.parent_id is not None}
     candidates = [
         c
         for c in open_
         if c in in_scope
         and statuses[c] not in (Status.MASTERED, Status.NEEDS_REVIEW)
-        and not framework_has_children(framework, c)
+        and c not in parents  # parents roll up from their children: practise those
     ]
 
     def leads_to(cid: str) -> tuple[str, ...]:
@@ -255,8 +256,3 @@ def plan(
     if locked_goals:
         notes.append("goals still locked: " + ", ".join(locked_goals))
     return Plan(learner_id, tuple(goals), tuple(steps[: prefs.max_steps]), tuple(notes))
-
-
-def framework_has_children(framework: Framework, cid: str) -> bool:
-    """Parents roll up from their children: learners practise the children."""
-    return any(c.parent_id == cid for c in framework.competencies)

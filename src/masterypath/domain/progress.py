@@ -19,7 +19,7 @@ Everything here is pure: the time is the evidence's timestamp or a ``now`` passe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -274,15 +274,6 @@ def parent_status(children: Mapping[str, Status], policy: MasteryPolicy) -> tupl
     if all(satisfies(s, "proficient") for s in statuses):
         return Status.PROFICIENT, "all_children_proficient"
     return Status.IN_PROGRESS, "children_in_progress"
-
-
-def children_of(parent_ids: Sequence[tuple[str, str | None]]) -> dict[str, list[str]]:
-    """``{parent: [children]}`` from ``(competency, parent)`` pairs."""
-    out: dict[str, list[str]] = {}
-    for cid, parent in parent_ids:
-        if parent is not None:
-            out.setdefault(parent, []).append(cid)
-    return out
 
 
 def state_from_dict(data: Mapping[str, Any]) -> CompetencyState:

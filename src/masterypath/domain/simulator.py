@@ -21,11 +21,23 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from masterypath.domain.framework import Framework
+from masterypath.domain.gate import unlocked
+from masterypath.domain.models.bkt import SkillParams
+from masterypath.domain.planner import CompetencyView, Preferences, plan
+from masterypath.domain.policy import MasteryPolicy
+from masterypath.domain.progress import (
+    CompetencyState,
+    Observation,
+    apply_observation,
+    model_status,
+)
+from masterypath.domain.trackers import BKTTracker
 from masterypath.errors import ValidationError
 
 
@@ -155,20 +167,6 @@ def run_planner(
 ) -> RunResult:
     """masterypath's policy: BKT states (with the simulation's guess/slip/learn as fitted
     parameters), the default mastery policy, the gate, and the planner's first step."""
-    from datetime import UTC, datetime, timedelta
-
-    from masterypath.domain.gate import unlocked
-    from masterypath.domain.models.bkt import SkillParams
-    from masterypath.domain.planner import CompetencyView, Preferences, plan
-    from masterypath.domain.policy import MasteryPolicy
-    from masterypath.domain.progress import (
-        CompetencyState,
-        Observation,
-        apply_observation,
-        model_status,
-    )
-    from masterypath.domain.trackers import BKTTracker
-
     p = learner.params
     tracker = BKTTracker(
         SkillParams(
@@ -225,11 +223,9 @@ def run_planner(
 
 
 def _restrict(framework: Framework, keep: list[str]) -> Framework:
-    from dataclasses import replace as dc_replace
-
     kept = set(keep)
     comps = tuple(
-        dc_replace(
+        replace(
             framework.competency(c),
             parent_id=None,
             prerequisites=tuple(
