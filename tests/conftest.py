@@ -93,6 +93,12 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
 
 
 TABLES = (
+    "career_goals",
+    "alignments",
+    "occupation_requirements",
+    "career_skills",
+    "occupations",
+    "taxonomies",
     "group_attributes",
     "alerts",
     "overrides",

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.tree import Tree
 
-from masterypath import cli_audit, cli_mastery
+from masterypath import cli_audit, cli_careers, cli_mastery
 from masterypath.cli_support import (
     JsonOption,
     err,
@@ -376,6 +376,7 @@ def demo(
 
 cli_mastery.register(app)
 cli_audit.register(app)
+cli_careers.register(app)
 
 kt_app = typer.Typer(
     help="Knowledge tracing: fit, evaluate and apply mastery models on "

@@ -26,6 +26,7 @@ from masterypath.cli_support import (
 from masterypath.domain.overrides import Override
 from masterypath.domain.policy import MasteryPolicy
 from masterypath.errors import ValidationError
+from masterypath.services.careers import CareerService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService, ReplaySummary
 
@@ -132,11 +133,11 @@ def plan(
     ] = 0.7,
     as_json: JsonOption = False,
 ) -> None:
-    """The learner's next steps: due reviews, then what is ready to learn toward the goals."""
+    """The learner's next steps: due reviews, then what is ready to learn toward the goals
+    (without --goal: toward the learner's career goal, if one is chosen)."""
     service, fid = _service(framework)
-    result = service.plan(
-        learner, fid, goals=goal or (), max_steps=steps, target_success=target_success
-    )
+    goals = tuple(goal or ()) or CareerService(service.context).goals_for(learner, fid)
+    result = service.plan(learner, fid, goals=goals, max_steps=steps, target_success=target_success)
     if as_json:
         print_json({"framework_id": fid, **result.to_dict()})
         return

@@ -19,3 +19,6 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     """SQLAlchemy URL; ``postgresql://`` is read as ``postgresql+psycopg://``."""
     echo_sql: bool = False
+    embeddings: bool = True
+    """Use sentence embeddings for career alignment when the ``nlp`` extra is installed
+    (``MASTERYPATH_EMBEDDINGS=0``: lexical matching only)."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from masterypath import __version__
+from masterypath.api.careers import careers_router
 from masterypath.api.errors import ErrorOut, install_error_handlers
 from masterypath.api.how_it_works import PAGE
 from masterypath.api.schemas import (
@@ -32,7 +33,9 @@ from masterypath.errors import NotFoundError
 from masterypath.interop.audit_report import render_audit_html
 from masterypath.interop.case import import_case
 from masterypath.interop.framework_files import framework_to_dict
+from masterypath.nlp.embeddings import load_encoder
 from masterypath.services.audit import AuditService
+from masterypath.services.careers import CareerService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
@@ -58,6 +61,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     evidence = EvidenceService(context)
     audits = AuditService(context)
     mastery = MasteryService(context)
+    careers = CareerService(context, encoder=load_encoder(enabled=settings.embeddings))
     app = FastAPI(
         title="masterypath",
         version=__version__,
@@ -189,15 +193,18 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         target_success: Annotated[float, Query(gt=0, lt=1)] = 0.7,
     ) -> dict[str, Any]:
         """The learner's next steps (due reviews, then ready-to-learn competencies toward
-        the goals, each with an item and a reason)."""
+        the goals, each with an item and a reason). Without ``goal``, the goals come from
+        the learner's career goal when one is chosen."""
+        goals = tuple(goal or ()) or careers.goals_for(learner_id, framework_id)
         return mastery.plan(
             learner_id,
             framework_id,
-            goals=goal or (),
+            goals=goals,
             max_steps=max_steps,
             target_success=target_success,
         ).to_dict()
 
+    v1.include_router(careers_router(careers, frameworks))
     app.include_router(v1)
 
     @app.get("/how-it-works", response_class=HTMLResponse, tags=["meta"])

@@ -133,3 +133,20 @@ class FrameworkImportedOut(BaseModel):
 class AttributeIn(Strict):
     value: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     consent_by: Text = Field(description="Who consented: the learner, or a guardian.")
+
+
+class DecisionIn(Strict):
+    """An educator's decision on a competency -> career skill link."""
+
+    decision: Literal["confirmed", "rejected"]
+    by: Text = Field(description="The educator who decides (recorded).")
+    match: Literal["exactMatchOf", "isRelatedTo"] = Field(
+        default="isRelatedTo", description="CASE association type of a confirmed link."
+    )
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class CareerGoalIn(Strict):
+    framework_id: Text
+    taxonomy_id: Text
+    occupation_id: Text

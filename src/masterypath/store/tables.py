@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -271,3 +272,136 @@ class GroupAttributeRow(Base):
     consent_recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consent_by: Mapped[str] = mapped_column(String(ID))
     """Who gave consent (the learner, or a guardian for a minor)."""
+
+
+class TaxonomyRow(Base):
+    """A career taxonomy (ESCO, O*NET, a generic CSV)."""
+
+    __tablename__ = "taxonomies"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32))
+    encoder: Mapped[str | None] = mapped_column(String(128))
+    """The model that embedded its texts (None: not embedded; alignment is lexical)."""
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OccupationRow(Base):
+    __tablename__ = "occupations"
+
+    taxonomy_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("taxonomies.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    code: Mapped[str | None] = mapped_column(String(64))
+    alt_labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """float32 embedding of label + description (little-endian), or None."""
+
+
+class CareerSkillRow(Base):
+    __tablename__ = "career_skills"
+
+    taxonomy_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("taxonomies.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(64), default="")
+    alt_labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class RequirementRow(Base):
+    """An occupation requires a career skill, essential or optional."""
+
+    __tablename__ = "occupation_requirements"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["taxonomy_id", "occupation_id"],
+            ["occupations.taxonomy_id", "occupations.id"],
+            ondelete="CASCADE",
+            name="fk_occupation_requirements_occupation",
+        ),
+        ForeignKeyConstraint(
+            ["taxonomy_id", "skill_id"],
+            ["career_skills.taxonomy_id", "career_skills.id"],
+            ondelete="CASCADE",
+            name="fk_occupation_requirements_skill",
+        ),
+    )
+
+    taxonomy_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    occupation_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    skill_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    essential: Mapped[bool] = mapped_column(Boolean)
+    importance: Mapped[float | None] = mapped_column(Float)
+
+
+class AlignmentRow(Base):
+    """A suggested or decided link from a competency (or module) to a career skill."""
+
+    __tablename__ = "alignments"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["framework_id", "competency_id"],
+            ["competencies.framework_id", "competencies.id"],
+            ondelete="CASCADE",
+            name="fk_alignments_competency",
+        ),
+        ForeignKeyConstraint(
+            ["taxonomy_id", "skill_id"],
+            ["career_skills.taxonomy_id", "career_skills.id"],
+            ondelete="CASCADE",
+            name="fk_alignments_skill",
+        ),
+        Index("ix_alignments_skill", "taxonomy_id", "skill_id"),
+    )
+
+    framework_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    competency_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    taxonomy_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    skill_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    target_kind: Mapped[str] = mapped_column(String(16))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    semantic: Mapped[float | None] = mapped_column(Float)
+    lexical: Mapped[float] = mapped_column(Float)
+    matched_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    matched_sentence: Mapped[str] = mapped_column(Text, default="")
+    method: Mapped[str] = mapped_column(String(64))
+    suggested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decision: Mapped[str] = mapped_column(String(16))
+    match_kind: Mapped[str | None] = mapped_column(String(32))
+    decided_by: Mapped[str | None] = mapped_column(String(ID))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class CareerGoalRow(Base):
+    """The occupation a learner works toward in a framework (sets the planner's goals)."""
+
+    __tablename__ = "career_goals"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["taxonomy_id", "occupation_id"],
+            ["occupations.taxonomy_id", "occupations.id"],
+            ondelete="CASCADE",
+            name="fk_career_goals_occupation",
+        ),
+    )
+
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    framework_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("frameworks.id", ondelete="CASCADE"), primary_key=True
+    )
+    taxonomy_id: Mapped[str] = mapped_column(String(ID))
+    occupation_id: Mapped[str] = mapped_column(String(ID))
+    chosen_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""Text models behind the small interfaces that the domain defines (optional ``nlp`` extra)."""
