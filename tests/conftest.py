@@ -97,6 +97,7 @@ TABLES = (
     "alignments",
     "occupation_requirements",
     "career_skills",
+    "career_skill_groups",
     "occupations",
     "taxonomies",
     "group_attributes",

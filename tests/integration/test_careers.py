@@ -9,7 +9,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from masterypath.api.app import create_app
-from masterypath.domain.careers import Decision, MatchKind
+from masterypath.domain.careers import (
+    CareerSkill,
+    Decision,
+    MatchKind,
+    Occupation,
+    Requirement,
+    SkillGroup,
+    Taxonomy,
+)
 from masterypath.errors import ConflictError, NotFoundError, ValidationError
 from masterypath.interop.loader import load_framework_file
 from masterypath.interop.taxonomies import read_generic_csv
@@ -113,6 +121,38 @@ def test_coverage_best_occupations_goal_and_plan(careers: CareerService) -> None
     assert goals == ("select", "normalise")
     assert careers.goals_for("l1", "dbcourse") == ("select", "normalise")
     assert careers.goals_for("nobody", "dbcourse") == ()
+
+
+def test_taxonomy_with_hierarchy_round_trips(careers: CareerService) -> None:
+    tax = Taxonomy(
+        id="tree",
+        title="Tree",
+        occupations=(
+            Occupation(
+                id="dev",
+                label="developer",
+                description="Writes code.",
+                code="2512",
+                alt_labels=("programmer",),
+            ),
+        ),
+        skills=(
+            CareerSkill(
+                id="code",
+                label="write code",
+                description="Write programs.",
+                alt_labels=("program",),
+                kind="skill/competence",
+                broader=("ict",),
+            ),
+        ),
+        groups=(SkillGroup(id="ict", label="ICT skills", code="S5"),),
+        requirements=(Requirement("dev", "code", essential=True, importance=0.9),),
+        source="esco",
+    )
+    careers.import_taxonomy(tax)
+    assert careers.taxonomy("tree") == tax
+    assert careers.coverage("dbcourse", "tree", "dev").skills[0].group == "ICT skills"
 
 
 def test_import_is_all_or_nothing_and_refuses_silent_overwrite(careers: CareerService) -> None:

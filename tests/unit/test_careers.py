@@ -11,6 +11,7 @@ from masterypath.domain.careers import (
     CareerSkill,
     Occupation,
     Requirement,
+    SkillGroup,
     Taxonomy,
     best_occupations,
     career_goals,
@@ -90,6 +91,13 @@ def test_esco_import_counts() -> None:
     assert sum(r.essential for r in tax.requirements) == 64891
     kinds = {s.kind for s in tax.skills}
     assert {"skill/competence", "knowledge"} <= kinds
+    assert len(tax.groups) == 640
+    query = next(s for s in tax.skills if s.label == "use query languages")
+    group = tax.skill_group(query.id)
+    assert group is not None and (group.code, group.label) == (
+        "S5.1.0",
+        "programming computer systems",
+    )
     dba = next(o for o in tax.occupations if o.label == "database administrator")
     assert dba.code and dba.alt_labels and dba.description.startswith("Database administrators")
 
@@ -151,3 +159,32 @@ def test_career_goals_are_the_competencies_of_essential_skills(mini: Taxonomy) -
     assert career_goals(mini, "dba", links) == ("select", "normalise")
     assert career_goals(mini, "developer", links) == ("select",)
     assert career_goals(mini, "baker", links) == ()
+
+
+def test_skill_hierarchy_gives_each_skill_its_nearest_group() -> None:
+    tax = Taxonomy(
+        id="h",
+        title="H",
+        occupations=(Occupation(id="dev", label="developer"),),
+        skills=(
+            CareerSkill(id="code", label="write code", broader=("ict",)),
+            CareerSkill(id="python", label="Python", broader=("code",)),
+            CareerSkill(id="loner", label="loner"),
+        ),
+        groups=(
+            SkillGroup(id="ict", label="ICT skills", code="S5", broader=("all",)),
+            SkillGroup(id="all", label="skills", code="S"),
+        ),
+        requirements=(Requirement("dev", "python", essential=True),),
+    )
+    group = tax.skill_group("python")
+    assert group is not None and group.label == "ICT skills"  # through the broader skill
+    assert tax.skill_group("loner") is None
+    assert coverage(tax, "dev", {}).skills[0].group == "ICT skills"
+    with pytest.raises(ValidationError, match="'python' has an unknown broader skill or group 'x'"):
+        Taxonomy(
+            id="h",
+            title="H",
+            occupations=(),
+            skills=(CareerSkill(id="python", label="Python", broader=("x",)),),
+        )

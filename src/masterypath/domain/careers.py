@@ -50,11 +50,23 @@ class CareerSkill:
     alt_labels: tuple[str, ...] = ()
     kind: str = ""
     """The taxonomy's own type, e.g. ESCO's ``skill/competence`` or ``knowledge``."""
+    broader: tuple[str, ...] = ()
+    """Broader skills or skill groups (ESCO's skill hierarchy)."""
 
     @property
     def text(self) -> str:
         """The text an aligner reads: the label, then the description."""
         return f"{self.label}. {self.description}".strip() if self.description else self.label
+
+
+@dataclass(frozen=True, slots=True)
+class SkillGroup:
+    """A node of the skill hierarchy above the skills (ESCO's skill pillar groups)."""
+
+    id: str
+    label: str
+    code: str = ""
+    broader: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +95,8 @@ class Taxonomy:
     skills: tuple[CareerSkill, ...]
     requirements: tuple[Requirement, ...] = ()
     source: str = ""
+    groups: tuple[SkillGroup, ...] = ()
+    _groups: dict[str, SkillGroup] = field(init=False, repr=False, compare=False)
     _occupations: dict[str, Occupation] = field(init=False, repr=False, compare=False)
     _skills: dict[str, CareerSkill] = field(init=False, repr=False, compare=False)
     _required: dict[str, tuple[Requirement, ...]] = field(init=False, repr=False, compare=False)
@@ -92,6 +106,19 @@ class Taxonomy:
             raise ValidationError("id", "a taxonomy needs a non-empty id")
         occupations = _index(self.occupations, "occupation")
         skills = _index(self.skills, "career skill")
+        groups: dict[str, SkillGroup] = {}
+        for group in self.groups:
+            if group.id in groups or group.id in skills:
+                raise ValidationError("id", f"duplicate skill group id {group.id!r}")
+            groups[group.id] = group
+        nodes: list[tuple[str, tuple[str, ...]]] = [(s.id, s.broader) for s in self.skills]
+        nodes += [(g.id, g.broader) for g in self.groups]
+        for node_id, ups in nodes:
+            for up in ups:
+                if up not in skills and up not in groups:
+                    raise ValidationError(
+                        "broader", f"{node_id!r} has an unknown broader skill or group {up!r}"
+                    )
         required: dict[str, list[Requirement]] = defaultdict(list)
         seen: set[tuple[str, str]] = set()
         for req in self.requirements:
@@ -111,6 +138,7 @@ class Taxonomy:
                 )
             seen.add((req.occupation_id, req.skill_id))
             required[req.occupation_id].append(req)
+        object.__setattr__(self, "_groups", groups)
         object.__setattr__(self, "_occupations", occupations)
         object.__setattr__(self, "_skills", skills)
         object.__setattr__(self, "_required", {k: tuple(v) for k, v in required.items()})
@@ -126,6 +154,20 @@ class Taxonomy:
             return self._skills[skill_id]
         except KeyError:
             raise NotFoundError("career skill", skill_id) from None
+
+    def skill_group(self, skill_id: str) -> SkillGroup | None:
+        """The nearest skill group above a skill (through broader skills), if any."""
+        seen: set[str] = set()
+        frontier = list(self.skill(skill_id).broader)
+        while frontier:
+            up = frontier.pop(0)
+            if up in seen:
+                continue
+            seen.add(up)
+            if up in self._groups:
+                return self._groups[up]
+            frontier.extend(self._skills[up].broader)
+        return None
 
     def required(self, occupation_id: str) -> tuple[Requirement, ...]:
         """The skills ``occupation_id`` requires, essential and optional, in import order."""
@@ -175,6 +217,8 @@ class CoveredSkill:
     essential: bool
     competencies: tuple[str, ...]
     """Empty when nothing in the programme covers the skill."""
+    group: str = ""
+    """The label of the skill's nearest skill group ("" when the taxonomy has none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +260,7 @@ def coverage(taxonomy: Taxonomy, occupation_id: str, links: Links) -> CoverageRe
             label=taxonomy.skill(req.skill_id).label,
             essential=req.essential,
             competencies=tuple(links.get(req.skill_id, ())),
+            group=getattr(taxonomy.skill_group(req.skill_id), "label", ""),
         )
         for req in taxonomy.required(occupation_id)
     )

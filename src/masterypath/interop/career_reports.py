@@ -58,6 +58,7 @@ def coverage_to_dict(report: CoverageReport) -> dict[str, Any]:
                 "skill_id": s.skill_id,
                 "skill": s.label,
                 "essential": s.essential,
+                "group": s.group,
                 "competencies": list(s.competencies),
             }
             for s in report.skills
@@ -160,6 +161,7 @@ def coverage_html(report: CoverageReport, best: Sequence[CoverageReport], *, pro
             return "<li>none</li>"
         return "".join(
             f"<li>{esc(s.label)}"
+            + (f" <small>({esc(s.group)})</small>" if s.group else "")
             + (f" — covered by {esc(', '.join(s.competencies))}" if covered else "")
             + "</li>"
             for s in items

@@ -37,7 +37,13 @@ from typing import IO
 
 import pandas as pd
 
-from masterypath.domain.careers import CareerSkill, Occupation, Requirement, Taxonomy
+from masterypath.domain.careers import (
+    CareerSkill,
+    Occupation,
+    Requirement,
+    SkillGroup,
+    Taxonomy,
+)
 from masterypath.errors import InvalidInputError, Problem
 
 ESCO_FILES = ("occupations", "skills", "occupation_skill")
@@ -98,6 +104,7 @@ def read_esco(folder: Path, *, taxonomy_id: str = "esco", title: str = "") -> Ta
         )
         for row in _records(occupations_df)
     )
+    groups, broader = _esco_hierarchy(folder, set(skills_df["skill_id"]))
     skills = tuple(
         CareerSkill(
             id=row["skill_id"],
@@ -105,6 +112,7 @@ def read_esco(folder: Path, *, taxonomy_id: str = "esco", title: str = "") -> Ta
             description=row["description"],
             alt_labels=_labels(row.get("alt_labels", "")),
             kind=row.get("skill_type", ""),
+            broader=tuple(broader.get(row["skill_id"], ())),
         )
         for row in _records(skills_df)
     )
@@ -138,8 +146,36 @@ def read_esco(folder: Path, *, taxonomy_id: str = "esco", title: str = "") -> Ta
         skills=skills,
         requirements=tuple(requirements),
         source="esco",
+        groups=groups,
     )
     return TaxonomyRead(taxonomy=taxonomy, skipped=skipped)
+
+
+def _esco_hierarchy(
+    folder: Path, skill_ids: set[str]
+) -> tuple[tuple[SkillGroup, ...], dict[str, list[str]]]:
+    """Skill groups and each concept's broader concepts, from ``skill_groups`` and
+    ``skill_broader`` when present (links to unknown concepts are left out)."""
+    names = [n for n in ("skill_groups", "skill_broader") if any(folder.glob(f"{n}.tsv*"))]
+    if len(names) < 2:
+        return (), {}
+    groups_df = _read_tsv(_esco_file(folder, "skill_groups"))
+    links_df = _read_tsv(_esco_file(folder, "skill_broader"))
+    known = skill_ids | set(groups_df["group_id"])
+    broader: dict[str, list[str]] = {}
+    for concept, up in zip(links_df["concept_id"], links_df["broader_id"], strict=True):
+        if concept in known and up in known and concept != up:
+            broader.setdefault(concept, []).append(up)
+    groups = tuple(
+        SkillGroup(
+            id=row["group_id"],
+            label=row["label"],
+            code=row.get("code", ""),
+            broader=tuple(broader.get(row["group_id"], ())),
+        )
+        for row in _records(groups_df)
+    )
+    return groups, broader
 
 
 def read_generic_csv(

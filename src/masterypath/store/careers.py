@@ -12,7 +12,14 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from masterypath.domain.alignment import Matrix, Suggestion
-from masterypath.domain.careers import CareerSkill, Decision, Occupation, Requirement, Taxonomy
+from masterypath.domain.careers import (
+    CareerSkill,
+    Decision,
+    Occupation,
+    Requirement,
+    SkillGroup,
+    Taxonomy,
+)
 from masterypath.errors import NotFoundError
 from masterypath.store.tables import (
     AlignmentRow,
@@ -20,6 +27,7 @@ from masterypath.store.tables import (
     CareerSkillRow,
     OccupationRow,
     RequirementRow,
+    SkillGroupRow,
     TaxonomyRow,
 )
 
@@ -55,7 +63,14 @@ class CareerRepository:
 
     def delete_taxonomy(self, taxonomy_id: str) -> None:
         # explicit children first: SQLite enforces ON DELETE CASCADE only with its pragma on
-        for table in (CareerGoalRow, AlignmentRow, RequirementRow, CareerSkillRow, OccupationRow):
+        for table in (
+            CareerGoalRow,
+            AlignmentRow,
+            RequirementRow,
+            CareerSkillRow,
+            SkillGroupRow,
+            OccupationRow,
+        ):
             self.session.execute(delete(table).where(table.taxonomy_id == taxonomy_id))
         self.session.execute(delete(TaxonomyRow).where(TaxonomyRow.id == taxonomy_id))
 
@@ -108,9 +123,24 @@ class CareerRepository:
                     "description": s.description,
                     "kind": s.kind,
                     "alt_labels": list(s.alt_labels),
+                    "broader": list(s.broader),
                     "vector": None if skill_vectors is None else to_bytes(skill_vectors[i]),
                 }
                 for i, s in enumerate(taxonomy.skills)
+            ],
+        )
+        self._insert(
+            SkillGroupRow,
+            [
+                {
+                    "taxonomy_id": tid,
+                    "id": g.id,
+                    "position": i,
+                    "code": g.code,
+                    "label": g.label,
+                    "broader": list(g.broader),
+                }
+                for i, g in enumerate(taxonomy.groups)
             ],
         )
         self._insert(
@@ -142,6 +172,7 @@ class CareerRepository:
                 CareerSkillRow.description,
                 CareerSkillRow.alt_labels,
                 CareerSkillRow.kind,
+                CareerSkillRow.broader,
             )
             .where(CareerSkillRow.taxonomy_id == taxonomy_id)
             .order_by(CareerSkillRow.position)
@@ -172,11 +203,24 @@ class CareerRepository:
             ),
             skills=tuple(
                 CareerSkill(
-                    id=s[0], label=s[1], description=s[2], alt_labels=tuple(s[3]), kind=s[4]
+                    id=s[0],
+                    label=s[1],
+                    description=s[2],
+                    alt_labels=tuple(s[3]),
+                    kind=s[4],
+                    broader=tuple(s[5]),
                 )
                 for s in skills
             ),
             requirements=tuple(Requirement(r[0], r[1], bool(r[2]), r[3]) for r in requirements),
+            groups=tuple(
+                SkillGroup(id=g.id, label=g.label, code=g.code, broader=tuple(g.broader))
+                for g in self.session.scalars(
+                    select(SkillGroupRow)
+                    .where(SkillGroupRow.taxonomy_id == taxonomy_id)
+                    .order_by(SkillGroupRow.position)
+                )
+            ),
         )
 
     def vectors(self, taxonomy_id: str) -> tuple[Matrix | None, Matrix | None]:

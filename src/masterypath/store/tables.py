@@ -315,7 +315,23 @@ class CareerSkillRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     kind: Mapped[str] = mapped_column(String(64), default="")
     alt_labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    broader: Mapped[list[str]] = mapped_column(JSON, default=list)
     vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class SkillGroupRow(Base):
+    """A node of the skill hierarchy above the skills."""
+
+    __tablename__ = "career_skill_groups"
+
+    taxonomy_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("taxonomies.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(64), default="")
+    label: Mapped[str] = mapped_column(Text)
+    broader: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class RequirementRow(Base):

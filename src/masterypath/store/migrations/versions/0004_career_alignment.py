@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-12-01 10:20:29.375277
+Create Date: 2026-12-01 10:34:43.154430
 """
 
 from __future__ import annotations
@@ -32,6 +32,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_taxonomies")),
     )
     op.create_table(
+        "career_skill_groups",
+        sa.Column("taxonomy_id", sa.String(length=1000), nullable=False),
+        sa.Column("id", sa.String(length=1000), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("label", sa.Text(), nullable=False),
+        sa.Column("broader", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["taxonomy_id"],
+            ["taxonomies.id"],
+            name=op.f("fk_career_skill_groups_taxonomy_id_taxonomies"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("taxonomy_id", "id", name=op.f("pk_career_skill_groups")),
+    )
+    op.create_table(
         "career_skills",
         sa.Column("taxonomy_id", sa.String(length=1000), nullable=False),
         sa.Column("id", sa.String(length=1000), nullable=False),
@@ -40,6 +56,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column("alt_labels", sa.JSON(), nullable=False),
+        sa.Column("broader", sa.JSON(), nullable=False),
         sa.Column("vector", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(
             ["taxonomy_id"],
@@ -166,5 +183,6 @@ def downgrade() -> None:
     op.drop_table("alignments")
     op.drop_table("occupations")
     op.drop_table("career_skills")
+    op.drop_table("career_skill_groups")
     op.drop_table("taxonomies")
     # ### end Alembic commands ###
