@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.tree import Tree
 
-from masterypath import cli_audit, cli_careers, cli_mastery
+from masterypath import cli_accounts, cli_audit, cli_careers, cli_mastery
 from masterypath.cli_support import (
     JsonOption,
     err,
@@ -328,6 +328,41 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port)
 
 
+def demo_accounts(context: ServiceContext, learner_ids: list[str]) -> list[dict[str, str]]:
+    """An admin, an educator of a cohort holding every demo learner, and the first learner's
+    own account, each with a fresh random password."""
+    import contextlib
+    import secrets
+
+    from masterypath.domain.access import Role
+    from masterypath.errors import ConflictError
+    from masterypath.services.accounts import AccountService
+
+    accounts = AccountService(context)
+    wanted: list[tuple[str, Role, str | None]] = [
+        ("admin", Role.ADMIN, None),
+        ("teacher", Role.EDUCATOR, None),
+    ]
+    if learner_ids:
+        wanted.append(("learner", Role.LEARNER, learner_ids[0]))
+    logins = []
+    for username, role, learner in wanted:
+        password = secrets.token_urlsafe(12)
+        if accounts.user_id(username) is None:
+            accounts.create_user(username, password, role, learner_id=learner, by="demo")
+        else:
+            accounts.set_password(username, password, by="demo")
+        logins.append({"username": username, "role": role.value, "password": password})
+    with contextlib.suppress(ConflictError):
+        accounts.create_cohort("demo-class", "Demo class", by="demo")
+    for learner in learner_ids:
+        accounts.enrol("demo-class", learner, by="demo")
+    teacher = accounts.user_id("teacher")
+    assert teacher is not None
+    accounts.assign_educator("demo-class", teacher, by="demo")
+    return logins
+
+
 @app.command()
 @reports_errors
 def demo(
@@ -352,6 +387,7 @@ def demo(
     )
     results = EvidenceService(context).record_many(evidence)
     stored = sum(r.stored for r in results)
+    logins = demo_accounts(context, sorted({e.learner_id for e in evidence}))
     summary = {
         "framework": saved.id,
         "competencies": saved.competencies,
@@ -360,6 +396,7 @@ def demo(
         "stored": stored,
         "duplicate": len(results) - stored,
         "url": f"http://{host}:{port}/",
+        "logins": logins,
     }
     if as_json:
         print_json(summary)
@@ -369,6 +406,9 @@ def demo(
             f"{learners} simulated learners, {len(results)} evidence "
             f"({stored} new)"
         )
+        out.print("demo logins (new passwords each run; POST /auth/login, or /docs 'Authorize'):")
+        for who in logins:
+            out.print(f"  {who['role']:<9} {who['username']:<10} {who['password']}")
     if not no_serve:
         out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
         serve(port=port, host=host)
@@ -377,6 +417,7 @@ def demo(
 cli_mastery.register(app)
 cli_audit.register(app)
 cli_careers.register(app)
+cli_accounts.register(app)
 
 kt_app = typer.Typer(
     help="Knowledge tracing: fit, evaluate and apply mastery models on "

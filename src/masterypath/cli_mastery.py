@@ -23,7 +23,6 @@ from masterypath.cli_support import (
     print_json,
     register_commands,
 )
-from masterypath.domain.overrides import Override
 from masterypath.domain.policy import MasteryPolicy
 from masterypath.errors import ValidationError
 from masterypath.services.careers import CareerService
@@ -222,16 +221,6 @@ def start(
         out.print(f"allowed: {', '.join(targets)} unlocked for {learner}")
 
 
-def _override_dict(o: Override) -> dict[str, Any]:
-    return {
-        **asdict(o),
-        "status": str(o.status),
-        "reason": str(o.reason),
-        "model_status": str(o.model_status),
-        "active": o.active,
-    }
-
-
 def override(
     learner: Annotated[str, typer.Argument(help="Learner id.")],
     competency: Annotated[str, typer.Argument(help="Competency id.")],
@@ -259,7 +248,7 @@ def override(
         note=note,
     )
     if as_json:
-        print_json(_override_dict(o))
+        print_json(o.to_dict())
     else:
         out.print(
             f"override {o.id}: {learner} {competency} -> {o.status} "
@@ -276,7 +265,7 @@ def lift_override(
     """Lift an override: the model's status applies again."""
     o = MasteryService(open_context()).lift_override(override_id, by=by, note=note)
     if as_json:
-        print_json(_override_dict(o))
+        print_json(o.to_dict())
     else:
         out.print(f"override {o.id} lifted by {o.lifted_by}")
 
@@ -289,7 +278,7 @@ def overrides(
     """The override audit report: who, when, why, and what the model said at the time."""
     found = MasteryService(open_context()).overrides(framework_id=framework, learner_id=learner)
     if as_json:
-        print_json([_override_dict(o) for o in found])
+        print_json([o.to_dict() for o in found])
         return
     table = Table(
         "id",

@@ -157,3 +157,44 @@ class LockedError(ConflictError):
         listed = ", ".join(f"{p} (needs {r}, is {s})" for p, r, s in self.missing)
         reason = f"is locked; missing prerequisites: {listed}"
         super().__init__("competency_id", competency_id, reason)
+
+
+class AuthenticationError(MasterypathError):
+    """No credentials, or credentials that are wrong, expired or revoked."""
+
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(MasterypathError):
+    """The caller is known but may not do this; the message says why."""
+
+    code = "forbidden"
+
+    def __init__(self, action: str, reason: str) -> None:
+        self.action = action
+        self.reason = reason
+        super().__init__(f"{action}: {reason}")
+
+
+class ConsentRequiredError(PermissionDeniedError):
+    """A learner under 13 has no guardian-consent record, so no evidence is processed."""
+
+    code = "consent_required"
+
+    def __init__(self, learner_ids: Sequence[str]) -> None:
+        self.learner_ids = tuple(learner_ids)
+        super().__init__(
+            "learner_id",
+            f"learner(s) {', '.join(self.learner_ids)} are under 13 and have no guardian-consent "
+            "record; record one before sending their evidence (nothing was stored)",
+        )
+
+
+class RateLimitedError(MasterypathError):
+    """Too many attempts; try again after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, what: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many {what}; try again in {retry_after} s")

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     """SQLAlchemy URL; ``postgresql://`` is read as ``postgresql+psycopg://``."""
     echo_sql: bool = False
+    max_body_bytes: int = 10_000_000
+    """Larger request bodies are refused with 413."""
     embeddings: bool = True
     """Use sentence embeddings for career alignment when the ``nlp`` extra is installed
     (``MASTERYPATH_EMBEDDINGS=0``: lexical matching only)."""

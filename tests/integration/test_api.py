@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from masterypath.api.app import create_app
 from masterypath.services.context import ServiceContext
-from masterypath.settings import Settings
+from tests.conftest import admin_client
 
 CASE = Path(__file__).parents[1] / "fixtures" / "case_fractions.json"
 EVIDENCE: dict[str, Any] = {
@@ -26,7 +25,7 @@ EVIDENCE: dict[str, Any] = {
 
 @pytest.fixture
 def client(database: ServiceContext) -> TestClient:
-    return TestClient(create_app(Settings(), context=database))
+    return admin_client(database)
 
 
 def test_health_and_docs(client: TestClient) -> None:

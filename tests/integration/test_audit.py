@@ -17,6 +17,7 @@ from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
+from tests.conftest import admin_client
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BIASED = "i03"  # 2 logits harder for group B than its ability explains
@@ -101,13 +102,10 @@ def test_model_card_reports_overall_and_per_group_quality(database: ServiceConte
 
 
 def test_audit_over_http(database: ServiceContext) -> None:
-    from fastapi.testclient import TestClient
 
-    from masterypath.api.app import create_app
-    from masterypath.settings import Settings
 
     groups = cohort(database)
-    client = TestClient(create_app(Settings(), context=database))
+    client = admin_client(database)
     url = "/api/v1/learners/a0/attributes/cohort"
     refused = client.put(url, json={"value": "A"})
     assert refused.status_code == 422 and "consent_by" in refused.text

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from masterypath.api.app import create_app
 from masterypath.domain.careers import (
     CareerSkill,
     Decision,
@@ -24,7 +23,7 @@ from masterypath.interop.taxonomies import read_generic_csv
 from masterypath.services.careers import CareerService
 from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
-from masterypath.settings import Settings
+from tests.conftest import admin_client
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 MINI = FIXTURES / "careers_mini.csv"
@@ -171,7 +170,7 @@ def test_import_is_all_or_nothing_and_refuses_silent_overwrite(careers: CareerSe
 
 @pytest.fixture
 def client(careers: CareerService, database: ServiceContext) -> TestClient:
-    return TestClient(create_app(Settings(embeddings=False), context=database))
+    return admin_client(database)
 
 
 def test_api_careers_flow(client: TestClient) -> None:
@@ -189,7 +188,7 @@ def test_api_careers_flow(client: TestClient) -> None:
     assert run["suggestions"] == 12
     decided = client.put(
         f"{v1}/frameworks/dbcourse/alignments/mini/select/sql",
-        json={"decision": "confirmed", "by": "ed", "match": "exactMatchOf"},
+        json={"decision": "confirmed", "match": "exactMatchOf"},
     )
     assert decided.status_code == 200 and decided.json()["decision"] == "confirmed"
     listed = client.get(
@@ -242,7 +241,7 @@ def test_api_careers_errors(client: TestClient) -> None:
     )
     wrong = client.put(
         f"{v1}/frameworks/dbcourse/alignments/mini/select/sql",
-        json={"decision": "maybe", "by": "ed"},
+        json={"decision": "maybe"},
     )
     assert wrong.status_code == 422
     assert (

@@ -16,6 +16,7 @@ from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
 from masterypath.store.mastery import MasteryRepository
+from tests.conftest import admin_client
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 FRAMEWORK = Framework(
@@ -251,10 +252,7 @@ def test_refit_creates_a_model_version_and_replays(setup, database) -> None:
 
 
 def test_plan_reviews_then_next_competency_toward_the_goal(setup, database) -> None:
-    from fastapi.testclient import TestClient
 
-    from masterypath.api.app import create_app
-    from masterypath.settings import Settings
 
     evidence, mastery = setup
     plan = mastery.plan("ana", "arith", goals=("mul",), now=T)
@@ -271,7 +269,7 @@ def test_plan_reviews_then_next_competency_toward_the_goal(setup, database) -> N
         ("review", "add"),
         ("learn", "mul"),
     ]
-    client = TestClient(create_app(Settings(), context=database))
+    client = admin_client(database)
     got = client.get("/api/v1/learners/ana/plan", params={"framework_id": "arith", "goal": "mul"})
     assert got.status_code == 200 and got.json()["steps"][-1]["competency_id"] == "mul"
     bad = client.get("/api/v1/learners/ana/plan", params={"framework_id": "arith", "goal": "x"})

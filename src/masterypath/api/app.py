@@ -5,23 +5,30 @@ from __future__ import annotations
 import html
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from masterypath import __version__
+from masterypath.api.accounts import account_router, auth_router
 from masterypath.api.careers import careers_router
-from masterypath.api.errors import ErrorOut, install_error_handlers
+from masterypath.api.errors import BodyLimit, ErrorOut, install_error_handlers
 from masterypath.api.how_it_works import PAGE
+from masterypath.api.learners import learner_router
 from masterypath.api.schemas import (
     AttributeIn,
+    CompetencyOut,
     EvidenceIn,
     EvidenceOut,
     FrameworkImportedOut,
     FrameworkOut,
     FrameworkSummaryOut,
+    ItemOut,
     RecordOut,
     Text,
 )
+from masterypath.api.security import Guard
+from masterypath.api.xapi import xapi_router
+from masterypath.domain.access import Action, Principal
 from masterypath.domain.evidence import (
     Evidence,
     EvidenceKind,
@@ -29,63 +36,97 @@ from masterypath.domain.evidence import (
     outcome_to_dict,
 )
 from masterypath.domain.framework import Framework
-from masterypath.errors import NotFoundError
+from masterypath.errors import NotFoundError, PermissionDeniedError
 from masterypath.interop.audit_report import render_audit_html
 from masterypath.interop.case import import_case
 from masterypath.interop.framework_files import framework_to_dict
 from masterypath.nlp.embeddings import load_encoder
+from masterypath.services.accounts import AccountService
 from masterypath.services.audit import AuditService
 from masterypath.services.careers import CareerService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
+from masterypath.services.privacy import PrivacyService
+from masterypath.services.xapi import XapiService
 from masterypath.settings import Settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Malformed request body"},
+    401: {"model": ErrorOut, "description": "Missing, wrong, expired or revoked credentials"},
+    403: {"model": ErrorOut, "description": "Not allowed for this role, scope or learner"},
     404: {"model": ErrorOut, "description": "Not found"},
     409: {"model": ErrorOut, "description": "Conflicts with stored data"},
+    413: {"model": ErrorOut, "description": "Request body too large"},
     422: {"model": ErrorOut, "description": "Invalid input; the message names the field"},
+    503: {"model": ErrorOut, "description": "The database is unavailable; retry"},
 }
 MEDIA = {"case": "application/json", "csv": "text/csv", "yaml": "application/yaml"}
 
 
-def create_app(settings: Settings, *, context: ServiceContext | None = None) -> FastAPI:
-    """Build the API for ``settings`` (or an explicit service context, e.g. in tests).
-
-    The schema must already be migrated (``masterypath init``).
-    """
+def create_app(
+    settings: Settings,
+    *,
+    context: ServiceContext | None = None,
+    accounts: AccountService | None = None,
+) -> FastAPI:
+    """Build the API for ``settings`` (or an explicit service context and account service,
+    e.g. in tests). The schema must already be migrated (``masterypath init``)."""
     context = context or ServiceContext.from_settings(settings)
     frameworks = FrameworkService(context)
     evidence = EvidenceService(context)
     audits = AuditService(context)
     mastery = MasteryService(context)
     careers = CareerService(context, encoder=load_encoder(enabled=settings.embeddings))
+    accounts = accounts or AccountService(context)
+    privacy = PrivacyService(context)
+    guard = Guard(accounts, privacy)
     app = FastAPI(
         title="masterypath",
         version=__version__,
         responses=ERRORS,
-        description="Competency frameworks, the evidence ledger and mastery.",
+        description="Competency frameworks, the evidence ledger and mastery. Every `/api/v1` "
+        "and `/xapi` endpoint needs `Authorization: Bearer <token or API key>`.",
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     v1 = APIRouter(prefix="/api/v1")
+
+    def allow(action: Action, learner: str | None = None) -> Any:
+        return Depends(guard.requires(action, learner=learner))
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
-        """Liveness: the service answers."""
+        """Liveness: the service answers (no credentials needed)."""
         return {"status": "ok", "version": __version__}
 
     @v1.get("/frameworks", tags=["frameworks"])
-    def list_frameworks() -> list[FrameworkSummaryOut]:
+    def list_frameworks(_: Principal = allow(Action.READ_FRAMEWORK)) -> list[FrameworkSummaryOut]:
         """Every stored framework with its size."""
         return [FrameworkSummaryOut(**vars(s)) for s in frameworks.summaries()]
 
     @v1.get("/frameworks/{framework_id}", tags=["frameworks"])
-    def get_framework(framework_id: Text) -> FrameworkOut:
+    def get_framework(
+        framework_id: Text, _: Principal = allow(Action.READ_FRAMEWORK)
+    ) -> FrameworkOut:
         """One framework: competencies, prerequisites (with the status each requires),
         items and a topological order."""
         return _framework_out(frameworks.get(framework_id))
+
+    @v1.get("/frameworks/{framework_id}/competencies", tags=["frameworks"])
+    def list_competencies(
+        framework_id: Text, _: Principal = allow(Action.READ_FRAMEWORK)
+    ) -> list[CompetencyOut]:
+        """The framework's competencies (with parents and prerequisites)."""
+        return _framework_out(frameworks.get(framework_id)).competencies
+
+    @v1.get("/frameworks/{framework_id}/items", tags=["frameworks"])
+    def list_items(
+        framework_id: Text, _: Principal = allow(Action.READ_FRAMEWORK)
+    ) -> list[ItemOut]:
+        """The framework's items and the competencies each one assesses."""
+        return _framework_out(frameworks.get(framework_id)).items
 
     @v1.get(
         "/frameworks/{framework_id}/export",
@@ -93,7 +134,9 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         responses={200: {"content": {m: {} for m in MEDIA.values()}}},
     )
     def export_framework(
-        framework_id: Text, format: Literal["case", "csv", "yaml"] = "case"
+        framework_id: Text,
+        format: Literal["case", "csv", "yaml"] = "case",
+        _: Principal = allow(Action.READ_FRAMEWORK),
     ) -> Response:
         """The framework as a CASE 1.1 CFPackage, CSV or YAML."""
         return Response(frameworks.export(framework_id, format), media_type=MEDIA[format])
@@ -102,32 +145,39 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     def import_case_package(
         package: Annotated[dict[str, Any], Body(description="A CASE 1.1 CFPackage.")],
         replace: bool = False,
+        _: Principal = allow(Action.WRITE_FRAMEWORK),
     ) -> FrameworkImportedOut:
         """Import a CASE CFPackage; all or nothing, every problem named."""
         result = import_case(package, source="request body")
         saved = frameworks.save(result.framework, replace=replace)
         return FrameworkImportedOut(**vars(saved), notes=list(result.notes))
 
-    def record(batch: list[EvidenceIn], response: Response) -> list[RecordOut]:
+    def record(
+        batch: list[EvidenceIn], response: Response, principal: Principal
+    ) -> list[RecordOut]:
+        guard.check(principal, Action.WRITE_EVIDENCE, [e.learner_id for e in batch])
         results = evidence.record_many([_to_domain(e) for e in batch])
         response.status_code = 201 if any(r.stored for r in results) else 200
         return [RecordOut(key=r.key, stored=r.stored, locked=list(r.locked)) for r in results]
 
     @v1.post("/evidence", tags=["evidence"], status_code=201)
-    def post_evidence(body: EvidenceIn, response: Response) -> RecordOut:
+    def post_evidence(
+        body: EvidenceIn, response: Response, principal: Principal = allow(Action.WRITE_EVIDENCE)
+    ) -> RecordOut:
         """Record one piece of evidence. Idempotent: 201 when stored, 200 with
         ``stored: false`` when the same key and content were stored before; the same key
-        with other content is 409."""
-        return record([body], response)[0]
+        with other content is 409. A learner under 13 without guardian consent is 403."""
+        return record([body], response, principal)[0]
 
     @v1.post("/evidence/batch", tags=["evidence"], status_code=201)
     def post_evidence_batch(
         body: Annotated[list[EvidenceIn], Body(min_length=1, max_length=10_000)],
         response: Response,
+        principal: Principal = allow(Action.WRITE_EVIDENCE),
     ) -> list[RecordOut]:
         """Record a batch in one transaction: on any error (a 422 naming the item's index
-        and field, or a 409 conflict) nothing of the batch is stored."""
-        return record(body, response)
+        and field, a 403 or a 409) nothing of the batch is stored."""
+        return record(body, response, principal)
 
     @v1.get("/evidence", tags=["evidence"])
     def list_evidence(
@@ -135,8 +185,12 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         competency_id: Text | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+        principal: Principal = allow(Action.READ_LEARNER, "learner_id"),
     ) -> list[EvidenceOut]:
-        """The ledger in time order, filtered by learner and/or competency."""
+        """The ledger in time order, for one learner and/or competency. Without
+        ``learner_id`` only admins and keys with ``learners:read`` may list."""
+        if learner_id is None and accounts.visible_learners(principal) is not None:
+            raise PermissionDeniedError("read_learner", "name the learner (learner_id)")
         return [
             _evidence_out(e)
             for e in evidence.find(
@@ -145,7 +199,12 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         ]
 
     @v1.put("/learners/{learner_id}/attributes/{attribute}", tags=["audit"])
-    def put_attribute(learner_id: Text, attribute: Text, body: AttributeIn) -> dict[str, str]:
+    def put_attribute(
+        learner_id: Text,
+        attribute: Text,
+        body: AttributeIn,
+        _: Principal = allow(Action.WRITE_ATTRIBUTES),
+    ) -> dict[str, str]:
         """Store one group attribute of a learner for fairness audits. ``consent_by`` (who
         consented: the learner, or a guardian) is required; nothing is stored without it."""
         audits.set_attributes(
@@ -154,7 +213,9 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         return {"learner_id": learner_id, "attribute": attribute, "value": body.value}
 
     @v1.delete("/learners/{learner_id}/attributes/{attribute}", status_code=204, tags=["audit"])
-    def delete_attribute(learner_id: Text, attribute: Text) -> Response:
+    def delete_attribute(
+        learner_id: Text, attribute: Text, _: Principal = allow(Action.WRITE_ATTRIBUTES)
+    ) -> Response:
         """Consent withdrawn: delete the attribute."""
         if not audits.withdraw(attribute, [learner_id]):
             raise NotFoundError("attribute", f"{learner_id}/{attribute}")
@@ -167,6 +228,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         min_group: Annotated[int, Query(ge=1, le=100_000)] = 20,
         dif: bool = True,
         format: Literal["json", "html"] = "json",
+        _: Principal = allow(Action.READ_AUDIT),
     ) -> Any:
         """Fairness audit of a framework by a consented group attribute (JSON, or the HTML
         report with ``format=html``). Raises alerts above the default thresholds."""
@@ -178,34 +240,19 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     @v1.get("/frameworks/{framework_id}/model-card", tags=["audit"])
     def get_model_card(
         framework_id: Text,
-        version: Annotated[int | None, Query(ge=1)] = None,
+        version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
         attribute: Text | None = None,
+        _: Principal = allow(Action.READ_AUDIT),
     ) -> dict[str, Any]:
         """The model card of the active (or a given) model version."""
         return audits.model_card(framework_id, version=version, attribute=attribute)
 
-    @v1.get("/learners/{learner_id}/plan", tags=["mastery"])
-    def get_plan(
-        learner_id: Text,
-        framework_id: Text,
-        goal: Annotated[list[Text] | None, Query()] = None,
-        max_steps: Annotated[int, Query(ge=1, le=100)] = 10,
-        target_success: Annotated[float, Query(gt=0, lt=1)] = 0.7,
-    ) -> dict[str, Any]:
-        """The learner's next steps (due reviews, then ready-to-learn competencies toward
-        the goals, each with an item and a reason). Without ``goal``, the goals come from
-        the learner's career goal when one is chosen."""
-        goals = tuple(goal or ()) or careers.goals_for(learner_id, framework_id)
-        return mastery.plan(
-            learner_id,
-            framework_id,
-            goals=goals,
-            max_steps=max_steps,
-            target_success=target_success,
-        ).to_dict()
-
-    v1.include_router(careers_router(careers, frameworks))
+    v1.include_router(learner_router(guard, allow, accounts, privacy, mastery, careers))
+    v1.include_router(account_router(allow, accounts, privacy))
+    v1.include_router(careers_router(careers, frameworks, allow))
+    app.include_router(auth_router(accounts))
     app.include_router(v1)
+    app.include_router(xapi_router(XapiService(context), guard, allow))
 
     @app.get("/how-it-works", response_class=HTMLResponse, tags=["meta"])
     def how_it_works() -> str:

@@ -1,14 +1,15 @@
 """Career alignment endpoints (``/api/v1``): taxonomies, alignments, reports, goals."""
 
-from __future__ import annotations
-
 import io
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from masterypath.api.schemas import CareerGoalIn, DecisionIn, Text
+from masterypath.domain.access import Action, Principal
 from masterypath.domain.careers import Decision, MatchKind
 from masterypath.errors import InvalidInputError, NotFoundError, Problem
 from masterypath.interop.career_reports import (
@@ -23,11 +24,15 @@ from masterypath.services.frameworks import FrameworkService
 MAX_CSV_BYTES = 20_000_000
 
 
-def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIRouter:
+def careers_router(
+    careers: CareerService, frameworks: FrameworkService, allow: Callable[..., Any]
+) -> APIRouter:
     router = APIRouter(tags=["careers"])
 
     @router.get("/taxonomies")
-    def list_taxonomies() -> list[dict[str, Any]]:
+    def list_taxonomies(
+        _: Annotated[Principal, allow(Action.READ_CAREERS)],
+    ) -> list[dict[str, Any]]:
         """Stored career taxonomies (ESCO is imported with ``masterypath careers import``)."""
         return careers.taxonomies()
 
@@ -45,6 +50,7 @@ def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIR
     async def import_taxonomy_csv(
         taxonomy_id: Text,
         request: Request,
+        _: Annotated[Principal, allow(Action.MANAGE_CAREERS)],
         title: Annotated[str, Query(max_length=1000)] = "",
         replace: bool = False,
     ) -> dict[str, Any]:
@@ -58,11 +64,13 @@ def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIR
         except UnicodeDecodeError:
             raise InvalidInputError("body", [Problem("body", "body", "not UTF-8")]) from None
         taxonomy = read_generic_csv(io.StringIO(text), taxonomy_id=taxonomy_id, title=title)
-        return vars(careers.import_taxonomy(taxonomy, replace=replace))
+        imported = await run_in_threadpool(careers.import_taxonomy, taxonomy, replace=replace)
+        return vars(imported)
 
     @router.get("/taxonomies/{taxonomy_id}/occupations")
     def find_occupations(
         taxonomy_id: Text,
+        _: Annotated[Principal, allow(Action.READ_CAREERS)],
         q: Annotated[str, Query(max_length=200)] = "",
         limit: Annotated[int, Query(ge=1, le=500)] = 20,
     ) -> list[dict[str, str]]:
@@ -73,6 +81,7 @@ def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIR
     def run_alignment(
         framework_id: Text,
         taxonomy_id: Text,
+        _: Annotated[Principal, allow(Action.MANAGE_CAREERS)],
         top_k: Annotated[int, Query(ge=1, le=100)] = 10,
         modules: bool = True,
     ) -> dict[str, Any]:
@@ -84,6 +93,7 @@ def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIR
     def list_alignments(
         framework_id: Text,
         taxonomy_id: Text,
+        _: Annotated[Principal, allow(Action.READ_CAREERS)],
         decision: Literal["suggested", "confirmed", "rejected"] | None = None,
         competency_id: Text | None = None,
     ) -> list[dict[str, Any]]:
@@ -97,7 +107,12 @@ def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIR
 
     @router.put("/frameworks/{framework_id}/alignments/{taxonomy_id}/{competency_id}/{skill_id}")
     def decide_alignment(
-        framework_id: Text, taxonomy_id: Text, competency_id: Text, skill_id: Text, body: DecisionIn
+        framework_id: Text,
+        taxonomy_id: Text,
+        competency_id: Text,
+        skill_id: Text,
+        body: DecisionIn,
+        principal: Annotated[Principal, allow(Action.MANAGE_CAREERS)],
     ) -> dict[str, Any]:
         """Confirm or reject a link (confirming one never suggested creates it)."""
         return careers.decide(
@@ -106,7 +121,7 @@ def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIR
             taxonomy_id,
             skill_id,
             decision=Decision(body.decision),
-            by=body.by,
+            by=principal.subject,
             match=MatchKind(body.match),
             note=body.note,
         )
@@ -119,6 +134,7 @@ def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIR
         framework_id: Text,
         taxonomy_id: Text,
         occupation_id: Text,
+        _: Annotated[Principal, allow(Action.READ_CAREERS)],
         format: Literal["json", "html", "csv"] = "json",
     ) -> Any:
         """How the programme's confirmed links cover an occupation's essential and optional
@@ -137,6 +153,7 @@ def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIR
     def best_occupations(
         framework_id: Text,
         taxonomy_id: Text,
+        _: Annotated[Principal, allow(Action.READ_CAREERS)],
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> list[dict[str, Any]]:
         """The occupations the programme prepares for best."""
@@ -146,13 +163,21 @@ def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIR
         ]
 
     @router.get("/frameworks/{framework_id}/careers/{taxonomy_id}/case")
-    def export_case_links(framework_id: Text, taxonomy_id: Text) -> dict[str, Any]:
+    def export_case_links(
+        framework_id: Text,
+        taxonomy_id: Text,
+        _: Annotated[Principal, allow(Action.READ_CAREERS)],
+    ) -> dict[str, Any]:
         """The framework as a CASE package with confirmed links as ``exactMatchOf`` /
         ``isRelatedTo`` associations."""
         return careers.export_case(framework_id, taxonomy_id)
 
     @router.put("/learners/{learner_id}/career-goal")
-    def put_career_goal(learner_id: Text, body: CareerGoalIn) -> dict[str, Any]:
+    def put_career_goal(
+        learner_id: Text,
+        body: CareerGoalIn,
+        _: Annotated[Principal, allow(Action.SET_CAREER_GOAL, "learner_id")],
+    ) -> dict[str, Any]:
         """Choose the learner's career: the competencies confirmed for its essential
         skills become the planner's goals."""
         careers.set_goal(learner_id, body.framework_id, body.taxonomy_id, body.occupation_id)
@@ -161,7 +186,11 @@ def careers_router(careers: CareerService, frameworks: FrameworkService) -> APIR
         return goal
 
     @router.get("/learners/{learner_id}/career-goal")
-    def get_career_goal(learner_id: Text, framework_id: Text) -> dict[str, Any]:
+    def get_career_goal(
+        learner_id: Text,
+        framework_id: Text,
+        _: Annotated[Principal, allow(Action.READ_LEARNER, "learner_id")],
+    ) -> dict[str, Any]:
         """The learner's career goal in a framework and the goals it sets."""
         goal = careers.goal(learner_id, framework_id)
         if goal is None:

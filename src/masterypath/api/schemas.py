@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -139,7 +139,6 @@ class DecisionIn(Strict):
     """An educator's decision on a competency -> career skill link."""
 
     decision: Literal["confirmed", "rejected"]
-    by: Text = Field(description="The educator who decides (recorded).")
     match: Literal["exactMatchOf", "isRelatedTo"] = Field(
         default="isRelatedTo", description="CASE association type of a confirmed link."
     )
@@ -150,3 +149,92 @@ class CareerGoalIn(Strict):
     framework_id: Text
     taxonomy_id: Text
     occupation_id: Text
+
+
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class LoginIn(Strict):
+    username: Text
+    password: Secret
+
+
+class TokenOut(BaseModel):
+    token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+    user_id: str
+    role: str
+
+
+class UserIn(Strict):
+    username: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*$")
+    ]
+    password: Annotated[str, StringConstraints(min_length=8, max_length=1000)]
+    role: Literal["admin", "educator", "learner"]
+    learner_id: Text | None = Field(default=None, description="Required for a learner account.")
+
+
+class ApiKeyIn(Strict):
+    name: Text
+    scopes: Annotated[
+        list[
+            Literal[
+                "frameworks:read",
+                "frameworks:write",
+                "evidence:write",
+                "learners:read",
+                "learners:write",
+                "xapi:write",
+                "xapi:read",
+            ]
+        ],
+        Field(min_length=1),
+    ]
+    expires_at: AwareDatetime | None = None
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    key: str = Field(description="Shown once; only its hash is stored.")
+    name: str
+    scopes: list[str]
+    expires_at: datetime | None
+
+
+class LearnerIn(Strict):
+    """Personal data, stored apart from the pseudonymous id used everywhere else."""
+
+    learner_id: Text | None = Field(default=None, description="Generated when not given.")
+    name: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00-\x1f]*$")] = ""
+    email: Annotated[str, StringConstraints(max_length=320, pattern=r"^[^\x00-\x1f]*$")] = ""
+    birth_date: date | None = Field(default=None, description="ISO date; under 13 needs consent.")
+
+    model_config = ConfigDict(strict=False, extra="forbid")
+
+
+class ConsentIn(Strict):
+    guardian: Text = Field(description="The guardian who consented.")
+
+
+class CohortIn(Strict):
+    id: Text
+    title: Annotated[str, StringConstraints(max_length=1000, pattern=r"^[^\x00-\x1f]*$")] = ""
+
+
+class OverrideIn(Strict):
+    framework_id: Text
+    competency_id: Text
+    status: Literal[
+        "not_started",
+        "in_progress",
+        "insufficient_evidence",
+        "proficient",
+        "needs_review",
+        "mastered",
+    ]
+    reason: Literal[
+        "demonstrated_elsewhere", "prior_learning", "assessment_error", "accommodation", "other"
+    ]
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from masterypath.domain.policy import Status
 
@@ -43,3 +44,13 @@ class Override:
     @property
     def active(self) -> bool:
         return self.lifted_at is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (times as datetimes; the caller's encoder formats them)."""
+        return {
+            **asdict(self),
+            "status": str(self.status),
+            "reason": str(self.reason),
+            "model_status": str(self.model_status),
+            "active": self.active,
+        }

@@ -9,12 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from masterypath.domain.evidence import Evidence
 from masterypath.errors import ConflictError, InvalidInputError, Problem
 from masterypath.interop.evidence_log import LogReadResult
 from masterypath.services.context import ServiceContext
 from masterypath.services.mastery import MasteryService, ledger_events
+from masterypath.services.privacy import PrivacyService
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.repositories import CHUNK, EvidenceRepository, evidence_columns
 
@@ -52,8 +54,11 @@ class EvidenceService:
         the same key with other content is a :class:`ConflictError`."""
         return self.record_many([evidence])[0]
 
-    def record_many(self, batch: Sequence[Evidence]) -> list[RecordResult]:
-        """Append a batch in one transaction: all stored, or (on a conflict) none."""
+    def record_many(
+        self, batch: Sequence[Evidence], *, also: Callable[[Session], None] | None = None
+    ) -> list[RecordResult]:
+        """Append a batch in one transaction: all stored, or (on a conflict) none.
+        ``also`` runs inside the same transaction (e.g. to store the xAPI statements)."""
         keys = [e.key for e in batch]
         if len(set(keys)) != len(keys):
             seen: set[str] = set()
@@ -63,6 +68,7 @@ class EvidenceService:
         columns = evidence_columns(batch, recorded_at=now)
         competencies = {e.key: e.competency_ids for e in batch}
         with self.context.sessions.begin() as session:
+            PrivacyService(self.context).check_consent(columns["learner_id"], session)
             MasteryRepository(session).lock_learners(columns["learner_id"], now=now)
             repo = EvidenceRepository(session)
             inserted = repo.append(columns, competencies, batch_id=str(uuid.uuid4()))
@@ -78,6 +84,8 @@ class EvidenceService:
             locked = MasteryService(self.context).project(
                 session, ledger_events(columns, inserted, competencies)
             )
+            if also is not None:
+                also(session)
         return [RecordResult(k, k in inserted, tuple(locked.get(k, ()))) for k in keys]
 
     def import_log(
@@ -103,6 +111,7 @@ class EvidenceService:
         )
         step = CHUNK * 5
         with self.context.sessions.begin() as session:
+            PrivacyService(self.context).check_consent(columns["learner_id"], session)
             MasteryRepository(session).lock_learners(columns["learner_id"], now=now)
             repo = EvidenceRepository(session)
             inserted: dict[str, int] = {}

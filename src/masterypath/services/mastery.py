@@ -599,6 +599,13 @@ class MasteryService:
         with self.context.sessions() as session:
             return MasteryRepository(session).alerts(**filters)
 
+    def alert(self, alert_id: int) -> Any:
+        """One alert (acknowledged or not), or NotFoundError."""
+        found = self.alerts(alert_id=alert_id, include_acknowledged=True)
+        if not found:
+            raise NotFoundError("alert", str(alert_id))
+        return found[0]
+
     def acknowledge_alert(self, alert_id: int, *, by: str) -> None:
         with self.context.sessions.begin() as session:
             if not MasteryRepository(session).acknowledge_alert(

@@ -3,7 +3,7 @@ versions, overrides and alerts. Never commits; the service owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -494,8 +494,14 @@ class MasteryRepository:
         kind: str | None = None,
         include_acknowledged: bool = False,
         limit: int = 1000,
+        alert_id: int | None = None,
+        learner_ids: Collection[str] | None = None,
     ) -> list[AlertRecord]:
         stmt = select(AlertRow).order_by(AlertRow.id)
+        if alert_id is not None:
+            stmt = stmt.where(AlertRow.id == alert_id)
+        if learner_ids is not None:
+            stmt = stmt.where(AlertRow.learner_id.in_(sorted(learner_ids)))
         if framework_id is not None:
             stmt = stmt.where(AlertRow.framework_id == framework_id)
         if learner_id is not None:

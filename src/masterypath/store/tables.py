@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     ForeignKeyConstraint,
@@ -421,3 +423,135 @@ class CareerGoalRow(Base):
     taxonomy_id: Mapped[str] = mapped_column(String(ID))
     occupation_id: Mapped[str] = mapped_column(String(ID))
     chosen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UserRow(Base):
+    """An account that logs in: an admin, an educator or a learner (bound to a learner id)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(500))
+    role: Mapped[str] = mapped_column(String(16))
+    learner_id: Mapped[str | None] = mapped_column(String(ID))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TokenRow(Base):
+    """A bearer token, stored as its SHA-256 only."""
+
+    __tablename__ = "auth_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(ID), ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKeyRow(Base):
+    """An integration's key, stored as its SHA-256 only, with the scopes it holds."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(ID))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CohortRow(Base):
+    __tablename__ = "cohorts"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CohortMemberRow(Base):
+    __tablename__ = "cohort_members"
+    __table_args__ = (Index("ix_cohort_members_learner", "learner_id"),)
+
+    cohort_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+
+
+class CohortEducatorRow(Base):
+    __tablename__ = "cohort_educators"
+
+    cohort_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class LearnerProfileRow(Base):
+    """Personal data, kept apart from the pseudonymous learner id used everywhere else."""
+
+    __tablename__ = "learner_profiles"
+
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GuardianConsentRow(Base):
+    __tablename__ = "guardian_consents"
+
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    guardian: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(ID))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccessLogRow(Base):
+    """Every read of a learner's records: who, what, when."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_learner", "learner_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(ID))
+    action: Mapped[str] = mapped_column(String(64))
+    what: Mapped[str] = mapped_column(Text)
+    learner_id: Mapped[str] = mapped_column(String(ID))
+
+
+class AuditLogRow(Base):
+    """Administrative events: accounts, keys, erasures (the tombstone), consent."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(ID))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(ID))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class XapiStatementRow(Base):
+    """A received xAPI statement (kept for ``GET /xapi/statements``) and its evidence key."""
+
+    __tablename__ = "xapi_statements"
+    __table_args__ = (Index("ix_xapi_statements_learner", "learner_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    statement: Mapped[dict[str, Any]] = mapped_column(JSON)
+    learner_id: Mapped[str] = mapped_column(String(ID))
+    evidence_key: Mapped[str | None] = mapped_column(String(KEY))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)

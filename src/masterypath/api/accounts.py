@@ -1,0 +1,134 @@
+"""Login, logout, accounts and API keys."""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
+
+from masterypath.api.schemas import ApiKeyIn, ApiKeyOut, LoginIn, Text, TokenOut, UserIn
+from masterypath.api.security import Credentials
+from masterypath.domain.access import Action, Principal, Role, Scope
+from masterypath.services.accounts import AccountService
+from masterypath.services.privacy import PrivacyService
+
+Allow = Callable[..., Any]
+
+
+def auth_router(accounts: AccountService) -> APIRouter:
+    router = APIRouter(prefix="/auth", tags=["auth"])
+
+    @router.post("/login")
+    def login(body: LoginIn, request: Request) -> TokenOut:
+        """Exchange a username and password for a bearer token (12 h). Five failures per
+        minute for one username or client are answered 429 with ``Retry-After``."""
+        client = request.client.host if request.client else ""
+        issued = accounts.login(body.username, body.password, client=client)
+        return TokenOut(
+            token=issued.token,
+            expires_at=issued.expires_at,
+            user_id=issued.user_id,
+            role=issued.role,
+        )
+
+    @router.post("/logout", status_code=204)
+    def logout(credentials: Credentials) -> Response:
+        """Revoke the token sent with this request."""
+        token = _credential(credentials)
+        accounts.authenticate(token)
+        accounts.revoke_token(token or "")
+        return Response(status_code=204)
+
+    @router.get("/me")
+    def me(credentials: Credentials) -> dict[str, Any]:
+        """Who the credentials belong to."""
+        principal = accounts.authenticate(_credential(credentials))
+        return {
+            "subject": principal.subject,
+            "role": principal.role.value,
+            "learner_id": principal.learner_id,
+            "scopes": sorted(s.value for s in principal.scopes),
+        }
+
+    return router
+
+
+def _credential(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return None if credentials is None else credentials.credentials
+
+
+def account_router(allow: Allow, accounts: AccountService, privacy: PrivacyService) -> APIRouter:
+    router = APIRouter(tags=["accounts"])
+
+    @router.post("/users", status_code=201)
+    def create_user(
+        body: UserIn, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
+    ) -> dict[str, str]:
+        """Create an account (admin, educator, or learner bound to a learner id)."""
+        user_id = accounts.create_user(
+            body.username,
+            body.password,
+            Role(body.role),
+            learner_id=body.learner_id,
+            by=principal.subject,
+        )
+        return {"id": user_id, "username": body.username, "role": body.role}
+
+    @router.get("/users")
+    def list_users(_: Annotated[Principal, allow(Action.MANAGE_USERS)]) -> list[dict[str, Any]]:
+        """Every account (never a password hash)."""
+        return accounts.users()
+
+    @router.delete("/users/{user_id}/tokens")
+    def revoke_tokens(
+        user_id: Text, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
+    ) -> dict[str, int]:
+        """Revoke every token of an account (e.g. a lost device)."""
+        return {"revoked": accounts.revoke_user_tokens(user_id, by=principal.subject)}
+
+    @router.post("/api-keys", status_code=201)
+    def create_api_key(
+        body: ApiKeyIn, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
+    ) -> ApiKeyOut:
+        """A scoped key for an integration; the key is shown once."""
+        issued = accounts.create_api_key(
+            body.name,
+            [Scope(s) for s in body.scopes],
+            by=principal.subject,
+            expires_at=body.expires_at,
+        )
+        return ApiKeyOut(
+            id=issued.id,
+            key=issued.key,
+            name=issued.name,
+            scopes=list(issued.scopes),
+            expires_at=issued.expires_at,
+        )
+
+    @router.get("/api-keys")
+    def list_api_keys(
+        _: Annotated[Principal, allow(Action.MANAGE_USERS)],
+    ) -> list[dict[str, Any]]:
+        """Every API key (never the key itself)."""
+        return accounts.api_keys()
+
+    @router.delete("/api-keys/{key_id}", status_code=204)
+    def revoke_api_key(
+        key_id: Text, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
+    ) -> Response:
+        """Revoke an API key at once."""
+        accounts.revoke_api_key(key_id, by=principal.subject)
+        return Response(status_code=204)
+
+    @router.get("/audit-log")
+    def audit_log(
+        _: Annotated[Principal, allow(Action.READ_LOGS)],
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Administrative events: accounts, keys, consent, erasure tombstones."""
+        return privacy.audit_log(
+            limit=max(1, min(limit, 10_000)), offset=max(0, min(offset, 2**31))
+        )
+
+    return router

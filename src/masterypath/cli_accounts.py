@@ -1,0 +1,179 @@
+"""``masterypath users | api-keys | cohorts | learners``: accounts, keys, cohorts, privacy."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from masterypath.cli_support import JsonOption, open_context, out, print_json, register_commands
+from masterypath.domain.access import Role, Scope
+from masterypath.services.accounts import AccountService
+from masterypath.services.privacy import PrivacyService
+
+users_app = typer.Typer(help="User accounts (argon2 password hashes).")
+keys_app = typer.Typer(help="Scoped API keys for integrations (stored hashed).")
+cohorts_app = typer.Typer(help="Cohorts: learners and the educators who see them.")
+learners_app = typer.Typer(help="Learners' personal data, guardian consent, export and erasure.")
+CLI_ACTOR = "cli"
+Password = Annotated[
+    str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Password.")
+]
+
+
+def add_user(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[Role, typer.Option(help="admin, educator or learner.")],
+    password: Password,
+    learner: Annotated[str | None, typer.Option(help="Learner id (learner accounts).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an account (the password is asked for, never echoed)."""
+    user_id = AccountService(open_context()).create_user(
+        username, password, role, learner_id=learner, by=CLI_ACTOR
+    )
+    if as_json:
+        print_json({"id": user_id, "username": username, "role": role.value})
+    else:
+        out.print(f"user {username} ({role.value}) created: {user_id}")
+
+
+def set_password(
+    username: Annotated[str, typer.Argument(help="Login name.")], password: Password
+) -> None:
+    """Replace a password (revokes the account's tokens)."""
+    AccountService(open_context()).set_password(username, password, by=CLI_ACTOR)
+    out.print(f"password of {username} replaced; its tokens are revoked")
+
+
+def list_users(as_json: JsonOption = False) -> None:
+    """List accounts."""
+    rows = AccountService(open_context()).users()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("username", "role", "learner", "id")
+    for r in rows:
+        table.add_row(str(r["username"]), str(r["role"]), str(r["learner_id"] or ""), str(r["id"]))
+    out.print(table)
+
+
+def create_key(
+    name: Annotated[str, typer.Argument(help="What the key is for, e.g. the LMS.")],
+    scope: Annotated[list[Scope], typer.Option(help="Scope (repeatable).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+    issued = AccountService(open_context()).create_api_key(name, scope, by=CLI_ACTOR)
+    if as_json:
+        print_json(issued.__dict__)
+    else:
+        out.print(f"API key {issued.id} ({', '.join(issued.scopes)}):\n{issued.key}")
+
+
+def list_keys(as_json: JsonOption = False) -> None:
+    """List API keys (never the keys)."""
+    rows = AccountService(open_context()).api_keys()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "scopes", "revoked")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["name"]), ", ".join(r["scopes"]), str(r["revoked"]))  # type: ignore[arg-type]
+    out.print(table)
+
+
+def revoke_key(key_id: Annotated[str, typer.Argument(help="Key id.")]) -> None:
+    """Revoke an API key."""
+    AccountService(open_context()).revoke_api_key(key_id, by=CLI_ACTOR)
+    out.print(f"API key {key_id} revoked")
+
+
+def create_cohort(
+    cohort_id: Annotated[str, typer.Argument(help="Cohort id.")],
+    title: Annotated[str, typer.Option(help="Title.")] = "",
+    learner: Annotated[list[str] | None, typer.Option(help="Enrol (repeatable).")] = None,
+    educator: Annotated[
+        list[str] | None, typer.Option(help="Educator username (repeatable).")
+    ] = None,
+) -> None:
+    """Create a cohort, enrol learners and assign educators."""
+    accounts = AccountService(open_context())
+    accounts.create_cohort(cohort_id, title or cohort_id, by=CLI_ACTOR)
+    for learner_id in learner or []:
+        accounts.enrol(cohort_id, learner_id, by=CLI_ACTOR)
+    for username in educator or []:
+        user_id = accounts.user_id(username)
+        if user_id is None:
+            raise typer.BadParameter(f"no user {username!r}", param_hint="--educator")
+        accounts.assign_educator(cohort_id, user_id, by=CLI_ACTOR)
+    out.print(f"cohort {cohort_id}: {len(learner or [])} learners, {len(educator or [])} educators")
+
+
+def add_learner(
+    learner_id: Annotated[str, typer.Argument(help="Pseudonymous learner id.")],
+    name: Annotated[str, typer.Option(help="Name (personal data).")] = "",
+    email: Annotated[str, typer.Option(help="E-mail (personal data).")] = "",
+    birth_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD.")] = None,
+) -> None:
+    """Store a learner's personal data apart from the pseudonymous id."""
+    born = date.fromisoformat(birth_date) if birth_date else None
+    PrivacyService(open_context()).create_learner(
+        learner_id=learner_id, name=name, email=email, birth_date=born, by=CLI_ACTOR
+    )
+    out.print(f"learner {learner_id} stored")
+
+
+def consent(
+    learner_id: Annotated[str, typer.Argument(help="Learner id.")],
+    guardian: Annotated[str, typer.Option(help="The guardian who consented.")],
+) -> None:
+    """Record a guardian's consent for a learner under 13."""
+    PrivacyService(open_context()).record_consent(learner_id, guardian, by=CLI_ACTOR)
+    out.print(f"guardian consent recorded for {learner_id}")
+
+
+def export_learner(
+    learner_id: Annotated[str, typer.Argument(help="Learner id.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File.")] = None,
+) -> None:
+    """Everything stored about a learner, as JSON."""
+    text = json.dumps(PrivacyService(open_context()).export(learner_id), indent=2, default=str)
+    if output is None:
+        print(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+def erase_learner(
+    learner_id: Annotated[str, typer.Argument(help="Learner id.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Erase a learner's personal data, evidence and derived records (a tombstone stays in
+    the audit log)."""
+    if not yes:
+        typer.confirm(f"Erase everything about {learner_id}?", abort=True)
+    counts = PrivacyService(open_context()).erase(learner_id, by=CLI_ACTOR)
+    if as_json:
+        print_json({"learner_id": learner_id, "deleted": counts})
+    else:
+        out.print(f"{learner_id} erased: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+
+
+def register(parent: typer.Typer) -> None:
+    register_commands(users_app, {"add": add_user, "password": set_password, "list": list_users})
+    register_commands(keys_app, {"create": create_key, "list": list_keys, "revoke": revoke_key})
+    register_commands(cohorts_app, {"create": create_cohort})
+    register_commands(
+        learners_app,
+        {"add": add_learner, "consent": consent, "export": export_learner, "erase": erase_learner},
+    )
+    parent.add_typer(users_app, name="users")
+    parent.add_typer(keys_app, name="api-keys")
+    parent.add_typer(cohorts_app, name="cohorts")
+    parent.add_typer(learners_app, name="learners")

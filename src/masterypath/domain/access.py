@@ -1,0 +1,160 @@
+"""Who may do what (pure): roles, integration scopes, actions and the one decision rule.
+
+* ``admin``: everything.
+* ``educator``: reads frameworks, careers and audits; acts on a learner (reads their
+  records, records evidence, overrides, exports, sets a career goal) only when the
+  learner is in one of the educator's cohorts.
+* ``learner``: reads frameworks and careers, and only their own records (and export).
+* ``integration``: an API key; exactly the actions its scopes grant, for any learner.
+
+>>> from masterypath.domain.access import Principal, Role, Action, decide
+>>> educator = Principal(subject="u:ed", role=Role.EDUCATOR)
+>>> decide(educator, Action.READ_LEARNER, learner_id="l1", in_cohort=lambda l: l == "l1").allowed
+True
+>>> decide(educator, Action.READ_LEARNER, learner_id="l2", in_cohort=lambda l: False).reason
+'learner l2 is not in any of your cohorts'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    EDUCATOR = "educator"
+    LEARNER = "learner"
+    INTEGRATION = "integration"
+
+
+class Action(StrEnum):
+    """What a request does; each endpoint declares exactly one."""
+
+    READ_FRAMEWORK = "read_framework"
+    WRITE_FRAMEWORK = "write_framework"
+    READ_CAREERS = "read_careers"
+    MANAGE_CAREERS = "manage_careers"
+    WRITE_EVIDENCE = "write_evidence"
+    READ_LEARNER = "read_learner"
+    ACT_ON_LEARNER = "act_on_learner"
+    EXPORT_LEARNER = "export_learner"
+    SET_CAREER_GOAL = "set_career_goal"
+    MANAGE_LEARNERS = "manage_learners"
+    ERASE_LEARNER = "erase_learner"
+    READ_AUDIT = "read_audit"
+    WRITE_ATTRIBUTES = "write_attributes"
+    READ_LOGS = "read_logs"
+    MANAGE_USERS = "manage_users"
+    WRITE_XAPI = "write_xapi"
+    READ_XAPI = "read_xapi"
+
+
+class Scope(StrEnum):
+    """What an integration's API key may do."""
+
+    FRAMEWORKS_READ = "frameworks:read"
+    FRAMEWORKS_WRITE = "frameworks:write"
+    EVIDENCE_WRITE = "evidence:write"
+    LEARNERS_READ = "learners:read"
+    LEARNERS_WRITE = "learners:write"
+    XAPI_WRITE = "xapi:write"
+    XAPI_READ = "xapi:read"
+
+
+LEARNER_ACTIONS = frozenset(
+    {
+        Action.WRITE_EVIDENCE,
+        Action.READ_LEARNER,
+        Action.ACT_ON_LEARNER,
+        Action.EXPORT_LEARNER,
+        Action.SET_CAREER_GOAL,
+        Action.WRITE_XAPI,
+    }
+)
+"""Actions about one learner: educators need the learner in a cohort, learners need it
+to be themselves."""
+
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(Action),
+    Role.EDUCATOR: frozenset(
+        {
+            Action.READ_FRAMEWORK,
+            Action.READ_CAREERS,
+            Action.MANAGE_CAREERS,
+            Action.WRITE_EVIDENCE,
+            Action.READ_LEARNER,
+            Action.ACT_ON_LEARNER,
+            Action.EXPORT_LEARNER,
+            Action.SET_CAREER_GOAL,
+            Action.READ_AUDIT,
+        }
+    ),
+    Role.LEARNER: frozenset(
+        {
+            Action.READ_FRAMEWORK,
+            Action.READ_CAREERS,
+            Action.READ_LEARNER,
+            Action.EXPORT_LEARNER,
+            Action.SET_CAREER_GOAL,
+        }
+    ),
+    Role.INTEGRATION: frozenset(),
+}
+
+SCOPE_ACTIONS: dict[Scope, frozenset[Action]] = {
+    Scope.FRAMEWORKS_READ: frozenset({Action.READ_FRAMEWORK, Action.READ_CAREERS}),
+    Scope.FRAMEWORKS_WRITE: frozenset({Action.WRITE_FRAMEWORK}),
+    Scope.EVIDENCE_WRITE: frozenset({Action.WRITE_EVIDENCE}),
+    Scope.LEARNERS_READ: frozenset({Action.READ_LEARNER}),
+    Scope.LEARNERS_WRITE: frozenset({Action.MANAGE_LEARNERS}),
+    Scope.XAPI_WRITE: frozenset({Action.WRITE_XAPI}),
+    Scope.XAPI_READ: frozenset({Action.READ_XAPI}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a user (by role) or an integration's API key (by scopes)."""
+
+    subject: str
+    """``user:<id>`` or ``key:<id>``, as written to the access log."""
+    role: Role
+    learner_id: str | None = None
+    """For a learner account: the pseudonymous learner id it is."""
+    scopes: frozenset[Scope] = field(default_factory=frozenset)
+
+    @property
+    def actions(self) -> frozenset[Action]:
+        if self.role is Role.INTEGRATION:
+            return frozenset(a for s in self.scopes for a in SCOPE_ACTIONS[s])
+        return ROLE_ACTIONS[self.role]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDecision:
+    allowed: bool
+    reason: str = ""
+
+
+def decide(
+    principal: Principal,
+    action: Action,
+    *,
+    learner_id: str | None = None,
+    in_cohort: Callable[[str], bool] = lambda _: False,
+) -> AccessDecision:
+    """May ``principal`` do ``action`` (about ``learner_id``)? ``in_cohort`` says whether a
+    learner is in one of the (educator) principal's cohorts."""
+    if action not in principal.actions:
+        if principal.role is Role.INTEGRATION:
+            return AccessDecision(False, f"this API key's scopes do not allow {action.value}")
+        return AccessDecision(False, f"the {principal.role.value} role may not {action.value}")
+    if learner_id is None or action not in LEARNER_ACTIONS:
+        return AccessDecision(True)
+    if principal.role is Role.LEARNER and learner_id != principal.learner_id:
+        return AccessDecision(False, "learners may see and act on their own records only")
+    if principal.role is Role.EDUCATOR and not in_cohort(learner_id):
+        return AccessDecision(False, f"learner {learner_id} is not in any of your cohorts")
+    return AccessDecision(True)

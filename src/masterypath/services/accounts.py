@@ -1,0 +1,481 @@
+"""Accounts and access: users with argon2 password hashes, bearer tokens, scoped API keys,
+cohorts, login rate limiting, and turning a credential into a :class:`Principal`.
+
+Tokens and keys are random (``secrets.token_urlsafe``), shown once, and stored as their
+SHA-256 only. Tokens expire (``token_ttl``) and can be revoked; keys can expire and be
+revoked. A resolved credential is cached for ``cache_seconds`` (a revocation through this
+service drops its cache entry at once; other processes see it within that time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from masterypath.domain.access import AccessDecision, Action, Principal, Role, Scope, decide
+from masterypath.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ValidationError,
+)
+from masterypath.services.context import ServiceContext
+from masterypath.store.people import PeopleRepository
+from masterypath.store.tables import (
+    ApiKeyRow,
+    CohortEducatorRow,
+    CohortMemberRow,
+    CohortRow,
+    TokenRow,
+    UserRow,
+)
+
+TOKEN_PREFIX = "mpt_"
+KEY_PREFIX = "mpk_"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class LoginThrottle:
+    """At most ``attempts`` failed logins per username (and per client) per ``window``
+    seconds; ``monotonic`` is injected so tests can move time."""
+
+    def __init__(
+        self,
+        *,
+        attempts: int = 5,
+        window: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.attempts = attempts
+        self.window = window
+        self.monotonic = monotonic
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, *keys: str) -> None:
+        now = self.monotonic()
+        with self._lock:
+            for key in keys:
+                failures = self._failures.get(key)
+                if failures is None:
+                    continue
+                while failures and now - failures[0] > self.window:
+                    failures.popleft()
+                if len(failures) >= self.attempts:
+                    retry = int(self.window - (now - failures[0])) + 1
+                    raise RateLimitedError("failed logins", retry)
+
+    def fail(self, *keys: str) -> None:
+        now = self.monotonic()
+        with self._lock:
+            for key in keys:
+                self._failures.setdefault(key, deque()).append(now)
+
+    def clear(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    user_id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    id: str
+    key: str
+    name: str
+    scopes: tuple[str, ...]
+    expires_at: datetime | None
+
+
+class AccountService:
+    def __init__(
+        self,
+        context: ServiceContext,
+        *,
+        hasher: PasswordHasher | None = None,
+        throttle: LoginThrottle | None = None,
+        token_ttl: timedelta = timedelta(hours=12),
+        cache_seconds: float = 5.0,
+    ) -> None:
+        self.context = context
+        self.hasher = hasher or PasswordHasher()
+        self.throttle = throttle or LoginThrottle()
+        self.token_ttl = token_ttl
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal, datetime | None]] = {}
+
+    # -- users ----------------------------------------------------------------------------
+    def create_user(
+        self,
+        username: str,
+        password: str,
+        role: Role,
+        *,
+        learner_id: str | None = None,
+        by: str = "system",
+    ) -> str:
+        """Create an account; a learner account names the learner id it is."""
+        if not username.strip():
+            raise ValidationError("username", "must not be empty")
+        if len(password) < 8:
+            raise ValidationError("password", "must be at least 8 characters")
+        if role is Role.INTEGRATION:
+            raise ValidationError("role", "integrations use API keys, not accounts")
+        if (role is Role.LEARNER) != bool(learner_id):
+            raise ValidationError("learner_id", "required for, and only for, learner accounts")
+        user_id = str(uuid.uuid4())
+        now = self.context.clock()
+        try:
+            with self.context.sessions.begin() as session:
+                session.add(
+                    UserRow(
+                        id=user_id,
+                        username=username,
+                        password_hash=self.hasher.hash(password),
+                        role=role.value,
+                        learner_id=learner_id,
+                        created_at=now,
+                    )
+                )
+                PeopleRepository(session).audit(
+                    at=now,
+                    actor=by,
+                    action="create_user",
+                    target=user_id,
+                    username=username,
+                    role=role.value,
+                )
+        except IntegrityError:
+            raise ConflictError("username", username, "is taken") from None
+        return user_id
+
+    def set_password(self, username: str, password: str, *, by: str = "system") -> None:
+        """Replace a password; every token of the account is revoked."""
+        if len(password) < 8:
+            raise ValidationError("password", "must be at least 8 characters")
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            repo = PeopleRepository(session)
+            user = repo.user_by_name(username)
+            if user is None:
+                raise NotFoundError("user", username)
+            user.password_hash = self.hasher.hash(password)
+            for token in session.scalars(
+                select(TokenRow).where(TokenRow.user_id == user.id, TokenRow.revoked_at.is_(None))
+            ):
+                token.revoked_at = now
+                self._cache.pop(token.token_hash, None)
+            repo.audit(at=now, actor=by, action="set_password", target=user.id)
+
+    def user_id(self, username: str) -> str | None:
+        with self.context.sessions() as session:
+            user = PeopleRepository(session).user_by_name(username)
+            return None if user is None else user.id
+
+    def users(self) -> list[dict[str, object]]:
+        with self.context.sessions() as session:
+            return [
+                {
+                    "id": u.id,
+                    "username": u.username,
+                    "role": u.role,
+                    "learner_id": u.learner_id,
+                    "created_at": u.created_at.isoformat(),
+                    "disabled": u.disabled_at is not None,
+                }
+                for u in PeopleRepository(session).users()
+            ]
+
+    def login(self, username: str, password: str, *, client: str = "") -> IssuedToken:
+        """A new bearer token for the right password; failures are rate limited per
+        username and per client."""
+        keys = (f"user:{username}", f"client:{client}") if client else (f"user:{username}",)
+        self.throttle.check(*keys)
+        with self.context.sessions() as session:
+            user = PeopleRepository(session).user_by_name(username)
+        ok = False
+        if user is not None and user.disabled_at is None:
+            try:
+                ok = self.hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                ok = False
+        if not ok or user is None:
+            self.throttle.fail(*keys)
+            raise AuthenticationError("wrong username or password")
+        self.throttle.clear(f"user:{username}")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = self.context.clock()
+        expires = now + self.token_ttl
+        with self.context.sessions.begin() as session:
+            session.add(
+                TokenRow(
+                    token_hash=digest(token), user_id=user.id, created_at=now, expires_at=expires
+                )
+            )
+        return IssuedToken(token=token, expires_at=expires, user_id=user.id, role=user.role)
+
+    def revoke_token(self, token: str) -> None:
+        hashed = digest(token)
+        self._cache.pop(hashed, None)
+        with self.context.sessions.begin() as session:
+            row = session.get(TokenRow, hashed)
+            if row is not None and row.revoked_at is None:
+                row.revoked_at = self.context.clock()
+
+    def revoke_user_tokens(self, user_id: str, *, by: str) -> int:
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            if session.get(UserRow, user_id) is None:
+                raise NotFoundError("user", user_id)
+            rows = list(
+                session.scalars(
+                    select(TokenRow).where(
+                        TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None)
+                    )
+                )
+            )
+            for row in rows:
+                row.revoked_at = now
+                self._cache.pop(row.token_hash, None)
+            PeopleRepository(session).audit(
+                at=now, actor=by, action="revoke_tokens", target=user_id, count=len(rows)
+            )
+        return len(rows)
+
+    # -- API keys -------------------------------------------------------------------------
+    def create_api_key(
+        self,
+        name: str,
+        scopes: Sequence[Scope],
+        *,
+        by: str,
+        expires_at: datetime | None = None,
+    ) -> IssuedKey:
+        if not name.strip():
+            raise ValidationError("name", "must not be empty")
+        if not scopes:
+            raise ValidationError("scopes", "an API key needs at least one scope")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        key_id = uuid.uuid4().hex
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            session.add(
+                ApiKeyRow(
+                    id=key_id,
+                    name=name,
+                    key_hash=digest(key),
+                    scopes=sorted(s.value for s in scopes),
+                    created_by=by,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+            PeopleRepository(session).audit(
+                at=now,
+                actor=by,
+                action="create_api_key",
+                target=key_id,
+                name=name,
+                scopes=sorted(s.value for s in scopes),
+            )
+        return IssuedKey(key_id, key, name, tuple(sorted(s.value for s in scopes)), expires_at)
+
+    def api_keys(self) -> list[dict[str, object]]:
+        with self.context.sessions() as session:
+            rows = session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)).all()
+            return [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "scopes": list(r.scopes),
+                    "created_by": r.created_by,
+                    "created_at": r.created_at.isoformat(),
+                    "expires_at": None if r.expires_at is None else r.expires_at.isoformat(),
+                    "revoked": r.revoked_at is not None,
+                }
+                for r in rows
+            ]
+
+    def revoke_api_key(self, key_id: str, *, by: str) -> None:
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            row = session.get(ApiKeyRow, key_id)
+            if row is None:
+                raise NotFoundError("API key", key_id)
+            row.revoked_at = now
+            self._cache.pop(row.key_hash, None)
+            PeopleRepository(session).audit(
+                at=now, actor=by, action="revoke_api_key", target=key_id
+            )
+
+    # -- authentication -------------------------------------------------------------------
+    def authenticate(self, credential: str | None) -> Principal:
+        """The principal behind a bearer token or API key, or :class:`AuthenticationError`."""
+        if not credential:
+            raise AuthenticationError("send 'Authorization: Bearer <token or API key>'")
+        hashed = digest(credential)
+        now = self.context.clock()
+        cached = self._cache.get(hashed)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+            expires = cached[2]
+            if expires is None or now < expires:
+                return cached[1]
+        principal, expires = self._resolve(credential, hashed, now)
+        self._cache[hashed] = (time.monotonic(), principal, expires)
+        return principal
+
+    def _resolve(
+        self, credential: str, hashed: str, now: datetime
+    ) -> tuple[Principal, datetime | None]:
+        with self.context.sessions() as session:
+            repo = PeopleRepository(session)
+            if credential.startswith(KEY_PREFIX):
+                key = repo.api_key(hashed)
+                if key is None or key.revoked_at is not None:
+                    raise AuthenticationError("unknown or revoked API key")
+                if key.expires_at is not None and key.expires_at <= now:
+                    raise AuthenticationError("this API key has expired")
+                principal = Principal(
+                    subject=f"key:{key.id}",
+                    role=Role.INTEGRATION,
+                    scopes=frozenset(Scope(s) for s in key.scopes),
+                )
+                return principal, key.expires_at
+            found = repo.token_owner(hashed)
+            if found is None or found[0].revoked_at is not None:
+                raise AuthenticationError("unknown or revoked token; log in again")
+            token, user = found
+            if token.expires_at <= now:
+                raise AuthenticationError("this token has expired; log in again")
+            if user.disabled_at is not None:
+                raise AuthenticationError("this account is disabled")
+            principal = Principal(
+                subject=f"user:{user.id}", role=Role(user.role), learner_id=user.learner_id
+            )
+            return principal, token.expires_at
+
+    # -- authorization --------------------------------------------------------------------
+    def check(self, principal: Principal, action: Action, learner_ids: Sequence[str] = ()) -> None:
+        """Raise :class:`PermissionDeniedError` unless ``principal`` may do ``action`` for
+        every learner in ``learner_ids`` (one query per learner for educators)."""
+        decision = self.decide(principal, action, None)
+        if decision.allowed:
+            for learner_id in dict.fromkeys(learner_ids):
+                decision = self.decide(principal, action, learner_id)
+                if not decision.allowed:
+                    break
+        if not decision.allowed:
+            raise PermissionDeniedError(action.value, decision.reason)
+
+    def decide(
+        self, principal: Principal, action: Action, learner_id: str | None
+    ) -> AccessDecision:
+        def in_cohort(learner: str) -> bool:
+            user_id = principal.subject.removeprefix("user:")
+            with self.context.sessions() as session:
+                return PeopleRepository(session).in_cohort_of(user_id, learner)
+
+        return decide(principal, action, learner_id=learner_id, in_cohort=in_cohort)
+
+    def visible_learners(self, principal: Principal) -> set[str] | None:
+        """The learners a principal may list (None: all of them)."""
+        if principal.role is Role.EDUCATOR:
+            with self.context.sessions() as session:
+                return PeopleRepository(session).learners_of(
+                    principal.subject.removeprefix("user:")
+                )
+        if principal.role is Role.LEARNER:
+            return {principal.learner_id} if principal.learner_id else set()
+        return None
+
+    # -- cohorts --------------------------------------------------------------------------
+    def create_cohort(self, cohort_id: str, title: str, *, by: str) -> None:
+        now = self.context.clock()
+        try:
+            with self.context.sessions.begin() as session:
+                session.add(CohortRow(id=cohort_id, title=title, created_at=now))
+                PeopleRepository(session).audit(
+                    at=now, actor=by, action="create_cohort", target=cohort_id
+                )
+        except IntegrityError:
+            raise ConflictError("cohort", cohort_id, "already exists") from None
+
+    def enrol(self, cohort_id: str, learner_id: str, *, by: str) -> None:
+        with self.context.sessions.begin() as session:
+            if session.get(CohortRow, cohort_id) is None:
+                raise NotFoundError("cohort", cohort_id)
+            if session.get(CohortMemberRow, (cohort_id, learner_id)) is None:
+                session.add(CohortMemberRow(cohort_id=cohort_id, learner_id=learner_id))
+                PeopleRepository(session).audit(
+                    at=self.context.clock(),
+                    actor=by,
+                    action="enrol",
+                    target=learner_id,
+                    cohort=cohort_id,
+                )
+
+    def unenrol(self, cohort_id: str, learner_id: str, *, by: str) -> None:
+        with self.context.sessions.begin() as session:
+            row = session.get(CohortMemberRow, (cohort_id, learner_id))
+            if row is None:
+                raise NotFoundError("enrolment", f"{cohort_id}/{learner_id}")
+            session.delete(row)
+            PeopleRepository(session).audit(
+                at=self.context.clock(),
+                actor=by,
+                action="unenrol",
+                target=learner_id,
+                cohort=cohort_id,
+            )
+
+    def assign_educator(self, cohort_id: str, user_id: str, *, by: str) -> None:
+        with self.context.sessions.begin() as session:
+            if session.get(CohortRow, cohort_id) is None:
+                raise NotFoundError("cohort", cohort_id)
+            user = session.get(UserRow, user_id)
+            if user is None:
+                raise NotFoundError("user", user_id)
+            if user.role != Role.EDUCATOR.value:
+                raise ValidationError(
+                    "user_id", f"user {user_id} is a {user.role}, not an educator"
+                )
+            if session.get(CohortEducatorRow, (cohort_id, user_id)) is None:
+                session.add(CohortEducatorRow(cohort_id=cohort_id, user_id=user_id))
+
+    def cohorts(self, principal: Principal) -> list[dict[str, object]]:
+        user = principal.subject.removeprefix("user:") if principal.role is Role.EDUCATOR else None
+        with self.context.sessions() as session:
+            repo = PeopleRepository(session)
+            return [
+                {
+                    "id": c.id,
+                    "title": c.title,
+                    "learners": repo.members(c.id),
+                    "educators": repo.educators(c.id),
+                }
+                for c in repo.cohorts(user)
+            ]

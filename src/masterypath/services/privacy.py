@@ -1,0 +1,269 @@
+"""Student-data protection: personal data apart from the pseudonymous id, the guardian
+consent gate for learners under 13, export of everything stored about a learner, erasure
+with a tombstone, and the access log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from masterypath.errors import ConsentRequiredError, NotFoundError, ValidationError
+from masterypath.services.context import ServiceContext
+from masterypath.store.people import PeopleRepository
+from masterypath.store.tables import (
+    AccessLogRow,
+    AlertRow,
+    Base,
+    CareerGoalRow,
+    CohortMemberRow,
+    EvidenceCompetencyRow,
+    EvidenceRow,
+    GroupAttributeRow,
+    GuardianConsentRow,
+    LearnerProfileRow,
+    LearnerRow,
+    MasteryEventRow,
+    MasteryStateRow,
+    OverrideRow,
+    TokenRow,
+    UserRow,
+    XapiStatementRow,
+)
+
+LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
+    ("profile", LearnerProfileRow),
+    ("guardian_consent", GuardianConsentRow),
+    ("cohorts", CohortMemberRow),
+    ("evidence", EvidenceRow),
+    ("xapi_statements", XapiStatementRow),
+    ("mastery_states", MasteryStateRow),
+    ("mastery_events", MasteryEventRow),
+    ("overrides", OverrideRow),
+    ("alerts", AlertRow),
+    ("group_attributes", GroupAttributeRow),
+    ("career_goals", CareerGoalRow),
+    ("access_log", AccessLogRow),
+)
+"""Every table that holds rows about one learner (by its ``learner_id`` column)."""
+
+
+def _learner_column(table: type[Base]) -> Any:
+    return table.__table__.c.learner_id
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _row_dict(row: Base) -> dict[str, Any]:
+    return {c.key: _plain(getattr(row, c.key)) for c in row.__table__.columns}
+
+
+class PrivacyService:
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+
+    def create_learner(
+        self,
+        *,
+        learner_id: str | None = None,
+        name: str = "",
+        email: str = "",
+        birth_date: date | None = None,
+        by: str,
+    ) -> str:
+        """Store a learner's personal data under a pseudonymous id (generated if not given)."""
+        learner_id = learner_id or "l-" + uuid.uuid4().hex[:16]
+        now = self.context.clock()
+        if birth_date is not None and birth_date > now.date():
+            raise ValidationError("birth_date", "is in the future")
+        with self.context.sessions.begin() as session:
+            row = session.get(LearnerProfileRow, learner_id)
+            if row is None:
+                session.add(
+                    LearnerProfileRow(
+                        learner_id=learner_id,
+                        name=name,
+                        email=email,
+                        birth_date=birth_date,
+                        created_at=now,
+                    )
+                )
+            else:
+                row.name, row.email, row.birth_date = name, email, birth_date
+            PeopleRepository(session).audit(
+                at=now, actor=by, action="write_profile", target=learner_id
+            )
+        return learner_id
+
+    def profile(self, learner_id: str) -> dict[str, Any]:
+        with self.context.sessions() as session:
+            row = session.get(LearnerProfileRow, learner_id)
+            if row is None:
+                raise NotFoundError("learner", learner_id)
+            consent = session.get(GuardianConsentRow, learner_id)
+            return {
+                **_row_dict(row),
+                "guardian_consent": None if consent is None else _row_dict(consent),
+                "under_13": self._under_13(row.birth_date),
+            }
+
+    def _under_13(self, birth_date: date | None) -> bool | None:
+        if birth_date is None:
+            return None
+        today = self.context.clock().date()
+        age = (
+            today.year
+            - birth_date.year
+            - ((today.month, today.day) < (birth_date.month, birth_date.day))
+        )
+        return age < 13
+
+    def record_consent(self, learner_id: str, guardian: str, *, by: str) -> None:
+        if not guardian.strip():
+            raise ValidationError("guardian", "name the guardian who consented")
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            if session.get(LearnerProfileRow, learner_id) is None:
+                raise NotFoundError("learner", learner_id)
+            row = session.get(GuardianConsentRow, learner_id)
+            if row is None:
+                session.add(
+                    GuardianConsentRow(
+                        learner_id=learner_id, guardian=guardian, recorded_by=by, recorded_at=now
+                    )
+                )
+            else:
+                row.guardian, row.recorded_by, row.recorded_at = guardian, by, now
+            PeopleRepository(session).audit(
+                at=now, actor=by, action="guardian_consent", target=learner_id
+            )
+
+    def withdraw_consent(self, learner_id: str, *, by: str) -> None:
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            row = session.get(GuardianConsentRow, learner_id)
+            if row is None:
+                raise NotFoundError("guardian consent", learner_id)
+            session.delete(row)
+            PeopleRepository(session).audit(
+                at=now, actor=by, action="withdraw_consent", target=learner_id
+            )
+
+    def log_access(self, actor: str, action: str, what: str, learner_id: str) -> None:
+        with self.context.sessions.begin() as session:
+            PeopleRepository(session).log_access(
+                at=self.context.clock(),
+                actor=actor,
+                action=action,
+                what=what,
+                learner_id=learner_id,
+            )
+
+    def access_log(self, learner_id: str) -> list[dict[str, Any]]:
+        with self.context.sessions() as session:
+            return [_row_dict(r) for r in PeopleRepository(session).access_log(learner_id)]
+
+    def audit_log(self, *, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
+        with self.context.sessions() as session:
+            return [
+                _row_dict(r)
+                for r in PeopleRepository(session).audit_log(limit=limit, offset=offset)
+            ]
+
+    def export(self, learner_id: str) -> dict[str, Any]:
+        """Everything stored about a learner, table by table, as JSON-ready data."""
+        with self.context.sessions() as session:
+            out: dict[str, Any] = {"learner_id": learner_id, "schema_version": 1}
+            found = session.get(LearnerRow, learner_id) is not None
+            for name, table in LEARNER_TABLES:
+                rows = [
+                    _row_dict(r)
+                    for r in session.scalars(
+                        select(table).where(_learner_column(table) == learner_id)
+                    )
+                ]
+                found = found or bool(rows)
+                out[name] = (
+                    rows[0]
+                    if name in ("profile", "guardian_consent") and rows
+                    else (None if name in ("profile", "guardian_consent") else rows)
+                )
+            if not found:
+                raise NotFoundError("learner", learner_id)
+            competencies = self._evidence_competencies(session, [e["id"] for e in out["evidence"]])
+            for e in out["evidence"]:
+                e["competency_ids"] = competencies.get(e["id"], [])
+            out["accounts"] = [
+                {
+                    "id": u.id,
+                    "username": u.username,
+                    "role": u.role,
+                    "created_at": _plain(u.created_at),
+                }
+                for u in session.scalars(select(UserRow).where(UserRow.learner_id == learner_id))
+            ]
+        out["exported_at"] = self.context.clock().isoformat()
+        return out
+
+    @staticmethod
+    def _evidence_competencies(session: Session, ids: Iterable[int]) -> dict[int, list[str]]:
+        wanted = list(ids)
+        out: dict[int, list[str]] = {}
+        for start in range(0, len(wanted), 1000):
+            rows = session.execute(
+                select(EvidenceCompetencyRow.evidence_id, EvidenceCompetencyRow.competency_id)
+                .where(EvidenceCompetencyRow.evidence_id.in_(wanted[start : start + 1000]))
+                .order_by(EvidenceCompetencyRow.evidence_id, EvidenceCompetencyRow.position)
+            )
+            for evidence_id, competency_id in rows:
+                out.setdefault(evidence_id, []).append(competency_id)
+        return out
+
+    def erase(self, learner_id: str, *, by: str) -> dict[str, int]:
+        """Delete the learner's personal data, evidence and everything derived from it, and
+        their accounts; leave a tombstone (counts only) in the audit log. One transaction."""
+        now = self.context.clock()
+        counts: dict[str, int] = {}
+        with self.context.sessions.begin() as session:
+            known = session.get(LearnerRow, learner_id) is not None or any(
+                session.scalar(
+                    select(_learner_column(t)).where(_learner_column(t) == learner_id).limit(1)
+                )
+                is not None
+                for _, t in LEARNER_TABLES
+            )
+            if not known:
+                raise NotFoundError("learner", learner_id)
+            evidence_ids = select(EvidenceRow.id).where(EvidenceRow.learner_id == learner_id)
+            session.execute(
+                delete(EvidenceCompetencyRow).where(
+                    EvidenceCompetencyRow.evidence_id.in_(evidence_ids)
+                )
+            )
+            repo = PeopleRepository(session)
+            for name, table in LEARNER_TABLES:
+                counts[name] = repo.delete_where(table, _learner_column(table), learner_id)
+            users = select(UserRow.id).where(UserRow.learner_id == learner_id)
+            session.execute(delete(TokenRow).where(TokenRow.user_id.in_(users)))
+            counts["accounts"] = repo.delete_where(UserRow, UserRow.learner_id, learner_id)
+            counts["learner"] = repo.delete_where(LearnerRow, LearnerRow.id, learner_id)
+            repo.audit(at=now, actor=by, action="erase_learner", target=learner_id, counts=counts)
+        return counts
+
+    def check_consent(self, learner_ids: Iterable[str], session: Session) -> None:
+        """Raise :class:`ConsentRequiredError` if any learner is under 13 without consent."""
+        minors = PeopleRepository(session).minors_without_consent(
+            learner_ids, self.context.clock().date()
+        )
+        if minors:
+            raise ConsentRequiredError(minors)

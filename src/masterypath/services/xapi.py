@@ -1,0 +1,258 @@
+"""xAPI statements in, evidence out.
+
+Statements are validated with ralph-malph's xAPI 1.0.3 models (``BaseXapiStatement``).
+ralph only accepts ``version`` 1.0.x, so a 2.0 statement is validated with its
+``version`` set aside (the parts we read are the same in 2.0) and stored unchanged.
+
+Mapping (:class:`XapiRules`):
+
+* actor -> learner: ``account.name`` (the LMS's pseudonymous id); an actor identified by
+  ``mbox``, ``mbox_sha1sum`` or ``openid`` becomes ``sha1:<hex>`` so no e-mail address
+  enters the ledger;
+* object (activity id) -> item: the part after ``item_prefix`` if it is set and matches,
+  else the id itself, else its last path segment, whichever is a known item; the item's
+  competencies are the evidence's competencies;
+* ``result.success`` -> a binary outcome, else ``result.score.scaled`` (0..1) -> a score;
+* the statement ``id`` -> the evidence key ``xapi:<id>``: re-posting the same statement is
+  a no-op, the same id with other content is a 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+from ralph.models.xapi.base.statements import BaseXapiStatement
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from masterypath.domain.evidence import BinaryOutcome, Evidence, EvidenceKind, ScoreOutcome
+from masterypath.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService, RecordResult
+from masterypath.store.tables import FrameworkRow, ItemRow, XapiStatementRow
+
+SUPPORTED_VERSIONS = ("1.0.", "2.0.")
+
+
+@dataclass(frozen=True)
+class XapiRules:
+    """How statements map to evidence (see the module docstring)."""
+
+    item_prefix: str = ""
+    source: str = "xapi"
+
+
+def check_version(header: str | None) -> str:
+    """The ``X-Experience-API-Version`` header must name 1.0.x or 2.0.x."""
+    if not header:
+        raise InvalidInputError(
+            "X-Experience-API-Version",
+            [Problem("header", "X-Experience-API-Version", "required (1.0.3 or 2.0.0)")],
+        )
+    if not header.startswith(SUPPORTED_VERSIONS) and header not in ("1.0", "2.0"):
+        raise InvalidInputError(
+            "X-Experience-API-Version",
+            [Problem("header", "X-Experience-API-Version", f"{header!r} is not 1.0.x or 2.0.x")],
+        )
+    return header
+
+
+def _canonical(statement: Mapping[str, Any]) -> str:
+    content = {k: v for k, v in statement.items() if k not in ("stored", "authority")}
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def learner_of(actor: Mapping[str, Any]) -> str | None:
+    account = actor.get("account")
+    if isinstance(account, Mapping) and account.get("name"):
+        return str(account["name"])
+    for field in ("mbox_sha1sum", "mbox", "openid"):
+        value = actor.get(field)
+        if value:
+            text = str(value)
+            hexdigest = text if field == "mbox_sha1sum" else hashlib.sha1(text.encode()).hexdigest()
+            return "sha1:" + hexdigest
+    return None
+
+
+class XapiService:
+    def __init__(self, context: ServiceContext, *, rules: XapiRules | None = None) -> None:
+        self.context = context
+        self.rules = rules or XapiRules()
+
+    def _items(self, session: Session) -> dict[str, tuple[str, ...]]:
+        stamp = session.execute(
+            select(func.count(FrameworkRow.id), func.max(FrameworkRow.imported_at))
+        ).one()
+        key = ("xapi-items", stamp[0], stamp[1])
+        cached = self.context.cache.get(key)
+        if isinstance(cached, dict):
+            return cached
+        items: dict[str, tuple[str, ...]] = {}
+        for item_id, competencies in session.execute(select(ItemRow.id, ItemRow.competency_ids)):
+            items.setdefault(item_id, tuple(competencies or ()))
+        self.context.cache[key] = items
+        return items
+
+    def _item(self, activity: str, items: Mapping[str, tuple[str, ...]]) -> str | None:
+        prefix = self.rules.item_prefix
+        candidates = []
+        if prefix and activity.startswith(prefix):
+            candidates.append(activity[len(prefix) :])
+        candidates += [activity, activity.rstrip("/").rsplit("/", 1)[-1]]
+        return next((c for c in candidates if c in items), None)
+
+    def parse(
+        self, statements: Sequence[Mapping[str, Any]], items: Mapping[str, tuple[str, ...]]
+    ) -> list[tuple[str, dict[str, Any], Evidence]]:
+        """Validate and map every statement; all problems are reported together."""
+        problems: list[Problem] = []
+        out: list[tuple[str, dict[str, Any], Evidence]] = []
+        now = self.context.clock()
+        for n, raw in enumerate(statements):
+            where = f"statements[{n}]"
+            if not isinstance(raw, Mapping):
+                problems.append(Problem(where, "(root)", "a statement must be a JSON object"))
+                continue
+            statement = dict(raw)
+            statement.setdefault("id", str(uuid.uuid4()))
+            checked = {
+                k: v
+                for k, v in statement.items()
+                if not (k == "version" and str(v).startswith("2."))
+            }
+            try:
+                model = BaseXapiStatement.model_validate(checked)
+            except PydanticValidationError as exc:
+                for e in exc.errors()[:5]:
+                    problems.append(Problem(where, ".".join(str(p) for p in e["loc"]), e["msg"]))
+                continue
+            learner = learner_of(statement["actor"])
+            activity = str(statement["object"].get("id", ""))
+            item = self._item(activity, items)
+            result = statement.get("result") or {}
+            score = (result.get("score") or {}).get("scaled")
+            if learner is None:
+                problems.append(
+                    Problem(where, "actor", "needs an account, mbox, mbox_sha1sum or openid")
+                )
+            if item is None:
+                problems.append(Problem(where, "object.id", f"{activity!r} is not a known item"))
+            if not isinstance(result.get("success"), bool) and score is None:
+                problems.append(Problem(where, "result", "needs success or score.scaled"))
+            if (
+                learner is None
+                or item is None
+                or (not isinstance(result.get("success"), bool) and score is None)
+            ):
+                continue
+            if isinstance(result.get("success"), bool):
+                outcome: BinaryOutcome | ScoreOutcome = BinaryOutcome(correct=result["success"])
+            else:
+                outcome = ScoreOutcome(value=max(0.0, float(score or 0.0)))
+            timestamp: datetime = model.timestamp or now
+            statement_id = str(model.id)
+            statement["id"] = statement_id
+            out.append(
+                (
+                    statement_id,
+                    statement,
+                    Evidence.create(
+                        key=f"xapi:{statement_id}",
+                        learner_id=learner,
+                        competency_ids=items[item],
+                        outcome=outcome,
+                        timestamp=timestamp,
+                        kind=EvidenceKind.PRACTICE,
+                        item_id=item,
+                        source=self.rules.source,
+                    ),
+                )
+            )
+        if problems:
+            raise InvalidInputError("xAPI statements", problems)
+        return out
+
+    def record(
+        self, statements: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[str], list[RecordResult]]:
+        """Store statements and their evidence in one transaction (all or nothing)."""
+        if not statements:
+            raise InvalidInputError("xAPI statements", [Problem("body", "(root)", "no statements")])
+        with self.context.sessions() as session:
+            items = self._items(session)
+        parsed = self.parse(statements, items)
+        ids = [p[0] for p in parsed]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise ConflictError("id", dup, "appears twice in one request")
+        hashes = {p[0]: hashlib.sha256(_canonical(p[1]).encode()).hexdigest() for p in parsed}
+        now = self.context.clock()
+
+        def store(session: Session) -> None:
+            existing = {
+                row.id: row.content_hash
+                for row in session.scalars(
+                    select(XapiStatementRow).where(XapiStatementRow.id.in_(ids))
+                )
+            }
+            for statement_id, statement, evidence in parsed:
+                if statement_id in existing:
+                    if existing[statement_id] != hashes[statement_id]:
+                        raise ConflictError(
+                            "id", statement_id, "a different statement with this id is stored"
+                        )
+                    continue
+                session.add(
+                    XapiStatementRow(
+                        id=statement_id,
+                        content_hash=hashes[statement_id],
+                        statement={**statement, "stored": now.isoformat()},
+                        learner_id=evidence.learner_id,
+                        evidence_key=evidence.key,
+                        stored_at=now,
+                    )
+                )
+
+        try:
+            results = EvidenceService(self.context).record_many([p[2] for p in parsed], also=store)
+        except ConflictError as exc:
+            if exc.identifier.startswith("xapi:"):
+                raise ConflictError(
+                    "id",
+                    exc.identifier.removeprefix("xapi:"),
+                    "a different statement with this id is stored",
+                ) from None
+            raise
+        return ids, results
+
+    def learners_of(self, statements: Sequence[Mapping[str, Any]]) -> list[str]:
+        """The learners the statements are about (for authorization before parsing)."""
+        out = []
+        for raw in statements:
+            actor = raw.get("actor") if isinstance(raw, Mapping) else None
+            learner = learner_of(actor) if isinstance(actor, Mapping) else None
+            if learner:
+                out.append(learner)
+        return out
+
+    def get(self, statement_id: str) -> dict[str, Any]:
+        with self.context.sessions() as session:
+            row = session.get(XapiStatementRow, statement_id)
+            if row is None:
+                raise NotFoundError("statement", statement_id)
+            return dict(row.statement)
+
+    def recent(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        with self.context.sessions() as session:
+            rows = session.scalars(
+                select(XapiStatementRow).order_by(XapiStatementRow.stored_at.desc()).limit(limit)
+            )
+            return [dict(r.statement) for r in rows]

@@ -1,0 +1,147 @@
+"""Accounts, tokens, API keys, cohorts, personal data and the logs (never commits)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from masterypath.store.tables import (
+    AccessLogRow,
+    ApiKeyRow,
+    AuditLogRow,
+    CohortEducatorRow,
+    CohortMemberRow,
+    CohortRow,
+    GuardianConsentRow,
+    LearnerProfileRow,
+    TokenRow,
+    UserRow,
+)
+
+
+class PeopleRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- accounts -------------------------------------------------------------------------
+    def user_by_name(self, username: str) -> UserRow | None:
+        return self.session.scalars(select(UserRow).where(UserRow.username == username)).first()
+
+    def users(self) -> list[UserRow]:
+        return list(self.session.scalars(select(UserRow).order_by(UserRow.username)))
+
+    def token_owner(self, token_hash: str) -> tuple[TokenRow, UserRow] | None:
+        row = self.session.execute(
+            select(TokenRow, UserRow)
+            .join(UserRow, UserRow.id == TokenRow.user_id)
+            .where(TokenRow.token_hash == token_hash)
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    def api_key(self, key_hash: str) -> ApiKeyRow | None:
+        return self.session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash)).first()
+
+    # -- cohorts --------------------------------------------------------------------------
+    def in_cohort_of(self, user_id: str, learner_id: str) -> bool:
+        query = select(
+            exists().where(
+                CohortMemberRow.learner_id == learner_id,
+                CohortEducatorRow.cohort_id == CohortMemberRow.cohort_id,
+                CohortEducatorRow.user_id == user_id,
+            )
+        )
+        return bool(self.session.scalar(query))
+
+    def learners_of(self, user_id: str) -> set[str]:
+        query = (
+            select(CohortMemberRow.learner_id)
+            .join(CohortEducatorRow, CohortEducatorRow.cohort_id == CohortMemberRow.cohort_id)
+            .where(CohortEducatorRow.user_id == user_id)
+        )
+        return set(self.session.scalars(query))
+
+    def cohorts(self, user_id: str | None = None) -> list[CohortRow]:
+        query = select(CohortRow).order_by(CohortRow.id)
+        if user_id is not None:
+            query = query.join(
+                CohortEducatorRow, CohortEducatorRow.cohort_id == CohortRow.id
+            ).where(CohortEducatorRow.user_id == user_id)
+        return list(self.session.scalars(query))
+
+    def members(self, cohort_id: str) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(CohortMemberRow.learner_id)
+                .where(CohortMemberRow.cohort_id == cohort_id)
+                .order_by(CohortMemberRow.learner_id)
+            )
+        )
+
+    def educators(self, cohort_id: str) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(CohortEducatorRow.user_id).where(CohortEducatorRow.cohort_id == cohort_id)
+            )
+        )
+
+    # -- privacy --------------------------------------------------------------------------
+    def minors_without_consent(self, learner_ids: Iterable[str], today: date) -> list[str]:
+        """Learners among ``learner_ids`` under 13 on ``today`` with no guardian consent."""
+        wanted = sorted(set(learner_ids))
+        if not wanted:
+            return []
+        cutoff = _years_before(today, 13)
+        query = (
+            select(LearnerProfileRow.learner_id)
+            .where(
+                LearnerProfileRow.learner_id.in_(wanted),
+                LearnerProfileRow.birth_date.is_not(None),
+                LearnerProfileRow.birth_date > cutoff,
+            )
+            .where(~exists().where(GuardianConsentRow.learner_id == LearnerProfileRow.learner_id))
+        )
+        return sorted(self.session.scalars(query))
+
+    def log_access(
+        self, *, at: datetime, actor: str, action: str, what: str, learner_id: str
+    ) -> None:
+        self.session.add(
+            AccessLogRow(at=at, actor=actor, action=action, what=what, learner_id=learner_id)
+        )
+
+    def audit(self, *, at: datetime, actor: str, action: str, target: str, **detail: Any) -> None:
+        self.session.add(
+            AuditLogRow(at=at, actor=actor, action=action, target=target, detail=detail)
+        )
+
+    def access_log(self, learner_id: str, *, limit: int = 1000) -> list[AccessLogRow]:
+        return list(
+            self.session.scalars(
+                select(AccessLogRow)
+                .where(AccessLogRow.learner_id == learner_id)
+                .order_by(AccessLogRow.id)
+                .limit(limit)
+            )
+        )
+
+    def audit_log(self, *, limit: int = 1000, offset: int = 0) -> list[AuditLogRow]:
+        return list(
+            self.session.scalars(
+                select(AuditLogRow).order_by(AuditLogRow.id).limit(limit).offset(offset)
+            )
+        )
+
+    def delete_where(self, table: Any, column: Any, value: str) -> int:
+        result = self.session.execute(delete(table).where(column == value))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
