@@ -103,7 +103,6 @@ def test_model_card_reports_overall_and_per_group_quality(database: ServiceConte
 
 def test_audit_over_http(database: ServiceContext) -> None:
 
-
     groups = cohort(database)
     client = admin_client(database)
     url = "/api/v1/learners/a0/attributes/cohort"

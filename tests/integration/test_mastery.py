@@ -253,7 +253,6 @@ def test_refit_creates_a_model_version_and_replays(setup, database) -> None:
 
 def test_plan_reviews_then_next_competency_toward_the_goal(setup, database) -> None:
 
-
     evidence, mastery = setup
     plan = mastery.plan("ana", "arith", goals=("mul",), now=T)
     assert [(s.kind.value, s.competency_id) for s in plan.steps] == [("learn", "add")]

@@ -192,7 +192,7 @@ class ApiKeyIn(Strict):
         ],
         Field(min_length=1),
     ]
-    expires_at: AwareDatetime | None = None
+    expires_at: Annotated[AwareDatetime | None, Field(strict=False)] = None
 
 
 class ApiKeyOut(BaseModel):

@@ -192,7 +192,7 @@ class PrivacyService:
                         select(table).where(_learner_column(table) == learner_id)
                     )
                 ]
-                found = found or bool(rows)
+                found = found or (bool(rows) and name != "access_log")
                 out[name] = (
                     rows[0]
                     if name in ("profile", "guardian_consent") and rows

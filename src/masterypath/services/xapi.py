@@ -7,8 +7,8 @@ ralph only accepts ``version`` 1.0.x, so a 2.0 statement is validated with its
 Mapping (:class:`XapiRules`):
 
 * actor -> learner: ``account.name`` (the LMS's pseudonymous id); an actor identified by
-  ``mbox``, ``mbox_sha1sum`` or ``openid`` becomes ``sha1:<hex>`` so no e-mail address
-  enters the ledger;
+  ``mbox``, ``mbox_sha1sum`` or ``openid`` becomes ``sha1:<hex>``, and a stored statement
+  keeps ``mbox_sha1sum`` instead of the address, so no e-mail address is stored;
 * object (activity id) -> item: the part after ``item_prefix`` if it is set and matches,
   else the id itself, else its last path segment, whichever is a known item; the item's
   competencies are the evidence's competencies;
@@ -80,6 +80,15 @@ def learner_of(actor: Mapping[str, Any]) -> str | None:
             hexdigest = text if field == "mbox_sha1sum" else hashlib.sha1(text.encode()).hexdigest()
             return "sha1:" + hexdigest
     return None
+
+
+def _pseudonymous(actor: Mapping[str, Any]) -> dict[str, Any]:
+    """The actor with an e-mail address replaced by its SHA-1 (``mbox_sha1sum``, an xAPI
+    identifier in its own right), so no address is stored."""
+    out = dict(actor)
+    if "mbox" in out:
+        out["mbox_sha1sum"] = hashlib.sha1(str(out.pop("mbox")).encode()).hexdigest()
+    return out
 
 
 class XapiService:
@@ -160,6 +169,7 @@ class XapiService:
             timestamp: datetime = model.timestamp or now
             statement_id = str(model.id)
             statement["id"] = statement_id
+            statement["actor"] = _pseudonymous(statement["actor"])
             out.append(
                 (
                     statement_id,

@@ -1,0 +1,341 @@
+"""Authentication (tokens, keys, expiry, revocation, rate limit), privacy (consent gate,
+export, erasure, access log), and faults (413, 400, 503), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import String, Text, select
+
+from masterypath.domain.access import Role, Scope
+from masterypath.interop.loader import load_framework_file
+from masterypath.services.accounts import AccountService, LoginThrottle
+from masterypath.services.context import ServiceContext
+from masterypath.services.frameworks import FrameworkService
+from masterypath.settings import Settings
+from masterypath.store.tables import Base
+from tests.conftest import CHEAP_HASHER, FixedClock, admin_client, api_app, login
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def evidence(learner: str, key: str, correct: bool = True) -> dict[str, Any]:
+    return {
+        "key": key,
+        "learner_id": learner,
+        "competency_ids": ["select"],
+        "item_id": "q-select",
+        "outcome": {"type": "binary", "correct": correct},
+        "timestamp": "2026-11-02T10:00:00+00:00",
+    }
+
+
+@pytest.fixture
+def admin(database: ServiceContext) -> TestClient:
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    return admin_client(database)
+
+
+# -- authentication -------------------------------------------------------------------------
+def test_login_logout_and_wrong_credentials(database: ServiceContext) -> None:
+    client, accounts = api_app(database)
+    accounts.create_user("ana", "correct-horse", Role.EDUCATOR)
+    assert client.get("/api/v1/frameworks").status_code == 401
+    wrong = client.post("/auth/login", json={"username": "ana", "password": "wrong-horse"})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "unauthenticated"
+    assert (
+        client.post("/auth/login", json={"username": "nobody", "password": "x"}).status_code == 401
+    )
+    headers = login(client, "ana", "correct-horse")
+    me = client.get("/auth/me", headers=headers).json()
+    assert me["role"] == "educator" and me["subject"].startswith("user:")
+    assert client.get("/api/v1/frameworks", headers=headers).status_code == 200
+    assert client.post("/auth/logout", headers=headers).status_code == 204
+    revoked = client.get("/api/v1/frameworks", headers=headers)
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["message"]
+    assert revoked.headers["www-authenticate"] == "Bearer"
+    bogus = client.get("/api/v1/frameworks", headers={"Authorization": "Bearer mpt_nope"})
+    assert bogus.status_code == 401
+
+
+def test_password_hashes_are_argon2_and_never_returned(database: ServiceContext) -> None:
+    client, accounts = api_app(database)
+    accounts.create_user("root", "root-password", Role.ADMIN)
+    from masterypath.store.tables import UserRow
+
+    with database.sessions() as session:
+        stored = session.scalars(select(UserRow.password_hash)).one()
+    assert stored.startswith("$argon2id$") and "root-password" not in stored
+    listed = client.get("/api/v1/users", headers=login(client, "root", "root-password")).json()
+    assert "password_hash" not in listed[0] and listed[0]["username"] == "root"
+
+
+def test_tokens_expire(database: ServiceContext) -> None:
+    clock = database.clock
+    assert isinstance(clock, FixedClock)
+    client, accounts = api_app(database)
+    accounts.token_ttl = timedelta(hours=1)
+    accounts.create_user("ana", "correct-horse", Role.ADMIN)
+    headers = login(client, "ana", "correct-horse")
+    clock.advance(minutes=59)
+    assert client.get("/api/v1/frameworks", headers=headers).status_code == 200
+    clock.advance(minutes=2)
+    expired = client.get("/api/v1/frameworks", headers=headers)
+    assert expired.status_code == 401 and "expired" in expired.json()["message"]
+
+
+def test_login_is_rate_limited(database: ServiceContext) -> None:
+    now = [0.0]
+    client, accounts = api_app(database)
+    accounts.throttle = LoginThrottle(attempts=3, window=60, monotonic=lambda: now[0])
+    accounts.create_user("ana", "correct-horse", Role.ADMIN)
+    for _ in range(3):
+        bad = client.post("/auth/login", json={"username": "ana", "password": "guess-guess"})
+        assert bad.status_code == 401
+    limited = client.post("/auth/login", json={"username": "ana", "password": "correct-horse"})
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    now[0] = 61.0
+    assert (
+        client.post(
+            "/auth/login", json={"username": "ana", "password": "correct-horse"}
+        ).status_code
+        == 200
+    )
+
+
+def test_api_keys_are_scoped_hashed_expiring_and_revocable(database: ServiceContext) -> None:
+    clock = database.clock
+    assert isinstance(clock, FixedClock)
+    client, accounts = api_app(database)
+    accounts.create_user("root", "root-password", Role.ADMIN)
+    admin = login(client, "root", "root-password")
+    created = client.post(
+        "/api/v1/api-keys",
+        json={
+            "name": "lms",
+            "scopes": ["frameworks:read"],
+            "expires_at": (clock.now + timedelta(days=1)).isoformat(),
+        },
+        headers=admin,
+    ).json()
+    key = {"Authorization": f"Bearer {created['key']}"}
+    assert client.get("/api/v1/frameworks", headers=key).status_code == 200
+    denied = client.post("/api/v1/evidence", json=evidence("l1", "k1"), headers=key)
+    assert denied.status_code == 403 and "scopes" in denied.json()["message"]
+    listed = client.get("/api/v1/api-keys", headers=admin).json()
+    assert "key" not in listed[0] and created["key"] not in str(listed)
+    clock.advance(days=2)
+    assert client.get("/api/v1/frameworks", headers=key).status_code == 401
+    admin = login(client, "root", "root-password")  # the old token expired too
+    fresh = accounts.create_api_key("lms2", [Scope.FRAMEWORKS_READ], by="t")
+    assert (
+        client.get(
+            "/api/v1/frameworks", headers={"Authorization": f"Bearer {fresh.key}"}
+        ).status_code
+        == 200
+    )
+    assert client.delete(f"/api/v1/api-keys/{fresh.id}", headers=admin).status_code == 204
+    assert (
+        client.get(
+            "/api/v1/frameworks", headers={"Authorization": f"Bearer {fresh.key}"}
+        ).status_code
+        == 401
+    )
+
+
+def test_account_validation_names_the_field(database: ServiceContext) -> None:
+    accounts = AccountService(database, hasher=CHEAP_HASHER)
+    with pytest.raises(Exception, match="learner_id"):
+        accounts.create_user("kid", "long-password", Role.LEARNER)
+    with pytest.raises(Exception, match="password"):
+        accounts.create_user("kid", "short", Role.EDUCATOR)
+    accounts.create_user("kid", "long-password", Role.EDUCATOR)
+    with pytest.raises(Exception, match="username 'kid'"):
+        accounts.create_user("kid", "long-password", Role.EDUCATOR)
+
+
+# -- privacy ----------------------------------------------------------------------------------
+def test_minor_needs_guardian_consent_before_evidence(admin: TestClient) -> None:
+    born = date(2026 - 10, 1, 1).isoformat()  # 10 years old at the test clock
+    assert admin.post("/api/v1/learners", json={"learner_id": "kid", "birth_date": born}).json()[
+        "under_13"
+    ]
+    refused = admin.post("/api/v1/evidence", json=evidence("kid", "k1"))
+    assert refused.status_code == 403
+    body = refused.json()
+    assert (
+        body["error"] == "consent_required"
+        and "kid" in body["message"]
+        and "guardian" in body["message"]
+    )
+    batch = admin.post(
+        "/api/v1/evidence/batch", json=[evidence("adult", "k2"), evidence("kid", "k3")]
+    )
+    assert batch.status_code == 403
+    assert (
+        admin.get("/api/v1/evidence", params={"learner_id": "adult"}).json() == []
+    )  # nothing half-stored
+    assert (
+        admin.put("/api/v1/learners/kid/guardian-consent", json={"guardian": "Mum"}).status_code
+        == 200
+    )
+    assert admin.post("/api/v1/evidence", json=evidence("kid", "k1")).status_code == 201
+    assert admin.delete("/api/v1/learners/kid/guardian-consent").status_code == 204
+    assert admin.post("/api/v1/evidence", json=evidence("kid", "k4")).status_code == 403
+
+
+def every_text_value(database: ServiceContext) -> list[str]:
+    """Every string stored in any column of any table (to prove nothing personal remains)."""
+    found: list[str] = []
+    with database.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in session.execute(select(table)):
+                for column, value in zip(table.columns, row, strict=True):
+                    text = isinstance(column.type, String | Text) and value is not None
+                    if text or isinstance(value, dict | list):
+                        found.append(str(value))
+    return found
+
+
+def test_export_contains_everything_and_erasure_leaves_nothing_personal(
+    admin: TestClient, database: ServiceContext
+) -> None:
+    personal = {
+        "name": "Zoë Quantum-Smith",
+        "email": "zoe.qs@example.org",
+        "birth_date": "2001-02-03",
+    }
+    assert admin.post("/api/v1/learners", json={"learner_id": "zq", **personal}).status_code == 201
+    for n in range(3):
+        assert (
+            admin.post("/api/v1/evidence", json=evidence("zq", f"zq-{n}", n != 1)).status_code
+            == 201
+        )
+    admin.post("/api/v1/cohorts", json={"id": "c1", "title": "Class"})
+    admin.put("/api/v1/cohorts/c1/learners/zq")
+    admin.put("/api/v1/learners/zq/attributes/cohort", json={"value": "a", "consent_by": "zq"})
+    admin.post(
+        "/api/v1/learners/zq/overrides",
+        json={
+            "framework_id": "dbcourse",
+            "competency_id": "normalise",
+            "status": "mastered",
+            "reason": "prior_learning",
+        },
+    )
+    admin.post(
+        "/api/v1/users",
+        json={
+            "username": "zq-login",
+            "password": "zq-password",
+            "role": "learner",
+            "learner_id": "zq",
+        },
+    )
+    admin.get("/api/v1/learners/zq/progress", params={"framework_id": "dbcourse"})  # logged read
+    export = admin.get("/api/v1/learners/zq/export").json()
+    assert (
+        export["profile"]["name"] == personal["name"]
+        and export["profile"]["email"] == personal["email"]
+    )
+    assert export["profile"]["birth_date"] == personal["birth_date"]
+    assert sorted(e["key"] for e in export["evidence"]) == ["zq-0", "zq-1", "zq-2"]
+    assert all(e["competency_ids"] == ["select"] for e in export["evidence"])
+    assert {s["competency_id"] for s in export["mastery_states"]} == {"select"}
+    assert len(export["mastery_events"]) >= 3
+    assert export["overrides"][0]["reason"] == "prior_learning"
+    assert export["group_attributes"][0]["value"] == "a"
+    assert export["cohorts"] == [{"cohort_id": "c1", "learner_id": "zq"}]
+    assert [a["username"] for a in export["accounts"]] == ["zq-login"]
+    assert any(r["what"].endswith("/learners/zq/progress") for r in export["access_log"])
+    # every table that holds a learner_id is exported, with every one of zq's rows
+    sections = {
+        "learner_profiles": "profile",
+        "guardian_consents": "guardian_consent",
+        "cohort_members": "cohorts",
+        "evidence": "evidence",
+        "xapi_statements": "xapi_statements",
+        "mastery_states": "mastery_states",
+        "mastery_events": "mastery_events",
+        "overrides": "overrides",
+        "alerts": "alerts",
+        "group_attributes": "group_attributes",
+        "career_goals": "career_goals",
+        "access_log": "access_log",
+        "users": "accounts",
+    }
+    with database.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            if "learner_id" not in table.columns or table.name == "learners":
+                continue
+            assert table.name in sections, f"{table.name} holds learner data but is not exported"
+            rows = session.execute(select(table).where(table.c.learner_id == "zq")).all()
+            section = export[sections[table.name]]
+            exported_rows = [section] if isinstance(section, dict) else section or []
+            assert len(exported_rows) == len(rows), table.name
+    erased = admin.delete("/api/v1/learners/zq").json()["deleted"]
+    assert erased["evidence"] == 3 and erased["profile"] == 1 and erased["accounts"] == 1
+    remaining = " ".join(every_text_value(database))
+    for value in personal.values():
+        assert value not in remaining
+    assert admin.get("/api/v1/evidence", params={"learner_id": "zq"}).json() == []
+    assert admin.get("/api/v1/learners/zq/export").status_code == 404
+    tombstone = [e for e in admin.get("/api/v1/audit-log").json() if e["action"] == "erase_learner"]
+    assert tombstone[0]["target"] == "zq" and tombstone[0]["detail"]["counts"]["evidence"] == 3
+    assert (
+        admin.post(
+            "/auth/login", json={"username": "zq-login", "password": "zq-password"}
+        ).status_code
+        == 401
+    )
+
+
+def test_every_read_of_a_learner_is_logged(admin: TestClient, database: ServiceContext) -> None:
+    admin.post("/api/v1/learners", json={"learner_id": "l1", "name": "Lee"})
+    admin.get("/api/v1/learners/l1")
+    admin.get("/api/v1/learners/l1/progress", params={"framework_id": "dbcourse"})
+    admin.get("/api/v1/evidence", params={"learner_id": "l1"})
+    log = admin.get("/api/v1/learners/l1/access-log").json()
+    assert [r["what"] for r in log] == [
+        "GET /api/v1/learners/l1",
+        "GET /api/v1/learners/l1/progress",
+        "GET /api/v1/evidence",
+    ]
+    assert all(r["actor"].startswith("user:") and r["at"] for r in log)
+
+
+# -- faults -----------------------------------------------------------------------------------
+def test_oversized_and_malformed_bodies_are_client_errors(database: ServiceContext) -> None:
+    client = admin_client(database, Settings(embeddings=False, max_body_bytes=2000))
+    big = client.post(
+        "/api/v1/evidence/batch",
+        content=b"[" + b" " * 5000 + b"]",
+        headers={"content-type": "application/json"},
+    )
+    assert big.status_code == 413 and big.json()["error"] == "too_large"
+    malformed = client.post(
+        "/api/v1/evidence", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert malformed.status_code in (400, 422) and "Traceback" not in malformed.text
+    wrong_type = client.post(
+        "/api/v1/evidence", json={**evidence("l1", "k"), "competency_ids": "select"}
+    )
+    assert wrong_type.status_code == 422 and "competency_ids" in wrong_type.json()["message"]
+
+
+def test_database_down_is_a_retryable_503(database: ServiceContext) -> None:
+    dead = ServiceContext.from_settings(
+        Settings(database_url="postgresql://postgres@127.0.0.1:1/none"), clock=database.clock
+    )
+    # the real app, pointed at a PostgreSQL port where no server listens
+    down, _ = api_app(dead)
+    response = down.get("/api/v1/frameworks", headers={"Authorization": "Bearer mpt_anything"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1" and response.json()["error"] == "unavailable"
+    dead.engine.dispose()

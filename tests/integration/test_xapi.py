@@ -1,0 +1,134 @@
+"""xAPI statements in: validation, mapping, idempotency, conflicts, GET, PUT (both backends)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from masterypath.interop.loader import load_framework_file
+from masterypath.services.context import ServiceContext
+from masterypath.services.frameworks import FrameworkService
+from tests.conftest import admin_client
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+V = {"X-Experience-API-Version": "1.0.3"}
+
+
+def statement(n: int, learner: str = "stu-1", **changes: Any) -> dict[str, Any]:
+    s: dict[str, Any] = {
+        "id": f"3f2a1c00-0000-4000-8000-{n:012d}",
+        "actor": {
+            "objectType": "Agent",
+            "account": {"homePage": "https://lms.example", "name": learner},
+        },
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/answered", "display": {"en-US": "answered"}},
+        "object": {"objectType": "Activity", "id": "https://lms.example/activities/q-select"},
+        "result": {"success": True},
+        "timestamp": "2026-11-02T10:00:00Z",
+    }
+    s.update(changes)
+    return s
+
+
+@pytest.fixture
+def client(database: ServiceContext) -> TestClient:
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    return admin_client(database)
+
+
+def test_statements_become_evidence_idempotently(client: TestClient) -> None:
+    one = client.post("/xapi/statements", json=statement(1), headers=V)
+    assert one.status_code == 200 and one.json() == [statement(1)["id"]]
+    assert one.headers["x-experience-api-version"] == "1.0.3"
+    listed = client.post(
+        "/xapi/statements",
+        json=[statement(2, result={"score": {"scaled": 0.25}}), statement(1)],  # 1 is a re-post
+        headers=V,
+    )
+    assert listed.status_code == 200
+    ledger = client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()
+    assert [(e["key"], e["item_id"], e["competency_ids"], e["outcome"]) for e in ledger] == [
+        (f"xapi:{statement(1)['id']}", "q-select", ["select"], {"type": "binary", "correct": True}),
+        (f"xapi:{statement(2)['id']}", "q-select", ["select"], {"type": "score", "value": 0.25}),
+    ]
+    stored = client.get("/xapi/statements", params={"statementId": statement(2)["id"]}, headers=V)
+    assert stored.status_code == 200 and stored.json()["result"]["score"]["scaled"] == 0.25
+    assert "stored" in stored.json()
+    recent = client.get("/xapi/statements", headers=V).json()
+    assert len(recent["statements"]) == 2 and recent["more"] == ""
+
+
+def test_conflicting_repost_is_409_and_stores_nothing(client: TestClient) -> None:
+    client.post("/xapi/statements", json=statement(1), headers=V)
+    changed = statement(1, result={"success": False})
+    clash = client.post("/xapi/statements", json=[statement(3), changed], headers=V)
+    assert clash.status_code == 409 and statement(1)["id"] in clash.json()["message"]
+    assert len(client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()) == 1
+
+
+def test_put_stores_under_the_given_id(client: TestClient) -> None:
+    s = statement(7)
+    del s["id"]
+    put = client.put(
+        "/xapi/statements", params={"statementId": statement(7)["id"]}, json=s, headers=V
+    )
+    assert put.status_code == 204
+    other = client.put(
+        "/xapi/statements", params={"statementId": statement(8)["id"]}, json=statement(9), headers=V
+    )
+    assert other.status_code == 422 and "statementId" in other.json()["message"]
+
+
+def test_version_header_and_invalid_statements_are_named(client: TestClient) -> None:
+    missing = client.post("/xapi/statements", json=statement(1))
+    assert missing.status_code == 422 and "X-Experience-API-Version" in missing.json()["message"]
+    assert (
+        client.post(
+            "/xapi/statements", json=statement(1), headers={"X-Experience-API-Version": "0.9"}
+        ).status_code
+        == 422
+    )
+    bad = client.post(
+        "/xapi/statements",
+        json=[
+            statement(1, verb={"id": "not an iri"}),
+            statement(2, object={"id": "https://x/unknown"}),
+            statement(3, result={}),
+        ],
+        headers=V,
+    )
+    assert bad.status_code == 422
+    fields = [(p["location"], p["field"]) for p in bad.json()["problems"]]
+    assert fields == [
+        ("statements[0]", "verb.id"),
+        ("statements[1]", "object.id"),
+        ("statements[2]", "result"),
+    ]
+    assert client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json() == []
+
+
+def test_xapi_2_statement_and_email_actors_are_pseudonymised(client: TestClient) -> None:
+    s = statement(
+        5, actor={"objectType": "Agent", "mbox": "mailto:kim@example.org"}, version="2.0.0"
+    )
+    assert (
+        client.post(
+            "/xapi/statements", json=s, headers={"X-Experience-API-Version": "2.0.0"}
+        ).status_code
+        == 200
+    )
+    learner = "sha1:" + hashlib.sha1(b"mailto:kim@example.org").hexdigest()
+    ledger = client.get("/api/v1/evidence", params={"learner_id": learner}).json()
+    assert len(ledger) == 1 and "kim@example.org" not in str(ledger)
+    stored = client.get("/xapi/statements", params={"statementId": s["id"]}, headers=V).json()
+    assert "kim@example.org" not in str(stored)
+    assert stored["actor"]["mbox_sha1sum"] == learner.removeprefix("sha1:")
+    # a re-post of the same statement (with its address) is still recognised
+    again = client.post("/xapi/statements", json=s, headers={"X-Experience-API-Version": "2.0.0"})
+    assert again.status_code == 200
