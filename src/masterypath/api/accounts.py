@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
+from masterypath.api.errors import ErrorOut
 from masterypath.api.schemas import ApiKeyIn, ApiKeyOut, LoginIn, Text, TokenOut, UserIn
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
@@ -18,7 +19,12 @@ Allow = Callable[..., Any]
 def auth_router(accounts: AccountService) -> APIRouter:
     router = APIRouter(prefix="/auth", tags=["auth"])
 
-    @router.post("/login")
+    @router.post(
+        "/login",
+        responses={
+            429: {"model": ErrorOut, "description": "Too many failed logins; see Retry-After"}
+        },
+    )
     def login(body: LoginIn, request: Request) -> TokenOut:
         """Exchange a username and password for a bearer token (12 h). Five failures per
         minute for one username or client are answered 429 with ``Retry-After``."""

@@ -44,6 +44,11 @@ class EvidenceKind(StrEnum):
     INFERRED = "inferred"
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Evidence outside these times is a typo (or a fuzzer), not a learner's answer."""
+
+
 @dataclass(frozen=True, slots=True)
 class BinaryOutcome:
     """Correct or incorrect."""
@@ -148,6 +153,12 @@ class Evidence:
         if self.timestamp.tzinfo is None or self.timestamp.utcoffset() is None:
             raise ValidationError(
                 "timestamp", f"must be timezone-aware, got naive {self.timestamp.isoformat()}"
+            )
+        if not EARLIEST <= self.timestamp <= LATEST:
+            raise ValidationError(
+                "timestamp",
+                f"must be between {EARLIEST.date()} and {LATEST.date()}, "
+                f"got {self.timestamp.isoformat()}",
             )
         EvidenceKind(self.kind)
         for name in ("item_id", "source", "asserted_by"):
