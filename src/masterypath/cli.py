@@ -317,6 +317,7 @@ def import_evidence(
 def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs) and the pages."""
     import uvicorn
@@ -325,7 +326,17 @@ def serve(
 
     settings = Settings()
     upgrade(ServiceContext.from_settings(settings).engine)
-    uvicorn.run(create_app(settings), host=host, port=port)
+    if workers > 1:  # each worker process builds its own app from the environment
+        uvicorn.run(
+            "masterypath.api.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port)
 
 
 def demo_accounts(context: ServiceContext, learner_ids: list[str]) -> list[dict[str, str]]:

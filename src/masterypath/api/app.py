@@ -266,6 +266,12 @@ def create_app(
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """``create_app(Settings())``: the factory ``uvicorn --factory`` (and each worker
+    process of ``masterypath serve --workers N``) calls."""
+    return create_app(Settings())
+
+
 def _to_domain(e: EvidenceIn) -> Evidence:
     return Evidence.create(
         key=e.key,

@@ -1,0 +1,398 @@
+"""Benchmark: evidence ingestion under load, over HTTP, persisting to PostgreSQL.
+
+Starts ``masterypath serve --workers W`` on a fresh PostgreSQL database (created and
+dropped here), loads a framework, creates an integration API key, then runs concurrent
+clients in two phases:
+
+1. **single posts**: each event in its own request, half as plain evidence
+   (``POST /api/v1/evidence``) and half as xAPI statements (``POST /xapi/statements``);
+2. **batches**: ``POST /api/v1/evidence/batch`` with ``--batch-size`` events each.
+
+Each learner's events go through one client in time order (one learner's device sends
+in order). A share of requests (``--duplicates``) is sent a second time, as a client that
+lost the response would; requests that fail with a connection error or a 503 are retried.
+Afterwards it checks that the ledger holds exactly the distinct events sent (none lost,
+none duplicated), and that a replay from the ledger rebuilds exactly the live states.
+
+For reference (not run here: its LRS extra pins an old FastAPI), the issue quotes ralph
+(2 uvicorn workers, same kind of machine, 20,000 statements, 5% duplicates): 26-44
+statements/s single and 1,400-2,800/s in batches of 100 on its file backend, 600-950/s
+single and 6,000-12,500/s batched in memory.
+
+Usage::
+
+    .venv/bin/python -m bench.ingest_load \\
+        --framework src/masterypath/demo_data/dbe_kt22_excerpt.yaml \\
+        --single 4000 --batched 40000 --clients 16 --workers 2 --json bench/ingest_load.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import numpy as np
+import psycopg
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from masterypath.domain.access import Scope
+from masterypath.interop.loader import load_framework_file
+from masterypath.services.accounts import AccountService
+from masterypath.services.context import ServiceContext
+from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
+from masterypath.settings import Settings
+from masterypath.store.database import upgrade
+from masterypath.store.tables import EvidenceRow, MasteryStateRow
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = {
+    "ralph file single": "26-44",
+    "ralph file batched": "1,400-2,800",
+    "ralph memory single": "600-950",
+    "ralph memory batched": "6,000-12,500",
+}
+
+
+@dataclass
+class Phase:
+    name: str
+    events: int = 0
+    requests: int = 0
+    retries: int = 0
+    duplicates_sent: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        lat = np.array(self.latencies) * 1000 if self.latencies else np.array([0.0])
+        return {
+            "events": self.events,
+            "requests": self.requests,
+            "retries": self.retries,
+            "duplicate_requests": self.duplicates_sent,
+            "seconds": round(self.seconds, 2),
+            "events_per_s": round(self.events / self.seconds, 1) if self.seconds else 0.0,
+            "p50_ms": round(float(np.percentile(lat, 50)), 1),
+            "p99_ms": round(float(np.percentile(lat, 99)), 1),
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_events(
+    framework: Any, n: int, learners: int, rng: random.Random, prefix: str, start: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """``n`` events spread over ``learners``, in time order per learner."""
+    items = [i for i in framework.items]
+    per: dict[str, list[dict[str, Any]]] = {}
+    for k in range(n):
+        learner = f"{prefix}-{k % learners:05d}"
+        item = rng.choice(items)
+        seq = len(per.get(learner, []))
+        per.setdefault(learner, []).append(
+            {
+                "key": f"{prefix}:{k}",
+                "learner_id": learner,
+                "competency_ids": list(item.competency_ids),
+                "item_id": item.id,
+                "outcome": {"type": "binary", "correct": rng.random() < 0.7},
+                "timestamp": (start + timedelta(minutes=seq)).isoformat(),
+            }
+        )
+    return per
+
+
+def as_xapi(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, event["key"])),
+        "actor": {
+            "objectType": "Agent",
+            "account": {"homePage": "https://lms.example", "name": event["learner_id"]},
+        },
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+        "object": {"objectType": "Activity", "id": f"https://lms.example/items/{event['item_id']}"},
+        "result": {"success": event["outcome"]["correct"]},
+        "timestamp": event["timestamp"],
+    }
+
+
+async def send(
+    client: httpx.AsyncClient,
+    phase: Phase,
+    method: str,
+    url: str,
+    body: Any,
+    headers: dict[str, str],
+) -> None:
+    for attempt in range(8):
+        start = time.perf_counter()
+        try:
+            response = await client.request(method, url, json=body, headers=headers)
+        except httpx.TransportError:
+            phase.retries += 1
+            await asyncio.sleep(0.05 * 2**attempt)
+            continue
+        phase.latencies.append(time.perf_counter() - start)
+        phase.requests += 1
+        if response.status_code == 503:
+            phase.retries += 1
+            await asyncio.sleep(0.05 * 2**attempt)
+            continue
+        if response.status_code >= 400:
+            raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
+        return
+    raise RuntimeError(f"{url}: gave up after retries")
+
+
+async def run_clients(
+    base: str,
+    key: str,
+    work: list[list[tuple[str, str, Any]]],
+    phase: Phase,
+    duplicates: float,
+    seed: int,
+) -> None:
+    headers = {"Authorization": f"Bearer {key}", "X-Experience-API-Version": "1.0.3"}
+    rng = random.Random(seed)
+    limits = httpx.Limits(max_connections=len(work), max_keepalive_connections=len(work))
+
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+
+        async def worker(jobs: list[tuple[str, str, Any]]) -> None:
+            for method, url, body in jobs:
+                await send(client, phase, method, url, body, headers)
+                if rng.random() < duplicates:  # the response was "lost": send it again
+                    phase.duplicates_sent += 1
+                    await send(client, phase, method, url, body, headers)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(jobs) for jobs in work))
+        phase.seconds = time.perf_counter() - start
+
+
+def split(per_learner: dict[str, list[dict[str, Any]]], clients: int) -> list[list[str]]:
+    learners = sorted(per_learner)
+    return [learners[i::clients] for i in range(clients)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--framework", type=Path, default=ROOT / "src/masterypath/demo_data/dbe_kt22_excerpt.yaml"
+    )
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="server to create the benchmark database on",
+    )
+    parser.add_argument("--single", type=int, default=4000, help="events posted one by one")
+    parser.add_argument("--batched", type=int, default=40000, help="events posted in batches")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--learners", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--duplicates", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, dest="json_path")
+    args = parser.parse_args(argv)
+    console = Console()
+
+    name = f"masterypath_load_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(args.postgres, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = args.postgres.rsplit("/", 1)[0] + "/" + name
+    server = None
+    try:
+        context = ServiceContext.from_settings(Settings(database_url=url))
+        upgrade(context.engine)
+        framework = load_framework_file(args.framework).framework
+        FrameworkService(context).save(framework)
+        key = (
+            AccountService(context)
+            .create_api_key("load", [Scope.EVIDENCE_WRITE, Scope.XAPI_WRITE], by="bench")
+            .key
+        )
+        port = free_port()
+        env = {**os.environ, "MASTERYPATH_DATABASE_URL": url, "MASTERYPATH_EMBEDDINGS": "0"}
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "masterypath"),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("server did not start")
+
+        rng = random.Random(args.seed)
+        start = datetime(2026, 9, 1, tzinfo=UTC)
+        single = make_events(framework, args.single, args.learners, rng, "s", start)
+        batched = make_events(framework, args.batched, args.learners, rng, "b", start)
+
+        phase1 = Phase("single posts (half plain, half xAPI)")
+        work1 = []
+        for group in split(single, args.clients):
+            jobs = []
+            for learner in group:
+                for event in single[learner]:
+                    if int(event["key"].split(":")[1]) % 2:
+                        jobs.append(("POST", "/xapi/statements", as_xapi(event)))
+                    else:
+                        jobs.append(("POST", "/api/v1/evidence", event))
+            work1.append(jobs)
+        phase1.events = args.single
+        with console.status(f"phase 1: {args.single} single posts"):
+            asyncio.run(run_clients(base, key, work1, phase1, args.duplicates, args.seed))
+
+        phase2 = Phase(f"batches of {args.batch_size}")
+        work2 = []
+        for group in split(batched, args.clients):
+            events = [e for learner in group for e in batched[learner]]
+            # each batch keeps every learner's events in order
+            events.sort(key=lambda e: (e["timestamp"], e["learner_id"]))
+            work2.append(
+                [
+                    ("POST", "/api/v1/evidence/batch", events[i : i + args.batch_size])
+                    for i in range(0, len(events), args.batch_size)
+                ]
+            )
+        phase2.events = args.batched
+        with console.status(f"phase 2: {args.batched} events in batches"):
+            asyncio.run(run_clients(base, key, work2, phase2, args.duplicates, args.seed + 1))
+
+        # -- verification ----------------------------------------------------------------
+        sent = {e["key"] for per in (single, batched) for events in per.values() for e in events}
+        sent = {
+            k
+            if not k.startswith("s:") or int(k.split(":")[1]) % 2 == 0
+            else "xapi:" + str(uuid.uuid5(uuid.NAMESPACE_URL, k))
+            for k in sent
+        }
+        with context.sessions() as session:
+            stored = list(session.scalars(select(EvidenceRow.key)))
+            live = {
+                (r.learner_id, r.competency_id): (r.status, r.state)
+                for r in session.scalars(select(MasteryStateRow))
+            }
+        lost = len(sent - set(stored))
+        duplicated = len(stored) - len(set(stored))
+        extra = len(set(stored) - sent)
+        summary = MasteryService(context).replay(framework.id)
+        with context.sessions() as session:
+            replayed = {
+                (r.learner_id, r.competency_id): (r.status, r.state)
+                for r in session.scalars(select(MasteryStateRow))
+            }
+            states = session.scalar(select(func.count()).select_from(MasteryStateRow))
+        same = live == replayed
+        mismatched = sum(1 for k in live.keys() | replayed.keys() if live.get(k) != replayed.get(k))
+
+        table = Table(
+            title=f"Ingestion over HTTP into PostgreSQL ({args.workers} workers, "
+            f"{args.clients} clients, {args.duplicates:.0%} duplicate requests)"
+        )
+        for column in (
+            "phase",
+            "events",
+            "requests",
+            "retries",
+            "events/s",
+            "p50 ms",
+            "p99 ms",
+            "target",
+        ):
+            table.add_column(column, justify="left" if column in ("phase", "target") else "right")
+        rows = {"single": phase1.row(), "batched": phase2.row()}
+        targets = {"single": ">= 1,000/s, p99 <= 100 ms", "batched": ">= 10,000/s"}
+        for key_, phase in (("single", phase1), ("batched", phase2)):
+            r = rows[key_]
+            table.add_row(
+                phase.name,
+                str(r["events"]),
+                str(r["requests"]),
+                str(r["retries"]),
+                f"{r['events_per_s']:,.0f}",
+                f"{r['p50_ms']}",
+                f"{r['p99_ms']}",
+                targets[key_],
+            )
+        console.print(table)
+        console.print(
+            f"ledger: {len(set(stored))} distinct events stored of {len(sent)} sent; lost {lost}, "
+            f"duplicated {duplicated}, unexpected {extra}. Replay of {summary.events} events: "
+            f"{states} states, "
+            + (
+                "identical to the live ones."
+                if same
+                else f"{mismatched} differ from the live ones."
+            )
+        )
+        console.print(
+            "reference (quoted, not run): " + "; ".join(f"{k} {v}/s" for k, v in REFERENCE.items())
+        )
+        if args.json_path:
+            args.json_path.write_text(
+                json.dumps(
+                    {
+                        "workers": args.workers,
+                        "clients": args.clients,
+                        "duplicates": args.duplicates,
+                        "phases": rows,
+                        "sent": len(sent),
+                        "stored_distinct": len(set(stored)),
+                        "lost": lost,
+                        "duplicated": duplicated,
+                        "unexpected": extra,
+                        "replay_identical": same,
+                        "states": states,
+                        "reference_quoted": REFERENCE,
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
+        context.engine.dispose()
+        return 0 if lost == duplicated == extra == 0 and same else 1
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
