@@ -93,6 +93,11 @@ class Phase:
         }
 
 
+def is_xapi(key: str, share: float) -> bool:
+    """Whether single-post event ``key`` goes as an xAPI statement (deterministic)."""
+    return (int(key.split(":")[1]) % 100) < share * 100
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -212,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--duplicates", type=float, default=0.05)
+    parser.add_argument(
+        "--xapi-share",
+        type=float,
+        default=0.5,
+        help="share of single posts sent as xAPI statements",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
@@ -262,13 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         single = make_events(framework, args.single, args.learners, rng, "s", start)
         batched = make_events(framework, args.batched, args.learners, rng, "b", start)
 
-        phase1 = Phase("single posts (half plain, half xAPI)")
+        phase1 = Phase(f"single posts ({args.xapi_share:.0%} as xAPI)")
         work1 = []
         for group in split(single, args.clients):
             jobs = []
             for learner in group:
                 for event in single[learner]:
-                    if int(event["key"].split(":")[1]) % 2:
+                    if is_xapi(event["key"], args.xapi_share):
                         jobs.append(("POST", "/xapi/statements", as_xapi(event)))
                     else:
                         jobs.append(("POST", "/api/v1/evidence", event))
@@ -296,9 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         # -- verification ----------------------------------------------------------------
         sent = {e["key"] for per in (single, batched) for events in per.values() for e in events}
         sent = {
-            k
-            if not k.startswith("s:") or int(k.split(":")[1]) % 2 == 0
-            else "xapi:" + str(uuid.uuid5(uuid.NAMESPACE_URL, k))
+            "xapi:" + str(uuid.uuid5(uuid.NAMESPACE_URL, k))
+            if k.startswith("s:") and is_xapi(k, args.xapi_share)
+            else k
             for k in sent
         }
         with context.sessions() as session:

@@ -47,6 +47,7 @@ from masterypath.services.careers import CareerService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
+from masterypath.services.group_commit import GroupCommitter
 from masterypath.services.mastery import MasteryService
 from masterypath.services.privacy import PrivacyService
 from masterypath.services.xapi import XapiService
@@ -76,6 +77,7 @@ def create_app(
     context = context or ServiceContext.from_settings(settings)
     frameworks = FrameworkService(context)
     evidence = EvidenceService(context)
+    committer = GroupCommitter(evidence)
     audits = AuditService(context)
     mastery = MasteryService(context)
     careers = CareerService(context, encoder=load_encoder(enabled=settings.embeddings))
@@ -166,8 +168,13 @@ def create_app(
     ) -> RecordOut:
         """Record one piece of evidence. Idempotent: 201 when stored, 200 with
         ``stored: false`` when the same key and content were stored before; the same key
-        with other content is 409. A learner under 13 without guardian consent is 403."""
-        return record([body], response, principal)[0]
+        with other content is 409. A learner under 13 without guardian consent is 403.
+        Concurrent single posts share a transaction (group commit); each is answered
+        after its own commit."""
+        guard.check(principal, Action.WRITE_EVIDENCE, [body.learner_id])
+        result = committer.record(_to_domain(body))
+        response.status_code = 201 if result.stored else 200
+        return RecordOut(key=result.key, stored=result.stored, locked=list(result.locked))
 
     @v1.post("/evidence/batch", tags=["evidence"], status_code=201)
     def post_evidence_batch(
@@ -252,7 +259,7 @@ def create_app(
     v1.include_router(careers_router(careers, frameworks, allow))
     app.include_router(auth_router(accounts))
     app.include_router(v1)
-    app.include_router(xapi_router(XapiService(context), guard, allow))
+    app.include_router(xapi_router(XapiService(context, committer=committer), guard, allow))
 
     @app.get("/how-it-works", response_class=HTMLResponse, tags=["meta"])
     def how_it_works() -> str:

@@ -36,6 +36,7 @@ from masterypath.domain.evidence import BinaryOutcome, Evidence, EvidenceKind, S
 from masterypath.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService, RecordResult
+from masterypath.services.group_commit import GroupCommitter
 from masterypath.store.tables import FrameworkRow, ItemRow, XapiStatementRow
 
 SUPPORTED_VERSIONS = ("1.0.", "2.0.")
@@ -92,9 +93,17 @@ def _pseudonymous(actor: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class XapiService:
-    def __init__(self, context: ServiceContext, *, rules: XapiRules | None = None) -> None:
+    def __init__(
+        self,
+        context: ServiceContext,
+        *,
+        rules: XapiRules | None = None,
+        committer: GroupCommitter | None = None,
+    ) -> None:
         self.context = context
         self.rules = rules or XapiRules()
+        self.committer = committer
+        """Single statements go through it (group commit) when given."""
 
     def _items(self, session: Session) -> dict[str, tuple[str, ...]]:
         stamp = session.execute(
@@ -232,7 +241,12 @@ class XapiService:
                 )
 
         try:
-            results = EvidenceService(self.context).record_many([p[2] for p in parsed], also=store)
+            if self.committer is not None and len(parsed) == 1:
+                results = [self.committer.record(parsed[0][2], also=store)]
+            else:
+                results = EvidenceService(self.context).record_many(
+                    [p[2] for p in parsed], also=store
+                )
         except ConflictError as exc:
             if exc.identifier.startswith("xapi:"):
                 raise ConflictError(

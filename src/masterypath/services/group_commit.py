@@ -1,0 +1,102 @@
+"""Group commit: many concurrent single-evidence writes share one transaction.
+
+A single ``POST /evidence`` costs about ten database round trips whatever its size, so
+under load the API hands each piece of evidence to a :class:`GroupCommitter`, which
+waits up to ``max_wait`` seconds for others (or until ``max_batch`` are waiting), stores
+them with one :meth:`EvidenceService.record_many`, and answers each caller. If the
+shared transaction fails (one caller's conflict, a minor without consent), nothing of it
+is stored and every caller's evidence is retried on its own, so each caller gets exactly
+the answer it would have got alone. Each caller still waits for its own commit: an
+answered write is durable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from masterypath.domain.evidence import Evidence
+from masterypath.errors import MasterypathError
+from masterypath.services.evidence import EvidenceService, RecordResult
+
+Also = Callable[[Session], None]
+
+
+@dataclass
+class _Pending:
+    evidence: Evidence
+    future: Future[RecordResult]
+    also: Also | None = None
+
+
+class GroupCommitter:
+    """One background thread per process commits what the callers hand it."""
+
+    def __init__(
+        self,
+        evidence: EvidenceService,
+        *,
+        max_batch: int = 200,
+        max_wait: float = 0.002,
+    ) -> None:
+        self.evidence = evidence
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self._pending: list[_Pending] = []
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def record(self, evidence: Evidence, *, also: Also | None = None) -> RecordResult:
+        """Store ``evidence`` (with whoever else is writing now); blocks until committed.
+        ``also`` runs in the same transaction (e.g. storing the xAPI statement)."""
+        item = _Pending(evidence, Future(), also)
+        with self._ready:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True, name="commit")
+                self._thread.start()
+            self._pending.append(item)
+            self._ready.notify_all()
+        return item.future.result()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                self._ready.wait_for(lambda: bool(self._pending))
+                # give concurrent callers a moment to join this transaction
+                self._ready.wait_for(lambda: len(self._pending) >= self.max_batch, self.max_wait)
+                batch = self._pending[: self.max_batch]
+                self._pending = self._pending[self.max_batch :]
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        keys = [p.evidence.key for p in batch]
+        if len(set(keys)) == len(keys):
+            alsos = [p.also for p in batch if p.also is not None]
+
+            def run_all(session: Session) -> None:
+                for also in alsos:
+                    also(session)
+
+            try:
+                results = self.evidence.record_many(
+                    [p.evidence for p in batch], also=run_all if alsos else None
+                )
+            except MasterypathError:
+                pass  # someone's evidence is refused: answer everyone on their own
+            except Exception as exc:  # e.g. the database is down: everyone gets that error
+                for p in batch:
+                    p.future.set_exception(exc)
+                return
+            else:
+                for p, result in zip(batch, results, strict=True):
+                    p.future.set_result(result)
+                return
+        for p in batch:
+            try:
+                p.future.set_result(self.evidence.record_many([p.evidence], also=p.also)[0])
+            except Exception as exc:
+                p.future.set_exception(exc)
