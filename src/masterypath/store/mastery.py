@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -140,16 +140,23 @@ class MasteryRepository:
         self, framework_id: str, learner_ids: Iterable[str]
     ) -> dict[tuple[str, str], StoredState]:
         out = {}
+        columns = (
+            MasteryStateRow.learner_id,
+            MasteryStateRow.competency_id,
+            MasteryStateRow.state,
+            MasteryStateRow.status,
+            MasteryStateRow.model_version_id,
+        )
         for part in _chunks(sorted(set(learner_ids))):
-            rows = self.session.scalars(
-                select(MasteryStateRow).where(
+            rows = self.session.execute(  # plain rows: ORM objects cost more than the query
+                select(*columns).where(
                     MasteryStateRow.framework_id == framework_id,
                     MasteryStateRow.learner_id.in_(part),
                 )
             )
-            for r in rows:
-                out[(r.learner_id, r.competency_id)] = StoredState(
-                    state_from_dict(r.state), Status(r.status), r.model_version_id
+            for learner_id, competency_id, state, status, version in rows:
+                out[(learner_id, competency_id)] = StoredState(
+                    state_from_dict(state), Status(status), version
                 )
         return out
 
@@ -159,13 +166,15 @@ class MasteryRepository:
         """Write ``states``; rows of the same keys are deleted first unless ``bulk`` (a
         replay that has just cleared the projection)."""
         if not bulk:
-            for s in states:
+            pairs = [(s.state.learner_id, s.state.competency_id) for s in states]
+            for part in _chunks(pairs):
                 self.session.execute(
-                    delete(MasteryStateRow).where(
+                    delete(MasteryStateRow)
+                    .where(
                         MasteryStateRow.framework_id == framework_id,
-                        MasteryStateRow.learner_id == s.state.learner_id,
-                        MasteryStateRow.competency_id == s.state.competency_id,
+                        tuple_(MasteryStateRow.learner_id, MasteryStateRow.competency_id).in_(part),
                     )
+                    .execution_options(synchronize_session=False)
                 )
         insert_many(
             self.session,
