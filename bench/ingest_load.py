@@ -36,6 +36,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -72,10 +73,15 @@ REFERENCE = {
 @dataclass
 class Phase:
     name: str
+    restart_at: int = 0
+    """Restart the database after this many requests (0: never)."""
+    restart_command: str = ""
     events: int = 0
     requests: int = 0
     retries: int = 0
     duplicates_sent: int = 0
+    server_errors: int = 0
+    restarts: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
 
@@ -86,6 +92,8 @@ class Phase:
             "requests": self.requests,
             "retries": self.retries,
             "duplicate_requests": self.duplicates_sent,
+            "answers_503": self.server_errors,
+            "database_restarts": self.restarts,
             "seconds": round(self.seconds, 2),
             "events_per_s": round(self.events / self.seconds, 1) if self.seconds else 0.0,
             "p50_ms": round(float(np.percentile(lat, 50)), 1),
@@ -159,7 +167,16 @@ async def send(
             continue
         phase.latencies.append(time.perf_counter() - start)
         phase.requests += 1
+        if phase.restart_at and phase.requests == phase.restart_at:
+            phase.restarts += 1  # in a thread: the clients keep sending meanwhile
+            threading.Thread(
+                target=subprocess.run,
+                args=(phase.restart_command.split(),),
+                kwargs={"check": True, "capture_output": True},
+                daemon=True,
+            ).start()
         if response.status_code == 503:
+            phase.server_errors += 1
             phase.retries += 1
             await asyncio.sleep(0.05 * 2**attempt)
             continue
@@ -224,9 +241,15 @@ def main(argv: list[str] | None = None) -> int:
         help="share of single posts sent as xAPI statements",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--restart-database",
+        action="store_true",
+        help="restart PostgreSQL halfway through each phase",
+    )
+    parser.add_argument("--restart-command", default="pg_ctlcluster 15 main restart")
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=130)
 
     name = f"masterypath_load_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(args.postgres, autocommit=True) as conn:
@@ -285,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
                         jobs.append(("POST", "/api/v1/evidence", event))
             work1.append(jobs)
         phase1.events = args.single
+        if args.restart_database:
+            phase1.restart_at = sum(len(j) for j in work1) // 2
+            phase1.restart_command = args.restart_command
         with console.status(f"phase 1: {args.single} single posts"):
             asyncio.run(run_clients(base, key, work1, phase1, args.duplicates, args.seed))
 
@@ -301,10 +327,14 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             )
         phase2.events = args.batched
+        if args.restart_database:
+            phase2.restart_at = sum(len(j) for j in work2) // 2
+            phase2.restart_command = args.restart_command
         with console.status(f"phase 2: {args.batched} events in batches"):
             asyncio.run(run_clients(base, key, work2, phase2, args.duplicates, args.seed + 1))
 
         # -- verification ----------------------------------------------------------------
+        context.engine.dispose()  # its pooled connections may predate a restart
         sent = {e["key"] for per in (single, batched) for events in per.values() for e in events}
         sent = {
             "xapi:" + str(uuid.uuid5(uuid.NAMESPACE_URL, k))
@@ -354,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                 phase.name,
                 str(r["events"]),
                 str(r["requests"]),
+                str(r["answers_503"]) + (" (restart)" if r["database_restarts"] else ""),
                 str(r["retries"]),
                 f"{r['events_per_s']:,.0f}",
                 f"{r['p50_ms']}",
