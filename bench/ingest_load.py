@@ -14,10 +14,11 @@ lost the response would; requests that fail with a connection error or a 503 are
 Afterwards it checks that the ledger holds exactly the distinct events sent (none lost,
 none duplicated), and that a replay from the ledger rebuilds exactly the live states.
 
-For reference (not run here: its LRS extra pins an old FastAPI), the issue quotes ralph
-(2 uvicorn workers, same kind of machine, 20,000 statements, 5% duplicates): 26-44
-statements/s single and 1,400-2,800/s in batches of 100 on its file backend, 600-950/s
-single and 6,000-12,500/s batched in memory.
+The peer, in the same run on the same statements: the ralph LRS (ralph-malph 5.1.0, file
+backend, the same number of uvicorn workers, HTTP basic auth), from its own virtual
+environment (``bash bench/setup_ralph.sh``: its LRS extra pins an old FastAPI); it runs
+after masterypath's server has stopped, so the two never share the CPUs. Ralph only
+stores statements; masterypath also updates every learner's mastery on every event.
 
 Usage::
 
@@ -30,12 +31,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -156,6 +159,7 @@ async def send(
     url: str,
     body: Any,
     headers: dict[str, str],
+    accept: frozenset[int] = frozenset(),
 ) -> None:
     for attempt in range(8):
         start = time.perf_counter()
@@ -180,7 +184,7 @@ async def send(
             phase.retries += 1
             await asyncio.sleep(0.05 * 2**attempt)
             continue
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.status_code not in accept:
             raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
         return
     raise RuntimeError(f"{url}: gave up after retries")
@@ -188,13 +192,14 @@ async def send(
 
 async def run_clients(
     base: str,
-    key: str,
+    authorization: str,
     work: list[list[tuple[str, str, Any]]],
     phase: Phase,
     duplicates: float,
     seed: int,
+    accept: frozenset[int] = frozenset(),
 ) -> None:
-    headers = {"Authorization": f"Bearer {key}", "X-Experience-API-Version": "1.0.3"}
+    headers = {"Authorization": authorization, "X-Experience-API-Version": "1.0.3"}
     rng = random.Random(seed)
     limits = httpx.Limits(max_connections=len(work), max_keepalive_connections=len(work))
 
@@ -202,14 +207,129 @@ async def run_clients(
 
         async def worker(jobs: list[tuple[str, str, Any]]) -> None:
             for method, url, body in jobs:
-                await send(client, phase, method, url, body, headers)
+                await send(client, phase, method, url, body, headers, accept)
                 if rng.random() < duplicates:  # the response was "lost": send it again
                     phase.duplicates_sent += 1
-                    await send(client, phase, method, url, body, headers)
+                    await send(client, phase, method, url, body, headers, accept)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker(jobs) for jobs in work))
         phase.seconds = time.perf_counter() - start
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=15)
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def run_ralph(
+    venv: Path,
+    single: dict[str, list[dict[str, Any]]],
+    batched: dict[str, list[dict[str, Any]]],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """The peer: ralph's LRS (file backend, ``--workers`` uvicorn workers), fed the same
+    events as xAPI statements, single posts then batches; duplicates answered 409 are fine."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        env = {
+            **os.environ,
+            "RALPH_APP_DIR": str(Path(tmp) / "app"),
+            "RALPH_RUNSERVER_BACKEND": "fs",
+            "RALPH_BACKENDS__LRS__FS__DEFAULT_DIRECTORY_PATH": str(data),
+        }
+        subprocess.run(
+            [
+                str(venv / "bin" / "ralph"),
+                "auth",
+                "-u",
+                "bench",
+                "-p",
+                "bench-password",
+                "-s",
+                "all",
+                "-A",
+                "bench",
+                "https://lms.example",
+                "-w",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                str(venv / "bin" / "uvicorn"),
+                "ralph.api:app",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for_port(port, server)
+            auth = "Basic " + base64.b64encode(b"bench:bench-password").decode()
+            base = f"http://127.0.0.1:{port}"
+            accept = frozenset({409})
+            one = Phase("ralph single posts (xAPI)")
+            one.events = args.single
+            work = [
+                [("POST", "/xAPI/statements", as_xapi(e)) for lr in group for e in single[lr]]
+                for group in split(single, args.clients)
+            ]
+            asyncio.run(run_clients(base, auth, work, one, args.duplicates, args.seed, accept))
+            many = Phase(f"ralph batches of {args.batch_size} (xAPI)")
+            many.events = args.batched
+            work = []
+            for group in split(batched, args.clients):
+                events = sorted(
+                    (e for lr in group for e in batched[lr]),
+                    key=lambda e: (e["timestamp"], e["learner_id"]),
+                )
+                work.append(
+                    [
+                        (
+                            "POST",
+                            "/xAPI/statements",
+                            [as_xapi(e) for e in events[i : i + args.batch_size]],
+                        )
+                        for i in range(0, len(events), args.batch_size)
+                    ]
+                )
+            asyncio.run(run_clients(base, auth, work, many, args.duplicates, args.seed + 1, accept))
+        finally:
+            stop(server)
+        ids = [json.loads(line)["id"] for f in data.glob("*.jsonl") for line in f.open()]
+    return {
+        "single": one.row(),
+        "batched": many.row(),
+        "stored": len(ids),
+        "stored_distinct": len(set(ids)),
+        "sent": args.single + args.batched,
+    }
 
 
 def split(per_learner: dict[str, list[dict[str, Any]]], clients: int) -> list[list[str]]:
@@ -247,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
         help="restart PostgreSQL halfway through each phase",
     )
     parser.add_argument("--restart-command", default="pg_ctlcluster 15 main restart")
+    parser.add_argument(
+        "--ralph",
+        type=Path,
+        default=ROOT / "bench/.venvs/ralph",
+        help="venv of the peer (bash bench/setup_ralph.sh); skipped if absent",
+    )
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
     console = Console(width=130)
@@ -312,7 +438,9 @@ def main(argv: list[str] | None = None) -> int:
             phase1.restart_at = sum(len(j) for j in work1) // 2
             phase1.restart_command = args.restart_command
         with console.status(f"phase 1: {args.single} single posts"):
-            asyncio.run(run_clients(base, key, work1, phase1, args.duplicates, args.seed))
+            asyncio.run(
+                run_clients(base, f"Bearer {key}", work1, phase1, args.duplicates, args.seed)
+            )
 
         phase2 = Phase(f"batches of {args.batch_size}")
         work2 = []
@@ -331,7 +459,9 @@ def main(argv: list[str] | None = None) -> int:
             phase2.restart_at = sum(len(j) for j in work2) // 2
             phase2.restart_command = args.restart_command
         with console.status(f"phase 2: {args.batched} events in batches"):
-            asyncio.run(run_clients(base, key, work2, phase2, args.duplicates, args.seed + 1))
+            asyncio.run(
+                run_clients(base, f"Bearer {key}", work2, phase2, args.duplicates, args.seed + 1)
+            )
 
         # -- verification ----------------------------------------------------------------
         context.engine.dispose()  # its pooled connections may predate a restart
@@ -361,71 +491,106 @@ def main(argv: list[str] | None = None) -> int:
         same = live == replayed
         mismatched = sum(1 for k in live.keys() | replayed.keys() if live.get(k) != replayed.get(k))
 
+        server.terminate()  # stop it before the peer runs, so they never share the CPUs
+        server.wait(timeout=30)
+        server = None
+        peer = None
+        if (args.ralph / "bin" / "ralph").exists():
+            with console.status("the peer: ralph LRS, same statements"):
+                peer = run_ralph(args.ralph, single, batched, args)
+
         table = Table(
-            title=f"Ingestion over HTTP into PostgreSQL ({args.workers} workers, "
-            f"{args.clients} clients, {args.duplicates:.0%} duplicate requests)"
+            title=f"Ingestion over HTTP ({args.workers} workers each, {args.clients} clients, "
+            f"{args.duplicates:.0%} duplicate requests)"
         )
         for column in (
-            "phase",
+            "system / phase",
             "events",
             "requests",
+            "503s",
             "retries",
             "events/s",
             "p50 ms",
             "p99 ms",
+            "vs ralph",
             "target",
         ):
-            table.add_column(column, justify="left" if column in ("phase", "target") else "right")
+            left = column in ("system / phase", "target")
+            table.add_column(column, justify="left" if left else "right")
         rows = {"single": phase1.row(), "batched": phase2.row()}
         targets = {"single": ">= 1,000/s, p99 <= 100 ms", "batched": ">= 10,000/s"}
         for key_, phase in (("single", phase1), ("batched", phase2)):
             r = rows[key_]
+            ratio = ""
+            if peer is not None and peer[key_]["events_per_s"]:
+                ratio = f"{r['events_per_s'] / peer[key_]['events_per_s']:.1f}x"
             table.add_row(
-                phase.name,
+                f"masterypath (PostgreSQL, mastery updated): {phase.name}",
                 str(r["events"]),
                 str(r["requests"]),
-                str(r["answers_503"]) + (" (restart)" if r["database_restarts"] else ""),
+                str(r["answers_503"]) + (" (DB restart)" if r["database_restarts"] else ""),
                 str(r["retries"]),
                 f"{r['events_per_s']:,.0f}",
                 f"{r['p50_ms']}",
                 f"{r['p99_ms']}",
+                ratio,
                 targets[key_],
             )
+        if peer is not None:
+            for key_, label in (("single", "single posts"), ("batched", "batches")):
+                r = peer[key_]
+                table.add_row(
+                    f"ralph 5.1.0 LRS (file backend): {label}",
+                    str(r["events"]),
+                    str(r["requests"]),
+                    str(r["answers_503"]),
+                    str(r["retries"]),
+                    f"{r['events_per_s']:,.0f}",
+                    f"{r['p50_ms']}",
+                    f"{r['p99_ms']}",
+                    "1.0x",
+                    "",
+                )
         console.print(table)
         console.print(
-            f"ledger: {len(set(stored))} distinct events stored of {len(sent)} sent; lost {lost}, "
-            f"duplicated {duplicated}, unexpected {extra}. Replay of {summary.events} events: "
-            f"{states} states, "
+            f"masterypath ledger: {len(set(stored))} distinct events stored of {len(sent)} sent; "
+            f"lost {lost}, duplicated {duplicated}, unexpected {extra}. Replay of "
+            f"{summary.events} events: {states} states, "
             + (
                 "identical to the live ones."
                 if same
                 else f"{mismatched} differ from the live ones."
             )
         )
-        console.print(
-            "reference (quoted, not run): " + "; ".join(f"{k} {v}/s" for k, v in REFERENCE.items())
-        )
-        if args.json_path:
-            args.json_path.write_text(
-                json.dumps(
-                    {
-                        "workers": args.workers,
-                        "clients": args.clients,
-                        "duplicates": args.duplicates,
-                        "phases": rows,
-                        "sent": len(sent),
-                        "stored_distinct": len(set(stored)),
-                        "lost": lost,
-                        "duplicated": duplicated,
-                        "unexpected": extra,
-                        "replay_identical": same,
-                        "states": states,
-                        "reference_quoted": REFERENCE,
-                    },
-                    indent=2,
-                )
-                + "\n"
+        if peer is not None:
+            console.print(
+                f"ralph: {peer['stored']} statements stored ({peer['stored_distinct']} distinct) "
+                f"of {peer['sent']} sent."
             )
+        else:
+            console.print(
+                "ralph not run (bash bench/setup_ralph.sh); figures quoted by the issue: "
+                + "; ".join(f"{k} {v}/s" for k, v in REFERENCE.items())
+            )
+        if args.json_path:
+            figures = {
+                "workers": args.workers,
+                "clients": args.clients,
+                "duplicates": args.duplicates,
+                "xapi_share": args.xapi_share,
+                "restart_database": args.restart_database,
+                "phases": rows,
+                "sent": len(sent),
+                "stored_distinct": len(set(stored)),
+                "lost": lost,
+                "duplicated": duplicated,
+                "unexpected": extra,
+                "replay_identical": same,
+                "states": states,
+                "ralph": peer,
+                "reference_quoted": REFERENCE,
+            }
+            args.json_path.write_text(json.dumps(figures, indent=2) + "\n")
         context.engine.dispose()
         return 0 if lost == duplicated == extra == 0 and same else 1
     finally:
