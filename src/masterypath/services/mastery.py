@@ -37,7 +37,13 @@ from masterypath.domain.progress import (
     model_status,
     parent_status,
 )
-from masterypath.domain.trackers import LogisticTracker, RollupTracker, Tracker, bkt_tracker
+from masterypath.domain.trackers import (
+    BKTTracker,
+    LogisticTracker,
+    RollupTracker,
+    Tracker,
+    bkt_tracker,
+)
 from masterypath.errors import (
     ConfigurationError,
     LockedError,
@@ -417,6 +423,46 @@ class MasteryService:
             }
         )
         return Decision(override.status if override else status, explanation, status)
+
+    def grid(self, framework_id: str, learner_ids: Iterable[str] | None = None) -> dict[str, Any]:
+        """Learners x competencies: each cell's stored status, estimate, uncertainty and
+        evidence count (what an educator's cohort grid shows). ``learner_ids`` limits it
+        (None: every learner with a state); learners without evidence have empty rows."""
+        with self.context.sessions() as session:
+            framework = self.framework(session, framework_id)
+            repo = MasteryRepository(session)
+            runtime = FrameworkRuntime.load(repo, framework, self.context.cache)
+            order = framework.topological_order()
+            trackers = {cid: runtime.tracker(cid) for cid in order}
+            needs_state = any(not isinstance(t, BKTTracker) for t in trackers.values())
+            rows = repo.grid_rows(framework_id, learner_ids, with_state=needs_state)
+        column = {cid: i for i, cid in enumerate(order)}
+        learners = sorted(set(learner_ids) if learner_ids is not None else {r[0] for r in rows})
+        cells: dict[str, list[Any]] = {lr: [None] * len(order) for lr in learners}
+        for row in rows:
+            learner, cid, status, estimate, n = row[:5]
+            if learner not in cells or cid not in column:
+                continue
+            tracker = trackers[cid]
+            state = row[5]["model_state"] if needs_state and "model_state" in row[5] else {}
+            try:
+                spread = tracker.uncertainty(estimate, state)
+            except (KeyError, TypeError):
+                spread = None
+            cells[learner][column[cid]] = [
+                status,
+                None if estimate is None else round(float(estimate), 3),
+                None if spread is None else round(float(spread), 3),
+                n,
+            ]
+        return {
+            "framework_id": framework_id,
+            "competencies": [
+                {"id": cid, "title": framework.competency(cid).title} for cid in order
+            ],
+            "cell": ["status", "estimate", "uncertainty", "n_evidence"],
+            "learners": [{"id": lr, "cells": cells[lr]} for lr in learners],
+        }
 
     def plan(
         self,

@@ -160,6 +160,31 @@ class MasteryRepository:
                 )
         return out
 
+    def grid_rows(
+        self, framework_id: str, learner_ids: Iterable[str] | None, *, with_state: bool
+    ) -> list[tuple[Any, ...]]:
+        """(learner, competency, status, estimate, n_evidence[, state]) of every stored
+        state of the framework (of ``learner_ids`` only, when given), as plain rows."""
+        columns: list[Any] = [
+            MasteryStateRow.learner_id,
+            MasteryStateRow.competency_id,
+            MasteryStateRow.status,
+            MasteryStateRow.estimate,
+            MasteryStateRow.n_evidence,
+        ]
+        if with_state:
+            columns.append(MasteryStateRow.state)
+        query = select(*columns).where(MasteryStateRow.framework_id == framework_id)
+        if learner_ids is None:
+            return [tuple(r) for r in self.session.execute(query)]
+        out: list[tuple[Any, ...]] = []
+        for part in _chunks(sorted(set(learner_ids))):
+            out += [
+                tuple(r)
+                for r in self.session.execute(query.where(MasteryStateRow.learner_id.in_(part)))
+            ]
+        return out
+
     def replace_states(
         self, framework_id: str, states: Sequence[StoredState], *, now: datetime, bulk: bool
     ) -> None:

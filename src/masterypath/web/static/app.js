@@ -1,0 +1,407 @@
+// masterypath pages: plain JavaScript, no build step, no CDN. Every page reads the API with
+// the bearer token kept in sessionStorage; the API decides what the caller may see.
+"use strict";
+
+const STATUS = {
+  mastered: { label: "mastered", mark: "\u2713" },
+  proficient: { label: "proficient", mark: "\u25C6" },
+  in_progress: { label: "in progress", mark: "\u25D0" },
+  insufficient_evidence: { label: "not enough evidence yet", mark: "\u2026" },
+  needs_review: { label: "needs review", mark: "\u21BB" },
+  not_started: { label: "not started", mark: "\u25CB" },
+};
+const LOCK = "\uD83D\uDD12";
+
+function token() { return sessionStorage.getItem("mp-token"); }
+
+function goLogin() {
+  location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (token()) headers.Authorization = "Bearer " + token();
+  if (options.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(options.json);
+  }
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (response.status === 401) { goLogin(); throw new Error("not logged in"); }
+  const text = await response.text();
+  const body = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const error = new Error((body && body.message) || response.statusText);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function svgEl(tag, attrs = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function say(message) {  // announced to screen readers
+  const live = document.getElementById("live");
+  if (live) live.textContent = message;
+}
+
+function fail(where, error) {
+  const box = document.getElementById(where);
+  box.replaceChildren(el("p", { class: "error", role: "alert", text:
+    error.status === 403 ? "You may not see this: " + error.message : "Error: " + error.message }));
+}
+
+function statusOf(item) { return item.unlocked || item.status === "mastered" ? item.status : "locked"; }
+
+function statusBadge(status) {
+  const s = STATUS[status];
+  if (status === "locked") return el("span", { class: "status s-locked", text: LOCK + " locked" });
+  return el("span", { class: "status s-" + status, text: s.mark + " " + s.label });
+}
+
+function param(name) { return new URLSearchParams(location.search).get(name); }
+
+async function chooseFramework() {
+  const wanted = param("framework");
+  if (wanted) return wanted;
+  const frameworks = await api("/api/v1/frameworks");
+  if (!frameworks.length) throw new Error("no framework is stored yet");
+  return frameworks[0].id;
+}
+
+function logoutButton() {
+  const button = document.getElementById("logout");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    try { await api("/auth/logout", { method: "POST" }); } catch (e) { /* already out */ }
+    sessionStorage.removeItem("mp-token");
+    location.href = "/login";
+  });
+}
+
+// ---- login --------------------------------------------------------------------------------
+async function loginPage() {
+  const form = document.getElementById("login-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const message = document.getElementById("login-message");
+    message.textContent = "";
+    try {
+      const issued = await api("/auth/login", { method: "POST", json: {
+        username: form.username.value, password: form.password.value } });
+      sessionStorage.setItem("mp-token", issued.token);
+      const me = await api("/auth/me");
+      const next = param("next");
+      if (next && next.startsWith("/")) location.href = next;
+      else if (me.role === "learner") location.href = "/app/learner/" + encodeURIComponent(me.learner_id);
+      else location.href = "/app/educator";
+    } catch (error) {
+      sessionStorage.removeItem("mp-token");
+      message.textContent = error.status === 429 ? error.message : "Wrong username or password.";
+    }
+  });
+}
+
+// ---- the progress map ---------------------------------------------------------------------
+const BOX = { w: 150, h: 46, gx: 40, gy: 56 };
+
+function drawMap(svg, map, byId, onPick) {
+  svg.replaceChildren();
+  const layers = Math.max(0, ...map.nodes.map((n) => n.layer)) + 1;
+  const width = Math.max(...map.nodes.map((n) => n.order), 0) + 1;
+  svg.setAttribute("viewBox", `0 0 ${width * (BOX.w + BOX.gx) + BOX.gx} ${layers * (BOX.h + BOX.gy) + BOX.gy}`);
+  svg.setAttribute("width", width * (BOX.w + BOX.gx) + BOX.gx);
+  const at = {};
+  for (const n of map.nodes) {
+    at[n.id] = { x: BOX.gx + n.order * (BOX.w + BOX.gx), y: BOX.gy / 2 + n.layer * (BOX.h + BOX.gy) };
+  }
+  for (const [from, to] of map.edges) {
+    const a = at[from], b = at[to];
+    svg.append(svgEl("path", { class: "edge", d: `M${a.x + BOX.w / 2},${a.y + BOX.h} C${a.x + BOX.w / 2},${a.y + BOX.h + 30} ${b.x + BOX.w / 2},${b.y - 30} ${b.x + BOX.w / 2},${b.y}`, "marker-end": "url(#arrow)" }));
+  }
+  const defs = svgEl("defs");
+  const marker = svgEl("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "6", markerHeight: "6", orient: "auto-start-reverse" });
+  marker.append(svgEl("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#4a4a4a" }));
+  defs.append(marker);
+  svg.prepend(defs);
+  for (const n of map.nodes) {
+    const item = byId ? byId[n.id] : null;
+    const status = item ? statusOf(item) : "not_started";
+    const g = svgEl("g", { class: "node" + (status === "locked" ? " locked" : ""), tabindex: "0", role: "button", "data-id": n.id });
+    const est = item && item.explanation.estimate !== null ? ` P=${item.explanation.estimate.toFixed(2)}` : "";
+    const spread = item && item.explanation.uncertainty !== null && item.explanation.uncertainty !== undefined ? ` ±${item.explanation.uncertainty.toFixed(2)}` : "";
+    const label = item ? `${n.title}: ${status === "locked" ? "locked" : STATUS[status].label}${est}${spread}` : n.title;
+    g.setAttribute("aria-label", label);
+    const title = svgEl("title"); title.textContent = label; g.append(title);
+    const fill = { mastered: "#009e73", proficient: "#56b4e9", in_progress: "#e69f00", insufficient_evidence: "#e69f00", needs_review: "#cc79a7", not_started: "#ffffff", locked: "#e8e8e8" }[status];
+    g.append(svgEl("rect", { x: at[n.id].x, y: at[n.id].y, width: BOX.w, height: BOX.h, rx: 6, fill }));
+    const t1 = svgEl("text", { x: at[n.id].x + 8, y: at[n.id].y + 18 });
+    t1.textContent = (n.title.length > 20 ? n.title.slice(0, 19) + "\u2026" : n.title);
+    const t2 = svgEl("text", { x: at[n.id].x + 8, y: at[n.id].y + 36 });
+    t2.textContent = item ? (status === "locked" ? LOCK + " locked" : STATUS[status].mark + " " + STATUS[status].label) + est : "";
+    g.append(t1, t2);
+    if (onPick) {
+      g.addEventListener("click", () => onPick(n.id, g));
+      g.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onPick(n.id, g); } });
+    }
+    svg.append(g);
+  }
+}
+
+function legend() {
+  const box = el("div", { class: "legend", "aria-label": "Legend" });
+  for (const s of ["mastered", "proficient", "in_progress", "needs_review", "not_started"]) box.append(statusBadge(s));
+  box.append(statusBadge("locked"));
+  return box;
+}
+
+// ---- learner page -----------------------------------------------------------------------------
+async function learnerPage() {
+  logoutButton();
+  if (!token()) return goLogin();
+  const learner = document.body.dataset.learner;
+  let framework, map;
+  try {
+    framework = await chooseFramework();
+    map = await api(`/api/v1/frameworks/${encodeURIComponent(framework)}/map`);
+  } catch (error) { return fail("content", error); }
+  const svg = svgEl("svg", { class: "map", role: "group", "aria-label": "Progress map: competencies in prerequisite order, top to bottom" });
+  const detail = el("div", { id: "detail", class: "panel", "aria-live": "polite" }, el("p", { class: "muted", text: "Choose a competency on the map or in the table to see why it has its status." }));
+  const steps = el("div", { id: "steps", class: "panel" });
+  const table = el("div", { id: "table", class: "panel" });
+  document.getElementById("content").replaceChildren(
+    el("h2", { text: map.title }),
+    el("div", { class: "columns" },
+      el("section", { "aria-labelledby": "map-h" }, el("h3", { id: "map-h", text: "Progress map" }), legend(),
+        el("div", { class: "map-wrap panel" }, svg)),
+      el("aside", {}, el("h3", { text: "Next steps" }), steps, el("h3", { text: "Details" }), detail)),
+    el("section", { "aria-labelledby": "table-h" }, el("h3", { id: "table-h", text: "The same, as a table" }), table));
+  let last = "";
+  let selected = null;
+
+  async function pick(cid) {
+    selected = cid;
+    for (const node of svg.querySelectorAll(".node")) node.classList.toggle("selected", node.dataset.id === cid);
+    try {
+      const item = await api(`/api/v1/learners/${encodeURIComponent(learner)}/progress/${encodeURIComponent(cid)}?framework_id=${encodeURIComponent(framework)}`);
+      const ex = item.explanation;
+      const trail = el("ul", { class: "trail" });
+      for (const t of item.trail.slice(-10).reverse()) {
+        trail.append(el("li", { text: `${t.timestamp.slice(0, 16).replace("T", " ")}: ${t.correct === true ? "correct" : t.correct === false ? "incorrect" : "score " + t.score}${t.item_id ? " on " + t.item_id : ""}` }));
+      }
+      const override = ex.override ? el("p", { text: `Set to ${ex.override.status} by an educator (${ex.override.reason}${ex.override.note ? ": " + ex.override.note : ""}).` }) : el("p", { class: "muted", text: "No educator override." });
+      detail.replaceChildren(
+        el("h4", { text: item.title }), statusBadge(statusOf(item)),
+        el("p", { class: "why", text: ex.learner_text }),
+        item.missing_prerequisites.length ? el("p", { text: "Locked until: " + item.missing_prerequisites.map((m) => `${m.competency_id} (${m.requires})`).join(", ") }) : el("span"),
+        override,
+        el("h5", { text: `Evidence (${ex.n_evidence})` }), item.trail.length ? trail : el("p", { class: "muted", text: "No evidence yet." }),
+        el("h5", { text: "Feedback" }), el("p", { class: "muted", text: "No rubric feedback yet." }));
+    } catch (error) { fail("detail", error); }
+  }
+
+  async function refresh() {
+    let progress, plan;
+    try {
+      progress = await api(`/api/v1/learners/${encodeURIComponent(learner)}/progress?framework_id=${encodeURIComponent(framework)}`);
+    } catch (error) { clearInterval(timer); return fail("content", error); }
+    const fingerprint = JSON.stringify(progress.map((p) => [p.competency_id, p.status, p.unlocked, p.explanation.estimate]));
+    if (fingerprint === last) return;
+    last = fingerprint;
+    const byId = Object.fromEntries(progress.map((p) => [p.competency_id, p]));
+    drawMap(svg, map, byId, (cid) => pick(cid));
+    if (selected) for (const node of svg.querySelectorAll(".node")) node.classList.toggle("selected", node.dataset.id === selected);
+    const rows = progress.map((p) => el("tr", {},
+      el("th", { scope: "row" }, el("a", { href: "#", onclick: (e) => { e.preventDefault(); pick(p.competency_id); } , text: p.title })),
+      el("td", {}, statusBadge(statusOf(p))),
+      el("td", { text: p.explanation.estimate === null ? "\u2013" : p.explanation.estimate.toFixed(2) }),
+      el("td", { text: p.explanation.uncertainty === null || p.explanation.uncertainty === undefined ? "\u2013" : "\u00B1" + p.explanation.uncertainty.toFixed(2) }),
+      el("td", { text: String(p.explanation.n_evidence) }),
+      el("td", { text: p.unlocked ? "yes" : "no: needs " + p.missing_prerequisites.map((m) => m.competency_id).join(", ") })));
+    table.replaceChildren(el("table", {},
+      el("caption", { class: "visually-hidden", text: "Every competency with its status" }),
+      el("thead", {}, el("tr", {}, ...["Competency", "Status", "Estimate", "Uncertainty", "Evidence", "Unlocked"].map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, ...rows)));
+    try {
+      plan = await api(`/api/v1/learners/${encodeURIComponent(learner)}/plan?framework_id=${encodeURIComponent(framework)}&max_steps=5`);
+      const list = el("ol", { class: "steps" });
+      for (const s of plan.steps) list.append(el("li", { text: `${byId[s.competency_id] ? byId[s.competency_id].title : s.competency_id}${s.item_id ? " (" + s.item_id + ")" : ""}: ${s.reason}` }));
+      steps.replaceChildren(plan.steps.length ? list : el("p", { text: "Nothing to do right now: everything on the way is mastered." }));
+    } catch (error) { fail("steps", error); }
+    say("Progress updated " + new Date().toLocaleTimeString());
+    document.body.dataset.updated = String(Date.now());
+  }
+  await refresh();
+  const timer = setInterval(refresh, 1000);  // live: a change shows within about a second
+}
+
+// ---- educator page ----------------------------------------------------------------------------
+async function educatorPage() {
+  logoutButton();
+  if (!token()) return goLogin();
+  let framework, cohorts;
+  try {
+    framework = await chooseFramework();
+    cohorts = await api("/api/v1/cohorts");
+  } catch (error) { return fail("content", error); }
+  const cohort = param("cohort") || "";
+  const query = cohort ? `?cohort_id=${encodeURIComponent(cohort)}` : "";
+  let grid;
+  try { grid = await api(`/api/v1/frameworks/${encodeURIComponent(framework)}/grid${query}`); }
+  catch (error) { return fail("content", error); }
+  const filter = el("input", { id: "filter", type: "search", "aria-describedby": "filter-help" });
+  const statusFilter = el("select", { id: "status-filter" }, el("option", { value: "", text: "any" }),
+    ...Object.keys(STATUS).map((s) => el("option", { value: s, text: STATUS[s].label })));
+  const sort = el("select", { id: "sort" }, el("option", { value: "id", text: "learner id" }),
+    el("option", { value: "mastered", text: "fewest mastered first" }), el("option", { value: "-mastered", text: "most mastered first" }));
+  const cohortSelect = el("select", { id: "cohort" }, el("option", { value: "", text: "all my learners" }),
+    ...cohorts.map((c) => el("option", { value: c.id, text: c.title || c.id })));
+  cohortSelect.value = cohort;
+  cohortSelect.addEventListener("change", () => { location.search = `?framework=${encodeURIComponent(framework)}${cohortSelect.value ? "&cohort=" + encodeURIComponent(cohortSelect.value) : ""}`; });
+  const count = el("p", { id: "count", "aria-live": "polite" });
+  const wrap = el("div", { class: "grid-wrap", tabindex: "0", role: "region", "aria-label": "Cohort grid" });
+  const mastered = (row) => row.cells.filter((c) => c && c[0] === "mastered").length;
+
+  function render() {
+    const text = filter.value.trim().toLowerCase();
+    const want = statusFilter.value;
+    let rows = grid.learners.filter((r) => r.id.toLowerCase().includes(text) && (!want || r.cells.some((c) => c && c[0] === want)));
+    if (sort.value === "mastered") rows = rows.slice().sort((a, b) => mastered(a) - mastered(b) || a.id.localeCompare(b.id));
+    if (sort.value === "-mastered") rows = rows.slice().sort((a, b) => mastered(b) - mastered(a) || a.id.localeCompare(b.id));
+    const head = el("tr", {}, el("th", { scope: "col", text: "Learner" }), el("th", { scope: "col", text: "Mastered" }),
+      ...grid.competencies.map((c) => el("th", { scope: "col", class: "comp", title: c.title, text: c.title.length > 22 ? c.title.slice(0, 21) + "\u2026" : c.title })));
+    const body = document.createElement("tbody");
+    const html = [];
+    const esc = (s) => String(s).replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]);
+    for (const r of rows) {
+      const cells = r.cells.map((c, i) => {
+        if (!c) return `<td class="c s-not_started" title="${esc(grid.competencies[i].title)}: not started">\u25CB</td>`;
+        const s = STATUS[c[0]] || STATUS.not_started;
+        const est = c[1] === null ? "" : c[1].toFixed(2);
+        const unc = c[2] === null ? "" : " \u00B1" + c[2].toFixed(2);
+        return `<td class="c s-${esc(c[0])}" title="${esc(grid.competencies[i].title)}: ${esc(s.label)} ${est}${unc}, ${c[3]} evidence">${s.mark}<span class="visually-hidden"> ${esc(s.label)}</span></td>`;
+      });
+      html.push(`<tr><th scope="row"><a href="/app/learner/${encodeURIComponent(r.id)}?framework=${encodeURIComponent(framework)}">${esc(r.id)}</a></th><td>${mastered(r)}</td>${cells.join("")}</tr>`);
+    }
+    body.innerHTML = html.join("");
+    wrap.replaceChildren(el("table", { class: "grid" }, el("caption", { class: "visually-hidden", text: "Learners by competency; each cell shows the status mark, with the estimate and uncertainty in its tooltip" }), el("thead", {}, head), body));
+    count.textContent = `${rows.length} of ${grid.learners.length} learners shown`;
+  }
+  for (const control of [filter, statusFilter, sort]) control.addEventListener("input", render);
+
+  const alerts = el("div", { id: "alerts", class: "panel" });
+  async function loadAlerts() {
+    try {
+      const found = await api(`/api/v1/alerts?framework_id=${encodeURIComponent(framework)}`);
+      const list = el("ul", {});
+      for (const a of found.slice(0, 50)) {
+        list.append(el("li", {}, el("a", { href: `/app/learner/${encodeURIComponent(a.learner_id)}?framework=${encodeURIComponent(framework)}`, text: a.learner_id }),
+          document.createTextNode(` \u2013 ${a.competency_id}: ${a.message} `),
+          el("button", { type: "button", onclick: async () => { await api(`/api/v1/alerts/${a.id}/acknowledge`, { method: "POST" }); loadAlerts(); }, text: "Acknowledge" })));
+      }
+      alerts.replaceChildren(found.length ? list : el("p", { class: "muted", text: "No open alerts." }));
+    } catch (error) { fail("alerts", error); }
+  }
+
+  const ovLearner = el("input", { id: "ov-learner", required: "required" });
+  const ovCompetency = el("select", { id: "ov-competency" }, ...grid.competencies.map((c) => el("option", { value: c.id, text: c.title })));
+  const ovStatus = el("select", { id: "ov-status" }, ...["mastered", "proficient", "needs_review", "in_progress", "not_started"].map((s) => el("option", { value: s, text: STATUS[s].label })));
+  const ovReason = el("select", { id: "ov-reason" }, ...["demonstrated_elsewhere", "prior_learning", "assessment_error", "accommodation", "other"].map((s) => el("option", { value: s, text: s.replaceAll("_", " ") })));
+  const ovNote = el("textarea", { id: "ov-note", rows: "2" });
+  const ovMessage = el("p", { id: "ov-message", "aria-live": "polite" });
+  const trail = el("div", { id: "trail" });
+  async function showTrail(learner) {
+    try {
+      const found = await api(`/api/v1/learners/${encodeURIComponent(learner)}/overrides?framework_id=${encodeURIComponent(framework)}`);
+      trail.replaceChildren(el("table", {}, el("caption", { text: `Override audit trail of ${learner}` }),
+        el("thead", {}, el("tr", {}, ...["When", "Competency", "Set to", "Model said", "Reason", "Note", "By", "Active"].map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, ...found.map((o) => el("tr", {}, ...[o.created_at.slice(0, 19).replace("T", " "), o.competency_id, o.status, o.model_status, o.reason, o.note, o.educator, o.active ? "yes" : "lifted"].map((v) => el("td", { text: String(v) })))))));
+    } catch (error) { fail("trail", error); }
+  }
+  const form = el("form", { id: "override-form" },
+    el("label", { for: "ov-learner", text: "Learner id" }), ovLearner,
+    el("label", { for: "ov-competency", text: "Competency" }), ovCompetency,
+    el("label", { for: "ov-status", text: "Set status to" }), ovStatus,
+    el("label", { for: "ov-reason", text: "Reason" }), ovReason,
+    el("label", { for: "ov-note", text: "Note (why)" }), ovNote,
+    el("p", {}, el("button", { type: "submit", class: "primary", text: "Apply override" })), ovMessage);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api(`/api/v1/learners/${encodeURIComponent(ovLearner.value)}/overrides`, { method: "POST", json: {
+        framework_id: framework, competency_id: ovCompetency.value, status: ovStatus.value, reason: ovReason.value, note: ovNote.value } });
+      ovMessage.textContent = `Override applied to ${ovLearner.value}.`;
+      await showTrail(ovLearner.value);
+    } catch (error) { ovMessage.textContent = "Not applied: " + error.message; }
+  });
+
+  document.getElementById("content").replaceChildren(
+    el("h2", { text: "Cohort grid" }),
+    el("div", { class: "controls panel" },
+      el("div", {}, el("label", { for: "cohort", text: "Cohort" }), cohortSelect),
+      el("div", {}, el("label", { for: "filter", text: "Filter learners" }), filter, el("span", { id: "filter-help", class: "visually-hidden", text: "Shows learners whose id contains this text" })),
+      el("div", {}, el("label", { for: "status-filter", text: "With any competency" }), statusFilter),
+      el("div", {}, el("label", { for: "sort", text: "Sort by" }), sort)),
+    legend(), count, wrap,
+    el("div", { class: "columns" },
+      el("section", {}, el("h2", { text: "Override a status" }), el("div", { class: "panel" }, form, trail)),
+      el("section", {}, el("h2", { text: "Alerts" }), alerts)));
+  render();
+  loadAlerts();
+  document.body.dataset.updated = String(Date.now());
+}
+
+// ---- framework page ---------------------------------------------------------------------------
+async function frameworkPage() {
+  logoutButton();
+  if (!token()) return goLogin();
+  const framework = document.body.dataset.framework;
+  let map;
+  try { map = await api(`/api/v1/frameworks/${encodeURIComponent(framework)}/map`); }
+  catch (error) { return fail("content", error); }
+  const svg = svgEl("svg", { class: "map", role: "img", "aria-label": `Prerequisite graph of ${map.title}: ${map.nodes.length} competencies` });
+  drawMap(svg, map, null, null);
+  const list = el("ul", {}, ...map.nodes.map((n) => el("li", { text: n.title + (n.requires.length ? " \u2013 requires " + n.requires.join(", ") : "") })));
+  async function download(format) {
+    const response = await fetch(`/api/v1/frameworks/${encodeURIComponent(framework)}/export?format=${format}`, { headers: { Authorization: "Bearer " + token() } });
+    const blob = await response.blob();
+    const link = el("a", { href: URL.createObjectURL(blob), download: `${framework}.${format === "case" ? "json" : format}` });
+    document.body.append(link); link.click(); link.remove();
+  }
+  const file = el("input", { id: "case-file", type: "file", accept: "application/json" });
+  const message = el("p", { "aria-live": "polite" });
+  const importForm = el("form", {}, el("label", { for: "case-file", text: "CASE 1.1 package (JSON)" }), file,
+    el("p", {}, el("button", { type: "submit", text: "Import" })), message);
+  importForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const result = await api("/api/v1/frameworks/case?replace=true", { method: "POST", json: JSON.parse(await file.files[0].text()) });
+      message.textContent = `Imported ${result.id}: ${result.competencies} competencies.`;
+    } catch (error) { message.textContent = "Not imported: " + error.message; }
+  });
+  document.getElementById("content").replaceChildren(
+    el("h2", { text: map.title }),
+    el("div", { class: "panel map-wrap" }, svg),
+    el("section", {}, el("h3", { text: "Competencies and their prerequisites" }), list),
+    el("section", { class: "panel" }, el("h3", { text: "Export" }),
+      ...["case", "csv", "yaml"].map((f) => el("button", { type: "button", onclick: () => download(f), text: f.toUpperCase() }))),
+    el("section", { class: "panel" }, el("h3", { text: "Import" }), importForm));
+  document.body.dataset.updated = String(Date.now());
+}
+
+const PAGES = { login: loginPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
+window.addEventListener("DOMContentLoaded", () => PAGES[document.body.dataset.page]());
