@@ -36,6 +36,7 @@ from masterypath.domain.evidence import (
     outcome_to_dict,
 )
 from masterypath.domain.framework import Framework
+from masterypath.domain.layout import layered_layout
 from masterypath.errors import NotFoundError, PermissionDeniedError
 from masterypath.interop.audit_report import render_audit_html
 from masterypath.interop.case import import_case
@@ -52,6 +53,7 @@ from masterypath.services.mastery import MasteryService
 from masterypath.services.privacy import PrivacyService
 from masterypath.services.xapi import XapiService
 from masterypath.settings import Settings
+from masterypath.web.pages import pages_router, static_files
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Malformed request body"},
@@ -122,6 +124,48 @@ def create_app(
     ) -> list[CompetencyOut]:
         """The framework's competencies (with parents and prerequisites)."""
         return _framework_out(frameworks.get(framework_id)).competencies
+
+    @v1.get("/frameworks/{framework_id}/map", tags=["frameworks"])
+    def framework_map(
+        framework_id: Text, _: Principal = allow(Action.READ_FRAMEWORK)
+    ) -> dict[str, Any]:
+        """The prerequisite graph laid out in layers (for drawing a progress map): each
+        competency's layer and order, and the prerequisite edges."""
+        fw = frameworks.get(framework_id)
+        return {
+            "id": fw.id,
+            "title": fw.title,
+            "nodes": [
+                {
+                    "id": p.id,
+                    "title": fw.competency(p.id).title,
+                    "layer": p.layer,
+                    "order": p.order,
+                    "parent": fw.competency(p.id).parent_id,
+                    "requires": [r.competency_id for r in fw.competency(p.id).prerequisites],
+                }
+                for p in layered_layout(fw)
+            ],
+            "edges": [[before, after] for before, after, _ in fw.edges()],
+        }
+
+    @v1.get("/frameworks/{framework_id}/grid", tags=["mastery"])
+    def cohort_grid(
+        request: Request,
+        framework_id: Text,
+        cohort_id: Text | None = None,
+        principal: Principal = allow(Action.READ_AUDIT),
+    ) -> dict[str, Any]:
+        """Learners x competencies (status, estimate, uncertainty, evidence count) for the
+        caller's learners (an educator's cohorts; a cohort's only with ``cohort_id``).
+        Every learner shown is written to the access log."""
+        visible = accounts.visible_learners(principal)
+        if cohort_id is not None:
+            members = accounts.cohort_members(cohort_id)
+            visible = members if visible is None else visible & members
+        grid = mastery.grid(framework_id, visible)
+        guard.log(principal, Action.READ_LEARNER, request, [r["id"] for r in grid["learners"]])
+        return grid
 
     @v1.get("/frameworks/{framework_id}/items", tags=["frameworks"])
     def list_items(
@@ -260,6 +304,9 @@ def create_app(
     app.include_router(auth_router(accounts))
     app.include_router(v1)
     app.include_router(xapi_router(XapiService(context, committer=committer), guard, allow))
+
+    app.include_router(pages_router())
+    app.mount("/static", static_files(), name="static")
 
     @app.get("/how-it-works", response_class=HTMLResponse, tags=["meta"])
     def how_it_works() -> str:

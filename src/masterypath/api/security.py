@@ -60,5 +60,7 @@ class Guard:
         self, principal: Principal, action: Action, request: Request, learner_ids: Sequence[str]
     ) -> None:
         what = f"{request.method} {request.url.path}"
-        for learner_id in dict.fromkeys(learner_ids):
-            self.privacy.log_access(principal.subject, action.value, what, learner_id)
+        if learner_ids:
+            self.privacy.log_access(
+                principal.subject, action.value, what, *dict.fromkeys(learner_ids)
+            )

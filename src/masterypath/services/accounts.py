@@ -466,6 +466,12 @@ class AccountService:
             if session.get(CohortEducatorRow, (cohort_id, user_id)) is None:
                 session.add(CohortEducatorRow(cohort_id=cohort_id, user_id=user_id))
 
+    def cohort_members(self, cohort_id: str) -> set[str]:
+        with self.context.sessions() as session:
+            if session.get(CohortRow, cohort_id) is None:
+                raise NotFoundError("cohort", cohort_id)
+            return set(PeopleRepository(session).members(cohort_id))
+
     def cohorts(self, principal: Principal) -> list[dict[str, object]]:
         user = principal.subject.removeprefix("user:") if principal.role is Role.EDUCATOR else None
         with self.context.sessions() as session:

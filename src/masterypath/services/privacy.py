@@ -159,15 +159,15 @@ class PrivacyService:
                 at=now, actor=by, action="withdraw_consent", target=learner_id
             )
 
-    def log_access(self, actor: str, action: str, what: str, learner_id: str) -> None:
+    def log_access(self, actor: str, action: str, what: str, *learner_ids: str) -> None:
+        """One access-log row per learner read (one transaction)."""
+        now = self.context.clock()
         with self.context.sessions.begin() as session:
-            PeopleRepository(session).log_access(
-                at=self.context.clock(),
-                actor=actor,
-                action=action,
-                what=what,
-                learner_id=learner_id,
-            )
+            repo = PeopleRepository(session)
+            for learner_id in learner_ids:
+                repo.log_access(
+                    at=now, actor=actor, action=action, what=what, learner_id=learner_id
+                )
 
     def access_log(self, learner_id: str) -> list[dict[str, Any]]:
         with self.context.sessions() as session:

@@ -26,7 +26,7 @@ async function api(path, options = {}) {
     options.body = JSON.stringify(options.json);
   }
   const response = await fetch(path, Object.assign({}, options, { headers }));
-  if (response.status === 401) { goLogin(); throw new Error("not logged in"); }
+  if (response.status === 401 && path !== "/auth/login") { goLogin(); throw new Error("not logged in"); }
   const text = await response.text();
   const body = text ? JSON.parse(text) : null;
   if (!response.ok) {
@@ -117,7 +117,19 @@ async function loginPage() {
 }
 
 // ---- the progress map ---------------------------------------------------------------------
-const BOX = { w: 150, h: 46, gx: 40, gy: 56 };
+const BOX = { w: 170, h: 60, gx: 36, gy: 50 };
+
+function wrap(text, width, lines) {  // at most `lines` lines of about `width` characters
+  const out = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && (line + " " + word).length > width) { out.push(line); line = word; }
+    else line = line ? line + " " + word : word;
+  }
+  if (line) out.push(line);
+  if (out.length > lines) { out.length = lines; out[lines - 1] = out[lines - 1].slice(0, width - 1) + "\u2026"; }
+  return out;
+}
 
 function drawMap(svg, map, byId, onPick) {
   svg.replaceChildren();
@@ -141,19 +153,27 @@ function drawMap(svg, map, byId, onPick) {
   for (const n of map.nodes) {
     const item = byId ? byId[n.id] : null;
     const status = item ? statusOf(item) : "not_started";
-    const g = svgEl("g", { class: "node" + (status === "locked" ? " locked" : ""), tabindex: "0", role: "button", "data-id": n.id });
+    const g = svgEl("g", { class: "node" + (status === "locked" ? " locked" : ""), "data-id": n.id });
+    if (onPick) { g.setAttribute("tabindex", "0"); g.setAttribute("role", "button"); }
     const est = item && item.explanation.estimate !== null ? ` P=${item.explanation.estimate.toFixed(2)}` : "";
-    const spread = item && item.explanation.uncertainty !== null && item.explanation.uncertainty !== undefined ? ` ±${item.explanation.uncertainty.toFixed(2)}` : "";
-    const label = item ? `${n.title}: ${status === "locked" ? "locked" : STATUS[status].label}${est}${spread}` : n.title;
-    g.setAttribute("aria-label", label);
-    const title = svgEl("title"); title.textContent = label; g.append(title);
+    const spread = item && item.explanation.uncertainty !== null && item.explanation.uncertainty !== undefined ? ` \u00B1${item.explanation.uncertainty.toFixed(2)}` : "";
+    const state = item ? (status === "locked" ? "locked" : STATUS[status].label) + est + spread : "";
+    const lines = wrap(n.title, 22, 2);
+    // no aria-label: the node's name is the text drawn in it, so what is seen is what is read
     const fill = { mastered: "#009e73", proficient: "#56b4e9", in_progress: "#e69f00", insufficient_evidence: "#e69f00", needs_review: "#cc79a7", not_started: "#ffffff", locked: "#e8e8e8" }[status];
     g.append(svgEl("rect", { x: at[n.id].x, y: at[n.id].y, width: BOX.w, height: BOX.h, rx: 6, fill }));
-    const t1 = svgEl("text", { x: at[n.id].x + 8, y: at[n.id].y + 18 });
-    t1.textContent = (n.title.length > 20 ? n.title.slice(0, 19) + "\u2026" : n.title);
-    const t2 = svgEl("text", { x: at[n.id].x + 8, y: at[n.id].y + 36 });
-    t2.textContent = item ? (status === "locked" ? LOCK + " locked" : STATUS[status].mark + " " + STATUS[status].label) + est : "";
-    g.append(t1, t2);
+    lines.forEach((line, i) => {
+      const t = svgEl("text", { x: at[n.id].x + 8, y: at[n.id].y + 16 + i * 15 });
+      t.textContent = line;
+      g.append(t);
+    });
+    if (item) {
+      const mark = svgEl("text", { x: at[n.id].x + 8, y: at[n.id].y + BOX.h - 8, "aria-hidden": "true" });
+      mark.textContent = status === "locked" ? LOCK : STATUS[status].mark;
+      const t = svgEl("text", { x: at[n.id].x + 26, y: at[n.id].y + BOX.h - 8 });
+      t.textContent = state;
+      g.append(mark, t);
+    }
     if (onPick) {
       g.addEventListener("click", () => onPick(n.id, g));
       g.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onPick(n.id, g); } });
@@ -192,6 +212,8 @@ async function learnerPage() {
     el("section", { "aria-labelledby": "table-h" }, el("h3", { id: "table-h", text: "The same, as a table" }), table));
   let last = "";
   let selected = null;
+  let timer = null;
+  let refused = false;
 
   async function pick(cid) {
     selected = cid;
@@ -218,7 +240,11 @@ async function learnerPage() {
     let progress, plan;
     try {
       progress = await api(`/api/v1/learners/${encodeURIComponent(learner)}/progress?framework_id=${encodeURIComponent(framework)}`);
-    } catch (error) { clearInterval(timer); return fail("content", error); }
+    } catch (error) {
+      if (timer) clearInterval(timer);
+      refused = true;
+      return fail("content", error);
+    }
     const fingerprint = JSON.stringify(progress.map((p) => [p.competency_id, p.status, p.unlocked, p.explanation.estimate]));
     if (fingerprint === last) return;
     last = fingerprint;
@@ -246,7 +272,7 @@ async function learnerPage() {
     document.body.dataset.updated = String(Date.now());
   }
   await refresh();
-  const timer = setInterval(refresh, 1000);  // live: a change shows within about a second
+  if (!refused) timer = setInterval(refresh, 1000);  // live: a change shows within a second
 }
 
 // ---- educator page ----------------------------------------------------------------------------
@@ -395,7 +421,7 @@ async function frameworkPage() {
   });
   document.getElementById("content").replaceChildren(
     el("h2", { text: map.title }),
-    el("div", { class: "panel map-wrap" }, svg),
+    el("div", { class: "panel map-wrap", tabindex: "0", role: "region", "aria-label": "Prerequisite graph (scrollable)" }, svg),
     el("section", {}, el("h3", { text: "Competencies and their prerequisites" }), list),
     el("section", { class: "panel" }, el("h3", { text: "Export" }),
       ...["case", "csv", "yaml"].map((f) => el("button", { type: "button", onclick: () => download(f), text: f.toUpperCase() }))),

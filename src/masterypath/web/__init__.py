@@ -1,0 +1,1 @@
+"""Server-rendered pages: page shells plus one local script and stylesheet (no CDN)."""

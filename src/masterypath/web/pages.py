@@ -1,0 +1,75 @@
+"""The pages: login, a learner's progress map, the educator's cohort grid, a framework.
+
+Each page is a small HTML shell (``templates/base.html``) plus ``static/app.js``, which
+reads the API with the bearer token from the login page; the API decides what each caller
+may see, so a learner who opens another learner's page gets the API's refusal, shown.
+"""
+
+from __future__ import annotations
+
+import html
+from importlib import resources
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+NAV = (
+    '<a href="/app/educator">Cohort grid</a> <a href="/docs">API</a> '
+    '<a href="/how-it-works">How it works</a> '
+    '<button type="button" id="logout">Log out</button>'
+)
+LOGIN = """<h2>Log in</h2>
+<form id="login-form" class="panel" style="max-width:24rem">
+<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" required>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<p><button class="primary" type="submit">Log in</button></p>
+<p id="login-message" class="error" role="alert"></p>
+</form>
+<p>The demo prints its logins when it starts (<code>python3 scripts/dev.py demo</code>).</p>"""
+LOADING = '<p aria-busy="true">Loading…</p>'
+
+
+def _template() -> str:
+    return resources.files("masterypath.web").joinpath("templates/base.html").read_text("utf-8")
+
+
+def render(page: str, title: str, body: str, *, nav: str = NAV, **data: str) -> HTMLResponse:
+    attributes = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in data.items())
+    text = (
+        _template()
+        .replace("{{title}}", html.escape(title))
+        .replace("{{page}}", page)
+        .replace("{{data}}", attributes)
+        .replace("{{nav}}", nav)
+        .replace("{{body}}", body)
+    )
+    return HTMLResponse(text, headers={"Cache-Control": "no-store"})
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=str(resources.files("masterypath.web").joinpath("static")))
+
+
+def pages_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/login")
+    def login() -> HTMLResponse:
+        return render("login", "Log in", LOGIN, nav='<a href="/how-it-works">How it works</a>')
+
+    @router.get("/app/learner/{learner_id}")
+    def learner(learner_id: str) -> HTMLResponse:
+        return render("learner", f"Progress of {learner_id}", LOADING, learner=learner_id)
+
+    @router.get("/app/educator")
+    def educator() -> HTMLResponse:
+        return render("educator", "Cohort grid", LOADING)
+
+    @router.get("/app/framework/{framework_id}")
+    def framework(framework_id: str) -> HTMLResponse:
+        return render("framework", f"Framework {framework_id}", LOADING, framework=framework_id)
+
+    return router
