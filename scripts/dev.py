@@ -8,13 +8,16 @@ The virtual environment lives in ``.venv`` and is (re)installed whenever
 ``pyproject.toml`` changes. Any further arguments go to ``masterypath demo`` or
 ``pytest``. The test run includes the PostgreSQL leg when a server answers on
 127.0.0.1:5432 (``MASTERYPATH_REQUIRE_POSTGRES=1`` makes it mandatory) and exits
-non-zero on any failure, including pytest's "no tests collected" (exit code 5).
+non-zero on any failure, including pytest's "no tests collected" (exit code 5). The
+browser tests run when Debian's ``chromium`` is installed (``MASTERYPATH_REQUIRE_BROWSER=1``
+makes them mandatory; ``.ci/run`` installs it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -63,8 +66,19 @@ def demo(args: list[str]) -> int:
     return run(BIN / "masterypath", "demo", *args, check=False)
 
 
+def ensure_axe() -> None:
+    """axe-core (npm) for the browser tests' accessibility checks, when npm is here."""
+    if (ROOT / "tests/e2e/node_modules/axe-core/axe.min.js").exists():
+        return
+    if shutil.which("npm") is None:
+        print("npm not found: the browser tests will be skipped (they say so)", flush=True)
+        return
+    run("npm", "install", "--prefix", "tests/e2e", "--no-audit", "--no-fund", "--silent")
+
+
 def test(args: list[str]) -> int:
     ensure_env("dev")
+    ensure_axe()
     run(BIN / "ruff", "check", "src", "tests", "bench", "scripts")
     run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "scripts")
     run(BIN / "mypy")

@@ -10,7 +10,7 @@ const STATUS = {
   needs_review: { label: "needs review", mark: "\u21BB" },
   not_started: { label: "not started", mark: "\u25CB" },
 };
-const LOCK = "\uD83D\uDD12";
+const LOCK = "\u2298";  // ⊘, in every common font (the padlock emoji is not)
 
 function token() { return sessionStorage.getItem("mp-token"); }
 
@@ -117,7 +117,7 @@ async function loginPage() {
 }
 
 // ---- the progress map ---------------------------------------------------------------------
-const BOX = { w: 170, h: 60, gx: 36, gy: 50 };
+const BOX = { w: 196, h: 60, gx: 30, gy: 50 };
 
 function wrap(text, width, lines) {  // at most `lines` lines of about `width` characters
   const out = [];

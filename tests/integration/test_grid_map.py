@@ -1,0 +1,85 @@
+"""The map and grid endpoints behind the pages (both backends)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from masterypath.domain.access import Role
+from masterypath.domain.evidence import BinaryOutcome, Evidence
+from masterypath.interop.loader import load_framework_file
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
+from tests.conftest import api_app, login
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def test_grid_shows_the_callers_learners_with_stored_states_and_logs_each(
+    database: ServiceContext,
+) -> None:
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    EvidenceService(database).record_many(
+        [
+            Evidence.create(
+                learner_id=lr,
+                competency_ids=("select",),
+                item_id="q-select",
+                outcome=BinaryOutcome(n % 3 != 0),
+                timestamp=T0 + timedelta(minutes=n),
+            )
+            for lr in ("a1", "a2", "b1")
+            for n in range(5)
+        ]
+    )
+    client, accounts = api_app(database)
+    accounts.create_user("admin", "admin-password", Role.ADMIN)
+    ed = accounts.create_user("ed", "ed-password", Role.EDUCATOR)
+    accounts.create_cohort("A", "A", by="t")
+    for learner in ("a1", "a2"):
+        accounts.enrol("A", learner, by="t")
+    accounts.assign_educator("A", ed, by="t")
+
+    grid = client.get(
+        "/api/v1/frameworks/dbcourse/grid", headers=login(client, "ed", "ed-password")
+    ).json()
+    assert [c["id"] for c in grid["competencies"]] == [
+        "module-sql",
+        "select",
+        "normalise",
+        "recover",
+    ]
+    assert [r["id"] for r in grid["learners"]] == ["a1", "a2"]  # not b1: another cohort
+    progress = {p.competency_id: p for p in MasteryService(database).progress("a1", "dbcourse")}
+    select = grid["learners"][0]["cells"][1]
+    assert select[0] == progress["select"].decision.model_status.value
+    assert select[1] == round(progress["select"].decision.explanation.estimate, 3)
+    assert select[3] == 5 and grid["learners"][0]["cells"][2] is None  # no evidence on normalise
+    admin = login(client, "admin", "admin-password")
+    everyone = client.get("/api/v1/frameworks/dbcourse/grid", headers=admin).json()
+    assert [r["id"] for r in everyone["learners"]] == ["a1", "a2", "b1"]
+    cohort = client.get(
+        "/api/v1/frameworks/dbcourse/grid", params={"cohort_id": "A"}, headers=admin
+    ).json()
+    assert [r["id"] for r in cohort["learners"]] == ["a1", "a2"]
+    log = client.get("/api/v1/learners/a1/access-log", headers=admin).json()
+    assert [r["what"] for r in log] == ["GET /api/v1/frameworks/dbcourse/grid"] * 3
+
+
+def test_map_layers_respect_every_prerequisite(database: ServiceContext) -> None:
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    client, accounts = api_app(database)
+    accounts.create_user("admin", "admin-password", Role.ADMIN)
+    body = client.get(
+        "/api/v1/frameworks/dbcourse/map", headers=login(client, "admin", "admin-password")
+    ).json()
+    layer = {n["id"]: n["layer"] for n in body["nodes"]}
+    assert layer == {"module-sql": 0, "select": 0, "normalise": 1, "recover": 2}
+    assert all(layer[a] < layer[b] for a, b in body["edges"])
