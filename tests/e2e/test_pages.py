@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import pytest
 import uvicorn
-from tests.conftest import CHEAP_HASHER, _notes
 
 from masterypath.api.app import create_app
 from masterypath.demo import load_demo_framework, simulate_learners
@@ -34,6 +33,7 @@ from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.settings import Settings
 from masterypath.store.database import upgrade
+from tests.conftest import CHEAP_HASHER, _notes
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
