@@ -1,0 +1,247 @@
+"""Benchmark: rubric scoring of short answers on SemEval-2013 Task 7 (Beetle, SciEntsBank).
+
+Each question becomes a one-criterion rubric whose levels are the task's labels (2-way:
+incorrect < correct; 3-way: incorrect < contradictory < correct) and whose top level holds
+the question's reference answers. Only the train split is used for fitting: on the
+*unseen answers* split a question's train answers are its rubric's exemplars (the scorer
+calibrates on them); on *unseen questions / domains* the question is new, so the scorer
+relies on the calibration it learned from the train questions (``SimilarityScorer.fit``).
+
+Rows, in one run on the same answers: masterypath's ``SimilarityScorer`` with MiniLM
+embeddings (the offline default) and with TF-IDF (no ``nlp`` extra), and the baseline the
+data README describes (MiniLM cosine to the nearest reference answer + a logistic
+regression fitted on train). The best SemEval-2013 systems are printed for reference.
+
+Usage::
+
+    .venv/bin/python -m bench.feedback_semeval ../shared/data/feedback/semeval2013-task7 \\
+        --json bench/feedback_semeval.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+
+from masterypath.domain.rubric import Criterion, Exemplar, Level, Rubric
+from masterypath.domain.scoring import SimilarityScorer
+from masterypath.nlp.embeddings import MiniLMEncoder
+
+SPLITS = {"unseen_answers": "UA", "unseen_questions": "UQ", "unseen_domains": "UD"}
+LEVELS = {
+    "2way": [("incorrect", 0.0), ("correct", 1.0)],
+    "3way": [("incorrect", 0.0), ("contradictory", 0.5), ("correct", 1.0)],
+}
+SEMEVAL_BEST = {  # macro-F1 of the best SemEval-2013 system on Beetle (task paper)
+    ("beetle", "2way", "UA"): 0.833,
+    ("beetle", "2way", "UQ"): 0.702,
+    ("beetle", "3way", "UA"): 0.715,
+    ("beetle", "3way", "UQ"): 0.585,
+}
+README_BASELINE = {("scientsbank", "2way", "UQ"): 0.715, ("beetle", "2way", "UQ"): 0.750}
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def rubric_for(question: dict[str, Any], way: str, exemplars: list[dict[str, Any]]) -> Rubric:
+    levels = tuple(
+        Level(
+            id=name,
+            label=name,
+            points=points,
+            descriptor="",
+            references=tuple(r["text"] for r in question["reference_answers"])
+            if name == "correct"
+            else (),
+        )
+        for name, points in LEVELS[way]
+    )
+    return Rubric(
+        id=f"{question['corpus']}:{question['question_id']}",
+        title=question["question"],
+        criteria=(Criterion(id="answer", title="Answer", levels=levels),),
+        exemplars=tuple(
+            Exemplar("answer", a[f"label_{way}"], a["student_answer"], "train") for a in exemplars
+        ),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--ways", default="2way,3way")
+    parser.add_argument("--json", type=Path, dest="json_path")
+    args = parser.parse_args(argv)
+    console = Console(width=130)
+    questions = {
+        (q["corpus"], q["split"], q["question_id"]): q
+        for q in read(args.data / "questions.jsonl.gz")
+    }
+    answers = read(args.data / "answers.jsonl.gz")
+    train: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for a in answers:
+        if a["split"] == "train":
+            train[(a["corpus"], a["question_id"])].append(a)
+    encoder = MiniLMEncoder()
+    rows: list[dict[str, Any]] = []
+    for way in args.ways.split(","):
+        for corpus in ("beetle", "scientsbank"):
+            train_examples = []
+            for (c, qid), group in train.items():
+                if c != corpus:
+                    continue
+                bare = rubric_for(questions[(c, "train", qid)], way, [])
+                train_examples += [
+                    (bare, "answer", a["student_answer"], a[f"label_{way}"]) for a in group
+                ]
+            systems = {
+                "masterypath (MiniLM)": SimilarityScorer(encoder=encoder).fit(train_examples),
+                "masterypath (TF-IDF, no nlp extra)": SimilarityScorer().fit(train_examples),
+            }
+
+            # the README's baseline: cosine to the nearest reference + logistic regression
+            def nearest(text: str, rubric: Rubric) -> float:
+                refs = list(rubric.criteria[0].levels[-1].references)
+                v = encoder.encode([text, *refs])
+                return float((v[1:] @ v[0]).max()) if refs else 0.0
+
+            base_x = np.array([[nearest(t, r)] for r, _, t, _ in train_examples])
+            base_y = [lab for *_, lab in train_examples]
+            baseline = LogisticRegression(max_iter=1000).fit(base_x, base_y)
+            for split, short in SPLITS.items():
+                test = [a for a in answers if a["corpus"] == corpus and a["split"] == split]
+                if not test:
+                    continue
+                truth = [a[f"label_{way}"] for a in test]
+                rubrics = {}
+                for a in test:
+                    q = questions[(corpus, split, a["question_id"])]
+                    own = train.get((corpus, a["question_id"]), []) if short == "UA" else []
+                    rubrics[a["question_id"]] = rubrics.get(a["question_id"]) or rubric_for(
+                        q, way, own
+                    )
+                for name, scorer in systems.items():
+                    latencies, predicted = [], []
+                    start = time.perf_counter()
+                    for a in test:
+                        t0 = time.perf_counter()
+                        judged = scorer.score(a["student_answer"], rubrics[a["question_id"]])
+                        latencies.append(time.perf_counter() - t0)
+                        predicted.append(judged[0].level_id)
+                    seconds = time.perf_counter() - start
+                    rows.append(
+                        _row(corpus, way, short, name, truth, predicted, latencies, seconds)
+                    )
+                predicted = list(
+                    baseline.predict(
+                        np.array(
+                            [
+                                [nearest(a["student_answer"], rubrics[a["question_id"]])]
+                                for a in test
+                            ]
+                        )
+                    )
+                )
+                rows.append(
+                    _row(
+                        corpus,
+                        way,
+                        short,
+                        "baseline: MiniLM nearest reference + LR",
+                        truth,
+                        predicted,
+                        [],
+                        0.0,
+                    )
+                )
+    table = Table(
+        title="SemEval-2013 Task 7: macro-F1 (accuracy) per test split, fitted on train only"
+    )
+    for column in (
+        "corpus",
+        "labels",
+        "split",
+        "system",
+        "macro-F1",
+        "accuracy",
+        "answers/s",
+        "p95 ms",
+        "reference",
+    ):
+        table.add_column(
+            column,
+            justify="left"
+            if column in ("corpus", "labels", "split", "system", "reference")
+            else "right",
+        )
+    for r in rows:
+        ref = []
+        key = (r["corpus"], r["labels"], r["split"])
+        if key in SEMEVAL_BEST:
+            ref.append(f"SemEval best {SEMEVAL_BEST[key]:.3f}")
+        if key in README_BASELINE and r["system"].startswith("baseline"):
+            ref.append(f"README {README_BASELINE[key]:.3f}")
+        table.add_row(
+            r["corpus"],
+            r["labels"],
+            r["split"],
+            r["system"],
+            f"{r['macro_f1']:.3f}",
+            f"{r['accuracy']:.3f}",
+            f"{r['answers_per_s']:,.0f}" if r["answers_per_s"] else "",
+            f"{r['p95_ms']:.1f}" if r["p95_ms"] else "",
+            ", ".join(ref),
+        )
+    console.print(table)
+    if args.json_path:
+        args.json_path.write_text(
+            json.dumps(
+                {"rows": rows, "semeval_best": {"/".join(k): v for k, v in SEMEVAL_BEST.items()}},
+                indent=2,
+            )
+            + "\n"
+        )
+    return 0
+
+
+def _row(
+    corpus: str,
+    way: str,
+    split: str,
+    system: str,
+    truth: list[str],
+    predicted: list[str],
+    latencies: list[float],
+    seconds: float,
+) -> dict[str, Any]:
+    return {
+        "corpus": corpus,
+        "labels": way,
+        "split": split,
+        "system": system,
+        "n": len(truth),
+        "macro_f1": round(float(f1_score(truth, predicted, average="macro")), 4),
+        "accuracy": round(float(accuracy_score(truth, predicted)), 4),
+        "answers_per_s": round(len(truth) / seconds, 1) if seconds else 0.0,
+        "p95_ms": round(float(np.percentile(np.array(latencies) * 1000, 95)), 2)
+        if latencies
+        else 0.0,
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
