@@ -98,6 +98,9 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
 
 
 TABLES = (
+    "reviews",
+    "submissions",
+    "rubrics",
     "xapi_statements",
     "audit_log",
     "access_log",

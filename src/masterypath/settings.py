@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     echo_sql: bool = False
     max_body_bytes: int = 10_000_000
     """Larger request bodies are refused with 413."""
+    llm_url: str = ""
+    """OpenAI-compatible endpoint (``https://host/v1``) for rubric scoring; empty: off."""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 20.0
     embeddings: bool = True
     """Use sentence embeddings for career alignment when the ``nlp`` extra is installed
     (``MASTERYPATH_EMBEDDINGS=0``: lexical matching only)."""

@@ -269,6 +269,8 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
         "career_goals": "career_goals",
         "access_log": "access_log",
         "users": "accounts",
+        "submissions": "submissions",
+        "reviews": "reviews",
     }
     with database.sessions() as session:
         for table in Base.metadata.sorted_tables:

@@ -20,12 +20,15 @@ from fastapi.testclient import TestClient
 from masterypath.domain.access import Role, Scope
 from masterypath.domain.alerts import AlertDraft, AlertKind
 from masterypath.domain.evidence import BinaryOutcome, Evidence
+from masterypath.domain.rubric import Criterion, Level, Rubric, rubric_to_dict
+from masterypath.domain.scoring import SimilarityScorer
 from masterypath.interop.case import export_case
 from masterypath.interop.loader import load_framework_file
 from masterypath.interop.taxonomies import read_generic_csv
 from masterypath.services.careers import CareerService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
+from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
 from masterypath.services.privacy import PrivacyService
@@ -42,12 +45,15 @@ W_EV, R_L, ACT, EXP = "write_evidence", "read_learner", "act_on_learner", "expor
 GOAL, M_L, ERASE = "set_career_goal", "manage_learners", "erase_learner"
 AUDIT, ATTR, LOGS, USERS = "read_audit", "write_attributes", "read_logs", "manage_users"
 W_X, R_X = "write_xapi", "read_xapi"
+RUBRICS, SUBMIT = "manage_rubrics", "submit_work"
 
 # what each caller may do, written out by hand; "own" = only for its own learner(s)
 EVERYTHING = "everything"
 PERMISSIONS: dict[str, dict[str, str]] = {
     "admin": {EVERYTHING: "any"},
     "educator": {
+        RUBRICS: "any",
+        SUBMIT: "own",
         R_FW: "any",
         R_CAR: "any",
         M_CAR: "any",
@@ -58,12 +64,13 @@ PERMISSIONS: dict[str, dict[str, str]] = {
         EXP: "own",
         GOAL: "own",
     },
-    "learner": {R_FW: "any", R_CAR: "any", R_L: "own", EXP: "own", GOAL: "own"},
+    "learner": {R_FW: "any", R_CAR: "any", R_L: "own", EXP: "own", GOAL: "own", SUBMIT: "own"},
     "key:all": {
         R_FW: "any",
         R_CAR: "any",
         W_FW: "any",
         W_EV: "any",
+        SUBMIT: "any",
         R_L: "any",
         M_L: "any",
         W_X: "any",
@@ -72,7 +79,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "key:frameworks-read": {R_FW: "any", R_CAR: "any"},
     "anonymous": {},
 }
-LEARNER_SCOPED = {W_EV, R_L, ACT, EXP, GOAL, W_X}
+LEARNER_SCOPED = {W_EV, R_L, ACT, EXP, GOAL, W_X, SUBMIT}
 
 
 @dataclass
@@ -163,6 +170,34 @@ def world(database: ServiceContext) -> World:
             now=T0,
         )
     ids["alert"] = {a.learner_id: a.id for a in mastery.alerts(framework_id="dbcourse")}
+    rubric = Rubric(
+        "r1",
+        "Circuits",
+        (
+            Criterion(
+                "path",
+                "Closed path",
+                (
+                    Level("missing", "Missing", 0, "No path."),
+                    Level(
+                        "met",
+                        "Met",
+                        1,
+                        "A closed path.",
+                        ("The bulb is in a closed path with the battery.",),
+                    ),
+                ),
+                ("select",),
+            ),
+        ),
+    )
+    feedback = FeedbackService(database, SimilarityScorer())
+    feedback.save_rubric(rubric)
+    ids["rubric"] = rubric_to_dict(rubric)
+    ids["submission"] = {
+        lr: feedback.submit(lr, "r1", "It glows because of the closed path.")["id"]
+        for lr in (OWN, OTHER)
+    }
     everything = accounts.create_api_key("lms", list(Scope), by="test").key
     read_only = accounts.create_api_key("catalogue", [Scope.FRAMEWORKS_READ], by="test").key
     ids["throwaway_key"] = accounts.create_api_key("old", [Scope.XAPI_READ], by="test").id
@@ -304,6 +339,18 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/xapi/statements", W_X, {"json": "xapi", "headers": XAPI}),
     ("PUT", "/xapi/statements", W_X, {"json": "xapi-one", "headers": XAPI}),
     ("GET", "/xapi/statements", R_X, {"headers": XAPI}),
+    ("POST", "/api/v1/rubrics", RUBRICS, {"json": "rubric", "params": {"replace": "true"}}),
+    ("GET", "/api/v1/rubrics/{rubric_id}", R_FW, {}),
+    (
+        "POST",
+        "/api/v1/learners/{learner_id}/submissions",
+        SUBMIT,
+        {"json": {"rubric_id": "r1", "text": "The bulb is in a closed path with the battery."}},
+    ),
+    ("GET", "/api/v1/learners/{learner_id}/submissions", R_L, {"params": {"rubric_id": "r1"}}),
+    ("POST", "/api/v1/learners/{learner_id}/submissions/{rubric_id}/final", ACT, {}),
+    ("GET", "/api/v1/reviews", AUDIT, {}),
+    ("PUT", "/api/v1/reviews/{submission_id}/{criterion_id}", ACT, {"json": {"level_id": "met"}}),
     # last: erasure changes the world
     ("DELETE", "/api/v1/learners/{learner_id}", ERASE, {}),
 ]
@@ -362,6 +409,9 @@ def request(
         "alert_id": ids["alert"][learner],
         "key_id": ids["throwaway_key"],
         "user_id": ids["throwaway_user"] if extras.get("user") else ids["ed1"],
+        "rubric_id": "r1",
+        "submission_id": ids["submission"][learner],
+        "criterion_id": "path",
     }
     if "taxonomy" in extras:
         values["taxonomy_id"] = extras["taxonomy"].format(
@@ -376,6 +426,8 @@ def request(
     body = extras.get("json")
     if body == "case":
         body = ids["case"]
+    elif body == "rubric":
+        body = ids["rubric"]
     elif body == "evidence":
         body = evidence(learner, f"m-{caller}-{learner}-{n}")
     elif body == "evidence-batch":

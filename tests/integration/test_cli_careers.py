@@ -106,3 +106,25 @@ def test_careers_import_bad_csv_names_line_and_field(run, tmp_path: Path) -> Non
     assert problems == [{"location": f"{bad} line 2", "field": "skill", "reason": "empty"}]
     code, output = run("careers", "report", "dba", "--taxonomy", "nope")
     assert code == 2 and "taxonomy 'nope' not found" in output
+
+
+def test_feedback_command_judges_an_answer(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rubric = str(FIXTURES / "circuits_rubric.json")
+    code, output = run(
+        "feedback",
+        "--rubric",
+        rubric,
+        "--answer",
+        "There is a closed path from the battery through the bulb and back.",
+        "--json",
+    )
+    assert code == 0, output
+    judged = {j["criterion_id"]: j["level_id"] for j in json.loads(output)["judgements"]}
+    assert judged == {"path": "met", "terminals": "missing"}
+    assert run("rubrics", "import", rubric)[0] == 0
+    code, output = run(
+        "feedback", "--rubric", "circuits", "--answer", "It is connected to the battery."
+    )
+    assert code == 0 and "Next step" in output
+    code, output = run("feedback", "--rubric", "nope", "--answer", "x")
+    assert code == 2 and "rubric 'nope' not found" in output

@@ -12,6 +12,7 @@ from masterypath import __version__
 from masterypath.api.accounts import account_router, auth_router
 from masterypath.api.careers import careers_router
 from masterypath.api.errors import BodyLimit, ErrorOut, install_error_handlers
+from masterypath.api.feedback import feedback_router
 from masterypath.api.how_it_works import PAGE
 from masterypath.api.learners import learner_router
 from masterypath.api.schemas import (
@@ -29,6 +30,7 @@ from masterypath.api.schemas import (
 from masterypath.api.security import Guard
 from masterypath.api.xapi import xapi_router
 from masterypath.domain.access import Action, Principal
+from masterypath.domain.alignment import TextEncoder
 from masterypath.domain.evidence import (
     Evidence,
     EvidenceKind,
@@ -37,16 +39,19 @@ from masterypath.domain.evidence import (
 )
 from masterypath.domain.framework import Framework
 from masterypath.domain.layout import layered_layout
+from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import NotFoundError, PermissionDeniedError
 from masterypath.interop.audit_report import render_audit_html
 from masterypath.interop.case import import_case
 from masterypath.interop.framework_files import framework_to_dict
 from masterypath.nlp.embeddings import load_encoder
+from masterypath.nlp.llm import LlmScorer
 from masterypath.services.accounts import AccountService
 from masterypath.services.audit import AuditService
 from masterypath.services.careers import CareerService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
+from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.group_commit import GroupCommitter
 from masterypath.services.mastery import MasteryService
@@ -82,7 +87,8 @@ def create_app(
     committer = GroupCommitter(evidence)
     audits = AuditService(context)
     mastery = MasteryService(context)
-    careers = CareerService(context, encoder=load_encoder(enabled=settings.embeddings))
+    encoder = load_encoder(enabled=settings.embeddings)  # one model, shared
+    careers = CareerService(context, encoder=encoder)
     accounts = accounts or AccountService(context)
     privacy = PrivacyService(context)
     guard = Guard(accounts, privacy)
@@ -301,6 +307,8 @@ def create_app(
     v1.include_router(learner_router(guard, allow, accounts, privacy, mastery, careers))
     v1.include_router(account_router(allow, accounts, privacy))
     v1.include_router(careers_router(careers, frameworks, allow))
+    feedback = FeedbackService(context, make_scorer(settings, encoder))
+    v1.include_router(feedback_router(feedback, guard, accounts, allow))
     app.include_router(auth_router(accounts))
     app.include_router(v1)
     app.include_router(xapi_router(XapiService(context, committer=committer), guard, allow))
@@ -318,6 +326,21 @@ def create_app(
         return _home_page(frameworks, evidence)
 
     return app
+
+
+def make_scorer(settings: Settings, encoder: TextEncoder | None) -> Any:
+    """The offline scorer (MiniLM when the nlp extra is there, else TF-IDF), wrapped by the
+    LLM scorer when ``MASTERYPATH_LLM_URL`` is set."""
+    offline = SimilarityScorer(encoder=encoder)
+    if not settings.llm_url:
+        return offline
+    return LlmScorer(
+        url=settings.llm_url,
+        model=settings.llm_model,
+        fallback=offline,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout,
+    )
 
 
 def app_from_environment() -> FastAPI:

@@ -238,3 +238,13 @@ class OverrideIn(Strict):
         "demonstrated_elsewhere", "prior_learning", "assessment_error", "accommodation", "other"
     ]
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class SubmissionIn(Strict):
+    rubric_id: Text
+    text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    next_activity: Text | None = None
+
+
+class ReviewIn(Strict):
+    level_id: Text

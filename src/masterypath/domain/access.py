@@ -49,6 +49,8 @@ class Action(StrEnum):
     MANAGE_USERS = "manage_users"
     WRITE_XAPI = "write_xapi"
     READ_XAPI = "read_xapi"
+    MANAGE_RUBRICS = "manage_rubrics"
+    SUBMIT_WORK = "submit_work"
 
 
 class Scope(StrEnum):
@@ -71,6 +73,7 @@ LEARNER_ACTIONS = frozenset(
         Action.EXPORT_LEARNER,
         Action.SET_CAREER_GOAL,
         Action.WRITE_XAPI,
+        Action.SUBMIT_WORK,
     }
 )
 """Actions about one learner: educators need the learner in a cohort, learners need it
@@ -89,6 +92,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.EXPORT_LEARNER,
             Action.SET_CAREER_GOAL,
             Action.READ_AUDIT,
+            Action.MANAGE_RUBRICS,
+            Action.SUBMIT_WORK,
         }
     ),
     Role.LEARNER: frozenset(
@@ -98,6 +103,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.READ_LEARNER,
             Action.EXPORT_LEARNER,
             Action.SET_CAREER_GOAL,
+            Action.SUBMIT_WORK,
         }
     ),
     Role.INTEGRATION: frozenset(),
@@ -106,7 +112,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 SCOPE_ACTIONS: dict[Scope, frozenset[Action]] = {
     Scope.FRAMEWORKS_READ: frozenset({Action.READ_FRAMEWORK, Action.READ_CAREERS}),
     Scope.FRAMEWORKS_WRITE: frozenset({Action.WRITE_FRAMEWORK}),
-    Scope.EVIDENCE_WRITE: frozenset({Action.WRITE_EVIDENCE}),
+    Scope.EVIDENCE_WRITE: frozenset({Action.WRITE_EVIDENCE, Action.SUBMIT_WORK}),
     Scope.LEARNERS_READ: frozenset({Action.READ_LEARNER}),
     Scope.LEARNERS_WRITE: frozenset({Action.MANAGE_LEARNERS}),
     Scope.XAPI_WRITE: frozenset({Action.WRITE_XAPI}),

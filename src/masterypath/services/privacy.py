@@ -30,6 +30,8 @@ from masterypath.store.tables import (
     MasteryEventRow,
     MasteryStateRow,
     OverrideRow,
+    ReviewRow,
+    SubmissionRow,
     TokenRow,
     UserRow,
     XapiStatementRow,
@@ -47,6 +49,8 @@ LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
     ("alerts", AlertRow),
     ("group_attributes", GroupAttributeRow),
     ("career_goals", CareerGoalRow),
+    ("reviews", ReviewRow),
+    ("submissions", SubmissionRow),
     ("access_log", AccessLogRow),
 )
 """Every table that holds rows about one learner (by its ``learner_id`` column)."""

@@ -555,3 +555,52 @@ class XapiStatementRow(Base):
     learner_id: Mapped[str] = mapped_column(String(ID))
     evidence_key: Mapped[str | None] = mapped_column(String(KEY))
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RubricRow(Base):
+    """A rubric as typed JSON (criteria, levels, exemplars; see ``domain/rubric.py``)."""
+
+    __tablename__ = "rubrics"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SubmissionRow(Base):
+    """One version of a learner's answer to a rubric, with its judgements and feedback."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        Index("ix_submissions_learner", "learner_id", "rubric_id", "version", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    learner_id: Mapped[str] = mapped_column(String(ID))
+    rubric_id: Mapped[str] = mapped_column(String(ID), ForeignKey("rubrics.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    judgements: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    feedback: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scorer: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    evidence_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Set when the version was made final and recorded as evidence."""
+
+
+class ReviewRow(Base):
+    """A low-confidence judgement waiting for an educator (or corrected by one)."""
+
+    __tablename__ = "reviews"
+
+    submission_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
+    )
+    criterion_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    learner_id: Mapped[str] = mapped_column(String(ID))
+    proposed_level: Mapped[str] = mapped_column(String(ID))
+    confidence: Mapped[float] = mapped_column(Float)
+    corrected_level: Mapped[str | None] = mapped_column(String(ID))
+    reviewed_by: Mapped[str | None] = mapped_column(String(ID))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

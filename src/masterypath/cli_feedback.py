@@ -1,0 +1,81 @@
+"""``masterypath feedback`` and ``masterypath rubrics``: score an answer, store rubrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from masterypath.cli_support import JsonOption, open_context, out, print_json, register_commands
+from masterypath.domain.rubric import Rubric, rubric_from_dict
+from masterypath.errors import InvalidInputError, Problem
+from masterypath.services.feedback import FeedbackService
+from masterypath.settings import Settings
+
+rubrics_app = typer.Typer(help="Rubrics for feedback on written work.")
+
+
+def _service() -> FeedbackService:
+    from masterypath.api.app import make_scorer
+    from masterypath.nlp.embeddings import load_encoder
+
+    settings = Settings()
+    encoder = load_encoder(enabled=settings.embeddings)
+    return FeedbackService(open_context(), make_scorer(settings, encoder))
+
+
+def _read_rubric(path: Path) -> Rubric:
+    try:
+        return rubric_from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(str(path), [Problem(str(path), "JSON", str(exc))]) from None
+
+
+def feedback(
+    rubric: Annotated[str, typer.Option(help="A rubric JSON file, or a stored rubric's id.")],
+    answer: Annotated[str, typer.Option(help="The learner's answer.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Judge an answer against a rubric (nothing is stored): level, confidence and the
+    supporting sentence per criterion, then the feedback a learner would read."""
+    service = _service()
+    path = Path(rubric)
+    found = _read_rubric(path) if path.is_file() else service.rubric(rubric)
+    result = service.judge(found, answer)
+    if as_json:
+        print_json(result)
+        return
+    table = Table("criterion", "level", "confidence", "because", "note")
+    for j in result["judgements"]:
+        table.add_row(
+            j["criterion_id"],
+            j["level_id"],
+            f"{j['confidence']:.2f}",
+            " / ".join(j["support"]),
+            j["note"],
+        )
+    out.print(table)
+    out.print(result["feedback"]["text"])
+
+
+def import_rubric(
+    file: Annotated[Path, typer.Argument(help="Rubric JSON (see the README).")],
+    replace: Annotated[bool, typer.Option(help="Overwrite a stored rubric.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Store a rubric."""
+    found = _read_rubric(file)
+    _service().save_rubric(found, replace=replace)
+    if as_json:
+        print_json({"id": found.id, "criteria": len(found.criteria)})
+    else:
+        out.print(f"rubric {found.id}: {len(found.criteria)} criteria stored")
+
+
+def register(parent: typer.Typer) -> None:
+    register_commands(parent, {"feedback": feedback})
+    register_commands(rubrics_app, {"import": import_rubric})
+    parent.add_typer(rubrics_app, name="rubrics")

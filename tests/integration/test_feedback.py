@@ -1,0 +1,115 @@
+"""Rubric feedback through the service and the API (both backends): versions and their
+history, the review queue, an educator's correction becoming an exemplar, final levels as
+evidence for the aligned competencies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from masterypath.domain.rubric import rubric_to_dict
+from masterypath.domain.scoring import SimilarityScorer
+from masterypath.interop.loader import load_framework_file
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.feedback import FeedbackService
+from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
+from tests.conftest import admin_client
+from tests.unit.test_rubric_scoring import CIRCUITS, GOOD, WEAK
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+@pytest.fixture
+def feedback(database: ServiceContext) -> FeedbackService:
+    framework = load_framework_file(FIXTURES / "circuits.yaml").framework
+    FrameworkService(database).save(framework)
+    service = FeedbackService(database, SimilarityScorer(), confidence_floor=0.95)
+    service.save_rubric(CIRCUITS)
+    return service
+
+
+def test_versions_history_review_and_evidence(
+    feedback: FeedbackService, database: ServiceContext
+) -> None:
+    first = feedback.submit("kim", "circuits", WEAK)
+    assert first["version"] == 1
+    levels = {j["criterion_id"]: j["level_id"] for j in first["judgements"]}
+    assert levels == {"path": "partial", "terminals": "missing"}
+    assert first["feedback"]["gaps"][0].startswith("Closed path: to reach Met")
+    second = feedback.submit("kim", "circuits", GOOD)
+    assert second["version"] == 2
+    history = feedback.history("kim", "circuits")
+    assert history["levels"] == {"path": ["partial", "met"], "terminals": ["missing", "met"]}
+    # with a confidence floor of 0.95 the unsure judgements wait for an educator
+    unsure = {
+        (sub["version"], j["criterion_id"])
+        for sub in (first, second)
+        for j in sub["judgements"]
+        if j["confidence"] < 0.95
+    }
+    assert unsure and {(r["version"], r["criterion_id"]) for r in feedback.reviews()} == unsure
+    # an educator corrects one (it need not be in the queue): kept, closed, and an exemplar
+    corrected = feedback.review(second["id"], "terminals", "met", by="user:ed")
+    terminals = next(j for j in corrected["judgements"] if j["criterion_id"] == "terminals")
+    assert (terminals["level_id"], terminals["confidence"], terminals["scorer"]) == (
+        "met",
+        1.0,
+        "educator:user:ed",
+    )
+    assert any(
+        e.text == GOOD and e.level_id == "met" for e in feedback.rubric("circuits").exemplars
+    )
+    left = {(r["version"], r["criterion_id"]) for r in feedback.reviews()}
+    assert left == unsure - {(2, "terminals")}
+    keys = feedback.finalize("kim", "circuits")
+    assert sorted(keys) == [f"feedback:{second['id']}:path", f"feedback:{second['id']}:terminals"]
+    stored = EvidenceService(database).find(learner_id="kim")
+    assert sorted(e.key for e in stored) == sorted(keys)
+    assert {e.competency_ids for e in stored} == {("closed-circuit",), ("terminals",)}
+    assert feedback.finalize("kim", "circuits") == keys  # idempotent
+    assert len(EvidenceService(database).find(learner_id="kim")) == 2
+    progress = {p.competency_id: p for p in MasteryService(database).progress("kim", "circuits")}
+    assert progress["closed-circuit"].decision.explanation.n_evidence == 1
+    assert feedback.history("kim", "circuits")["versions"][-1]["final"] is True
+
+
+def test_api_flow(feedback: FeedbackService, database: ServiceContext) -> None:
+    client = admin_client(database)
+    assert client.post("/api/v1/rubrics", json=rubric_to_dict(CIRCUITS)).status_code == 409
+    assert (
+        client.post(
+            "/api/v1/rubrics", params={"replace": "true"}, json=rubric_to_dict(CIRCUITS)
+        ).status_code
+        == 201
+    )
+    bad = client.post("/api/v1/rubrics", json={"id": "x", "criteria": [{"id": "c", "levels": []}]})
+    assert bad.status_code == 422 and "levels" in bad.json()["message"]
+    made = client.post(
+        "/api/v1/learners/kim/submissions", json={"rubric_id": "circuits", "text": GOOD}
+    )
+    assert made.status_code == 201
+    body = made.json()
+    path = next(j for j in body["judgements"] if j["criterion_id"] == "path")
+    assert path["level_id"] == "met" and path["support"]
+    assert client.get("/api/v1/learners/kim/submissions", params={"rubric_id": "circuits"}).json()[
+        "levels"
+    ]["path"] == ["met"]
+    queue = client.get("/api/v1/reviews").json()
+    if queue:
+        first = queue[0]
+        done = client.put(
+            f"/api/v1/reviews/{first['submission_id']}/{first['criterion_id']}",
+            json={"level_id": "met"},
+        )
+        assert done.status_code == 200
+    final = client.post("/api/v1/learners/kim/submissions/circuits/final").json()
+    assert len(final["evidence_keys"]) == 2
+    assert (
+        client.post(
+            "/api/v1/learners/kim/submissions", json={"rubric_id": "nope", "text": "x"}
+        ).status_code
+        == 404
+    )
