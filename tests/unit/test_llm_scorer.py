@@ -28,11 +28,14 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(1.0)
             body = {}
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (the timeout case)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -45,6 +48,7 @@ def endpoint() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     server.shutdown()
+    server.server_close()
 
 
 def chat(content: Any) -> dict[str, Any]:
