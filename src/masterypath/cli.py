@@ -417,7 +417,7 @@ def demo(
             f"{learners} simulated learners, {len(results)} evidence "
             f"({stored} new)"
         )
-        out.print("demo logins (new passwords each run; POST /auth/login, or /docs 'Authorize'):")
+        out.print(f"demo logins (new passwords each run), for http://{host}:{port}/login:")
         for who in logins:
             out.print(f"  {who['role']:<9} {who['username']:<10} {who['password']}")
     if not no_serve:
