@@ -12,6 +12,8 @@ from rich.table import Table
 from masterypath.cli_support import JsonOption, open_context, out, print_json, register_commands
 from masterypath.domain.rubric import Rubric, rubric_from_dict
 from masterypath.errors import InvalidInputError, Problem
+from masterypath.nlp.embeddings import load_encoder
+from masterypath.nlp.llm import make_scorer
 from masterypath.services.feedback import FeedbackService
 from masterypath.settings import Settings
 
@@ -19,9 +21,6 @@ rubrics_app = typer.Typer(help="Rubrics for feedback on written work.")
 
 
 def _service() -> FeedbackService:
-    from masterypath.api.app import make_scorer
-    from masterypath.nlp.embeddings import load_encoder
-
     settings = Settings()
     encoder = load_encoder(enabled=settings.embeddings)
     return FeedbackService(open_context(), make_scorer(settings, encoder))

@@ -30,7 +30,6 @@ from masterypath.api.schemas import (
 from masterypath.api.security import Guard
 from masterypath.api.xapi import xapi_router
 from masterypath.domain.access import Action, Principal
-from masterypath.domain.alignment import TextEncoder
 from masterypath.domain.evidence import (
     Evidence,
     EvidenceKind,
@@ -39,13 +38,12 @@ from masterypath.domain.evidence import (
 )
 from masterypath.domain.framework import Framework
 from masterypath.domain.layout import layered_layout
-from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import NotFoundError, PermissionDeniedError
 from masterypath.interop.audit_report import render_audit_html
 from masterypath.interop.case import import_case
 from masterypath.interop.framework_files import framework_to_dict
 from masterypath.nlp.embeddings import load_encoder
-from masterypath.nlp.llm import LlmScorer
+from masterypath.nlp.llm import make_scorer
 from masterypath.services.accounts import AccountService
 from masterypath.services.audit import AuditService
 from masterypath.services.careers import CareerService
@@ -326,21 +324,6 @@ def create_app(
         return _home_page(frameworks, evidence)
 
     return app
-
-
-def make_scorer(settings: Settings, encoder: TextEncoder | None) -> Any:
-    """The offline scorer (MiniLM when the nlp extra is there, else TF-IDF), wrapped by the
-    LLM scorer when ``MASTERYPATH_LLM_URL`` is set."""
-    offline = SimilarityScorer(encoder=encoder)
-    if not settings.llm_url:
-        return offline
-    return LlmScorer(
-        url=settings.llm_url,
-        model=settings.llm_model,
-        fallback=offline,
-        api_key=settings.llm_api_key,
-        timeout=settings.llm_timeout,
-    )
 
 
 def app_from_environment() -> FastAPI:

@@ -18,9 +18,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from masterypath.domain.alignment import TextEncoder
 from masterypath.domain.rubric import Judgement, Rubric
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import ValidationError
+from masterypath.settings import Settings
 
 
 class _Judged(BaseModel):
@@ -127,3 +129,18 @@ class LlmScorer:
             support = tuple(s for s in j.support if s and s.strip() in submission)
             out.append(Judgement(c.id, j.level_id, j.confidence, support, self.name))
         return tuple(out)
+
+
+def make_scorer(settings: Settings, encoder: TextEncoder | None) -> SimilarityScorer | LlmScorer:
+    """The offline scorer (MiniLM when the nlp extra is there, else TF-IDF), wrapped by the
+    LLM scorer when ``MASTERYPATH_LLM_URL`` is set."""
+    offline = SimilarityScorer(encoder=encoder)
+    if not settings.llm_url:
+        return offline
+    return LlmScorer(
+        url=settings.llm_url,
+        model=settings.llm_model,
+        fallback=offline,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout,
+    )

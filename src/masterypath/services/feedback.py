@@ -23,7 +23,8 @@ from masterypath.store.tables import ReviewRow, RubricRow, SubmissionRow
 
 
 class Scorer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def score(self, submission: str, rubric: Rubric) -> tuple[Judgement, ...]: ...
 
