@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from masterypath.domain.access import AccessDecision, Action, Principal, Role, Scope, decide
 from masterypath.errors import (
@@ -184,11 +185,7 @@ class AccountService:
             if user is None:
                 raise NotFoundError("user", username)
             user.password_hash = self.hasher.hash(password)
-            for token in session.scalars(
-                select(TokenRow).where(TokenRow.user_id == user.id, TokenRow.revoked_at.is_(None))
-            ):
-                token.revoked_at = now
-                self._cache.pop(token.token_hash, None)
+            self._revoke_all(session, user.id, now)
             repo.audit(at=now, actor=by, action="set_password", target=user.id)
 
     def user_id(self, username: str) -> str | None:
@@ -251,19 +248,22 @@ class AccountService:
         with self.context.sessions.begin() as session:
             if session.get(UserRow, user_id) is None:
                 raise NotFoundError("user", user_id)
-            rows = list(
-                session.scalars(
-                    select(TokenRow).where(
-                        TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None)
-                    )
-                )
-            )
-            for row in rows:
-                row.revoked_at = now
-                self._cache.pop(row.token_hash, None)
+            count = self._revoke_all(session, user_id, now)
             PeopleRepository(session).audit(
-                at=now, actor=by, action="revoke_tokens", target=user_id, count=len(rows)
+                at=now, actor=by, action="revoke_tokens", target=user_id, count=count
             )
+        return count
+
+    def _revoke_all(self, session: Session, user_id: str, now: datetime) -> int:
+        """Revoke every live token of an account (and forget them here); how many."""
+        rows = list(
+            session.scalars(
+                select(TokenRow).where(TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None))
+            )
+        )
+        for row in rows:
+            row.revoked_at = now
+            self._cache.pop(row.token_hash, None)
         return len(rows)
 
     # -- API keys -------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from masterypath.domain.careers import (
     coverage,
 )
 from masterypath.domain.framework import Framework
-from masterypath.errors import ConflictError, NotFoundError, ValidationError
+from masterypath.errors import ConflictError, ValidationError
 from masterypath.interop.career_reports import career_associations
 from masterypath.interop.case import export_case
 from masterypath.services.context import ServiceContext
@@ -409,19 +408,6 @@ def _alignment_dict(row: AlignmentRow, taxonomy: Taxonomy) -> dict[str, object]:
         "decision": row.decision,
         "match": row.match_kind,
         "decided_by": row.decided_by,
-        "decided_at": None if row.decided_at is None else _iso(row.decided_at),
+        "decided_at": None if row.decided_at is None else row.decided_at.isoformat(),
         "note": row.note,
     }
-
-
-def _iso(t: datetime) -> str:
-    return t.isoformat()
-
-
-__all__ = [
-    "AlignmentRun",
-    "CareerService",
-    "NotFoundError",
-    "TaxonomyImported",
-    "alignment_targets",
-]
