@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from masterypath.cli_support import JsonOption, open_context, out, print_json, register_commands
 from masterypath.domain.rubric import Rubric, rubric_from_dict
+from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import InvalidInputError, Problem
 from masterypath.nlp.embeddings import load_encoder
 from masterypath.nlp.llm import make_scorer
@@ -74,7 +76,56 @@ def import_rubric(
         out.print(f"rubric {found.id}: {len(found.criteria)} criteria stored")
 
 
+def train_scorer(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the fitted scorer to.")],
+    levels: Annotated[
+        str | None,
+        typer.Option(help="Level scheme to learn, lowest first (default: the most common)."),
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the exemplars.")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """Fine-tune the cross-encoder rubric scorer on every stored rubric's exemplars
+    (educator-scored answers and corrections) and save it; point
+    ``MASTERYPATH_SCORER_MODEL`` at the folder to use it. Needs the ``nlp`` extra."""
+    from masterypath.nlp.cross_encoder import CrossEncoderScorer
+    from masterypath.nlp.embeddings import nlp_available
+
+    if not nlp_available():
+        raise InvalidInputError("nlp", [Problem("nlp", "extra", "install masterypath[nlp]")])
+    settings = Settings()
+    examples = _service().scored_examples()
+    with Progress(
+        TextColumn("fine-tuning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("fit", total=None)
+        scorer = CrossEncoderScorer(
+            levels=levels.split(",") if levels else None,
+            epochs=epochs,
+            fallback=SimilarityScorer(encoder=load_encoder(enabled=settings.embeddings)),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        ).fit(examples)
+    scorer.save(out_dir)
+    result = {
+        "path": str(out_dir),
+        "levels": list(scorer.levels_),
+        "examples": scorer.n_examples_,
+        "skipped": scorer.skipped_,
+    }
+    if as_json:
+        print_json(result)
+    else:
+        out.print(
+            f"scorer for levels {', '.join(scorer.levels_)} fitted on {scorer.n_examples_} "
+            f"exemplars ({scorer.skipped_} of other level schemes skipped), saved to {out_dir}"
+        )
+
+
 def register(parent: typer.Typer) -> None:
     register_commands(parent, {"feedback": feedback})
-    register_commands(rubrics_app, {"import": import_rubric})
+    register_commands(rubrics_app, {"import": import_rubric, "train-scorer": train_scorer})
     parent.add_typer(rubrics_app, name="rubrics")

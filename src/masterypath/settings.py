@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_api_key: str = ""
     llm_timeout: float = 20.0
+    scorer_model: str = ""
+    """Folder of a fitted cross-encoder rubric scorer (``masterypath feedback train``);
+    empty: the similarity scorer."""
     embeddings: bool = True
     """Use sentence embeddings for career alignment when the ``nlp`` extra is installed
     (``MASTERYPATH_EMBEDDINGS=0``: lexical matching only)."""

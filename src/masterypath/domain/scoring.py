@@ -162,6 +162,34 @@ class SimilarityScorer:
             which[k] = int(best[0])
         return scores, which
 
+    def similarities(self, text: str, others: Sequence[str]) -> NDArray[np.float64]:
+        """Similarity of ``text`` to each of ``others`` (cosine, embeddings or TF-IDF).
+
+        >>> SimilarityScorer().similarities("a closed path", ["closed path", "voltage"]).round(2)
+        array([1., 0.])
+        """
+        if not others:
+            return np.zeros(0)
+        fitted = (
+            None
+            if self.encoder is not None
+            else TfidfVectorizer(sublinear_tf=True, stop_words="english").fit([text, *others])
+        )
+        vectors = self._vectors([text, *others], fitted)
+        return np.asarray(vectors[1:] @ vectors[0])
+
+    def supports(self, submission: str, rubric: Rubric, criterion_id: str) -> list[str]:
+        """Per level of the criterion, the submission's sentence that matches the level's
+        texts best (the whole submission for a level without texts)."""
+        criterion = rubric.criterion(criterion_id)
+        candidates = self._candidates(submission)
+        level_texts = self._level_texts(rubric, criterion)
+        _, which = self.profile(candidates, level_texts, self._tfidf(level_texts, candidates))
+        return [
+            candidates[int(w)] if texts else submission.strip()
+            for w, texts in zip(which, level_texts, strict=True)
+        ]
+
     def score(self, submission: str, rubric: Rubric) -> tuple[Judgement, ...]:
         if not submission.strip():
             raise ValidationError("submission", "is empty")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -23,6 +24,15 @@ from masterypath.domain.rubric import Judgement, Rubric
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import ValidationError
 from masterypath.settings import Settings
+
+
+class OfflineScorer(Protocol):
+    """What the LLM scorer falls back to: any scorer that needs no network."""
+
+    @property
+    def name(self) -> str: ...
+
+    def score(self, submission: str, rubric: Rubric) -> tuple[Judgement, ...]: ...
 
 
 class _Judged(BaseModel):
@@ -49,7 +59,7 @@ class LlmScorer:
         *,
         url: str,
         model: str,
-        fallback: SimilarityScorer,
+        fallback: OfflineScorer,
         api_key: str = "",
         timeout: float = 20.0,
     ) -> None:
@@ -131,10 +141,17 @@ class LlmScorer:
         return tuple(out)
 
 
-def make_scorer(settings: Settings, encoder: TextEncoder | None) -> SimilarityScorer | LlmScorer:
-    """The offline scorer (MiniLM when the nlp extra is there, else TF-IDF), wrapped by the
-    LLM scorer when ``MASTERYPATH_LLM_URL`` is set."""
-    offline = SimilarityScorer(encoder=encoder)
+def make_scorer(settings: Settings, encoder: TextEncoder | None) -> OfflineScorer | LlmScorer:
+    """The offline scorer, wrapped by the LLM scorer when ``MASTERYPATH_LLM_URL`` is set.
+
+    Offline: the fitted cross-encoder in ``MASTERYPATH_SCORER_MODEL`` when set, else the
+    similarity scorer (MiniLM when the nlp extra is there, else TF-IDF)."""
+    similarity = SimilarityScorer(encoder=encoder)
+    offline: OfflineScorer = similarity
+    if settings.scorer_model:
+        from masterypath.nlp.cross_encoder import CrossEncoderScorer
+
+        offline = CrossEncoderScorer.load(Path(settings.scorer_model), fallback=similarity)
     if not settings.llm_url:
         return offline
     return LlmScorer(

@@ -79,6 +79,16 @@ class FeedbackService:
                 raise NotFoundError("rubric", rubric_id)
             return rubric_from_dict(row.payload)
 
+    def scored_examples(self) -> list[tuple[Rubric, str, str, str]]:
+        """Every stored rubric's exemplars (educator-scored answers, corrections included)
+        as ``(rubric, criterion id, text, level id)``: what a scorer is fitted on."""
+        with self.context.sessions() as session:
+            rubrics = [
+                rubric_from_dict(row.payload)
+                for row in session.scalars(select(RubricRow).order_by(RubricRow.id))
+            ]
+        return [(r, e.criterion_id, e.text, e.level_id) for r in rubrics for e in r.exemplars]
+
     # -- submissions ------------------------------------------------------------------------
     def judge(
         self, rubric: Rubric, text: str, *, next_activity: str | None = None
