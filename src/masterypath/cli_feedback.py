@@ -14,6 +14,7 @@ from masterypath.cli_support import JsonOption, open_context, out, print_json, r
 from masterypath.domain.rubric import Rubric, rubric_from_dict
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import InvalidInputError, Problem
+from masterypath.interop.case_rubrics import export_case_rubric, import_case_rubrics
 from masterypath.nlp.embeddings import load_encoder
 from masterypath.nlp.llm import make_scorer
 from masterypath.services.feedback import FeedbackService
@@ -63,17 +64,51 @@ def feedback(
 
 
 def import_rubric(
-    file: Annotated[Path, typer.Argument(help="Rubric JSON (see the README).")],
+    file: Annotated[
+        Path, typer.Argument(help="Rubric JSON (see the README), or CASE CFRubric / CFPackage.")
+    ],
     replace: Annotated[bool, typer.Option(help="Overwrite a stored rubric.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Store a rubric."""
-    found = _read_rubric(file)
-    _service().save_rubric(found, replace=replace)
-    if as_json:
-        print_json({"id": found.id, "criteria": len(found.criteria)})
+    """Store a rubric, or every rubric of a CASE ``CFRubric`` / ``CFPackage`` (all or none)."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(str(file), [Problem(str(file), "JSON", str(exc))]) from None
+    if isinstance(data, dict) and ("CFRubricCriteria" in data or "CFRubrics" in data):
+        found = import_case_rubrics(data, source=str(file))
     else:
-        out.print(f"rubric {found.id}: {len(found.criteria)} criteria stored")
+        found = [_read_rubric(file)]
+    _service().save_rubrics(found, replace=replace)
+    if as_json:
+        print_json([{"id": r.id, "criteria": len(r.criteria)} for r in found])
+    else:
+        for r in found:
+            out.print(f"rubric {r.id}: {len(r.criteria)} criteria stored")
+
+
+def export_case(
+    rubric_id: Annotated[str, typer.Argument(help="A stored rubric's id.")],
+    framework: Annotated[
+        str | None, typer.Option(help="Point each criterion at this framework's CFItem.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """A stored rubric as a CASE 1.1 ``CFRubric`` (JSON)."""
+    service = _service()
+    document = export_case_rubric(
+        service.rubric(rubric_id),
+        last_change=service.context.clock().isoformat(),
+        framework_id=framework,
+    )
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"rubric {rubric_id} written to {output}")
 
 
 def train_scorer(
@@ -127,5 +162,8 @@ def train_scorer(
 
 def register(parent: typer.Typer) -> None:
     register_commands(parent, {"feedback": feedback})
-    register_commands(rubrics_app, {"import": import_rubric, "train-scorer": train_scorer})
+    register_commands(
+        rubrics_app,
+        {"import": import_rubric, "export-case": export_case, "train-scorer": train_scorer},
+    )
     parent.add_typer(rubrics_app, name="rubrics")

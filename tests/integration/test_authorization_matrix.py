@@ -23,6 +23,7 @@ from masterypath.domain.evidence import BinaryOutcome, Evidence
 from masterypath.domain.rubric import Criterion, Level, Rubric, rubric_to_dict
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.interop.case import export_case
+from masterypath.interop.case_rubrics import export_case_rubric
 from masterypath.interop.loader import load_framework_file
 from masterypath.interop.taxonomies import read_generic_csv
 from masterypath.services.careers import CareerService
@@ -194,6 +195,7 @@ def world(database: ServiceContext) -> World:
     feedback = FeedbackService(database, SimilarityScorer())
     feedback.save_rubric(rubric)
     ids["rubric"] = rubric_to_dict(rubric)
+    ids["case-rubric"] = export_case_rubric(rubric, last_change="2026-01-01T00:00:00+00:00")
     ids["submission"] = {
         lr: feedback.submit(lr, "r1", "It glows because of the closed path.")["id"]
         for lr in (OWN, OTHER)
@@ -343,6 +345,13 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/rubrics/{rubric_id}", R_FW, {}),
     (
         "POST",
+        "/api/v1/rubrics/case",
+        RUBRICS,
+        {"json": "case-rubric", "params": {"replace": "true"}},
+    ),
+    ("GET", "/api/v1/rubrics/{rubric_id}/case", R_FW, {}),
+    (
+        "POST",
         "/api/v1/learners/{learner_id}/submissions",
         SUBMIT,
         {"json": {"rubric_id": "r1", "text": "The bulb is in a closed path with the battery."}},
@@ -426,8 +435,8 @@ def request(
     body = extras.get("json")
     if body == "case":
         body = ids["case"]
-    elif body == "rubric":
-        body = ids["rubric"]
+    elif body in ("rubric", "case-rubric"):
+        body = ids[body]
     elif body == "evidence":
         body = evidence(learner, f"m-{caller}-{learner}-{n}")
     elif body == "evidence-batch":

@@ -113,3 +113,25 @@ def test_api_flow(feedback: FeedbackService, database: ServiceContext) -> None:
         ).status_code
         == 404
     )
+
+
+def test_case_rubric_import_and_export_over_the_api(
+    feedback: FeedbackService, database: ServiceContext
+) -> None:
+    client = admin_client(database)
+    exported = client.get("/api/v1/rubrics/circuits/case", params={"framework_id": "circuits"})
+    assert exported.status_code == 200
+    cf = exported.json()
+    assert [c["category"] for c in cf["CFRubricCriteria"]] == ["Closed path", "Both terminals"]
+    assert client.post("/api/v1/rubrics/case", json=cf).status_code == 409
+    cf["extensions"]["masterypath"]["id"] = "circuits-copy"
+    made = client.post("/api/v1/rubrics/case", json=cf)
+    assert made.status_code == 201
+    assert made.json() == {"imported": [{"id": "circuits-copy", "criteria": 2}]}
+    copy = client.get("/api/v1/rubrics/circuits-copy").json()
+    original = client.get("/api/v1/rubrics/circuits").json()
+    assert copy == original | {"id": "circuits-copy"}
+    bad = client.post("/api/v1/rubrics/case", json={"CFRubrics": [{"title": "x"}]})
+    assert bad.status_code == 422
+    assert [p["field"] for p in bad.json()["problems"]] == ["identifier", "CFRubricCriteria"]
+    assert client.get("/api/v1/rubrics/nope/case").status_code == 404

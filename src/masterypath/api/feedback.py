@@ -9,6 +9,7 @@ from masterypath.api.schemas import ReviewIn, SubmissionIn, Text
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.rubric import rubric_from_dict, rubric_to_dict
+from masterypath.interop.case_rubrics import export_case_rubric, import_case_rubrics
 from masterypath.services.accounts import AccountService
 from masterypath.services.feedback import FeedbackService
 
@@ -36,6 +37,34 @@ def feedback_router(
     ) -> dict[str, Any]:
         """A stored rubric."""
         return rubric_to_dict(feedback.rubric(rubric_id))
+
+    @router.post("/rubrics/case", status_code=201)
+    def import_case(
+        body: Annotated[
+            dict[str, Any], Body(description="A CASE 1.1 CFRubric, or a CFPackage with CFRubrics.")
+        ],
+        _: Annotated[Principal, allow(Action.MANAGE_RUBRICS)],
+        replace: bool = False,
+    ) -> dict[str, Any]:
+        """Store the rubrics of a CASE ``CFRubric`` (or a package's ``CFRubrics``), all or
+        none; every problem is reported at once (422)."""
+        rubrics = import_case_rubrics(body, source="body")
+        feedback.save_rubrics(rubrics, replace=replace)
+        return {"imported": [{"id": r.id, "criteria": len(r.criteria)} for r in rubrics]}
+
+    @router.get("/rubrics/{rubric_id}/case")
+    def export_case(
+        rubric_id: Text,
+        _: Annotated[Principal, allow(Action.READ_FRAMEWORK)],
+        framework_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A stored rubric as a CASE 1.1 ``CFRubric`` (with ``framework_id``, each criterion
+        points at its competency's ``CFItem``)."""
+        return export_case_rubric(
+            feedback.rubric(rubric_id),
+            last_change=feedback.context.clock().isoformat(),
+            framework_id=framework_id,
+        )
 
     @router.post("/learners/{learner_id}/submissions", status_code=201)
     def submit(

@@ -3,6 +3,7 @@ review queue (a correction becomes an exemplar), and final levels recorded as ev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
@@ -53,24 +54,33 @@ class FeedbackService:
 
     # -- rubrics ----------------------------------------------------------------------------
     def save_rubric(self, rubric: Rubric, *, replace: bool = False) -> None:
+        self.save_rubrics([rubric], replace=replace)
+
+    def save_rubrics(self, rubrics: Sequence[Rubric], *, replace: bool = False) -> None:
+        """Store rubrics all together or none (e.g. a CASE package's ``CFRubrics``)."""
+        ids = [r.id for r in rubrics]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("rubrics", f"repeated rubric ids in {ids}")
         with self.context.sessions.begin() as session:
-            row = session.get(RubricRow, rubric.id)
-            if row is not None and not replace:
-                raise ConflictError(
-                    "rubric", rubric.id, "already exists; pass replace to overwrite"
+            for rubric in rubrics:
+                self._save(session, rubric, replace=replace)
+
+    def _save(self, session: Any, rubric: Rubric, *, replace: bool) -> None:
+        row = session.get(RubricRow, rubric.id)
+        if row is not None and not replace:
+            raise ConflictError("rubric", rubric.id, "already exists; pass replace to overwrite")
+        payload = rubric_to_dict(rubric)
+        if row is None:
+            session.add(
+                RubricRow(
+                    id=rubric.id,
+                    title=rubric.title,
+                    payload=payload,
+                    updated_at=self.context.clock(),
                 )
-            payload = rubric_to_dict(rubric)
-            if row is None:
-                session.add(
-                    RubricRow(
-                        id=rubric.id,
-                        title=rubric.title,
-                        payload=payload,
-                        updated_at=self.context.clock(),
-                    )
-                )
-            else:
-                row.title, row.payload, row.updated_at = rubric.title, payload, self.context.clock()
+            )
+        else:
+            row.title, row.payload, row.updated_at = rubric.title, payload, self.context.clock()
 
     def rubric(self, rubric_id: str) -> Rubric:
         with self.context.sessions() as session:
