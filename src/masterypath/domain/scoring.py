@@ -29,7 +29,9 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,9 +43,36 @@ from masterypath.domain.rubric import Criterion, Judgement, Rubric
 from masterypath.errors import ValidationError
 
 
-def _normalise(rows: NDArray[np.float64]) -> NDArray[np.float64]:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return np.asarray(rows / np.where(norms > 0, norms, 1.0))
+class _Tfidf(NamedTuple):
+    vectorizer: TfidfVectorizer
+    unseen_idf: float
+    """The weight of a word the vectorizer never saw, as if seen in one more document."""
+
+
+def _fit_tfidf(corpus: Sequence[str]) -> _Tfidf:
+    texts = [t for t in corpus if t.strip()] or ["-"]
+    try:
+        vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english", norm=None)
+        vectorizer.fit(texts)
+    except ValueError:  # only stop words
+        vectorizer = TfidfVectorizer(sublinear_tf=True, norm=None, token_pattern=r"(?u)\b\w+\b")
+        vectorizer.fit(texts)
+    return _Tfidf(vectorizer, math.log((2 + len(texts)) / 2) + 1)
+
+
+def _tfidf_rows(fitted: _Tfidf, texts: Sequence[str]) -> NDArray[np.float64]:
+    """Unit TF-IDF rows of ``texts`` under a vectorizer fitted on other texts. Words the
+    vectorizer never saw still count in each row's length, so a long answer does not match
+    as well as the one sentence of it that matters."""
+    rows = np.asarray(fitted.vectorizer.transform(list(texts)).toarray(), dtype=np.float64)
+    analyzer = fitted.vectorizer.build_analyzer()
+    vocabulary = fitted.vectorizer.vocabulary_
+    squares = (rows**2).sum(axis=1)
+    for n, text in enumerate(texts):
+        counts = Counter(token for token in analyzer(text) if token not in vocabulary)
+        squares[n] += sum(((1 + math.log(c)) * fitted.unseen_idf) ** 2 for c in counts.values())
+    norms = np.sqrt(squares)
+    return np.asarray(rows / np.where(norms > 0, norms, 1.0)[:, None])
 
 
 class SimilarityScorer:
@@ -62,7 +91,8 @@ class SimilarityScorer:
         self.threshold = threshold
         self.temperature = temperature
         self._memo: dict[str, NDArray[np.float64]] = {}
-        self._per_criterion: dict[tuple[str, str, int], LogisticRegression | None] = {}
+        self._per_criterion: dict[tuple[object, ...], LogisticRegression | None] = {}
+        self._vectorizers: dict[tuple[str, ...], _Tfidf] = {}
         self.calibrators_: dict[int, LogisticRegression] = {}
 
     def fit(self, examples: Sequence[tuple[Rubric, str, str, str]]) -> SimilarityScorer:
@@ -104,25 +134,37 @@ class SimilarityScorer:
 
     def _tfidf(
         self, level_texts: list[list[tuple[str, int]]], candidates: Sequence[str]
-    ) -> TfidfVectorizer | None:
+    ) -> _Tfidf | None:
+        """A vectorizer fitted on the criterion's texts, once per distinct set of texts; a
+        criterion without any text is fitted on the candidates."""
         if self.encoder is not None:
             return None
-        corpus = [t for texts in level_texts for t, _ in texts] + list(candidates)
-        return TfidfVectorizer(sublinear_tf=True, stop_words="english").fit(corpus)
+        corpus = tuple(t for texts in level_texts for t, _ in texts if t.strip())
+        if not corpus:
+            return _fit_tfidf(candidates)
+        fitted = self._vectorizers.get(corpus)
+        if fitted is None:
+            fitted = _fit_tfidf(corpus)
+            if len(self._vectorizers) >= 4096:
+                self._vectorizers.clear()
+            self._vectorizers[corpus] = fitted
+        return fitted
 
     @property
     def name(self) -> str:
         return "similarity:" + (self.encoder.name if self.encoder is not None else "tfidf")
 
-    def _vectors(self, texts: Sequence[str], fitted: TfidfVectorizer | None) -> NDArray[np.float64]:
+    def _vectors(self, texts: Sequence[str], fitted: _Tfidf | None) -> NDArray[np.float64]:
         if self.encoder is not None:  # each distinct text is embedded once
             missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
             if missing:
+                if len(self._memo) > 200_000:
+                    self._memo.clear()
                 for t, v in zip(missing, self.encoder.encode(missing), strict=True):
                     self._memo[t] = np.asarray(v, dtype=np.float64)
             return np.vstack([self._memo[t] for t in texts])
         assert fitted is not None
-        return _normalise(np.asarray(fitted.transform(list(texts)).toarray(), dtype=np.float64))
+        return _tfidf_rows(fitted, texts)
 
     def _level_texts(self, rubric: Rubric, criterion: Criterion) -> list[list[tuple[str, int]]]:
         """Per level: (text, exemplar index or -1)."""
@@ -144,7 +186,7 @@ class SimilarityScorer:
         self,
         candidates: Sequence[str],
         level_texts: list[list[tuple[str, int]]],
-        fitted: TfidfVectorizer | None,
+        fitted: _Tfidf | None,
         *,
         leave_out: int = -2,
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -170,11 +212,7 @@ class SimilarityScorer:
         """
         if not others:
             return np.zeros(0)
-        fitted = (
-            None
-            if self.encoder is not None
-            else TfidfVectorizer(sublinear_tf=True, stop_words="english").fit([text, *others])
-        )
+        fitted = None if self.encoder is not None else _fit_tfidf([text, *others])
         vectors = self._vectors([text, *others], fitted)
         return np.asarray(vectors[1:] @ vectors[0])
 
@@ -240,7 +278,7 @@ class SimilarityScorer:
         rubric: Rubric,
         criterion: Criterion,
         level_texts: list[list[tuple[str, int]]],
-        fitted: TfidfVectorizer | None,
+        fitted: _Tfidf | None,
         scores: NDArray[np.float64],
     ) -> NDArray[np.float64] | None:
         mine = [(i, e) for i, e in enumerate(rubric.exemplars) if e.criterion_id == criterion.id]
@@ -248,8 +286,13 @@ class SimilarityScorer:
         if len(mine) < self.min_exemplars or len(labels) < 2:
             return None
         ids = [lv.id for lv in criterion.levels]
-        key = (rubric.id, criterion.id, len(mine))
-        model = self._per_criterion.get(key) if self.encoder is not None else None
+        key = (  # everything the fitted model depends on, so an edited rubric refits
+            rubric.id,
+            criterion.id,
+            tuple((e.text, e.level_id) for _, e in mine),
+            tuple(tuple(t for t, _ in texts) for texts in level_texts),
+        )
+        model = self._per_criterion.get(key)
         if model is None:
             features = []
             for i, e in mine:
@@ -260,8 +303,7 @@ class SimilarityScorer:
             model = LogisticRegression(max_iter=1000).fit(
                 np.array(features), [ids.index(e.level_id) for _, e in mine]
             )
-            if self.encoder is not None:  # TF-IDF profiles depend on the submission
-                self._per_criterion[key] = model
+            self._per_criterion[key] = model
         probabilities = np.zeros(len(ids))
         probabilities[model.classes_] = model.predict_proba(scores[None, :])[0]
         if not math.isfinite(float(probabilities.sum())):
