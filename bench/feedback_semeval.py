@@ -94,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", default="crossencoder,minilm,tfidf,baseline")
     parser.add_argument("--epochs", type=int, default=3, help="cross-encoder fine-tuning")
     parser.add_argument("--latency-sample", type=int, default=200)
+    parser.add_argument(
+        "--train-on",
+        choices=("corpus", "all"),
+        default="corpus",
+        help="fit on the corpus's own train split, or on every corpus's train split",
+    )
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
     chosen = set(args.systems.split(","))
@@ -109,11 +115,13 @@ def main(argv: list[str] | None = None) -> int:
             train[(a["corpus"], a["question_id"])].append(a)
     encoder = MiniLMEncoder()
     rows: list[dict[str, Any]] = []
+    corpora = sorted({a["corpus"] for a in answers})
+    fitted_ce: dict[tuple[str, str], CrossEncoderScorer] = {}
     for way in args.ways.split(","):
-        for corpus in ("beetle", "scientsbank"):
+        for corpus in corpora:
             train_examples = []
             for (c, qid), group in train.items():
-                if c != corpus:
+                if c != corpus and args.train_on == "corpus":
                     continue
                 bare = rubric_for(questions[(c, "train", qid)], way, [])
                 train_examples += [
@@ -121,10 +129,16 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             systems: dict[str, Any] = {}
             if "crossencoder" in chosen:
-                console.print(f"fine-tuning the cross-encoder on {corpus} {way} train ...")
-                systems["masterypath (cross-encoder)"] = CrossEncoderScorer(
-                    epochs=args.epochs, fallback=SimilarityScorer(encoder=encoder)
-                ).fit(train_examples)
+                key = (way, corpus if args.train_on == "corpus" else "all")
+                if key not in fitted_ce:
+                    console.print(
+                        f"fine-tuning the cross-encoder ({way}) on "
+                        f"{len(train_examples)} train answers ..."
+                    )
+                    fitted_ce[key] = CrossEncoderScorer(
+                        epochs=args.epochs, fallback=SimilarityScorer(encoder=encoder)
+                    ).fit(train_examples)
+                systems["masterypath (cross-encoder)"] = fitted_ce[key]
             if "minilm" in chosen:
                 systems["masterypath (MiniLM)"] = SimilarityScorer(encoder=encoder).fit(
                     train_examples
