@@ -129,16 +129,16 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             systems: dict[str, Any] = {}
             if "crossencoder" in chosen:
-                key = (way, corpus if args.train_on == "corpus" else "all")
-                if key not in fitted_ce:
+                ce_key = (way, corpus if args.train_on == "corpus" else "all")
+                if ce_key not in fitted_ce:
                     console.print(
                         f"fine-tuning the cross-encoder ({way}) on "
                         f"{len(train_examples)} train answers ..."
                     )
-                    fitted_ce[key] = CrossEncoderScorer(
+                    fitted_ce[ce_key] = CrossEncoderScorer(
                         epochs=args.epochs, fallback=SimilarityScorer(encoder=encoder)
                     ).fit(train_examples)
-                systems["masterypath (cross-encoder)"] = fitted_ce[key]
+                systems["masterypath (cross-encoder)"] = fitted_ce[ce_key]
             if "minilm" in chosen:
                 systems["masterypath (MiniLM)"] = SimilarityScorer(encoder=encoder).fit(
                     train_examples
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not test:
                     continue
                 truth = [a[f"label_{way}"] for a in test]
-                rubrics = {}
+                rubrics: dict[str, Rubric] = {}
                 for a in test:
                     q = questions[(corpus, split, a["question_id"])]
                     own = train.get((corpus, a["question_id"]), []) if short == "UA" else []
