@@ -216,6 +216,12 @@ class SimilarityScorer:
         vectors = self._vectors([text, *others], fitted)
         return np.asarray(vectors[1:] @ vectors[0])
 
+    def warm(self, texts: Sequence[str]) -> None:
+        """Embed ``texts`` and their sentences in one batch before scoring them one by one
+        (an encoder is much faster on a batch than on single texts); no-op for TF-IDF."""
+        if self.encoder is not None:
+            self._vectors([*texts, *(c for t in texts for c in self._candidates(t))], None)
+
     def supports(self, submission: str, rubric: Rubric, criterion_id: str) -> list[str]:
         """Per level of the criterion, the submission's sentence that matches the level's
         texts best (the whole submission for a level without texts)."""

@@ -223,6 +223,7 @@ class CrossEncoderScorer:
             if not submission.strip():
                 raise ValidationError("submission", "is empty")
         fallback = self._fallback()
+        fallback.warm([submission for submission, _ in items])
         slots: list[tuple[int, Criterion]] = []
         pairs: list[tuple[str, str]] = []
         for n, (submission, rubric) in enumerate(items):
