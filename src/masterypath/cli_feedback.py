@@ -78,7 +78,7 @@ def import_rubric(
     if isinstance(data, dict) and ("CFRubricCriteria" in data or "CFRubrics" in data):
         found = import_case_rubrics(data, source=str(file))
     else:
-        found = [_read_rubric(file)]
+        found = [rubric_from_dict(data)]
     _service().save_rubrics(found, replace=replace)
     if as_json:
         print_json([{"id": r.id, "criteria": len(r.criteria)} for r in found])

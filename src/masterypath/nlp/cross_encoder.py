@@ -308,12 +308,16 @@ class CrossEncoderScorer:
         _torch()
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        scorer = cls(levels=manifest["levels"], fallback=fallback, **manifest["parameters"])
+        try:
+            scorer = cls(levels=manifest["levels"], fallback=fallback, **manifest["parameters"])
+            n_examples, skipped = int(manifest["n_examples"]), int(manifest["skipped"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError("scorer_model", f"{path}: malformed manifest ({exc})") from None
         scorer.model_ = AutoModelForSequenceClassification.from_pretrained(
             folder, local_files_only=True
         ).eval()
         scorer.tokenizer_ = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         scorer.levels_ = tuple(manifest["levels"])
-        scorer.n_examples_ = int(manifest["n_examples"])
-        scorer.skipped_ = int(manifest["skipped"])
+        scorer.n_examples_ = n_examples
+        scorer.skipped_ = skipped
         return scorer
