@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.progress import track
 from rich.table import Table
 
-from masterypath.domain.placement import PlacementConfig, PlacementSession
-from masterypath.domain.simulator import SimulatedLearner, SimulationParams
+from masterypath.domain.placement import PlacementConfig, PlacementPrior, PlacementSession
+from masterypath.domain.simulator import SimulatedLearner, SimulationParams, StudyHistory
 from masterypath.interop.graph_files import GraphRepairs, parse_edge
 from masterypath.interop.loader import LoadOptions, load_framework_file
 
@@ -61,11 +62,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", type=int, default=200)
     parser.add_argument("--budget", type=int, default=20)
     parser.add_argument("--confidence", type=float, default=0.9)
-    parser.add_argument("--particles", type=int, default=4000)
+    parser.add_argument("--chains", type=int, default=256)
+    parser.add_argument("--sweeps", type=int, default=4)
+    parser.add_argument("--classes", type=int, default=16)
+    parser.add_argument(
+        "--population",
+        type=int,
+        default=500,
+        help="other simulated learners whose states the placement prior is fitted on",
+    )
     parser.add_argument("--candidates", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split-joined-ids", action="store_true")
     parser.add_argument("--drop-edge", action="append", default=[])
+    defaults = StudyHistory()
+    parser.add_argument(
+        "--skip",
+        type=float,
+        default=defaults.skip,
+        help="simulated history: chance a topic is skipped",
+    )
+    parser.add_argument(
+        "--forget",
+        type=float,
+        default=defaults.forget,
+        help="simulated history: forgetting per known competency and opportunity",
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=defaults.window,
+        help="simulated history: next topic among this many in course order",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     repairs = GraphRepairs(
@@ -74,33 +102,46 @@ def main(argv: list[str] | None = None) -> int:
     )
     framework = load_framework_file(args.graph, LoadOptions(repairs=repairs)).framework
     params = SimulationParams()
+    history = StudyHistory(window=args.window, skip=args.skip, forget=args.forget)
     config = PlacementConfig(
         confidence=args.confidence,
         budget=args.budget,
         candidates=args.candidates,
         guess=params.guess,
         slip=params.slip,
+        chains=args.chains,
+        sweeps=args.sweeps,
     )
-    seeds = np.random.SeedSequence(args.seed).spawn(args.learners)
-    truth, ours, once, prior = [], [], [], []
+    pop_seed, learner_seed = np.random.SeedSequence(args.seed).spawn(2)
+    population = [
+        SimulatedLearner.from_history(
+            framework, params, np.random.default_rng(s), history=history
+        ).known
+        for s in track(pop_seed.spawn(args.population), description="population")
+    ]
+    prior = PlacementPrior.fit(framework, population, classes=args.classes)
+    seeds = learner_seed.spawn(args.learners)
+    truth, ours, once, guess_prior = [], [], [], []
     asked = []
     odd = 0
+    odd_share = []
     start = time.perf_counter()
-    for s in seeds:
-        a, b, c = (np.random.default_rng(x) for x in s.spawn(3))
-        learner = SimulatedLearner.draw(framework, params, a)
+    for n_learner, s in enumerate(track(seeds, description="placement")):
+        a, c = (np.random.default_rng(x) for x in s.spawn(2))
+        learner = SimulatedLearner.from_history(framework, params, a, history=history)
         odd += learner.knew_without_prerequisite
+        odd_share.append(
+            sum(not learner.ready(k) for k in learner.known) / max(len(learner.known), 1)
+        )
         known = {cid: cid in learner.known for cid in framework.ids}
         truth.append(known)
-        session = PlacementSession.start(framework, b, config=config, particles=args.particles)
-        prior.append({cid: p > 0.5 for cid, p in session.marginals().items()})
+        session = PlacementSession.start(framework, prior=prior, config=config, seed=n_learner)
+        guess_prior.append({cid: p > 0.5 for cid, p in session.marginals().items()})
         while (probe := session.next_probe()) is not None:
             correct = bool(c.random() < (1 - params.slip if known[probe] else params.guess))
             session = session.answer(probe, correct)
         asked.append(len(session.asked))
-        marg = session.marginals()
-        cls = session.classification()
-        ours.append({cid: (v if v is not None else marg[cid] > 0.5) for cid, v in cls.items()})
+        ours.append(session.conclusions())
         once.append(
             {
                 cid: bool(c.random() < (1 - params.slip if known[cid] else params.guess))
@@ -115,11 +156,17 @@ def main(argv: list[str] | None = None) -> int:
         "learners": args.learners,
         "budget": args.budget,
         "confidence": args.confidence,
-        "particles": args.particles,
+        "chains": args.chains,
+        "sweeps": args.sweeps,
+        "population": args.population,
+        "classes": args.classes,
+        "history": dict(history.__dict__),
         "knew_without_prerequisite": odd / args.learners,
+        "known_share_without_prerequisite": float(np.mean(odd_share)),
+        "known_share": float(np.mean([np.mean(list(t.values())) for t in truth])),
         "masterypath": {**scores(truth, ours), "questions": float(np.mean(asked))},
         "test_everything_once": {**scores(truth, once), "questions": float(n)},
-        "no_questions_prior": {**scores(truth, prior), "questions": 0.0},
+        "no_questions_prior": {**scores(truth, guess_prior), "questions": 0.0},
         "seconds": seconds,
     }
     console = Console(width=150)
@@ -147,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     console.print(
         f"{results['knew_without_prerequisite']:.1%} of learners knew a competency without "
-        f"its prerequisite; {seconds:.0f} s"
+        f"its prerequisite; on average {results['known_share_without_prerequisite']:.1%} of "
+        f"a learner's known competencies lack a prerequisite; learners know "
+        f"{results['known_share']:.1%} of the competencies; {seconds:.0f} s"
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -98,6 +98,7 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
 
 
 TABLES = (
+    "placements",
     "reviews",
     "submissions",
     "rubrics",

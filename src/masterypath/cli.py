@@ -21,7 +21,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.tree import Tree
 
-from masterypath import cli_accounts, cli_audit, cli_careers, cli_feedback, cli_mastery
+from masterypath import (
+    cli_accounts,
+    cli_audit,
+    cli_careers,
+    cli_feedback,
+    cli_mastery,
+    cli_placement,
+)
 from masterypath.cli_support import (
     JsonOption,
     err,
@@ -430,6 +437,7 @@ cli_audit.register(app)
 cli_careers.register(app)
 cli_accounts.register(app)
 cli_feedback.register(app)
+cli_placement.register(app)
 
 kt_app = typer.Typer(
     help="Knowledge tracing: fit, evaluate and apply mastery models on "

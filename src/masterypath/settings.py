@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     scorer_model: str = ""
     """Folder of a fitted cross-encoder rubric scorer (``masterypath feedback train``);
     empty: the similarity scorer."""
+    placement_confirmation: bool = True
+    """Hold placement conclusions for an educator's confirmation before they become
+    ``inferred`` evidence (``MASTERYPATH_PLACEMENT_CONFIRMATION=0``: record at once)."""
     embeddings: bool = True
     """Use sentence embeddings for career alignment when the ``nlp`` extra is installed
     (``MASTERYPATH_EMBEDDINGS=0``: lexical matching only)."""

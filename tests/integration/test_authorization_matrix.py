@@ -32,6 +32,7 @@ from masterypath.services.evidence import EvidenceService
 from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
+from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
 from masterypath.store.mastery import MasteryRepository
 from tests.conftest import api_app, login
@@ -196,6 +197,10 @@ def world(database: ServiceContext) -> World:
     feedback.save_rubric(rubric)
     ids["rubric"] = rubric_to_dict(rubric)
     ids["case-rubric"] = export_case_rubric(rubric, last_change="2026-01-01T00:00:00+00:00")
+    placements = PlacementService(database)
+    ids["placement"] = {
+        lr: placements.start(lr, "dbcourse", by="test", budget=3)["id"] for lr in (OWN, OTHER)
+    }
     ids["submission"] = {
         lr: feedback.submit(lr, "r1", "It glows because of the closed path.")["id"]
         for lr in (OWN, OTHER)
@@ -360,6 +365,27 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/learners/{learner_id}/submissions/{rubric_id}/final", ACT, {}),
     ("GET", "/api/v1/reviews", AUDIT, {}),
     ("PUT", "/api/v1/reviews/{submission_id}/{criterion_id}", ACT, {"json": {"level_id": "met"}}),
+    (
+        "POST",
+        "/api/v1/learners/{learner_id}/placements",
+        SUBMIT,
+        {"json": {"framework_id": "dbcourse", "budget": 2}},
+    ),
+    ("GET", "/api/v1/learners/{learner_id}/placements", R_L, {}),
+    ("GET", "/api/v1/learners/{learner_id}/placements/{placement_id}", R_L, {}),
+    (
+        "POST",
+        "/api/v1/learners/{learner_id}/placements/{placement_id}/answers",
+        SUBMIT,
+        {"json": {"competency_id": "select", "correct": True}},
+    ),
+    ("POST", "/api/v1/learners/{learner_id}/placements/{placement_id}/finish", SUBMIT, {}),
+    (
+        "POST",
+        "/api/v1/learners/{learner_id}/placements/{placement_id}/decision",
+        ACT,
+        {"json": {"accept": False}},
+    ),
     # last: erasure changes the world
     ("DELETE", "/api/v1/learners/{learner_id}", ERASE, {}),
 ]
@@ -421,6 +447,7 @@ def request(
         "rubric_id": "r1",
         "submission_id": ids["submission"][learner],
         "criterion_id": "path",
+        "placement_id": ids["placement"][learner],
     }
     if "taxonomy" in extras:
         values["taxonomy_id"] = extras["taxonomy"].format(

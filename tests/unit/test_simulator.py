@@ -9,6 +9,7 @@ from masterypath.domain.framework import Competency, Framework, Prerequisite
 from masterypath.domain.simulator import (
     SimulatedLearner,
     SimulationParams,
+    StudyHistory,
     run_fixed,
     run_planner,
 )
@@ -53,3 +54,41 @@ def test_bad_parameters_name_the_field() -> None:
     with pytest.raises(ValidationError) as err:
         SimulationParams(slip=1.5)
     assert err.value.field == "slip"
+
+
+def test_a_study_history_in_course_order_teaches_exactly_the_topics_taken() -> None:
+    # learning is certain and answers are exact: each topic taken is learned, in order
+    sure = SimulationParams(learn=1.0, guess=0.0, slip=0.0, forget=0.0)
+    strict = StudyHistory(window=1, skip=0.0, forget=0.0)
+    for topics, known in ((0, set()), (2, {"a", "b"}), (3, {"a", "b", "c"}), (9, {"a", "b", "c"})):
+        learner = SimulatedLearner.from_history(
+            CHAIN, sure, np.random.default_rng(0), history=strict, topics=topics
+        )
+        assert learner.known == known
+        assert not learner.knew_without_prerequisite
+        assert learner.params == sure
+
+
+def test_a_skipped_prerequisite_leaves_a_learner_knowing_a_topic_without_it() -> None:
+    # nothing is learnable: studying teaches nothing
+    nothing = SimulationParams(learn=0.0, guess=0.0, slip=0.0, forget=0.0)
+    learner = SimulatedLearner.from_history(
+        CHAIN, nothing, np.random.default_rng(0), history=StudyHistory(window=1), topics=3
+    )
+    assert learner.known == set()
+    # learning does not need the prerequisites, half the topics are skipped: some learner
+    # knows b or c alone, and is flagged as knowing a topic without its prerequisite
+    eager = SimulationParams(learn=1.0, unready_factor=1.0, guess=0.0, slip=0.0, forget=0.0)
+    odd = [
+        learner
+        for seed in range(50)
+        if (
+            learner := SimulatedLearner.from_history(
+                CHAIN, eager, np.random.default_rng(seed), history=StudyHistory(skip=0.5), topics=3
+            )
+        ).known
+        in ({"b"}, {"c"})
+    ]
+    assert odd and all(x.knew_without_prerequisite for x in odd)
+    with pytest.raises(ValidationError):
+        StudyHistory(window=0)

@@ -15,6 +15,7 @@ from masterypath.api.errors import BodyLimit, ErrorOut, install_error_handlers
 from masterypath.api.feedback import feedback_router
 from masterypath.api.how_it_works import PAGE
 from masterypath.api.learners import learner_router
+from masterypath.api.placement import placement_router
 from masterypath.api.schemas import (
     AttributeIn,
     CompetencyOut,
@@ -53,6 +54,7 @@ from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.group_commit import GroupCommitter
 from masterypath.services.mastery import MasteryService
+from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
 from masterypath.services.xapi import XapiService
 from masterypath.settings import Settings
@@ -307,6 +309,8 @@ def create_app(
     v1.include_router(careers_router(careers, frameworks, allow))
     feedback = FeedbackService(context, make_scorer(settings, encoder))
     v1.include_router(feedback_router(feedback, guard, accounts, allow))
+    placements = PlacementService(context, hold_for_confirmation=settings.placement_confirmation)
+    v1.include_router(placement_router(placements, allow))
     app.include_router(auth_router(accounts))
     app.include_router(v1)
     app.include_router(xapi_router(XapiService(context, committer=committer), guard, allow))

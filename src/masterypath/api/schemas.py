@@ -248,3 +248,21 @@ class SubmissionIn(Strict):
 
 class ReviewIn(Strict):
     level_id: Text
+
+
+class PlacementIn(Strict):
+    framework_id: Text
+    budget: int | None = Field(default=None, ge=1, le=10_000)
+    """Most questions to ask (default: a fifth of the competencies, at least 10)."""
+    confidence: float | None = Field(default=None, gt=0.5, lt=1.0)
+    seed: int = Field(default=0, ge=0, le=2**31)
+
+
+class PlacementAnswerIn(Strict):
+    competency_id: Text
+    correct: bool
+
+
+class PlacementDecisionIn(Strict):
+    accept: bool
+    note: Annotated[str, StringConstraints(max_length=10_000)] | None = None

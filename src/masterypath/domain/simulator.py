@@ -61,6 +61,32 @@ class SimulationParams:
                 raise ValidationError(name, f"must be in [0, 1], got {value!r}")
 
 
+@dataclass(frozen=True)
+class StudyHistory:
+    """How simulated learners studied before a placement test (see
+    :meth:`SimulatedLearner.from_history`)."""
+
+    window: int = 3
+    """The next topic is drawn among this many not-yet-taken topics in course order."""
+    skip: float = 0.05
+    """Chance that a topic is skipped altogether."""
+    streak: int = 3
+    """A topic is left after this many correct answers in a row (or ``max_practice``)."""
+    max_practice: int = 12
+    forget: float = 0.00005
+    """Chance, per opportunity, that each known competency is forgotten."""
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValidationError("window", "must be >= 1")
+        for name in ("max_practice", "streak"):
+            if getattr(self, name) < 1:
+                raise ValidationError(name, "must be >= 1")
+        for name in ("skip", "forget"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValidationError(name, "must be in [0, 1]")
+
+
 @dataclass
 class SimulatedLearner:
     """One learner's true knowledge; mutated by :meth:`practise` (it is the simulation's
@@ -89,6 +115,47 @@ class SimulatedLearner:
                 known.add(cid)
                 odd = odd or any(p not in known for p in pres)
         return cls(framework, params, known, odd)
+
+    @classmethod
+    def from_history(
+        cls,
+        framework: Framework,
+        params: SimulationParams,
+        rng: np.random.Generator,
+        *,
+        history: StudyHistory | None = None,
+        topics: int | None = None,
+    ) -> SimulatedLearner:
+        """A learner whose knowledge comes from having studied the course: starting from
+        nothing, they take topics roughly in course order (the next one among the first
+        ``history.window`` not yet taken, some skipped), practise each until
+        ``history.streak`` correct answers in a row or ``history.max_practice``
+        opportunities, learning as :meth:`practise` does (slowly without the
+        prerequisites) and forgetting at ``history.forget`` per opportunity. ``topics``
+        (default: uniform over 0..all) is how far they got. Knowing a topic without its
+        prerequisite arises the ways it does in class: a prerequisite skipped or
+        forgotten, or learned out of order.
+        """
+        history = history or StudyHistory()
+        order = list(framework.topological_order())
+        if topics is None:
+            topics = int(rng.integers(0, len(order) + 1))
+        learner = cls(framework, replace(params, forget=history.forget))
+        remaining = order
+        for _ in range(min(topics, len(order))):
+            pick = int(rng.integers(0, min(history.window, len(remaining))))
+            cid = remaining[pick]
+            remaining = remaining[:pick] + remaining[pick + 1 :]
+            if rng.random() < history.skip:
+                continue
+            streak = 0
+            for _ in range(history.max_practice):
+                streak = streak + 1 if learner.practise(cid, rng) else 0
+                if streak >= history.streak:
+                    break
+        learner.params = params
+        learner.knew_without_prerequisite = any(not learner.ready(c) for c in learner.known)
+        return learner
 
     def copy(self) -> SimulatedLearner:
         return SimulatedLearner(

@@ -30,6 +30,7 @@ from masterypath.store.tables import (
     MasteryEventRow,
     MasteryStateRow,
     OverrideRow,
+    PlacementRow,
     ReviewRow,
     SubmissionRow,
     TokenRow,
@@ -51,6 +52,7 @@ LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
     ("career_goals", CareerGoalRow),
     ("reviews", ReviewRow),
     ("submissions", SubmissionRow),
+    ("placements", PlacementRow),
     ("access_log", AccessLogRow),
 )
 """Every table that holds rows about one learner (by its ``learner_id`` column)."""

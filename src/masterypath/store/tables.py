@@ -604,3 +604,29 @@ class ReviewRow(Base):
     corrected_level: Mapped[str | None] = mapped_column(String(ID))
     reviewed_by: Mapped[str | None] = mapped_column(String(ID))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PlacementRow(Base):
+    """A placement (test-out) session: its settings, prior and answers (the posterior is
+    rebuilt by replaying them), then its conclusions and what became of them."""
+
+    __tablename__ = "placements"
+    __table_args__ = (Index("ix_placements_learner", "learner_id", "framework_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    learner_id: Mapped[str] = mapped_column(String(ID))
+    framework_id: Mapped[str] = mapped_column(String(ID))
+    seed: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prior: Mapped[dict[str, Any]] = mapped_column(JSON)
+    answers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(32))
+    """open, awaiting_confirmation, recorded or rejected."""
+    conclusions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    evidence_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    started_by: Mapped[str] = mapped_column(String(ID))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(ID))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
