@@ -1,15 +1,19 @@
 """Benchmark: placement / test-out on simulated learners with known truth.
 
-Learners' true knowledge comes from the simulator (learning along the graph with noise:
-some know a topic without its prerequisite). Compared in the same run:
+Learners' true knowledge comes from a simulated study history on the graph
+(``SimulatedLearner.from_history``: topics roughly in course order, some skipped, practice
+until a streak of correct answers, slower learning without the prerequisites, forgetting),
+so some know a topic without its prerequisite; the bench prints how often. The placement
+prior is fitted on ``--population`` *other* simulated learners (as a deployment fits it on
+its stored learners). Compared in the same run, on the same learners:
 
 - **masterypath**: the adaptive diagnostic (`domain/placement.py`), up to ``--budget``
   questions, each answer noisy (guess/slip);
 - **test everything once**: one question per competency, classified by that answer;
-- **no questions**: classify every competency by the population prior (known if P > 0.5).
+- **no questions**: classify every competency by the fitted prior (known if P > 0.5).
 
-Prints accuracy and balanced accuracy against the truth, questions asked, and how often
-learners know a competency without its prerequisites.
+Prints accuracy and balanced accuracy against the truth and the questions asked.
+``--skip``, ``--forget`` and ``--window`` set how noisy the simulated histories are.
 
 Usage::
 
@@ -64,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--confidence", type=float, default=0.9)
     parser.add_argument("--chains", type=int, default=256)
     parser.add_argument("--sweeps", type=int, default=4)
-    parser.add_argument("--classes", type=int, default=16)
+    parser.add_argument("--classes", type=int, default=32)
     parser.add_argument(
         "--population",
         type=int,
-        default=500,
+        default=1000,
         help="other simulated learners whose states the placement prior is fitted on",
     )
     parser.add_argument("--candidates", type=int, default=64)

@@ -33,6 +33,8 @@ REJECTED = "rejected"
 
 MIN_POPULATION = 20
 """Fewer learners with states in the framework than this: the uniform prior."""
+LEARNERS_PER_CLASS = 30
+"""The prior has one learner class per this many learners (up to ``prior_classes``)."""
 
 
 class PlacementService:
@@ -41,7 +43,7 @@ class PlacementService:
         context: ServiceContext,
         *,
         hold_for_confirmation: bool = True,
-        prior_classes: int = 8,
+        prior_classes: int = 32,
     ) -> None:
         self.context = context
         self.hold_for_confirmation = hold_for_confirmation
@@ -238,7 +240,8 @@ class PlacementService:
         population = [known.get(lid, set()) for (lid,) in learners]
         if len(population) < MIN_POPULATION:
             return PlacementPrior.uniform(framework)
-        return PlacementPrior.fit(framework, population, classes=self.prior_classes)
+        classes = max(1, min(self.prior_classes, len(population) // LEARNERS_PER_CLASS))
+        return PlacementPrior.fit(framework, population, classes=classes)
 
     @staticmethod
     def _row(
