@@ -250,3 +250,23 @@ def test_framework_page(page: Any, site: Site) -> None:
     assert download.value.suggested_filename == "dbe-kt22.json"
     check_accessibility(page, "framework")
     shoot(page, "framework")
+
+
+def test_placement_conclusions_show_as_inferred_evidence(page: Any, site: Site) -> None:
+    from masterypath.services.placement import PlacementService
+
+    learner = site.learners[3]
+    placements = PlacementService(site.context, hold_for_confirmation=False)
+    view = placements.start(learner, "dbe-kt22", by="test", budget=4)
+    while view["next_probe"] is not None:
+        view = placements.answer(view["id"], str(view["next_probe"]), False)
+    done = placements.finish(view["id"], by="user:teacher")
+    assert done["status"] == "recorded" and done["conclusions"]
+    concluded = sorted(done["conclusions"])[0]
+    log_in(page, site, "admin", "admin-password")
+    page.goto(f"{site.url}/app/learner/{learner}")
+    page.wait_for_function("document.body.dataset.updated !== undefined")
+    page.locator(f'svg.map g.node[data-id="{concluded}"]').click()
+    inferred = page.locator("#detail ul.trail li.inferred")
+    inferred.first.wait_for()
+    assert inferred.first.inner_text().endswith(f"inferred not known from placement {view['id']}")

@@ -223,7 +223,11 @@ async function learnerPage() {
       const ex = item.explanation;
       const trail = el("ul", { class: "trail" });
       for (const t of item.trail.slice(-10).reverse()) {
-        trail.append(el("li", { text: `${t.timestamp.slice(0, 16).replace("T", " ")}: ${t.correct === true ? "correct" : t.correct === false ? "incorrect" : "score " + t.score}${t.item_id ? " on " + t.item_id : ""}` }));
+        const what = t.kind === "inferred"
+          ? `inferred ${t.score >= 0.5 ? "known" : "not known"} from ${t.key.split(":").slice(0, 2).join(" ")}`
+          : `${t.correct === true ? "correct" : t.correct === false ? "incorrect" : "score " + t.score}${t.item_id ? " on " + t.item_id : ""}`;
+        const text = `${t.timestamp.slice(0, 16).replace("T", " ")}: ${what}`;
+        trail.append(el("li", t.kind === "inferred" ? { class: "inferred", text } : { text }));
       }
       const override = ex.override ? el("p", { text: `Set to ${ex.override.status} by an educator (${ex.override.reason}${ex.override.note ? ": " + ex.override.note : ""}).` }) : el("p", { class: "muted", text: "No educator override." });
       detail.replaceChildren(
