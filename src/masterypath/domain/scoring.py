@@ -228,6 +228,8 @@ class SimilarityScorer:
         criterion = rubric.criterion(criterion_id)
         candidates = self._candidates(submission)
         level_texts = self._level_texts(rubric, criterion)
+        if len(candidates) == 1:  # one sentence: it is the support, whatever the scores
+            return [candidates[0] if texts else submission.strip() for texts in level_texts]
         _, which = self.profile(candidates, level_texts, self._tfidf(level_texts, candidates))
         return [
             candidates[int(w)] if texts else submission.strip()

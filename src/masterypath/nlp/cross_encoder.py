@@ -206,11 +206,14 @@ class CrossEncoderScorer:
         self._require_fitted()
         torch = _torch()
         out = np.zeros((len(pairs), len(self.levels_)))
-        with torch.no_grad():
-            for start in range(0, len(pairs), 64):
-                chunk = pairs[start : start + 64]
-                logits = self.model_(**self._encode(self.tokenizer_, chunk)).logits
-                out[start : start + len(chunk)] = torch.softmax(logits, dim=-1).numpy()
+        # batches of similar length pad little: sort by length, score, put back in order
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        with torch.inference_mode():
+            for start in range(0, len(order), 64):
+                rows = order[start : start + 64]
+                encoded = self._encode(self.tokenizer_, [pairs[i] for i in rows])
+                logits = self.model_(**encoded).logits
+                out[rows] = torch.softmax(logits, dim=-1).numpy()
         return out
 
     def score(self, submission: str, rubric: Rubric) -> tuple[Judgement, ...]:
