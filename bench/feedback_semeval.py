@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         default="corpus",
         help="fit on the corpus's own train split, or on every corpus's train split",
     )
+    parser.add_argument("--corpora", help="comma-separated (default: every corpus in the data)")
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
     chosen = set(args.systems.split(","))
@@ -116,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     encoder = MiniLMEncoder()
     rows: list[dict[str, Any]] = []
     corpora = sorted({a["corpus"] for a in answers})
+    if args.corpora:
+        unknown = set(args.corpora.split(",")) - set(corpora)
+        if unknown:
+            parser.error(f"--corpora: {sorted(unknown)} not in the data ({corpora})")
+        corpora = args.corpora.split(",")
     fitted_ce: dict[tuple[str, str], CrossEncoderScorer] = {}
     for way in args.ways.split(","):
         for corpus in corpora:

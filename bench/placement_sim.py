@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         help="other simulated learners whose states the placement prior is fitted on",
     )
     parser.add_argument("--candidates", type=int, default=64)
+    parser.add_argument("--objective", choices=("entropy", "error"), default="entropy")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split-joined-ids", action="store_true")
     parser.add_argument("--drop-edge", action="append", default=[])
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         slip=params.slip,
         chains=args.chains,
         sweeps=args.sweeps,
+        objective=args.objective,
     )
     pop_seed, learner_seed = np.random.SeedSequence(args.seed).spawn(2)
     population = [

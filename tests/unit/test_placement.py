@@ -63,8 +63,10 @@ def test_learner_classes_carry_an_answer_to_unrelated_competencies() -> None:
     assert without.marginals()["y"] == pytest.approx(0.5, abs=0.03)
 
 
-def test_probes_are_not_repeated_and_the_budget_stops_the_session() -> None:
-    s = PlacementSession.start(PAIR, config=PlacementConfig(budget=2), seed=1)
+@pytest.mark.parametrize("objective", ["entropy", "error"])
+def test_probes_are_not_repeated_and_the_budget_stops_the_session(objective: str) -> None:
+    config = PlacementConfig(budget=2, objective=objective)
+    s = PlacementSession.start(PAIR, config=config, seed=1)
     first = s.next_probe()
     assert first in ("a", "b")
     s = s.answer(first, True)
@@ -90,6 +92,8 @@ def test_the_prior_round_trips_and_rejects_what_it_cannot_read() -> None:
     assert err.value.field == "prior.ids"
     with pytest.raises(ValidationError):
         PlacementConfig(confidence=0.4)
+    with pytest.raises(ValidationError):
+        PlacementConfig(objective="luck")
     with pytest.raises(ValidationError):
         PlacementConfig.from_dict({"budget": 3, "colour": "red"})
 

@@ -57,10 +57,15 @@ class PlacementConfig:
     sweeps: int = 4
     """Gibbs sweeps after each answer, alternating reverse and topological order; the
     marginals average the second half (the first half is burn-in)."""
+    objective: str = "entropy"
+    """What the next probe is chosen to reduce: total uncertainty (``entropy``) or the
+    expected number of misclassified competencies (``error``)."""
 
     def __post_init__(self) -> None:
         if not 0.5 < self.confidence < 1.0:
             raise ValidationError("confidence", "must be in (0.5, 1)")
+        if self.objective not in ("entropy", "error"):
+            raise ValidationError("objective", "must be 'entropy' or 'error'")
         for name in ("budget", "candidates", "chains", "sweeps"):
             if getattr(self, name) < 1:
                 raise ValidationError(name, "must be >= 1")
@@ -343,6 +348,12 @@ def _entropy(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def _error(p: np.ndarray) -> np.ndarray:
+    """The chance of misclassifying a competency called by P(known) > 0.5."""
+    out: np.ndarray = np.minimum(p, 1 - p)
+    return out
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     out: np.ndarray = np.log(p) - np.log1p(-p)
     return out
@@ -441,7 +452,8 @@ class PlacementSession:
         K = self.states.astype(float)  # noqa: N806
         w = np.full(len(K), 1.0 / len(K))
         marginal = self.marginal
-        before = _entropy(marginal).sum()
+        loss = _entropy if self.config.objective == "entropy" else _error
+        before = loss(marginal).sum()
         asked = {c for c, _ in self.asked}
         open_ = [i for i, c in enumerate(self.ids) if c not in asked]
         if not open_:
@@ -455,7 +467,7 @@ class PlacementSession:
         p_ok = A.sum(axis=0)
         m_ok = (A.T @ K) / np.maximum(p_ok, 1e-12)[:, None]
         m_bad = (B.T @ K) / np.maximum(1 - p_ok, 1e-12)[:, None]
-        expected = p_ok * _entropy(m_ok).sum(axis=1) + (1 - p_ok) * _entropy(m_bad).sum(axis=1)
+        expected = p_ok * loss(m_ok).sum(axis=1) + (1 - p_ok) * loss(m_bad).sum(axis=1)
         gain = before - expected
         return self.ids[int(cand[int(np.argmax(gain))])]
 
