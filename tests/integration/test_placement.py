@@ -127,6 +127,9 @@ def test_bad_requests_name_what_is_wrong(placements: PlacementService) -> None:
         placements.start("kim", "nope", by="x")
     started = placements.start("kim", "maths", by="x", budget=1)
     with pytest.raises(ValidationError) as err:
+        placements.finish(started["id"], by="x")  # nothing asked: nothing to conclude
+    assert err.value.field == "answers"
+    with pytest.raises(ValidationError) as err:
         placements.answer(started["id"], "poetry", True)
     assert err.value.field == "competency_id"
     placements.answer(started["id"], "add", True)

@@ -143,6 +143,10 @@ class PlacementService:
             row = self._row(session, placement_id, learner_id, lock=True)
             if row.status != OPEN:
                 raise ConflictError("placement", str(placement_id), f"is {row.status}")
+            if not row.answers:
+                raise ValidationError(
+                    "answers", "answer at least one question before finishing a placement"
+                )
             framework = self.mastery.framework(session, row.framework_id)
             placement = self._replay(row, framework)
             marg = placement.marginals()
