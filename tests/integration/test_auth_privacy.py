@@ -238,6 +238,10 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
             "learner_id": "zq",
         },
     )
+    placement = admin.post(
+        "/api/v1/learners/zq/placements", json={"framework_id": "dbcourse", "budget": 2}
+    )
+    assert placement.status_code == 201
     admin.get("/api/v1/learners/zq/progress", params={"framework_id": "dbcourse"})  # logged read
     export = admin.get("/api/v1/learners/zq/export").json()
     assert (
@@ -271,6 +275,7 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
         "users": "accounts",
         "submissions": "submissions",
         "reviews": "reviews",
+        "placements": "placements",
     }
     with database.sessions() as session:
         for table in Base.metadata.sorted_tables:
@@ -283,6 +288,7 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
             assert len(exported_rows) == len(rows), table.name
     erased = admin.delete("/api/v1/learners/zq").json()["deleted"]
     assert erased["evidence"] == 3 and erased["profile"] == 1 and erased["accounts"] == 1
+    assert erased["placements"] == 1
     remaining = " ".join(every_text_value(database))
     for value in personal.values():
         assert value not in remaining
