@@ -126,6 +126,20 @@ def test_scorer_gives_the_expected_levels_and_supporting_sentences(encoder: str)
         scorer.score("  ", CIRCUITS)
 
 
+@pytest.mark.parametrize("encoder", ["tfidf", "minilm"])
+def test_one_levels_support_is_what_every_levels_supports_give_for_it(encoder: str) -> None:
+    if encoder == "minilm" and not nlp_available():
+        pytest.skip("the nlp extra is not installed")
+    scorer = SimilarityScorer(encoder=MiniLMEncoder() if encoder == "minilm" else None)
+    for text in (GOOD, WEAK, "A closed path."):
+        for criterion in CIRCUITS.criteria:
+            every = scorer.supports(text, CIRCUITS, criterion.id)
+            one = [scorer.support(text, CIRCUITS, criterion.id, k) for k in range(len(every))]
+            assert one == every
+    # a one-sentence answer supports every level with itself
+    assert scorer.supports("A closed path.", CIRCUITS, "path")[-1] == "A closed path."
+
+
 def test_exemplars_calibrate_a_criterion() -> None:
     # with enough educator-scored answers, their judgement wins over the descriptors
     exemplars = tuple(

@@ -216,11 +216,27 @@ class SimilarityScorer:
         vectors = self._vectors([text, *others], fitted)
         return np.asarray(vectors[1:] @ vectors[0])
 
-    def warm(self, texts: Sequence[str]) -> None:
-        """Embed ``texts`` and their sentences in one batch before scoring them one by one
-        (an encoder is much faster on a batch than on single texts); no-op for TF-IDF."""
-        if self.encoder is not None:
-            self._vectors([*texts, *(c for t in texts for c in self._candidates(t))], None)
+    def warm(self, texts: Sequence[str], *, sentences: bool = True) -> None:
+        """Embed ``texts`` (and their sentences) in one batch before scoring them one by
+        one (an encoder is much faster on a batch than on single texts); no-op for TF-IDF."""
+        if self.encoder is not None and texts:
+            found = [c for t in texts for c in self._candidates(t)] if sentences else []
+            self._vectors([*texts, *found], None)
+
+    def support(self, submission: str, rubric: Rubric, criterion_id: str, level: int) -> str:
+        """The submission's sentence that matches the texts of the criterion's ``level``
+        (an index) best; what :meth:`supports` gives for that level, without comparing the
+        other levels' texts."""
+        criterion = rubric.criterion(criterion_id)
+        candidates = self._candidates(submission)
+        level_texts = self._level_texts(rubric, criterion)
+        if not level_texts[level]:
+            return submission.strip()
+        if len(candidates) == 1:
+            return candidates[0]
+        fitted = self._tfidf(level_texts, candidates)
+        _, which = self.profile(candidates, [level_texts[level]], fitted)
+        return candidates[int(which[0])]
 
     def supports(self, submission: str, rubric: Rubric, criterion_id: str) -> list[str]:
         """Per level of the criterion, the submission's sentence that matches the level's

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from masterypath.domain.alignment import split_sentences
 from masterypath.domain.rubric import Criterion, Judgement, Rubric
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import NotFittedError, ValidationError
@@ -226,7 +227,19 @@ class CrossEncoderScorer:
             if not submission.strip():
                 raise ValidationError("submission", "is empty")
         fallback = self._fallback()
-        fallback.warm([submission for submission, _ in items])
+        # embed, in one batch, only what will be compared: answers to criteria with several
+        # references (to pick one), and the sentences of answers that have several
+        learned = [
+            any(
+                tuple(lv.id for lv in c.levels) == self.levels_ and len(reference_texts(c)) > 1
+                for c in rubric.criteria
+            )
+            for _, rubric in items
+        ]
+        fallback.warm(
+            [s for (s, _), chosen in zip(items, learned, strict=True) if chosen], sentences=False
+        )
+        fallback.warm([s for s, _ in items if len(split_sentences(s)) > 1])
         slots: list[tuple[int, Criterion]] = []
         pairs: list[tuple[str, str]] = []
         for n, (submission, rubric) in enumerate(items):
@@ -254,7 +267,7 @@ class CrossEncoderScorer:
                     )
                     continue
                 k = int(np.argmax(probabilities))
-                support = fallback.supports(submission, rubric, criterion.id)[k]
+                support = fallback.support(submission, rubric, criterion.id, k)
                 judged.append(
                     Judgement(
                         criterion_id=criterion.id,
