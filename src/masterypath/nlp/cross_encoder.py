@@ -7,8 +7,9 @@ comparing two separate embeddings. :meth:`CrossEncoderScorer.fit` fine-tunes it 
 answers of many rubrics that share one *level scheme* (the same level ids in the same
 order, e.g. ``incorrect, correct``); it then judges new answers, also to new questions.
 The reference paired with an answer is the top level's reference answer (or descriptor)
-closest to it. Criteria with another level scheme, and the supporting sentences, come from
-the similarity scorer it wraps (``fallback``).
+closest to it. Criteria with another level scheme come from the similarity scorer it wraps
+(``fallback``); the supporting sentence of an answer is the one sharing the most (TF-IDF
+weighted) words with the judged level's texts, which needs no embeddings.
 
 A fitted scorer is saved as a folder: ``scorer.json`` (typed, with a schema version), the
 weights as ``model.safetensors`` and the tokenizer files; never a pickle. Fitting takes
@@ -29,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from masterypath.domain.alignment import split_sentences
 from masterypath.domain.rubric import Criterion, Judgement, Rubric
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import NotFittedError, ValidationError
@@ -99,6 +99,13 @@ class CrossEncoderScorer:
     @property
     def name(self) -> str:
         return f"cross-encoder:{BASE_MODEL}"
+
+    @property
+    def _lexical(self) -> SimilarityScorer:
+        """TF-IDF similarity, to find supporting sentences without embeddings."""
+        if not hasattr(self, "_lexical_scorer"):
+            self._lexical_scorer = SimilarityScorer()
+        return self._lexical_scorer
 
     def _fallback(self) -> SimilarityScorer:
         if self.fallback is None:
@@ -227,8 +234,8 @@ class CrossEncoderScorer:
             if not submission.strip():
                 raise ValidationError("submission", "is empty")
         fallback = self._fallback()
-        # embed, in one batch, only what will be compared: answers to criteria with several
-        # references (to pick one), and the sentences of answers that have several
+        # embed, in one batch, only the answers to criteria with several references (to
+        # pick the closest one)
         learned = [
             any(
                 tuple(lv.id for lv in c.levels) == self.levels_ and len(reference_texts(c)) > 1
@@ -239,7 +246,6 @@ class CrossEncoderScorer:
         fallback.warm(
             [s for (s, _), chosen in zip(items, learned, strict=True) if chosen], sentences=False
         )
-        fallback.warm([s for s, _ in items if len(split_sentences(s)) > 1])
         slots: list[tuple[int, Criterion]] = []
         pairs: list[tuple[str, str]] = []
         for n, (submission, rubric) in enumerate(items):
@@ -267,7 +273,7 @@ class CrossEncoderScorer:
                     )
                     continue
                 k = int(np.argmax(probabilities))
-                support = fallback.support(submission, rubric, criterion.id, k)
+                support = self._lexical.support(submission, rubric, criterion.id, k)
                 judged.append(
                     Judgement(
                         criterion_id=criterion.id,
