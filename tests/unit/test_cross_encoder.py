@@ -136,6 +136,11 @@ def test_save_and_load_round_trip_gives_the_same_probabilities(
     loaded = CrossEncoderScorer.load(tmp_path / "scorer")
     pairs = [("The bulb is in a closed path with the battery.", "closed path"), ("x", "no")]
     assert np.allclose(fitted.probabilities(pairs), loaded.probabilities(pairs), atol=1e-6)
+    assert loaded.reference_choice == fitted.reference_choice == "lexical"
+    # a scorer saved before the reference choice was a parameter chose by embeddings
+    del manifest["parameters"]["reference_choice"]
+    (tmp_path / "scorer" / "scorer.json").write_text(json.dumps(manifest))
+    assert CrossEncoderScorer.load(tmp_path / "scorer").reference_choice == "embedding"
     manifest["schema_version"] = SCHEMA_VERSION + 1
     (tmp_path / "scorer" / "scorer.json").write_text(json.dumps(manifest))
     with pytest.raises(ValidationError) as caught:
@@ -164,3 +169,6 @@ def test_bad_input_is_refused_with_the_field_named() -> None:
     with pytest.raises(ValidationError) as level:
         CrossEncoderScorer().fit([(BULB, "answer", "closed path", "great")])
     assert level.value.field == "level_id"
+    with pytest.raises(ValidationError) as choice:
+        CrossEncoderScorer(reference_choice="random").fit(one_level)
+    assert choice.value.field == "reference_choice"
