@@ -94,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ways", default="2way,3way")
     parser.add_argument("--systems", default="crossencoder,minilm,tfidf,baseline")
     parser.add_argument("--epochs", type=int, default=3, help="cross-encoder fine-tuning")
+    parser.add_argument(
+        "--reference-choice",
+        choices=("embedding", "lexical"),
+        default="embedding",
+        help="how the cross-encoder picks the reference paired with an answer",
+    )
     parser.add_argument("--latency-sample", type=int, default=200)
     parser.add_argument(
         "--warm-up",
@@ -160,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"{len(train_examples)} train answers ..."
                     )
                     fitted_ce[ce_key] = CrossEncoderScorer(
-                        epochs=args.epochs, fallback=SimilarityScorer(encoder=encoder)
+                        epochs=args.epochs,
+                        reference_choice=args.reference_choice,
+                        fallback=SimilarityScorer(encoder=encoder),
                     ).fit(train_examples)
                     if args.save_ce:
                         fitted_ce[ce_key].save(args.save_ce / folder)

@@ -136,7 +136,10 @@ def test_save_and_load_round_trip_gives_the_same_probabilities(
     loaded = CrossEncoderScorer.load(tmp_path / "scorer")
     pairs = [("The bulb is in a closed path with the battery.", "closed path"), ("x", "no")]
     assert np.allclose(fitted.probabilities(pairs), loaded.probabilities(pairs), atol=1e-6)
-    assert loaded.reference_choice == fitted.reference_choice == "lexical"
+    assert loaded.reference_choice == fitted.reference_choice == "embedding"
+    manifest["parameters"]["reference_choice"] = "lexical"
+    (tmp_path / "scorer" / "scorer.json").write_text(json.dumps(manifest))
+    assert CrossEncoderScorer.load(tmp_path / "scorer").reference_choice == "lexical"
     # a scorer saved before the reference choice was a parameter chose by embeddings
     del manifest["parameters"]["reference_choice"]
     (tmp_path / "scorer" / "scorer.json").write_text(json.dumps(manifest))

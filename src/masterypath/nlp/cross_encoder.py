@@ -7,11 +7,13 @@ comparing two separate embeddings. :meth:`CrossEncoderScorer.fit` fine-tunes it 
 answers of many rubrics that share one *level scheme* (the same level ids in the same
 order, e.g. ``incorrect, correct``); it then judges new answers, also to new questions.
 The reference paired with an answer is the top level's reference answer (or descriptor)
-closest to it: sharing the most TF-IDF-weighted words (``reference_choice="lexical"``, the
-default: no embeddings, so scoring is about twice as fast) or by MiniLM embeddings
-(``"embedding"``). Criteria with another level scheme come from the similarity scorer it wraps
-(``fallback``); the supporting sentence of an answer is the one sharing the most (TF-IDF
-weighted) words with the judged level's texts, which needs no embeddings.
+closest to it by MiniLM embeddings (``reference_choice="embedding"``, the default), or
+sharing the most TF-IDF-weighted words (``"lexical"``: no embeddings, so scoring answers to
+questions with several references is about twice as fast, but the model learns from less
+well-matched pairs: Beetle unseen questions 0.741 instead of 0.772 macro-F1). Criteria
+with another level scheme come from the similarity scorer it wraps (``fallback``); the
+supporting sentence of an answer is the one sharing the most (TF-IDF weighted) words with
+the judged level's texts, which needs no embeddings.
 
 A fitted scorer is saved as a folder: ``scorer.json`` (typed, with a schema version), the
 weights as ``model.safetensors`` and the tokenizer files; never a pickle. Fitting takes
@@ -86,7 +88,7 @@ class CrossEncoderScorer:
         batch_size: int = 16,
         max_length: int = 128,
         seed: int = 0,
-        reference_choice: str = "lexical",
+        reference_choice: str = "embedding",
         fallback: SimilarityScorer | None = None,
         progress: Progress | None = None,
     ) -> None:
