@@ -118,6 +118,13 @@ def train_scorer(
         typer.Option(help="Level scheme to learn, lowest first (default: the most common)."),
     ] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the exemplars.")] = 3,
+    reference_choice: Annotated[
+        str,
+        typer.Option(
+            help="Pick the reference paired with an answer by 'embedding' (more accurate) "
+            "or 'lexical' (no embeddings: faster)."
+        ),
+    ] = "embedding",
     as_json: JsonOption = False,
 ) -> None:
     """Fine-tune the cross-encoder rubric scorer on every stored rubric's exemplars
@@ -141,6 +148,7 @@ def train_scorer(
         scorer = CrossEncoderScorer(
             levels=levels.split(",") if levels else None,
             epochs=epochs,
+            reference_choice=reference_choice,
             fallback=SimilarityScorer(encoder=load_encoder(enabled=settings.embeddings)),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         ).fit(examples)
@@ -150,6 +158,7 @@ def train_scorer(
         "levels": list(scorer.levels_),
         "examples": scorer.n_examples_,
         "skipped": scorer.skipped_,
+        "reference_choice": scorer.reference_choice,
     }
     if as_json:
         print_json(result)

@@ -38,7 +38,14 @@ def test_train_scorer_fits_on_stored_exemplars_and_feedback_uses_it(
         )
         assert run("rubrics", "import", str(path))[0] == 0
     code, output = run(
-        "rubrics", "train-scorer", str(tmp_path / "scorer"), "--epochs", "1", "--json"
+        "rubrics",
+        "train-scorer",
+        str(tmp_path / "scorer"),
+        "--epochs",
+        "1",
+        "--reference-choice",
+        "lexical",
+        "--json",
     )
     assert code == 0, output
     assert json.loads(output) == {
@@ -46,7 +53,12 @@ def test_train_scorer_fits_on_stored_exemplars_and_feedback_uses_it(
         "levels": ["incorrect", "correct"],
         "examples": len(TRAIN),
         "skipped": 0,
+        "reference_choice": "lexical",
     }
+    saved = json.loads((tmp_path / "scorer" / "scorer.json").read_text())
+    assert saved["parameters"]["reference_choice"] == "lexical"
+    bad = run("rubrics", "train-scorer", str(tmp_path / "x"), "--reference-choice", "dice")
+    assert bad[0] == 2 and "reference_choice" in bad[1]
     monkeypatch.setenv("MASTERYPATH_SCORER_MODEL", str(tmp_path / "scorer"))
     code, output = run(
         "feedback", "--rubric", "bulb", "--answer", "It is in a closed path.", "--json"
