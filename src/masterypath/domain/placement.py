@@ -292,14 +292,6 @@ class _Graph:
             ids, *_csr(parents), *_csr(children), np.asarray(prior.weights), ready, unready, share
         )
 
-    def ready_mask(self, states: np.ndarray) -> np.ndarray:
-        out = np.ones(states.shape, dtype=bool)
-        for i in range(len(self.ids)):
-            pa = self.pa_idx[self.pa_ptr[i] : self.pa_ptr[i + 1]]
-            if len(pa):
-                out[:, i] = states[:, pa].all(axis=1)
-        return out
-
     def forward_sample(
         self, rng: np.random.Generator, chains: int
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,9 @@ posterior probability behind each one.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +36,8 @@ REJECTED = "rejected"
 
 MIN_POPULATION = 20
 """Fewer learners with states in the framework than this: the uniform prior."""
+RECENT_SESSIONS = 64
+"""Sessions kept in memory (least recently used dropped) so answers need not replay."""
 LEARNERS_PER_CLASS = 30
 """The prior has one learner class per this many learners (up to ``prior_classes``)."""
 
@@ -49,6 +54,8 @@ class PlacementService:
         self.hold_for_confirmation = hold_for_confirmation
         self.prior_classes = prior_classes
         self.mastery = MasteryService(context)
+        self._recent: OrderedDict[tuple[int, datetime, str, int], PlacementSession] = OrderedDict()
+        self._lock = threading.Lock()
 
     # -- sessions ----------------------------------------------------------------------------
     def start(
@@ -256,15 +263,31 @@ class PlacementService:
             raise NotFoundError("placement", str(placement_id))
         return row  # type: ignore[no-any-return]
 
-    @staticmethod
-    def _replay(row: PlacementRow, framework: Framework) -> PlacementSession:
-        return PlacementSession.replay(
-            framework,
-            [(a["competency_id"], bool(a["correct"])) for a in row.answers],
-            prior=PlacementPrior.from_dict(row.prior),
-            config=PlacementConfig.from_dict(row.config),
-            seed=row.seed,
-        )
+    def _replay(self, row: PlacementRow, framework: Framework) -> PlacementSession:
+        """The session after the row's answers: from the last one built for this placement
+        plus the answers since (an answer request then costs one update, not a replay of
+        all answers), else replayed from the start -- the same result either way."""
+        answers = tuple((a["competency_id"], bool(a["correct"])) for a in row.answers)
+        key = (row.id, row.created_at, row.framework_id, row.seed)
+        with self._lock:
+            cached = self._recent.pop(key, None)
+        if cached is not None and cached.asked == answers[: len(cached.asked)]:
+            session = cached
+            for cid, correct in answers[len(cached.asked) :]:
+                session = session.answer(cid, correct)
+        else:
+            session = PlacementSession.replay(
+                framework,
+                answers,
+                prior=PlacementPrior.from_dict(row.prior),
+                config=PlacementConfig.from_dict(row.config),
+                seed=row.seed,
+            )
+        with self._lock:
+            self._recent[key] = session
+            while len(self._recent) > RECENT_SESSIONS:
+                self._recent.popitem(last=False)
+        return session
 
     @staticmethod
     def _summary(row: PlacementRow) -> dict[str, Any]:
