@@ -186,10 +186,6 @@ class PlacementService:
             return self._record(placement_id, by=by, note=note)
         return self.get(placement_id)
 
-    def learner_of(self, placement_id: int) -> str:
-        with self.context.sessions() as session:
-            return self._row(session, placement_id, None).learner_id
-
     # -- internals ---------------------------------------------------------------------------
     def _record(self, placement_id: int, *, by: str, note: str | None) -> dict[str, Any]:
         with self.context.sessions() as session:
