@@ -175,3 +175,31 @@ def test_a_rejected_file_stores_nothing(database: ServiceContext) -> None:
     with pytest.raises(InvalidInputError, match="line 3: c: must be 0 or 1"):
         read_evidence_log("u,s,c,o\nl1,add,1,1\nl1,add,2,2\n", mapping, source="x", imported_at=T)
     assert service.count() == 0
+
+
+def test_a_batch_whose_optional_columns_are_all_empty_reads_back(database: ServiceContext) -> None:
+    # on PostgreSQL small batches go in as one array per column: an all-NULL column must
+    # still be typed (item, sequence, source, asserted_by and rubric levels are all None)
+    service = EvidenceService(database)
+    FrameworkService(database).save(FRAMEWORK)
+    batch = [ev(n, sequence=None) for n in range(1, 4)]
+    assert [r.stored for r in service.record_many(batch)] == [True, True, True]
+    stored = {e.key: e for e in service.find(learner_id="l1")}
+    assert {k: e.to_dict() for k, e in stored.items()} == {e.key: e.to_dict() for e in batch}
+
+
+def test_later_batches_replace_a_learners_state_row(database: ServiceContext) -> None:
+    from sqlalchemy import func, select
+
+    from masterypath.store.tables import MasteryStateRow
+
+    FrameworkService(database).save(FRAMEWORK)
+    service = EvidenceService(database)
+    service.record_many([ev(1), ev(2)])
+    service.record_many([ev(3), ev(4, competency_ids=("add", "mul"))])
+    with database.sessions() as session:
+        rows = session.execute(
+            select(MasteryStateRow.competency_id, MasteryStateRow.n_evidence)
+        ).all()
+        assert sorted(rows) == [("add", 4), ("mul", 1)]
+        assert session.scalar(select(func.count()).select_from(MasteryStateRow)) == 2

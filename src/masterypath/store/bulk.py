@@ -39,6 +39,16 @@ COLUMNS = (
     "recorded_at",
 )
 _TIME_COLUMNS = {"timestamp", "recorded_at"}
+_POSTGRESQL_TYPES = {
+    "correct": "boolean",
+    "score": "float8",
+    "rubric_levels": "text[]::json",
+    "timestamp": "timestamptz",
+    "recorded_at": "timestamptz",
+    "sequence": "bigint",
+}
+_ARRAYS = ", ".join(f"%b::{_POSTGRESQL_TYPES.get(c, 'text')}[]" for c in COLUMNS)
+"""One typed array parameter per column, for ``unnest``."""
 SMALL_BATCH = 100
 """Up to this many rows, PostgreSQL appends with one multi-row INSERT instead of COPY."""
 
@@ -136,12 +146,14 @@ def _append_postgresql(
     converted["rubric_levels"] = _convert(columns["rubric_levels"], json.dumps)
     rows = list(zip(*(converted[c] for c in COLUMNS), strict=True))
     if len(rows) <= SMALL_BATCH:
-        # one statement: a staging table costs more than it saves on a handful of rows
-        marks = ", ".join("(" + ", ".join(["%s"] * len(COLUMNS)) + ")" for _ in rows)
+        # one statement of one array per column: a staging table costs more than it saves
+        # on a handful of rows, and unlike a VALUES list the SQL text is the same for any
+        # number of rows, so the driver parses and prepares it once
         cursor.execute(
-            f"INSERT INTO evidence ({names}) VALUES {marks} "
+            f"INSERT INTO evidence ({names}) SELECT * FROM unnest({_ARRAYS}) "
             "ON CONFLICT (key) DO NOTHING RETURNING key, id",
-            [value for row in rows for value in row],
+            [list(converted[c]) for c in COLUMNS],
+            binary=True,
         )
         inserted: dict[str, int] = dict(cursor.fetchall())
         links = [
@@ -150,10 +162,11 @@ def _append_postgresql(
             for n, cid in enumerate(competencies(key))
         ]
         if links:
-            cursor.executemany(
+            cursor.execute(
                 "INSERT INTO evidence_competencies (evidence_id, competency_id, position) "
-                "VALUES (%s, %s, %s)",
-                links,
+                "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::int[])",
+                [list(column) for column in zip(*links, strict=True)],
+                binary=True,
             )
         return inserted
     cursor.execute(
@@ -176,6 +189,18 @@ def _append_postgresql(
             for n, cid in enumerate(competencies(key)):
                 copy.write_row((eid, cid, n))
     return inserted
+
+
+def execute_arrays(session: Session, sql: str, columns: Sequence[list[Any]]) -> None:
+    """Run PostgreSQL ``sql`` with one array parameter per column (for ``unnest``), sent
+    in binary (``%b``): text arrays would escape every element."""
+    dbapi = session.connection().connection.dbapi_connection
+    assert dbapi is not None
+    cursor: Any = dbapi.cursor()  # psycopg's, whose execute takes ``binary``
+    try:
+        cursor.execute(sql, list(columns), binary=True)
+    finally:
+        cursor.close()
 
 
 def insert_many(

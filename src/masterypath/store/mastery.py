@@ -3,12 +3,23 @@ versions, overrides and alerts. Never commits; the service owns the transaction.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, tuple_, update
+from sqlalchemy import (
+    Text,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -16,7 +27,8 @@ from masterypath.domain.alerts import AlertDraft
 from masterypath.domain.overrides import Override, OverrideReason
 from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
 from masterypath.domain.progress import CompetencyState, state_from_dict
-from masterypath.store.bulk import insert_many
+from masterypath.store.bulk import execute_arrays, insert_many
+from masterypath.store.conditions import one_of
 from masterypath.store.tables import (
     AlertRow,
     CompetencyRow,
@@ -49,11 +61,47 @@ class LedgerEvent:
     item_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
 class StoredState:
-    state: CompetencyState
-    status: Status
-    model_version_id: int | None
+    """A stored state with its status and model version. A state read from the database
+    is parsed on first use: a batch loads every state of its learners, and uses a few."""
+
+    __slots__ = ("_raw", "_state", "model_version_id", "status")
+
+    def __init__(
+        self,
+        state: CompetencyState | None,
+        status: Status,
+        model_version_id: int | None,
+        *,
+        raw: str | None = None,
+    ) -> None:
+        if state is None and raw is None:
+            raise ValueError("StoredState needs a state or its stored JSON")
+        self._state = state
+        self._raw = raw
+        self.status = status
+        self.model_version_id = model_version_id
+
+    @property
+    def state(self) -> CompetencyState:
+        if self._state is None:
+            assert self._raw is not None
+            self._state = state_from_dict(json.loads(self._raw))
+        return self._state
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredState):
+            return NotImplemented
+        return (self.state, self.status, self.model_version_id) == (
+            other.state,
+            other.status,
+            other.model_version_id,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"StoredState({self.state!r}, {self.status!r}, {self.model_version_id!r})"
 
 
 @dataclass(frozen=True)
@@ -97,32 +145,50 @@ def _insert(session: Session) -> Any:
 class MasteryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._postgresql = session.get_bind().dialect.name == "postgresql"
 
     # -- learners --------------------------------------------------------------------------
     def lock_learners(self, learner_ids: Iterable[str], *, now: datetime) -> None:
         """Create missing learner rows and lock them (``FOR UPDATE`` on PostgreSQL; SQLite
         serialises writers anyway) in sorted order, so writers never deadlock."""
         ids = sorted(set(learner_ids))
+        if self._postgresql:
+            # arrays keep the SQL text the same whatever the batch size, so the driver
+            # converts and prepares it once (a list of placeholders is new text each time)
+            self.session.execute(
+                text(
+                    "INSERT INTO learners (id, created_at) "
+                    "SELECT unnest(CAST(:ids AS text[])), :now ON CONFLICT DO NOTHING"
+                ),
+                {"ids": ids, "now": now},
+            )
+            self.session.execute(
+                text(
+                    "SELECT id FROM learners WHERE id = ANY(CAST(:ids AS text[])) "
+                    "ORDER BY id FOR UPDATE"
+                ),
+                {"ids": ids},
+            ).all()
+            return
         for part in _chunks(ids):
             self.session.execute(
                 _insert(self.session)(LearnerRow)
                 .values([{"id": i, "created_at": now} for i in part])
                 .on_conflict_do_nothing()
             )
-            stmt = select(LearnerRow.id).where(LearnerRow.id.in_(part)).order_by(LearnerRow.id)
-            if self.session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update()
-            self.session.execute(stmt).all()
+            self.session.execute(
+                select(LearnerRow.id).where(LearnerRow.id.in_(part)).order_by(LearnerRow.id)
+            ).all()
 
     # -- routing ---------------------------------------------------------------------------
     def frameworks_of(self, competency_ids: Iterable[str]) -> dict[str, list[str]]:
         """``{competency id: [framework ids that define it]}``."""
         out: dict[str, list[str]] = {}
         ids = sorted(set(competency_ids))
-        for part in _chunks(ids):
+        for part in [ids] if self._postgresql else _chunks(ids):
             rows = self.session.execute(
                 select(CompetencyRow.id, CompetencyRow.framework_id).where(
-                    CompetencyRow.id.in_(part)
+                    one_of(CompetencyRow.id, part, postgresql=self._postgresql)
                 )
             )
             for cid, fid in rows:
@@ -143,20 +209,22 @@ class MasteryRepository:
         columns = (
             MasteryStateRow.learner_id,
             MasteryStateRow.competency_id,
-            MasteryStateRow.state,
+            cast(MasteryStateRow.state, Text),  # as text, parsed when used
             MasteryStateRow.status,
             MasteryStateRow.model_version_id,
         )
-        for part in _chunks(sorted(set(learner_ids))):
-            rows = self.session.execute(  # plain rows: ORM objects cost more than the query
-                select(*columns).where(
-                    MasteryStateRow.framework_id == framework_id,
-                    MasteryStateRow.learner_id.in_(part),
-                )
-            )
+        ids = sorted(set(learner_ids))
+        query = select(*columns).where(MasteryStateRow.framework_id == framework_id)
+        parts = (
+            [query.where(one_of(MasteryStateRow.learner_id, ids, postgresql=True))]
+            if self._postgresql
+            else [query.where(MasteryStateRow.learner_id.in_(part)) for part in _chunks(ids)]
+        )
+        for part_query in parts:
+            rows = self.session.execute(part_query)  # plain rows: ORM objects cost more
             for learner_id, competency_id, state, status, version in rows:
                 out[(learner_id, competency_id)] = StoredState(
-                    state_from_dict(state), Status(status), version
+                    None, Status(status), version, raw=state
                 )
         return out
 
@@ -188,8 +256,47 @@ class MasteryRepository:
     def replace_states(
         self, framework_id: str, states: Sequence[StoredState], *, now: datetime, bulk: bool
     ) -> None:
-        """Write ``states``; rows of the same keys are deleted first unless ``bulk`` (a
-        replay that has just cleared the projection)."""
+        """Write ``states``; rows of the same keys are replaced unless ``bulk`` (a replay
+        that has just cleared the projection: plain inserts)."""
+        names = (
+            "learner_id",
+            "framework_id",
+            "competency_id",
+            "model_version_id",
+            "estimate",
+            "status",
+            "n_evidence",
+            "state",
+            "updated_at",
+        )
+        rows = [
+            (
+                s.state.learner_id,
+                framework_id,
+                s.state.competency_id,
+                s.model_version_id,
+                s.state.estimate,
+                str(s.status),
+                s.state.n_evidence,
+                s.state.to_dict(),
+                now,
+            )
+            for s in states
+        ]
+        if not bulk and self._postgresql and rows:
+            # one upsert of one array per column: the same SQL text for any number of rows
+            columns = [list(c) for c in zip(*rows, strict=True)]
+            columns[7] = [json.dumps(state) for state in columns[7]]
+            kept = ", ".join(f"{n} = EXCLUDED.{n}" for n in names[3:])
+            execute_arrays(
+                self.session,
+                f"INSERT INTO mastery_states ({', '.join(names)}) SELECT * FROM unnest("
+                "%b::text[], %b::text[], %b::text[], %b::integer[], %b::float8[], %b::text[], "
+                "%b::integer[], %b::text[]::json[], %b::timestamptz[]) "
+                f"ON CONFLICT (learner_id, framework_id, competency_id) DO UPDATE SET {kept}",
+                columns,
+            )
+            return
         if not bulk:
             pairs = [(s.state.learner_id, s.state.competency_id) for s in states]
             for part in _chunks(pairs):
@@ -204,31 +311,8 @@ class MasteryRepository:
         insert_many(
             self.session,
             "mastery_states",
-            (
-                "learner_id",
-                "framework_id",
-                "competency_id",
-                "model_version_id",
-                "estimate",
-                "status",
-                "n_evidence",
-                "state",
-                "updated_at",
-            ),
-            [
-                (
-                    s.state.learner_id,
-                    framework_id,
-                    s.state.competency_id,
-                    s.model_version_id,
-                    s.state.estimate,
-                    str(s.status),
-                    s.state.n_evidence,
-                    s.state.to_dict(),
-                    now,
-                )
-                for s in states
-            ],
+            names,
+            rows,
             json_columns=("state",),
             time_columns=("updated_at",),
         )
@@ -441,9 +525,14 @@ class MasteryRepository:
             OverrideRow.framework_id == framework_id, OverrideRow.lifted_at.is_(None)
         )
         out = {}
-        groups = [None] if learner_ids is None else list(_chunks(sorted(set(learner_ids))))
+        ids = None if learner_ids is None else sorted(set(learner_ids))
+        groups = [None] if ids is None else [ids] if self._postgresql else list(_chunks(ids))
         for part in groups:
-            s = stmt if part is None else stmt.where(OverrideRow.learner_id.in_(part))
+            s = (
+                stmt
+                if part is None
+                else stmt.where(one_of(OverrideRow.learner_id, part, postgresql=self._postgresql))
+            )
             for r in self.session.scalars(s):
                 out[(r.learner_id, r.competency_id)] = _to_override(r)
         return out

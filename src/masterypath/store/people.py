@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
+from masterypath.store.conditions import is_postgresql, one_of
 from masterypath.store.tables import (
     AccessLogRow,
     ApiKeyRow,
@@ -95,10 +96,11 @@ class PeopleRepository:
         if not wanted:
             return []
         cutoff = _years_before(today, 13)
+        postgresql = is_postgresql(self.session)
         query = (
             select(LearnerProfileRow.learner_id)
             .where(
-                LearnerProfileRow.learner_id.in_(wanted),
+                one_of(LearnerProfileRow.learner_id, wanted, postgresql=postgresql),
                 LearnerProfileRow.birth_date.is_not(None),
                 LearnerProfileRow.birth_date > cutoff,
             )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, Select, String, any_, bindparam, delete, func, insert, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from masterypath.domain.evidence import (
@@ -29,6 +29,7 @@ from masterypath.domain.framework import (
     UnlockStatus,
 )
 from masterypath.store.bulk import Columns, append_rows
+from masterypath.store.conditions import one_of
 from masterypath.store.tables import (
     CompetencyRow,
     EvidenceCompetencyRow,
@@ -248,13 +249,10 @@ class EvidenceRepository:
         for start in range(0, len(keys), step):
             part = keys[start : start + step]
             # one array parameter on PostgreSQL: thousands of IN-list binds cost seconds to plan
-            condition = (
-                EvidenceRow.key == any_(bindparam("keys", part, type_=ARRAY(String)))
-                if postgres
-                else EvidenceRow.key.in_(part)
-            )
             rows = self.session.execute(
-                select(EvidenceRow.key, EvidenceRow.content_hash).where(condition)
+                select(EvidenceRow.key, EvidenceRow.content_hash).where(
+                    one_of(EvidenceRow.key, part, postgresql=postgres)
+                )
             )
             found.update(rows.all())
         return found
