@@ -205,6 +205,10 @@ def test_map_changes_without_reload_when_evidence_arrives(page: Any, site: Site)
     )
     page.wait_for_function(changed, timeout=2000)  # the page must show it within 2 seconds
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    node.click()  # its evidence trail, newest first, says what the answer was
+    newest = page.locator("#detail ul.trail li").first
+    newest.wait_for()
+    assert newest.inner_text().endswith(": correct"), newest.inner_text()
 
 
 def test_learner_cannot_open_another_learners_page(page: Any, site: Site) -> None:

@@ -110,6 +110,8 @@ class TrailEntry:
     key: str
     timestamp: datetime
     score: float
+    correct: bool | None
+    """The answer's correctness for binary evidence; None for scores and rubric levels."""
     kind: str
     item_id: str | None
     estimate_before: float | None
@@ -368,6 +370,7 @@ class MasteryRepository:
                 EvidenceRow.key,
                 EvidenceRow.timestamp,
                 EvidenceRow.score,
+                EvidenceRow.correct,
                 EvidenceRow.kind,
                 EvidenceRow.item_id,
                 MasteryEventRow.estimate_before,
