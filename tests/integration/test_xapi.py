@@ -132,3 +132,62 @@ def test_xapi_2_statement_and_email_actors_are_pseudonymised(client: TestClient)
     # a re-post of the same statement (with its address) is still recognised
     again = client.post("/xapi/statements", json=s, headers={"X-Experience-API-Version": "2.0.0"})
     assert again.status_code == 200
+
+
+def test_group_committed_statements_share_one_lookup_and_a_conflict_stays_alone(
+    database: ServiceContext,
+) -> None:
+    import threading
+
+    from sqlalchemy import event
+
+    from masterypath.errors import ConflictError
+    from masterypath.services.evidence import EvidenceService
+    from masterypath.services.group_commit import GroupCommitter
+    from masterypath.services.xapi import XapiService
+
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    # the committer waits for three callers, so the three posts share one transaction
+    committer = GroupCommitter(EvidenceService(database), max_batch=3, max_wait=30.0)
+    xapi = XapiService(database, committer=committer)
+    lookups: list[str] = []
+
+    def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        if sql.lstrip().upper().startswith("SELECT") and "FROM xapi_statements" in sql:
+            lookups.append(sql)
+
+    def post_together(statements: list[dict[str, Any]]) -> list[Any]:
+        out: list[Any] = [None] * len(statements)
+
+        def post(n: int) -> None:
+            try:
+                out[n] = xapi.record([statements[n]])[1][0].stored
+            except ConflictError as exc:
+                out[n] = exc
+
+        threads = [threading.Thread(target=post, args=(n,)) for n in range(len(statements))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        return out
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        assert post_together([statement(1), statement(2), statement(3)]) == [True] * 3
+        assert len(lookups) == 1  # one query for the three ids, not one each
+        lookups.clear()
+        changed = statement(1, result={"success": False})
+        answers = post_together([statement(4), statement(2), changed])
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    # statement 1 with other content conflicts: the shared transaction is retried one by
+    # one, so 4 is stored, 2 is a re-post, and only 1 is refused
+    assert answers[:2] == [True, False]
+    assert isinstance(answers[2], ConflictError)
+    stored = EvidenceService(database).find(learner_id="stu-1")
+    assert sorted(e.key for e in stored) == sorted(
+        f"xapi:{statement(n)['id']}" for n in (1, 2, 3, 4)
+    )

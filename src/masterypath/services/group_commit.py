@@ -3,11 +3,12 @@
 A single ``POST /evidence`` costs about ten database round trips whatever its size, so
 under load the API hands each piece of evidence to a :class:`GroupCommitter`, which
 waits up to ``max_wait`` seconds for others (or until ``max_batch`` are waiting), stores
-them with one :meth:`EvidenceService.record_many`, and answers each caller. If the
-shared transaction fails (one caller's conflict, a minor without consent), nothing of it
-is stored and every caller's evidence is retried on its own, so each caller gets exactly
-the answer it would have got alone. Each caller still waits for its own commit: an
-answered write is durable.
+them with one :meth:`EvidenceService.record_many`, and answers each caller. Writes that
+ride along (``also``, e.g. the xAPI statements themselves) are merged when they can
+``combine``. If the shared transaction fails (one caller's conflict, a minor without
+consent), nothing of it is stored and every caller's evidence is retried on its own, so
+each caller gets exactly the answer it would have got alone. Each caller still waits for
+its own commit: an answered write is durable.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,20 @@ class _Pending:
     evidence: Evidence
     future: Future[RecordResult]
     also: Also | None = None
+
+
+def _combined(alsos: list[Also]) -> list[Also]:
+    """Writes of one kind that know how to ``combine`` (e.g. xAPI statements: one query for
+    all their ids) run as one; the others run one by one, in order."""
+    out: list[Also] = []
+    groups: dict[type, list[Any]] = {}
+    for also in alsos:
+        if hasattr(type(also), "combine"):
+            groups.setdefault(type(also), []).append(also)
+        else:
+            out.append(also)
+    out += [kind.combine(parts) for kind, parts in groups.items()]  # type: ignore[attr-defined]
+    return out
 
 
 class GroupCommitter:
@@ -75,7 +91,7 @@ class GroupCommitter:
     def _commit(self, batch: list[_Pending]) -> None:
         keys = [p.evidence.key for p in batch]
         if len(set(keys)) == len(keys):
-            alsos = [p.also for p in batch if p.also is not None]
+            alsos = _combined([p.also for p in batch if p.also is not None])
 
             def run_all(session: Session) -> None:
                 for also in alsos:

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError as PydanticValidationError
 from ralph.models.xapi.base.statements import BaseXapiStatement
@@ -37,6 +37,7 @@ from masterypath.errors import ConflictError, InvalidInputError, NotFoundError, 
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService, RecordResult
 from masterypath.services.group_commit import GroupCommitter
+from masterypath.store.conditions import is_postgresql, one_of
 from masterypath.store.tables import FrameworkRow, ItemRow, XapiStatementRow
 
 SUPPORTED_VERSIONS = ("1.0.", "2.0.")
@@ -90,6 +91,61 @@ def _pseudonymous(actor: Mapping[str, Any]) -> dict[str, Any]:
     if "mbox" in out:
         out["mbox_sha1sum"] = hashlib.sha1(str(out.pop("mbox")).encode()).hexdigest()
     return out
+
+
+def _digest(statement: Mapping[str, Any]) -> str:
+    return hashlib.sha256(_canonical(statement).encode()).hexdigest()
+
+
+class StatementRow(NamedTuple):
+    id: str
+    statement: dict[str, Any]
+    evidence: Evidence
+    digest: str
+    """SHA-256 of the canonical statement: the same id with another digest is a conflict."""
+    received: datetime
+
+
+@dataclass
+class StatementWrites:
+    """Stores statements inside their evidence's transaction: new ids are added, a stored
+    id with the same content is left alone, the same id with other content is a
+    :class:`ConflictError`. Concurrent single posts that share a transaction (group
+    commit) are :meth:`combine`-d into one write: one query for the stored ids instead of
+    one per statement."""
+
+    rows: list[StatementRow]
+
+    @classmethod
+    def combine(cls, parts: Sequence[StatementWrites]) -> StatementWrites:
+        return cls([row for part in parts for row in part.rows])
+
+    def __call__(self, session: Session) -> None:
+        ids = [row.id for row in self.rows]
+        existing = dict(
+            session.execute(
+                select(XapiStatementRow.id, XapiStatementRow.content_hash).where(
+                    one_of(XapiStatementRow.id, ids, postgresql=is_postgresql(session))
+                )
+            ).all()
+        )
+        for row in self.rows:
+            if row.id in existing:
+                if existing[row.id] != row.digest:
+                    raise ConflictError(
+                        "id", row.id, "a different statement with this id is stored"
+                    )
+                continue
+            session.add(
+                XapiStatementRow(
+                    id=row.id,
+                    content_hash=row.digest,
+                    statement={**row.statement, "stored": row.received.isoformat()},
+                    learner_id=row.evidence.learner_id,
+                    evidence_key=row.evidence.key,
+                    stored_at=row.received,
+                )
+            )
 
 
 class XapiService:
@@ -212,33 +268,13 @@ class XapiService:
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
             raise ConflictError("id", dup, "appears twice in one request")
-        hashes = {p[0]: hashlib.sha256(_canonical(p[1]).encode()).hexdigest() for p in parsed}
         now = self.context.clock()
-
-        def store(session: Session) -> None:
-            existing = {
-                row.id: row.content_hash
-                for row in session.scalars(
-                    select(XapiStatementRow).where(XapiStatementRow.id.in_(ids))
-                )
-            }
-            for statement_id, statement, evidence in parsed:
-                if statement_id in existing:
-                    if existing[statement_id] != hashes[statement_id]:
-                        raise ConflictError(
-                            "id", statement_id, "a different statement with this id is stored"
-                        )
-                    continue
-                session.add(
-                    XapiStatementRow(
-                        id=statement_id,
-                        content_hash=hashes[statement_id],
-                        statement={**statement, "stored": now.isoformat()},
-                        learner_id=evidence.learner_id,
-                        evidence_key=evidence.key,
-                        stored_at=now,
-                    )
-                )
+        store = StatementWrites(
+            [
+                StatementRow(statement_id, statement, evidence, _digest(statement), now)
+                for statement_id, statement, evidence in parsed
+            ]
+        )
 
         try:
             if self.committer is not None and len(parsed) == 1:
