@@ -6,7 +6,9 @@ clients in two phases:
 
 1. **single posts**: each event in its own request, half as plain evidence
    (``POST /api/v1/evidence``) and half as xAPI statements (``POST /xapi/statements``);
-2. **batches**: ``POST /api/v1/evidence/batch`` with ``--batch-size`` events each.
+2. **batches**: ``POST /api/v1/evidence/batch`` with ``--batch-size`` events each;
+3. **the HTTP floor**: ``GET /health`` (no database, no validation) by the same clients
+   on the same server, the most requests/s any single-post pipeline could reach here.
 
 Each learner's events go through one client in time order (one learner's device sends
 in order). A share of requests (``--duplicates``) is sent a second time, as a client that
@@ -350,6 +352,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single", type=int, default=4000, help="events posted one by one")
     parser.add_argument("--batched", type=int, default=40000, help="events posted in batches")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--floor",
+        type=int,
+        default=3200,
+        help="requests to GET /health by the same clients: the HTTP floor (0: skip)",
+    )
     parser.add_argument("--learners", type=int, default=500)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
@@ -463,6 +471,15 @@ def main(argv: list[str] | None = None) -> int:
                 run_clients(base, f"Bearer {key}", work2, phase2, args.duplicates, args.seed + 1)
             )
 
+        # the floor: the same clients and server on an endpoint that does nothing (no
+        # database, no validation); no pipeline can answer single posts faster than this
+        floor = Phase("GET /health (does nothing)")
+        work3 = [[("GET", "/health", None)] * (args.floor // args.clients)] * args.clients
+        floor.events = sum(len(w) for w in work3)
+        if floor.events:
+            with console.status(f"the HTTP floor: {floor.events} requests to /health"):
+                asyncio.run(run_clients(base, f"Bearer {key}", work3, floor, 0.0, args.seed))
+
         # -- verification ----------------------------------------------------------------
         context.engine.dispose()  # its pooled connections may predate a restart
         sent = {e["key"] for per in (single, batched) for events in per.values() for e in events}
@@ -536,6 +553,20 @@ def main(argv: list[str] | None = None) -> int:
                 ratio,
                 targets[key_],
             )
+        if floor.events:
+            r = floor.row()
+            table.add_row(
+                f"HTTP floor, same server and clients: {floor.name}",
+                str(r["events"]),
+                str(r["requests"]),
+                "",
+                "",
+                f"{r['events_per_s']:,.0f} req/s",
+                f"{r['p50_ms']}",
+                f"{r['p99_ms']}",
+                "",
+                "",
+            )
         if peer is not None:
             for key_, label in (("single", "single posts"), ("batched", "batches")):
                 r = peer[key_]
@@ -580,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
                 "xapi_share": args.xapi_share,
                 "restart_database": args.restart_database,
                 "phases": rows,
+                "http_floor": floor.row() if floor.events else None,
                 "sent": len(sent),
                 "stored_distinct": len(set(stored)),
                 "lost": lost,
