@@ -28,7 +28,7 @@ from masterypath.domain.overrides import Override, OverrideReason
 from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
 from masterypath.domain.progress import CompetencyState, state_from_dict
 from masterypath.store.bulk import execute_arrays, insert_many
-from masterypath.store.conditions import one_of
+from masterypath.store.conditions import is_postgresql, one_of
 from masterypath.store.tables import (
     AlertRow,
     CompetencyRow,
@@ -147,7 +147,15 @@ def _insert(session: Session) -> Any:
 class MasteryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._postgresql = session.get_bind().dialect.name == "postgresql"
+        self._postgresql = is_postgresql(session)
+
+    def _parts(self, ids: Sequence[str]) -> list[Sequence[str]]:
+        """``ids`` in one piece for an array parameter (PostgreSQL), else in ``IN``-list
+        chunks."""
+        return [ids] if self._postgresql else list(_chunks(ids))
+
+    def _one_of(self, column: Any, ids: Sequence[str]) -> Any:
+        return one_of(column, ids, postgresql=self._postgresql)
 
     # -- learners --------------------------------------------------------------------------
     def lock_learners(self, learner_ids: Iterable[str], *, now: datetime) -> None:
@@ -187,10 +195,10 @@ class MasteryRepository:
         """``{competency id: [framework ids that define it]}``."""
         out: dict[str, list[str]] = {}
         ids = sorted(set(competency_ids))
-        for part in [ids] if self._postgresql else _chunks(ids):
+        for part in self._parts(ids):
             rows = self.session.execute(
                 select(CompetencyRow.id, CompetencyRow.framework_id).where(
-                    one_of(CompetencyRow.id, part, postgresql=self._postgresql)
+                    self._one_of(CompetencyRow.id, part)
                 )
             )
             for cid, fid in rows:
@@ -217,13 +225,9 @@ class MasteryRepository:
         )
         ids = sorted(set(learner_ids))
         query = select(*columns).where(MasteryStateRow.framework_id == framework_id)
-        parts = (
-            [query.where(one_of(MasteryStateRow.learner_id, ids, postgresql=True))]
-            if self._postgresql
-            else [query.where(MasteryStateRow.learner_id.in_(part)) for part in _chunks(ids)]
-        )
-        for part_query in parts:
-            rows = self.session.execute(part_query)  # plain rows: ORM objects cost more
+        for part in self._parts(ids):
+            # plain rows: ORM objects cost more than the query
+            rows = self.session.execute(query.where(self._one_of(MasteryStateRow.learner_id, part)))
             for learner_id, competency_id, state, status, version in rows:
                 out[(learner_id, competency_id)] = StoredState(
                     None, Status(status), version, raw=state
@@ -529,13 +533,9 @@ class MasteryRepository:
         )
         out = {}
         ids = None if learner_ids is None else sorted(set(learner_ids))
-        groups = [None] if ids is None else [ids] if self._postgresql else list(_chunks(ids))
+        groups: list[Sequence[str] | None] = [None] if ids is None else [*self._parts(ids)]
         for part in groups:
-            s = (
-                stmt
-                if part is None
-                else stmt.where(one_of(OverrideRow.learner_id, part, postgresql=self._postgresql))
-            )
+            s = stmt if part is None else stmt.where(self._one_of(OverrideRow.learner_id, part))
             for r in self.session.scalars(s):
                 out[(r.learner_id, r.competency_id)] = _to_override(r)
         return out
