@@ -80,6 +80,21 @@ def test_embedding_vectors_are_unit_length() -> None:
     assert float(vectors[0] @ vectors[1]) < 0.5
 
 
+def test_encoder_returns_rows_in_input_order_though_it_batches_by_length() -> None:
+    if not nlp_available():
+        pytest.skip("the nlp extra is not installed")
+    texts = [
+        "a much longer text about restoring a database from its nightly backup files",
+        "SQL",
+        *(f"short text {i}" for i in range(40)),
+        "bake bread",
+    ]
+    encoder = MiniLMEncoder(batch_size=4)  # several chunks and batches, mixed lengths
+    together = encoder.encode(texts)
+    alone = np.vstack([encoder.encode([t]) for t in (texts[0], texts[1], texts[-1])])
+    assert np.allclose(together[[0, 1, -1]], alone, atol=1e-5)
+
+
 def test_aligner_errors_name_the_field(mini: Taxonomy) -> None:
     with pytest.raises(NotFittedError):
         SkillAligner().suggest(PROGRAMME)

@@ -154,6 +154,21 @@ def test_save_and_load_round_trip_gives_the_same_probabilities(
     assert missing.value.field == "scorer_model"
 
 
+def test_batched_scoring_puts_every_answer_back_in_its_place(fitted: object) -> None:
+    from masterypath.nlp.cross_encoder import CrossEncoderScorer
+
+    assert isinstance(fitted, CrossEncoderScorer)
+    reference = "The bulb is in a closed path with the battery."
+    answers = [text for rubric, text, _ in TRAIN if rubric is BULB] * 3  # several batches
+    answers[5] = "a long answer that rambles on about batteries, bulbs, wires and paths " * 3
+    pairs = [(reference, a) for a in answers]
+    together = fitted.probabilities(pairs)
+    alone = np.vstack([fitted.probabilities([p]) for p in pairs])
+    assert np.allclose(together, alone, atol=1e-5)
+    judged = fitted.score_many([(a, BULB) for a in answers])
+    assert [j[0].level_id for j in judged] == [fitted.levels_[int(np.argmax(row))] for row in alone]
+
+
 def test_bad_input_is_refused_with_the_field_named() -> None:
     from masterypath.nlp.cross_encoder import CrossEncoderScorer
 
