@@ -16,8 +16,10 @@ and with TF-IDF (no ``nlp`` extra; ``tfidf``), and the baseline the data README 
 
 Speed: answers/s is the throughput of scoring the whole split (the cross-encoder through
 ``score_many``, in batches; the similarity scorers one answer at a time), after each
-system has scored ``--warm-up`` answers untimed (as a running server has); p95 ms is the
-latency of one ``score`` call (one answer, as the API scores it).
+system has prepared the split's rubrics (``scorer.prepare``, as the server does when
+rubrics are saved; its seconds are in the JSON as ``prepare_s``) and scored ``--warm-up``
+answers untimed (as a running server has); p95 ms is the latency of one ``score`` call
+(one answer, as the API scores it).
 
 Usage::
 
@@ -206,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
                 items = [(a["student_answer"], rubrics[a["question_id"]]) for a in test]
                 for name, scorer in systems.items():
                     latencies, predicted = [], []
+                    # as the server does when rubrics are saved (FeedbackService.save_rubrics)
+                    t0 = time.perf_counter()
+                    scorer.prepare(list(rubrics.values()))
+                    prepared = time.perf_counter() - t0
                     for text, rubric in items[: args.warm_up]:  # as a running server is
                         scorer.score(text, rubric)
                     start = time.perf_counter()
@@ -224,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
                             predicted.append(judged[0].level_id)
                         seconds = time.perf_counter() - start
                     rows.append(
-                        _row(corpus, way, short, name, truth, predicted, latencies, seconds)
+                        {
+                            **_row(corpus, way, short, name, truth, predicted, latencies, seconds),
+                            "prepare_s": round(prepared, 2),
+                        }
                     )
                 if "baseline" not in chosen:
                     continue

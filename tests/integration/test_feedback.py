@@ -10,14 +10,16 @@ import pytest
 
 from masterypath.domain.rubric import rubric_to_dict
 from masterypath.domain.scoring import SimilarityScorer
+from masterypath.errors import ConflictError
 from masterypath.interop.loader import load_framework_file
+from masterypath.nlp.embeddings import nlp_available
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
 from tests.conftest import admin_client
-from tests.unit.test_rubric_scoring import CIRCUITS, GOOD, WEAK
+from tests.unit.test_rubric_scoring import CIRCUITS, GOOD, WEAK, RecordingEncoder
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -135,3 +137,17 @@ def test_case_rubric_import_and_export_over_the_api(
     assert bad.status_code == 422
     assert [p["field"] for p in bad.json()["problems"]] == ["identifier", "CFRubricCriteria"]
     assert client.get("/api/v1/rubrics/nope/case").status_code == 404
+
+
+def test_saving_rubrics_prepares_the_scorer(database: ServiceContext) -> None:
+    if not nlp_available():
+        pytest.skip("the nlp extra is not installed")
+    encoder = RecordingEncoder()
+    service = FeedbackService(database, SimilarityScorer(encoder=encoder))
+    service.save_rubric(CIRCUITS)
+    references = {r for c in CIRCUITS.criteria for lv in c.levels for r in lv.references}
+    assert references <= set(encoder.seen)
+    encoder.seen.clear()
+    with pytest.raises(ConflictError):  # not stored: nothing prepared
+        service.save_rubric(CIRCUITS)
+    assert encoder.seen == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +169,31 @@ def test_batched_scoring_puts_every_answer_back_in_its_place(fitted: object) -> 
     assert np.allclose(together, alone, atol=1e-5)
     judged = fitted.score_many([(a, BULB) for a in answers])
     assert [j[0].level_id for j in judged] == [fitted.levels_[int(np.argmax(row))] for row in alone]
+
+
+def test_prepare_embeds_the_references_to_choose_from_ahead(fitted: object) -> None:
+    from masterypath.domain.scoring import SimilarityScorer
+    from masterypath.nlp.cross_encoder import CrossEncoderScorer
+    from tests.unit.test_rubric_scoring import RecordingEncoder
+
+    assert isinstance(fitted, CrossEncoderScorer)
+    scorer = copy.copy(fitted)
+    encoder = RecordingEncoder()
+    scorer.fallback = SimilarityScorer(encoder=encoder)
+    references = ("The bulb is in a closed path.", "There is a closed loop with the battery.")
+    two = question("two", "Why does the bulb light?", references[0])
+    top = replace(two.criteria[0].levels[1], references=references)
+    two = replace(
+        two, criteria=(replace(two.criteria[0], levels=(two.criteria[0].levels[0], top)),)
+    )
+    scorer.prepare([two, BULB])  # BULB has one reference: nothing to choose, nothing embedded
+    assert sorted(encoder.seen) == sorted(references)
+    encoder.seen.clear()
+    judged = scorer.score_many([("a closed loop", two)])
+    assert encoder.seen == ["a closed loop"]
+    unprepared = copy.copy(fitted)
+    unprepared.fallback = SimilarityScorer(encoder=RecordingEncoder())
+    assert judged == unprepared.score_many([("a closed loop", two)])
 
 
 def test_bad_input_is_refused_with_the_field_named() -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from masterypath.domain.alignment import Matrix, split_sentences
 from masterypath.domain.rubric import (
     Criterion,
     Exemplar,
@@ -163,6 +166,55 @@ def test_exemplars_calibrate_a_criterion() -> None:
         for j in SimilarityScorer().score("It is wired to plus and minus.", CIRCUITS)
     }
     assert without["terminals"].level_id == "missing"  # the descriptors alone do not see it
+
+
+class RecordingEncoder:
+    """The real MiniLM encoder, keeping every text it was asked to embed."""
+
+    def __init__(self) -> None:
+        self.inner = MiniLMEncoder()
+        self.name, self.dimensions = self.inner.name, self.inner.dimensions
+        self.seen: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> Matrix:
+        self.seen += texts
+        return self.inner.encode(texts)
+
+
+def test_prepare_embeds_a_rubrics_texts_ahead_and_changes_no_judgement() -> None:
+    if not nlp_available():
+        pytest.skip("the nlp extra is not installed")
+    rubric = Rubric(
+        CIRCUITS.id,
+        CIRCUITS.title,
+        CIRCUITS.criteria,
+        (Exemplar("terminals", "met", "Both battery ends are used. Plus and minus are wired."),),
+    )
+    encoder = RecordingEncoder()
+    prepared = SimilarityScorer(encoder=encoder)
+    prepared.prepare([rubric])
+    ahead = set(encoder.seen)
+    texts = {r for c in rubric.criteria for lv in c.levels for r in lv.references}
+    descriptors = {lv.descriptor for c in rubric.criteria for lv in c.levels[1:]}
+    sentences = {"Both battery ends are used.", "Plus and minus are wired."}
+    assert texts | descriptors | sentences <= ahead
+    encoder.seen.clear()
+    judged = prepared.score(GOOD, rubric)
+    assert set(encoder.seen) <= set(split_sentences(GOOD)) | {GOOD}  # only the submission
+    assert judged == SimilarityScorer(encoder=MiniLMEncoder()).score(GOOD, rubric)
+
+
+def test_prepare_fits_the_tfidf_and_calibration_a_first_submission_would() -> None:
+    exemplars = tuple(
+        Exemplar("terminals", level, text)
+        for level in ("met", "missing")
+        for text in (f"{level} answer one", f"{level} answer two", f"{level} answer three")
+    )
+    rubric = Rubric(CIRCUITS.id, CIRCUITS.title, CIRCUITS.criteria, exemplars)
+    prepared = SimilarityScorer(min_exemplars=6)
+    prepared.prepare([rubric])
+    assert len(prepared._vectorizers) == 2 and len(prepared._per_criterion) == 1
+    assert prepared.score(WEAK, rubric) == SimilarityScorer(min_exemplars=6).score(WEAK, rubric)
 
 
 def test_fit_learns_a_calibration_for_new_questions() -> None:

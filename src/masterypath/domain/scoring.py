@@ -216,6 +216,29 @@ class SimilarityScorer:
         vectors = self._vectors([text, *others], fitted)
         return np.asarray(vectors[1:] @ vectors[0])
 
+    def prepare(self, rubrics: Sequence[Rubric]) -> None:
+        """Do ahead, e.g. when rubrics are saved, what their first submissions would
+        otherwise wait for: embed every level's texts and exemplar sentences in one batch
+        (or fit their TF-IDF vectorizers) and fit each criterion's exemplar calibration.
+
+        >>> from masterypath.domain.rubric import Criterion, Level, Rubric
+        >>> levels = (Level("no", "No", 0, ""), Level("yes", "Yes", 1, "closed path"))
+        >>> rubric = Rubric("r", "R", (Criterion("c", "C", levels),))
+        >>> scorer = SimilarityScorer()
+        >>> scorer.prepare([rubric])
+        >>> len(scorer._vectorizers)
+        1
+        """
+        criteria = [(r, c, self._level_texts(r, c)) for r in rubrics for c in r.criteria]
+        if self.encoder is not None:
+            texts = [t for *_, lt in criteria for level in lt for t, _ in level if t.strip()]
+            texts += [c for r in rubrics for e in r.exemplars for c in self._candidates(e.text)]
+            self.warm(texts, sentences=False)
+        for rubric, criterion, level_texts in criteria:
+            if not any(t.strip() for level in level_texts for t, _ in level):
+                continue  # nothing to prepare: scoring fits on the submission itself
+            self._criterion_model(rubric, criterion, level_texts, self._tfidf(level_texts, []))
+
     def warm(self, texts: Sequence[str], *, sentences: bool = True) -> None:
         """Embed ``texts`` (and their sentences) in one batch before scoring them one by
         one (an encoder is much faster on a batch than on single texts); no-op for TF-IDF."""
@@ -305,6 +328,24 @@ class SimilarityScorer:
         fitted: _Tfidf | None,
         scores: NDArray[np.float64],
     ) -> NDArray[np.float64] | None:
+        model = self._criterion_model(rubric, criterion, level_texts, fitted)
+        if model is None:
+            return None
+        probabilities = np.zeros(len(criterion.levels))
+        probabilities[model.classes_] = model.predict_proba(scores[None, :])[0]
+        if not math.isfinite(float(probabilities.sum())):
+            return None
+        return probabilities
+
+    def _criterion_model(
+        self,
+        rubric: Rubric,
+        criterion: Criterion,
+        level_texts: list[list[tuple[str, int]]],
+        fitted: _Tfidf | None,
+    ) -> LogisticRegression | None:
+        """The criterion's own calibration on its exemplars (fitted once), if it has
+        enough of them at two levels or more."""
         mine = [(i, e) for i, e in enumerate(rubric.exemplars) if e.criterion_id == criterion.id]
         labels = {e.level_id for _, e in mine}
         if len(mine) < self.min_exemplars or len(labels) < 2:
@@ -328,8 +369,4 @@ class SimilarityScorer:
                 np.array(features), [ids.index(e.level_id) for _, e in mine]
             )
             self._per_criterion[key] = model
-        probabilities = np.zeros(len(ids))
-        probabilities[model.classes_] = model.predict_proba(scores[None, :])[0]
-        if not math.isfinite(float(probabilities.sum())):
-            return None
-        return probabilities
+        return model

@@ -227,17 +227,50 @@ class CrossEncoderScorer:
         self._require_fitted()
         torch = _torch()
         out = np.zeros((len(pairs), len(self.levels_)))
-        # batches of similar length pad little: sort by length, score, put back in order;
-        # small batches pad least (Beetle unseen answers, 2 cores: 129 pairs/s in batches
-        # of 64, 163 in batches of 16)
-        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        if not pairs:
+            return out
+        # batches of similar length pad little: tokenize once, sort by tokens, pad each
+        # batch to its longest, put back in order; small batches pad least (Beetle unseen
+        # answers, 2 cores: 129 pairs/s in batches of 64 sorted by characters, 173 in
+        # batches of 16 sorted by tokens)
+        tokens = self.tokenizer_(
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+            truncation=True,
+            max_length=self.max_length,
+        )
+        ids = tokens["input_ids"]
+        order = sorted(range(len(pairs)), key=lambda i: len(ids[i]))
         with torch.inference_mode():
             for start in range(0, len(order), _SCORING_BATCH):
                 rows = order[start : start + _SCORING_BATCH]
-                encoded = self._encode(self.tokenizer_, [pairs[i] for i in rows])
+                encoded = self.tokenizer_.pad(
+                    {name: [values[i] for i in rows] for name, values in tokens.items()},
+                    return_tensors="pt",
+                )
                 logits = self.model_(**encoded).logits
                 out[rows] = torch.softmax(logits, dim=-1).numpy()
         return out
+
+    def prepare(self, rubrics: Sequence[Rubric]) -> None:
+        """Do ahead, e.g. when rubrics are saved: embed the references that answers will be
+        compared with to pick one, and prepare the fallback for criteria the model does
+        not cover."""
+        self._require_fitted()
+        fallback = self._fallback()
+        if self.reference_choice == "embedding":
+            references = [
+                text
+                for rubric in rubrics
+                for c in rubric.criteria
+                if self._learned(c) and len(reference_texts(c)) > 1
+                for text in reference_texts(c)
+            ]
+            fallback.warm(references, sentences=False)
+        fallback.prepare([r for r in rubrics if not all(self._learned(c) for c in r.criteria)])
+
+    def _learned(self, criterion: Criterion) -> bool:
+        return tuple(lv.id for lv in criterion.levels) == self.levels_
 
     def score(self, submission: str, rubric: Rubric) -> tuple[Judgement, ...]:
         return self.score_many([(submission, rubric)])[0]
@@ -256,14 +289,14 @@ class CrossEncoderScorer:
             for submission, rubric in items:
                 for c in rubric.criteria:
                     references = reference_texts(c)
-                    if tuple(lv.id for lv in c.levels) == self.levels_ and len(references) > 1:
+                    if self._learned(c) and len(references) > 1:
                         texts.update(dict.fromkeys([submission, *references]))
             fallback.warm(list(texts), sentences=False)
         slots: list[tuple[int, Criterion]] = []
         pairs: list[tuple[str, str]] = []
         for n, (submission, rubric) in enumerate(items):
             for criterion in rubric.criteria:
-                if tuple(lv.id for lv in criterion.levels) == self.levels_:
+                if self._learned(criterion):
                     slots.append((n, criterion))
                     pairs.append((self._reference(submission, criterion), submission))
         found = dict(zip(((n, c.id) for n, c in slots), self.probabilities(pairs), strict=True))

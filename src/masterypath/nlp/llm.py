@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,8 @@ class OfflineScorer(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    def prepare(self, rubrics: Sequence[Rubric]) -> None: ...
 
     def score(self, submission: str, rubric: Rubric) -> tuple[Judgement, ...]: ...
 
@@ -72,6 +75,10 @@ class LlmScorer:
     @property
     def name(self) -> str:
         return f"llm:{self.model}"
+
+    def prepare(self, rubrics: Sequence[Rubric]) -> None:
+        """Prepare the fallback (the model needs nothing ahead)."""
+        self.fallback.prepare(rubrics)
 
     def _prompt(self, submission: str, rubric: Rubric) -> str:
         lines = [f"Rubric: {rubric.title}"]

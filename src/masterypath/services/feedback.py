@@ -27,6 +27,8 @@ class Scorer(Protocol):
     @property
     def name(self) -> str: ...
 
+    def prepare(self, rubrics: Sequence[Rubric]) -> None: ...
+
     def score(self, submission: str, rubric: Rubric) -> tuple[Judgement, ...]: ...
 
 
@@ -64,6 +66,8 @@ class FeedbackService:
         with self.context.sessions.begin() as session:
             for rubric in rubrics:
                 self._save(session, rubric, replace=replace)
+        # once stored: the first submission need not wait for the rubric's texts' embeddings
+        self.scorer.prepare(rubrics)
 
     def _save(self, session: Any, rubric: Rubric, *, replace: bool) -> None:
         row = session.get(RubricRow, rubric.id)
