@@ -138,3 +138,12 @@ def test_failures_fall_back_to_the_offline_scorer_and_say_so(
 def test_an_unreachable_endpoint_falls_back() -> None:
     judged = scorer("http://127.0.0.1:1/v1", timeout=0.5).score(GOOD, CIRCUITS)
     assert judged[0].note.startswith("offline scorer used: the model endpoint failed")
+
+
+def test_prepare_prepares_the_fallback_and_asks_the_model_nothing(endpoint: str) -> None:
+    llm = scorer(endpoint)
+    before = len(SEEN)
+    llm.prepare([CIRCUITS])
+    assert isinstance(llm.fallback, SimilarityScorer)
+    assert len(llm.fallback._vectorizers) == len(CIRCUITS.criteria)
+    assert len(SEEN) == before
