@@ -23,7 +23,10 @@ from masterypath.settings import Settings
 rubrics_app = typer.Typer(help="Rubrics for feedback on written work.")
 
 
-def _service() -> FeedbackService:
+def _service(*, scoring: bool = True) -> FeedbackService:
+    """The feedback service; without ``scoring`` (storing rubrics only) no model is loaded."""
+    if not scoring:
+        return FeedbackService(open_context(), SimilarityScorer(), prepare_on_save=False)
     settings = Settings()
     encoder = load_encoder(enabled=settings.embeddings)
     return FeedbackService(open_context(), make_scorer(settings, encoder))
@@ -79,7 +82,7 @@ def import_rubric(
         found = import_case_rubrics(data, source=str(file))
     else:
         found = [rubric_from_dict(data)]
-    _service().save_rubrics(found, replace=replace)
+    _service(scoring=False).save_rubrics(found, replace=replace)
     if as_json:
         print_json([{"id": r.id, "criteria": len(r.criteria)} for r in found])
     else:
@@ -97,7 +100,7 @@ def export_case(
     ] = None,
 ) -> None:
     """A stored rubric as a CASE 1.1 ``CFRubric`` (JSON)."""
-    service = _service()
+    service = _service(scoring=False)
     document = export_case_rubric(
         service.rubric(rubric_id),
         last_change=service.context.clock().isoformat(),
@@ -136,7 +139,7 @@ def train_scorer(
     if not nlp_available():
         raise InvalidInputError("nlp", [Problem("nlp", "extra", "install masterypath[nlp]")])
     settings = Settings()
-    examples = _service().scored_examples()
+    examples = _service(scoring=False).scored_examples()
     with Progress(
         TextColumn("fine-tuning"),
         BarColumn(),

@@ -151,3 +151,8 @@ def test_saving_rubrics_prepares_the_scorer(database: ServiceContext) -> None:
     with pytest.raises(ConflictError):  # not stored: nothing prepared
         service.save_rubric(CIRCUITS)
     assert encoder.seen == []
+    storing_only = FeedbackService(
+        database, SimilarityScorer(encoder=encoder), prepare_on_save=False
+    )
+    storing_only.save_rubric(CIRCUITS, replace=True)
+    assert encoder.seen == []

@@ -45,14 +45,22 @@ def judgement_dict(j: Judgement) -> dict[str, Any]:
 
 class FeedbackService:
     """``scorer`` judges submissions (the offline one, or an LLM one with its fallback);
-    judgements under ``confidence_floor`` go to the review queue."""
+    judgements under ``confidence_floor`` go to the review queue. Saved rubrics are
+    prepared for scoring (``scorer.prepare``) unless ``prepare_on_save`` is off (a
+    process that only stores them, like the CLI's import)."""
 
     def __init__(
-        self, context: ServiceContext, scorer: Scorer, *, confidence_floor: float = 0.6
+        self,
+        context: ServiceContext,
+        scorer: Scorer,
+        *,
+        confidence_floor: float = 0.6,
+        prepare_on_save: bool = True,
     ) -> None:
         self.context = context
         self.scorer = scorer
         self.confidence_floor = confidence_floor
+        self.prepare_on_save = prepare_on_save
 
     # -- rubrics ----------------------------------------------------------------------------
     def save_rubric(self, rubric: Rubric, *, replace: bool = False) -> None:
@@ -66,8 +74,8 @@ class FeedbackService:
         with self.context.sessions.begin() as session:
             for rubric in rubrics:
                 self._save(session, rubric, replace=replace)
-        # once stored: the first submission need not wait for the rubric's texts' embeddings
-        self.scorer.prepare(rubrics)
+        if self.prepare_on_save:  # once stored: its first submission need not wait
+            self.scorer.prepare(rubrics)
 
     def _save(self, session: Any, rubric: Rubric, *, replace: bool) -> None:
         row = session.get(RubricRow, rubric.id)
