@@ -319,6 +319,30 @@ def import_evidence(
     )
 
 
+WORKER_STARTUP_SECONDS = 60
+"""How long uvicorn's supervisor waits for a worker to answer its health check. A new
+worker imports the app (numpy, pandas, scipy, scikit-learn, SQLAlchemy) before it can
+answer, which takes 5-7 s on a busy 2-core machine: with uvicorn's default of 5 s the
+supervisor killed such workers as hung and started new ones, which were killed in turn
+(seen under the ingest load benchmark)."""
+
+
+def worker_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """``uvicorn.run`` options for several worker processes.
+
+    >>> worker_options("127.0.0.1", 8000, 2)["timeout_worker_healthcheck"]
+    60
+    """
+    return {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": "warning",
+        "timeout_worker_healthcheck": WORKER_STARTUP_SECONDS,
+    }
+
+
 @app.command()
 @reports_errors
 def serve(
@@ -335,12 +359,7 @@ def serve(
     upgrade(ServiceContext.from_settings(settings).engine)
     if workers > 1:  # each worker process builds its own app from the environment
         uvicorn.run(
-            "masterypath.api.app:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
+            "masterypath.api.app:app_from_environment", **worker_options(host, port, workers)
         )
     else:
         uvicorn.run(create_app(settings), host=host, port=port)
