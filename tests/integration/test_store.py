@@ -203,3 +203,22 @@ def test_later_batches_replace_a_learners_state_row(database: ServiceContext) ->
         ).all()
         assert sorted(rows) == [("add", 4), ("mul", 1)]
         assert session.scalar(select(func.count()).select_from(MasteryStateRow)) == 2
+
+
+def test_active_model_ids_are_the_newest_active_version_of_each_name(
+    database: ServiceContext,
+) -> None:
+    from masterypath.store.mastery import MasteryRepository
+
+    FrameworkService(database).save(FRAMEWORK)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with database.sessions.begin() as session:
+        repo = MasteryRepository(session)
+        assert repo.active_model_ids(FRAMEWORK.id) == {}
+        repo.add_model_version(FRAMEWORK.id, "bkt", {"v": 1}, n_rows=1, now=now)
+        newest_bkt = repo.add_model_version(FRAMEWORK.id, "bkt", {"v": 2}, n_rows=1, now=now)
+        logistic = repo.add_model_version(FRAMEWORK.id, "logistic", {"v": 1}, n_rows=1, now=now)
+    with database.sessions() as session:
+        found = MasteryRepository(session).active_model_ids(FRAMEWORK.id)
+        assert found == {"bkt": newest_bkt, "logistic": logistic}
+        assert MasteryRepository(session).active_model_ids("other") == {}

@@ -81,8 +81,9 @@ class FrameworkRuntime:
     ) -> FrameworkRuntime:
         """Policies are read every time; fitted models come from ``cache`` by version id."""
         models = {}
+        active = repo.active_model_ids(framework.id)
         for name in ("bkt", "logistic"):
-            version = repo.active_model_id(framework.id, name)
+            version = active.get(name)
             if version is None:
                 continue
             model = cache.get(("model", version))

@@ -467,17 +467,15 @@ class MasteryRepository:
             )
         )
 
-    def active_model_id(self, framework_id: str, name: str) -> int | None:
-        found = self.session.scalar(
-            select(ModelVersionRow.id)
-            .where(
-                ModelVersionRow.framework_id == framework_id,
-                ModelVersionRow.name == name,
-                ModelVersionRow.active.is_(True),
-            )
-            .order_by(ModelVersionRow.id.desc())
+    def active_model_ids(self, framework_id: str) -> dict[str, int]:
+        """The newest active model version of each model name, in one query (it is read
+        for every transaction that projects evidence)."""
+        rows = self.session.execute(
+            select(ModelVersionRow.name, func.max(ModelVersionRow.id))
+            .where(ModelVersionRow.framework_id == framework_id, ModelVersionRow.active.is_(True))
+            .group_by(ModelVersionRow.name)
         )
-        return None if found is None else int(found)
+        return {str(name): int(version) for name, version in rows}
 
     def model_payload(self, version_id: int) -> dict[str, Any]:
         return dict(
