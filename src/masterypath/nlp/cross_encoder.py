@@ -259,18 +259,19 @@ class CrossEncoderScorer:
         self._require_fitted()
         fallback = self._fallback()
         if self.reference_choice == "embedding":
-            references = [
-                text
-                for rubric in rubrics
-                for c in rubric.criteria
-                if self._learned(c) and len(reference_texts(c)) > 1
-                for text in reference_texts(c)
-            ]
-            fallback.warm(references, sentences=False)
+            fallback.warm(
+                [t for r in rubrics for c in r.criteria for t in self._to_choose_from(c)],
+                sentences=False,
+            )
         fallback.prepare([r for r in rubrics if not all(self._learned(c) for c in r.criteria)])
 
     def _learned(self, criterion: Criterion) -> bool:
         return tuple(lv.id for lv in criterion.levels) == self.levels_
+
+    def _to_choose_from(self, criterion: Criterion) -> list[str]:
+        """The references an answer's embedding picks among (none: nothing to pick)."""
+        references = reference_texts(criterion)
+        return references if self._learned(criterion) and len(references) > 1 else []
 
     def score(self, submission: str, rubric: Rubric) -> tuple[Judgement, ...]:
         return self.score_many([(submission, rubric)])[0]
@@ -288,8 +289,7 @@ class CrossEncoderScorer:
             texts: dict[str, None] = {}
             for submission, rubric in items:
                 for c in rubric.criteria:
-                    references = reference_texts(c)
-                    if self._learned(c) and len(references) > 1:
+                    if references := self._to_choose_from(c):
                         texts.update(dict.fromkeys([submission, *references]))
             fallback.warm(list(texts), sentences=False)
         slots: list[tuple[int, Criterion]] = []
