@@ -319,36 +319,17 @@ def import_evidence(
     )
 
 
-WORKER_STARTUP_SECONDS = 60
-"""How long uvicorn's supervisor waits for a worker to answer its health check. A new
-worker imports the app (numpy, pandas, scipy, scikit-learn, SQLAlchemy) before it can
-answer, which takes 5-7 s on a busy 2-core machine: with uvicorn's default of 5 s the
-supervisor killed such workers as hung and started new ones, which were killed in turn
-(seen under the ingest load benchmark)."""
-
-
-def worker_options(host: str, port: int, workers: int) -> dict[str, Any]:
-    """``uvicorn.run`` options for several worker processes.
-
-    >>> worker_options("127.0.0.1", 8000, 2)["timeout_worker_healthcheck"]
-    60
-    """
-    return {
-        "factory": True,
-        "host": host,
-        "port": port,
-        "workers": workers,
-        "log_level": "warning",
-        "timeout_worker_healthcheck": WORKER_STARTUP_SECONDS,
-    }
-
-
 @app.command()
 @reports_errors
 def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Worker processes, each listening on its own socket (SO_REUSEPORT)."
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs) and the pages."""
     import uvicorn
@@ -358,9 +339,9 @@ def serve(
     settings = Settings()
     upgrade(ServiceContext.from_settings(settings).engine)
     if workers > 1:  # each worker process builds its own app from the environment
-        uvicorn.run(
-            "masterypath.api.app:app_from_environment", **worker_options(host, port, workers)
-        )
+        from masterypath.serving import serve_workers
+
+        serve_workers(host, port, workers)
     else:
         uvicorn.run(create_app(settings), host=host, port=port)
 
