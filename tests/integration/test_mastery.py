@@ -110,6 +110,33 @@ def test_evidence_on_a_locked_competency_is_kept_and_flagged(setup, database) ->
     assert evidence.count(learner_id="ana") == 5
 
 
+def test_a_batch_reads_the_states_its_gate_needs_from_earlier_transactions(database) -> None:
+    # "geo" requires the parent "arith", whose status rolls up from "add" and "mul": a batch
+    # on "geo" must load those two states (stored by earlier transactions), though it
+    # loads only the states its evidence reads
+    geo = Competency(id="geo", title="Geometry", prerequisites=(Prerequisite("arith"),))
+    FrameworkService(database).save(
+        Framework(id="arith", title="Arithmetic", competencies=(*FRAMEWORK.competencies, geo))
+    )
+    evidence = EvidenceService(database)
+    evidence.record_many([answer(n, "add", True) for n in range(3)])
+    evidence.record_many([answer(n, "mul", True) for n in range(3, 6)])
+    evidence.record_many([answer(n, "add", True, learner="ben") for n in range(3)])
+    results = evidence.record_many([answer(6, "geo", True), answer(3, "geo", True, learner="ben")])
+    assert [r.locked for r in results] == [(), ("geo",)]  # ben has not mastered "mul"
+    with database.sessions() as session:
+        repo = MasteryRepository(session)
+        assert set(
+            repo.load_states_of("arith", [("ana", "add"), ("ana", "nope"), ("ben", "geo")])
+        ) == {
+            ("ana", "add"),
+            ("ben", "geo"),
+        }
+        assert repo.load_states_of("arith", []) == {}
+        everything = repo.load_states("arith", ["ana", "ben"])
+        assert repo.load_states_of("arith", everything) == everything
+
+
 def test_replay_rebuilds_exactly_the_live_states(setup, database) -> None:
     evidence, mastery = setup
     pattern = [True, False, True, True, False, True, True, True, True, False, True]

@@ -74,6 +74,25 @@ class FrameworkRuntime:
             if c.parent_id is not None:
                 self.children.setdefault(c.parent_id, []).append(c.id)
         self._trackers: dict[str, Tracker] = {}
+        self._reads: dict[str, frozenset[str]] = {}
+
+    def reads(self, competency_id: str) -> frozenset[str]:
+        """The competencies whose states projecting evidence on ``competency_id`` reads:
+        its own, and for the gate each prerequisite's, or for a parent prerequisite the
+        states of the parts its status rolls up from."""
+        found = self._reads.get(competency_id)
+        if found is None:
+            wanted = {competency_id}
+            stack = [
+                p.competency_id for p in self.framework.competency(competency_id).prerequisites
+            ]
+            while stack:
+                cid = stack.pop()
+                if cid not in wanted:
+                    wanted.add(cid)
+                    stack.extend(self.children.get(cid, ()))
+            found = self._reads[competency_id] = frozenset(wanted)
+        return found
 
     @classmethod
     def load(
@@ -270,9 +289,17 @@ class MasteryService:
             framework = self.framework(session, fid)
             mine = [e for e in ordered if any(fid in routes.get(c, ()) for c in e.competency_ids)]
             learners = {e.learner_id for e in mine}
+            runtime = FrameworkRuntime.load(repo, framework, self.context.cache)
+            needed = {
+                (e.learner_id, read)
+                for e in mine
+                for cid in e.competency_ids
+                if cid in framework
+                for read in runtime.reads(cid)
+            }
             projector = Projector(
-                FrameworkRuntime.load(repo, framework, self.context.cache),
-                repo.load_states(fid, learners),
+                runtime,
+                repo.load_states_of(fid, needed),
                 repo.active_overrides(fid, learners),
             )
             for event in mine:

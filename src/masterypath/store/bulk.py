@@ -191,14 +191,20 @@ def _append_postgresql(
     return inserted
 
 
-def execute_arrays(session: Session, sql: str, columns: Sequence[list[Any]]) -> None:
+def execute_arrays(
+    session: Session, sql: str, columns: Sequence[list[Any]], *, prepare: bool | None = None
+) -> list[tuple[Any, ...]]:
     """Run PostgreSQL ``sql`` with one array parameter per column (for ``unnest``), sent
-    in binary (``%b``): text arrays would escape every element."""
+    in binary (``%b``): text arrays would escape every element. Returns the rows it
+    selects, if any. ``prepare=False``: plan it afresh each time (psycopg otherwise
+    prepares a statement run often, and PostgreSQL may then keep a generic plan).
+    """
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     cursor: Any = dbapi.cursor()  # psycopg's, whose execute takes ``binary``
     try:
-        cursor.execute(sql, list(columns), binary=True)
+        cursor.execute(sql, list(columns), binary=True, prepare=prepare)
+        return list(cursor.fetchall()) if cursor.description is not None else []
     finally:
         cursor.close()
 

@@ -135,6 +135,21 @@ class AlertRecord:
     acknowledged_by: str | None
 
 
+_STATE_COLUMNS = (
+    MasteryStateRow.learner_id,
+    MasteryStateRow.competency_id,
+    cast(MasteryStateRow.state, Text),  # as text, parsed when used
+    MasteryStateRow.status,
+    MasteryStateRow.model_version_id,
+)
+_STATUSES = {str(s): s for s in Status}
+
+
+def _add_states(out: dict[tuple[str, str], StoredState], rows: Iterable[Any]) -> None:
+    for learner_id, competency_id, state, status, version in rows:
+        out[(learner_id, competency_id)] = StoredState(None, _STATUSES[status], version, raw=state)
+
+
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), CHUNK):
         yield values[start : start + CHUNK]
@@ -215,23 +230,44 @@ class MasteryRepository:
     def load_states(
         self, framework_id: str, learner_ids: Iterable[str]
     ) -> dict[tuple[str, str], StoredState]:
-        out = {}
-        columns = (
-            MasteryStateRow.learner_id,
-            MasteryStateRow.competency_id,
-            cast(MasteryStateRow.state, Text),  # as text, parsed when used
-            MasteryStateRow.status,
-            MasteryStateRow.model_version_id,
-        )
-        ids = sorted(set(learner_ids))
-        query = select(*columns).where(MasteryStateRow.framework_id == framework_id)
-        for part in self._parts(ids):
+        """Every stored state of ``learner_ids`` in the framework."""
+        query = select(*_STATE_COLUMNS).where(MasteryStateRow.framework_id == framework_id)
+        out: dict[tuple[str, str], StoredState] = {}
+        for part in self._parts(sorted(set(learner_ids))):
             # plain rows: ORM objects cost more than the query
-            rows = self.session.execute(query.where(self._one_of(MasteryStateRow.learner_id, part)))
-            for learner_id, competency_id, state, status, version in rows:
-                out[(learner_id, competency_id)] = StoredState(
-                    None, Status(status), version, raw=state
-                )
+            _add_states(
+                out,
+                self.session.execute(query.where(self._one_of(MasteryStateRow.learner_id, part))),
+            )
+        return out
+
+    def load_states_of(
+        self, framework_id: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredState]:
+        """The stored states of these (learner, competency) ``keys`` in the framework (a
+        batch of evidence reads a few of each learner's states, not all of them)."""
+        wanted = sorted(set(keys))
+        out: dict[tuple[str, str], StoredState] = {}
+        if not wanted:
+            return out
+        if self._postgresql:
+            # planned afresh each time: a prepared statement's generic plan, on a table
+            # without statistics yet, compared every stored state with every key
+            rows = execute_arrays(
+                self.session,
+                "SELECT learner_id, competency_id, CAST(state AS text), status, "
+                "model_version_id FROM mastery_states WHERE framework_id = (%b::text[])[1] "
+                "AND (learner_id, competency_id) IN "
+                "(SELECT * FROM unnest(%b::text[], %b::text[]))",
+                [[framework_id], *(list(c) for c in zip(*wanted, strict=True))],
+                prepare=False,
+            )
+            _add_states(out, rows)
+            return out
+        query = select(*_STATE_COLUMNS).where(MasteryStateRow.framework_id == framework_id)
+        pair = tuple_(MasteryStateRow.learner_id, MasteryStateRow.competency_id)
+        for part in _chunks(wanted):
+            _add_states(out, self.session.execute(query.where(pair.in_(part))))
         return out
 
     def grid_rows(
