@@ -137,6 +137,33 @@ def test_a_batch_reads_the_states_its_gate_needs_from_earlier_transactions(datab
         assert repo.load_states_of("arith", everything) == everything
 
 
+def test_heads_tell_the_projection_versions_policies_and_overrides(setup, database) -> None:
+    evidence, mastery = setup
+    with database.sessions() as session:
+        (head,) = MasteryRepository(session).heads_of(["add", "mul", "unknown"])
+        assert MasteryRepository(session).heads_of(["unknown"]) == []
+        assert head.stamp == MasteryRepository(session).framework_stamp("arith")
+    assert (head.framework_id, head.model_ids, head.has_overrides) == ("arith", {}, False)
+    assert head.policies.for_competency("add") == MasteryPolicy()
+    strict = MasteryPolicy(min_evidence=5)
+    mastery.set_policy("arith", strict, competency_id="add")
+    evidence.record_many([answer(n, "add", True) for n in range(4)])
+    mastery.refit("arith")
+    mastery.override(
+        learner_id="ana",
+        framework_id="arith",
+        competency_id="mul",
+        status="mastered",
+        reason="demonstrated_elsewhere",
+        educator="ms-lee",
+    )
+    with database.sessions() as session:
+        (head,) = MasteryRepository(session).heads_of(["mul"])
+    assert head.has_overrides and set(head.model_ids) == {"bkt"}
+    assert head.policies.for_competency("add") == strict
+    assert head.policies.for_competency("mul") == MasteryPolicy()
+
+
 def test_replay_rebuilds_exactly_the_live_states(setup, database) -> None:
     evidence, mastery = setup
     pattern = [True, False, True, True, False, True, True, True, True, False, True]
@@ -173,6 +200,9 @@ def test_an_override_wins_until_lifted_and_is_audited(setup, database) -> None:
     )
     assert granted.model_status is Status.IN_PROGRESS and granted.model_estimate is not None
     evidence.record_many([answer(n, "add", False) for n in range(4, 8)])  # model disagrees
+    grid = mastery.grid("arith", ["ana"])  # the statuses the live projection stored
+    column = [c["id"] for c in grid["competencies"]].index("add")
+    assert grid["learners"][0]["cells"][column][0] == "mastered"
     progress = {p.competency_id: p for p in mastery.progress("ana", "arith", now=T)}
     assert progress["add"].decision.status is Status.MASTERED
     assert progress["add"].decision.model_status is Status.IN_PROGRESS

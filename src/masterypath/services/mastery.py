@@ -99,10 +99,23 @@ class FrameworkRuntime:
         cls, repo: MasteryRepository, framework: Framework, cache: dict[object, object]
     ) -> FrameworkRuntime:
         """Policies are read every time; fitted models come from ``cache`` by version id."""
-        models = {}
         active = repo.active_model_ids(framework.id)
+        return cls.build(repo, framework, active, repo.policies(framework.id), cache)
+
+    @classmethod
+    def build(
+        cls,
+        repo: MasteryRepository,
+        framework: Framework,
+        model_ids: Mapping[str, int],
+        policies: PolicyBook,
+        cache: dict[object, object],
+    ) -> FrameworkRuntime:
+        """With the active model versions and policies already read; a model version not
+        in ``cache`` is read and parsed once."""
+        models = {}
         for name in ("bkt", "logistic"):
-            version = active.get(name)
+            version = model_ids.get(name)
             if version is None:
                 continue
             model = cache.get(("model", version))
@@ -110,7 +123,7 @@ class FrameworkRuntime:
                 model = model_from_dict(repo.model_payload(version))
                 cache[("model", version)] = model
             models[name] = (version, model)
-        return cls(framework, repo.policies(framework.id), models)
+        return cls(framework, policies, models)
 
     def policy(self, competency_id: str) -> MasteryPolicy:
         return self.policies.for_competency(competency_id)
@@ -281,15 +294,17 @@ class MasteryService:
         if not events:
             return locked
         repo = MasteryRepository(session)
-        routes = repo.frameworks_of(c for e in events for c in e.competency_ids)
-        framework_ids = sorted({f for fids in routes.values() for f in fids})
+        heads = repo.heads_of(c for e in events for c in e.competency_ids)
         ordered = sorted(events, key=lambda e: e.evidence_id)
         now = self.context.clock()
-        for fid in framework_ids:
-            framework = self.framework(session, fid)
-            mine = [e for e in ordered if any(fid in routes.get(c, ()) for c in e.competency_ids)]
+        for head in heads:
+            fid = head.framework_id
+            framework = self._framework_at(session, fid, head.stamp)
+            mine = [e for e in ordered if any(c in framework for c in e.competency_ids)]
             learners = {e.learner_id for e in mine}
-            runtime = FrameworkRuntime.load(repo, framework, self.context.cache)
+            runtime = FrameworkRuntime.build(
+                repo, framework, head.model_ids, head.policies, self.context.cache
+            )
             needed = {
                 (e.learner_id, read)
                 for e in mine
@@ -300,7 +315,7 @@ class MasteryService:
             projector = Projector(
                 runtime,
                 repo.load_states_of(fid, needed),
-                repo.active_overrides(fid, learners),
+                repo.active_overrides(fid, learners) if head.has_overrides else {},
             )
             for event in mine:
                 projector.apply(event)
@@ -386,6 +401,10 @@ class MasteryService:
         stamp = MasteryRepository(session).framework_stamp(framework_id)
         if stamp is None:
             raise NotFoundError("framework", framework_id)
+        return self._framework_at(session, framework_id, stamp)
+
+    def _framework_at(self, session: Session, framework_id: str, stamp: datetime) -> Framework:
+        """The framework as imported at ``stamp``: from the cache, else read and cached."""
         key = ("framework", framework_id, stamp)
         cached = self.context.cache.get(key)
         if isinstance(cached, Framework):

@@ -105,6 +105,26 @@ class StoredState:
 
 
 @dataclass(frozen=True)
+class FrameworkHead:
+    """What projecting evidence needs to know of a framework before its states: which
+    version of it is stored, its active model versions, its policies, and whether any
+    override is active (if none, there is nothing to load)."""
+
+    framework_id: str
+    stamp: datetime
+    """When it was (last) imported: the key its cached copy is kept under."""
+    model_ids: dict[str, int]
+    policies: PolicyBook
+    has_overrides: bool
+
+
+def _policy_book(rows: Iterable[tuple[str, dict[str, Any]]]) -> PolicyBook:
+    by_id = {cid: MasteryPolicy.from_dict(p) for cid, p in rows}
+    default = by_id.pop("", None) or MasteryPolicy()
+    return PolicyBook(default, by_id)
+
+
+@dataclass(frozen=True)
 class TrailEntry:
     evidence_id: int
     key: str
@@ -219,6 +239,56 @@ class MasteryRepository:
             for cid, fid in rows:
                 out.setdefault(cid, []).append(fid)
         return out
+
+    def heads_of(self, competency_ids: Iterable[str]) -> list[FrameworkHead]:
+        """The :class:`FrameworkHead` of every framework that defines one of
+        ``competency_ids``, by framework id; one round trip on PostgreSQL (it is read by
+        every transaction that records evidence)."""
+        ids = sorted(set(competency_ids))
+        if not ids:
+            return []
+        if not self._postgresql:
+            routes = self.frameworks_of(ids)
+            return [
+                FrameworkHead(
+                    fid,
+                    stamp,
+                    self.active_model_ids(fid),
+                    self.policies(fid),
+                    self.session.scalar(
+                        select(OverrideRow.id)
+                        .where(OverrideRow.framework_id == fid, OverrideRow.lifted_at.is_(None))
+                        .limit(1)
+                    )
+                    is not None,
+                )
+                for fid in sorted({f for fids in routes.values() for f in fids})
+                if (stamp := self.framework_stamp(fid)) is not None
+            ]
+        rows = execute_arrays(
+            self.session,
+            "SELECT f.id, f.imported_at, "
+            "(SELECT CAST(json_agg(json_build_array(m.name, m.version)) AS text) FROM "
+            "(SELECT name, max(id) AS version FROM model_versions WHERE framework_id = f.id "
+            "AND active GROUP BY name) AS m), "
+            "(SELECT CAST(json_agg(json_build_array(p.competency_id, p.policy)) AS text) "
+            "FROM mastery_policies AS p WHERE p.framework_id = f.id), "
+            "EXISTS (SELECT 1 FROM overrides AS o WHERE o.framework_id = f.id "
+            "AND o.lifted_at IS NULL) "
+            "FROM frameworks AS f WHERE f.id IN "
+            "(SELECT framework_id FROM competencies WHERE id = ANY(%b::text[])) ORDER BY f.id",
+            [ids],
+        )
+        return [
+            FrameworkHead(
+                fid,
+                stamp,
+                {str(name): int(version) for name, version in json.loads(models or "[]")},
+                _policy_book(json.loads(policies or "[]")),
+                bool(overridden),
+            )
+            for fid, stamp, models, policies, overridden in rows
+        ]
 
     def framework_stamp(self, framework_id: str) -> datetime | None:
         """When the framework was (last) imported: a cache key that changes on re-import."""
@@ -477,14 +547,13 @@ class MasteryRepository:
 
     # -- policies and model versions -------------------------------------------------------
     def policies(self, framework_id: str) -> PolicyBook:
-        rows = self.session.execute(
-            select(PolicyRow.competency_id, PolicyRow.policy).where(
-                PolicyRow.framework_id == framework_id
-            )
-        ).all()
-        by_id = {cid: MasteryPolicy.from_dict(p) for cid, p in rows}
-        default = by_id.pop("", None) or MasteryPolicy()
-        return PolicyBook(default, by_id)
+        return _policy_book(
+            self.session.execute(
+                select(PolicyRow.competency_id, PolicyRow.policy).where(
+                    PolicyRow.framework_id == framework_id
+                )
+            ).all()
+        )
 
     def set_policy(
         self, framework_id: str, competency_id: str, policy: MasteryPolicy, *, now: datetime
