@@ -148,27 +148,21 @@ def _append_postgresql(
     if len(rows) <= SMALL_BATCH:
         # one statement of one array per column: a staging table costs more than it saves
         # on a handful of rows, and unlike a VALUES list the SQL text is the same for any
-        # number of rows, so the driver parses and prepares it once
+        # number of rows, so the driver parses and prepares it once; the competency links
+        # of the rows it stores go in with it (one round trip)
+        links = [(key, cid, n) for key in columns["key"] for n, cid in enumerate(competencies(key))]
         cursor.execute(
-            f"INSERT INTO evidence ({names}) SELECT * FROM unnest({_ARRAYS}) "
-            "ON CONFLICT (key) DO NOTHING RETURNING key, id",
-            [list(converted[c]) for c in COLUMNS],
+            f"WITH inserted AS (INSERT INTO evidence ({names}) SELECT * FROM unnest({_ARRAYS}) "
+            "ON CONFLICT (key) DO NOTHING RETURNING key, id), "
+            "links AS (INSERT INTO evidence_competencies (evidence_id, competency_id, position) "
+            "SELECT inserted.id, link.competency_id, link.position FROM inserted JOIN "
+            "unnest(%b::text[], %b::text[], %b::int[]) AS link(key, competency_id, position) "
+            "ON link.key = inserted.key) "
+            "SELECT key, id FROM inserted",
+            [*(list(converted[c]) for c in COLUMNS), *(list(c) for c in zip(*links, strict=True))],
             binary=True,
         )
-        inserted: dict[str, int] = dict(cursor.fetchall())
-        links = [
-            (eid, cid, n)
-            for key, eid in inserted.items()
-            for n, cid in enumerate(competencies(key))
-        ]
-        if links:
-            cursor.execute(
-                "INSERT INTO evidence_competencies (evidence_id, competency_id, position) "
-                "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::int[])",
-                [list(column) for column in zip(*links, strict=True)],
-                binary=True,
-            )
-        return inserted
+        return dict(cursor.fetchall())
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS evidence_staging ON COMMIT DROP AS "
         f"SELECT {names} FROM evidence WITH NO DATA"
