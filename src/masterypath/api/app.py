@@ -208,7 +208,7 @@ def create_app(
         batch: list[EvidenceIn], response: Response, principal: Principal
     ) -> list[RecordOut]:
         guard.check(principal, Action.WRITE_EVIDENCE, [e.learner_id for e in batch])
-        results = evidence.record_many([_to_domain(e) for e in batch])
+        results = committer.record_many([_to_domain(e) for e in batch])
         response.status_code = 201 if any(r.stored for r in results) else 200
         return [RecordOut(key=r.key, stored=r.stored, locked=list(r.locked)) for r in results]
 
@@ -233,7 +233,8 @@ def create_app(
         principal: Principal = allow(Action.WRITE_EVIDENCE),
     ) -> list[RecordOut]:
         """Record a batch in one transaction: on any error (a 422 naming the item's index
-        and field, a 403 or a 409) nothing of the batch is stored."""
+        and field, a 403 or a 409) nothing of the batch is stored. Concurrent batches may
+        share a transaction (group commit); each is answered after its own commit."""
         return record(body, response, principal)
 
     @v1.get("/evidence", tags=["evidence"])

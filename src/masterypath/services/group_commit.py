@@ -1,20 +1,22 @@
-"""Group commit: many concurrent single-evidence writes share one transaction.
+"""Group commit: many concurrent evidence writes share one transaction.
 
-A single ``POST /evidence`` costs about ten database round trips whatever its size, so
-under load the API hands each piece of evidence to a :class:`GroupCommitter`, which
-waits up to ``max_wait`` seconds for others (or until ``max_batch`` are waiting), stores
-them with one :meth:`EvidenceService.record_many`, and answers each caller. Writes that
+A transaction costs about ten database round trips and a few milliseconds whatever its
+size, so under load the API hands each request's evidence (one piece, or a batch) to a
+:class:`GroupCommitter`, which waits up to ``max_wait`` seconds for others (or until
+``max_batch`` pieces are waiting), stores them with one
+:meth:`EvidenceService.record_many`, and answers each caller. Writes that
 ride along (``also``, e.g. the xAPI statements themselves) are merged when they can
 ``combine``. If the shared transaction fails (one caller's conflict, a minor without
 consent), nothing of it is stored and every caller's evidence is retried on its own, so
-each caller gets exactly the answer it would have got alone. Each caller still waits for
+each caller gets exactly the answer it would have got alone (a batch stays all or
+nothing). Each caller still waits for
 its own commit: an answered write is durable.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +32,8 @@ Also = Callable[[Session], None]
 
 @dataclass
 class _Pending:
-    evidence: Evidence
-    future: Future[RecordResult]
+    evidence: list[Evidence]
+    future: Future[list[RecordResult]]
     also: Also | None = None
 
 
@@ -56,7 +58,7 @@ class GroupCommitter:
         self,
         evidence: EvidenceService,
         *,
-        max_batch: int = 200,
+        max_batch: int = 500,
         max_wait: float = 0.002,
     ) -> None:
         self.evidence = evidence
@@ -69,7 +71,14 @@ class GroupCommitter:
     def record(self, evidence: Evidence, *, also: Also | None = None) -> RecordResult:
         """Store ``evidence`` (with whoever else is writing now); blocks until committed.
         ``also`` runs in the same transaction (e.g. storing the xAPI statement)."""
-        item = _Pending(evidence, Future(), also)
+        return self.record_many([evidence], also=also)[0]
+
+    def record_many(
+        self, batch: Sequence[Evidence], *, also: Also | None = None
+    ) -> list[RecordResult]:
+        """Store a batch, all or nothing, as :meth:`EvidenceService.record_many` does
+        (with whoever else is writing now); blocks until committed."""
+        item = _Pending(list(batch), Future(), also)
         with self._ready:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True, name="commit")
@@ -78,19 +87,28 @@ class GroupCommitter:
             self._ready.notify_all()
         return item.future.result()
 
+    def _waiting(self) -> int:
+        return sum(len(p.evidence) for p in self._pending)
+
     def _run(self) -> None:
         while True:
             with self._ready:
                 self._ready.wait_for(lambda: bool(self._pending))
                 # give concurrent callers a moment to join this transaction
-                self._ready.wait_for(lambda: len(self._pending) >= self.max_batch, self.max_wait)
-                batch = self._pending[: self.max_batch]
-                self._pending = self._pending[self.max_batch :]
+                self._ready.wait_for(lambda: self._waiting() >= self.max_batch, self.max_wait)
+                batch: list[_Pending] = []
+                size = 0
+                while self._pending and (
+                    not batch or size + len(self._pending[0].evidence) <= self.max_batch
+                ):
+                    size += len(self._pending[0].evidence)
+                    batch.append(self._pending.pop(0))
             self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
-        keys = [p.evidence.key for p in batch]
-        if len(set(keys)) == len(keys):
+        evidence = [e for p in batch for e in p.evidence]
+        keys = [e.key for e in evidence]
+        if len(batch) == 1 or len(set(keys)) == len(keys):
             alsos = _combined([p.also for p in batch if p.also is not None])
 
             def run_all(session: Session) -> None:
@@ -98,21 +116,24 @@ class GroupCommitter:
                     also(session)
 
             try:
-                results = self.evidence.record_many(
-                    [p.evidence for p in batch], also=run_all if alsos else None
-                )
-            except MasterypathError:
-                pass  # someone's evidence is refused: answer everyone on their own
+                results = self.evidence.record_many(evidence, also=run_all if alsos else None)
+            except MasterypathError as exc:
+                if len(batch) == 1:
+                    batch[0].future.set_exception(exc)
+                    return
+                # someone's evidence is refused: answer everyone on their own
             except Exception as exc:  # e.g. the database is down: everyone gets that error
                 for p in batch:
                     p.future.set_exception(exc)
                 return
             else:
-                for p, result in zip(batch, results, strict=True):
-                    p.future.set_result(result)
+                start = 0
+                for p in batch:
+                    p.future.set_result(results[start : start + len(p.evidence)])
+                    start += len(p.evidence)
                 return
         for p in batch:
             try:
-                p.future.set_result(self.evidence.record_many([p.evidence], also=p.also)[0])
+                p.future.set_result(self.evidence.record_many(p.evidence, also=p.also))
             except Exception as exc:
                 p.future.set_exception(exc)

@@ -1,0 +1,128 @@
+"""Group commit of concurrent evidence writes on SQLite and PostgreSQL: concurrent batches
+share one transaction, each caller gets exactly its own answer, and a refused batch
+leaves the others stored and nothing of itself."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from masterypath.domain.evidence import BinaryOutcome, Evidence
+from masterypath.domain.framework import Competency, Framework
+from masterypath.errors import ConflictError
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.frameworks import FrameworkService
+from masterypath.services.group_commit import GroupCommitter
+
+T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def answer(key: str, correct: bool = True, learner: str = "ana") -> Evidence:
+    return Evidence.create(
+        key=key,
+        learner_id=learner,
+        competency_ids=("add",),
+        outcome=BinaryOutcome(correct),
+        timestamp=T + timedelta(minutes=int(key.split("-")[-1])),
+    )
+
+
+def post_together(committer: GroupCommitter, batches: Sequence[list[Evidence]]) -> list[Any]:
+    out: list[Any] = [None] * len(batches)
+
+    def post(n: int) -> None:
+        try:
+            out[n] = committer.record_many(batches[n])
+        except ConflictError as exc:
+            out[n] = exc
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return out
+
+
+@pytest.fixture
+def evidence(database: ServiceContext) -> EvidenceService:
+    FrameworkService(database).save(
+        Framework(id="arith", title="Arithmetic", competencies=(Competency("add", "Addition"),))
+    )
+    return EvidenceService(database)
+
+
+def test_concurrent_batches_share_one_transaction_and_each_gets_its_answers(
+    evidence: EvidenceService, database: ServiceContext
+) -> None:
+    # the committer waits for five pieces of evidence: the two batches share a transaction
+    committer = GroupCommitter(evidence, max_batch=5, max_wait=30.0)
+    commits: list[object] = []
+
+    def count(conn: Any) -> None:
+        commits.append(conn)
+
+    first = [answer("ana-1"), answer("ana-2", False)]
+    second = [answer("ben-1", learner="ben"), answer("ben-2", learner="ben"), answer("ben-3")]
+    event.listen(database.engine, "commit", count)
+    try:
+        answers = post_together(committer, [first, second])
+        assert len(commits) == 1  # one transaction for both
+        commits.clear()
+        # "ana-1" again in both: they cannot share a transaction, so each goes alone
+        answers_again = post_together(
+            GroupCommitter(evidence, max_batch=6, max_wait=30.0),
+            [[answer("ana-1"), answer("ana-3")], [answer("ana-4"), *second[:2], answer("ana-1")]],
+        )
+        assert len(commits) == 2
+    finally:
+        event.remove(database.engine, "commit", count)
+    assert [[(r.key, r.stored) for r in a] for a in answers] == [
+        [("ana-1", True), ("ana-2", True)],
+        [("ben-1", True), ("ben-2", True), ("ben-3", True)],
+    ]
+    assert [(r.key, r.stored) for r in answers_again[0]] == [("ana-1", False), ("ana-3", True)]
+    assert [(r.key, r.stored) for r in answers_again[1]] == [
+        ("ana-4", True),
+        ("ben-1", False),
+        ("ben-2", False),
+        ("ana-1", False),
+    ]
+    assert evidence.count() == 7
+
+
+def test_batches_are_answered_in_their_own_order(evidence: EvidenceService) -> None:
+    committer = GroupCommitter(evidence, max_batch=5, max_wait=30.0)
+    first = [answer("ana-1"), answer("ana-2", False)]
+    second = [answer("ben-1", learner="ben"), answer("ben-2", learner="ben"), answer("ben-3")]
+    answers = post_together(committer, [first, second])
+    assert [[r.key for r in a] for a in answers] == [
+        ["ana-1", "ana-2"],
+        ["ben-1", "ben-2", "ben-3"],
+    ]
+    assert all(r.stored for a in answers for r in a)
+    again = post_together(committer, [first, second])  # re-posted: stored before
+    assert [[r.stored for r in a] for a in again] == [[False, False], [False, False, False]]
+    assert evidence.count() == 5
+
+
+def test_a_refused_batch_stores_nothing_and_the_others_are_stored(
+    evidence: EvidenceService,
+) -> None:
+    evidence.record(answer("ana-1"))
+    committer = GroupCommitter(evidence, max_batch=5, max_wait=30.0)
+    changed = [answer("ana-1", correct=False), answer("ana-9")]  # "ana-1" with other content
+    fine = [answer("ben-1", learner="ben"), answer("ben-2", learner="ben"), answer("ben-3")]
+    answers = post_together(committer, [changed, fine])
+    assert isinstance(answers[0], ConflictError)
+    assert [r.stored for r in answers[1]] == [True, True, True]
+    assert sorted(e.key for e in evidence.find(limit=10)) == ["ana-1", "ben-1", "ben-2", "ben-3"]
+    with pytest.raises(ConflictError):  # alone: a batch naming a key twice
+        GroupCommitter(evidence).record_many([answer("ana-5"), answer("ana-5")])
+    assert evidence.count() == 4
