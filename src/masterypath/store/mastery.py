@@ -200,20 +200,17 @@ class MasteryRepository:
         if self._postgresql:
             # arrays keep the SQL text the same whatever the batch size, so the driver
             # converts and prepares it once (a list of placeholders is new text each time)
+            # one statement inserts the new learners and locks the others (a no-op update
+            # locks its row as FOR UPDATE does), in sorted order; it waits for a writer
+            # that is inserting the same learner and then locks that row too
             self.session.execute(
                 text(
                     "INSERT INTO learners (id, created_at) "
-                    "SELECT unnest(CAST(:ids AS text[])), :now ON CONFLICT DO NOTHING"
+                    "SELECT unnest(CAST(:ids AS text[])), :now "
+                    "ON CONFLICT (id) DO UPDATE SET created_at = learners.created_at"
                 ),
                 {"ids": ids, "now": now},
             )
-            self.session.execute(
-                text(
-                    "SELECT id FROM learners WHERE id = ANY(CAST(:ids AS text[])) "
-                    "ORDER BY id FOR UPDATE"
-                ),
-                {"ids": ids},
-            ).all()
             return
         for part in _chunks(ids):
             self.session.execute(
