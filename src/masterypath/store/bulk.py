@@ -203,6 +203,20 @@ def execute_arrays(
         cursor.close()
 
 
+def _postgresql_types(table: str, names: Sequence[str], json_columns: Sequence[str]) -> list[str]:
+    """The array type of each column, for ``unnest`` (JSON goes as text, cast per element)."""
+    from sqlalchemy.dialects import postgresql
+
+    from masterypath.store.tables import Base
+
+    columns = Base.metadata.tables[table].c
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return [
+        "text[]::json[]" if n in json_columns else f"{columns[n].type.compile(dialect=dialect)}[]"
+        for n in names
+    ]
+
+
 def insert_many(
     session: Session,
     table: str,
@@ -236,11 +250,21 @@ def insert_many(
                     out[i] = out[i].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         return tuple(out)
 
-    cursor = dbapi.cursor()
+    cursor: Any = dbapi.cursor()  # psycopg's, whose execute takes ``binary``
     columns = ", ".join(names)
     tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
     try:
-        if postgres and not skip_conflicts:
+        if postgres and len(rows) <= SMALL_BATCH:
+            # COPY costs two round trips (the command, then the data); a few rows go in
+            # one statement of one array per column
+            types = _postgresql_types(table, names, json_columns)
+            arrays = ", ".join(f"%b::{t}" for t in types)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){tail}",
+                [list(c) for c in zip(*(convert(r) for r in rows), strict=True)],
+                binary=True,
+            )
+        elif postgres and not skip_conflicts:
             with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(convert(row))
