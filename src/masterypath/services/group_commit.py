@@ -9,8 +9,7 @@ ride along (``also``, e.g. the xAPI statements themselves) are merged when they 
 ``combine``. If the shared transaction fails (one caller's conflict, a minor without
 consent), nothing of it is stored and every caller's evidence is retried on its own, so
 each caller gets exactly the answer it would have got alone (a batch stays all or
-nothing). Each caller still waits for
-its own commit: an answered write is durable.
+nothing). Each caller still waits for its own commit: an answered write is durable.
 """
 
 from __future__ import annotations

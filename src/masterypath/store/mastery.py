@@ -200,9 +200,9 @@ class MasteryRepository:
         if self._postgresql:
             # arrays keep the SQL text the same whatever the batch size, so the driver
             # converts and prepares it once (a list of placeholders is new text each time)
-            # one statement inserts the new learners and locks the others (a no-op update
-            # locks its row as FOR UPDATE does), in sorted order; it waits for a writer
-            # that is inserting the same learner and then locks that row too
+            # one statement inserts the new learners and locks the others (an update that
+            # changes no value still locks its row, as FOR UPDATE does), in sorted order;
+            # it waits for a writer inserting the same learner, then locks that row too
             self.session.execute(
                 text(
                     "INSERT INTO learners (id, created_at) "
