@@ -31,7 +31,6 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError as PydanticValidationError
 from ralph.models.xapi.base.statements import BaseXapiStatement
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from masterypath.domain.evidence import BinaryOutcome, Evidence, EvidenceKind, ScoreOutcome
@@ -39,7 +38,7 @@ from masterypath.errors import ConflictError, InvalidInputError, NotFoundError, 
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService, RecordResult
 from masterypath.services.group_commit import GroupCommitter
-from masterypath.store.conditions import is_postgresql, one_of
+from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
 from masterypath.store.tables import FrameworkRow, ItemRow, XapiStatementRow
 
 SUPPORTED_VERSIONS = ("1.0.", "2.0.")
@@ -137,10 +136,10 @@ class StatementWrites:
     def __call__(self, session: Session) -> None:
         # new ids go in with one INSERT ... ON CONFLICT DO NOTHING; only the ids already
         # stored (re-posts, or a concurrent writer's) are read back to compare content
-        insert = (postgresql.insert if is_postgresql(session) else sqlite.insert)(XapiStatementRow)
-        stored = set(
+        inserted = set(
             session.scalars(
-                insert.values(
+                dialect_insert(session)(XapiStatementRow)
+                .values(
                     [
                         {
                             "id": row.id,
@@ -157,7 +156,7 @@ class StatementWrites:
                 .returning(XapiStatementRow.id)
             )
         )
-        others = [row for row in self.rows if row.id not in stored]
+        others = [row for row in self.rows if row.id not in inserted]
         if not others:
             return
         existing = dict(

@@ -14,12 +14,16 @@ text on SQLite in SQLAlchemy's storage format) and the JSON columns.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+
+from masterypath.store.tables import Base
 
 COLUMNS = (
     "key",
@@ -203,18 +207,18 @@ def execute_arrays(
         cursor.close()
 
 
-def _postgresql_types(table: str, names: Sequence[str], json_columns: Sequence[str]) -> list[str]:
-    """The array type of each column, for ``unnest`` (JSON goes as text, cast per element)."""
-    from sqlalchemy.dialects import postgresql
-
-    from masterypath.store.tables import Base
-
+@functools.cache
+def _postgresql_arrays(table: str, names: tuple[str, ...], json_columns: tuple[str, ...]) -> str:
+    """One typed array parameter per column, for ``unnest`` (JSON goes as text, cast per
+    element); worked out once per table and columns."""
     columns = Base.metadata.tables[table].c
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    return [
-        "text[]::json[]" if n in json_columns else f"{columns[n].type.compile(dialect=dialect)}[]"
+    return ", ".join(
+        "%b::text[]::json[]"
+        if n in json_columns
+        else f"%b::{columns[n].type.compile(dialect=dialect)}[]"
         for n in names
-    ]
+    )
 
 
 def insert_many(
@@ -257,8 +261,7 @@ def insert_many(
         if postgres and len(rows) <= SMALL_BATCH:
             # COPY costs two round trips (the command, then the data); a few rows go in
             # one statement of one array per column
-            types = _postgresql_types(table, names, json_columns)
-            arrays = ", ".join(f"%b::{t}" for t in types)
+            arrays = _postgresql_arrays(table, tuple(names), tuple(json_columns))
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){tail}",
                 [list(c) for c in zip(*(convert(r) for r in rows), strict=True)],

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import String, any_, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -19,6 +20,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def dialect_insert(session: Session) -> Any:
+    """The dialect's ``insert`` (it has ``on_conflict_do_nothing``): PostgreSQL or SQLite."""
+    return postgresql.insert if is_postgresql(session) else sqlite.insert
 
 
 def one_of(column: Any, values: Sequence[str], *, postgresql: bool) -> ColumnElement[bool]:

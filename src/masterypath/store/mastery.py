@@ -20,7 +20,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from masterypath.domain.alerts import AlertDraft
@@ -28,7 +27,7 @@ from masterypath.domain.overrides import Override, OverrideReason
 from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
 from masterypath.domain.progress import CompetencyState, state_from_dict
 from masterypath.store.bulk import execute_arrays, insert_many
-from masterypath.store.conditions import is_postgresql, one_of
+from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
 from masterypath.store.tables import (
     AlertRow,
     CompetencyRow,
@@ -175,10 +174,6 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + CHUNK]
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 class MasteryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -214,7 +209,7 @@ class MasteryRepository:
             return
         for part in _chunks(ids):
             self.session.execute(
-                _insert(self.session)(LearnerRow)
+                dialect_insert(self.session)(LearnerRow)
                 .values([{"id": i, "created_at": now} for i in part])
                 .on_conflict_do_nothing()
             )
