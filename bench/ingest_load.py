@@ -49,6 +49,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx2 as httpx
 import numpy as np
 import psycopg
@@ -159,7 +160,7 @@ def as_xapi(event: dict[str, Any]) -> dict[str, Any]:
 
 
 async def send(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     phase: Phase,
     method: str,
     url: str,
@@ -171,8 +172,10 @@ async def send(
     for attempt in range(8):
         start = time.perf_counter()
         try:
-            response = await client.request(method, url, json=body, headers=headers)
-        except httpx.TransportError:
+            async with client.request(method, url, json=body, headers=headers) as response:
+                status = response.status
+                text = await response.text()
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
             phase.retries += 1
             await asyncio.sleep(0.05 * 2**attempt)
             continue
@@ -186,16 +189,16 @@ async def send(
                 kwargs={"check": True, "capture_output": True},
                 daemon=True,
             ).start()
-        if response.status_code == 503 or (retry_faults and response.status_code == 500):
-            if response.status_code == 503:
+        if status == 503 or (retry_faults and status == 500):
+            if status == 503:
                 phase.server_errors += 1
             else:
                 phase.faults += 1
             phase.retries += 1
             await asyncio.sleep(0.05 * 2**attempt)
             continue
-        if response.status_code >= 400 and response.status_code not in accept:
-            raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
+        if status >= 400 and status not in accept:
+            raise RuntimeError(f"{url}: {status} {text[:300]}")
         return
     raise RuntimeError(f"{url}: gave up after retries")
 
@@ -210,11 +213,15 @@ async def run_clients(
     accept: frozenset[int] = frozenset(),
     retry_faults: bool = False,
 ) -> None:
+    """One asyncio task per client, each with its own keep-alive connection. The clients
+    are aiohttp's: on these two cores the load generator competes with the server for
+    the CPUs, and an aiohttp request costs the client about a fifth of an httpx one
+    (0.12 vs 0.58 ms measured here), which left httpx clients measuring themselves."""
     headers = {"Authorization": authorization, "X-Experience-API-Version": "1.0.3"}
     rng = random.Random(seed)
-    limits = httpx.Limits(max_connections=len(work), max_keepalive_connections=len(work))
-
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+    connector = aiohttp.TCPConnector(limit=len(work))
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
 
         async def worker(jobs: list[tuple[str, str, Any]]) -> None:
             for method, url, body in jobs:

@@ -204,16 +204,16 @@ def create_app(
         saved = frameworks.save(result.framework, replace=replace)
         return FrameworkImportedOut(**vars(saved), notes=list(result.notes))
 
-    def record(
+    async def record(
         batch: list[EvidenceIn], response: Response, principal: Principal
     ) -> list[RecordOut]:
-        guard.check(principal, Action.WRITE_EVIDENCE, [e.learner_id for e in batch])
-        results = committer.record_many([_to_domain(e) for e in batch])
+        await guard.check_async(principal, Action.WRITE_EVIDENCE, [e.learner_id for e in batch])
+        results = await committer.record_many_async([_to_domain(e) for e in batch])
         response.status_code = 201 if any(r.stored for r in results) else 200
         return [RecordOut(key=r.key, stored=r.stored, locked=list(r.locked)) for r in results]
 
     @v1.post("/evidence", tags=["evidence"], status_code=201)
-    def post_evidence(
+    async def post_evidence(
         body: EvidenceIn, response: Response, principal: Principal = allow(Action.WRITE_EVIDENCE)
     ) -> RecordOut:
         """Record one piece of evidence. Idempotent: 201 when stored, 200 with
@@ -221,13 +221,13 @@ def create_app(
         with other content is 409. A learner under 13 without guardian consent is 403.
         Concurrent single posts share a transaction (group commit); each is answered
         after its own commit."""
-        guard.check(principal, Action.WRITE_EVIDENCE, [body.learner_id])
-        result = committer.record(_to_domain(body))
+        await guard.check_async(principal, Action.WRITE_EVIDENCE, [body.learner_id])
+        [result] = await committer.record_many_async([_to_domain(body)])
         response.status_code = 201 if result.stored else 200
         return RecordOut(key=result.key, stored=result.stored, locked=list(result.locked))
 
     @v1.post("/evidence/batch", tags=["evidence"], status_code=201)
-    def post_evidence_batch(
+    async def post_evidence_batch(
         body: Annotated[list[EvidenceIn], Body(min_length=1, max_length=10_000)],
         response: Response,
         principal: Principal = allow(Action.WRITE_EVIDENCE),
@@ -235,7 +235,7 @@ def create_app(
         """Record a batch in one transaction: on any error (a 422 naming the item's index
         and field, a 403 or a 409) nothing of the batch is stored. Concurrent batches may
         share a transaction (group commit); each is answered after its own commit."""
-        return record(body, response, principal)
+        return await record(body, response, principal)
 
     @v1.get("/evidence", tags=["evidence"])
     def list_evidence(

@@ -9,11 +9,12 @@ every endpoint declares one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from masterypath.domain.access import Action, Principal
 from masterypath.services.accounts import AccountService
@@ -34,10 +35,12 @@ class Guard:
 
     def requires(
         self, action: Action, *, learner: str | None = None
-    ) -> Callable[[Request, HTTPAuthorizationCredentials | None], Principal]:
+    ) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
         """A dependency that allows ``action`` (for the learner in parameter ``learner``)."""
 
-        def dependency(request: Request, credentials: Credentials) -> Principal:
+        def resolve(
+            request: Request, credentials: HTTPAuthorizationCredentials | None
+        ) -> Principal:
             principal = self.accounts.authenticate(
                 credentials.credentials if credentials is not None else None
             )
@@ -49,12 +52,30 @@ class Guard:
                 self.log(principal, action, request, [learner_id])
             return principal
 
+        async def dependency(request: Request, credentials: Credentials) -> Principal:
+            # the common case (a credential seen a moment ago, no learner in the path)
+            # needs no database: decided on the event loop, without a thread pool hop
+            known = self.accounts.cached(credentials.credentials if credentials else None)
+            if known is not None and learner is None:
+                self.accounts.check(known, action)
+                return known
+            return await run_in_threadpool(resolve, request, credentials)
+
         dependency.action = action  # type: ignore[attr-defined]
         return dependency
 
     def check(self, principal: Principal, action: Action, learner_ids: Sequence[str]) -> None:
         """For learners named in a request body (evidence, statements)."""
         self.accounts.check(principal, action, learner_ids)
+
+    async def check_async(
+        self, principal: Principal, action: Action, learner_ids: Sequence[str]
+    ) -> None:
+        """:meth:`check` from an event loop: in a thread only if it reads the database."""
+        if self.accounts.check_reads_database(principal, learner_ids):
+            await run_in_threadpool(self.check, principal, action, learner_ids)
+        else:
+            self.check(principal, action, learner_ids)
 
     def log(
         self, principal: Principal, action: Action, request: Request, learner_ids: Sequence[str]

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
@@ -46,9 +45,9 @@ async def _json(request: Request) -> Any:
 def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> APIRouter:
     router = APIRouter(prefix="/xapi", tags=["xapi"])
 
-    def store(principal: Principal, statements: list[Any]) -> list[str]:
-        guard.check(principal, Action.WRITE_XAPI, xapi.learners_of(statements))
-        ids, _ = xapi.record(statements)
+    async def store(principal: Principal, statements: list[Any]) -> list[str]:
+        await guard.check_async(principal, Action.WRITE_XAPI, xapi.learners_of(statements))
+        ids, _ = await xapi.record_async(statements)
         return ids
 
     @router.post("/statements", openapi_extra=STATEMENTS_BODY)
@@ -63,7 +62,7 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         check_version(version)
         body = await _json(request)
         statements = body if isinstance(body, list) else [body]
-        ids = await run_in_threadpool(store, principal, statements)
+        ids = await store(principal, statements)
         return JSONResponse(ids, headers={"X-Experience-API-Version": VERSION})
 
     @router.put("/statements", status_code=204, openapi_extra=STATEMENTS_BODY)
@@ -82,7 +81,7 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
             raise InvalidInputError(
                 "body", [Problem("body", "id", "differs from the statementId parameter")]
             )
-        await run_in_threadpool(store, principal, [{**body, "id": statement_id}])
+        await store(principal, [{**body, "id": statement_id}])
         return Response(status_code=204, headers={"X-Experience-API-Version": VERSION})
 
     @router.get("/statements")

@@ -337,16 +337,26 @@ class AccountService:
         """The principal behind a bearer token or API key, or :class:`AuthenticationError`."""
         if not credential:
             raise AuthenticationError("send 'Authorization: Bearer <token or API key>'")
+        known = self.cached(credential)
+        if known is not None:
+            return known
         hashed = digest(credential)
         now = self.context.clock()
-        cached = self._cache.get(hashed)
-        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
-            expires = cached[2]
-            if expires is None or now < expires:
-                return cached[1]
         principal, expires = self._resolve(credential, hashed, now)
         self._cache[hashed] = (time.monotonic(), principal, expires)
         return principal
+
+    def cached(self, credential: str | None) -> Principal | None:
+        """The principal behind ``credential`` if it was resolved in the last
+        ``cache_seconds`` and has not expired since; None when the database must be asked
+        (:meth:`authenticate` does that). Never touches the database."""
+        if not credential:
+            return None
+        cached = self._cache.get(digest(credential))
+        if cached is None or time.monotonic() - cached[0] >= self.cache_seconds:
+            return None
+        expires = cached[2]
+        return cached[1] if expires is None or self.context.clock() < expires else None
 
     def _resolve(
         self, credential: str, hashed: str, now: datetime
@@ -390,6 +400,11 @@ class AccountService:
                     break
         if not decision.allowed:
             raise PermissionDeniedError(action.value, decision.reason)
+
+    def check_reads_database(self, principal: Principal, learner_ids: Sequence[str]) -> bool:
+        """Whether :meth:`check` queries the database (an educator's cohorts); otherwise
+        it is a pure decision an event loop may make without a thread."""
+        return principal.role is Role.EDUCATOR and bool(learner_ids)
 
     def decide(
         self, principal: Principal, action: Action, learner_id: str | None

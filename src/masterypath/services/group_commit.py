@@ -14,6 +14,7 @@ nothing). Each caller still waits for its own commit: an answered write is durab
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -77,6 +78,16 @@ class GroupCommitter:
     ) -> list[RecordResult]:
         """Store a batch, all or nothing, as :meth:`EvidenceService.record_many` does
         (with whoever else is writing now); blocks until committed."""
+        return self._submit(batch, also).result()
+
+    async def record_many_async(
+        self, batch: Sequence[Evidence], *, also: Also | None = None
+    ) -> list[RecordResult]:
+        """:meth:`record_many` for an event loop: waits for the commit without holding a
+        thread (an API worker's thread pool hop costs as much as the write itself)."""
+        return await asyncio.wrap_future(self._submit(batch, also))
+
+    def _submit(self, batch: Sequence[Evidence], also: Also | None) -> Future[list[RecordResult]]:
         item = _Pending(list(batch), Future(), also)
         with self._ready:
             if self._thread is None or not self._thread.is_alive():
@@ -84,7 +95,7 @@ class GroupCommitter:
                 self._thread.start()
             self._pending.append(item)
             self._ready.notify_all()
-        return item.future.result()
+        return item.future
 
     def _waiting(self) -> int:
         return sum(len(p.evidence) for p in self._pending)

@@ -19,14 +19,16 @@ Mapping (:class:`XapiRules`):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 from pydantic import ValidationError as PydanticValidationError
 from ralph.models.xapi.base.statements import BaseXapiStatement
@@ -188,11 +190,19 @@ class XapiService:
         self.committer = committer
         """Single statements go through it (group commit) when given."""
 
-    def _items(self, *, refresh: bool = False) -> dict[str, tuple[str, ...]]:
+    @overload
+    def _items(self, *, refresh: bool = ...) -> dict[str, tuple[str, ...]]: ...
+    @overload
+    def _items(self, *, cached_only: Literal[True]) -> dict[str, tuple[str, ...]] | None: ...
+
+    def _items(
+        self, *, refresh: bool = False, cached_only: bool = False
+    ) -> dict[str, tuple[str, ...]] | None:
         """Item id -> its competencies, over every stored framework. Re-read when the
         frameworks change; whether they did is checked at most every
         :data:`ITEMS_CHECK_SECONDS` (a query of its own per statement posted halved the
-        rate of single xAPI posts), and at once with ``refresh``."""
+        rate of single xAPI posts), and at once with ``refresh``. ``cached_only``: None
+        instead of a check that is due (it would read the database)."""
         cached = self.context.cache.get("xapi-items")
         if (
             not refresh
@@ -200,6 +210,8 @@ class XapiService:
             and time.monotonic() - cached.checked < ITEMS_CHECK_SECONDS
         ):
             return cached.items
+        if cached_only:
+            return None
         with self.context.sessions() as session:
             stamp = tuple(
                 session.execute(
@@ -301,16 +313,47 @@ class XapiService:
         self, statements: Sequence[Mapping[str, Any]]
     ) -> tuple[list[str], list[RecordResult]]:
         """Store statements and their evidence in one transaction (all or nothing)."""
-        if not statements:
-            raise InvalidInputError("xAPI statements", [Problem("body", "(root)", "no statements")])
+        ids, evidence, store = self._prepare(statements, self._known_items(statements))
+        with _statement_conflicts():
+            if self.committer is not None and len(evidence) == 1:
+                return ids, [self.committer.record(evidence[0], also=store)]
+            return ids, EvidenceService(self.context).record_many(evidence, also=store)
+
+    async def record_async(
+        self, statements: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[str], list[RecordResult]]:
+        """:meth:`record` for an event loop: a single statement goes to the group committer
+        without a thread; the database is read in a thread only when the item map must be
+        checked, and a list of statements is stored in one."""
+        if self.committer is None or len(statements) != 1:
+            return await asyncio.to_thread(self.record, statements)
+        items = self._items(cached_only=True)
+        if items is None or self._unknown_activity(statements, items):
+            items = await asyncio.to_thread(self._known_items, statements)
+        ids, evidence, store = self._prepare(statements, items)
+        with _statement_conflicts():
+            return ids, await self.committer.record_many_async(evidence, also=store)
+
+    def _known_items(self, statements: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
         items = self._items()
-        activities = [
-            str(raw["object"].get("id", ""))
+        if self._unknown_activity(statements, items):
+            items = self._items(refresh=True)  # perhaps a framework imported a moment ago
+        return items
+
+    def _unknown_activity(
+        self, statements: Sequence[Mapping[str, Any]], items: Mapping[str, tuple[str, ...]]
+    ) -> bool:
+        return any(
+            self._item(str(raw["object"].get("id", "")), items) is None
             for raw in statements
             if isinstance(raw, Mapping) and isinstance(raw.get("object"), Mapping)
-        ]
-        if any(self._item(activity, items) is None for activity in activities):
-            items = self._items(refresh=True)  # perhaps a framework imported a moment ago
+        )
+
+    def _prepare(
+        self, statements: Sequence[Mapping[str, Any]], items: Mapping[str, tuple[str, ...]]
+    ) -> tuple[list[str], list[Evidence], StatementWrites]:
+        if not statements:
+            raise InvalidInputError("xAPI statements", [Problem("body", "(root)", "no statements")])
         parsed = self.parse(statements, items)
         ids = [p[0] for p in parsed]
         if len(set(ids)) != len(ids):
@@ -323,23 +366,7 @@ class XapiService:
                 for statement_id, statement, evidence in parsed
             ]
         )
-
-        try:
-            if self.committer is not None and len(parsed) == 1:
-                results = [self.committer.record(parsed[0][2], also=store)]
-            else:
-                results = EvidenceService(self.context).record_many(
-                    [p[2] for p in parsed], also=store
-                )
-        except ConflictError as exc:
-            if exc.identifier.startswith("xapi:"):
-                raise ConflictError(
-                    "id",
-                    exc.identifier.removeprefix("xapi:"),
-                    "a different statement with this id is stored",
-                ) from None
-            raise
-        return ids, results
+        return ids, [p[2] for p in parsed], store
 
     def learners_of(self, statements: Sequence[Mapping[str, Any]]) -> list[str]:
         """The learners the statements are about (for authorization before parsing)."""
@@ -364,3 +391,18 @@ class XapiService:
                 select(XapiStatementRow).order_by(XapiStatementRow.stored_at.desc()).limit(limit)
             )
             return [dict(r.statement) for r in rows]
+
+
+@contextmanager
+def _statement_conflicts() -> Iterator[None]:
+    """An evidence key conflict of a statement's evidence is that statement's id conflict."""
+    try:
+        yield
+    except ConflictError as exc:
+        if exc.identifier.startswith("xapi:"):
+            raise ConflictError(
+                "id",
+                exc.identifier.removeprefix("xapi:"),
+                "a different statement with this id is stored",
+            ) from None
+        raise
