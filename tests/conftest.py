@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from argon2 import PasswordHasher, profiles
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from masterypath.api.app import create_app
 from masterypath.domain.access import Role
@@ -153,6 +154,32 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service
     with shared.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     yield ServiceContext(engine=shared.engine, sessions=shared.sessions, clock=clock)
+
+
+@pytest.fixture
+def sql_log(database: ServiceContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every SQL statement ``database`` is sent during the test, whether through
+    SQLAlchemy or straight on a driver cursor (the hot paths use psycopg's cursors): on
+    PostgreSQL psycopg's ``Cursor.execute`` is observed (and still called), on SQLite
+    SQLAlchemy's cursor event."""
+    seen: list[str] = []
+    if database.engine.dialect.name == "postgresql":
+        execute = psycopg.Cursor.execute
+
+        def observed(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+            seen.append(str(query))
+            return execute(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", observed)
+        yield seen
+        return
+
+    def record(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.append(sql)
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(database.engine, "before_cursor_execute", record)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -160,11 +160,9 @@ def test_xapi_2_statement_and_email_actors_are_pseudonymised(client: TestClient)
 
 
 def test_group_committed_statements_share_one_lookup_and_a_conflict_stays_alone(
-    database: ServiceContext,
+    database: ServiceContext, sql_log: list[str]
 ) -> None:
     import threading
-
-    from sqlalchemy import event
 
     from masterypath.errors import ConflictError
     from masterypath.services.evidence import EvidenceService
@@ -177,11 +175,9 @@ def test_group_committed_statements_share_one_lookup_and_a_conflict_stays_alone(
     # the committer waits for three callers, so the three posts share one transaction
     committer = GroupCommitter(EvidenceService(database), max_batch=3, max_wait=30.0)
     xapi = XapiService(database, committer=committer)
-    lookups: list[str] = []
 
-    def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        if "xapi_statements" in sql:
-            lookups.append(sql.lstrip().split()[0].upper())
+    def lookups() -> list[str]:
+        return [sql.lstrip().split()[0].upper() for sql in sql_log if "xapi_statements" in sql]
 
     def post_together(statements: list[dict[str, Any]]) -> list[Any]:
         out: list[Any] = [None] * len(statements)
@@ -199,16 +195,12 @@ def test_group_committed_statements_share_one_lookup_and_a_conflict_stays_alone(
             t.join(timeout=60)
         return out
 
-    event.listen(database.engine, "before_cursor_execute", count)
-    try:
-        assert post_together([statement(1), statement(2), statement(3)]) == [True] * 3
-        # one insert for the three, not one each; nothing to read back for new ids
-        assert lookups == ["INSERT"]
-        lookups.clear()
-        changed = statement(1, result={"success": False})
-        answers = post_together([statement(4), statement(2), changed])
-    finally:
-        event.remove(database.engine, "before_cursor_execute", count)
+    sql_log.clear()
+    assert post_together([statement(1), statement(2), statement(3)]) == [True] * 3
+    # one insert for the three, not one each; nothing to read back for new ids
+    assert lookups() == ["INSERT"]
+    changed = statement(1, result={"success": False})
+    answers = post_together([statement(4), statement(2), changed])
     # statement 1 with other content conflicts: the shared transaction is retried one by
     # one, so 4 is stored, 2 is a re-post, and only 1 is refused
     assert answers[:2] == [True, False]

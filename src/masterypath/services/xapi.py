@@ -40,6 +40,7 @@ from masterypath.errors import ConflictError, InvalidInputError, NotFoundError, 
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService, RecordResult
 from masterypath.services.group_commit import GroupCommitter
+from masterypath.store.bulk import insert_new_postgresql
 from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
 from masterypath.store.tables import FrameworkRow, ItemRow, XapiStatementRow
 
@@ -121,6 +122,9 @@ class StatementRow(NamedTuple):
     received: datetime
 
 
+STATEMENT_COLUMNS = ("id", "content_hash", "statement", "learner_id", "evidence_key", "stored_at")
+
+
 @dataclass
 class StatementWrites:
     """Stores statements inside their evidence's transaction: new ids are added, a stored
@@ -138,7 +142,47 @@ class StatementWrites:
     def __call__(self, session: Session) -> None:
         # new ids go in with one INSERT ... ON CONFLICT DO NOTHING; only the ids already
         # stored (re-posts, or a concurrent writer's) are read back to compare content
-        inserted = set(
+        if is_postgresql(session):
+            inserted = insert_new_postgresql(
+                session,
+                "xapi_statements",
+                STATEMENT_COLUMNS,
+                [
+                    (
+                        row.id,
+                        row.digest,
+                        {**row.statement, "stored": row.received.isoformat()},
+                        row.evidence.learner_id,
+                        row.evidence.key,
+                        row.received,
+                    )
+                    for row in self.rows
+                ],
+                key="id",
+                json_columns=["statement"],
+            )
+        else:
+            inserted = self._insert_new(session)
+        others = [row for row in self.rows if row.id not in inserted]
+        if not others:
+            return
+        existing = dict(
+            session.execute(
+                select(XapiStatementRow.id, XapiStatementRow.content_hash).where(
+                    one_of(
+                        XapiStatementRow.id,
+                        [row.id for row in others],
+                        postgresql=is_postgresql(session),
+                    )
+                )
+            ).all()
+        )
+        for row in others:
+            if existing.get(row.id) != row.digest:
+                raise ConflictError("id", row.id, "a different statement with this id is stored")
+
+    def _insert_new(self, session: Session) -> set[str]:
+        return set(
             session.scalars(
                 dialect_insert(session)(XapiStatementRow)
                 .values(
@@ -158,23 +202,6 @@ class StatementWrites:
                 .returning(XapiStatementRow.id)
             )
         )
-        others = [row for row in self.rows if row.id not in inserted]
-        if not others:
-            return
-        existing = dict(
-            session.execute(
-                select(XapiStatementRow.id, XapiStatementRow.content_hash).where(
-                    one_of(
-                        XapiStatementRow.id,
-                        [row.id for row in others],
-                        postgresql=is_postgresql(session),
-                    )
-                )
-            ).all()
-        )
-        for row in others:
-            if existing.get(row.id) != row.digest:
-                raise ConflictError("id", row.id, "a different statement with this id is stored")
 
 
 class XapiService:

@@ -190,7 +190,7 @@ def _append_postgresql(
 
 
 def execute_arrays(
-    session: Session, sql: str, columns: Sequence[list[Any]], *, prepare: bool | None = None
+    session: Session, sql: str, columns: Sequence[Any], *, prepare: bool | None = None
 ) -> list[tuple[Any, ...]]:
     """Run PostgreSQL ``sql`` with one array parameter per column (for ``unnest``), sent
     in binary (``%b``): text arrays would escape every element. Returns the rows it
@@ -205,6 +205,35 @@ def execute_arrays(
         return list(cursor.fetchall()) if cursor.description is not None else []
     finally:
         cursor.close()
+
+
+def insert_new_postgresql(
+    session: Session,
+    table: str,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    key: str,
+    json_columns: Sequence[str] = (),
+) -> set[Any]:
+    """Insert ``rows`` on PostgreSQL, leaving those whose ``key`` is already stored alone
+    (``ON CONFLICT DO NOTHING``); returns the keys it stored. One statement of one array
+    per column, so the SQL text is the same for any number of rows (an ORM multi-row
+    insert is compiled afresh for each count, which cost more than the write)."""
+    if not rows:
+        return set()
+    positions = [names.index(n) for n in json_columns]
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    for i in positions:
+        columns[i] = [None if v is None else json.dumps(v) for v in columns[i]]
+    arrays = _postgresql_arrays(table, tuple(names), tuple(json_columns))
+    found = execute_arrays(
+        session,
+        f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
+        columns,
+    )
+    return {row[0] for row in found}
 
 
 @functools.cache

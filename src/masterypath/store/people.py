@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
+from masterypath.store.bulk import execute_arrays
 from masterypath.store.conditions import is_postgresql, one_of
 from masterypath.store.tables import (
     AccessLogRow,
@@ -96,11 +97,22 @@ class PeopleRepository:
         if not wanted:
             return []
         cutoff = _years_before(today, 13)
-        postgresql = is_postgresql(self.session)
+        if is_postgresql(self.session):
+            # every evidence write asks this: plain SQL, which the driver prepares once,
+            # costs a fraction of the ORM query it replaces
+            rows = execute_arrays(
+                self.session,
+                "SELECT p.learner_id FROM learner_profiles p "
+                "WHERE p.learner_id = ANY(%b::text[]) AND p.birth_date > %b::date "
+                "AND NOT EXISTS (SELECT 1 FROM guardian_consents g "
+                "WHERE g.learner_id = p.learner_id) ORDER BY p.learner_id",
+                [wanted, cutoff],
+            )
+            return [row[0] for row in rows]
         query = (
             select(LearnerProfileRow.learner_id)
             .where(
-                one_of(LearnerProfileRow.learner_id, wanted, postgresql=postgresql),
+                one_of(LearnerProfileRow.learner_id, wanted, postgresql=False),
                 LearnerProfileRow.birth_date.is_not(None),
                 LearnerProfileRow.birth_date > cutoff,
             )
