@@ -198,13 +198,12 @@ class MasteryRepository:
             # one statement inserts the new learners and locks the others (an update that
             # changes no value still locks its row, as FOR UPDATE does), in sorted order;
             # it waits for a writer inserting the same learner, then locks that row too
-            self.session.execute(
-                text(
-                    "INSERT INTO learners (id, created_at) "
-                    "SELECT unnest(CAST(:ids AS text[])), :now "
-                    "ON CONFLICT (id) DO UPDATE SET created_at = learners.created_at"
-                ),
-                {"ids": ids, "now": now},
+            execute_arrays(
+                self.session,
+                "INSERT INTO learners (id, created_at) "
+                "SELECT unnest(%b::text[]), %b::timestamptz "
+                "ON CONFLICT (id) DO UPDATE SET created_at = learners.created_at",
+                [ids, now],
             )
             return
         for part in _chunks(ids):
