@@ -55,7 +55,7 @@ import numpy as np
 import psycopg
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from masterypath.domain.access import Scope
 from masterypath.interop.loader import load_framework_file
@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"masterypath_load_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(args.postgres, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = args.postgres.rsplit("/", 1)[0] + "/" + name
+    url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
     server = None
     try:
         context = ServiceContext.from_settings(Settings(database_url=url))

@@ -4,6 +4,7 @@ leaves the others stored and nothing of itself."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -62,7 +63,7 @@ def test_concurrent_batches_share_one_transaction_and_each_gets_its_answers(
     evidence: EvidenceService, database: ServiceContext
 ) -> None:
     # the committer waits for five pieces of evidence: the two batches share a transaction
-    committer = GroupCommitter(evidence, max_batch=5, max_wait=30.0)
+    committer = GroupCommitter(evidence, max_batch=5, max_wait=30.0, quiet=30.0)
     commits: list[object] = []
 
     def count(conn: Any) -> None:
@@ -77,7 +78,7 @@ def test_concurrent_batches_share_one_transaction_and_each_gets_its_answers(
         commits.clear()
         # "ana-1" again in both: they cannot share a transaction, so each goes alone
         answers_again = post_together(
-            GroupCommitter(evidence, max_batch=6, max_wait=30.0),
+            GroupCommitter(evidence, max_batch=6, max_wait=30.0, quiet=30.0),
             [[answer("ana-1"), answer("ana-3")], [answer("ana-4"), *second[:2], answer("ana-1")]],
         )
         assert len(commits) == 2
@@ -98,7 +99,7 @@ def test_concurrent_batches_share_one_transaction_and_each_gets_its_answers(
 
 
 def test_batches_are_answered_in_their_own_order(evidence: EvidenceService) -> None:
-    committer = GroupCommitter(evidence, max_batch=5, max_wait=30.0)
+    committer = GroupCommitter(evidence, max_batch=5, max_wait=30.0, quiet=30.0)
     first = [answer("ana-1"), answer("ana-2", False)]
     second = [answer("ben-1", learner="ben"), answer("ben-2", learner="ben"), answer("ben-3")]
     answers = post_together(committer, [first, second])
@@ -116,7 +117,7 @@ def test_a_refused_batch_stores_nothing_and_the_others_are_stored(
     evidence: EvidenceService,
 ) -> None:
     evidence.record(answer("ana-1"))
-    committer = GroupCommitter(evidence, max_batch=5, max_wait=30.0)
+    committer = GroupCommitter(evidence, max_batch=5, max_wait=30.0, quiet=30.0)
     changed = [answer("ana-1", correct=False), answer("ana-9")]  # "ana-1" with other content
     fine = [answer("ben-1", learner="ben"), answer("ben-2", learner="ben"), answer("ben-3")]
     answers = post_together(committer, [changed, fine])
@@ -126,3 +127,40 @@ def test_a_refused_batch_stores_nothing_and_the_others_are_stored(
     with pytest.raises(ConflictError):  # alone: a batch naming a key twice
         GroupCommitter(evidence).record_many([answer("ana-5"), answer("ana-5")])
     assert evidence.count() == 4
+
+
+def test_a_transaction_waits_while_callers_keep_joining_then_goes_without_waiting_its_most(
+    evidence: EvidenceService, database: ServiceContext
+) -> None:
+    # quiet 2 s, most 60 s: a caller joining 50 ms after the first rides along (awaiting
+    # on an event loop); then nobody joins for 2 s and the transaction goes, long before
+    # the 60 s most (the threads' 30 s join timeout is a liveness guard, not a timing)
+    committer = GroupCommitter(evidence, max_batch=100, max_wait=60.0, quiet=2.0)
+    commits: list[object] = []
+    answers: dict[str, Any] = {}
+
+    def first() -> None:
+        answers["first"] = committer.record_many([answer("ana-1")])
+
+    def second() -> None:
+        answers["second"] = asyncio.run(
+            committer.record_many_async([answer("ben-1", learner="ben")])
+        )
+
+    def count(conn: Any) -> None:
+        commits.append(conn)
+
+    event.listen(database.engine, "commit", count)
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    try:
+        threads[0].start()
+        threading.Event().wait(0.05)
+        threads[1].start()
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        event.remove(database.engine, "commit", count)
+    assert not any(t.is_alive() for t in threads)
+    assert len(commits) == 1
+    assert [(r.key, r.stored) for r in answers["first"]] == [("ana-1", True)]
+    assert [(r.key, r.stored) for r in answers["second"]] == [("ben-1", True)]

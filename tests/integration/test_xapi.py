@@ -173,7 +173,7 @@ def test_group_committed_statements_share_one_lookup_and_a_conflict_stays_alone(
         load_framework_file(FIXTURES / "careers_programme.yaml").framework
     )
     # the committer waits for three callers, so the three posts share one transaction
-    committer = GroupCommitter(EvidenceService(database), max_batch=3, max_wait=30.0)
+    committer = GroupCommitter(EvidenceService(database), max_batch=3, max_wait=30.0, quiet=30.0)
     xapi = XapiService(database, committer=committer)
 
     def lookups() -> list[str]:

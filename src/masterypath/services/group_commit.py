@@ -2,8 +2,8 @@
 
 A transaction costs about ten database round trips and a few milliseconds whatever its
 size, so under load the API hands each request's evidence (one piece, or a batch) to a
-:class:`GroupCommitter`, which waits up to ``max_wait`` seconds for others (or until
-``max_batch`` pieces are waiting), stores them with one
+:class:`GroupCommitter`, which waits for others while they keep coming (up to ``max_wait``
+seconds, or until ``max_batch`` pieces are waiting), stores them with one
 :meth:`EvidenceService.record_many`, and answers each caller. Writes that
 ride along (``also``, e.g. the xAPI statements themselves) are merged when they can
 ``combine``. If the shared transaction fails (one caller's conflict, a minor without
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -59,11 +60,13 @@ class GroupCommitter:
         evidence: EvidenceService,
         *,
         max_batch: int = 500,
-        max_wait: float = 0.002,
+        max_wait: float = 0.004,
+        quiet: float = 0.001,
     ) -> None:
         self.evidence = evidence
         self.max_batch = max_batch
         self.max_wait = max_wait
+        self.quiet = quiet
         self._pending: list[_Pending] = []
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -104,8 +107,7 @@ class GroupCommitter:
         while True:
             with self._ready:
                 self._ready.wait_for(lambda: bool(self._pending))
-                # give concurrent callers a moment to join this transaction
-                self._ready.wait_for(lambda: self._waiting() >= self.max_batch, self.max_wait)
+                self._gather()
                 batch: list[_Pending] = []
                 size = 0
                 while self._pending and (
@@ -114,6 +116,21 @@ class GroupCommitter:
                     size += len(self._pending[0].evidence)
                     batch.append(self._pending.pop(0))
             self._commit(batch)
+
+    def _gather(self) -> None:
+        """Give concurrent callers a moment to join this transaction: until none has
+        joined for ``quiet`` seconds, at most ``max_wait`` (a fixed wait idled the writer
+        even when everyone who would come had come), or until ``max_batch`` pieces wait.
+        Called holding the lock."""
+        deadline = time.monotonic() + self.max_wait
+        while self._waiting() < self.max_batch:
+            joined = len(self._pending)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._ready.wait(min(self.quiet, remaining))
+            if len(self._pending) == joined:
+                return
 
     def _commit(self, batch: list[_Pending]) -> None:
         evidence = [e for p in batch for e in p.evidence]
