@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import String, Text, select
 
+from masterypath.api.app import create_app
 from masterypath.domain.access import Role, Scope
 from masterypath.interop.loader import load_framework_file
 from masterypath.services.accounts import AccountService, LoginThrottle
@@ -347,3 +348,46 @@ def test_database_down_is_a_retryable_503(database: ServiceContext) -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1" and response.json()["error"] == "unavailable"
     dead.engine.dispose()
+
+
+def test_a_cached_credential_is_still_checked_and_expires_on_time(
+    database: ServiceContext,
+) -> None:
+    # with the credential cache on (as in production), writes are decided on the event
+    # loop without the database: scopes, cohorts and expiry must hold all the same
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    clock = database.clock
+    assert isinstance(clock, FixedClock)
+    accounts = AccountService(database, hasher=CHEAP_HASHER, cache_seconds=3600.0)
+    client = TestClient(create_app(Settings(embeddings=False), context=database, accounts=accounts))
+    reader = accounts.create_api_key(
+        "catalogue", [Scope.FRAMEWORKS_READ], by="t", expires_at=clock.now + timedelta(days=1)
+    )
+    writer = accounts.create_api_key("lms", [Scope.EVIDENCE_WRITE], by="t")
+    read_key = {"Authorization": f"Bearer {reader.key}"}
+    write_key = {"Authorization": f"Bearer {writer.key}"}
+    assert client.get("/api/v1/frameworks", headers=read_key).status_code == 200
+    for _ in range(2):  # the second answer comes from the cache
+        denied = client.post("/api/v1/evidence", json=evidence("l1", "k1"), headers=read_key)
+        assert denied.status_code == 403 and "scopes" in denied.json()["message"]
+        assert client.get("/api/v1/frameworks", headers=write_key).status_code == 403
+    assert client.post("/api/v1/evidence", json=evidence("l1", "k1"), headers=write_key).json()[
+        "stored"
+    ]
+    assert not client.post("/api/v1/evidence", json=evidence("l1", "k1"), headers=write_key).json()[
+        "stored"
+    ]
+    teacher = accounts.create_user("teacher", "teacher-password", Role.EDUCATOR)
+    accounts.create_cohort("c1", "Cohort 1", by="t")
+    accounts.enrol("c1", "l2", by="t")
+    accounts.assign_educator("c1", teacher, by="t")
+    as_teacher = login(client, "teacher", "teacher-password")
+    for _ in range(2):
+        mine = client.post("/api/v1/evidence", json=evidence("l2", "k2"), headers=as_teacher)
+        assert mine.status_code in (200, 201)
+        other = client.post("/api/v1/evidence", json=evidence("l3", "k3"), headers=as_teacher)
+        assert other.status_code == 403
+    clock.advance(days=2)  # the reader's key expired: the cache must not outlive it
+    assert client.get("/api/v1/frameworks", headers=read_key).status_code == 401
