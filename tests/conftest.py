@@ -158,10 +158,10 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service
 
 @pytest.fixture
 def sql_log(database: ServiceContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every SQL statement ``database`` is sent during the test, whether through
-    SQLAlchemy or straight on a driver cursor (the hot paths use psycopg's cursors): on
-    PostgreSQL psycopg's ``Cursor.execute`` is observed (and still called), on SQLite
-    SQLAlchemy's cursor event."""
+    """The SQL statements ``database`` is sent during the test. On PostgreSQL every one,
+    through SQLAlchemy or straight on a driver cursor as the hot paths do (psycopg's
+    ``Cursor.execute`` is observed, and still called); on SQLite those that go through
+    SQLAlchemy (its cursor event; ``sqlite3``'s cursor cannot be observed)."""
     seen: list[str] = []
     if database.engine.dialect.name == "postgresql":
         execute = psycopg.Cursor.execute
