@@ -209,3 +209,43 @@ def test_group_committed_statements_share_one_lookup_and_a_conflict_stays_alone(
     assert sorted(e.key for e in stored) == sorted(
         f"xapi:{statement(n)['id']}" for n in (1, 2, 3, 4)
     )
+
+
+def test_lists_of_statements_share_group_transactions_and_stay_all_or_nothing(
+    database: ServiceContext, sql_log: list[str]
+) -> None:
+    import asyncio
+
+    from masterypath.errors import ConflictError
+    from masterypath.services.evidence import EvidenceService
+    from masterypath.services.group_commit import GroupCommitter
+    from masterypath.services.xapi import XapiService
+
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    # the committer waits for four statements: two lists of two share one transaction
+    committer = GroupCommitter(EvidenceService(database), max_batch=4, max_wait=30.0, quiet=30.0)
+    xapi = XapiService(database, committer=committer)
+
+    async def post_together(*lists: list[dict[str, Any]]) -> list[Any]:
+        async def post(statements: list[dict[str, Any]]) -> Any:
+            try:
+                return (await xapi.record_async(statements))[0]
+            except ConflictError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(post(s) for s in lists)))
+
+    sql_log.clear()
+    first, second = [statement(1), statement(2)], [statement(3), statement(4)]
+    answers = asyncio.run(post_together(first, second))
+    assert answers == [[s["id"] for s in first], [s["id"] for s in second]]
+    inserts = [sql for sql in sql_log if sql.lstrip().upper().startswith("INSERT INTO XAPI")]
+    assert len(inserts) == 1  # one transaction's insert for both lists
+    # a list holding a changed statement 1 is refused whole; the other list is stored
+    changed = [statement(5), statement(1, result={"success": False})]
+    refused, stored = asyncio.run(post_together(changed, [statement(6), statement(7)]))
+    assert isinstance(refused, ConflictError) and stored == [statement(n)["id"] for n in (6, 7)]
+    keys = {e.key for e in EvidenceService(database).find(learner_id="stu-1")}
+    assert keys == {f"xapi:{statement(n)['id']}" for n in (1, 2, 3, 4, 6, 7)}
