@@ -22,6 +22,11 @@ environment (``bash bench/setup_ralph.sh``: its LRS extra pins an old FastAPI); 
 after masterypath's server has stopped, so the two never share the CPUs. Ralph only
 stores statements; masterypath also updates every learner's mastery on every event.
 
+Runs of the same command vary (by +-10-15% on a busy two-core machine: among other
+things the kernel spreads a few keep-alive connections unevenly over the workers);
+``--repeat N`` runs masterypath's phases N times on the same server, each time with new
+learners and new connections, and reports the median run of each phase and the range.
+
 Usage::
 
     .venv/bin/python -m bench.ingest_load \\
@@ -93,10 +98,14 @@ class Phase:
     restarts: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    spread: tuple[float, float] | None = None
+    """With ``--repeat``: the lowest and highest events/s of the phase's runs."""
 
     def row(self) -> dict[str, Any]:
         lat = np.array(self.latencies) * 1000 if self.latencies else np.array([0.0])
+        spread = {} if self.spread is None else {"events_per_s_range": list(self.spread)}
         return {
+            **spread,
             "events": self.events,
             "requests": self.requests,
             "retries": self.retries,
@@ -359,6 +368,66 @@ def split(per_learner: dict[str, list[dict[str, Any]]], clients: int) -> list[li
     return [learners[i::clients] for i in range(clients)]
 
 
+def run_phases(
+    args: argparse.Namespace,
+    console: Console,
+    base: str,
+    key: str,
+    single: dict[str, list[dict[str, Any]]],
+    batched: dict[str, list[dict[str, Any]]],
+) -> tuple[Phase, Phase]:
+    """masterypath's two phases on the running server: single posts, then batches."""
+    phase1 = Phase(f"single posts ({args.xapi_share:.0%} as xAPI)")
+    work1 = []
+    for group in split(single, args.clients):
+        jobs = []
+        for learner in group:
+            for event in single[learner]:
+                if is_xapi(event["key"], args.xapi_share):
+                    jobs.append(("POST", "/xapi/statements", as_xapi(event)))
+                else:
+                    jobs.append(("POST", "/api/v1/evidence", event))
+        work1.append(jobs)
+    phase1.events = args.single
+    if args.restart_database:
+        phase1.restart_at = sum(len(j) for j in work1) // 2
+        phase1.restart_command = args.restart_command
+    with console.status(f"phase 1: {args.single} single posts"):
+        asyncio.run(run_clients(base, f"Bearer {key}", work1, phase1, args.duplicates, args.seed))
+
+    phase2 = Phase(f"batches of {args.batch_size}")
+    work2 = []
+    for group in split(batched, args.clients):
+        events = [e for learner in group for e in batched[learner]]
+        # each batch keeps every learner's events in order
+        events.sort(key=lambda e: (e["timestamp"], e["learner_id"]))
+        work2.append(
+            [
+                ("POST", "/api/v1/evidence/batch", events[i : i + args.batch_size])
+                for i in range(0, len(events), args.batch_size)
+            ]
+        )
+    phase2.events = args.batched
+    if args.restart_database:
+        phase2.restart_at = sum(len(j) for j in work2) // 2
+        phase2.restart_command = args.restart_command
+    with console.status(f"phase 2: {args.batched} events in batches"):
+        asyncio.run(
+            run_clients(base, f"Bearer {key}", work2, phase2, args.duplicates, args.seed + 1)
+        )
+    return phase1, phase2
+
+
+def median_run(phases: list[Phase]) -> Phase:
+    """The run of a phase with the median rate (the lower of the two middle ones for an even
+    count), its ``spread`` set to the lowest and highest rate of all runs."""
+    ranked = sorted(phases, key=lambda p: p.events / p.seconds if p.seconds else 0.0)
+    median = ranked[(len(ranked) - 1) // 2]
+    rates = [p.row()["events_per_s"] for p in ranked]
+    median.spread = (rates[0], rates[-1]) if len(ranked) > 1 else None
+    return median
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -389,6 +458,14 @@ def main(argv: list[str] | None = None) -> int:
         help="share of single posts sent as xAPI statements",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run masterypath's two phases this many times on the same server (new learners "
+        "each time, new connections, so a new spread of them over the workers); the table "
+        "shows the median run of each phase and the range (the peer runs once)",
+    )
     parser.add_argument(
         "--restart-database",
         action="store_true",
@@ -447,49 +524,25 @@ def main(argv: list[str] | None = None) -> int:
 
         rng = random.Random(args.seed)
         start = datetime(2026, 9, 1, tzinfo=UTC)
-        single = make_events(framework, args.single, args.learners, rng, "s", start)
-        batched = make_events(framework, args.batched, args.learners, rng, "b", start)
-
-        phase1 = Phase(f"single posts ({args.xapi_share:.0%} as xAPI)")
-        work1 = []
-        for group in split(single, args.clients):
-            jobs = []
-            for learner in group:
-                for event in single[learner]:
-                    if is_xapi(event["key"], args.xapi_share):
-                        jobs.append(("POST", "/xapi/statements", as_xapi(event)))
-                    else:
-                        jobs.append(("POST", "/api/v1/evidence", event))
-            work1.append(jobs)
-        phase1.events = args.single
-        if args.restart_database:
-            phase1.restart_at = sum(len(j) for j in work1) // 2
-            phase1.restart_command = args.restart_command
-        with console.status(f"phase 1: {args.single} single posts"):
-            asyncio.run(
-                run_clients(base, f"Bearer {key}", work1, phase1, args.duplicates, args.seed)
-            )
-
-        phase2 = Phase(f"batches of {args.batch_size}")
-        work2 = []
-        for group in split(batched, args.clients):
-            events = [e for learner in group for e in batched[learner]]
-            # each batch keeps every learner's events in order
-            events.sort(key=lambda e: (e["timestamp"], e["learner_id"]))
-            work2.append(
-                [
-                    ("POST", "/api/v1/evidence/batch", events[i : i + args.batch_size])
-                    for i in range(0, len(events), args.batch_size)
-                ]
-            )
-        phase2.events = args.batched
-        if args.restart_database:
-            phase2.restart_at = sum(len(j) for j in work2) // 2
-            phase2.restart_command = args.restart_command
-        with console.status(f"phase 2: {args.batched} events in batches"):
-            asyncio.run(
-                run_clients(base, f"Bearer {key}", work2, phase2, args.duplicates, args.seed + 1)
-            )
+        runs: list[tuple[Phase, Phase]] = []
+        sent: set[str] = set()
+        for run in range(args.repeat):
+            tag = str(run) if run else ""
+            single = make_events(framework, args.single, args.learners, rng, f"s{tag}", start)
+            batched = make_events(framework, args.batched, args.learners, rng, f"b{tag}", start)
+            if not run:
+                first_single, first_batched = single, batched  # what the peer is sent
+            runs.append(run_phases(args, console, base, key, single, batched))
+            sent |= {
+                "xapi:" + str(uuid.uuid5(uuid.NAMESPACE_URL, e["key"]))
+                if is_xapi(e["key"], args.xapi_share)
+                else e["key"]
+                for events in single.values()
+                for e in events
+            }
+            sent |= {e["key"] for events in batched.values() for e in events}
+        phase1 = median_run([r[0] for r in runs])
+        phase2 = median_run([r[1] for r in runs])
 
         # the floor: the same clients and server on an endpoint that does nothing (no
         # database, no validation); no pipeline can answer single posts faster than this
@@ -502,13 +555,6 @@ def main(argv: list[str] | None = None) -> int:
 
         # -- verification ----------------------------------------------------------------
         context.engine.dispose()  # its pooled connections may predate a restart
-        sent = {e["key"] for per in (single, batched) for events in per.values() for e in events}
-        sent = {
-            "xapi:" + str(uuid.uuid5(uuid.NAMESPACE_URL, k))
-            if k.startswith("s:") and is_xapi(k, args.xapi_share)
-            else k
-            for k in sent
-        }
         with context.sessions() as session:
             stored = list(session.scalars(select(EvidenceRow.key)))
             live = {
@@ -534,11 +580,13 @@ def main(argv: list[str] | None = None) -> int:
         peer = None
         if (args.ralph / "bin" / "ralph").exists():
             with console.status("the peer: ralph LRS, same statements"):
-                peer = run_ralph(args.ralph, single, batched, args)
+                peer = run_ralph(args.ralph, first_single, first_batched, args)
 
         table = Table(
             title=f"Ingestion over HTTP ({args.workers} workers each, {args.clients} clients, "
-            f"{args.duplicates:.0%} duplicate requests)"
+            f"{args.duplicates:.0%} duplicate requests"
+            + (f"; masterypath: median of {args.repeat} runs (range)" if args.repeat > 1 else "")
+            + ")"
         )
         for column in (
             "system / phase",
@@ -567,7 +615,12 @@ def main(argv: list[str] | None = None) -> int:
                 str(r["requests"]),
                 str(r["answers_503"]) + (" (DB restart)" if r["database_restarts"] else ""),
                 str(r["retries"]),
-                f"{r['events_per_s']:,.0f}",
+                f"{r['events_per_s']:,.0f}"
+                + (
+                    " ({:,.0f}-{:,.0f})".format(*r["events_per_s_range"])
+                    if "events_per_s_range" in r
+                    else ""
+                ),
                 f"{r['p50_ms']}",
                 f"{r['p99_ms']}",
                 ratio,
@@ -631,7 +684,9 @@ def main(argv: list[str] | None = None) -> int:
                 "duplicates": args.duplicates,
                 "xapi_share": args.xapi_share,
                 "restart_database": args.restart_database,
+                "repeat": args.repeat,
                 "phases": rows,
+                "runs": [{"single": a.row(), "batched": b.row()} for a, b in runs],
                 "http_floor": floor.row() if floor.events else None,
                 "sent": len(sent),
                 "stored_distinct": len(set(stored)),
