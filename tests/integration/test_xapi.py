@@ -9,9 +9,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from masterypath.errors import ConflictError
 from masterypath.interop.loader import load_framework_file
 from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
+from masterypath.services.group_commit import GroupCommitter
+from masterypath.services.xapi import XapiService
 from tests.conftest import admin_client
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -159,22 +163,25 @@ def test_xapi_2_statement_and_email_actors_are_pseudonymised(client: TestClient)
     assert again.status_code == 200
 
 
+def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:
+    """The xAPI service over the careers fixture, with a group committer that commits once
+    ``statements`` pieces of evidence wait (and never sooner)."""
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    committer = GroupCommitter(
+        EvidenceService(database), max_batch=statements, max_wait=30.0, quiet=30.0
+    )
+    return XapiService(database, committer=committer)
+
+
 def test_group_committed_statements_share_one_lookup_and_a_conflict_stays_alone(
     database: ServiceContext, sql_log: list[str]
 ) -> None:
     import threading
 
-    from masterypath.errors import ConflictError
-    from masterypath.services.evidence import EvidenceService
-    from masterypath.services.group_commit import GroupCommitter
-    from masterypath.services.xapi import XapiService
-
-    FrameworkService(database).save(
-        load_framework_file(FIXTURES / "careers_programme.yaml").framework
-    )
     # the committer waits for three callers, so the three posts share one transaction
-    committer = GroupCommitter(EvidenceService(database), max_batch=3, max_wait=30.0, quiet=30.0)
-    xapi = XapiService(database, committer=committer)
+    xapi = group_committed_xapi(database, statements=3)
 
     def lookups() -> list[str]:
         return [sql.lstrip().split()[0].upper() for sql in sql_log if "xapi_statements" in sql]
@@ -216,17 +223,8 @@ def test_lists_of_statements_share_group_transactions_and_stay_all_or_nothing(
 ) -> None:
     import asyncio
 
-    from masterypath.errors import ConflictError
-    from masterypath.services.evidence import EvidenceService
-    from masterypath.services.group_commit import GroupCommitter
-    from masterypath.services.xapi import XapiService
-
-    FrameworkService(database).save(
-        load_framework_file(FIXTURES / "careers_programme.yaml").framework
-    )
     # the committer waits for four statements: two lists of two share one transaction
-    committer = GroupCommitter(EvidenceService(database), max_batch=4, max_wait=30.0, quiet=30.0)
-    xapi = XapiService(database, committer=committer)
+    xapi = group_committed_xapi(database, statements=4)
 
     async def post_together(*lists: list[dict[str, Any]]) -> list[Any]:
         async def post(statements: list[dict[str, Any]]) -> Any:
