@@ -42,6 +42,7 @@ import base64
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -480,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
+    # killed with SIGTERM (a timeout, ^C in a wrapper), still drop the benchmark database
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     console = Console(width=130)
 
     name = f"masterypath_load_{uuid.uuid4().hex[:10]}"
