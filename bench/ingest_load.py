@@ -481,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat: must be at least 1")
     # killed with SIGTERM (a timeout, ^C in a wrapper), still drop the benchmark database
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     console = Console(width=130)
