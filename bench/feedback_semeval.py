@@ -97,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", default="crossencoder,minilm,tfidf,baseline")
     parser.add_argument("--epochs", type=int, default=3, help="cross-encoder fine-tuning")
     parser.add_argument(
+        "--seeds",
+        default="0",
+        help="comma-separated seeds: one cross-encoder fitted per seed (its classification "
+        "head's initial weights and the order of its training answers), each a row, and the "
+        "spread over them printed",
+    )
+    parser.add_argument(
         "--reference-choice",
         choices=("embedding", "lexical"),
         default="embedding",
@@ -125,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
     chosen = set(args.systems.split(","))
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
     console = Console(width=130)
     questions = {
         (q["corpus"], q["split"], q["question_id"]): q
@@ -143,7 +154,32 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"--corpora: {sorted(unknown)} not in the data ({corpora})")
         corpora = args.corpora.split(",")
-    fitted_ce: dict[tuple[str, str], CrossEncoderScorer] = {}
+    fitted_ce: dict[tuple[str, str, int], CrossEncoderScorer] = {}
+
+    def fit_cross_encoder(key: tuple[str, str, int], examples: list[Any]) -> CrossEncoderScorer:
+        """The cross-encoder for (labels, corpus, seed): loaded, or fitted on ``examples``."""
+        cache = fitted_ce
+        way, corpus, seed = key
+        folder = f"{way}-{corpus}" + (f"-seed{seed}" if seed else "")
+        if key not in cache and args.load_ce:
+            cache[key] = CrossEncoderScorer.load(
+                args.load_ce / folder, fallback=SimilarityScorer(encoder=encoder)
+            )
+        if key not in cache:
+            console.print(
+                f"fine-tuning the cross-encoder ({way}, seed {seed}) on "
+                f"{len(examples)} train answers ..."
+            )
+            cache[key] = CrossEncoderScorer(
+                epochs=args.epochs,
+                seed=seed,
+                reference_choice=args.reference_choice,
+                fallback=SimilarityScorer(encoder=encoder),
+            ).fit(examples)
+            if args.save_ce:
+                cache[key].save(args.save_ce / folder)
+        return cache[key]
+
     for way in args.ways.split(","):
         for corpus in corpora:
             train_examples = []
@@ -156,25 +192,13 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             systems: dict[str, Any] = {}
             if "crossencoder" in chosen:
-                ce_key = (way, corpus if args.train_on == "corpus" else "all")
-                folder = "-".join(ce_key)
-                if ce_key not in fitted_ce and args.load_ce:
-                    fitted_ce[ce_key] = CrossEncoderScorer.load(
-                        args.load_ce / folder, fallback=SimilarityScorer(encoder=encoder)
+                for seed in seeds:
+                    name = "masterypath (cross-encoder" + (
+                        f", seed {seed})" if len(seeds) > 1 else ")"
                     )
-                if ce_key not in fitted_ce:
-                    console.print(
-                        f"fine-tuning the cross-encoder ({way}) on "
-                        f"{len(train_examples)} train answers ..."
+                    systems[name] = fit_cross_encoder(
+                        (way, corpus if args.train_on == "corpus" else "all", seed), train_examples
                     )
-                    fitted_ce[ce_key] = CrossEncoderScorer(
-                        epochs=args.epochs,
-                        reference_choice=args.reference_choice,
-                        fallback=SimilarityScorer(encoder=encoder),
-                    ).fit(train_examples)
-                    if args.save_ce:
-                        fitted_ce[ce_key].save(args.save_ce / folder)
-                systems["masterypath (cross-encoder)"] = fitted_ce[ce_key]
             if "minilm" in chosen:
                 systems["masterypath (MiniLM)"] = SimilarityScorer(encoder=encoder).fit(
                     train_examples
@@ -298,15 +322,52 @@ def main(argv: list[str] | None = None) -> int:
             ", ".join(ref),
         )
     console.print(table)
+    spread = seed_spread(rows)
+    for s in spread:
+        console.print(
+            f"cross-encoder over seeds {s['seeds']}: {s['corpus']} {s['labels']} {s['split']} "
+            f"macro-F1 mean {s['mean']:.3f}, min {s['min']:.3f}, max {s['max']:.3f}"
+        )
     if args.json_path:
         args.json_path.write_text(
             json.dumps(
-                {"rows": rows, "semeval_best": {"/".join(k): v for k, v in SEMEVAL_BEST.items()}},
+                {
+                    "rows": rows,
+                    "seed_spread": spread,
+                    "semeval_best": {"/".join(k): v for k, v in SEMEVAL_BEST.items()},
+                },
                 indent=2,
             )
             + "\n"
         )
     return 0
+
+
+def seed_spread(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean, min and max macro-F1 of the cross-encoder rows fitted with different seeds.
+
+    >>> rows = [{"corpus": "c", "labels": "2way", "split": "UQ", "macro_f1": f,
+    ...          "system": f"masterypath (cross-encoder, seed {n})"} for n, f in [(0, .7), (1, .6)]]
+    >>> seed_spread(rows)[0]["mean"], seed_spread(rows)[0]["seeds"]
+    (0.65, [0, 1])
+    """
+    found: dict[tuple[str, str, str], list[tuple[int, float]]] = defaultdict(list)
+    for r in rows:
+        if r["system"].startswith("masterypath (cross-encoder, seed "):
+            seed = int(r["system"].rsplit(" ", 1)[1].rstrip(")"))
+            found[(r["corpus"], r["labels"], r["split"])].append((seed, r["macro_f1"]))
+    return [
+        {
+            "corpus": corpus,
+            "labels": labels,
+            "split": split,
+            "seeds": [seed for seed, _ in scores],
+            "mean": round(float(np.mean([f for _, f in scores])), 4),
+            "min": min(f for _, f in scores),
+            "max": max(f for _, f in scores),
+        }
+        for (corpus, labels, split), scores in found.items()
+    ]
 
 
 def _row(
