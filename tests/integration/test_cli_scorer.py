@@ -45,6 +45,8 @@ def test_train_scorer_fits_on_stored_exemplars_and_feedback_uses_it(
         "1",
         "--reference-choice",
         "lexical",
+        "--seed",
+        "7",
         "--json",
     )
     assert code == 0, output
@@ -54,9 +56,11 @@ def test_train_scorer_fits_on_stored_exemplars_and_feedback_uses_it(
         "examples": len(TRAIN),
         "skipped": 0,
         "reference_choice": "lexical",
+        "seed": 7,
     }
     saved = json.loads((tmp_path / "scorer" / "scorer.json").read_text())
     assert saved["parameters"]["reference_choice"] == "lexical"
+    assert saved["parameters"]["seed"] == 7
     bad = run("rubrics", "train-scorer", str(tmp_path / "x"), "--reference-choice", "dice")
     assert bad[0] == 2 and "reference_choice" in bad[1]
     monkeypatch.setenv("MASTERYPATH_SCORER_MODEL", str(tmp_path / "scorer"))
