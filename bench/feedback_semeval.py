@@ -21,6 +21,11 @@ rubrics are saved; its seconds are in the JSON as ``prepare_s``) and scored ``--
 answers untimed (as a running server has); p95 ms is the latency of one ``score`` call
 (one answer, as the API scores it).
 
+A fitted cross-encoder depends on its seed (the new classification head's initial weights
+and the order of the training answers) by up to 0.05 macro-F1 on the unseen-questions
+splits: ``--seeds 0,1,2`` fits one per seed, prints a row for each and their mean, min and
+max (``seed_spread`` in the JSON).
+
 Usage::
 
     .venv/bin/python -m bench.feedback_semeval ../shared/data/feedback/semeval2013-task7 \\
