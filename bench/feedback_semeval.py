@@ -163,27 +163,26 @@ def main(argv: list[str] | None = None) -> int:
 
     def fit_cross_encoder(key: tuple[str, str, int], examples: list[Any]) -> CrossEncoderScorer:
         """The cross-encoder for (labels, corpus, seed): loaded, or fitted on ``examples``."""
-        cache = fitted_ce
         way, corpus, seed = key
         folder = f"{way}-{corpus}" + (f"-seed{seed}" if seed else "")
-        if key not in cache and args.load_ce:
-            cache[key] = CrossEncoderScorer.load(
+        if key not in fitted_ce and args.load_ce:
+            fitted_ce[key] = CrossEncoderScorer.load(
                 args.load_ce / folder, fallback=SimilarityScorer(encoder=encoder)
             )
-        if key not in cache:
+        if key not in fitted_ce:
             console.print(
                 f"fine-tuning the cross-encoder ({way}, seed {seed}) on "
                 f"{len(examples)} train answers ..."
             )
-            cache[key] = CrossEncoderScorer(
+            fitted_ce[key] = CrossEncoderScorer(
                 epochs=args.epochs,
                 seed=seed,
                 reference_choice=args.reference_choice,
                 fallback=SimilarityScorer(encoder=encoder),
             ).fit(examples)
             if args.save_ce:
-                cache[key].save(args.save_ce / folder)
-        return cache[key]
+                fitted_ce[key].save(args.save_ce / folder)
+        return fitted_ce[key]
 
     for way in args.ways.split(","):
         for corpus in corpora:
@@ -258,12 +257,11 @@ def main(argv: list[str] | None = None) -> int:
                             latencies.append(time.perf_counter() - t0)
                             predicted.append(judged[0].level_id)
                         seconds = time.perf_counter() - start
-                    rows.append(
-                        {
-                            **_row(corpus, way, short, name, truth, predicted, latencies, seconds),
-                            "prepare_s": round(prepared, 2),
-                        }
-                    )
+                    row = _row(corpus, way, short, name, truth, predicted, latencies, seconds)
+                    row["prepare_s"] = round(prepared, 2)
+                    if isinstance(scorer, CrossEncoderScorer) and len(seeds) > 1:
+                        row["seed"] = scorer.seed
+                    rows.append(row)
                 if "baseline" not in chosen:
                     continue
                 predicted = list(
@@ -349,18 +347,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def seed_spread(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean, min and max macro-F1 of the cross-encoder rows fitted with different seeds.
+    """Mean, min and max macro-F1 over the rows that carry a ``seed`` (the cross-encoder's
+    when several seeds were fitted), per corpus, labels and split.
 
-    >>> rows = [{"corpus": "c", "labels": "2way", "split": "UQ", "macro_f1": f,
-    ...          "system": f"masterypath (cross-encoder, seed {n})"} for n, f in [(0, .7), (1, .6)]]
+    >>> rows = [{"corpus": "c", "labels": "2way", "split": "UQ", "macro_f1": f, "seed": n}
+    ...         for n, f in [(0, .7), (1, .6)]]
     >>> seed_spread(rows)[0]["mean"], seed_spread(rows)[0]["seeds"]
     (0.65, [0, 1])
     """
     found: dict[tuple[str, str, str], list[tuple[int, float]]] = defaultdict(list)
     for r in rows:
-        if r["system"].startswith("masterypath (cross-encoder, seed "):
-            seed = int(r["system"].rsplit(" ", 1)[1].rstrip(")"))
-            found[(r["corpus"], r["labels"], r["split"])].append((seed, r["macro_f1"]))
+        if "seed" in r:
+            found[(r["corpus"], r["labels"], r["split"])].append((r["seed"], r["macro_f1"]))
     return [
         {
             "corpus": corpus,
