@@ -35,7 +35,7 @@ from rich.progress import track
 from rich.table import Table
 
 from masterypath.domain.placement import PlacementConfig, PlacementPrior, PlacementSession
-from masterypath.domain.simulator import SimulatedLearner, SimulationParams, StudyHistory
+from masterypath.domain.simulator import Gap, SimulatedLearner, SimulationParams, StudyHistory
 from masterypath.interop.graph_files import GraphRepairs, parse_edge
 from masterypath.interop.loader import LoadOptions, load_framework_file
 
@@ -58,6 +58,85 @@ def scores(truth: list[dict[str, bool]], guess: list[dict[str, bool]]) -> dict[s
         "sensitivity": sens,
         "specificity": spec,
     }
+
+
+KNOWN = "known"
+UNAVOIDABLE = (Gap.UNEXPLAINED, Gap.SKIPPED)
+"""Gaps whose only evidence is their own probe: no prerequisite explains them."""
+
+
+def tally_errors(
+    breakdown: dict[str, dict[str, int]],
+    learner: SimulatedLearner,
+    answers: tuple[tuple[str, bool], ...],
+    said: dict[str, bool],
+) -> None:
+    """Add one learner's competencies and the diagnostic's errors to ``breakdown``, by why
+    the competency is (not) known and whether it was asked; a known competency whose probe
+    was answered wrongly is counted apart (it is never concluded known).
+
+    >>> from masterypath.domain.framework import Competency, Framework, Prerequisite
+    >>> fw = Framework(id="m", title="M", competencies=(
+    ...     Competency(id="a", title="A"),
+    ...     Competency(id="b", title="B", prerequisites=(Prerequisite("a"),))))
+    >>> learner = SimulatedLearner(fw, SimulationParams(), {"a"}, studied=("a", "b"))
+    >>> out = {}
+    >>> tally_errors(out, learner, (("a", False),), {"a": False, "b": True})
+    >>> out[KNOWN + ", probe answered wrongly"], out[Gap.UNEXPLAINED]
+    ({'competencies': 1, 'asked': 1, 'errors': 1}, {'competencies': 1, 'asked': 0, 'errors': 1})
+    >>> accuracy_ceiling(out)  # both errors were unavoidable with these answers
+    0.0
+    """
+    failed = {c for c, ok in answers if not ok}
+    probed = {c for c, _ in answers}
+    for cid, said_known in said.items():
+        gap = learner.gap(cid)
+        cause = KNOWN if gap is None else gap
+        if gap is None and cid in failed:
+            cause = KNOWN + ", probe answered wrongly"
+        row = breakdown.setdefault(cause, {"competencies": 0, "asked": 0, "errors": 0})
+        row["competencies"] += 1
+        row["asked"] += cid in probed
+        row["errors"] += said_known != (gap is None)
+    row = breakdown.setdefault("unavoidable", {"competencies": 0, "asked": 0, "errors": 0})
+    for cid in said:
+        gap = learner.gap(cid)
+        unasked_hole = gap in UNAVOIDABLE and cid not in probed
+        if unasked_hole or (gap is None and cid in failed):
+            row["competencies"] += 1
+
+
+def accuracy_ceiling(breakdown: dict[str, dict[str, int]]) -> float:
+    """1 - the share of competencies no diagnostic could classify right from the same
+    answers (an estimate): unexplained gaps left unasked (nothing but their own probe
+    reveals them; a dependent's failed probe hints at them only weakly) and known
+    competencies whose probe was answered wrongly (never concluded known)."""
+    total = sum(r["competencies"] for k, r in breakdown.items() if k != "unavoidable")
+    return 1.0 - breakdown.get("unavoidable", {}).get("competencies", 0) / max(total, 1)
+
+
+def breakdown_table(breakdown: dict[str, dict[str, int]], ceiling: float) -> Table:
+    total = sum(r["competencies"] for k, r in breakdown.items() if k != "unavoidable")
+    table = Table(
+        "competency",
+        "share",
+        "asked",
+        "errors",
+        "errors, share of all",
+        title=f"masterypath adaptive: where the errors are (accuracy ceiling ~{ceiling:.1%})",
+    )
+    for cause, row in sorted(breakdown.items(), key=lambda kv: -kv[1]["errors"]):
+        if cause == "unavoidable":
+            continue
+        n = max(row["competencies"], 1)
+        table.add_row(
+            cause,
+            f"{row['competencies'] / total:.1%}",
+            f"{row['asked'] / n:.0%}",
+            f"{row['errors'] / n:.1%}",
+            f"{row['errors'] / total:.2%}",
+        )
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     asked = []
     odd = 0
     odd_share = []
+    breakdown: dict[str, dict[str, int]] = {}
     start = time.perf_counter()
     for n_learner, s in enumerate(track(seeds, description="placement")):
         a, c = (np.random.default_rng(x) for x in s.spawn(2))
@@ -148,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             session = session.answer(probe, correct)
         asked.append(len(session.asked))
         ours.append(session.conclusions())
+        tally_errors(breakdown, learner, session.asked, ours[-1])
         once.append(
             {
                 cid: bool(c.random() < (1 - params.slip if known[cid] else params.guess))
@@ -174,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         "test_everything_once": {**scores(truth, once), "questions": float(n)},
         "no_questions_prior": {**scores(truth, guess_prior), "questions": 0.0},
         "seconds": seconds,
+        "errors_by_cause": breakdown,
+        "accuracy_ceiling": accuracy_ceiling(breakdown),
     }
     console = Console(width=150)
     table = Table(
@@ -204,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         f"a learner's known competencies lack a prerequisite; learners know "
         f"{results['known_share']:.1%} of the competencies; {seconds:.0f} s"
     )
+    console.print(breakdown_table(breakdown, results["accuracy_ceiling"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

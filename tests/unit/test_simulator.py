@@ -7,6 +7,7 @@ import pytest
 
 from masterypath.domain.framework import Competency, Framework, Prerequisite
 from masterypath.domain.simulator import (
+    Gap,
     SimulatedLearner,
     SimulationParams,
     StudyHistory,
@@ -92,3 +93,29 @@ def test_a_skipped_prerequisite_leaves_a_learner_knowing_a_topic_without_it() ->
     assert odd and all(x.knew_without_prerequisite for x in odd)
     with pytest.raises(ValidationError):
         StudyHistory(window=0)
+
+
+def test_a_study_history_records_what_was_studied_and_why_each_gap_is_there() -> None:
+    nothing = SimulationParams(learn=0.0, guess=0.0, slip=0.0, forget=0.0)
+    rng = np.random.default_rng(0)
+    learner = SimulatedLearner.from_history(
+        CHAIN, nothing, rng, history=StudyHistory(window=1, skip=0.0, forget=0.0), topics=2
+    )
+    assert learner.studied == ("a", "b") and learner.skipped == ()
+    # a: studied, nothing missing before it; b: studied after a failed; c: never reached
+    assert [learner.gap(c) for c in "abc"] == [
+        Gap.UNEXPLAINED,
+        Gap.AFTER_MISSING_PREREQUISITE,
+        Gap.NOT_REACHED,
+    ]
+    skipper = SimulatedLearner.from_history(
+        CHAIN, nothing, rng, history=StudyHistory(window=1, skip=1.0), topics=3
+    )
+    assert skipper.studied == () and skipper.skipped == ("a", "b", "c")
+    assert {skipper.gap(c) for c in "abc"} == {Gap.SKIPPED}
+    sure = SimulationParams(learn=1.0, guess=0.0, slip=0.0, forget=0.0)
+    taught = SimulatedLearner.from_history(
+        CHAIN, sure, rng, history=StudyHistory(window=1, skip=0.0, forget=0.0), topics=3
+    )
+    assert [taught.gap(c) for c in "abc"] == [None, None, None]
+    assert taught.copy().studied == taught.studied and taught.copy().known is not taught.known

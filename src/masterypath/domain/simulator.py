@@ -87,15 +87,32 @@ class StudyHistory:
                 raise ValidationError(name, "must be in [0, 1]")
 
 
+class Gap:
+    """Why a simulated learner does not know a competency (:meth:`SimulatedLearner.gap`).
+
+    An *unexplained* gap (studied or skipped, every prerequisite known) is one that no
+    prerequisite graph or population can predict: only its own probe reveals it. A gap
+    *after a missing prerequisite* is what the graph predicts (learning is slower there).
+    """
+
+    NOT_REACHED = "not reached"
+    SKIPPED = "skipped"
+    UNEXPLAINED = "studied, not retained, prerequisites known"
+    AFTER_MISSING_PREREQUISITE = "studied, not retained, a prerequisite missing"
+
+
 @dataclass
 class SimulatedLearner:
     """One learner's true knowledge; mutated by :meth:`practise` (it is the simulation's
-    world, not domain state)."""
+    world, not domain state). A learner from :meth:`from_history` also carries the topics
+    it studied and skipped, in course order of taking them."""
 
     framework: Framework
     params: SimulationParams
     known: set[str] = field(default_factory=set)
     knew_without_prerequisite: bool = False
+    studied: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
 
     @classmethod
     def draw(
@@ -142,12 +159,16 @@ class SimulatedLearner:
             topics = int(rng.integers(0, len(order) + 1))
         learner = cls(framework, replace(params, forget=history.forget))
         remaining = order
+        studied: list[str] = []
+        skipped: list[str] = []
         for _ in range(min(topics, len(order))):
             pick = int(rng.integers(0, min(history.window, len(remaining))))
             cid = remaining[pick]
             remaining = remaining[:pick] + remaining[pick + 1 :]
             if rng.random() < history.skip:
+                skipped.append(cid)
                 continue
+            studied.append(cid)
             streak = 0
             for _ in range(history.max_practice):
                 streak = streak + 1 if learner.practise(cid, rng) else 0
@@ -155,12 +176,35 @@ class SimulatedLearner:
                     break
         learner.params = params
         learner.knew_without_prerequisite = any(not learner.ready(c) for c in learner.known)
+        learner.studied, learner.skipped = tuple(studied), tuple(skipped)
         return learner
 
     def copy(self) -> SimulatedLearner:
-        return SimulatedLearner(
-            self.framework, self.params, set(self.known), self.knew_without_prerequisite
-        )
+        return replace(self, known=set(self.known))
+
+    def gap(self, cid: str) -> str | None:
+        """``None`` when ``cid`` is known, else why not (a :class:`Gap` value).
+
+        >>> from masterypath.domain.framework import Competency, Framework, Prerequisite
+        >>> fw = Framework(id="m", title="M", competencies=(
+        ...     Competency(id="a", title="A"),
+        ...     Competency(id="b", title="B", prerequisites=(Prerequisite("a"),)),
+        ...     Competency(id="c", title="C", prerequisites=(Prerequisite("b"),))))
+        >>> learner = SimulatedLearner(fw, SimulationParams(), {"a"}, studied=("a", "b", "c"))
+        >>> learner.gap("a") is None
+        True
+        >>> learner.gap("b")  # its prerequisite a is known: nothing explains the gap
+        'studied, not retained, prerequisites known'
+        >>> learner.gap("c")  # b is not known
+        'studied, not retained, a prerequisite missing'
+        """
+        if cid in self.known:
+            return None
+        if cid in self.skipped:
+            return Gap.SKIPPED
+        if cid not in self.studied:
+            return Gap.NOT_REACHED
+        return Gap.UNEXPLAINED if self.ready(cid) else Gap.AFTER_MISSING_PREREQUISITE
 
     def ready(self, cid: str) -> bool:
         return all(
