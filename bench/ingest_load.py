@@ -22,6 +22,10 @@ environment (``bash bench/setup_ralph.sh``: its LRS extra pins an old FastAPI); 
 after masterypath's server has stopped, so the two never share the CPUs. Ralph only
 stores statements; masterypath also updates every learner's mastery on every event.
 
+Each phase also reports the CPU time it took per event, for the server, PostgreSQL and
+the clients (:class:`CpuMeter`), and how busy the machine was: on a shared virtual
+machine the events/s of identical runs move by +-15-30%, the CPU per event much less.
+
 Runs of the same command vary (by +-10-15% on a busy two-core machine: among other
 things the kernel spreads a few keep-alive connections unevenly over the workers);
 ``--repeat N`` runs masterypath's phases N times on the same server, each time with new
@@ -58,6 +62,7 @@ from typing import Any
 import aiohttp
 import httpx2 as httpx
 import numpy as np
+import psutil
 import psycopg
 from rich.console import Console
 from rich.table import Table
@@ -101,12 +106,29 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     spread: tuple[float, float] | None = None
     """With ``--repeat``: the lowest and highest events/s of the phase's runs."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds during the phase by process group, and the machine's busy/steal shares
+    (:class:`CpuMeter`)."""
+
+    def cpu_row(self) -> dict[str, Any]:
+        if not self.cpu or not self.events:
+            return {}
+        per_event = {
+            group: round(self.cpu[group] / self.events * 1e6, 1)
+            for group in ("server", "postgres", "client")
+        }
+        return {
+            "cpu_us_per_event": per_event,
+            "machine_busy_share": round(self.cpu["busy_share"], 3),
+            "steal_share": round(self.cpu["steal_share"], 3),
+        }
 
     def row(self) -> dict[str, Any]:
         lat = np.array(self.latencies) * 1000 if self.latencies else np.array([0.0])
         spread = {} if self.spread is None else {"events_per_s_range": list(self.spread)}
         return {
             **spread,
+            **self.cpu_row(),
             "events": self.events,
             "requests": self.requests,
             "retries": self.retries,
@@ -118,6 +140,68 @@ class Phase:
             "events_per_s": round(self.events / self.seconds, 1) if self.seconds else 0.0,
             "p50_ms": round(float(np.percentile(lat, 50)), 1),
             "p99_ms": round(float(np.percentile(lat, 99)), 1),
+        }
+
+
+class CpuMeter:
+    """CPU time spent by the server (its supervisor and workers), PostgreSQL (every
+    ``postgres`` process: backends and background writers) and this process (the
+    clients), and how busy the machine was, between :meth:`start` and :meth:`stop`.
+
+    Throughput on a shared virtual machine moves by +-15-30% between identical runs (its
+    neighbours take cycles: the ``steal`` share); CPU microseconds per event move much
+    less, so code changes are judged by them as well.
+    """
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self._before: dict[str, Any] = {}
+
+    def _groups(self) -> tuple[dict[int, float], dict[int, float], float]:
+        server: dict[int, float] = {}
+        try:
+            parent = psutil.Process(self.server_pid)
+            for proc in [parent, *parent.children(recursive=True)]:
+                times = proc.cpu_times()
+                server[proc.pid] = times.user + times.system
+        except psutil.Error:
+            pass
+        postgres: dict[int, float] = {}
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
+                times = proc.info["cpu_times"]
+                postgres[proc.pid] = times.user + times.system
+        own = psutil.Process().cpu_times()
+        return server, postgres, own.user + own.system
+
+    def start(self) -> None:
+        server, postgres, client = self._groups()
+        self._before = {
+            "server": server,
+            "postgres": postgres,
+            "client": client,
+            "machine": psutil.cpu_times(),
+        }
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds per group since :meth:`start` (a process that started since counts
+        in full; one that ended is lost: a database restart loses its backends' share)."""
+        server, postgres, client = self._groups()
+        before = self._before
+        machine = psutil.cpu_times()
+        spent = {
+            name: getattr(machine, name) - getattr(before["machine"], name)
+            for name in machine._fields
+        }
+        total = sum(spent.values()) or 1.0
+        idle = spent.get("idle", 0.0) + spent.get("iowait", 0.0)
+        steal = spent.get("steal", 0.0)
+        return {
+            "server": sum(t - before["server"].get(pid, 0.0) for pid, t in server.items()),
+            "postgres": sum(t - before["postgres"].get(pid, 0.0) for pid, t in postgres.items()),
+            "client": client - before["client"],
+            "busy_share": (total - idle - steal) / total,
+            "steal_share": steal / total,
         }
 
 
@@ -376,8 +460,10 @@ def run_phases(
     key: str,
     single: dict[str, list[dict[str, Any]]],
     batched: dict[str, list[dict[str, Any]]],
+    server_pid: int,
 ) -> tuple[Phase, Phase]:
-    """masterypath's two phases on the running server: single posts, then batches."""
+    """masterypath's two phases on the running server (process ``server_pid``): single
+    posts, then batches."""
     phase1 = Phase(f"single posts ({args.xapi_share:.0%} as xAPI)")
     work1 = []
     for group in split(single, args.clients):
@@ -393,8 +479,11 @@ def run_phases(
     if args.restart_database:
         phase1.restart_at = sum(len(j) for j in work1) // 2
         phase1.restart_command = args.restart_command
+    meter = CpuMeter(server_pid)
     with console.status(f"phase 1: {args.single} single posts"):
+        meter.start()
         asyncio.run(run_clients(base, f"Bearer {key}", work1, phase1, args.duplicates, args.seed))
+        phase1.cpu = meter.stop()
 
     phase2 = Phase(f"batches of {args.batch_size}")
     work2 = []
@@ -413,9 +502,11 @@ def run_phases(
         phase2.restart_at = sum(len(j) for j in work2) // 2
         phase2.restart_command = args.restart_command
     with console.status(f"phase 2: {args.batched} events in batches"):
+        meter.start()
         asyncio.run(
             run_clients(base, f"Bearer {key}", work2, phase2, args.duplicates, args.seed + 1)
         )
+        phase2.cpu = meter.stop()
     return phase1, phase2
 
 
@@ -537,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
             batched = make_events(framework, args.batched, args.learners, rng, f"b{tag}", start)
             if not run:
                 first_single, first_batched = single, batched  # what the peer is sent
-            runs.append(run_phases(args, console, base, key, single, batched))
+            runs.append(run_phases(args, console, base, key, single, batched, server.pid))
             sent |= {
                 "xapi:" + str(uuid.uuid5(uuid.NAMESPACE_URL, e["key"]))
                 if is_xapi(e["key"], args.xapi_share)
@@ -602,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
             "events/s",
             "p50 ms",
             "p99 ms",
+            "CPU µs/event: server, PG",
             "vs ralph",
             "target",
         ):
@@ -628,6 +720,9 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 f"{r['p50_ms']}",
                 f"{r['p99_ms']}",
+                "{server:,.0f}, {postgres:,.0f}".format(**r["cpu_us_per_event"])
+                if "cpu_us_per_event" in r
+                else "",
                 ratio,
                 targets[key_],
             )
@@ -644,6 +739,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['p99_ms']}",
                 "",
                 "",
+                "",
             )
         if peer is not None:
             for key_, label in (("single", "single posts"), ("batched", "batches")):
@@ -658,10 +754,21 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['events_per_s']:,.0f}",
                     f"{r['p50_ms']}",
                     f"{r['p99_ms']}",
+                    "",
                     "1.0x",
                     "",
                 )
         console.print(table)
+        for key_, phase in (("single", phase1), ("batched", phase2)):
+            r = rows[key_]
+            if "cpu_us_per_event" in r:
+                cpu = r["cpu_us_per_event"]
+                console.print(
+                    f"masterypath {phase.name}: CPU per event: server {cpu['server']:,.0f} µs, "
+                    f"PostgreSQL {cpu['postgres']:,.0f} µs, clients {cpu['client']:,.0f} µs; "
+                    f"machine busy {r['machine_busy_share']:.0%}, taken by other guests "
+                    f"(steal) {r['steal_share']:.1%}"
+                )
         console.print(
             f"masterypath ledger: {len(set(stored))} distinct events stored of {len(sent)} sent; "
             f"lost {lost}, duplicated {duplicated}, unexpected {extra}. Replay of "

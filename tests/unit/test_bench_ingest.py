@@ -1,0 +1,36 @@
+"""``bench/ingest_load.py``: CPU time per event, the figure that identical runs on a shared
+machine agree on better than events/s."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from bench.ingest_load import CpuMeter, Phase
+
+
+def test_cpu_per_event_is_the_phase_cpu_seconds_over_its_events() -> None:
+    phase = Phase("batches", events=1000)
+    phase.cpu = {
+        "server": 2.0,
+        "postgres": 0.5,
+        "client": 0.25,
+        "busy_share": 0.8123,
+        "steal_share": 0.0149,
+    }
+    row = phase.row()
+    assert row["cpu_us_per_event"] == {"server": 2000.0, "postgres": 500.0, "client": 250.0}
+    assert (row["machine_busy_share"], row["steal_share"]) == (0.812, 0.015)
+    assert "cpu_us_per_event" not in Phase("no events").row()
+
+
+def test_the_meter_counts_cpu_spent_by_the_server_process_tree() -> None:
+    meter = CpuMeter(os.getpid())  # this process stands in for the server (and the clients)
+    meter.start()
+    spent = time.process_time()
+    while time.process_time() - spent < 0.2:  # burn 0.2 s of CPU
+        pass
+    cpu = meter.stop()
+    assert cpu["server"] >= 0.19 and cpu["client"] >= 0.19
+    assert cpu["postgres"] >= 0.0
+    assert 0.0 < cpu["busy_share"] <= 1.0 and 0.0 <= cpu["steal_share"] <= 1.0
