@@ -28,9 +28,10 @@ def test_the_meter_counts_cpu_spent_by_the_server_process_tree() -> None:
     meter = CpuMeter(os.getpid())  # this process stands in for the server (and the clients)
     meter.start()
     spent = time.process_time()
-    while time.process_time() - spent < 0.2:  # burn 0.2 s of CPU
+    while time.process_time() - spent < 0.3:  # burn 0.3 s of CPU
         pass
     cpu = meter.stop()
-    assert cpu["server"] >= 0.19 and cpu["client"] >= 0.19
+    # the kernel counts CPU time in ticks (10 ms here): allow a few
+    assert cpu["server"] >= 0.25 and cpu["client"] >= 0.25
     assert cpu["postgres"] >= 0.0
     assert 0.0 < cpu["busy_share"] <= 1.0 and 0.0 <= cpu["steal_share"] <= 1.0
