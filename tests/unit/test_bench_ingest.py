@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+from bench import batch_path_cost
 from bench.ingest_load import CpuMeter, Phase
 
 
@@ -35,3 +37,13 @@ def test_the_meter_counts_cpu_spent_by_the_server_process_tree() -> None:
     assert cpu["server"] >= 0.25 and cpu["client"] >= 0.25
     assert cpu["postgres"] >= 0.0
     assert 0.0 < cpu["busy_share"] <= 1.0 and 0.0 <= cpu["steal_share"] <= 1.0
+
+
+def test_the_batch_path_cost_bench_refuses_counts_below_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv in (["--events", "0"], ["--batch-size", "0"], ["--warm", "-1"]):
+        with pytest.raises(SystemExit) as stop:
+            batch_path_cost.main(argv)
+        assert stop.value.code == 2
+        assert f"{argv[0]}: must be at least" in capsys.readouterr().err

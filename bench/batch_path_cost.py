@@ -1,0 +1,144 @@
+"""Benchmark: what the batch write path costs per event, in process, on PostgreSQL.
+
+Creates a fresh database (dropped afterwards), saves a framework, and records
+``--events`` generated events through the API's request model and
+``EvidenceService.record_many`` in batches of ``--batch-size`` (one learner's events in
+time order, learners interleaved as concurrent clients send them), after ``--warm``
+events that are not timed. Prints the CPU time per event of this process and of the
+PostgreSQL server, and the wall time per event. No HTTP, no group commit, no second
+process: the part of ingestion that the projection and the store cost.
+
+On a shared virtual machine those times move with the neighbours; instruction counts do
+not. To compare two commits, run it under valgrind with two event counts in each checkout
+and take the slope (the imports and set-up cancel out)::
+
+    valgrind --tool=callgrind --callgrind-out-file=/tmp/a.out \\
+        .venv/bin/python -m bench.batch_path_cost --events 3000   # "I refs" at the end
+    valgrind --tool=callgrind --callgrind-out-file=/tmp/b.out \\
+        .venv/bin/python -m bench.batch_path_cost --events 8000
+    # instructions per event = (I refs of b - I refs of a) / 5000
+
+Usage::
+
+    .venv/bin/python -m bench.batch_path_cost --events 18000 --json /tmp/cost.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from sqlalchemy import make_url
+
+from bench.ingest_load import ROOT, make_events
+from masterypath.api.app import _to_domain
+from masterypath.api.schemas import EvidenceIn
+from masterypath.interop.loader import load_framework_file
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.frameworks import FrameworkService
+from masterypath.settings import Settings
+from masterypath.store.database import upgrade
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every ``postgres`` process on this machine so far."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
+            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--framework", type=Path, default=ROOT / "src/masterypath/demo_data/dbe_kt22_excerpt.yaml"
+    )
+    parser.add_argument("--events", type=int, default=18000, help="events timed")
+    parser.add_argument("--warm", type=int, default=2000, help="events recorded first, untimed")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--learners", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="server to create the benchmark database on",
+    )
+    parser.add_argument("--json", type=Path, dest="json_path")
+    args = parser.parse_args(argv)
+    for name in ("events", "batch_size", "learners"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')}: must be at least 1")
+    if args.warm < 0:
+        parser.error("--warm: must be at least 0")
+
+    name = f"masterypath_cost_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(args.postgres, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+    context = None
+    try:
+        context = ServiceContext.from_settings(Settings(database_url=url))
+        upgrade(context.engine)
+        framework = load_framework_file(args.framework).framework
+        FrameworkService(context).save(framework)
+        evidence = EvidenceService(context)
+        per = make_events(
+            framework,
+            args.warm + args.events,
+            args.learners,
+            random.Random(args.seed),
+            "b",
+            datetime(2026, 9, 1, tzinfo=UTC),
+        )
+        longest = max(len(v) for v in per.values())
+        events = [v[k] for k in range(longest) for v in per.values() if k < len(v)]
+        size = args.batch_size
+
+        def record(chunk: list[dict[str, Any]]) -> None:
+            evidence.record_many([_to_domain(EvidenceIn(**e)) for e in chunk])
+
+        for start in range(0, args.warm, size):
+            record(events[start : start + size])
+        timed = events[args.warm :]
+        cpu, wall, server = time.process_time(), time.perf_counter(), postgres_cpu_seconds()
+        for start in range(0, len(timed), size):
+            record(timed[start : start + size])
+        cpu = time.process_time() - cpu
+        wall = time.perf_counter() - wall
+        server = postgres_cpu_seconds() - server
+        n = len(timed)
+        figures = {
+            "events": n,
+            "batch_size": size,
+            "cpu_us_per_event": round(cpu / n * 1e6, 1),
+            "postgres_cpu_us_per_event": round(server / n * 1e6, 1),
+            "wall_us_per_event": round(wall / n * 1e6, 1),
+            "events_per_s": round(n / wall, 1),
+        }
+        print(
+            f"{n} events in batches of {size}: this process {figures['cpu_us_per_event']} µs "
+            f"CPU per event, PostgreSQL {figures['postgres_cpu_us_per_event']} µs, wall "
+            f"{figures['wall_us_per_event']} µs ({figures['events_per_s']:,.0f} events/s)"
+        )
+        if args.json_path:
+            args.json_path.write_text(json.dumps(figures, indent=2) + "\n")
+        return 0
+    finally:
+        if context is not None:
+            context.engine.dispose()
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
