@@ -34,11 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
 import psycopg
 from sqlalchemy import make_url
 
-from bench.ingest_load import ROOT, make_events
+from bench.ingest_load import ROOT, make_events, postgres_cpu
 from masterypath.api.app import _to_domain
 from masterypath.api.schemas import EvidenceIn
 from masterypath.interop.loader import load_framework_file
@@ -50,12 +49,8 @@ from masterypath.store.database import upgrade
 
 
 def postgres_cpu_seconds() -> float:
-    """CPU seconds of every ``postgres`` process on this machine so far."""
-    total = 0.0
-    for proc in psutil.process_iter(["name", "cpu_times"]):
-        if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
-            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
-    return total
+    """CPU seconds so far of every ``postgres`` process on this machine."""
+    return sum(postgres_cpu().values())
 
 
 def main(argv: list[str] | None = None) -> int:

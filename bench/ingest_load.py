@@ -143,6 +143,16 @@ class Phase:
         }
 
 
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of every ``postgres`` process on this machine, by process id."""
+    out: dict[int, float] = {}
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if proc.info["name"] == "postgres" and times is not None:
+            out[proc.pid] = times.user + times.system
+    return out
+
+
 class CpuMeter:
     """CPU time spent by the server (its supervisor and workers), PostgreSQL (every
     ``postgres`` process: backends and background writers) and this process (the
@@ -166,13 +176,8 @@ class CpuMeter:
                 server[proc.pid] = times.user + times.system
         except psutil.Error:
             pass
-        postgres: dict[int, float] = {}
-        for proc in psutil.process_iter(["name", "cpu_times"]):
-            if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
-                times = proc.info["cpu_times"]
-                postgres[proc.pid] = times.user + times.system
         own = psutil.Process().cpu_times()
-        return server, postgres, own.user + own.system
+        return server, postgres_cpu(), own.user + own.system
 
     def start(self) -> None:
         server, postgres, client = self._groups()
