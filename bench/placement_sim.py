@@ -89,21 +89,16 @@ def tally_errors(
     """
     failed = {c for c, ok in answers if not ok}
     probed = {c for c, _ in answers}
+    unavoidable = breakdown.setdefault("unavoidable", {"competencies": 0, "asked": 0, "errors": 0})
     for cid, said_known in said.items():
         gap = learner.gap(cid)
-        cause = KNOWN if gap is None else gap
-        if gap is None and cid in failed:
-            cause = KNOWN + ", probe answered wrongly"
+        slipped = gap is None and cid in failed
+        cause = KNOWN + ", probe answered wrongly" if slipped else (gap or KNOWN)
         row = breakdown.setdefault(cause, {"competencies": 0, "asked": 0, "errors": 0})
         row["competencies"] += 1
         row["asked"] += cid in probed
         row["errors"] += said_known != (gap is None)
-    row = breakdown.setdefault("unavoidable", {"competencies": 0, "asked": 0, "errors": 0})
-    for cid in said:
-        gap = learner.gap(cid)
-        unasked_hole = gap in UNAVOIDABLE and cid not in probed
-        if unasked_hole or (gap is None and cid in failed):
-            row["competencies"] += 1
+        unavoidable["competencies"] += slipped or (gap in UNAVOIDABLE and cid not in probed)
 
 
 def accuracy_ceiling(breakdown: dict[str, dict[str, int]]) -> float:
