@@ -15,7 +15,6 @@ text on SQLite in SQLAlchemy's storage format) and the JSON columns.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from masterypath.store.json_text import to_json_text
 from masterypath.store.tables import Base
 
 COLUMNS = (
@@ -86,7 +86,7 @@ def _sqlite_columns(columns: Columns) -> dict[str, Sequence[Any]]:
     converted = dict(columns)
     for name in _TIME_COLUMNS:
         converted[name] = _convert(columns[name], as_text)
-    converted["rubric_levels"] = _convert(columns["rubric_levels"], json.dumps)
+    converted["rubric_levels"] = _convert(columns["rubric_levels"], to_json_text)
     converted["correct"] = _convert(columns["correct"], int)
     return converted
 
@@ -147,7 +147,7 @@ def _append_postgresql(
 ) -> dict[str, int]:
     names = ", ".join(COLUMNS)
     converted = dict(columns)
-    converted["rubric_levels"] = _convert(columns["rubric_levels"], json.dumps)
+    converted["rubric_levels"] = _convert(columns["rubric_levels"], to_json_text)
     rows = list(zip(*(converted[c] for c in COLUMNS), strict=True))
     if len(rows) <= SMALL_BATCH:
         # one statement of one array per column: a staging table costs more than it saves
@@ -225,7 +225,7 @@ def insert_new_postgresql(
     positions = [names.index(n) for n in json_columns]
     columns = [list(c) for c in zip(*rows, strict=True)]
     for i in positions:
-        columns[i] = [None if v is None else json.dumps(v) for v in columns[i]]
+        columns[i] = [None if v is None else to_json_text(v) for v in columns[i]]
     arrays = _postgresql_arrays(table, tuple(names), tuple(json_columns))
     found = execute_arrays(
         session,
@@ -276,7 +276,7 @@ def insert_many(
     def convert(row: Sequence[Any]) -> tuple[Any, ...]:
         out = list(row)
         for i in json_at:
-            out[i] = None if out[i] is None else json.dumps(out[i])
+            out[i] = None if out[i] is None else to_json_text(out[i])
         if not postgres:
             for i in time_at:
                 if out[i] is not None:

@@ -3,7 +3,6 @@ versions, overrides and alerts. Never commits; the service owns the transaction.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -30,6 +29,7 @@ from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
 from masterypath.domain.progress import CompetencyState, state_from_dict
 from masterypath.store.bulk import execute_arrays, insert_many
 from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
+from masterypath.store.json_text import from_json_text, to_json_text
 from masterypath.store.tables import (
     AlertRow,
     CompetencyRow,
@@ -105,7 +105,7 @@ def parse_state(raw: str) -> CompetencyState:
     """A stored state's JSON text as a state (from :data:`PARSED_STATES` when seen)."""
     state: CompetencyState | None = PARSED_STATES.get(raw)
     if state is None:
-        state = state_from_dict(json.loads(raw))
+        state = state_from_dict(from_json_text(raw))
         PARSED_STATES.put(raw, state)
     return state
 
@@ -324,8 +324,8 @@ class MasteryRepository:
             FrameworkHead(
                 fid,
                 stamp,
-                {str(name): int(version) for name, version in json.loads(models or "[]")},
-                _policy_book(json.loads(policies or "[]")),
+                {str(name): int(version) for name, version in from_json_text(models or "[]")},
+                _policy_book(from_json_text(policies or "[]")),
                 bool(overridden),
             )
             for fid, stamp, models, policies, overridden in rows
@@ -436,7 +436,7 @@ class MasteryRepository:
                 s.state.estimate,
                 str(s.status),
                 s.state.n_evidence,
-                s.state.to_dict(),
+                s.state,  # written as its to_dict() by to_json_text, without building it
                 now,
             )
             for s in states
@@ -444,7 +444,7 @@ class MasteryRepository:
         if not bulk and self._postgresql and rows:
             # one upsert of one array per column: the same SQL text for any number of rows
             columns = [list(c) for c in zip(*rows, strict=True)]
-            columns[7] = [json.dumps(state) for state in columns[7]]
+            columns[7] = [to_json_text(state) for state in columns[7]]
             for stored, raw in zip(states, columns[7], strict=True):
                 PARSED_STATES.put(raw, stored.state)  # read back by the next evidence
             kept = ", ".join(f"{n} = EXCLUDED.{n}" for n in names[3:])
