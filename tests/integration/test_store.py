@@ -28,6 +28,7 @@ from masterypath.interop.evidence_log import ColumnMapping, read_evidence_log
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
+from masterypath.store.bulk import execute_arrays, kept_cursor
 from masterypath.store.tables import Base
 
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -222,3 +223,29 @@ def test_active_model_ids_are_the_newest_active_version_of_each_name(
         found = MasteryRepository(session).active_model_ids(FRAMEWORK.id)
         assert found == {"bkt": newest_bkt, "logistic": logistic}
         assert MasteryRepository(session).active_model_ids("other") == {}
+
+
+def test_a_connection_keeps_one_cursor_per_statement_and_runs_it_again_correctly(
+    postgres_context: ServiceContext,
+) -> None:
+    sql = "SELECT x, y FROM unnest(%b::text[], %b::int[]) AS t(x, y) ORDER BY y"
+    with postgres_context.sessions() as session:
+        dbapi = session.connection().connection.dbapi_connection
+        runs = [
+            (["a", "b"], [2, 1]),
+            ([None, "c"], [5, 4]),
+            ([], []),  # an empty array (no element to pick a dumper by)
+            (["d"], [7]),
+        ]
+        for x, y in runs:
+            text = "".join(list(sql))  # equal text, another string object each time
+            got = execute_arrays(session, text, [x, y])
+            assert got == sorted(zip(x, y, strict=True), key=lambda r: r[1])
+        first, query = kept_cursor(dbapi, "".join(list(sql)))
+        assert query is kept_cursor(dbapi, sql)[1]  # one query object: psycopg keeps dumpers
+        assert kept_cursor(dbapi, sql)[0] is first
+        others = [kept_cursor(dbapi, f"SELECT {n}")[0] for n in range(70)]
+        assert first.closed and others[0].closed  # at most 64 kept: the old ones closed
+        assert not others[-1].closed
+        assert kept_cursor(dbapi, sql)[0] is not first  # a closed one is replaced
+        assert execute_arrays(session, sql, [["z"], [1]]) == [("z", 1)]

@@ -15,6 +15,7 @@ text on SQLite in SQLAlchemy's storage format) and the JSON columns.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -53,8 +54,43 @@ _POSTGRESQL_TYPES = {
 }
 _ARRAYS = ", ".join(f"%b::{_POSTGRESQL_TYPES.get(c, 'text')}[]" for c in COLUMNS)
 """One typed array parameter per column, for ``unnest``."""
+_APPEND_SMALL = (
+    f"WITH inserted AS (INSERT INTO evidence ({', '.join(COLUMNS)}) "
+    f"SELECT * FROM unnest({_ARRAYS}) "
+    "ON CONFLICT (key) DO NOTHING RETURNING key, id), "
+    "links AS (INSERT INTO evidence_competencies (evidence_id, competency_id, position) "
+    "SELECT inserted.id, link.competency_id, link.position FROM inserted JOIN "
+    "unnest(%b::text[], %b::text[], %b::int[]) AS link(key, competency_id, position) "
+    "ON link.key = inserted.key) "
+    "SELECT key, id FROM inserted"
+)
+"""A few rows and their competency links in one statement (see ``_append_postgresql``)."""
 SMALL_BATCH = 100
 """Up to this many rows, PostgreSQL appends with one multi-row INSERT instead of COPY."""
+
+_KEPT: weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, str]]] = weakref.WeakKeyDictionary()
+_KEPT_PER_CONNECTION = 64
+
+
+def kept_cursor(dbapi: Any, sql: str) -> tuple[Any, str]:
+    """The cursor that the psycopg connection ``dbapi`` keeps for statement ``sql``, and
+    the one string object it runs ``sql`` as. psycopg picks a dumper for each parameter
+    (for an array, by scanning its elements) and keeps them only while a cursor runs the
+    very same query object again: a new cursor per statement picked them afresh, ~30 µs
+    a statement, a tenth of a small transaction's driver time. A cursor holds its last
+    result until the next run of its statement; at most 64 are kept per connection.
+    """
+    kept = _KEPT.get(dbapi)
+    if kept is None:
+        kept = _KEPT[dbapi] = {}
+    found = kept.get(sql)
+    if found is None or found[0].closed:
+        if len(kept) >= _KEPT_PER_CONNECTION:
+            for cursor, _ in kept.values():
+                cursor.close()
+            kept.clear()
+        found = kept[sql] = (dbapi.cursor(), sql)
+    return found
 
 
 Columns = Mapping[str, Sequence[Any]]
@@ -107,10 +143,10 @@ def append_rows(
     dialect = connection.dialect.name
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
+    if dialect == "postgresql":
+        return _append_postgresql(dbapi, full, competencies)
     cursor = dbapi.cursor()
     try:
-        if dialect == "postgresql":
-            return _append_postgresql(cursor, full, competencies)
         return _append_sqlite(cursor, full, competencies, batch_id)
     finally:
         cursor.close()
@@ -143,7 +179,7 @@ def _append_sqlite(
 
 
 def _append_postgresql(
-    cursor: Any, columns: Columns, competencies: Callable[[str], Sequence[str]]
+    dbapi: Any, columns: Columns, competencies: Callable[[str], Sequence[str]]
 ) -> dict[str, int]:
     names = ", ".join(COLUMNS)
     converted = dict(columns)
@@ -155,18 +191,24 @@ def _append_postgresql(
         # number of rows, so the driver parses and prepares it once; the competency links
         # of the rows it stores go in with it (one round trip)
         links = [(key, cid, n) for key in columns["key"] for n, cid in enumerate(competencies(key))]
-        cursor.execute(
-            f"WITH inserted AS (INSERT INTO evidence ({names}) SELECT * FROM unnest({_ARRAYS}) "
-            "ON CONFLICT (key) DO NOTHING RETURNING key, id), "
-            "links AS (INSERT INTO evidence_competencies (evidence_id, competency_id, position) "
-            "SELECT inserted.id, link.competency_id, link.position FROM inserted JOIN "
-            "unnest(%b::text[], %b::text[], %b::int[]) AS link(key, competency_id, position) "
-            "ON link.key = inserted.key) "
-            "SELECT key, id FROM inserted",
+        small, query = kept_cursor(dbapi, _APPEND_SMALL)
+        small.execute(
+            query,
             [*(list(converted[c]) for c in COLUMNS), *(list(c) for c in zip(*links, strict=True))],
             binary=True,
         )
-        return dict(cursor.fetchall())
+        return dict(small.fetchall())
+    with dbapi.cursor() as cursor:
+        return _append_copied(cursor, names, rows, competencies)
+
+
+def _append_copied(
+    cursor: Any,
+    names: str,
+    rows: Sequence[tuple[Any, ...]],
+    competencies: Callable[[str], Sequence[str]],
+) -> dict[str, int]:
+    """Many rows: ``COPY`` into a staging table, then one insert of the new keys."""
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS evidence_staging ON COMMIT DROP AS "
         f"SELECT {names} FROM evidence WITH NO DATA"
@@ -199,12 +241,9 @@ def execute_arrays(
     """
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
-    cursor: Any = dbapi.cursor()  # psycopg's, whose execute takes ``binary``
-    try:
-        cursor.execute(sql, list(columns), binary=True, prepare=prepare)
-        return list(cursor.fetchall()) if cursor.description is not None else []
-    finally:
-        cursor.close()
+    cursor, query = kept_cursor(dbapi, sql)  # psycopg's, whose execute takes ``binary``
+    cursor.execute(query, list(columns), binary=True, prepare=prepare)
+    return list(cursor.fetchall()) if cursor.description is not None else []
 
 
 def insert_new_postgresql(
@@ -283,20 +322,24 @@ def insert_many(
                     out[i] = out[i].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         return tuple(out)
 
-    cursor: Any = dbapi.cursor()  # psycopg's, whose execute takes ``binary``
     columns = ", ".join(names)
     tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    if postgres and len(rows) <= SMALL_BATCH:
+        # COPY costs two round trips (the command, then the data); a few rows go in
+        # one statement of one array per column
+        arrays = _postgresql_arrays(table, tuple(names), tuple(json_columns))
+        small, query = kept_cursor(
+            dbapi, f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){tail}"
+        )
+        small.execute(
+            query,
+            [list(c) for c in zip(*(convert(r) for r in rows), strict=True)],
+            binary=True,
+        )
+        return
+    cursor: Any = dbapi.cursor()  # psycopg's, whose execute takes ``binary``
     try:
-        if postgres and len(rows) <= SMALL_BATCH:
-            # COPY costs two round trips (the command, then the data); a few rows go in
-            # one statement of one array per column
-            arrays = _postgresql_arrays(table, tuple(names), tuple(json_columns))
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){tail}",
-                [list(c) for c in zip(*(convert(r) for r in rows), strict=True)],
-                binary=True,
-            )
-        elif postgres and not skip_conflicts:
+        if postgres and not skip_conflicts:
             with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(convert(row))
