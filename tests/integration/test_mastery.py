@@ -3,6 +3,7 @@ overrides, alerts, policies, refit and replay."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -330,3 +331,31 @@ def test_plan_reviews_then_next_competency_toward_the_goal(setup, database) -> N
     assert got.status_code == 200 and got.json()["steps"][-1]["competency_id"] == "mul"
     bad = client.get("/api/v1/learners/ana/plan", params={"framework_id": "arith", "goal": "x"})
     assert bad.status_code == 422 and "goals" in bad.text
+
+
+def test_a_live_transaction_writes_states_trail_and_alerts_together(
+    setup, database, sql_log
+) -> None:
+    evidence, mastery = setup
+    sql_log.clear()
+    evidence.record_many([answer(n, "mul", n % 3 == 0) for n in range(12)])
+    writes = [
+        s
+        for s in sql_log
+        if s.lstrip().upper().startswith(("INSERT", "WITH"))
+        and any(t in s for t in ("mastery_states", "mastery_events", "INTO alerts"))
+    ]
+    if database.engine.dialect.name == "postgresql":
+        # one round trip: states, decision trail and alerts in one statement
+        assert len(writes) == 1
+        assert all(t in writes[0] for t in ("mastery_states", "mastery_events", "INTO alerts"))
+    with database.sessions() as session:
+        trail = MasteryRepository(session).trail("arith", "ana", "mul")
+    assert [t.key for t in trail] == [f"ana-{n}" for n in range(12)]
+    assert all(t.locked for t in trail)  # "add", its prerequisite, has no evidence
+    assert all(a.estimate_after == b.estimate_before for a, b in itertools.pairwise(trail))
+    kinds = sorted(a.kind for a in mastery.alerts(framework_id="arith"))
+    assert "wheel_spinning" in kinds
+    progress = {p.competency_id: p for p in mastery.progress("ana", "arith", now=T)}
+    assert str(progress["mul"].decision.model_status) == trail[-1].status
+    assert progress["mul"].decision.explanation.estimate == trail[-1].estimate_after

@@ -327,12 +327,14 @@ class MasteryService:
     def _write(
         self, repo: MasteryRepository, projector: Projector, *, now: datetime, bulk: bool
     ) -> None:
-        fid = projector.runtime.framework.id
-        repo.replace_states(
-            fid, [projector.states[k] for k in sorted(projector.touched)], now=now, bulk=bulk
+        repo.write_projection(
+            projector.runtime.framework.id,
+            [projector.states[k] for k in sorted(projector.touched)],
+            projector.events,
+            projector.alerts,
+            now=now,
+            bulk=bulk,
         )
-        repo.add_events(projector.events)
-        repo.add_alerts(fid, projector.alerts, now=now)
 
     def replay(self, framework_id: str, *, progress: Progress | None = None) -> ReplaySummary:
         """Rebuild every state of ``framework_id`` from the ledger in one transaction;

@@ -265,7 +265,7 @@ def insert_new_postgresql(
     columns = [list(c) for c in zip(*rows, strict=True)]
     for i in positions:
         columns[i] = [None if v is None else to_json_text(v) for v in columns[i]]
-    arrays = _postgresql_arrays(table, tuple(names), tuple(json_columns))
+    arrays = postgresql_arrays(table, tuple(names), tuple(json_columns))
     found = execute_arrays(
         session,
         f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
@@ -276,7 +276,7 @@ def insert_new_postgresql(
 
 
 @functools.cache
-def _postgresql_arrays(table: str, names: tuple[str, ...], json_columns: tuple[str, ...]) -> str:
+def postgresql_arrays(table: str, names: tuple[str, ...], json_columns: tuple[str, ...]) -> str:
     """One typed array parameter per column, for ``unnest`` (JSON goes as text, cast per
     element); worked out once per table and columns."""
     columns = Base.metadata.tables[table].c
@@ -327,7 +327,7 @@ def insert_many(
     if postgres and len(rows) <= SMALL_BATCH:
         # COPY costs two round trips (the command, then the data); a few rows go in
         # one statement of one array per column
-        arrays = _postgresql_arrays(table, tuple(names), tuple(json_columns))
+        arrays = postgresql_arrays(table, tuple(names), tuple(json_columns))
         small, query = kept_cursor(
             dbapi, f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){tail}"
         )

@@ -3,6 +3,7 @@ versions, overrides and alerts. Never commits; the service owns the transaction.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -27,7 +28,7 @@ from masterypath.domain.alerts import AlertDraft
 from masterypath.domain.overrides import Override, OverrideReason
 from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
 from masterypath.domain.progress import CompetencyState, state_from_dict
-from masterypath.store.bulk import execute_arrays, insert_many
+from masterypath.store.bulk import SMALL_BATCH, execute_arrays, insert_many, postgresql_arrays
 from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
 from masterypath.store.json_text import from_json_text, to_json_text
 from masterypath.store.tables import (
@@ -411,51 +412,41 @@ class MasteryRepository:
             ]
         return out
 
+    def write_projection(
+        self,
+        framework_id: str,
+        states: Sequence[StoredState],
+        events: Sequence[tuple[Any, ...]],
+        alerts: Sequence[AlertDraft],
+        *,
+        now: datetime,
+        bulk: bool,
+    ) -> None:
+        """One transaction's projection: ``states`` (as :meth:`replace_states` writes them),
+        the decision trail ``events`` (:meth:`add_events`) and ``alerts``
+        (:meth:`add_alerts`). On PostgreSQL the few rows of a live transaction go in one
+        statement: one round trip instead of three."""
+        few = max(len(events), len(alerts)) <= SMALL_BATCH
+        if bulk or not self._postgresql or not states or not few:
+            self.replace_states(framework_id, states, now=now, bulk=bulk)
+            self.add_events(events)
+            self.add_alerts(framework_id, alerts, now=now)
+            return
+        columns = _state_columns(states, _state_rows(framework_id, states, now))
+        for rows in (events, _alert_rows(framework_id, alerts, now)):
+            columns += [list(c) for c in zip(*rows, strict=True)] if rows else [[]] * 8
+        execute_arrays(self.session, _projection_sql(), columns)
+
     def replace_states(
         self, framework_id: str, states: Sequence[StoredState], *, now: datetime, bulk: bool
     ) -> None:
         """Write ``states``; rows of the same keys are replaced unless ``bulk`` (a replay
         that has just cleared the projection: plain inserts)."""
-        names = (
-            "learner_id",
-            "framework_id",
-            "competency_id",
-            "model_version_id",
-            "estimate",
-            "status",
-            "n_evidence",
-            "state",
-            "updated_at",
-        )
-        rows = [
-            (
-                s.state.learner_id,
-                framework_id,
-                s.state.competency_id,
-                s.model_version_id,
-                s.state.estimate,
-                str(s.status),
-                s.state.n_evidence,
-                s.state,  # written as its to_dict() by to_json_text, without building it
-                now,
-            )
-            for s in states
-        ]
+        names = _STATES_WRITTEN
+        rows = _state_rows(framework_id, states, now)
         if not bulk and self._postgresql and rows:
             # one upsert of one array per column: the same SQL text for any number of rows
-            columns = [list(c) for c in zip(*rows, strict=True)]
-            columns[7] = [to_json_text(state) for state in columns[7]]
-            for stored, raw in zip(states, columns[7], strict=True):
-                PARSED_STATES.put(raw, stored.state)  # read back by the next evidence
-            kept = ", ".join(f"{n} = EXCLUDED.{n}" for n in names[3:])
-            execute_arrays(
-                self.session,
-                f"INSERT INTO mastery_states ({', '.join(names)}) SELECT * FROM unnest("
-                "%b::text[], %b::text[], %b::text[], %b::integer[], %b::float8[], %b::text[], "
-                "%b::integer[], %b::text[]::json[], %b::timestamptz[]) "
-                f"ON CONFLICT (learner_id, framework_id, competency_id) DO UPDATE SET {kept}",
-                columns,
-            )
+            execute_arrays(self.session, _STATES_UPSERT, _state_columns(states, rows))
             return
         if not bulk:
             pairs = [(s.state.learner_id, s.state.competency_id) for s in states]
@@ -497,21 +488,7 @@ class MasteryRepository:
     def add_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Rows of (evidence_id, framework_id, competency_id, learner_id, estimate_before,
         estimate_after, status, locked)."""
-        insert_many(
-            self.session,
-            "mastery_events",
-            (
-                "evidence_id",
-                "framework_id",
-                "competency_id",
-                "learner_id",
-                "estimate_before",
-                "estimate_after",
-                "status",
-                "locked",
-            ),
-            rows,
-        )
+        insert_many(self.session, "mastery_events", _EVENTS_WRITTEN, rows)
 
     def status_counts(self, framework_id: str) -> dict[str, int]:
         rows = self.session.execute(
@@ -736,29 +713,8 @@ class MasteryRepository:
         insert_many(
             self.session,
             "alerts",
-            (
-                "learner_id",
-                "framework_id",
-                "competency_id",
-                "kind",
-                "evidence_key",
-                "message",
-                "suggested_action",
-                "created_at",
-            ),
-            [
-                (
-                    d.learner_id,
-                    framework_id,
-                    d.competency_id,
-                    str(d.kind),
-                    d.evidence_key,
-                    d.message,
-                    d.suggested_action,
-                    now,
-                )
-                for d in drafts
-            ],
+            _ALERTS_WRITTEN,
+            _alert_rows(framework_id, drafts, now),
             time_columns=("created_at",),
             skip_conflicts=True,
         )
@@ -830,3 +786,106 @@ def _to_override(r: OverrideRow) -> Override:
         lifted_by=r.lifted_by,
         lift_note=r.lift_note,
     )
+
+
+_STATES_WRITTEN = (
+    "learner_id",
+    "framework_id",
+    "competency_id",
+    "model_version_id",
+    "estimate",
+    "status",
+    "n_evidence",
+    "state",
+    "updated_at",
+)
+_EVENTS_WRITTEN = (
+    "evidence_id",
+    "framework_id",
+    "competency_id",
+    "learner_id",
+    "estimate_before",
+    "estimate_after",
+    "status",
+    "locked",
+)
+_ALERTS_WRITTEN = (
+    "learner_id",
+    "framework_id",
+    "competency_id",
+    "kind",
+    "evidence_key",
+    "message",
+    "suggested_action",
+    "created_at",
+)
+_STATES_UPSERT = (
+    f"INSERT INTO mastery_states ({', '.join(_STATES_WRITTEN)}) SELECT * FROM unnest("
+    "%b::text[], %b::text[], %b::text[], %b::integer[], %b::float8[], %b::text[], "
+    "%b::integer[], %b::text[]::json[], %b::timestamptz[]) "
+    "ON CONFLICT (learner_id, framework_id, competency_id) DO UPDATE SET "
+    + ", ".join(f"{n} = EXCLUDED.{n}" for n in _STATES_WRITTEN[3:])
+)
+
+
+@functools.cache
+def _projection_sql() -> str:
+    """States, decision trail and alerts in one statement (data-modifying CTEs all run)."""
+    events = postgresql_arrays("mastery_events", _EVENTS_WRITTEN, ())
+    alerts = postgresql_arrays("alerts", _ALERTS_WRITTEN, ())
+    return (
+        f"WITH states AS ({_STATES_UPSERT}), "
+        f"events AS (INSERT INTO mastery_events ({', '.join(_EVENTS_WRITTEN)}) "
+        f"SELECT * FROM unnest({events})) "
+        f"INSERT INTO alerts ({', '.join(_ALERTS_WRITTEN)}) SELECT * FROM unnest({alerts}) "
+        "ON CONFLICT DO NOTHING"
+    )
+
+
+def _state_rows(
+    framework_id: str, states: Sequence[StoredState], now: datetime
+) -> list[tuple[Any, ...]]:
+    return [
+        (
+            s.state.learner_id,
+            framework_id,
+            s.state.competency_id,
+            s.model_version_id,
+            s.state.estimate,
+            str(s.status),
+            s.state.n_evidence,
+            s.state,  # written as its to_dict() by to_json_text, without building it
+            now,
+        )
+        for s in states
+    ]
+
+
+def _state_columns(
+    states: Sequence[StoredState], rows: Sequence[tuple[Any, ...]]
+) -> list[list[Any]]:
+    """Rows of :func:`_state_rows` as one list per column, the states as JSON text (each
+    put in :data:`PARSED_STATES`: the next evidence reads it back)."""
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    columns[7] = [to_json_text(state) for state in columns[7]]
+    for stored, raw in zip(states, columns[7], strict=True):
+        PARSED_STATES.put(raw, stored.state)
+    return columns
+
+
+def _alert_rows(
+    framework_id: str, drafts: Sequence[AlertDraft], now: datetime
+) -> list[tuple[Any, ...]]:
+    return [
+        (
+            d.learner_id,
+            framework_id,
+            d.competency_id,
+            str(d.kind),
+            d.evidence_key,
+            d.message,
+            d.suggested_action,
+            now,
+        )
+        for d in drafts
+    ]
