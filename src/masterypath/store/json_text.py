@@ -27,7 +27,7 @@ def _plain(value: Any) -> Any:
     numpy float, say)."""
     if isinstance(value, Mapping):
         return dict(value)
-    if isinstance(value, bool | numbers.Integral):
+    if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
         return float(value)

@@ -433,8 +433,11 @@ class MasteryRepository:
             self.add_alerts(framework_id, alerts, now=now)
             return
         columns = _state_columns(states, _state_rows(framework_id, states, now))
-        for rows in (events, _alert_rows(framework_id, alerts, now)):
-            columns += [list(c) for c in zip(*rows, strict=True)] if rows else [[]] * 8
+        for names, rows in (
+            (_EVENTS_WRITTEN, events),
+            (_ALERTS_WRITTEN, _alert_rows(framework_id, alerts, now)),
+        ):
+            columns += [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in names]
         execute_arrays(self.session, _projection_sql(), columns)
 
     def replace_states(
