@@ -164,3 +164,43 @@ def test_a_transaction_waits_while_callers_keep_joining_then_goes_without_waitin
     assert len(commits) == 1
     assert [(r.key, r.stored) for r in answers["first"]] == [("ana-1", True)]
     assert [(r.key, r.stored) for r in answers["second"]] == [("ben-1", True)]
+
+
+def test_callers_on_one_event_loop_are_answered_with_one_wake_up(
+    evidence: EvidenceService,
+) -> None:
+    # four callers awaiting on one loop share a transaction (the fifth piece of evidence
+    # closes it) and are answered by one call into the loop, each with its own results; a
+    # caller that gave up (cancelled) is skipped without disturbing the others
+    committer = GroupCommitter(evidence, max_batch=5, max_wait=30.0, quiet=30.0)
+    wake_ups: list[object] = []
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        threadsafe = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any) -> Any:
+            wake_ups.append(callback)
+            return threadsafe(callback, *args)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        calls = [
+            committer.record_many_async([answer("ana-1"), answer("ana-2", False)]),
+            committer.record_many_async([answer("ben-1", learner="ben")]),
+            committer.record_many_async([answer("cy-1", learner="cy")]),
+        ]
+        tasks = [asyncio.ensure_future(c) for c in calls]
+        await asyncio.sleep(0)  # all three have handed their evidence over
+        tasks[2].cancel()
+        await asyncio.sleep(0)
+        late = committer.record_many_async([answer("dee-1", learner="dee")])
+        # 60 s: a liveness guard (a caller never answered), not a timing
+        return await asyncio.wait_for(asyncio.gather(*tasks[:2], late), timeout=60)
+
+    first, second, fourth = asyncio.run(main())
+    assert len(wake_ups) == 1
+    assert [(r.key, r.stored) for r in first] == [("ana-1", True), ("ana-2", True)]
+    assert [(r.key, r.stored) for r in second] == [("ben-1", True)]
+    assert [(r.key, r.stored) for r in fourth] == [("dee-1", True)]
+    # the cancelled caller's evidence was handed over before it gave up: it is stored
+    assert evidence.count() == 5

@@ -15,6 +15,7 @@ nothing). Each caller still waits for its own commit: an answered write is durab
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,8 +35,12 @@ Also = Callable[[Session], None]
 @dataclass
 class _Pending:
     evidence: list[Evidence]
-    future: Future[list[RecordResult]]
+    future: Future[list[RecordResult]] | asyncio.Future[list[RecordResult]]
+    """A thread's future, or an event loop's (set from that loop's thread)."""
     also: Also | None = None
+
+
+Outcome = list[RecordResult] | BaseException
 
 
 def _combined(alsos: list[Also]) -> list[Also]:
@@ -70,6 +75,7 @@ class GroupCommitter:
         self._pending: list[_Pending] = []
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._gathering = False
 
     def record(self, evidence: Evidence, *, also: Also | None = None) -> RecordResult:
         """Store ``evidence`` (with whoever else is writing now); blocks until committed.
@@ -81,24 +87,31 @@ class GroupCommitter:
     ) -> list[RecordResult]:
         """Store a batch, all or nothing, as :meth:`EvidenceService.record_many` does
         (with whoever else is writing now); blocks until committed."""
-        return self._submit(batch, also).result()
+        future: Future[list[RecordResult]] = Future()
+        self._submit(_Pending(list(batch), future, also))
+        return future.result()
 
     async def record_many_async(
         self, batch: Sequence[Evidence], *, also: Also | None = None
     ) -> list[RecordResult]:
         """:meth:`record_many` for an event loop: waits for the commit without holding a
-        thread (an API worker's thread pool hop costs as much as the write itself)."""
-        return await asyncio.wrap_future(self._submit(batch, also))
+        thread (an API worker's thread pool hop costs as much as the write itself). The
+        callers on one event loop are answered with one wake-up of that loop per
+        transaction."""
+        future: asyncio.Future[list[RecordResult]] = asyncio.get_running_loop().create_future()
+        self._submit(_Pending(list(batch), future, also))
+        return await future
 
-    def _submit(self, batch: Sequence[Evidence], also: Also | None) -> Future[list[RecordResult]]:
-        item = _Pending(list(batch), Future(), also)
+    def _submit(self, item: _Pending) -> None:
         with self._ready:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True, name="commit")
                 self._thread.start()
             self._pending.append(item)
-            self._ready.notify_all()
-        return item.future
+            # while gathering, the committer looks again every ``quiet`` seconds anyway:
+            # waking it for each caller that joins cost a thread switch per request
+            if not self._gathering or self._waiting() >= self.max_batch:
+                self._ready.notify_all()
 
     def _waiting(self) -> int:
         return sum(len(p.evidence) for p in self._pending)
@@ -123,16 +136,24 @@ class GroupCommitter:
         even when everyone who would come had come), or until ``max_batch`` pieces wait.
         Called holding the lock."""
         deadline = time.monotonic() + self.max_wait
-        while self._waiting() < self.max_batch:
-            joined = len(self._pending)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            self._ready.wait(min(self.quiet, remaining))
-            if len(self._pending) == joined:
-                return
+        self._gathering = True
+        try:
+            while self._waiting() < self.max_batch:
+                joined = len(self._pending)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._ready.wait(min(self.quiet, remaining))
+                if len(self._pending) == joined:
+                    return
+        finally:
+            self._gathering = False
 
     def _commit(self, batch: list[_Pending]) -> None:
+        _settle(batch, self._outcomes(batch))
+
+    def _outcomes(self, batch: list[_Pending]) -> list[Outcome]:
+        """Each caller's answer: its results, or the error it gets."""
         evidence = [e for p in batch for e in p.evidence]
         keys = [e.key for e in evidence]
         if len(batch) == 1 or len(set(keys)) == len(keys):
@@ -146,21 +167,46 @@ class GroupCommitter:
                 results = self.evidence.record_many(evidence, also=run_all if alsos else None)
             except MasterypathError as exc:
                 if len(batch) == 1:
-                    batch[0].future.set_exception(exc)
-                    return
+                    return [exc]
                 # someone's evidence is refused: answer everyone on their own
             except Exception as exc:  # e.g. the database is down: everyone gets that error
-                for p in batch:
-                    p.future.set_exception(exc)
-                return
+                return [exc] * len(batch)
             else:
+                outcomes: list[Outcome] = []
                 start = 0
                 for p in batch:
-                    p.future.set_result(results[start : start + len(p.evidence)])
+                    outcomes.append(results[start : start + len(p.evidence)])
                     start += len(p.evidence)
-                return
+                return outcomes
+        outcomes = []
         for p in batch:
             try:
-                p.future.set_result(self.evidence.record_many(p.evidence, also=p.also))
+                outcomes.append(self.evidence.record_many(p.evidence, also=p.also))
             except Exception as exc:
-                p.future.set_exception(exc)
+                outcomes.append(exc)
+        return outcomes
+
+
+def _settle(batch: list[_Pending], outcomes: list[Outcome]) -> None:
+    """Answer every caller: threads at once, each event loop with one call."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Outcome]]] = {}
+    for p, outcome in zip(batch, outcomes, strict=True):
+        if isinstance(p.future, asyncio.Future):
+            by_loop.setdefault(p.future.get_loop(), []).append((p.future, outcome))
+        elif isinstance(outcome, BaseException):
+            p.future.set_exception(outcome)
+        else:
+            p.future.set_result(outcome)
+    for loop, answers in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_answer, answers)
+
+
+def _answer(answers: list[tuple[asyncio.Future[Any], Outcome]]) -> None:
+    for future, outcome in answers:
+        if future.done():  # the caller was cancelled (its client went away)
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
