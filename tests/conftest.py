@@ -192,10 +192,12 @@ CHEAP_HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 
 def api_app(
-    context: ServiceContext, settings: Settings | None = None
+    context: ServiceContext, settings: Settings | None = None, *, cache_seconds: float = 0.0
 ) -> tuple[TestClient, AccountService]:
-    """A test client of the real app on ``context`` (no credentials yet) and its accounts."""
-    accounts = AccountService(context, hasher=CHEAP_HASHER, cache_seconds=0.0)
+    """A test client of the real app on ``context`` (no credentials yet) and its accounts.
+    Resolved credentials are not cached unless ``cache_seconds`` says so (with a cache, the
+    fast lane of the single posts answers the common case: ``api/fast_lane.py``)."""
+    accounts = AccountService(context, hasher=CHEAP_HASHER, cache_seconds=cache_seconds)
     app = create_app(settings or Settings(embeddings=False), context=context, accounts=accounts)
     return TestClient(app), accounts
 
@@ -206,9 +208,11 @@ def login(client: TestClient, username: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def admin_client(context: ServiceContext, settings: Settings | None = None) -> TestClient:
+def admin_client(
+    context: ServiceContext, settings: Settings | None = None, *, cache_seconds: float = 0.0
+) -> TestClient:
     """A client logged in as an admin (who may do everything)."""
-    client, accounts = api_app(context, settings)
+    client, accounts = api_app(context, settings, cache_seconds=cache_seconds)
     accounts.create_user("admin", "admin-password", Role.ADMIN)
     client.headers.update(login(client, "admin", "admin-password"))
     return client

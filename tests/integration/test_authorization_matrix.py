@@ -116,14 +116,16 @@ def evidence(learner: str, key: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def world(database: ServiceContext) -> World:
+@pytest.fixture(params=["uncached", "cached"])
+def world(database: ServiceContext, request: pytest.FixtureRequest) -> World:
+    # "cached": credentials resolved once are cached, so the single posts of evidence and
+    # statements go through the fast lane (api/fast_lane.py) whenever it may take them
     framework = load_framework_file(FIXTURES / "careers_programme.yaml").framework
     FrameworkService(database).save(framework)
     CareerService(database).import_taxonomy(
         read_generic_csv(FIXTURES / "careers_mini.csv", taxonomy_id="mini")
     )
-    client, accounts = api_app(database)
+    client, accounts = api_app(database, cache_seconds=3600.0 * (request.param == "cached"))
     ids: dict[str, Any] = {"case": export_case(framework, last_change=T0.isoformat())}
     privacy = PrivacyService(database)
     for learner in (OWN, OTHER, "spare"):

@@ -5,13 +5,16 @@ from __future__ import annotations
 import html
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from pydantic import ValidationError as PydanticValidationError
 
 from masterypath import __version__
 from masterypath.api.accounts import account_router, auth_router
 from masterypath.api.careers import careers_router
 from masterypath.api.errors import BodyLimit, ErrorOut, install_error_handlers
+from masterypath.api.fast_lane import FastLane, json_or_none
 from masterypath.api.feedback import feedback_router
 from masterypath.api.how_it_works import PAGE
 from masterypath.api.learners import learner_router
@@ -29,7 +32,7 @@ from masterypath.api.schemas import (
     Text,
 )
 from masterypath.api.security import Guard
-from masterypath.api.xapi import xapi_router
+from masterypath.api.xapi import statements_lane, xapi_router
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.evidence import (
     Evidence,
@@ -223,10 +226,23 @@ def create_app(
         with other content is 409. A learner under 13 without guardian consent is 403.
         Concurrent single posts share a transaction (group commit); each is answered
         after its own commit."""
+        response.status_code, out = await record_one(body, principal)
+        return out
+
+    async def record_one(body: EvidenceIn, principal: Principal) -> tuple[int, RecordOut]:
         await guard.check_async(principal, Action.WRITE_EVIDENCE, [body.learner_id])
         [result] = await committer.record_many_async([_to_domain(body)])
-        response.status_code = 201 if result.stored else 200
-        return RecordOut(key=result.key, stored=result.stored, locked=list(result.locked))
+        out = RecordOut(key=result.key, stored=result.stored, locked=list(result.locked))
+        return (201 if result.stored else 200), out
+
+    async def evidence_lane(principal: Principal, _: Request, body: bytes) -> Response | None:
+        try:
+            evidence = EvidenceIn.model_validate(json_or_none(body))
+        except PydanticValidationError:
+            return None  # the endpoint answers with the 422 that names the field
+        status, out = await record_one(evidence, principal)
+        content = orjson.dumps(out.model_dump())
+        return Response(content, status_code=status, media_type="application/json")
 
     @app.post("/api/v1/evidence/batch", tags=["evidence"], status_code=201)
     async def post_evidence_batch(
@@ -315,7 +331,8 @@ def create_app(
     placements = PlacementService(context, hold_for_confirmation=settings.placement_confirmation)
     v1.include_router(placement_router(placements, allow))
     # then the xAPI statements (the other half), before the hundred routes of /api/v1
-    app.include_router(xapi_router(XapiService(context, committer=committer), guard, allow))
+    xapi = XapiService(context, committer=committer)
+    app.include_router(xapi_router(xapi, guard, allow))
     app.include_router(auth_router(accounts))
     app.include_router(v1)
 
@@ -331,6 +348,11 @@ def create_app(
     def home(request: Request) -> str:
         return _home_page(frameworks, evidence)
 
+    # before every route: the common case of the two single posts (see api/fast_lane.py)
+    app.router.routes[:0] = [
+        FastLane("/api/v1/evidence", Action.WRITE_EVIDENCE, accounts, evidence_lane),
+        FastLane("/xapi/statements", Action.WRITE_XAPI, accounts, statements_lane(xapi, guard)),
+    ]
     return app
 
 
