@@ -1,4 +1,4 @@
-"""The fast lane of the two single posts (``api/fast_lane.py``), on SQLite and PostgreSQL:
+"""The fast lanes of the ingest posts (``api/fast_lane.py``), on SQLite and PostgreSQL:
 for every kind of request, the lane (credentials cached) and the FastAPI endpoints
 (credentials never cached, so the lane always declines) give the same answer, the
 status, the body and the content type; and the lane really answers the common case."""
@@ -26,6 +26,7 @@ from tests.conftest import CHEAP_HASHER, login
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 V = {"X-Experience-API-Version": "1.0.3"}
+B = "/api/v1/evidence/batch"
 
 
 def evidence(key: str, learner: str = "ana", correct: bool = True, **changes: Any) -> Any:
@@ -132,6 +133,14 @@ def requests(tag: str) -> list[Request]:
         ("learner", "/api/v1/evidence", {"json": evidence(f"{tag}-8", learner="lea")}),  # 403
         ("wrong-scheme", "/api/v1/evidence", {"json": evidence(f"{tag}-9")}),  # 401
         ("nobody", "/api/v1/evidence", {"json": evidence(f"{tag}-10")}),  # 401
+        ("key", B, {"json": [evidence(f"{tag}-b1"), evidence(f"{tag}-b2", learner="ben")]}),
+        ("key", B, {"json": [evidence(f"{tag}-b1"), evidence(f"{tag}-b2", learner="ben")]}),
+        ("key", B, {"json": [evidence(f"{tag}-b3"), evidence(f"{tag}-b1", correct=False)]}),
+        ("key", B, {"json": [evidence(f"{tag}-b4"), evidence(f"{tag}-b5", learner="kid")]}),
+        ("key", B, {"json": [evidence(f"{tag}-b6"), evidence(f"{tag}-b7", competency_ids=[])]}),
+        ("key", B, {"json": []}),
+        ("key", B, {"json": evidence(f"{tag}-b8")}),  # not a list
+        ("learner", B, {"json": [evidence(f"{tag}-b9", learner="lea")]}),
         ("key", "/xapi/statements", {"json": statement(n + 1), "headers": V}),
         ("key", "/xapi/statements", {"json": [statement(n + 2), statement(n + 1)], "headers": V}),
         ("key", "/xapi/statements", {"json": statement(n + 1, success=False), "headers": V}),
@@ -175,16 +184,17 @@ def test_the_lane_answers_as_the_endpoints_do(pair: dict[str, Any]) -> None:
     fast, slow = run(pair, "fast"), run(pair, "slow")
     assert [f[0] for f in fast] == [
         201, 200, 409, 201, 403, 422, 422, 422, 422, 422, 422, 422, 403, 401, 401,
+        201, 200, 409, 403, 422, 422, 422, 403,
         200, 200, 409, 422, 403, 422, 422, 403, 401,
     ]  # fmt: skip
     assert fast == slow
     # the lanes took the common case, the posts of a cached credential that may write:
-    # evidence that validates (201, 200, 409, 201, 403 for consent) and every statement
-    # but the one without a version header; the rest went on to the endpoints, as did
-    # everything in the app that caches no credentials
-    evidence_lane, xapi_lane = pair["lanes"]
-    assert (evidence_lane.answered, xapi_lane.answered) == (5, 6)
-    assert [lane.answered for lane in pair["slow_lanes"]] == [0, 0]
+    # evidence that validates (201, 200, 409, 201, 403 for consent), batches that validate
+    # (201, 200, 409, 403) and every statement but the one without a version header; the
+    # rest went on to the endpoints, as did everything in the app that caches nothing
+    evidence_lane, batch_lane, xapi_lane = pair["lanes"]
+    assert (evidence_lane.answered, batch_lane.answered, xapi_lane.answered) == (5, 4, 6)
+    assert [lane.answered for lane in pair["slow_lanes"]] == [0, 0, 0]
 
 
 def test_a_declined_post_reaches_the_endpoint_with_its_body(pair: dict[str, Any]) -> None:
@@ -210,4 +220,4 @@ def test_a_declined_post_reaches_the_endpoint_with_its_body(pair: dict[str, Any]
     assert stored.status_code == 201 and stored.json()["key"] == "d-2", stored.text
     ledger = client.get("/api/v1/evidence", params={"learner_id": "ana"}, headers=admin).json()
     assert [e["key"] for e in ledger] == ["d-2"]
-    assert [lane.answered for lane in pair["lanes"]] == [0, 0]
+    assert [lane.answered for lane in pair["lanes"]] == [0, 0, 0]

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from pydantic import Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from masterypath import __version__
@@ -74,6 +75,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "The database is unavailable; retry"},
 }
 MEDIA = {"case": "application/json", "csv": "text/csv", "yaml": "application/yaml"}
+MAX_BATCH = 10_000
+EvidenceBatch = Annotated[list[EvidenceIn], Field(min_length=1, max_length=MAX_BATCH)]
+EVIDENCE_BATCH: TypeAdapter[list[EvidenceIn]] = TypeAdapter(EvidenceBatch)
+"""The batch endpoint's body, for its fast lane."""
 
 
 def create_app(
@@ -207,13 +212,11 @@ def create_app(
         saved = frameworks.save(result.framework, replace=replace)
         return FrameworkImportedOut(**vars(saved), notes=list(result.notes))
 
-    async def record(
-        batch: list[EvidenceIn], response: Response, principal: Principal
-    ) -> list[RecordOut]:
+    async def record(batch: list[EvidenceIn], principal: Principal) -> tuple[int, list[RecordOut]]:
         await guard.check_async(principal, Action.WRITE_EVIDENCE, [e.learner_id for e in batch])
         results = await committer.record_many_async([_to_domain(e) for e in batch])
-        response.status_code = 201 if any(r.stored for r in results) else 200
-        return [RecordOut(key=r.key, stored=r.stored, locked=list(r.locked)) for r in results]
+        out = [RecordOut(key=r.key, stored=r.stored, locked=list(r.locked)) for r in results]
+        return (201 if any(r.stored for r in results) else 200), out
 
     # route matching walks the routes in order, through every included router: the
     # evidence posts (half of all writes under load) are matched first, at the top level
@@ -230,10 +233,8 @@ def create_app(
         return out
 
     async def record_one(body: EvidenceIn, principal: Principal) -> tuple[int, RecordOut]:
-        await guard.check_async(principal, Action.WRITE_EVIDENCE, [body.learner_id])
-        [result] = await committer.record_many_async([_to_domain(body)])
-        out = RecordOut(key=result.key, stored=result.stored, locked=list(result.locked))
-        return (201 if result.stored else 200), out
+        status, [out] = await record([body], principal)
+        return status, out
 
     async def evidence_lane(principal: Principal, _: Request, body: bytes) -> Response | None:
         try:
@@ -241,19 +242,27 @@ def create_app(
         except PydanticValidationError:
             return None  # the endpoint answers with the 422 that names the field
         status, out = await record_one(evidence, principal)
-        content = orjson.dumps(out.model_dump())
-        return Response(content, status_code=status, media_type="application/json")
+        return _json_response(status, out.model_dump())
+
+    async def batch_lane(principal: Principal, _: Request, body: bytes) -> Response | None:
+        try:
+            batch = EVIDENCE_BATCH.validate_python(json_or_none(body))
+        except PydanticValidationError:
+            return None  # the endpoint answers with the 422 that names item and field
+        status, out = await record(batch, principal)
+        return _json_response(status, [o.model_dump() for o in out])
 
     @app.post("/api/v1/evidence/batch", tags=["evidence"], status_code=201)
     async def post_evidence_batch(
-        body: Annotated[list[EvidenceIn], Body(min_length=1, max_length=10_000)],
+        body: Annotated[list[EvidenceIn], Body(min_length=1, max_length=MAX_BATCH)],
         response: Response,
         principal: Principal = allow(Action.WRITE_EVIDENCE),
     ) -> list[RecordOut]:
         """Record a batch in one transaction: on any error (a 422 naming the item's index
         and field, a 403 or a 409) nothing of the batch is stored. Concurrent batches may
         share a transaction (group commit); each is answered after its own commit."""
-        return await record(body, response, principal)
+        response.status_code, out = await record(body, principal)
+        return out
 
     @v1.get("/evidence", tags=["evidence"])
     def list_evidence(
@@ -351,6 +360,7 @@ def create_app(
     # before every route: the common case of the two single posts (see api/fast_lane.py)
     app.router.routes[:0] = [
         FastLane("/api/v1/evidence", Action.WRITE_EVIDENCE, accounts, evidence_lane),
+        FastLane("/api/v1/evidence/batch", Action.WRITE_EVIDENCE, accounts, batch_lane),
         FastLane("/xapi/statements", Action.WRITE_XAPI, accounts, statements_lane(xapi, guard)),
     ]
     return app
@@ -360,6 +370,10 @@ def app_from_environment() -> FastAPI:
     """``create_app(Settings())``: the factory ``uvicorn --factory`` (and each worker
     process of ``masterypath serve --workers N``) calls."""
     return create_app(Settings())
+
+
+def _json_response(status: int, content: Any) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
 
 
 def _to_domain(e: EvidenceIn) -> Evidence:

@@ -1,17 +1,18 @@
-"""A fast lane for the single posts that integrations send most: one piece of evidence,
-one xAPI statement.
+"""A fast lane for the posts that integrations send most: evidence (one piece, or a
+batch) and xAPI statements.
 
 Under load every single post paid FastAPI's way through a request (dependency injection,
 body and response models) more than the work the endpoint does: about 230 µs of the
 event loop's time per post against about 100 µs for the same calls made directly (in
 process on the 2-core benchmark machine; ``bench/single_path_cost.py``), while the
-workers are CPU-bound. A :class:`FastLane` is a route placed before all others, for one
-path and ``POST``. It answers a request when it is the common case:
+workers are CPU-bound; a batch of 100 paid 38 instead of 23 µs per piece. A
+:class:`FastLane` is a route placed before all others, for one path and ``POST``. It
+answers a request when it is the common case:
 
 * the bearer credential was resolved a moment ago (:meth:`AccountService.cached`) and
   may take the endpoint's action, so no database read is needed to know who is asking;
-* the body is JSON, and the lane's ``answer`` accepts it (the evidence lane: it
-  validates as :class:`EvidenceIn`).
+* the body is JSON, and the lane's ``answer`` accepts it (the evidence lanes: it
+  validates as :class:`EvidenceIn`, or a list of them).
 
 Then ``answer`` calls the same function the FastAPI endpoint calls and returns the same
 response. Anything else it declines before anything is stored: the request goes on, with
