@@ -449,8 +449,30 @@ def run_ralph(
         "batched": many.row(),
         "stored": len(ids),
         "stored_distinct": len(set(ids)),
-        "sent": args.single + args.batched,
+        "sent": sum(map(len, single.values())) + sum(map(len, batched.values())),
     }
+
+
+def first_events(
+    per_learner: dict[str, list[dict[str, Any]]], n: int | None
+) -> dict[str, list[dict[str, Any]]]:
+    """The first ``n`` events (all if None), taking each learner's earliest first.
+
+    >>> per = {"a": [1, 2, 3], "b": [4]}
+    >>> first_events(per, 3), first_events(per, None) == per
+    ({'a': [1, 2], 'b': [4]}, True)
+    """
+    if n is None:
+        return per_learner
+    out: dict[str, list[dict[str, Any]]] = {learner: [] for learner in per_learner}
+    longest = max((len(v) for v in per_learner.values()), default=0)
+    taken = 0
+    for k in range(longest):
+        for learner, events in per_learner.items():
+            if taken < n and k < len(events):
+                out[learner].append(events[k])
+                taken += 1
+    return {learner: events for learner, events in out.items() if events}
 
 
 def split(per_learner: dict[str, list[dict[str, Any]]], clients: int) -> list[list[str]]:
@@ -575,10 +597,18 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / "bench/.venvs/ralph",
         help="venv of the peer (bash bench/setup_ralph.sh); skipped if absent",
     )
+    parser.add_argument(
+        "--peer-single",
+        type=int,
+        help="single posts sent to the peer: the first N of the first run's (default: all; "
+        "ralph's file backend takes ~8 minutes for 8,000, and a rate needs fewer)",
+    )
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat: must be at least 1")
+    if args.peer_single is not None and args.peer_single < 1:
+        parser.error("--peer-single: must be at least 1")
     # killed with SIGTERM (a timeout, ^C in a wrapper), still drop the benchmark database
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     console = Console(width=130)
@@ -681,7 +711,8 @@ def main(argv: list[str] | None = None) -> int:
         peer = None
         if (args.ralph / "bin" / "ralph").exists():
             with console.status("the peer: ralph LRS, same statements"):
-                peer = run_ralph(args.ralph, first_single, first_batched, args)
+                peer_single = first_events(first_single, args.peer_single)
+                peer = run_ralph(args.ralph, peer_single, first_batched, args)
 
         table = Table(
             title=f"Ingestion over HTTP ({args.workers} workers each, {args.clients} clients, "

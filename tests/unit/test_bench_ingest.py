@@ -7,8 +7,8 @@ import os
 import time
 
 import pytest
-from bench import batch_path_cost
-from bench.ingest_load import CpuMeter, Phase
+from bench import batch_path_cost, single_path_cost
+from bench.ingest_load import CpuMeter, Phase, first_events
 
 
 def test_cpu_per_event_is_the_phase_cpu_seconds_over_its_events() -> None:
@@ -47,3 +47,25 @@ def test_the_batch_path_cost_bench_refuses_counts_below_one(
             batch_path_cost.main(argv)
         assert stop.value.code == 2
         assert f"{argv[0]}: must be at least" in capsys.readouterr().err
+
+
+def test_the_peer_gets_the_first_events_each_learner_earliest_first() -> None:
+    per = {"a": [{"k": 1}, {"k": 2}, {"k": 3}], "b": [{"k": 4}], "c": [{"k": 5}, {"k": 6}]}
+    assert first_events(per, 4) == {"a": [{"k": 1}, {"k": 2}], "b": [{"k": 4}], "c": [{"k": 5}]}
+    assert first_events(per, 1) == {"a": [{"k": 1}]}
+    assert first_events(per, 99) == per and first_events(per, None) is per
+
+
+def test_the_single_path_cost_bench_refuses_bad_counts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv, says in (
+        (["--events", "0"], "--events: must be at least 1"),
+        (["--concurrency", "0"], "--concurrency: must be at least 1"),
+        (["--warm", "-1"], "--warm: must be at least 0"),
+        (["--xapi-share", "1.5"], "--xapi-share: must be between 0 and 1"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            single_path_cost.main(argv)
+        assert stop.value.code == 2
+        assert says in capsys.readouterr().err
