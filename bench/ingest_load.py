@@ -412,7 +412,7 @@ def run_ralph(
             base = f"http://127.0.0.1:{port}"
             accept = frozenset({409})
             one = Phase("ralph single posts (xAPI)")
-            one.events = args.single
+            one.events = sum(map(len, single.values()))
             work = [
                 [("POST", "/xAPI/statements", as_xapi(e)) for lr in group for e in single[lr]]
                 for group in split(single, args.clients)
@@ -421,7 +421,7 @@ def run_ralph(
                 run_clients(base, auth, work, one, args.duplicates, args.seed, accept, True)
             )
             many = Phase(f"ralph batches of {args.batch_size} (xAPI)")
-            many.events = args.batched
+            many.events = sum(map(len, batched.values()))
             work = []
             for group in split(batched, args.clients):
                 events = sorted(
@@ -833,6 +833,7 @@ def main(argv: list[str] | None = None) -> int:
                 "xapi_share": args.xapi_share,
                 "restart_database": args.restart_database,
                 "repeat": args.repeat,
+                "peer_single": args.peer_single,
                 "phases": rows,
                 "runs": [{"single": a.row(), "batched": b.row()} for a, b in runs],
                 "http_floor": floor.row() if floor.events else None,
