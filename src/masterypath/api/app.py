@@ -357,7 +357,7 @@ def create_app(
     def home(request: Request) -> str:
         return _home_page(frameworks, evidence)
 
-    # before every route: the common case of the two single posts (see api/fast_lane.py)
+    # before every route: the common case of the ingest posts (see api/fast_lane.py)
     app.router.routes[:0] = [
         FastLane("/api/v1/evidence", Action.WRITE_EVIDENCE, accounts, evidence_lane),
         FastLane("/api/v1/evidence/batch", Action.WRITE_EVIDENCE, accounts, batch_lane),

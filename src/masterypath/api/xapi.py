@@ -77,9 +77,6 @@ def statements_lane(xapi: XapiService, guard: Guard) -> Answer:
 def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> APIRouter:
     router = APIRouter(prefix="/xapi", tags=["xapi"])
 
-    async def store(principal: Principal, statements: list[Any]) -> list[str]:
-        return await _store(xapi, guard, principal, statements)
-
     @router.post("/statements", openapi_extra=STATEMENTS_BODY)
     async def post_statements(
         request: Request,
@@ -107,7 +104,7 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
             raise InvalidInputError(
                 "body", [Problem("body", "id", "differs from the statementId parameter")]
             )
-        await store(principal, [{**body, "id": statement_id}])
+        await _store(xapi, guard, principal, [{**body, "id": statement_id}])
         return Response(status_code=204, headers={"X-Experience-API-Version": VERSION})
 
     @router.get("/statements")
