@@ -29,15 +29,11 @@ import argparse
 import json
 import random
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from sqlalchemy import make_url
-
-from bench.ingest_load import ROOT, make_events, postgres_cpu
+from bench.ingest_load import ROOT, interleaved, make_events, postgres_cpu, scratch_database
 from masterypath.api.app import _to_domain
 from masterypath.api.schemas import EvidenceIn
 from masterypath.interop.loader import load_framework_file
@@ -76,63 +72,57 @@ def main(argv: list[str] | None = None) -> int:
     if args.warm < 0:
         parser.error("--warm: must be at least 0")
 
-    name = f"masterypath_cost_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.postgres, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
-    context = None
-    try:
-        context = ServiceContext.from_settings(Settings(database_url=url))
-        upgrade(context.engine)
-        framework = load_framework_file(args.framework).framework
-        FrameworkService(context).save(framework)
-        evidence = EvidenceService(context)
-        per = make_events(
-            framework,
-            args.warm + args.events,
-            args.learners,
-            random.Random(args.seed),
-            "b",
-            datetime(2026, 9, 1, tzinfo=UTC),
-        )
-        longest = max(len(v) for v in per.values())
-        events = [v[k] for k in range(longest) for v in per.values() if k < len(v)]
-        size = args.batch_size
+    with scratch_database(args.postgres, "masterypath_cost") as url:
+        context = None
+        try:
+            context = ServiceContext.from_settings(Settings(database_url=url))
+            upgrade(context.engine)
+            framework = load_framework_file(args.framework).framework
+            FrameworkService(context).save(framework)
+            evidence = EvidenceService(context)
+            per = make_events(
+                framework,
+                args.warm + args.events,
+                args.learners,
+                random.Random(args.seed),
+                "b",
+                datetime(2026, 9, 1, tzinfo=UTC),
+            )
+            events = interleaved(per)
+            size = args.batch_size
 
-        def record(chunk: list[dict[str, Any]]) -> None:
-            evidence.record_many([_to_domain(EvidenceIn(**e)) for e in chunk])
+            def record(chunk: list[dict[str, Any]]) -> None:
+                evidence.record_many([_to_domain(EvidenceIn(**e)) for e in chunk])
 
-        for start in range(0, args.warm, size):
-            record(events[start : start + size])
-        timed = events[args.warm :]
-        cpu, wall, server = time.process_time(), time.perf_counter(), postgres_cpu_seconds()
-        for start in range(0, len(timed), size):
-            record(timed[start : start + size])
-        cpu = time.process_time() - cpu
-        wall = time.perf_counter() - wall
-        server = postgres_cpu_seconds() - server
-        n = len(timed)
-        figures = {
-            "events": n,
-            "batch_size": size,
-            "cpu_us_per_event": round(cpu / n * 1e6, 1),
-            "postgres_cpu_us_per_event": round(server / n * 1e6, 1),
-            "wall_us_per_event": round(wall / n * 1e6, 1),
-            "events_per_s": round(n / wall, 1),
-        }
-        print(
-            f"{n} events in batches of {size}: this process {figures['cpu_us_per_event']} µs "
-            f"CPU per event, PostgreSQL {figures['postgres_cpu_us_per_event']} µs, wall "
-            f"{figures['wall_us_per_event']} µs ({figures['events_per_s']:,.0f} events/s)"
-        )
-        if args.json_path:
-            args.json_path.write_text(json.dumps(figures, indent=2) + "\n")
-        return 0
-    finally:
-        if context is not None:
-            context.engine.dispose()
-        with psycopg.connect(args.postgres, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for start in range(0, args.warm, size):
+                record(events[start : start + size])
+            timed = events[args.warm :]
+            cpu, wall, server = time.process_time(), time.perf_counter(), postgres_cpu_seconds()
+            for start in range(0, len(timed), size):
+                record(timed[start : start + size])
+            cpu = time.process_time() - cpu
+            wall = time.perf_counter() - wall
+            server = postgres_cpu_seconds() - server
+            n = len(timed)
+            figures = {
+                "events": n,
+                "batch_size": size,
+                "cpu_us_per_event": round(cpu / n * 1e6, 1),
+                "postgres_cpu_us_per_event": round(server / n * 1e6, 1),
+                "wall_us_per_event": round(wall / n * 1e6, 1),
+                "events_per_s": round(n / wall, 1),
+            }
+            print(
+                f"{n} events in batches of {size}: this process {figures['cpu_us_per_event']} µs "
+                f"CPU per event, PostgreSQL {figures['postgres_cpu_us_per_event']} µs, wall "
+                f"{figures['wall_us_per_event']} µs ({figures['events_per_s']:,.0f} events/s)"
+            )
+            if args.json_path:
+                args.json_path.write_text(json.dumps(figures, indent=2) + "\n")
+            return 0
+        finally:
+            if context is not None:
+                context.engine.dispose()
 
 
 if __name__ == "__main__":

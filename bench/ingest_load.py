@@ -54,6 +54,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -453,6 +455,17 @@ def run_ralph(
     }
 
 
+def interleaved(per_learner: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every learner's first event, then every learner's second, and so on: each
+    learner's events in time order, learners interleaved, as concurrent clients send them.
+
+    >>> interleaved({"a": [1, 2, 3], "b": [4]})
+    [1, 4, 2, 3]
+    """
+    longest = max((len(v) for v in per_learner.values()), default=0)
+    return [v[k] for k in range(longest) for v in per_learner.values() if k < len(v)]
+
+
 def first_events(
     per_learner: dict[str, list[dict[str, Any]]], n: int | None
 ) -> dict[str, list[dict[str, Any]]]:
@@ -464,15 +477,27 @@ def first_events(
     """
     if n is None:
         return per_learner
-    out: dict[str, list[dict[str, Any]]] = {learner: [] for learner in per_learner}
-    longest = max((len(v) for v in per_learner.values()), default=0)
-    taken = 0
-    for k in range(longest):
+    counts = dict.fromkeys(per_learner, 0)
+    for k in range(max((len(v) for v in per_learner.values()), default=0)):
         for learner, events in per_learner.items():
-            if taken < n and k < len(events):
-                out[learner].append(events[k])
-                taken += 1
-    return {learner: events for learner, events in out.items() if events}
+            if n > 0 and k < len(events):
+                counts[learner] += 1
+                n -= 1
+    return {learner: per_learner[learner][:c] for learner, c in counts.items() if c}
+
+
+@contextmanager
+def scratch_database(postgres: str, prefix: str) -> Iterator[str]:
+    """The URL of a new, empty database on the PostgreSQL server at ``postgres``, dropped
+    afterwards (with any connections still open to it)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def split(per_learner: dict[str, list[dict[str, Any]]], clients: int) -> list[list[str]]:

@@ -33,15 +33,21 @@ import json
 import random
 import resource
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from sqlalchemy import make_url
+from sqlalchemy import event
 
-from bench.ingest_load import ROOT, as_xapi, is_xapi, make_events, postgres_cpu
+from bench.ingest_load import (
+    ROOT,
+    as_xapi,
+    interleaved,
+    is_xapi,
+    make_events,
+    postgres_cpu,
+    scratch_database,
+)
 from masterypath.api.app import create_app
 from masterypath.domain.access import Scope
 from masterypath.interop.loader import load_framework_file
@@ -104,16 +110,6 @@ def postgres_cpu_seconds() -> float:
     return sum(postgres_cpu().values())
 
 
-def commits(url: str) -> int:
-    """Transactions committed so far in the database at ``url`` (PostgreSQL's count)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        row = conn.execute(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -145,107 +141,104 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.xapi_share <= 1:
         parser.error("--xapi-share: must be between 0 and 1")
 
-    name = f"masterypath_single_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.postgres, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
-    context = None
-    try:
-        settings = Settings(database_url=url, embeddings=False)
-        context = ServiceContext.from_settings(settings)
-        upgrade(context.engine)
-        framework = load_framework_file(args.framework).framework
-        FrameworkService(context).save(framework)
-        key = (
-            AccountService(context)
-            .create_api_key("cost", [Scope.EVIDENCE_WRITE, Scope.XAPI_WRITE], by="bench")
-            .key
-        )
-        app = create_app(settings, context=context)
-        headers = [
-            (b"host", b"127.0.0.1:8000"),
-            (b"authorization", f"Bearer {key}".encode()),
-            (b"content-type", b"application/json"),
-            (b"x-experience-api-version", b"1.0.3"),
-        ]
-        per = make_events(
-            framework,
-            args.warm + args.events,
-            args.learners,
-            random.Random(args.seed),
-            "s",
-            datetime(2026, 9, 1, tzinfo=UTC),
-        )
-        # one learner's events in time order, learners interleaved; the posts in flight
-        # together are of different learners, as concurrent clients send them
-        longest = max(len(v) for v in per.values())
-        events = [v[k] for k in range(longest) for v in per.values() if k < len(v)]
-        requests = requests_for(events, args.xapi_share)
-        size = args.concurrency
-
-        async def send_all(chunk: list[tuple[str, bytes]]) -> None:
-            for start in range(0, len(chunk), size):
-                statuses = await asyncio.gather(
-                    *(post(app, path, body, headers) for path, body in chunk[start : start + size])
-                )
-                if any(s >= 300 for s in statuses):
-                    raise RuntimeError(f"a post failed: {statuses}")
-
-        async def run() -> tuple[float, float, float]:
-            await send_all(requests[: args.warm])
-            committed = commits(url)
-            cpu, wall, server = time.process_time(), time.perf_counter(), postgres_cpu_seconds()
-            loop = time.thread_time()
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            profile = cProfile.Profile() if args.profile else None
-            if profile is not None:
-                profile.enable()
-            await send_all(requests[args.warm :])
-            if profile is not None:
-                profile.disable()
-                profile.dump_stats(args.profile)
-            transactions = commits(url) - committed
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            switches = after.ru_nvcsw + after.ru_nivcsw - usage.ru_nvcsw - usage.ru_nivcsw
-            return (
-                switches,
-                transactions,
-                time.process_time() - cpu,
-                time.thread_time() - loop,
-                time.perf_counter() - wall,
-                postgres_cpu_seconds() - server,
+    with scratch_database(args.postgres, "masterypath_single") as url:
+        context = None
+        try:
+            settings = Settings(database_url=url, embeddings=False)
+            context = ServiceContext.from_settings(settings)
+            upgrade(context.engine)
+            framework = load_framework_file(args.framework).framework
+            FrameworkService(context).save(framework)
+            key = (
+                AccountService(context)
+                .create_api_key("cost", [Scope.EVIDENCE_WRITE, Scope.XAPI_WRITE], by="bench")
+                .key
             )
+            app = create_app(settings, context=context)
+            commits: list[object] = []  # the app's transactions (not PostgreSQL's counter,
+            event.listen(context.engine, "commit", commits.append)  # which lags a second)
+            headers = [
+                (b"host", b"127.0.0.1:8000"),
+                (b"authorization", f"Bearer {key}".encode()),
+                (b"content-type", b"application/json"),
+                (b"x-experience-api-version", b"1.0.3"),
+            ]
+            per = make_events(
+                framework,
+                args.warm + args.events,
+                args.learners,
+                random.Random(args.seed),
+                "s",
+                datetime(2026, 9, 1, tzinfo=UTC),
+            )
+            # one learner's events in time order, learners interleaved; the posts in flight
+            # together are of different learners, as concurrent clients send them
+            events = interleaved(per)
+            requests = requests_for(events, args.xapi_share)
+            size = args.concurrency
 
-        switches, transactions, cpu, loop, wall, server = asyncio.run(run())
-        n = len(requests) - args.warm
-        figures = {
-            "events": n,
-            "concurrency": size,
-            "xapi_share": args.xapi_share,
-            "events_per_transaction": round(n / max(transactions, 1), 2),
-            "context_switches_per_event": round(switches / n, 2),
-            "cpu_us_per_event": round(cpu / n * 1e6, 1),
-            "event_loop_cpu_us_per_event": round(loop / n * 1e6, 1),
-            "postgres_cpu_us_per_event": round(server / n * 1e6, 1),
-            "wall_us_per_event": round(wall / n * 1e6, 1),
-            "events_per_s": round(n / wall, 1),
-        }
-        print(
-            f"{n} single posts, {size} at a time: this process {figures['cpu_us_per_event']} "
-            f"µs CPU per event ({figures['event_loop_cpu_us_per_event']} µs of it on the event "
-            f"loop), PostgreSQL {figures['postgres_cpu_us_per_event']} µs, wall "
-            f"{figures['wall_us_per_event']} µs ({figures['events_per_s']:,.0f} events/s); "
-            f"{figures['events_per_transaction']} events per transaction, "
-            f"{figures['context_switches_per_event']} context switches per event"
-        )
-        if args.json_path:
-            args.json_path.write_text(json.dumps(figures, indent=2) + "\n")
-        return 0
-    finally:
-        if context is not None:
-            context.engine.dispose()
-        with psycopg.connect(args.postgres, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            async def send_all(chunk: list[tuple[str, bytes]]) -> None:
+                for start in range(0, len(chunk), size):
+                    flight = chunk[start : start + size]
+                    statuses = await asyncio.gather(
+                        *(post(app, path, body, headers) for path, body in flight)
+                    )
+                    if any(s >= 300 for s in statuses):
+                        raise RuntimeError(f"a post failed: {statuses}")
+
+            async def run() -> tuple[float, float, float]:
+                await send_all(requests[: args.warm])
+                committed = len(commits)
+                cpu, wall, server = time.process_time(), time.perf_counter(), postgres_cpu_seconds()
+                loop = time.thread_time()
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                profile = cProfile.Profile() if args.profile else None
+                if profile is not None:
+                    profile.enable()
+                await send_all(requests[args.warm :])
+                if profile is not None:
+                    profile.disable()
+                    profile.dump_stats(args.profile)
+                transactions = len(commits) - committed
+                after = resource.getrusage(resource.RUSAGE_SELF)
+                switches = after.ru_nvcsw + after.ru_nivcsw - usage.ru_nvcsw - usage.ru_nivcsw
+                return (
+                    switches,
+                    transactions,
+                    time.process_time() - cpu,
+                    time.thread_time() - loop,
+                    time.perf_counter() - wall,
+                    postgres_cpu_seconds() - server,
+                )
+
+            switches, transactions, cpu, loop, wall, server = asyncio.run(run())
+            n = len(requests) - args.warm
+            figures = {
+                "events": n,
+                "concurrency": size,
+                "xapi_share": args.xapi_share,
+                "events_per_transaction": round(n / max(transactions, 1), 2),
+                "context_switches_per_event": round(switches / n, 2),
+                "cpu_us_per_event": round(cpu / n * 1e6, 1),
+                "event_loop_cpu_us_per_event": round(loop / n * 1e6, 1),
+                "postgres_cpu_us_per_event": round(server / n * 1e6, 1),
+                "wall_us_per_event": round(wall / n * 1e6, 1),
+                "events_per_s": round(n / wall, 1),
+            }
+            print(
+                f"{n} single posts, {size} at a time: this process {figures['cpu_us_per_event']} "
+                f"µs CPU per event ({figures['event_loop_cpu_us_per_event']} µs of it on the event "
+                f"loop), PostgreSQL {figures['postgres_cpu_us_per_event']} µs, wall "
+                f"{figures['wall_us_per_event']} µs ({figures['events_per_s']:,.0f} events/s); "
+                f"{figures['events_per_transaction']} events per transaction, "
+                f"{figures['context_switches_per_event']} context switches per event"
+            )
+            if args.json_path:
+                args.json_path.write_text(json.dumps(figures, indent=2) + "\n")
+            return 0
+        finally:
+            if context is not None:
+                context.engine.dispose()
 
 
 if __name__ == "__main__":
