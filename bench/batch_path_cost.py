@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.ingest_load import ROOT, interleaved, make_events, postgres_cpu, scratch_database
+from bench.ingest_load import ROOT, interleaved, make_events, postgres_cpu_seconds, scratch_database
 from masterypath.api.app import _to_domain
 from masterypath.api.schemas import EvidenceIn
 from masterypath.interop.loader import load_framework_file
@@ -42,11 +42,6 @@ from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.settings import Settings
 from masterypath.store.database import upgrade
-
-
-def postgres_cpu_seconds() -> float:
-    """CPU seconds so far of every ``postgres`` process on this machine."""
-    return sum(postgres_cpu().values())
 
 
 def main(argv: list[str] | None = None) -> int:

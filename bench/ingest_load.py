@@ -155,6 +155,11 @@ def postgres_cpu() -> dict[int, float]:
     return out
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds so far of every ``postgres`` process on this machine."""
+    return sum(postgres_cpu().values())
+
+
 class CpuMeter:
     """CPU time spent by the server (its supervisor and workers), PostgreSQL (every
     ``postgres`` process: backends and background writers) and this process (the

@@ -45,7 +45,7 @@ from bench.ingest_load import (
     interleaved,
     is_xapi,
     make_events,
-    postgres_cpu,
+    postgres_cpu_seconds,
     scratch_database,
 )
 from masterypath.api.app import create_app
@@ -104,10 +104,6 @@ def requests_for(events: list[dict[str, Any]], share: float) -> list[tuple[str, 
         else:
             out.append(("/api/v1/evidence", json.dumps(e).encode()))
     return out
-
-
-def postgres_cpu_seconds() -> float:
-    return sum(postgres_cpu().values())
 
 
 def main(argv: list[str] | None = None) -> int:
