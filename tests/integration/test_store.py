@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -29,6 +30,8 @@ from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.store.bulk import execute_arrays, kept_cursor
+from masterypath.store.database import alembic_config, upgrade
+from masterypath.store.mastery import MasteryRepository
 from masterypath.store.tables import Base
 
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -73,6 +76,35 @@ def test_migrations_match_the_models(database: ServiceContext) -> None:
     with database.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_the_heads_function_goes_down_and_up_with_its_migration_and_is_planned_once(
+    database: ServiceContext,
+) -> None:
+    FrameworkService(database).save(FRAMEWORK)
+    postgresql = database.engine.dialect.name == "postgresql"
+    settings = "SELECT proconfig FROM pg_proc WHERE proname = 'masterypath_framework_heads'"
+
+    def heads() -> list[tuple[str, bool]]:
+        with database.sessions() as session:
+            return [
+                (h.framework_id, h.has_overrides)
+                for h in MasteryRepository(session).heads_of(["add", "nope"])
+            ]
+
+    assert heads() == [("arith", False)]
+    command.downgrade(alembic_config(database.engine), "0007")
+    if postgresql:
+        with database.engine.connect() as conn:
+            assert conn.exec_driver_sql(settings).all() == []
+    upgrade(database.engine)
+    if postgresql:
+        with database.engine.connect() as conn:
+            # planned once per connection: PostgreSQL would otherwise plan it on every run
+            assert conn.exec_driver_sql(settings).all() == [
+                (["plan_cache_mode=force_generic_plan"],)
+            ]
+    assert heads() == [("arith", False)]
 
 
 def test_framework_round_trip(database: ServiceContext) -> None:

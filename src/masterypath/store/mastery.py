@@ -307,18 +307,12 @@ class MasteryRepository:
                 for fid in sorted({f for fids in routes.values() for f in fids})
                 if (stamp := self.framework_stamp(fid)) is not None
             ]
+        # a function, so that PostgreSQL plans the query once per connection (migration
+        # 0008 says why)
         rows = execute_arrays(
             self.session,
-            "SELECT f.id, f.imported_at, "
-            "(SELECT CAST(json_agg(json_build_array(m.name, m.version)) AS text) FROM "
-            "(SELECT name, max(id) AS version FROM model_versions WHERE framework_id = f.id "
-            "AND active GROUP BY name) AS m), "
-            "(SELECT CAST(json_agg(json_build_array(p.competency_id, p.policy)) AS text) "
-            "FROM mastery_policies AS p WHERE p.framework_id = f.id), "
-            "EXISTS (SELECT 1 FROM overrides AS o WHERE o.framework_id = f.id "
-            "AND o.lifted_at IS NULL) "
-            "FROM frameworks AS f WHERE f.id IN "
-            "(SELECT framework_id FROM competencies WHERE id = ANY(%b::text[])) ORDER BY f.id",
+            "SELECT framework_id, stamp, models, policies, overridden "
+            "FROM masterypath_framework_heads(%b::text[])",
             [ids],
         )
         return [
