@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     placement_confirmation: bool = True
     """Hold placement conclusions for an educator's confirmation before they become
     ``inferred`` evidence (``MASTERYPATH_PLACEMENT_CONFIRMATION=0``: record at once)."""
+    opentelemetry: bool = False
+    """FastAPI's own OpenTelemetry spans and metrics, for a process that configures an
+    OpenTelemetry SDK (``MASTERYPATH_OPENTELEMETRY=1``). Off, FastAPI does not look for
+    one on every request (it reads the environment each time to find out)."""
     embeddings: bool = True
     """Use sentence embeddings for career alignment when the ``nlp`` extra is installed
     (``MASTERYPATH_EMBEDDINGS=0``: lexical matching only)."""

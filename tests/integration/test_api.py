@@ -11,7 +11,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from masterypath.services.context import ServiceContext
-from tests.conftest import admin_client
+from masterypath.settings import Settings
+from tests.conftest import admin_client, api_app
 
 CASE = Path(__file__).parents[1] / "fixtures" / "case_fractions.json"
 EVIDENCE: dict[str, Any] = {
@@ -50,6 +51,20 @@ def test_the_ingest_posts_are_matched_before_any_included_router(client: TestCli
     assert len(ingest) == 2 and max(ingest) < first_included
     xapi = routes[first_included]
     assert any(getattr(r, "path", "") == "/xapi/statements" for r in xapi.original_router.routes)
+
+
+def test_fastapi_looks_for_opentelemetry_only_when_the_settings_ask(
+    database: ServiceContext,
+) -> None:
+    # FastAPI 0.165 asks OpenTelemetry for its providers on every request (reading the
+    # environment each time) unless its telemetry is off; FastAPI keeps the configuration
+    # it was given in ``_telemetry``
+    quiet: Any = api_app(database, Settings(embeddings=False))[0].app
+    traced: Any = api_app(database, Settings(embeddings=False, opentelemetry=True))[0].app
+    switches = ("tracing", "metrics", "logs")
+    assert [quiet._telemetry[k] for k in switches] == [False, False, False]
+    assert [traced._telemetry[k] for k in switches] == [True, True, True]
+    assert not quiet._native_telemetry.enabled()
 
 
 def test_post_evidence_is_idempotent(client: TestClient) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from fastapi.telemetry import TelemetryConfig
 from pydantic import Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
@@ -76,6 +77,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 MEDIA = {"case": "application/json", "csv": "text/csv", "yaml": "application/yaml"}
 MAX_BATCH = 10_000
+TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's OpenTelemetry bridge, off unless ``Settings.opentelemetry``."""
 EvidenceBatch = Annotated[list[EvidenceIn], Field(min_length=1, max_length=MAX_BATCH)]
 EVIDENCE_BATCH: TypeAdapter[list[EvidenceIn]] = TypeAdapter(EvidenceBatch)
 """The batch endpoint's body, for its fast lane."""
@@ -106,6 +109,7 @@ def create_app(
         responses=ERRORS,
         description="Competency frameworks, the evidence ledger and mastery. Every `/api/v1` "
         "and `/xapi` endpoint needs `Authorization: Bearer <token or API key>`.",
+        telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
