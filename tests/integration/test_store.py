@@ -78,21 +78,26 @@ def test_migrations_match_the_models(database: ServiceContext) -> None:
     assert diff == []
 
 
-def test_the_heads_function_goes_down_and_up_with_its_migration_and_is_planned_once(
+def test_the_functions_of_migration_0008_go_down_and_up_and_are_planned_once(
     database: ServiceContext,
 ) -> None:
     FrameworkService(database).save(FRAMEWORK)
+    EvidenceService(database).record(ev(1))
     postgresql = database.engine.dialect.name == "postgresql"
-    settings = "SELECT proconfig FROM pg_proc WHERE proname = 'masterypath_framework_heads'"
+    settings = (
+        "SELECT proname, proconfig FROM pg_proc WHERE proname IN "
+        "('masterypath_framework_heads', 'masterypath_states_of') ORDER BY proname"
+    )
 
-    def heads() -> list[tuple[str, bool]]:
+    def reads() -> tuple[list[tuple[str, bool]], list[tuple[str, str]]]:
         with database.sessions() as session:
-            return [
-                (h.framework_id, h.has_overrides)
-                for h in MasteryRepository(session).heads_of(["add", "nope"])
-            ]
+            repo = MasteryRepository(session)
+            heads = [(h.framework_id, h.has_overrides) for h in repo.heads_of(["add", "nope"])]
+            states = repo.load_states_of("arith", [("l1", "add"), ("l1", "sub"), ("l2", "add")])
+            return heads, sorted(states)
 
-    assert heads() == [("arith", False)]
+    before = reads()
+    assert before == ([("arith", False)], [("l1", "add")])
     command.downgrade(alembic_config(database.engine), "0007")
     if postgresql:
         with database.engine.connect() as conn:
@@ -100,11 +105,13 @@ def test_the_heads_function_goes_down_and_up_with_its_migration_and_is_planned_o
     upgrade(database.engine)
     if postgresql:
         with database.engine.connect() as conn:
-            # planned once per connection: PostgreSQL would otherwise plan it on every run
+            # planned once per connection: PostgreSQL would otherwise plan them on every run
+            generic = ["plan_cache_mode=force_generic_plan"]
             assert conn.exec_driver_sql(settings).all() == [
-                (["plan_cache_mode=force_generic_plan"],)
+                ("masterypath_framework_heads", generic),
+                ("masterypath_states_of", generic),
             ]
-    assert heads() == [("arith", False)]
+    assert reads() == before
 
 
 def test_framework_round_trip(database: ServiceContext) -> None:
