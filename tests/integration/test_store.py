@@ -114,6 +114,32 @@ def test_the_functions_of_migration_0008_go_down_and_up_and_are_planned_once(
     assert reads() == before
 
 
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_the_functions_answer_as_the_statements_they_replaced(database: ServiceContext) -> None:
+    # bench/planned_once.py times the statements of before migration 0008 against its
+    # functions (which are PostgreSQL's): both must give the same rows
+    from bench.planned_once import HEADS_FUNCTION, HEADS_INLINE, STATES_FUNCTION, STATES_INLINE
+
+    FrameworkService(database).save(FRAMEWORK)
+    EvidenceService(database).record_many(
+        [ev(n, learner_id=f"l{n % 3}", competency_ids=("add", "mul")) for n in range(9)]
+    )
+    pairs = [("l0", "add"), ("l1", "mul"), ("l2", "add"), ("l9", "add"), ("l0", "sub")]
+    learners, competencies = [p[0] for p in pairs], [p[1] for p in pairs]
+    with database.sessions() as session:
+        heads = [
+            execute_arrays(session, sql, [["add", "nope"]])
+            for sql in (HEADS_INLINE, HEADS_FUNCTION)
+        ]
+        states = [
+            sorted(execute_arrays(session, sql, [learners, competencies, framework]))
+            for sql, framework in ((STATES_INLINE, ["arith"]), (STATES_FUNCTION, "arith"))
+        ]
+    assert heads[0] == heads[1] and len(heads[0]) == 1 and heads[0][0][0] == "arith"
+    assert states[0] == states[1]
+    assert [(r[0], r[1]) for r in states[0]] == [("l0", "add"), ("l1", "mul"), ("l2", "add")]
+
+
 def test_framework_round_trip(database: ServiceContext) -> None:
     service = FrameworkService(database)
     saved = service.save(FRAMEWORK)

@@ -7,7 +7,7 @@ import os
 import time
 
 import pytest
-from bench import batch_path_cost, single_path_cost
+from bench import batch_path_cost, planned_once, single_path_cost
 from bench.ingest_load import CpuMeter, Phase, first_events
 
 
@@ -69,3 +69,13 @@ def test_the_single_path_cost_bench_refuses_bad_counts(
             single_path_cost.main(argv)
         assert stop.value.code == 2
         assert says in capsys.readouterr().err
+
+
+def test_the_planned_once_bench_refuses_counts_below_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in ("--events", "--calls", "--rounds", "--keys"):
+        with pytest.raises(SystemExit) as stop:
+            planned_once.main([name, "0"])
+        assert stop.value.code == 2
+        assert f"{name}: must be at least 1" in capsys.readouterr().err
