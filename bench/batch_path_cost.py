@@ -33,7 +33,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.ingest_load import ROOT, interleaved, make_events, postgres_cpu_seconds, scratch_database
+from bench.ingest_load import (
+    add_database_arguments,
+    interleaved,
+    make_events,
+    postgres_cpu_seconds,
+    require_at_least,
+    scratch_database,
+)
 from masterypath.api.app import _to_domain
 from masterypath.api.schemas import EvidenceIn
 from masterypath.interop.loader import load_framework_file
@@ -46,26 +53,16 @@ from masterypath.store.database import upgrade
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--framework", type=Path, default=ROOT / "src/masterypath/demo_data/dbe_kt22_excerpt.yaml"
-    )
+    add_database_arguments(parser)
     parser.add_argument("--events", type=int, default=18000, help="events timed")
     parser.add_argument("--warm", type=int, default=2000, help="events recorded first, untimed")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--learners", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--postgres",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="server to create the benchmark database on",
-    )
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
-    for name in ("events", "batch_size", "learners"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')}: must be at least 1")
-    if args.warm < 0:
-        parser.error("--warm: must be at least 0")
+    require_at_least(parser, args, 1, "events", "batch_size", "learners")
+    require_at_least(parser, args, 0, "warm")
 
     with scratch_database(args.postgres, "masterypath_cost") as url:
         context = None

@@ -505,6 +505,27 @@ def scratch_database(postgres: str, prefix: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--framework`` and ``--postgres``, which every ingestion benchmark takes."""
+    parser.add_argument(
+        "--framework", type=Path, default=ROOT / "src/masterypath/demo_data/dbe_kt22_excerpt.yaml"
+    )
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="server to create the benchmark database on",
+    )
+
+
+def require_at_least(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, minimum: int, *names: str
+) -> None:
+    """Stop with argparse's usage error naming the first of ``names`` under ``minimum``."""
+    for name in names:
+        if getattr(args, name) < minimum:
+            parser.error(f"--{name.replace('_', '-')}: must be at least {minimum}")
+
+
 def split(per_learner: dict[str, list[dict[str, Any]]], clients: int) -> list[list[str]]:
     learners = sorted(per_learner)
     return [learners[i::clients] for i in range(clients)]
@@ -579,14 +600,7 @@ def median_run(phases: list[Phase]) -> Phase:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--framework", type=Path, default=ROOT / "src/masterypath/demo_data/dbe_kt22_excerpt.yaml"
-    )
-    parser.add_argument(
-        "--postgres",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="server to create the benchmark database on",
-    )
+    add_database_arguments(parser)
     parser.add_argument("--single", type=int, default=4000, help="events posted one by one")
     parser.add_argument("--batched", type=int, default=40000, help="events posted in batches")
     parser.add_argument("--batch-size", type=int, default=100)
@@ -635,8 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error("--repeat: must be at least 1")
+    require_at_least(parser, args, 1, "repeat")
     if args.peer_single is not None and args.peer_single < 1:
         parser.error("--peer-single: must be at least 1")
     # killed with SIGTERM (a timeout, ^C in a wrapper), still drop the benchmark database

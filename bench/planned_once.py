@@ -32,7 +32,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import make_url
 
-from bench.ingest_load import ROOT, interleaved, make_events, scratch_database
+from bench.ingest_load import (
+    add_database_arguments,
+    interleaved,
+    make_events,
+    require_at_least,
+    scratch_database,
+)
 from masterypath.api.app import _to_domain
 from masterypath.api.schemas import EvidenceIn
 from masterypath.interop.loader import load_framework_file
@@ -99,25 +105,16 @@ def per_call(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--framework", type=Path, default=ROOT / "src/masterypath/demo_data/dbe_kt22_excerpt.yaml"
-    )
+    add_database_arguments(parser)
     parser.add_argument("--events", type=int, default=20000, help="events recorded first")
     parser.add_argument("--learners", type=int, default=400)
     parser.add_argument("--calls", type=int, default=2000, help="calls of each form, a round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keys", type=int, default=8, help="states read by a call")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--postgres",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="server to create the benchmark database on",
-    )
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
-    for name in ("events", "learners", "calls", "rounds", "keys"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name}: must be at least 1")
+    require_at_least(parser, args, 1, "events", "learners", "calls", "rounds", "keys")
 
     console = Console()
     with scratch_database(args.postgres, "masterypath_planned") as url:

@@ -40,12 +40,13 @@ from typing import Any
 from sqlalchemy import event
 
 from bench.ingest_load import (
-    ROOT,
+    add_database_arguments,
     as_xapi,
     interleaved,
     is_xapi,
     make_events,
     postgres_cpu_seconds,
+    require_at_least,
     scratch_database,
 )
 from masterypath.api.app import create_app
@@ -108,9 +109,7 @@ def requests_for(events: list[dict[str, Any]], share: float) -> list[tuple[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--framework", type=Path, default=ROOT / "src/masterypath/demo_data/dbe_kt22_excerpt.yaml"
-    )
+    add_database_arguments(parser)
     parser.add_argument("--events", type=int, default=8000, help="events timed")
     parser.add_argument("--warm", type=int, default=1000, help="events sent first, untimed")
     parser.add_argument("--concurrency", type=int, default=8, help="posts in flight at once")
@@ -118,22 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--postgres",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="server to create the benchmark database on",
-    )
-    parser.add_argument(
         "--profile",
         type=Path,
         help="write cProfile statistics of the event loop's thread (the timed part) here",
     )
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
-    for name in ("events", "concurrency", "learners"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name}: must be at least 1")
-    if args.warm < 0:
-        parser.error("--warm: must be at least 0")
+    require_at_least(parser, args, 1, "events", "concurrency", "learners")
+    require_at_least(parser, args, 0, "warm")
     if not 0 <= args.xapi_share <= 1:
         parser.error("--xapi-share: must be between 0 and 1")
 
