@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fsrs import Card
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,7 @@ from masterypath.domain.progress import (
 from masterypath.domain.trackers import DEFAULT_BKT, BKTTracker
 from masterypath.errors import ValidationError
 from masterypath.services.mastery import FrameworkRuntime, Projector
+from masterypath.store.json_text import from_json_text, to_json_text
 from masterypath.store.mastery import LedgerEvent, StoredState
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -149,6 +151,23 @@ def test_review_due_and_expiry() -> None:
     state, _ = run([1.0, 1.0], proficient)
     stale = decide(state, proficient, TRACKER, now=T + timedelta(days=8))
     assert (stale.status, stale.explanation.rule) == (Status.INSUFFICIENT_EVIDENCE, "expiry")
+
+
+def test_a_review_leaves_the_card_it_read_alone_and_the_card_is_stored_as_fsrs_writes_it() -> None:
+    policy = MasteryPolicy()
+    state, _ = run([1.0, 1.0, 1.0], policy)
+    card = state.review_card
+    assert isinstance(card, Card)  # fsrs's object: a review converts nothing
+    kept = card.to_dict()
+    review = Observation("r", 0.0, "practice", T + timedelta(days=3), None)
+    after, step = apply_observation(state, review, TRACKER, policy)
+    assert step.reviewed and after.review_card is not card
+    assert card.to_dict() == kept and state.review_card is card  # the input is untouched
+    assert after.review_card is not None and after.review_card.last_review == review.timestamp
+    stored = to_json_text(after)
+    assert from_json_text(stored)["review_card"] == after.review_card.to_dict()
+    assert stored == to_json_text(after.to_dict())
+    assert state_from_dict(from_json_text(stored)) == after
 
 
 def test_an_override_wins_and_keeps_the_model_status() -> None:

@@ -67,8 +67,10 @@ class CompetencyState:
     """When it was first mastered; it then gets reviews instead of going back to start."""
     opportunities_to_mastery: int | None = None
     peak_estimate: float | None = None
-    review_card: Mapping[str, Any] | None = None
-    """The FSRS card of the spaced reviews (``Card.to_dict()``)."""
+    review_card: Card | None = None
+    """The FSRS card of the spaced reviews. Never changed in place (fsrs reviews a copy);
+    kept as fsrs's own object, not its dictionary, so that a review does not convert it
+    both ways (a third of a review's time). Stored as ``Card.to_dict()`` writes it."""
     review_due: datetime | None = None
     alerts_raised: tuple[str, ...] = ()
 
@@ -98,7 +100,7 @@ class CompetencyState:
             "mastered_at": iso(self.mastered_at),
             "opportunities_to_mastery": self.opportunities_to_mastery,
             "peak_estimate": self.peak_estimate,
-            "review_card": None if self.review_card is None else dict(self.review_card),
+            "review_card": None if self.review_card is None else self.review_card.to_dict(),
             "review_due": iso(self.review_due),
             "alerts_raised": list(self.alerts_raised),
         }
@@ -208,12 +210,8 @@ def apply_observation(
     card, due, reviewed = state.review_card, state.review_due, False
     if state.mastered_at is not None and policy.review and card is not None:
         rating = Rating.Good if obs.score >= 0.5 else Rating.Again
-        reviewed_card, _ = REVIEWS.review_card(
-            Card.from_dict(dict(card)),  # type: ignore[arg-type]
-            rating,
-            review_datetime=obs.timestamp,
-        )
-        card, due, reviewed = reviewed_card.to_dict(), reviewed_card.due, True
+        card, _ = REVIEWS.review_card(card, rating, review_datetime=obs.timestamp)
+        due, reviewed = card.due, True
     new = CompetencyState(
         learner_id=state.learner_id,
         competency_id=state.competency_id,
@@ -242,7 +240,7 @@ def apply_observation(
             new,
             mastered_at=obs.timestamp,
             opportunities_to_mastery=new.n_evidence,
-            review_card=None if first is None else first.to_dict(),
+            review_card=first,
             review_due=None if first is None else first.due,
         )
     alerts = detect_alerts(state, new, policy, evidence_key=obs.key)
@@ -296,7 +294,9 @@ def state_from_dict(data: Mapping[str, Any]) -> CompetencyState:
         mastered_at=when("mastered_at"),
         opportunities_to_mastery=data.get("opportunities_to_mastery"),
         peak_estimate=data.get("peak_estimate"),
-        review_card=data.get("review_card"),
+        review_card=None
+        if data.get("review_card") is None
+        else Card.from_dict(data["review_card"]),
         review_due=when("review_due"),
         alerts_raised=tuple(data.get("alerts_raised", ())),
     )
