@@ -35,6 +35,7 @@ from typing import Any
 
 from bench.ingest_load import (
     add_database_arguments,
+    cost_figures,
     interleaved,
     make_events,
     postgres_cpu_seconds,
@@ -99,10 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             figures = {
                 "events": n,
                 "batch_size": size,
-                "cpu_us_per_event": round(cpu / n * 1e6, 1),
-                "postgres_cpu_us_per_event": round(server / n * 1e6, 1),
-                "wall_us_per_event": round(wall / n * 1e6, 1),
-                "events_per_s": round(n / wall, 1),
+                **cost_figures(n, cpu=cpu, postgres=server, wall=wall),
             }
             print(
                 f"{n} events in batches of {size}: this process {figures['cpu_us_per_event']} µs "

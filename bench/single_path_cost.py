@@ -42,6 +42,7 @@ from sqlalchemy import event
 from bench.ingest_load import (
     add_database_arguments,
     as_xapi,
+    cost_figures,
     interleaved,
     is_xapi,
     make_events,
@@ -206,11 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                 "xapi_share": args.xapi_share,
                 "events_per_transaction": round(n / max(transactions, 1), 2),
                 "context_switches_per_event": round(switches / n, 2),
-                "cpu_us_per_event": round(cpu / n * 1e6, 1),
                 "event_loop_cpu_us_per_event": round(loop / n * 1e6, 1),
-                "postgres_cpu_us_per_event": round(server / n * 1e6, 1),
-                "wall_us_per_event": round(wall / n * 1e6, 1),
-                "events_per_s": round(n / wall, 1),
+                **cost_figures(n, cpu=cpu, postgres=server, wall=wall),
             }
             print(
                 f"{n} single posts, {size} at a time: this process {figures['cpu_us_per_event']} "
