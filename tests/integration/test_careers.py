@@ -234,6 +234,22 @@ def test_api_careers_errors(client: TestClient) -> None:
     )
     assert bad.status_code == 422
     assert "line 2: importance" in bad.json()["message"]
+    # PostgreSQL refuses NUL in text: named as bad input, not a 500 (found by fuzzing)
+    nul = client.post(
+        f"{v1}/taxonomies/nul",
+        content="occupation,skill,importance\na\x00b,c,1\n",
+        headers={"content-type": "text/csv"},
+    )
+    assert nul.status_code == 422
+    assert "line 2: occupation" in nul.json()["message"] and "NUL" in nul.json()["message"]
+    # a carriage return in an unquoted cell ends the row, as CSV files mean it (was a 500)
+    cr = client.post(
+        f"{v1}/taxonomies/cr",
+        content="occupation,skill,importance\na\rb,c,1\n",
+        headers={"content-type": "text/csv"},
+    )
+    assert cr.status_code == 422 and "line 2: skill" in cr.json()["message"]
+    assert client.get(f"{v1}/taxonomies/nul/occupations").status_code == 404
     assert client.get(f"{v1}/frameworks/dbcourse/careers/mini/coverage/nope").status_code == 404
     assert (
         client.get(f"{v1}/learners/l9/career-goal", params={"framework_id": "dbcourse"}).status_code

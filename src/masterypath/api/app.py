@@ -224,7 +224,12 @@ def create_app(
 
     # route matching walks the routes in order, through every included router: the
     # evidence posts (half of all writes under load) are matched first, at the top level
-    @app.post("/api/v1/evidence", tags=["evidence"], status_code=201)
+    @app.post(
+        "/api/v1/evidence",
+        tags=["evidence"],
+        status_code=201,
+        responses={200: {"model": RecordOut, "description": "Stored before: nothing changed"}},
+    )
     async def post_evidence(
         body: EvidenceIn, response: Response, principal: Principal = allow(Action.WRITE_EVIDENCE)
     ) -> RecordOut:
@@ -256,7 +261,14 @@ def create_app(
         status, out = await record(batch, principal)
         return _json_response(status, [o.model_dump() for o in out])
 
-    @app.post("/api/v1/evidence/batch", tags=["evidence"], status_code=201)
+    @app.post(
+        "/api/v1/evidence/batch",
+        tags=["evidence"],
+        status_code=201,
+        responses={
+            200: {"model": list[RecordOut], "description": "All stored before: nothing changed"}
+        },
+    )
     async def post_evidence_batch(
         body: Annotated[list[EvidenceIn], Body(min_length=1, max_length=MAX_BATCH)],
         response: Response,

@@ -63,7 +63,9 @@ def careers_router(
             text = body.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidInputError("body", [Problem("body", "body", "not UTF-8")]) from None
-        taxonomy = read_generic_csv(io.StringIO(text), taxonomy_id=taxonomy_id, title=title)
+        taxonomy = read_generic_csv(
+            io.StringIO(text, newline=""), taxonomy_id=taxonomy_id, title=title
+        )
         imported = await run_in_threadpool(careers.import_taxonomy, taxonomy, replace=replace)
         return vars(imported)
 

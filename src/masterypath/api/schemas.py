@@ -7,8 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"^[^\x00-\x1f]*$")]
-Key = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00-\x1f]*$")]
+NO_CONTROL = r"^[^\x00-\x1f]*$"
+"""No control characters: no id, name or label needs them, and PostgreSQL refuses NUL."""
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=NO_CONTROL)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NO_CONTROL)]
 
 
 class Strict(BaseModel):
@@ -131,7 +134,7 @@ class FrameworkImportedOut(BaseModel):
 
 
 class AttributeIn(Strict):
-    value: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    value: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_CONTROL)]
     consent_by: Text = Field(description="Who consented: the learner, or a guardian.")
 
 
@@ -168,9 +171,7 @@ class TokenOut(BaseModel):
 
 
 class UserIn(Strict):
-    username: Annotated[
-        str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*$")
-    ]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL)]
     password: Annotated[str, StringConstraints(min_length=8, max_length=1000)]
     role: Literal["admin", "educator", "learner"]
     learner_id: Text | None = Field(default=None, description="Required for a learner account.")
@@ -207,8 +208,8 @@ class LearnerIn(Strict):
     """Personal data, stored apart from the pseudonymous id used everywhere else."""
 
     learner_id: Text | None = Field(default=None, description="Generated when not given.")
-    name: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00-\x1f]*$")] = ""
-    email: Annotated[str, StringConstraints(max_length=320, pattern=r"^[^\x00-\x1f]*$")] = ""
+    name: Annotated[str, StringConstraints(max_length=500, pattern=NO_CONTROL)] = ""
+    email: Annotated[str, StringConstraints(max_length=320, pattern=NO_CONTROL)] = ""
     birth_date: date | None = Field(default=None, description="ISO date; under 13 needs consent.")
 
     model_config = ConfigDict(strict=False, extra="forbid")
@@ -220,7 +221,7 @@ class ConsentIn(Strict):
 
 class CohortIn(Strict):
     id: Text
-    title: Annotated[str, StringConstraints(max_length=1000, pattern=r"^[^\x00-\x1f]*$")] = ""
+    title: Annotated[str, StringConstraints(max_length=1000, pattern=NO_CONTROL)] = ""
 
 
 class OverrideIn(Strict):

@@ -138,12 +138,12 @@ class Evidence:
     """Position among the learner's evidence in its source (e.g. a log's order column)."""
 
     def __post_init__(self) -> None:
-        _check_text(self.key, "key", MAX_KEY_LENGTH)
-        _check_text(self.learner_id, "learner_id")
+        check_text(self.key, "key", MAX_KEY_LENGTH)
+        check_text(self.learner_id, "learner_id")
         if not self.competency_ids:
             raise ValidationError("competency_ids", "must name at least one competency")
         for cid in self.competency_ids:
-            _check_text(cid, "competency_ids")
+            check_text(cid, "competency_ids")
         if len(set(self.competency_ids)) != len(self.competency_ids):
             raise ValidationError("competency_ids", "a competency is listed twice")
         if not isinstance(self.outcome, BinaryOutcome | ScoreOutcome | RubricOutcome):
@@ -164,7 +164,7 @@ class Evidence:
         for name in ("item_id", "source", "asserted_by"):
             value = getattr(self, name)
             if value is not None:
-                _check_text(value, name)
+                check_text(value, name)
         if self.sequence is not None and (
             isinstance(self.sequence, bool) or not isinstance(self.sequence, int)
         ):
@@ -351,7 +351,17 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
     raise ValidationError("outcome.type", f"must be binary, score or rubric, got {kind!r}")
 
 
-def _check_text(value: object, field_name: str, limit: int = MAX_ID_LENGTH) -> None:
+def check_text(value: object, field_name: str, limit: int = MAX_ID_LENGTH) -> None:
+    """Raise :class:`ValidationError` naming ``field_name`` unless ``value`` is a non-blank
+    string of at most ``limit`` characters without control characters (which no id or
+    label needs, and PostgreSQL refuses NUL in text).
+
+    >>> check_text("ana", "learner_id")
+    >>> check_text("a\x00b", "value")
+    Traceback (most recent call last):
+    ...
+    masterypath.errors.ValidationError: value: must not contain control characters
+    """
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field_name, f"must be a non-empty string, got {value!r}")
     if len(value) > limit:

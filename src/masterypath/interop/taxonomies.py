@@ -198,7 +198,12 @@ def read_generic_csv(
 def _generic_rows(
     reader: csv.DictReader[str], name: str, taxonomy_id: str, title: str, essential_at: float
 ) -> Taxonomy:
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        rows = list(_stripped(reader))
+    except csv.Error as exc:
+        where = f"{name} line {reader.line_num}"
+        raise InvalidInputError(name, [Problem(where, "(row)", f"not valid CSV: {exc}")]) from None
     missing = [c for c in GENERIC_REQUIRED if c not in header]
     if missing:
         raise InvalidInputError(
@@ -208,8 +213,12 @@ def _generic_rows(
     skills: dict[str, CareerSkill] = {}
     requirements: dict[tuple[str, str], Requirement] = {}
     problems: list[Problem] = []
-    for line, raw in enumerate(_stripped(reader), start=2):
+    for line, raw in enumerate(rows, start=2):
         where = f"{name} line {line}"
+        nul = [column for column, value in raw.items() if "\x00" in value]
+        if nul:
+            problems += [Problem(where, column, "contains a NUL character") for column in nul]
+            continue
         occupation, skill = raw.get("occupation", ""), raw.get("skill", "")
         if not occupation:
             problems.append(Problem(where, "occupation", "empty"))

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 
 from masterypath.domain.alerts import AlertDraft, AlertKind
 from masterypath.domain.audit import Interval, detect_dif, mean_interval, prediction_quality, wilson
+from masterypath.domain.evidence import check_text
 from masterypath.domain.models.responses import Responses
 from masterypath.domain.policy import Status
 from masterypath.errors import ValidationError
@@ -76,8 +77,7 @@ class AuditService:
     ) -> int:
         """Store ``learner -> group value`` for one attribute; every learner needs a consent
         record (who consented), or nothing is stored."""
-        if not attribute.strip() or len(attribute) > ATTRIBUTE_NAME_MAX:
-            raise ValidationError("attribute", f"must be 1-{ATTRIBUTE_NAME_MAX} characters")
+        check_text(attribute, "attribute", ATTRIBUTE_NAME_MAX)
         missing = sorted(k for k in values if not consent_by.get(k, "").strip())
         if missing:
             raise ValidationError(
@@ -86,10 +86,9 @@ class AuditService:
                 "group attributes are stored only with consent",
             )
         for learner, value in values.items():
-            if not str(value).strip() or len(str(value)) > VALUE_MAX:
-                raise ValidationError(
-                    "value", f"learner {learner!r}: must be 1-{VALUE_MAX} characters"
-                )
+            check_text(learner, "learner_id")
+            check_text(str(value), f"value of learner {learner!r}", VALUE_MAX)
+            check_text(consent_by[learner], f"consent_by of learner {learner!r}")
         now = self.context.clock()
         with self.context.sessions.begin() as session:
             ids = list(values)
