@@ -94,6 +94,15 @@ def test_competency_validation_names_field() -> None:
         Competency(id="a", title="  ")
     with pytest.raises(ValidationError, match="prerequisites: 'b' is listed twice"):
         Competency(id="a", title="A", prerequisites=(Prerequisite("b"), Prerequisite("b")))
+    # PostgreSQL refuses NUL in text: refused here, naming the field, before any write
+    with pytest.raises(ValidationError, match="contains a control character") as err:
+        Competency(id="a\tb", title="A")
+    assert err.value.field == "id"
+    with pytest.raises(ValidationError, match="description: must not contain a NUL"):
+        Competency(id="a", title="A", description="x\x00")
+    with pytest.raises(ValidationError, match="title: must not contain a NUL"):
+        Framework(id="f", title="F\x00", competencies=(Competency(id="a", title="A"),))
+    assert Competency(id="a", title="A", description="two\nlines").description == "two\nlines"
 
 
 def test_topological_order_golden() -> None:

@@ -82,6 +82,9 @@ class Competency:
         _check_id(self.id, "id", self.id)
         if not self.title.strip():
             raise ValidationError("title", "must not be empty", location=f"competency {self.id!r}")
+        _check_no_nul(
+            self.id, "competency", title=self.title, description=self.description, code=self.code
+        )
         if self.parent_id is not None:
             _check_id(self.parent_id, "parent_id", self.id)
         seen: set[str] = set()
@@ -107,6 +110,7 @@ class Item:
 
     def __post_init__(self) -> None:
         _check_id(self.id, "id", self.id, kind="item")
+        _check_no_nul(self.id, "item", title=self.title)
         if not self.competency_ids:
             raise ValidationError(
                 "competency_ids",
@@ -128,6 +132,19 @@ def _check_id(value: str, field_name: str, owner: str, *, kind: str = "competenc
         raise ValidationError(
             field_name, f"{value!r} has leading or trailing spaces", location=f"{kind} {owner!r}"
         )
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in value):
+        raise ValidationError(
+            field_name, f"{value!r} contains a control character", location=f"{kind} {owner!r}"
+        )
+
+
+def _check_no_nul(owner: str, kind: str, **texts: str | None) -> None:
+    """Titles and descriptions may hold line breaks, but not NUL (PostgreSQL refuses it)."""
+    for name, value in texts.items():
+        if value is not None and "\x00" in value:
+            raise ValidationError(
+                name, "must not contain a NUL character", location=f"{kind} {owner!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -146,6 +163,7 @@ class Framework:
 
     def __post_init__(self) -> None:
         _check_id(self.id, "id", self.id, kind="framework")
+        _check_no_nul(self.id, "framework", title=self.title, description=self.description)
         comps = self.competencies
         duplicates = [cid for cid, n in Counter(c.id for c in comps).items() if n > 1]
         if duplicates:
