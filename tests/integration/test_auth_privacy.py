@@ -3,6 +3,7 @@ export, erasure, access log), and faults (413, 400, 503), on SQLite and PostgreS
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import String, Text, select
 
 from masterypath.api.app import create_app
+from masterypath.api.errors import NUL_REASON
 from masterypath.domain.access import Role, Scope
 from masterypath.interop.loader import load_framework_file
 from masterypath.services.accounts import AccountService, LoginThrottle
@@ -336,6 +338,33 @@ def test_oversized_and_malformed_bodies_are_client_errors(database: ServiceConte
         "/api/v1/evidence", json={**evidence("l1", "k"), "competency_ids": "select"}
     )
     assert wrong_type.status_code == 422 and "competency_ids" in wrong_type.json()["message"]
+
+
+def test_a_nul_character_anywhere_is_a_422_that_names_the_field(database: ServiceContext) -> None:
+    # PostgreSQL refuses NUL in text; free-text fields (a rubric's titles, a query's
+    # title) reached it and answered 500 before the app refused NUL at its edge
+    client = admin_client(database)
+    rubric = json.loads((FIXTURES / "circuits_rubric.json").read_text())
+    bad = json.loads(json.dumps(rubric))
+    bad["criteria"][1]["levels"][0]["descriptor"] += "\x00"
+    refused = client.post("/api/v1/rubrics", json=bad)
+    assert refused.status_code == 422
+    assert refused.json()["problems"] == [
+        {"location": "body", "field": "criteria.1.levels.0.descriptor", "reason": NUL_REASON}
+    ]
+    assert client.get(f"/api/v1/rubrics/{rubric['id']}").status_code == 404  # nothing stored
+    query = client.post(
+        "/api/v1/taxonomies/t",
+        params={"title": "a\x00"},
+        content="occupation,skill,importance\na,b,1\n",
+        headers={"content-type": "text/csv"},
+    )
+    assert query.status_code == 422 and query.json()["message"] == f"title: {NUL_REASON}"
+    path = client.get("/api/v1/learners/a%00b/progress", params={"framework_id": "f"})
+    assert path.status_code == 422 and path.json()["problems"][0]["location"] == "path"
+    # text that merely looks like one is not a NUL: a JSON-escaped backslash, a %25
+    ok = client.post("/api/v1/rubrics", json={**rubric, "title": "see \\u0000 and 100%00"})
+    assert ok.status_code == 201, ok.text
 
 
 def test_database_down_is_a_retryable_503(database: ServiceContext) -> None:

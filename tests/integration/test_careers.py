@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from masterypath.api.errors import NUL_REASON
 from masterypath.domain.careers import (
     CareerSkill,
     Decision,
@@ -241,7 +242,7 @@ def test_api_careers_errors(client: TestClient) -> None:
         headers={"content-type": "text/csv"},
     )
     assert nul.status_code == 422
-    assert "line 2: occupation" in nul.json()["message"] and "NUL" in nul.json()["message"]
+    assert nul.json()["problems"] == [{"location": "body", "field": "line 2", "reason": NUL_REASON}]
     # a carriage return in an unquoted cell ends the row, as CSV files mean it (was a 500)
     cr = client.post(
         f"{v1}/taxonomies/cr",

@@ -78,6 +78,16 @@ def test_generic_csv_missing_column_and_missing_file(tmp_path: Path) -> None:
         read_generic_csv(tmp_path / "absent.csv", taxonomy_id="x")
 
 
+def test_generic_csv_names_nul_characters_and_broken_csv() -> None:
+    # a file from the command line: PostgreSQL refuses NUL in text, so it is named here
+    with pytest.raises(InvalidInputError) as caught:
+        read_generic_csv(io.StringIO("occupation,skill,importance\na\x00,b,1\n"), taxonomy_id="x")
+    assert [(p.location, p.field) for p in caught.value.problems] == [("CSV line 2", "occupation")]
+    # a stream opened without newline="" meets a carriage return inside a cell
+    with pytest.raises(InvalidInputError, match="not valid CSV"):
+        read_generic_csv(io.StringIO("occupation,skill,importance\na\rb,c,1\n"), taxonomy_id="x")
+
+
 def test_esco_import_counts() -> None:
     folder = DATA / "careers" / "esco-v1.1.1"
     if not (folder / "skills.tsv.gz").is_file():

@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from masterypath import __version__
 from masterypath.api.accounts import account_router, auth_router
 from masterypath.api.careers import careers_router
-from masterypath.api.errors import BodyLimit, ErrorOut, install_error_handlers
+from masterypath.api.errors import ErrorOut, InputGuard, install_error_handlers
 from masterypath.api.fast_lane import FastLane, json_or_none
 from masterypath.api.feedback import feedback_router
 from masterypath.api.how_it_works import PAGE
@@ -112,7 +112,7 @@ def create_app(
         telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
     v1 = APIRouter(prefix="/api/v1")
 
     def allow(action: Action, learner: str | None = None) -> Any:

@@ -4,7 +4,9 @@ naming the field, and never a stack trace."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -102,9 +104,12 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413 (by Content-Length, and while
-    streaming for bodies sent without one)."""
+class InputGuard:
+    """Refuses, before the app sees it, a request body over ``max_bytes`` (413, by
+    Content-Length, or counted as it streams in) and a NUL character anywhere in the path,
+    the query or the body (422, naming the field): no id, name or text needs one, and
+    PostgreSQL refuses NUL in text, which would otherwise surface as a server error
+    wherever a free-text field reaches the database."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -114,32 +119,125 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+            await self._too_large(scope, receive, send)
             return
+        chunks: list[bytes] = []
         seen = 0
-
-        async def counting() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLargeError
-            return message
+            if message["type"] != "http.request":  # the client left: let the app see it
+                await self.app(scope, replay(b"".join(chunks), receive, then=message), send)
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        found = nul_in_request(scope, headers.get(b"content-type", b""), body)
+        if found is not None:
+            location, field = found
+            problem = ProblemOut(location=location, field=field, reason=NUL_REASON)
+            await JSONResponse(
+                ErrorOut(
+                    error="validation_error",
+                    message=f"{field}: {NUL_REASON}",
+                    problems=[problem],
+                ).model_dump(),
+                status_code=422,
+            )(scope, receive, send)
+            return
+        await self.app(scope, replay(body, receive), send)
 
-        try:
-            await self.app(scope, counting, send)
-        except _TooLargeError:
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = ErrorOut(
             error="too_large", message=f"request body over {self.max_bytes} bytes"
         ).model_dump()
         await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
-class _TooLargeError(Exception):
-    pass
+NEWLINE = b"\n"
+NUL_REASON = "contains a NUL character, which no field accepts"
+
+
+def nul_in_request(scope: Scope, content_type: bytes, body: bytes) -> tuple[str, str] | None:
+    r"""(location, field) of a NUL character in the request, or None.
+
+    >>> scope = {"path": "/a", "query_string": b"x=1&title=a%00b"}
+    >>> nul_in_request(scope, b"", b"")
+    ('query', 'title')
+    >>> nul_in_request({"path": "/a", "query_string": b"q=100%2500"}, b"", b"") is None
+    True
+    >>> nul_in_request({"path": "/a", "query_string": b""}, b"application/json",
+    ...                b'{"rubric": {"levels": [{"title": "ok"}, {"title": "a\\u0000"}]}}')
+    ('body', 'rubric.levels.1.title')
+    >>> nul_in_request({"path": "/a", "query_string": b""}, b"application/json",
+    ...                b'{"title": "a backslash: \\\\u0000"}') is None
+    True
+    >>> nul_in_request({"path": "/a", "query_string": b""}, b"text/csv", b"a,b\n1,\x002\n")
+    ('body', 'line 2')
+    """
+    if "\x00" in scope["path"]:
+        return "path", "(path)"
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        field = _nul_field(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+        if field is not None:
+            return "query", field
+    if b"\x00" not in body and b"\\u0000" not in body:
+        return None
+    media = content_type.split(b";", 1)[0].strip().lower()
+    if media == b"application/json" or media.endswith(b"+json"):
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None  # the endpoint answers malformed JSON with its own error
+        path = _nul_path(value)
+        return None if path is None else ("body", ".".join(path) or "(root)")
+    at = body.find(b"\x00")
+    return None if at < 0 else ("body", f"line {body.count(NEWLINE, 0, at) + 1}")
+
+
+def _nul_field(pairs: list[tuple[str, str]]) -> str | None:
+    """The first name whose name or value holds a NUL (``%2500`` is text, not a NUL)."""
+    return next((k.replace("\x00", "\\0") or "(name)" for k, v in pairs if "\x00" in k + v), None)
+
+
+def _nul_path(value: object) -> list[str] | None:
+    """The path to the first string (value or key) that holds a NUL, or None."""
+    if isinstance(value, str):
+        return [] if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return [key.replace("\x00", "\\0")]
+            found = _nul_path(item)
+            if found is not None:
+                return [key, *found]
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item)
+            if found is not None:
+                return [str(index), *found]
+    return None
+
+
+def replay(body: bytes, receive: Receive, *, then: Message | None = None) -> Receive:
+    """``receive`` for a request whose body was already read: the body, then ``then`` (a
+    message already taken from the client) if any, then the client's messages."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+    if then is not None:
+        pending.append(then)
+
+    async def again() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return again

@@ -31,8 +31,9 @@ from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from masterypath.api.errors import replay
 from masterypath.domain.access import Action, Principal
 from masterypath.errors import PermissionDeniedError
 from masterypath.services.accounts import AccountService
@@ -74,7 +75,7 @@ class FastLane(BaseRoute):
             if response is not None:
                 await response(scope, receive, send)
                 return
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         scope[DECLINED] = True
         await scope["router"](scope, receive, send)
 
@@ -120,17 +121,3 @@ def json_or_none(body: bytes) -> object | None:
 def _is_json(request: Request) -> bool:
     content_type = request.headers.get("content-type", "")
     return content_type.split(";", 1)[0].strip().lower() == "application/json"
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """``receive`` for the declined request: its body again, then the client's messages."""
-    replayed = False
-
-    async def again() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return again
