@@ -367,6 +367,19 @@ def test_a_nul_character_anywhere_is_a_422_that_names_the_field(database: Servic
     assert ok.status_code == 201, ok.text
 
 
+def test_ids_beyond_a_database_integer_are_422_not_500(database: ServiceContext) -> None:
+    # found by fuzzing: 2**31 passed the old bound and overflowed PostgreSQL's INTEGER
+    client = admin_client(database)
+    assert client.post("/api/v1/alerts/2147483648/acknowledge").status_code == 422
+    assert client.post("/api/v1/alerts/2147483647/acknowledge").status_code == 404
+    assert client.delete("/api/v1/learners/l1/overrides/2147483648").status_code == 422
+    assert client.put("/api/v1/reviews/2147483648/c1", json={}).status_code == 422
+    too_big = client.post(
+        "/api/v1/learners/l1/placements", json={"framework_id": "f", "seed": 2**31}
+    )
+    assert too_big.status_code == 422 and "seed" in too_big.json()["message"]
+
+
 def test_database_down_is_a_retryable_503(database: ServiceContext) -> None:
     dead = ServiceContext.from_settings(
         Settings(database_url="postgresql://postgres@127.0.0.1:1/none"), clock=database.clock

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from masterypath.api.errors import ErrorOut
-from masterypath.api.schemas import ApiKeyIn, ApiKeyOut, LoginIn, Text, TokenOut, UserIn
+from masterypath.api.schemas import INT32_MAX, ApiKeyIn, ApiKeyOut, LoginIn, Text, TokenOut, UserIn
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
 from masterypath.services.accounts import AccountService
@@ -134,7 +134,7 @@ def account_router(allow: Allow, accounts: AccountService, privacy: PrivacyServi
     ) -> list[dict[str, Any]]:
         """Administrative events: accounts, keys, consent, erasure tombstones."""
         return privacy.audit_log(
-            limit=max(1, min(limit, 10_000)), offset=max(0, min(offset, 2**31))
+            limit=max(1, min(limit, 10_000)), offset=max(0, min(offset, INT32_MAX))
         )
 
     return router

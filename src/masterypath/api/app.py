@@ -22,6 +22,7 @@ from masterypath.api.how_it_works import PAGE
 from masterypath.api.learners import learner_router
 from masterypath.api.placement import placement_router
 from masterypath.api.schemas import (
+    INT32_MAX,
     AttributeIn,
     CompetencyOut,
     EvidenceIn,
@@ -285,7 +286,7 @@ def create_app(
         learner_id: Text | None = None,
         competency_id: Text | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+        offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
         principal: Principal = allow(Action.READ_LEARNER, "learner_id"),
     ) -> list[EvidenceOut]:
         """The ledger in time order, for one learner and/or competency. Without
@@ -341,7 +342,7 @@ def create_app(
     @v1.get("/frameworks/{framework_id}/model-card", tags=["audit"])
     def get_model_card(
         framework_id: Text,
-        version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+        version: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
         attribute: Text | None = None,
         _: Principal = allow(Action.READ_AUDIT),
     ) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 
-from masterypath.api.schemas import ReviewIn, SubmissionIn, Text
+from masterypath.api.schemas import INT32_MAX, ReviewIn, SubmissionIn, Text
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.rubric import rubric_from_dict, rubric_to_dict
@@ -108,7 +108,7 @@ def feedback_router(
 
     @router.put("/reviews/{submission_id}/{criterion_id}")
     def review(
-        submission_id: Annotated[int, Path(ge=1, le=2**31)],
+        submission_id: Annotated[int, Path(ge=1, le=INT32_MAX)],
         criterion_id: Text,
         body: ReviewIn,
         principal: Annotated[Principal, allow(Action.ACT_ON_LEARNER)],

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from masterypath.api.schemas import CohortIn, ConsentIn, LearnerIn, OverrideIn, Text
+from masterypath.api.schemas import (
+    INT32_MAX,
+    CohortIn,
+    ConsentIn,
+    LearnerIn,
+    OverrideIn,
+    Text,
+)
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
 from masterypath.errors import NotFoundError
@@ -230,7 +237,7 @@ def learner_router(
     @router.delete("/learners/{learner_id}/overrides/{override_id}", tags=["overrides"])
     def lift_override(
         learner_id: Text,
-        override_id: Annotated[int, Path(ge=1, le=2**31)],
+        override_id: Annotated[int, Path(ge=1, le=INT32_MAX)],
         principal: Annotated[Principal, allow(Action.ACT_ON_LEARNER, "learner_id")],
     ) -> dict[str, Any]:
         """Lift an override: the model's status applies again."""
@@ -260,7 +267,7 @@ def learner_router(
 
     @router.post("/alerts/{alert_id}/acknowledge", tags=["alerts"])
     def acknowledge_alert(
-        alert_id: Annotated[int, Path(ge=1, le=2**31)],
+        alert_id: Annotated[int, Path(ge=1, le=INT32_MAX)],
         principal: Annotated[Principal, allow(Action.ACT_ON_LEARNER)],
     ) -> dict[str, Any]:
         """Acknowledge an alert (kept for the record)."""

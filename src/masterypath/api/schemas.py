@@ -10,6 +10,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 NO_CONTROL = r"^[^\x00-\x1f]*$"
 """No control characters: no id, name or label needs them, and PostgreSQL refuses NUL."""
 
+INT32_MAX = 2**31 - 1
+"""The largest database INTEGER: row ids, model versions, offsets and seeds stay within it
+(one more reached PostgreSQL as an out-of-range error, a 500)."""
+
 Text = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=NO_CONTROL)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NO_CONTROL)]
 
@@ -256,7 +260,7 @@ class PlacementIn(Strict):
     budget: int | None = Field(default=None, ge=1, le=10_000)
     """Most questions to ask (default: a fifth of the competencies, at least 10)."""
     confidence: float | None = Field(default=None, gt=0.5, lt=1.0)
-    seed: int = Field(default=0, ge=0, le=2**31)
+    seed: int = Field(default=0, ge=0, le=INT32_MAX)
 
 
 class PlacementAnswerIn(Strict):
