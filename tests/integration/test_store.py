@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace as replace_fields
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -24,10 +27,13 @@ from masterypath.domain.framework import (
     Prerequisite,
     UnlockStatus,
 )
-from masterypath.errors import ConflictError, InvalidInputError, NotFoundError
+from masterypath.domain.rubric import rubric_from_dict
+from masterypath.domain.scoring import SimilarityScorer
+from masterypath.errors import ConflictError, InvalidInputError, NotFoundError, ValidationError
 from masterypath.interop.evidence_log import ColumnMapping, read_evidence_log
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
+from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.store.bulk import execute_arrays, kept_cursor
 from masterypath.store.database import alembic_config, upgrade
@@ -57,6 +63,8 @@ FRAMEWORK = Framework(
     ),
     items=(Item(id="q1", competency_ids=("add", "mul"), title="3 x (2 + 1)", difficulty=0.3),),
 )
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def ev(n: int, **changes: object) -> Evidence:
@@ -112,6 +120,23 @@ def test_the_functions_of_migration_0008_go_down_and_up_and_are_planned_once(
                 ("masterypath_states_of", generic),
             ]
     assert reads() == before
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_nul_that_reaches_postgresql_is_a_validation_error_naming_the_column(
+    database: ServiceContext,
+) -> None:
+    # the API refuses NUL at its edge; a rubric file read by the command line goes
+    # straight to the service, and PostgreSQL refuses NUL in text
+    rubric = rubric_from_dict(json.loads((FIXTURES / "circuits_rubric.json").read_text()))
+    feedback = FeedbackService(database, SimilarityScorer())
+    with pytest.raises(ValidationError, match="contains a NUL character") as err:
+        feedback.save_rubric(replace_fields(rubric, title="Why\x00"))
+    assert err.value.field == "title"
+    with pytest.raises(NotFoundError):
+        feedback.rubric(rubric.id)  # nothing stored
+    feedback.save_rubric(rubric)  # the connection is still good
+    assert feedback.rubric(rubric.id).title == rubric.title
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from masterypath.errors import ConfigurationError
+from masterypath.errors import ConfigurationError, ValidationError
 from masterypath.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -45,7 +46,25 @@ def make_engine(settings: Settings) -> Engine:
     engine = create_engine(url, echo=settings.echo_sql)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "handle_error", _nul_refused)
     return engine
+
+
+def _nul_refused(context: ExceptionContext) -> BaseException | None:
+    """PostgreSQL refuses NUL in text. The API refuses it at its edge and the domain in
+    ids; a value that still brings one (a file read by the command line) becomes a
+    :class:`ValidationError` naming the column, not a database error."""
+    if not isinstance(context.original_exception, psycopg.DataError):
+        return None
+    if "NUL" not in str(context.original_exception):
+        return None
+    rows = context.parameters
+    for row in rows if isinstance(rows, list) else [rows]:
+        for name, value in row.items() if isinstance(row, dict) else ():
+            if isinstance(value, str) and "\x00" in value:
+                return ValidationError(name, "contains a NUL character, which no field accepts")
+    return ValidationError("(text)", "contains a NUL character, which no field accepts")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
