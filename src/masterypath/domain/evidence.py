@@ -352,7 +352,7 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
 
 
 def check_text(value: object, field_name: str, limit: int = MAX_ID_LENGTH) -> None:
-    """Raise :class:`ValidationError` naming ``field_name`` unless ``value`` is a non-blank
+    r"""Raise :class:`ValidationError` naming ``field_name`` unless ``value`` is a non-blank
     string of at most ``limit`` characters without control characters (which no id or
     label needs, and PostgreSQL refuses NUL in text).
 
