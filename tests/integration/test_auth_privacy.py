@@ -338,6 +338,17 @@ def test_oversized_and_malformed_bodies_are_client_errors(database: ServiceConte
         "/api/v1/evidence", json={**evidence("l1", "k"), "competency_ids": "select"}
     )
     assert wrong_type.status_code == 422 and "competency_ids" in wrong_type.json()["message"]
+    # the framework's own errors have the same shape as ours (fuzzing with schema-violating
+    # data found FastAPI's {"detail": ...} for a body that is not UTF-8)
+    not_utf8 = client.post(
+        "/auth/login", content=b"\xff", headers={"content-type": "application/json"}
+    )
+    assert not_utf8.status_code == 400 and not_utf8.json()["error"] == "bad_request"
+    unknown = client.get("/api/v1/nothing-here")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    wrong_method = client.delete("/health")
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET"
+    assert wrong_method.json()["error"] == "method_not_allowed"
 
 
 def test_a_nul_character_anywhere_is_a_422_that_names_the_field(database: ServiceContext) -> None:

@@ -4,6 +4,7 @@ naming the field, and never a stack trace."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from http import HTTPStatus
 from urllib.parse import parse_qsl
 
 import orjson
@@ -12,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from masterypath.errors import (
@@ -85,6 +87,17 @@ def install_error_handlers(app: FastAPI) -> None:
             ).model_dump(),
             status_code=503,
             headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # the framework's own errors (an unknown path, a wrong method, a body that is not
+        # UTF-8) take the same shape as ours instead of FastAPI's {"detail": ...}
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        return JSONResponse(
+            ErrorOut(error=code, message=str(exc.detail)).model_dump(),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
