@@ -20,6 +20,7 @@ from masterypath.cli_support import (
 )
 from masterypath.errors import InvalidInputError, Problem
 from masterypath.interop.audit_report import render_audit_html
+from masterypath.interop.text_files import read_utf8
 from masterypath.services.audit import AuditService, AuditThresholds
 
 
@@ -30,9 +31,10 @@ def attributes(
 ) -> None:
     """Store one group attribute per learner for audits; every row needs `consent_by`
     (who consented), otherwise nothing is stored."""
-    if not file.is_file():
-        raise InvalidInputError(str(file), [Problem(str(file), "FILE", "no such file")])
-    rows = list(csv.DictReader(io.StringIO(file.read_text(encoding="utf-8-sig"))))
+    try:
+        rows = list(csv.DictReader(io.StringIO(read_utf8(file), newline="")))
+    except csv.Error as exc:
+        raise InvalidInputError(str(file), [Problem(str(file), "CSV", str(exc))]) from None
     problems = [
         Problem(f"line {n + 2}", col, "missing")
         for n, r in enumerate(rows)

@@ -15,6 +15,7 @@ from masterypath.domain.rubric import Rubric, rubric_from_dict
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import InvalidInputError, Problem
 from masterypath.interop.case_rubrics import export_case_rubric, import_case_rubrics
+from masterypath.interop.text_files import read_json_file
 from masterypath.nlp.embeddings import load_encoder
 from masterypath.nlp.llm import make_scorer
 from masterypath.services.feedback import FeedbackService
@@ -33,10 +34,7 @@ def _service(*, scoring: bool = True) -> FeedbackService:
 
 
 def _read_rubric(path: Path) -> Rubric:
-    try:
-        return rubric_from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(str(path), [Problem(str(path), "JSON", str(exc))]) from None
+    return rubric_from_dict(read_json_file(path))
 
 
 def feedback(
@@ -74,10 +72,7 @@ def import_rubric(
     as_json: JsonOption = False,
 ) -> None:
     """Store a rubric, or every rubric of a CASE ``CFRubric`` / ``CFPackage`` (all or none)."""
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(str(file), [Problem(str(file), "JSON", str(exc))]) from None
+    data = read_json_file(file)
     if isinstance(data, dict) and ("CFRubricCriteria" in data or "CFRubrics" in data):
         found = import_case_rubrics(data, source=str(file))
     else:

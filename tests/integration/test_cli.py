@@ -60,6 +60,31 @@ def test_bad_file_exits_2_naming_line_and_field(run, tmp_path: Path) -> None:  #
     assert code == 2 and json.loads(output)["problems"][0]["reason"] == "no such file"
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("rubrics", "import"),
+        ("careers", "import"),
+        ("attributes", "--attribute", "cohort"),
+        ("feedback", "--answer", "a", "--rubric"),
+    ],
+)
+def test_files_that_are_not_utf8_or_not_an_object_exit_2_naming_the_file(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # each was a Python traceback before (found by feeding the importers bad files)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"learner_id,value,consent_by\nl1,caf\xe9,guardian\n")
+    code, output = run(*command, str(latin))
+    assert code == 2, output
+    assert "line 2: FILE: not UTF-8 text (byte 0xe9)" in output and "Traceback" not in output
+    if command[0] in ("rubrics", "feedback"):
+        listed = tmp_path / "list.json"
+        listed.write_text("[1, 2]")
+        code, output = run(*command, str(listed))
+        assert code == 2 and "rubric: must be a JSON object, got list" in output
+
+
 def test_import_evidence_counts(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     log = tmp_path / "log.csv"
     log.write_text("user_id,skill_name,correct,order_id\nu1,add,1,1\nu1,add,x,2\nu2,mul,0,1\n")

@@ -225,6 +225,8 @@ def rubric_to_dict(rubric: Rubric) -> dict[str, Any]:
 
 def rubric_from_dict(data: Mapping[str, Any]) -> Rubric:
     """Read :func:`rubric_to_dict` output; a wrong shape names the field."""
+    if not isinstance(data, Mapping):
+        raise ValidationError("rubric", f"must be a JSON object, got {type(data).__name__}")
     if data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
         raise ValidationError("schema_version", f"unsupported {data.get('schema_version')!r}")
     try:

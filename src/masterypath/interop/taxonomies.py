@@ -30,6 +30,7 @@ importance is reported with its line and field, and nothing is read.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ from masterypath.domain.careers import (
     Taxonomy,
 )
 from masterypath.errors import InvalidInputError, Problem
+from masterypath.interop.text_files import read_utf8
 
 ESCO_FILES = ("occupations", "skills", "occupation_skill")
 GENERIC_REQUIRED = ("occupation", "skill", "importance")
@@ -188,10 +190,8 @@ def read_generic_csv(
     """Read the generic (occupation, skill, importance) CSV; see the module docstring."""
     name = str(source) if isinstance(source, Path) else "CSV"
     if isinstance(source, Path):
-        if not source.exists():
-            raise InvalidInputError(name, [Problem(name, "FILE", "no such file")])
-        with source.open(newline="", encoding="utf-8-sig") as handle:
-            return _generic_rows(csv.DictReader(handle), name, taxonomy_id, title, essential_at)
+        text = io.StringIO(read_utf8(source), newline="")
+        return _generic_rows(csv.DictReader(text), name, taxonomy_id, title, essential_at)
     return _generic_rows(csv.DictReader(source), name, taxonomy_id, title, essential_at)
 
 
