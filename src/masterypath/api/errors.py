@@ -141,9 +141,8 @@ class InputGuard:
         seen = 0
         while True:
             message = await receive()
-            if message["type"] != "http.request":  # the client left: let the app see it
-                await self.app(scope, replay(b"".join(chunks), receive, then=message), send)
-                return
+            if message["type"] != "http.request":
+                return  # the client left before its body was complete: nothing to act on
             chunk = message.get("body", b"")
             seen += len(chunk)
             if seen > self.max_bytes:
@@ -241,16 +240,16 @@ def _nul_path(value: object) -> list[str] | None:
     return None
 
 
-def replay(body: bytes, receive: Receive, *, then: Message | None = None) -> Receive:
-    """``receive`` for a request whose body was already read: the body, then ``then`` (a
-    message already taken from the client) if any, then the client's messages."""
-    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
-    if then is not None:
-        pending.append(then)
+def replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for a request whose body was already read: the body, then the client's
+    messages (a disconnect, while the response streams)."""
+    replayed = False
 
     async def again() -> Message:
-        if pending:
-            return pending.pop(0)
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
     return again
