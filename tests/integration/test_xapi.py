@@ -112,6 +112,13 @@ def test_put_stores_under_the_given_id(client: TestClient) -> None:
         "/xapi/statements", params={"statementId": statement(8)["id"]}, json=statement(9), headers=V
     )
     assert other.status_code == 422 and "statementId" in other.json()["message"]
+    # voiding statements are refused, so no statement is ever voided: not a list of others
+    sid = statement(7)["id"]
+    voided = client.get("/xapi/statements", params={"voidedStatementId": sid}, headers=V)
+    assert voided.status_code == 404 and voided.json()["error"] == "not_found"
+    both = {"statementId": sid, "voidedStatementId": sid}
+    assert client.get("/xapi/statements", params=both, headers=V).status_code == 422
+    assert client.get("/xapi/statements", params={"statementId": sid}, headers=V).status_code == 200
 
 
 def test_version_header_and_invalid_statements_are_named(client: TestClient) -> None:

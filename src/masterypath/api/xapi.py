@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from masterypath.api.fast_lane import Answer
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
-from masterypath.errors import InvalidInputError, Problem
+from masterypath.errors import InvalidInputError, NotFoundError, Problem, ValidationError
 from masterypath.services.xapi import XapiService, check_version
 
 VERSION = "1.0.3"
@@ -114,11 +114,20 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         statement_id: Annotated[
             str | None, Query(alias="statementId", min_length=1, max_length=64)
         ] = None,
+        voided_statement_id: Annotated[
+            str | None, Query(alias="voidedStatementId", min_length=1, max_length=64)
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> JSONResponse:
-        """One statement by ``statementId``, or the most recent ones as a StatementResult."""
+        """One statement by ``statementId``, or the most recent ones as a StatementResult.
+        ``voidedStatementId`` is always 404: this LRS refuses voiding statements, so none
+        is ever voided; with ``statementId`` as well it is 422 (one or the other)."""
         check_version(version)
         headers = {"X-Experience-API-Version": VERSION}
+        if voided_statement_id is not None:
+            if statement_id is not None:
+                raise ValidationError("voidedStatementId", "give statementId or voidedStatementId")
+            raise NotFoundError("voided statement", voided_statement_id)
         if statement_id is not None:
             return JSONResponse(xapi.get(statement_id), headers=headers)
         return JSONResponse({"statements": xapi.recent(limit=limit), "more": ""}, headers=headers)
