@@ -336,7 +336,7 @@ def serve(
 
     from masterypath.api.app import create_app
 
-    settings = Settings()
+    settings = Settings.from_environment()
     upgrade(ServiceContext.from_settings(settings).engine)
     if workers > 1:  # each worker process builds its own app from the environment
         from masterypath.serving import serve_workers

@@ -42,7 +42,7 @@ TaxonomyOption = Annotated[str, typer.Option("--taxonomy", help="Taxonomy id.")]
 
 def _service(context: ServiceContext | None = None) -> tuple[CareerService, ServiceContext]:
     context = context or open_context()
-    encoder = load_encoder(enabled=Settings().embeddings)
+    encoder = load_encoder(enabled=Settings.from_environment().embeddings)
     return CareerService(context, encoder=encoder), context
 
 

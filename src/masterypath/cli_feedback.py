@@ -28,7 +28,7 @@ def _service(*, scoring: bool = True) -> FeedbackService:
     """The feedback service; without ``scoring`` (storing rubrics only) no model is loaded."""
     if not scoring:
         return FeedbackService(open_context(), SimilarityScorer(), prepare_on_save=False)
-    settings = Settings()
+    settings = Settings.from_environment()
     encoder = load_encoder(enabled=settings.embeddings)
     return FeedbackService(open_context(), make_scorer(settings, encoder))
 
@@ -141,7 +141,7 @@ def train_scorer(
 
     if not nlp_available():
         raise InvalidInputError("nlp", [Problem("nlp", "extra", "install masterypath[nlp]")])
-    settings = Settings()
+    settings = Settings.from_environment()
     examples = _service(scoring=False).scored_examples()
     with Progress(
         TextColumn("fine-tuning"),

@@ -26,7 +26,7 @@ ACTOR = "cli"
 
 
 def _service() -> PlacementService:
-    settings = Settings()
+    settings = Settings.from_environment()
     return PlacementService(open_context(), hold_for_confirmation=settings.placement_confirmation)
 
 

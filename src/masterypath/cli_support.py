@@ -46,7 +46,7 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def open_context() -> ServiceContext:
-    context = ServiceContext.from_settings(Settings())
+    context = ServiceContext.from_settings(Settings.from_environment())
     upgrade(context.engine)
     return context
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from masterypath.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/masterypath.db"
 
@@ -16,16 +20,39 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MASTERYPATH_", extra="ignore")
 
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """The settings of the ``MASTERYPATH_*`` variables; a bad value is a
+        :class:`ConfigurationError` naming the variable (not a traceback).
+
+        >>> import os
+        >>> os.environ["MASTERYPATH_MAX_BODY_BYTES"] = "ten"
+        >>> Settings.from_environment()
+        Traceback (most recent call last):
+        ...
+        masterypath.errors.ConfigurationError: MASTERYPATH_MAX_BODY_BYTES: Input should be a...
+        >>> del os.environ["MASTERYPATH_MAX_BODY_BYTES"]
+        """
+        try:
+            return cls()
+        except PydanticValidationError as exc:
+            reasons = [
+                f"{cls.model_config['env_prefix']}{'_'.join(map(str, e['loc'])).upper()}: "
+                f"{e['msg']}"
+                for e in exc.errors()
+            ]
+            raise ConfigurationError("; ".join(reasons)) from None
+
     database_url: str = DEFAULT_DATABASE_URL
     """SQLAlchemy URL; ``postgresql://`` is read as ``postgresql+psycopg://``."""
     echo_sql: bool = False
-    max_body_bytes: int = 10_000_000
+    max_body_bytes: int = Field(default=10_000_000, ge=1)
     """Larger request bodies are refused with 413."""
     llm_url: str = ""
     """OpenAI-compatible endpoint (``https://host/v1``) for rubric scoring; empty: off."""
     llm_model: str = ""
     llm_api_key: str = ""
-    llm_timeout: float = 20.0
+    llm_timeout: float = Field(default=20.0, gt=0)
     scorer_model: str = ""
     """Folder of a fitted cross-encoder rubric scorer (``masterypath feedback train``);
     empty: the similarity scorer."""

@@ -60,6 +60,24 @@ def test_bad_file_exits_2_naming_line_and_field(run, tmp_path: Path) -> None:  #
     assert code == 2 and json.loads(output)["problems"][0]["reason"] == "no such file"
 
 
+def test_a_bad_setting_exits_2_naming_the_variable(  # type: ignore[no-untyped-def]
+    run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a pydantic traceback before
+    monkeypatch.setenv("MASTERYPATH_MAX_BODY_BYTES", "ten")
+    monkeypatch.setenv("MASTERYPATH_EMBEDDINGS", "maybe")
+    for command in (("show-framework",), ("serve", "--port", "1")):
+        code, output = run(*command)
+        assert code == 2 and "Traceback" not in output, output
+        said = " ".join(output.split())  # rich wraps long lines
+        assert "MASTERYPATH_MAX_BODY_BYTES: Input should be a valid integer" in said
+        assert "MASTERYPATH_EMBEDDINGS: Input should be a valid boolean" in said
+    monkeypatch.setenv("MASTERYPATH_MAX_BODY_BYTES", "0")
+    monkeypatch.delenv("MASTERYPATH_EMBEDDINGS")
+    code, output = run("show-framework")
+    assert code == 2 and "greater than or equal to 1" in output
+
+
 @pytest.mark.parametrize(
     "command",
     [

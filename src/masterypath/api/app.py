@@ -384,9 +384,9 @@ def create_app(
 
 
 def app_from_environment() -> FastAPI:
-    """``create_app(Settings())``: the factory ``uvicorn --factory`` (and each worker
-    process of ``masterypath serve --workers N``) calls."""
-    return create_app(Settings())
+    """``create_app(Settings.from_environment())``: the factory ``uvicorn --factory`` (and
+    each worker process of ``masterypath serve --workers N``) calls."""
+    return create_app(Settings.from_environment())
 
 
 def _json_response(status: int, content: Any) -> Response:
