@@ -20,6 +20,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from masterypath.errors import ConfigurationError
+
 WORKER_STARTUP_SECONDS = 60
 """How long uvicorn's supervisor waits for a worker to answer its health check. A new
 worker imports the app (numpy, pandas, scipy, scikit-learn, SQLAlchemy) before it can
@@ -107,7 +109,10 @@ def serve_workers(host: str, port: int, workers: int) -> None:
         return
     # fail here, not in every worker, when another program holds the port; this socket
     # does not listen, so it takes no connections
-    probe = listen_reuse_port(host, port, listen=False)
+    try:
+        probe = listen_reuse_port(host, port, listen=False)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     try:
         config = uvicorn.Config(APP, **worker_options(host, probe.getsockname()[1], workers))
         sockets: Any = [WorkerSocket(host, config.port)]

@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -110,3 +112,22 @@ def _sockets(pid: int, port: int, state: str) -> set[str]:
         if local_port == port and fields[3] == state and fields[9] in inodes:
             found.add(fields[9])
     return found
+
+
+def test_a_port_held_by_another_program_exits_2_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # was a traceback from the SO_REUSEPORT probe
+    from typer.testing import CliRunner
+
+    from masterypath.cli import app
+
+    monkeypatch.setenv("MASTERYPATH_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "--port", str(port), "--workers", "2"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in said
