@@ -101,17 +101,18 @@ def create_cohort(
         list[str] | None, typer.Option(help="Educator username (repeatable).")
     ] = None,
 ) -> None:
-    """Create a cohort, enrol learners and assign educators."""
+    """Create a cohort, enrol learners and assign educators (all of it, or nothing)."""
     accounts = AccountService(open_context())
-    accounts.create_cohort(cohort_id, title or cohort_id, by=CLI_ACTOR)
-    for learner_id in learner or []:
-        accounts.enrol(cohort_id, learner_id, by=CLI_ACTOR)
+    educators = []
     for username in educator or []:
         user_id = accounts.user_id(username)
         if user_id is None:
             raise typer.BadParameter(f"no user {username!r}", param_hint="--educator")
-        accounts.assign_educator(cohort_id, user_id, by=CLI_ACTOR)
-    out.print(f"cohort {cohort_id}: {len(learner or [])} learners, {len(educator or [])} educators")
+        educators.append(user_id)
+    accounts.create_cohort(
+        cohort_id, title or cohort_id, by=CLI_ACTOR, learners=learner or [], educators=educators
+    )
+    out.print(f"cohort {cohort_id}: {len(learner or [])} learners, {len(educators)} educators")
 
 
 def add_learner(
@@ -121,7 +122,10 @@ def add_learner(
     birth_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD.")] = None,
 ) -> None:
     """Store a learner's personal data apart from the pseudonymous id."""
-    born = date.fromisoformat(birth_date) if birth_date else None
+    try:
+        born = date.fromisoformat(birth_date) if birth_date else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"{birth_date!r}: {exc}", param_hint="--birth-date") from None
     PrivacyService(open_context()).create_learner(
         learner_id=learner_id, name=name, email=email, birth_date=born, by=CLI_ACTOR
     )

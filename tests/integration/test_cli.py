@@ -60,6 +60,22 @@ def test_bad_file_exits_2_naming_line_and_field(run, tmp_path: Path) -> None:  #
     assert code == 2 and json.loads(output)["problems"][0]["reason"] == "no such file"
 
 
+def test_a_cohort_is_created_whole_or_not_at_all(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("users", "add", "ann", "--role", "learner", "--learner", "a1",
+               "--password", "a-long-password")[0] == 0  # fmt: skip
+    assert run("users", "add", "ted", "--role", "educator", "--password", "a-long-password")[0] == 0
+    # an unknown user, then a user who is not an educator: nothing is stored either time
+    # (the cohort used to be created, with its learners, before the educators failed)
+    for who, said in (("nobody", "no user 'nobody'"), ("ann", "is a learner, not an educator")):
+        code, output = run("cohorts", "create", "c1", "--learner", "a1", "--educator", who)
+        assert code == 2 and said in " ".join(output.split()), output
+    code, output = run("cohorts", "create", "c1", "--learner", "a1", "--educator", "ted")
+    assert code == 0 and "cohort c1: 1 learners, 1 educators" in output
+    # a birth date that is not a date is a named bad value (a traceback before)
+    code, output = run("learners", "add", "l9", "--birth-date", "2020-13-45")
+    assert code == 2 and "month must be in 1..12" in output and "Traceback" not in output
+
+
 def test_a_bad_setting_exits_2_naming_the_variable(  # type: ignore[no-untyped-def]
     run, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -428,14 +428,31 @@ class AccountService:
         return None
 
     # -- cohorts --------------------------------------------------------------------------
-    def create_cohort(self, cohort_id: str, title: str, *, by: str) -> None:
+    def create_cohort(
+        self,
+        cohort_id: str,
+        title: str,
+        *,
+        by: str,
+        learners: Sequence[str] = (),
+        educators: Sequence[str] = (),
+    ) -> None:
+        """A cohort with its first ``learners`` and ``educators`` (user ids), all stored or
+        (an unknown user, one who is not an educator, an existing cohort) none."""
         now = self.context.clock()
         try:
             with self.context.sessions.begin() as session:
+                for user_id in educators:
+                    _check_educator(session, user_id)
                 session.add(CohortRow(id=cohort_id, title=title, created_at=now))
+                session.flush()  # an existing cohort is a conflict before anything else
                 PeopleRepository(session).audit(
                     at=now, actor=by, action="create_cohort", target=cohort_id
                 )
+                for learner_id in dict.fromkeys(learners):
+                    self._enrol(session, cohort_id, learner_id, by=by)
+                for user_id in dict.fromkeys(educators):
+                    session.add(CohortEducatorRow(cohort_id=cohort_id, user_id=user_id))
         except IntegrityError:
             raise ConflictError("cohort", cohort_id, "already exists") from None
 
@@ -444,14 +461,13 @@ class AccountService:
             if session.get(CohortRow, cohort_id) is None:
                 raise NotFoundError("cohort", cohort_id)
             if session.get(CohortMemberRow, (cohort_id, learner_id)) is None:
-                session.add(CohortMemberRow(cohort_id=cohort_id, learner_id=learner_id))
-                PeopleRepository(session).audit(
-                    at=self.context.clock(),
-                    actor=by,
-                    action="enrol",
-                    target=learner_id,
-                    cohort=cohort_id,
-                )
+                self._enrol(session, cohort_id, learner_id, by=by)
+
+    def _enrol(self, session: Session, cohort_id: str, learner_id: str, *, by: str) -> None:
+        session.add(CohortMemberRow(cohort_id=cohort_id, learner_id=learner_id))
+        PeopleRepository(session).audit(
+            at=self.context.clock(), actor=by, action="enrol", target=learner_id, cohort=cohort_id
+        )
 
     def unenrol(self, cohort_id: str, learner_id: str, *, by: str) -> None:
         with self.context.sessions.begin() as session:
@@ -471,13 +487,7 @@ class AccountService:
         with self.context.sessions.begin() as session:
             if session.get(CohortRow, cohort_id) is None:
                 raise NotFoundError("cohort", cohort_id)
-            user = session.get(UserRow, user_id)
-            if user is None:
-                raise NotFoundError("user", user_id)
-            if user.role != Role.EDUCATOR.value:
-                raise ValidationError(
-                    "user_id", f"user {user_id} is a {user.role}, not an educator"
-                )
+            _check_educator(session, user_id)
             if session.get(CohortEducatorRow, (cohort_id, user_id)) is None:
                 session.add(CohortEducatorRow(cohort_id=cohort_id, user_id=user_id))
 
@@ -500,3 +510,11 @@ class AccountService:
                 }
                 for c in repo.cohorts(user)
             ]
+
+
+def _check_educator(session: Session, user_id: str) -> None:
+    user = session.get(UserRow, user_id)
+    if user is None:
+        raise NotFoundError("user", user_id)
+    if user.role != Role.EDUCATOR.value:
+        raise ValidationError("user_id", f"user {user_id} is a {user.role}, not an educator")
