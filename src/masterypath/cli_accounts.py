@@ -43,11 +43,17 @@ def add_user(
 
 
 def set_password(
-    username: Annotated[str, typer.Argument(help="Login name.")], password: Password
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    password: Password,
+    as_json: JsonOption = False,
 ) -> None:
     """Replace a password (revokes the account's tokens)."""
     AccountService(open_context()).set_password(username, password, by=CLI_ACTOR)
-    out.print(f"password of {username} replaced; its tokens are revoked")
+    _done(
+        as_json,
+        {"username": username, "tokens_revoked": True},
+        f"password of {username} replaced; its tokens are revoked",
+    )
 
 
 def list_users(as_json: JsonOption = False) -> None:
@@ -87,10 +93,12 @@ def list_keys(as_json: JsonOption = False) -> None:
     out.print(table)
 
 
-def revoke_key(key_id: Annotated[str, typer.Argument(help="Key id.")]) -> None:
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="Key id.")], as_json: JsonOption = False
+) -> None:
     """Revoke an API key."""
     AccountService(open_context()).revoke_api_key(key_id, by=CLI_ACTOR)
-    out.print(f"API key {key_id} revoked")
+    _done(as_json, {"id": key_id, "revoked": True}, f"API key {key_id} revoked")
 
 
 def create_cohort(
@@ -100,6 +108,7 @@ def create_cohort(
     educator: Annotated[
         list[str] | None, typer.Option(help="Educator username (repeatable).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create a cohort, enrol learners and assign educators (all of it, or nothing)."""
     accounts = AccountService(open_context())
@@ -112,7 +121,12 @@ def create_cohort(
     accounts.create_cohort(
         cohort_id, title or cohort_id, by=CLI_ACTOR, learners=learner or [], educators=educators
     )
-    out.print(f"cohort {cohort_id}: {len(learner or [])} learners, {len(educators)} educators")
+    learners = list(dict.fromkeys(learner or []))
+    _done(
+        as_json,
+        {"id": cohort_id, "learners": learners, "educators": educator or []},
+        f"cohort {cohort_id}: {len(learners)} learners, {len(educators)} educators",
+    )
 
 
 def add_learner(
@@ -120,6 +134,7 @@ def add_learner(
     name: Annotated[str, typer.Option(help="Name (personal data).")] = "",
     email: Annotated[str, typer.Option(help="E-mail (personal data).")] = "",
     birth_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD.")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Store a learner's personal data apart from the pseudonymous id."""
     try:
@@ -129,16 +144,21 @@ def add_learner(
     PrivacyService(open_context()).create_learner(
         learner_id=learner_id, name=name, email=email, birth_date=born, by=CLI_ACTOR
     )
-    out.print(f"learner {learner_id} stored")
+    _done(as_json, {"learner_id": learner_id, "stored": True}, f"learner {learner_id} stored")
 
 
 def consent(
     learner_id: Annotated[str, typer.Argument(help="Learner id.")],
     guardian: Annotated[str, typer.Option(help="The guardian who consented.")],
+    as_json: JsonOption = False,
 ) -> None:
     """Record a guardian's consent for a learner under 13."""
     PrivacyService(open_context()).record_consent(learner_id, guardian, by=CLI_ACTOR)
-    out.print(f"guardian consent recorded for {learner_id}")
+    _done(
+        as_json,
+        {"learner_id": learner_id, "guardian": guardian},
+        f"guardian consent recorded for {learner_id}",
+    )
 
 
 def export_learner(
@@ -181,3 +201,11 @@ def register(parent: typer.Typer) -> None:
     parent.add_typer(keys_app, name="api-keys")
     parent.add_typer(cohorts_app, name="cohorts")
     parent.add_typer(learners_app, name="learners")
+
+
+def _done(as_json: bool, figures: dict[str, object], sentence: str) -> None:
+    """What a command did: ``figures`` as JSON with ``--json``, else ``sentence``."""
+    if as_json:
+        print_json(figures)
+    else:
+        out.print(sentence)

@@ -71,6 +71,23 @@ def test_a_cohort_is_created_whole_or_not_at_all(run) -> None:  # type: ignore[n
         assert code == 2 and said in " ".join(output.split()), output
     code, output = run("cohorts", "create", "c1", "--learner", "a1", "--educator", "ted")
     assert code == 0 and "cohort c1: 1 learners, 1 educators" in output
+    code, output = run("cohorts", "create", "c2", "--learner", "a1", "--learner", "a1", "--json")
+    assert code == 0 and json.loads(output) == {"id": "c2", "learners": ["a1"], "educators": []}
+
+
+def test_account_commands_answer_json(run) -> None:  # type: ignore[no-untyped-def]
+    # every command that reports something has --json, these included
+    assert run("users", "add", "ted", "--role", "educator", "--password", "a-long-password")[0] == 0
+    code, output = run("users", "password", "ted", "--password", "another-password", "--json")
+    assert code == 0 and json.loads(output) == {"username": "ted", "tokens_revoked": True}
+    code, output = run("learners", "add", "l9", "--birth-date", "2016-05-01", "--json")
+    assert code == 0 and json.loads(output) == {"learner_id": "l9", "stored": True}
+    code, output = run("learners", "consent", "l9", "--guardian", "Mum", "--json")
+    assert code == 0 and json.loads(output) == {"learner_id": "l9", "guardian": "Mum"}
+    code, output = run("api-keys", "create", "lms", "--scope", "evidence:write", "--json")
+    key_id = json.loads(output)["id"]
+    code, output = run("api-keys", "revoke", key_id, "--json")
+    assert code == 0 and json.loads(output) == {"id": key_id, "revoked": True}
     # a birth date that is not a date is a named bad value (a traceback before)
     code, output = run("learners", "add", "l9", "--birth-date", "2020-13-45")
     assert code == 2 and "month must be in 1..12" in output and "Traceback" not in output
