@@ -174,7 +174,6 @@ class InputGuard:
         await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
-NEWLINE = b"\n"
 NUL_REASON = "contains a NUL character, which no field accepts"
 
 
@@ -213,7 +212,10 @@ def nul_in_request(scope: Scope, content_type: bytes, body: bytes) -> tuple[str,
         path = _nul_path(value)
         return None if path is None else ("body", ".".join(path) or "(root)")
     at = body.find(b"\x00")
-    return None if at < 0 else ("body", f"line {body.count(NEWLINE, 0, at) + 1}")
+    if at < 0:
+        return None
+    line = body.count(b"\n", 0, at) + 1
+    return "body", f"line {line}"
 
 
 def _nul_field(pairs: list[tuple[str, str]]) -> str | None:
