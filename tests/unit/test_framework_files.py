@@ -66,6 +66,17 @@ def test_csv_bad_rows_are_named_by_line() -> None:
     assert found == {("line 3", "id"), ("line 4", "title"), ("line 5", "prerequisites")}
 
 
+def test_csv_that_the_csv_module_refuses_is_named_not_raised() -> None:
+    # a bare carriage return in a cell was a csv.Error traceback; it ends the row, as in
+    # the files it comes from, and the short row is named
+    with pytest.raises(InvalidInputError) as exc:
+        read_framework_csv("id,title\na,A\rB\n", source="cr.csv", framework_id="f", title="F")
+    assert [(p.location, p.field) for p in exc.value.problems] == [("line 3", "title")]
+    huge = "id,title\na," + "x" * 200_000 + "\n"  # over the csv module's field limit
+    with pytest.raises(InvalidInputError, match="not valid CSV: field larger than field limit"):
+        read_framework_csv(huge, source="big.csv", framework_id="f", title="F")
+
+
 def test_csv_unknown_column_is_named() -> None:
     with pytest.raises(InvalidInputError, match="unknown column"):
         read_framework_csv("id,title,prereqs\na,A,\n", source="x.csv", framework_id="f", title="F")

@@ -119,8 +119,13 @@ def _build(framework_args: Mapping[str, Any], source: str) -> ImportResult:
 
 
 def read_framework_csv(text: str, *, source: str, framework_id: str, title: str) -> ImportResult:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        rows = list(reader)
+    except csv.Error as exc:
+        problem = Problem(f"line {reader.line_num}", "(row)", f"not valid CSV: {exc}")
+        raise InvalidInputError(source, [problem]) from None
     missing = [c for c in ("id", "title") if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown:
@@ -139,7 +144,7 @@ def read_framework_csv(text: str, *, source: str, framework_id: str, title: str)
         )
     problems: list[Problem] = []
     competencies: list[Competency] = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(rows, start=2):
         where = f"line {line}"
         clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
         if None in row:
