@@ -35,6 +35,7 @@ from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
 from masterypath.store.bulk import execute_arrays, kept_cursor
 from masterypath.store.database import alembic_config, upgrade
 from masterypath.store.mastery import MasteryRepository
@@ -123,7 +124,7 @@ def test_the_functions_of_migration_0008_go_down_and_up_and_are_planned_once(
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-def test_a_nul_that_reaches_postgresql_is_a_validation_error_naming_the_column(
+def test_a_nul_or_a_huge_number_that_reaches_postgresql_is_a_validation_error(
     database: ServiceContext,
 ) -> None:
     # the API refuses NUL at its edge; a rubric file read by the command line goes
@@ -137,6 +138,10 @@ def test_a_nul_that_reaches_postgresql_is_a_validation_error_naming_the_column(
         feedback.rubric(rubric.id)  # nothing stored
     feedback.save_rubric(rubric)  # the connection is still good
     assert feedback.rubric(rubric.id).title == rubric.title
+    # likewise a number beyond INTEGER (`masterypath ack-alert 99999999999`, a traceback)
+    with pytest.raises(ValidationError, match="out of range: at most 2147483647") as err:
+        MasteryService(database).acknowledge_alert(99_999_999_999, by="t")
+    assert err.value.field == "id"
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)

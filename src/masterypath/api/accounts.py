@@ -7,11 +7,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from masterypath.api.errors import ErrorOut
-from masterypath.api.schemas import INT32_MAX, ApiKeyIn, ApiKeyOut, LoginIn, Text, TokenOut, UserIn
+from masterypath.api.schemas import ApiKeyIn, ApiKeyOut, LoginIn, Text, TokenOut, UserIn
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
 from masterypath.services.accounts import AccountService
 from masterypath.services.privacy import PrivacyService
+from masterypath.store.types import INT32_MAX
 
 Allow = Callable[..., Any]
 

@@ -22,7 +22,6 @@ from masterypath.api.how_it_works import PAGE
 from masterypath.api.learners import learner_router
 from masterypath.api.placement import placement_router
 from masterypath.api.schemas import (
-    INT32_MAX,
     AttributeIn,
     CompetencyOut,
     EvidenceIn,
@@ -64,6 +63,7 @@ from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
 from masterypath.services.xapi import XapiService
 from masterypath.settings import Settings
+from masterypath.store.types import INT32_MAX
 from masterypath.web.pages import pages_router, static_files
 
 ERRORS: dict[int | str, dict[str, Any]] = {

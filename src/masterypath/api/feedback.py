@@ -5,13 +5,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 
-from masterypath.api.schemas import INT32_MAX, ReviewIn, SubmissionIn, Text
+from masterypath.api.schemas import ReviewIn, SubmissionIn, Text
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.rubric import rubric_from_dict, rubric_to_dict
 from masterypath.interop.case_rubrics import export_case_rubric, import_case_rubrics
 from masterypath.services.accounts import AccountService
 from masterypath.services.feedback import FeedbackService
+from masterypath.store.types import INT32_MAX
 
 
 def feedback_router(

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from masterypath.api.schemas import (
-    INT32_MAX,
     CohortIn,
     ConsentIn,
     LearnerIn,
@@ -22,6 +21,7 @@ from masterypath.services.accounts import AccountService
 from masterypath.services.careers import CareerService
 from masterypath.services.mastery import MasteryService
 from masterypath.services.privacy import PrivacyService
+from masterypath.store.types import INT32_MAX
 
 Allow = Callable[..., Any]
 Limit = Annotated[int, Query(ge=1, le=10_000)]

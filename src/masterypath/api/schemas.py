@@ -7,12 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from masterypath.store.types import INT32_MAX
+
 NO_CONTROL = r"^[^\x00-\x1f]*$"
 """No control characters: no id, name or label needs them, and PostgreSQL refuses NUL."""
-
-INT32_MAX = 2**31 - 1
-"""The largest database INTEGER: row ids, model versions, offsets and seeds stay within it
-(one more reached PostgreSQL as an out-of-range error, a 500)."""
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=NO_CONTROL)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NO_CONTROL)]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
@@ -14,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from masterypath.errors import ConfigurationError, ValidationError
 from masterypath.settings import Settings
+from masterypath.store.types import INT32_MAX
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -47,24 +51,33 @@ def make_engine(settings: Settings) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        event.listen(engine, "handle_error", _nul_refused)
+        event.listen(engine, "handle_error", _refused_value)
     return engine
 
 
-def _nul_refused(context: ExceptionContext) -> BaseException | None:
-    """PostgreSQL refuses NUL in text. The API refuses it at its edge and the domain in
-    ids; a value that still brings one (a file read by the command line) becomes a
-    :class:`ValidationError` naming the column, not a database error."""
-    if not isinstance(context.original_exception, psycopg.DataError):
-        return None
-    if "NUL" not in str(context.original_exception):
-        return None
+def _refused_value(context: ExceptionContext) -> BaseException | None:
+    """PostgreSQL refuses NUL in text and numbers beyond a column's range. The API refuses
+    both at its edge; a value that still brings one (a file or an argument of the command
+    line) becomes a :class:`ValidationError` naming the parameter, not a database error."""
+    error = context.original_exception
+    if isinstance(error, psycopg.errors.NumericValueOutOfRange):
+        field = next(_parameters(context, lambda v: isinstance(v, int) and abs(v) > INT32_MAX))
+        return ValidationError(field, f"out of range: at most {INT32_MAX}")
+    if isinstance(error, psycopg.DataError) and "NUL" in str(error):
+        field = next(_parameters(context, lambda v: isinstance(v, str) and "\x00" in v))
+        return ValidationError(field, "contains a NUL character, which no field accepts")
+    return None
+
+
+def _parameters(context: ExceptionContext, bad: Callable[[object], bool]) -> Iterator[str]:
+    """The names of the statement's parameters whose value is ``bad`` (``id_1`` -> ``id``),
+    then ``(value)`` for when none is."""
     rows = context.parameters
     for row in rows if isinstance(rows, list) else [rows]:
         for name, value in row.items() if isinstance(row, dict) else ():
-            if isinstance(value, str) and "\x00" in value:
-                return ValidationError(name, "contains a NUL character, which no field accepts")
-    return ValidationError("(text)", "contains a NUL character, which no field accepts")
+            if bad(value):
+                yield re.sub(r"_\d+$", "", name).replace("pk", "id")
+    yield "(value)"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.types import TypeDecorator
 
+INT32_MAX = 2**31 - 1
+"""The largest INTEGER (row ids, model versions, seeds); a larger value is refused."""
+
 # BIGINT on PostgreSQL, but INTEGER on SQLite where only INTEGER PRIMARY KEY autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
