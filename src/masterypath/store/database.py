@@ -76,7 +76,8 @@ def _parameters(context: ExceptionContext, bad: Callable[[object], bool]) -> Ite
     for row in rows if isinstance(rows, list) else [rows]:
         for name, value in row.items() if isinstance(row, dict) else ():
             if bad(value):
-                yield re.sub(r"_\d+$", "", name).replace("pk", "id")
+                bare = re.sub(r"_\d+$", "", name)  # SQLAlchemy numbers its parameters
+                yield "id" if bare == "pk" else bare
     yield "(value)"
 
 
