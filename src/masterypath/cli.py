@@ -41,6 +41,7 @@ from masterypath.cli_support import (
 from masterypath.domain.evidence import EvidenceKind
 from masterypath.domain.framework import Framework
 from masterypath.errors import InvalidInputError, Problem
+from masterypath.interop import strict_json
 from masterypath.interop.case import IdField
 from masterypath.interop.evidence_log import ColumnMapping, read_evidence_log, read_text
 from masterypath.interop.framework_files import FrameworkFormat, framework_to_dict
@@ -52,8 +53,13 @@ from masterypath.services.frameworks import ExportFormat, FrameworkService
 from masterypath.settings import Settings
 from masterypath.store.database import make_url_safe, upgrade
 
+# Markdown help: docstrings are reflowed to the terminal instead of keeping their line breaks.
 app = typer.Typer(
-    help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 
 
@@ -457,7 +463,7 @@ ModelOption = Annotated[
     str,
     typer.Option(
         "--model",
-        help="bkt, bkt-forgets, bkt-idem, bkt-multilearn, logistic or rollup:<method> "
+        help="bkt, bkt-forgets, bkt-idem, bkt-multilearn, logistic or rollup:METHOD "
         "(highest, latest, average, n_mastery, weighted_average, decaying_average).",
     ),
 ]
@@ -578,7 +584,7 @@ def kt_predict(
     if not model_file.is_file():
         raise InvalidInputError(str(model_file), [Problem(str(model_file), "FILE", "no such file")])
     try:
-        estimator = model_from_dict(json.loads(model_file.read_text()))
+        estimator = model_from_dict(strict_json.loads(model_file.read_text()))
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             str(model_file), [Problem(f"line {exc.lineno}", "json", exc.msg)]

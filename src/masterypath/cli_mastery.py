@@ -25,6 +25,7 @@ from masterypath.cli_support import (
 )
 from masterypath.domain.policy import MasteryPolicy
 from masterypath.errors import ValidationError
+from masterypath.interop import strict_json
 from masterypath.services.careers import CareerService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService, ReplaySummary
@@ -375,7 +376,7 @@ def policy(
     if set_ is not None:
         text = Path(set_).read_text() if Path(set_).is_file() else set_
         try:
-            data = json.loads(text)
+            data = strict_json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValidationError("--set", f"not JSON: {exc.msg}") from None
         if not isinstance(data, dict):

@@ -12,6 +12,7 @@ from masterypath.cli import app
 from tests.conftest import data_file
 
 CASE = Path(__file__).parents[1] / "fixtures" / "case_fractions.json"
+RUBRIC = Path(__file__).parents[1] / "fixtures" / "circuits_rubric.json"
 
 
 @pytest.fixture
@@ -136,6 +137,30 @@ def test_files_that_are_not_utf8_or_not_an_object_exit_2_naming_the_file(  # typ
         assert code == 2 and "rubric: must be a JSON object, got list" in output
 
 
+@pytest.mark.parametrize(
+    ("command", "suffix"),
+    [(("rubrics", "import"), ".json"), (("import-framework",), ".json")],
+)
+def test_json_files_with_nan_or_infinity_exit_2_naming_line_and_field(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, command: tuple[str, ...], suffix: str
+) -> None:
+    # Python's json read them, and PostgreSQL then refused the stored JSON (a traceback)
+    if command[0] == "rubrics":
+        text = RUBRIC.read_text().replace('"points": 1,', '"points": Infinity,', 1)
+        field = "criteria.0.levels.1.points"
+    else:
+        text = CASE.read_text().replace('"CFDocument": {', '"CFDocument": {"weight": NaN,', 1)
+        field = "CFDocument.weight"
+    assert "Infinity" in text or "NaN" in text
+    bad = tmp_path / f"bad{suffix}"
+    bad.write_text(text)
+    code, output = run(*command, str(bad))
+    assert code == 2, output
+    flat = " ".join(output.split())
+    assert f"{field}: is NaN, Infinity or beyond a double's range" in flat, flat
+    assert "line " in flat and "Traceback" not in output
+
+
 def test_import_evidence_counts(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     log = tmp_path / "log.csv"
     log.write_text("user_id,skill_name,correct,order_id\nu1,add,1,1\nu1,add,x,2\nu2,mul,0,1\n")
@@ -189,3 +214,14 @@ def test_demo_loads_a_course_without_serving(run) -> None:  # type: ignore[no-un
     assert first["stored"] == first["evidence"] > 0
     code, output = run("demo", "--no-serve", "--learners", "5", "--json")
     assert json.loads(output)["duplicate"] == first["evidence"]  # re-running is idempotent
+
+
+def test_help_reflows_docstrings_and_keeps_every_word() -> None:
+    """Help text reads as paragraphs at the terminal's width, not the docstring's line breaks."""
+    runner = CliRunner()
+    main = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert main.exit_code == 0
+    assert "takes --json. Exit codes: 0 success" in main.output
+    fit = runner.invoke(app, ["kt", "fit", "--help"], env={"COLUMNS": "200"})
+    assert fit.exit_code == 0
+    assert "rollup:METHOD" in " ".join(fit.output.replace("│", " ").split())

@@ -6,7 +6,10 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from masterypath.api.errors import NUL_REASON, InputGuard
+from masterypath.interop.strict_json import NON_FINITE_REASON, SURROGATE_REASON
 
 Message = dict[str, Any]
 
@@ -69,3 +72,31 @@ def test_a_nul_escape_split_across_parts_is_found() -> None:
     assert json.loads(sent[1]["body"])["problems"] == [
         {"location": "body", "field": "title", "reason": NUL_REASON}
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        (b'{"levels": [{"points": 1}, {"points": NaN}]}', "levels.1.points", NON_FINITE_REASON),
+        (b'{"score": Infinity}', "score", NON_FINITE_REASON),
+        (b'{"score": -Infinity}', "score", NON_FINITE_REASON),
+        (b'{"points": [1e999]}', "points.0", NON_FINITE_REASON),  # Python reads it as inf
+        (b'{"title": "a \\udc00 b"}', "title", SURROGATE_REASON),
+        (b'{"a \\ud800": 1}', "a \\ud800", SURROGATE_REASON),  # a key, named escaped
+    ],
+)
+def test_what_only_a_lax_json_parser_reads_is_422_naming_the_field(
+    body: bytes, field: str, reason: str
+) -> None:
+    # each of these reached PostgreSQL and was a 500 there (refused in JSON or in text)
+    seen, sent = exchange([part(body, False)], max_bytes=1000)
+    assert seen == [] and sent[0]["status"] == 422
+    assert json.loads(sent[1]["body"])["problems"] == [
+        {"location": "body", "field": field, "reason": reason}
+    ]
+
+
+def test_the_words_nan_and_infinity_in_text_pass() -> None:
+    body = b'{"title": "NaN, Infinity and 1e999", "note": "\\ud83d\\ude00"}'
+    seen, sent = exchange([part(body, False)], max_bytes=1000)
+    assert seen == [body] and sent[0]["status"] == 200

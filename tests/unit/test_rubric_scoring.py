@@ -82,6 +82,15 @@ def test_rubric_validation_names_the_fault() -> None:
         Rubric("r", "R", (Criterion("c", "C", (two[0],)),))
     with pytest.raises(ValidationError, match="fewest to most points"):
         Rubric("r", "R", (Criterion("c", "C", (two[1], two[0])),))
+    # a NUL reached SQLite as stored text and PostgreSQL as an error: refused in the domain
+    nul = Level("b", "B", 1, "Says\x00 more.")
+    with pytest.raises(ValidationError, match=r"r: criteria.0.levels.1.descriptor: .* NUL"):
+        Rubric("r", "R", (Criterion("c", "C", (two[0], nul)),))
+    with pytest.raises(ValidationError, match=r"exemplars.0.text: contains a NUL"):
+        Rubric("r", "R", (Criterion("c", "C", two),), (Exemplar("c", "b", "a\x00"),))
+    for odd in (float("inf"), float("nan")):
+        with pytest.raises(ValidationError, match="'c': points must be finite"):
+            Rubric("r", "R", (Criterion("c", "C", (two[0], Level("b", "B", odd, ""))),))
     with pytest.raises(ValidationError, match="appears twice"):
         Rubric("r", "R", (Criterion("c", "C", two), Criterion("c", "C", two)))
     with pytest.raises(ValidationError, match="no level 'z'"):

@@ -27,6 +27,7 @@ from masterypath.errors import (
     RateLimitedError,
     ValidationError,
 )
+from masterypath.interop.strict_json import first_path, lax_value_in
 
 STATUS: list[tuple[type[MasterypathError], int]] = [
     (AuthenticationError, 401),
@@ -119,10 +120,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class InputGuard:
     """Refuses, before the app sees it, a request body over ``max_bytes`` (413, by
-    Content-Length, or counted as it streams in) and a NUL character anywhere in the path,
-    the query or the body (422, naming the field): no id, name or text needs one, and
-    PostgreSQL refuses NUL in text, which would otherwise surface as a server error
-    wherever a free-text field reaches the database."""
+    Content-Length, or counted as it streams in), a NUL character anywhere in the path,
+    the query or the body, and a ``NaN`` or ``Infinity`` in a JSON body (422, naming the
+    field). No id, name or text needs a NUL, and no number field a non-finite value; both
+    would otherwise surface as server errors where they reach PostgreSQL, which refuses
+    NUL in text and NaN or Infinity in JSON (Python's JSON parser accepts them)."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -152,14 +154,12 @@ class InputGuard:
             if not message.get("more_body", False):
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        found = nul_in_request(scope, headers.get(b"content-type", b""), body)
-        if found is not None:
-            location, field = found
-            problem = ProblemOut(location=location, field=field, reason=NUL_REASON)
+        problem = refused_in_request(scope, headers.get(b"content-type", b""), body)
+        if problem is not None:
             await JSONResponse(
                 ErrorOut(
                     error="validation_error",
-                    message=f"{field}: {NUL_REASON}",
+                    message=f"{problem.field}: {problem.reason}",
                     problems=[problem],
                 ).model_dump(),
                 status_code=422,
@@ -175,6 +175,19 @@ class InputGuard:
 
 
 NUL_REASON = "contains a NUL character, which no field accepts"
+
+
+def refused_in_request(scope: Scope, content_type: bytes, body: bytes) -> ProblemOut | None:
+    """What :class:`InputGuard` refuses in a request, or None: a NUL character, and in a
+    JSON body what strict JSON refuses but Python's parser (the endpoints') lets through."""
+    found = nul_in_request(scope, content_type, body)
+    if found is not None:
+        return ProblemOut(location=found[0], field=found[1], reason=NUL_REASON)
+    if body and _is_json(content_type, missing=True):
+        lax = lax_value_in(body)
+        if lax is not None:
+            return ProblemOut(location="body", field=lax[0], reason=lax[1])
+    return None
 
 
 def nul_in_request(scope: Scope, content_type: bytes, body: bytes) -> tuple[str, str] | None:
@@ -203,14 +216,13 @@ def nul_in_request(scope: Scope, content_type: bytes, body: bytes) -> tuple[str,
             return "query", field
     if b"\x00" not in body and b"\\u0000" not in body:
         return None
-    media = content_type.split(b";", 1)[0].strip().lower()
-    if media == b"application/json" or media.endswith(b"+json"):
+    if _is_json(content_type, missing=False):
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None  # the endpoint answers malformed JSON with its own error
-        path = _nul_path(value)
-        return None if path is None else ("body", ".".join(path) or "(root)")
+        path = first_path(value, _holds_nul)
+        return None if path is None else ("body", path)
     at = body.find(b"\x00")
     if at < 0:
         return None
@@ -223,23 +235,17 @@ def _nul_field(pairs: list[tuple[str, str]]) -> str | None:
     return next((k.replace("\x00", "\\0") or "(name)" for k, v in pairs if "\x00" in k + v), None)
 
 
-def _nul_path(value: object) -> list[str] | None:
-    """The path to the first string (value or key) that holds a NUL, or None."""
-    if isinstance(value, str):
-        return [] if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:
-                return [key.replace("\x00", "\\0")]
-            found = _nul_path(item)
-            if found is not None:
-                return [key, *found]
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _nul_path(item)
-            if found is not None:
-                return [str(index), *found]
-    return None
+def _is_json(content_type: bytes, *, missing: bool) -> bool:
+    """Whether a body of this media type is parsed as JSON (FastAPI also parses a body
+    without a content type as JSON: ``missing``)."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    if not media:
+        return missing
+    return media == b"application/json" or media.endswith(b"+json")
+
+
+def _holds_nul(value: object) -> bool:
+    return isinstance(value, str) and "\x00" in value
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

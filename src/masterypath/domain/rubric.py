@@ -21,7 +21,8 @@ gaps (quoting what the next level requires) and one next step, in plain language
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,9 @@ class Rubric:
     def __post_init__(self) -> None:
         if not self.id.strip():
             raise ValidationError("id", "a rubric needs a non-empty id")
+        for path, text in self._texts():
+            if "\x00" in text:  # PostgreSQL refuses NUL in text; no rubric needs one
+                raise ValidationError(path, "contains a NUL character", location=self.id)
         if not self.criteria:
             raise ValidationError("criteria", f"rubric {self.id!r} has no criteria")
         index: dict[str, Criterion] = {}
@@ -93,6 +97,8 @@ class Rubric:
             if len(set(ids)) != len(ids):
                 raise ValidationError("levels", f"criterion {c.id!r} repeats a level id")
             points = [lv.points for lv in c.levels]
+            if not all(math.isfinite(p) for p in points):
+                raise ValidationError("points", f"criterion {c.id!r}: points must be finite")
             if points != sorted(points) or len(set(points)) != len(points):
                 raise ValidationError(
                     "points", f"criterion {c.id!r}: levels must go from fewest to most points"
@@ -103,6 +109,24 @@ class Rubric:
                 raise ValidationError("exemplars", f"unknown criterion {e.criterion_id!r}")
             index[e.criterion_id].level(e.level_id)
         object.__setattr__(self, "_criteria", index)
+
+    def _texts(self) -> Iterator[tuple[str, str]]:
+        """(field path, text) of every text in the rubric, paths as the JSON form has them."""
+        yield "id", self.id
+        yield "title", self.title
+        for i, c in enumerate(self.criteria):
+            yield f"criteria.{i}.id", c.id
+            yield f"criteria.{i}.title", c.title
+            for k, competency_id in enumerate(c.competency_ids):
+                yield f"criteria.{i}.competency_ids.{k}", competency_id
+            for j, lv in enumerate(c.levels):
+                at = f"criteria.{i}.levels.{j}"
+                yield from ((f"{at}.{f}", getattr(lv, f)) for f in ("id", "label", "descriptor"))
+                for k, reference in enumerate(lv.references):
+                    yield f"{at}.references.{k}", reference
+        exemplar_fields = ("criterion_id", "level_id", "text", "source")
+        for i, e in enumerate(self.exemplars):
+            yield from ((f"exemplars.{i}.{f}", getattr(e, f)) for f in exemplar_fields)
 
     def criterion(self, criterion_id: str) -> Criterion:
         try:

@@ -46,6 +46,7 @@ from masterypath.domain.framework import (
     UnlockStatus,
 )
 from masterypath.errors import InvalidInputError, MasterypathError, Problem
+from masterypath.interop import strict_json
 from masterypath.interop.case import ImportResult
 
 FrameworkFormat = Literal["case", "csv", "yaml", "graphml", "node-link"]
@@ -61,7 +62,7 @@ def detect_format(text: str) -> FrameworkFormat:
         raise InvalidInputError("input", [Problem("content", "format", "XML but not GraphML")])
     if head.startswith("{"):
         try:
-            data = json.loads(text)
+            data = strict_json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidInputError(
                 "input", [Problem(f"line {exc.lineno} column {exc.colno}", "json", exc.msg)]

@@ -21,6 +21,7 @@ from typing import Literal
 
 from masterypath.domain.framework import Competency, Framework, Prerequisite, find_cycles
 from masterypath.errors import InvalidInputError, Problem
+from masterypath.interop import strict_json
 from masterypath.interop.case import ImportResult
 
 EdgeDirection = Literal["prerequisite-first", "dependent-first"]
@@ -63,7 +64,7 @@ def read_node_link(
     text: str, *, source: str, framework_id: str, title: str, repairs: GraphRepairs | None = None
 ) -> ImportResult:
     try:
-        data = json.loads(text)
+        data = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(source, [Problem(f"line {exc.lineno}", "json", exc.msg)]) from None
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):

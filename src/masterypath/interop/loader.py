@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from masterypath.errors import InvalidInputError, Problem
+from masterypath.interop import strict_json
 from masterypath.interop.case import IdField, ImportResult, import_case
 from masterypath.interop.evidence_log import read_text
 from masterypath.interop.framework_files import (
@@ -52,7 +53,7 @@ def load_framework_file(path: Path, options: LoadOptions | None = None) -> Impor
     title = options.title or path.name.split(".")[0]
     if fmt == "case":
         try:
-            package = json.loads(text)
+            package = strict_json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidInputError(
                 source, [Problem(f"line {exc.lineno}", "json", exc.msg)]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from masterypath.errors import InvalidInputError, Problem
+from masterypath.interop import strict_json
 
 
 def read_utf8(path: Path) -> str:
@@ -44,7 +45,7 @@ def read_json_file(path: Path) -> Any:
     """The JSON value in ``path`` (see :func:`read_utf8`)."""
     text = read_utf8(path)
     try:
-        return json.loads(text)
+        return strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             str(path), [Problem(f"line {exc.lineno}", "JSON", exc.msg)]
