@@ -18,7 +18,7 @@ from masterypath.cli_support import (
     print_json,
     register_commands,
 )
-from masterypath.errors import InvalidInputError, Problem
+from masterypath.errors import InvalidInputError, Problem, ValidationError
 from masterypath.interop.audit_report import render_audit_html
 from masterypath.interop.text_files import read_utf8
 from masterypath.services.audit import AuditService, AuditThresholds
@@ -87,6 +87,11 @@ def audit(
     quality with 95% intervals, item bias, and alerts above the thresholds."""
     import json
 
+    try:
+        thresholds = AuditThresholds(mastery_rate_gap=mastery_gap, calibration_gap=calibration_gap)
+    except ValidationError as exc:  # named as the options are
+        option = {"mastery_rate_gap": "--mastery-gap"}.get(exc.field, "--calibration-gap")
+        raise ValidationError(option, exc.reason) from None
     report = AuditService(open_context()).run(
         framework,
         attribute,
@@ -95,7 +100,7 @@ def audit(
         folds=folds,
         seed=seed,
         dif=dif,
-        thresholds=AuditThresholds(mastery_rate_gap=mastery_gap, calibration_gap=calibration_gap),
+        thresholds=thresholds,
     )
     if html is not None:
         html.write_text(render_audit_html(report), encoding="utf-8")

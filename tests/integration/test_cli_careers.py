@@ -106,6 +106,13 @@ def test_careers_import_bad_csv_names_line_and_field(run, tmp_path: Path) -> Non
     assert problems == [{"location": f"{bad} line 2", "field": "skill", "reason": "empty"}]
     code, output = run("careers", "report", "dba", "--taxonomy", "nope")
     assert code == 2 and "taxonomy 'nope' not found" in output
+    # NaN passed every comparison, so no importance counted as essential
+    good = tmp_path / "good.csv"
+    good.write_text("occupation,skill,importance\nanalyst,sql,0.9\n")
+    for odd in ("nan", "1.5"):
+        code, output = run("careers", "import", str(good), "--essential-at", odd, "--json")
+        assert code == 2, output
+        assert json.loads(output)["message"] == f"essential_at: must be in [0, 1], got {float(odd)}"
 
 
 def test_feedback_command_judges_an_answer(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

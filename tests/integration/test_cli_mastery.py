@@ -127,3 +127,11 @@ def test_simulate_compares_planner_and_fixed_curriculum(run) -> None:  # type: i
     assert again == result  # seeded
     code, output = run("simulate", "arith", "--goal", "nope", "--json")
     assert code == 2 and "goals" in output
+
+
+def test_audit_thresholds_outside_zero_one_exit_2_naming_the_option(run) -> None:  # type: ignore[no-untyped-def]
+    # a NaN gap passed every comparison and silently raised no alert at all
+    for option, value in (("--mastery-gap", "nan"), ("--calibration-gap", "-0.1")):
+        code, output = run("audit", "arith", "--attribute", "group", option, value, "--json")
+        assert code == 2, output
+        assert json.loads(output)["message"] == f"{option}: must be in [0, 1], got {float(value)}"

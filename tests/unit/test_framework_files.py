@@ -58,6 +58,14 @@ def test_csv_and_yaml_round_trip() -> None:
     assert read_framework_yaml(write_framework_yaml(y), source="x").framework == y
 
 
+def test_an_item_difficulty_that_is_not_finite_is_named() -> None:
+    # YAML reads .nan and .inf as floats: they were stored and reached the planner
+    for odd in (".nan", ".inf", "-.inf"):
+        with pytest.raises(InvalidInputError) as exc:
+            read_framework_yaml(YAML.replace("difficulty: 0.4", f"difficulty: {odd}"), source="f")
+        assert [(p.location, p.field) for p in exc.value.problems] == [("items[0]", "difficulty")]
+
+
 def test_csv_bad_rows_are_named_by_line() -> None:
     bad = "id,title,prerequisites\na,A,\n,NoId,\nb,,a\nc,C,a:sometimes\n"
     with pytest.raises(InvalidInputError) as exc:

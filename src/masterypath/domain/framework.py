@@ -24,6 +24,7 @@ masterypath.errors.CycleError: prerequisite cycle: a -> b -> a
 from __future__ import annotations
 
 import graphlib
+import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -120,6 +121,12 @@ class Item:
         if len(set(self.competency_ids)) != len(self.competency_ids):
             raise ValidationError(
                 "competency_ids", "a competency is listed twice", location=f"item {self.id!r}"
+            )
+        if self.difficulty is not None and not math.isfinite(self.difficulty):
+            raise ValidationError(
+                "difficulty",
+                f"must be a finite number, got {self.difficulty}",
+                location=f"item {self.id!r}",
             )
 
 

@@ -45,7 +45,7 @@ from masterypath.domain.careers import (
     SkillGroup,
     Taxonomy,
 )
-from masterypath.errors import InvalidInputError, Problem
+from masterypath.errors import InvalidInputError, Problem, ValidationError
 from masterypath.interop.text_files import read_utf8
 
 ESCO_FILES = ("occupations", "skills", "occupation_skill")
@@ -188,6 +188,8 @@ def read_generic_csv(
     essential_at: float = 0.5,
 ) -> Taxonomy:
     """Read the generic (occupation, skill, importance) CSV; see the module docstring."""
+    if not 0.0 <= essential_at <= 1.0:  # also refuses NaN
+        raise ValidationError("essential_at", f"must be in [0, 1], got {essential_at}")
     name = str(source) if isinstance(source, Path) else "CSV"
     if isinstance(source, Path):
         text = io.StringIO(read_utf8(source), newline="")

@@ -56,6 +56,16 @@ class AuditThresholds:
     """Expected calibration error of one group minus another's."""
     evidence_floor: int = 10
 
+    def __post_init__(self) -> None:
+        for name in ("mastery_rate_gap", "calibration_gap"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:  # a NaN gap would silently raise no alert at all
+                raise ValidationError(name, f"must be in [0, 1], got {value}")
+        if self.evidence_floor < 1:
+            raise ValidationError(
+                "evidence_floor", f"must be at least 1, got {self.evidence_floor}"
+            )
+
 
 def _interval(x: Interval | None) -> dict[str, float | None] | None:
     if x is None:
