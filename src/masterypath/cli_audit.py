@@ -20,7 +20,7 @@ from masterypath.cli_support import (
 )
 from masterypath.errors import InvalidInputError, Problem, ValidationError
 from masterypath.interop.audit_report import render_audit_html
-from masterypath.interop.text_files import read_utf8
+from masterypath.interop.text_files import MORE_CELLS, read_utf8
 from masterypath.services.audit import AuditService, AuditThresholds
 
 
@@ -35,11 +35,15 @@ def attributes(
         rows = list(csv.DictReader(io.StringIO(read_utf8(file), newline="")))
     except csv.Error as exc:
         raise InvalidInputError(str(file), [Problem(str(file), "CSV", str(exc))]) from None
+    # a row with cells beyond the header (an unquoted comma) would shift its values
     problems = [
+        Problem(f"line {n + 2}", "(row)", MORE_CELLS) for n, r in enumerate(rows) if None in r
+    ]
+    problems += [
         Problem(f"line {n + 2}", col, "missing")
         for n, r in enumerate(rows)
         for col in ("learner_id", "value", "consent_by")
-        if not (r.get(col) or "").strip()
+        if None not in r and not (r.get(col) or "").strip()
     ]
     if problems:
         raise InvalidInputError(str(file), problems)

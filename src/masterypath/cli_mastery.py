@@ -314,7 +314,7 @@ def alerts(
     learner: Annotated[str | None, typer.Option(help="Only this learner.")] = None,
     kind: Annotated[str | None, typer.Option(help="wheel_spinning or falling_estimate.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include acknowledged alerts.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 1000,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 1000,
     as_json: JsonOption = False,
 ) -> None:
     """The educator alert queue (open alerts unless --all)."""

@@ -18,6 +18,7 @@ from masterypath.cli_support import (
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.placement import PlacementService
 from masterypath.settings import Settings
+from masterypath.store.types import INT32_MAX
 
 placement_app = typer.Typer(
     help="Adaptive placement (test-out): ask few questions, infer the rest from the graph."
@@ -59,12 +60,15 @@ def start(
         str | None, typer.Option(help="Framework id (default: the only one stored).")
     ] = None,
     budget: Annotated[
-        int | None, typer.Option(min=1, help="Most questions (default: a fifth, at least 10).")
+        int | None,
+        typer.Option(min=1, max=INT32_MAX, help="Most questions (default: a fifth, at least 10)."),
     ] = None,
     confidence: Annotated[
         float | None, typer.Option(help="Classify at this P(known) or 1 - it (default 0.9).")
     ] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seeds the sampler (replays are exact).")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=INT32_MAX, help="Seeds the sampler (replays are exact).")
+    ] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Open a placement session; prints the first question."""

@@ -21,6 +21,7 @@ from masterypath.domain.careers import (
 from masterypath.errors import ConflictError, NotFoundError, ValidationError
 from masterypath.interop.loader import load_framework_file
 from masterypath.interop.taxonomies import read_generic_csv
+from masterypath.interop.text_files import MORE_CELLS
 from masterypath.services.careers import CareerService
 from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
@@ -250,6 +251,16 @@ def test_api_careers_errors(client: TestClient) -> None:
         headers={"content-type": "text/csv"},
     )
     assert cr.status_code == 422 and "line 2: skill" in cr.json()["message"]
+    # a row with cells beyond the header was a 500 (found by fuzzing as an educator)
+    extra = client.post(
+        f"{v1}/taxonomies/extra",
+        content="occupation,skill,importance\nanalyst,sql,0.9\nanalyst,sql, joins,0.9\n",
+        headers={"content-type": "text/csv"},
+    )
+    assert extra.status_code == 422
+    assert extra.json()["problems"] == [
+        {"location": "CSV line 3", "field": "(row)", "reason": MORE_CELLS}
+    ]
     assert client.get(f"{v1}/taxonomies/nul/occupations").status_code == 404
     assert client.get(f"{v1}/frameworks/dbcourse/careers/mini/coverage/nope").status_code == 404
     assert (

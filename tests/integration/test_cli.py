@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from masterypath.cli import app
+from masterypath.interop.text_files import MORE_CELLS
 from tests.conftest import data_file
 
 CASE = Path(__file__).parents[1] / "fixtures" / "case_fractions.json"
@@ -225,3 +226,20 @@ def test_help_reflows_docstrings_and_keeps_every_word() -> None:
     fit = runner.invoke(app, ["kt", "fit", "--help"], env={"COLUMNS": "200"})
     assert fit.exit_code == 0
     assert "rollup:METHOD" in " ".join(fit.output.replace("│", " ").split())
+
+
+def test_csv_rows_with_more_cells_than_the_header_exit_2_naming_the_line(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path
+) -> None:
+    # an unquoted comma shifted the values: "Smith" stored as the value, " Jr." as consent
+    rows = tmp_path / "attributes.csv"
+    rows.write_text("learner_id,value,consent_by\nl1,A,guardian\nl2,Smith, Jr.,guardian\n")
+    code, output = run("attributes", str(rows), "--attribute", "family", "--json")
+    assert code == 2, output
+    assert json.loads(output)["problems"] == [
+        {"location": "line 3", "field": "(row)", "reason": MORE_CELLS}
+    ]
+    taxonomy = tmp_path / "careers.csv"
+    taxonomy.write_text("occupation,skill,importance\nanalyst,sql, joins,0.9\n")
+    code, output = run("careers", "import", str(taxonomy), "--json")
+    assert code == 2 and json.loads(output)["problems"][0]["reason"] == MORE_CELLS, output

@@ -135,3 +135,18 @@ def test_audit_thresholds_outside_zero_one_exit_2_naming_the_option(run) -> None
         code, output = run("audit", "arith", "--attribute", "group", option, value, "--json")
         assert code == 2, output
         assert json.loads(output)["message"] == f"{option}: must be in [0, 1], got {float(value)}"
+
+
+def test_counts_and_seeds_out_of_range_exit_2_naming_the_option(run) -> None:  # type: ignore[no-untyped-def]
+    # --limit -1 listed every alert on SQLite (LIMIT -1) and was refused by PostgreSQL;
+    # a seed or budget beyond INTEGER was stored by SQLite and refused by PostgreSQL
+    for args, option in (
+        (("alerts", "--limit", "-1"), "--limit"),
+        (("placement", "start", "ana", "--seed", str(2**31)), "--seed"),
+        (("placement", "start", "ana", "--budget", str(2**31)), "--budget"),
+    ):
+        code, output = run(*args)
+        assert code == 2, output
+        assert f"Invalid value for '{option}'" in " ".join(output.replace("│", " ").split())
+    code, output = run("placement", "start", "ana", "--seed", str(2**31 - 1), "--json")
+    assert code == 0 and json.loads(output)["learner_id"] == "ana", output

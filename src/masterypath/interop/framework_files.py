@@ -48,6 +48,7 @@ from masterypath.domain.framework import (
 from masterypath.errors import InvalidInputError, MasterypathError, Problem
 from masterypath.interop import strict_json
 from masterypath.interop.case import ImportResult
+from masterypath.interop.text_files import MORE_CELLS
 
 FrameworkFormat = Literal["case", "csv", "yaml", "graphml", "node-link"]
 CSV_COLUMNS = ("id", "title", "description", "parent", "prerequisites", "code")
@@ -149,7 +150,7 @@ def read_framework_csv(text: str, *, source: str, framework_id: str, title: str)
         where = f"line {line}"
         clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
         if None in row:
-            problems.append(Problem(where, "(row)", "more cells than header columns"))
+            problems.append(Problem(where, "(row)", MORE_CELLS))
             continue
         try:
             competencies.append(

@@ -46,7 +46,7 @@ from masterypath.domain.careers import (
     Taxonomy,
 )
 from masterypath.errors import InvalidInputError, Problem, ValidationError
-from masterypath.interop.text_files import read_utf8
+from masterypath.interop.text_files import MORE_CELLS, read_utf8
 
 ESCO_FILES = ("occupations", "skills", "occupation_skill")
 GENERIC_REQUIRED = ("occupation", "skill", "importance")
@@ -215,8 +215,11 @@ def _generic_rows(
     skills: dict[str, CareerSkill] = {}
     requirements: dict[tuple[str, str], Requirement] = {}
     problems: list[Problem] = []
-    for line, raw in enumerate(rows, start=2):
+    for line, (raw, extra) in enumerate(rows, start=2):
         where = f"{name} line {line}"
+        if extra:
+            problems.append(Problem(where, "(row)", MORE_CELLS))
+            continue
         nul = [column for column, value in raw.items() if "\x00" in value]
         if nul:
             problems += [Problem(where, column, "contains a NUL character") for column in nul]
@@ -262,9 +265,14 @@ def _generic_rows(
     )
 
 
-def _stripped(rows: Iterable[dict[str, str | None]]) -> Iterable[dict[str, str]]:
+def _stripped(
+    rows: Iterable[dict[str | None, str | list[str] | None]],
+) -> Iterable[tuple[dict[str, str], bool]]:
+    """Each row's cells, stripped, and whether it had cells beyond the header (which
+    ``csv.DictReader`` keeps as a list under the key None)."""
     for row in rows:
-        yield {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        extra = row.pop(None, None) is not None
+        yield {(k or "").strip(): str(v or "").strip() for k, v in row.items()}, extra
 
 
 def _essential(value: str, essential_at: float) -> tuple[bool, float | None] | str:

@@ -26,6 +26,10 @@ from typing import Any
 from masterypath.errors import InvalidInputError, Problem
 from masterypath.interop import strict_json
 
+MORE_CELLS = "more cells than header columns (a comma in an unquoted value?)"
+"""The problem of a CSV row with cells beyond the header (``csv.DictReader`` keeps them
+as a list under the key None)."""
+
 
 def read_utf8(path: Path) -> str:
     """The text of ``path``, UTF-8 (a byte-order mark is allowed and dropped)."""
