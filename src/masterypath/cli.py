@@ -467,7 +467,20 @@ ModelOption = Annotated[
         "(highest, latest, average, n_mastery, weighted_average, decaying_average).",
     ),
 ]
-JsonPathOption = Annotated[Path | None, typer.Option("--json", help="Write the figures here.")]
+JsonPathOption = Annotated[
+    Path | None,
+    typer.Option("--json", help="Write the figures here as JSON; `-`: print only them, to stdout."),
+]
+
+
+def _report(figures: dict[str, Any], json_path: Path | None, table: Table) -> None:
+    """The figures as JSON to ``json_path`` (``-``: to stdout, instead of the table)."""
+    if json_path == Path("-"):
+        print_json(figures)
+        return
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2))
+    out.print(table)
 
 
 def _load_responses(data: Path, columns: str) -> Any:
@@ -521,9 +534,11 @@ def kt_fit(
         "output": str(output),
         "note": "metrics on the training data",
     }
-    if json_path:
-        json_path.write_text(json.dumps(figures, indent=2))
-    out.print(_metrics_table(f"{model} fitted -> {output} (training-data metrics)", figures))
+    _report(
+        figures,
+        json_path,
+        _metrics_table(f"{model} fitted -> {output} (training-data metrics)", figures),
+    )
 
 
 @kt_app.command("evaluate")
@@ -558,10 +573,12 @@ def kt_evaluate(
             on_fold=lambda _: bar.advance(task),
         )
     figures = result.to_dict()
-    if json_path:
-        json_path.write_text(json.dumps(figures, indent=2))
     shown = {k: v for k, v in figures.items() if k != "per_fold"}
-    out.print(_metrics_table(f"{model}: {folds}-fold student-level CV (pooled)", shown))
+    _report(
+        figures,
+        json_path,
+        _metrics_table(f"{model}: {folds}-fold student-level CV (pooled)", shown),
+    )
 
 
 @kt_app.command("predict")
@@ -606,9 +623,7 @@ def kt_predict(
         "n_rows": responses.n_responses,
         "output": str(output),
     }
-    if json_path:
-        json_path.write_text(json.dumps(figures, indent=2))
-    out.print(_metrics_table(f"predictions -> {output}", figures))
+    _report(figures, json_path, _metrics_table(f"predictions -> {output}", figures))
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from masterypath.cli_support import (
     JsonOption,
+    err,
     open_context,
     out,
     print_json,
@@ -96,16 +97,17 @@ def audit(
     except ValidationError as exc:  # named as the options are
         option = {"mastery_rate_gap": "--mastery-gap"}.get(exc.field, "--calibration-gap")
         raise ValidationError(option, exc.reason) from None
-    report = AuditService(open_context()).run(
-        framework,
-        attribute,
-        min_group=min_group,
-        model=model,
-        folds=folds,
-        seed=seed,
-        dif=dif,
-        thresholds=thresholds,
-    )
+    with err.status(f"auditing {framework} by {attribute} ({folds}-fold cross-validation)"):
+        report = AuditService(open_context()).run(
+            framework,
+            attribute,
+            min_group=min_group,
+            model=model,
+            folds=folds,
+            seed=seed,
+            dif=dif,
+            thresholds=thresholds,
+        )
     if html is not None:
         html.write_text(render_audit_html(report), encoding="utf-8")
     if json_path is not None:

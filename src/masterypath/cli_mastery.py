@@ -436,7 +436,8 @@ def refit(
     as_json: JsonOption = False,
 ) -> None:
     """Fit a model on the framework's ledger, make it the active version, and replay."""
-    result = MasteryService(open_context()).refit(framework, model=model, seed=seed)
+    with err.status(f"fitting {model} on the ledger of {framework}, then replaying"):
+        result = MasteryService(open_context()).refit(framework, model=model, seed=seed)
     summary = result.pop("replay")
     if as_json:
         print_json({**result, "replay": _replay_dict(summary)})

@@ -89,13 +89,13 @@ def test_fit_then_predict(slice_csv: Path, tmp_path: Path) -> None:
             "--output",
             str(predictions),
             "--json",
-            str(tmp_path / "p.json"),
+            "-",  # the figures alone, on stdout
         ],
     )
     assert result.exit_code == 0, result.output
     out = pd.read_csv(predictions)
     assert out["p_correct"].between(0, 1).all() and out["p_known"].between(0, 1).all()
-    assert json.loads((tmp_path / "p.json").read_text())["n_rows"] == len(out)
+    assert json.loads(result.stdout)["n_rows"] == len(out)
 
 
 def test_bad_model_and_bad_data_exit_2(slice_csv: Path, tmp_path: Path) -> None:

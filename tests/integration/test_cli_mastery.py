@@ -150,3 +150,22 @@ def test_counts_and_seeds_out_of_range_exit_2_naming_the_option(run) -> None:  #
         assert f"Invalid value for '{option}'" in " ".join(output.replace("│", " ").split())
     code, output = run("placement", "start", "ana", "--seed", str(2**31 - 1), "--json")
     assert code == 0 and json.loads(output)["learner_id"] == "ana", output
+
+
+def test_attributes_then_audit_report(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    groups = tmp_path / "groups.csv"
+    groups.write_text("learner_id,value,consent_by\nana,A,guardian\nben,B,self\n")
+    code, output = run("attributes", str(groups), "--attribute", "group", "--json")
+    assert code == 0 and json.loads(output) == {"attribute": "group", "stored": 2}, output
+    html = tmp_path / "audit.html"
+    code, output = run(
+        "audit", "arith", "--attribute", "group", "--min-group", "1", "--folds", "2",
+        "--no-dif", "--html", str(html), "--json",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "NaN" not in output  # undefined figures are null: the output is strict JSON
+    report = json.loads(output)
+    assert report["groups"].keys() == {"A", "B"}
+    # ana answered 3 of 3 right, ben 4 of 11: the per-group counts come from the ledger
+    assert {g: v["learners"] for g, v in report["groups"].items()} == {"A": 1, "B": 1}
+    assert "<table" in html.read_text()

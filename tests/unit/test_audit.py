@@ -82,3 +82,16 @@ def test_calibration_audit_detects_a_group_the_model_is_miscalibrated_for() -> N
     q = prediction_quality(y, p, groups, learners.astype(str), rng=rng, n_boot=100)
     assert q["B"]["ece"].low > q["A"]["ece"].high  # the gap is outside both intervals
     assert abs(q["A"]["auc"].value - q["B"]["auc"].value) < 0.05  # ranking is unaffected
+
+
+def test_a_group_with_one_outcome_has_no_auc_interval_and_no_warning() -> None:
+    # AUC is undefined when every answer of a group is right: every bootstrap draw was NaN
+    # and numpy warned "All-NaN slice" (a failure under `audit`'s tests, noise on stderr)
+    learners = np.array(["a1", "a1", "a2", "b1", "b1", "b2"])
+    groups = np.array(["A", "A", "A", "B", "B", "B"])
+    y = np.array([1, 1, 1, 1, 0, 1])
+    p = np.array([0.9, 0.8, 0.7, 0.9, 0.2, 0.6])
+    q = prediction_quality(y, p, groups, learners, rng=np.random.default_rng(0), n_boot=20)
+    assert math.isnan(q["A"]["auc"].value) and math.isnan(q["A"]["auc"].low)
+    assert math.isnan(q["A"]["auc"].high)
+    assert 0.0 <= q["A"]["ece"].low <= q["A"]["ece"].high <= 1.0

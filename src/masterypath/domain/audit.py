@@ -101,14 +101,21 @@ def prediction_quality(
             draws["auc"].append(auc(gy[pick], gp[pick]))
             draws["ece"].append(expected_calibration_error(gy[pick], gp[pick]))
         out[str(g)] = {
-            name: Interval(
-                float(points.loc[g, name]),
-                float(np.nanpercentile(draws[name], 2.5)),
-                float(np.nanpercentile(draws[name], 97.5)),
-            )
+            name: Interval(float(points.loc[g, name]), *_percentiles(draws[name]))
             for name in ("auc", "ece")
         }
     return out
+
+
+def _percentiles(draws: list[float]) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles of the defined draws (AUC is undefined for a
+    resample with one class), or NaN when none is."""
+    x = np.asarray(draws, float)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return math.nan, math.nan
+    low, high = np.percentile(x, [2.5, 97.5])
+    return float(low), float(high)
 
 
 # -- item bias -----------------------------------------------------------------------------
