@@ -118,6 +118,9 @@ def test_coverage_best_occupations_goal_and_plan(careers: CareerService) -> None
     assert [s.skill_id for s in report.missing_optional] == ["customer"]
     best = careers.best_occupations("dbcourse", "mini")
     assert [r.occupation_id for r in best] == ["developer", "dba"]
+    # a learner id must be one evidence could carry (SQLite stored a 3,000-character one)
+    with pytest.raises(ValidationError, match="learner_id: must be at most 1000 characters"):
+        careers.set_goal("l" * 1001, "dbcourse", "mini", "dba")
     goals = careers.set_goal("l1", "dbcourse", "mini", "dba")
     assert goals == ("select", "normalise")
     assert careers.goals_for("l1", "dbcourse") == ("select", "normalise")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace as replace_fields
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +9,9 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import insert
 
+from masterypath.domain.access import Principal, Role
 from masterypath.domain.evidence import (
     BinaryOutcome,
     Evidence,
@@ -27,19 +27,17 @@ from masterypath.domain.framework import (
     Prerequisite,
     UnlockStatus,
 )
-from masterypath.domain.rubric import rubric_from_dict
-from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import ConflictError, InvalidInputError, NotFoundError, ValidationError
 from masterypath.interop.evidence_log import ColumnMapping, read_evidence_log
+from masterypath.services.accounts import AccountService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
-from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
 from masterypath.store.bulk import execute_arrays, kept_cursor
 from masterypath.store.database import alembic_config, upgrade
 from masterypath.store.mastery import MasteryRepository
-from masterypath.store.tables import Base
+from masterypath.store.tables import Base, CohortRow
 
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 FRAMEWORK = Framework(
@@ -79,6 +77,9 @@ def ev(n: int, **changes: object) -> Evidence:
     )
     fields.update(changes)
     return Evidence.create(**fields)  # type: ignore[arg-type]
+
+
+ADMIN = Principal(subject="user:admin", role=Role.ADMIN)
 
 
 def test_migrations_match_the_models(database: ServiceContext) -> None:
@@ -127,21 +128,47 @@ def test_the_functions_of_migration_0008_go_down_and_up_and_are_planned_once(
 def test_a_nul_or_a_huge_number_that_reaches_postgresql_is_a_validation_error(
     database: ServiceContext,
 ) -> None:
-    # the API refuses NUL at its edge; a rubric file read by the command line goes
-    # straight to the service, and PostgreSQL refuses NUL in text
-    rubric = rubric_from_dict(json.loads((FIXTURES / "circuits_rubric.json").read_text()))
-    feedback = FeedbackService(database, SimilarityScorer())
+    # the API refuses NUL at its edge (rubrics and frameworks in the domain too); a text
+    # that still reaches PostgreSQL, which refuses NUL, is named, not a database error
+    accounts = AccountService(database)
     with pytest.raises(ValidationError, match="contains a NUL character") as err:
-        feedback.save_rubric(replace_fields(rubric, title="Why\x00"))
+        accounts.create_cohort("c1", "Class\x00 one", by="t")
     assert err.value.field == "title"
-    with pytest.raises(NotFoundError):
-        feedback.rubric(rubric.id)  # nothing stored
-    feedback.save_rubric(rubric)  # the connection is still good
-    assert feedback.rubric(rubric.id).title == rubric.title
+    assert accounts.cohorts(ADMIN) == []  # nothing stored
+    accounts.create_cohort("c1", "Class one", by="t")  # the connection is still good
+    assert [c["title"] for c in accounts.cohorts(ADMIN)] == ["Class one"]
     # likewise a number beyond INTEGER (`masterypath ack-alert 99999999999`, a traceback)
     with pytest.raises(ValidationError, match="out of range: at most 2147483647") as err:
         MasteryService(database).acknowledge_alert(99_999_999_999, by="t")
     assert err.value.field == "id"
+    # and a text beyond its column's length in a bulk (Core) insert, which no session
+    # check sees: named by its parameter
+    long_id = insert(CohortRow).values(id="c" * 1001, title="t", created_at=datetime.now(UTC))
+    with (
+        pytest.raises(ValidationError, match="too long: at most 1000 characters") as err,
+        database.sessions.begin() as session,
+    ):
+        session.execute(long_id)
+    assert err.value.field == "id"
+
+
+def test_a_text_longer_than_its_column_is_refused_on_both_stores(
+    database: ServiceContext,
+) -> None:
+    # SQLite stored a 1,001-character cohort id or username whole and PostgreSQL refused
+    # it with a database error (a traceback from `masterypath cohorts create`)
+    accounts = AccountService(database)
+    with pytest.raises(ValidationError) as err:
+        accounts.create_cohort("c" * 1001, "Long", by="t")
+    assert (err.value.location, err.value.field) == ("cohorts", "id")
+    assert err.value.reason == "too long: at most 1000 characters, got 1001"
+    with pytest.raises(ValidationError, match="cohorts: id: too long"):
+        accounts.create_cohort("c" * 1001, "Long", by="t", learners=["ana"])
+    with pytest.raises(ValidationError, match="users: username: too long: at most 200"):
+        accounts.create_user("u" * 201, "long-password", Role.EDUCATOR)
+    assert accounts.cohorts(ADMIN) == [] and accounts.users() == []
+    accounts.create_cohort("c" * 1000, "Longest", by="t")  # at the limit: stored
+    assert [c["id"] for c in accounts.cohorts(ADMIN)] == ["c" * 1000]
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)

@@ -147,6 +147,12 @@ def test_version_header_and_invalid_statements_are_named(client: TestClient) -> 
         ("statements[2]", "result"),
     ]
     assert client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json() == []
+    # nested deeper than Python's parser can recurse: a RecursionError (500) before
+    deep = client.post("/xapi/statements", content="[" * 100_000 + "]" * 100_000, headers=V)
+    assert deep.status_code == 422 and "not JSON: depth limit exceeded" in deep.json()["message"]
+    # and what only a lax parser reads deep inside is named at the edge (api.errors.InputGuard)
+    nan = client.post("/xapi/statements", content="[" * 500 + "NaN" + "]" * 500, headers=V)
+    assert nan.status_code == 422 and nan.json()["problems"][0]["field"] == ".".join(["0"] * 500)
 
 
 def test_xapi_2_statement_and_email_actors_are_pseudonymised(client: TestClient) -> None:

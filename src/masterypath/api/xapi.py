@@ -11,6 +11,7 @@ from masterypath.api.fast_lane import Answer
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
 from masterypath.errors import InvalidInputError, NotFoundError, Problem, ValidationError
+from masterypath.interop import strict_json
 from masterypath.services.xapi import XapiService, check_version
 
 VERSION = "1.0.3"
@@ -37,9 +38,9 @@ STATEMENTS_BODY = {
 
 
 def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    try:  # strict: no NaN, no nesting deeper than 1,024 (Python's parser would recurse)
+        return strict_json.loads(body)
+    except json.JSONDecodeError as exc:
         raise InvalidInputError("body", [Problem("body", "(root)", f"not JSON: {exc}")]) from None
 
 

@@ -52,8 +52,8 @@ def lax_value_in(text: str | bytes) -> tuple[str, str] | None:
         pass
     try:
         value = json.loads(text)
-    except ValueError:
-        return None  # malformed for both parsers
+    except (ValueError, RecursionError):
+        return None  # malformed, or nested too deep, for both parsers: the caller's error
     path = first_path(value, _non_finite)
     if path is not None:
         return path, NON_FINITE_REASON
@@ -63,30 +63,26 @@ def lax_value_in(text: str | bytes) -> tuple[str, str] | None:
 
 def first_path(value: object, bad: Callable[[object], bool]) -> str | None:
     """The dotted path (``criteria.1.title``) to the first value or key that is ``bad``;
-    ``(root)`` for the value itself, None when nothing is.
+    ``(root)`` for the value itself, None when nothing is. Iterative: a value nested
+    deeper than Python's recursion limit is walked too.
 
     >>> first_path({"a": [1, "x"]}, lambda v: v == "x")
     'a.1'
     """
-    path = _path_to(value, bad)
-    return None if path is None else ".".join(path) or "(root)"
-
-
-def _path_to(value: object, bad: Callable[[object], bool]) -> list[str] | None:
-    if bad(value):
-        return []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if bad(key):  # named with its odd characters escaped, so the name can be shown
-                return [key.encode("ascii", "backslashreplace").decode("ascii")]
-            found = _path_to(item, bad)
-            if found is not None:
-                return [key, *found]
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _path_to(item, bad)
-            if found is not None:
-                return [str(index), *found]
+    stack: list[tuple[object, tuple[str, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if bad(item):
+            return ".".join(path) or "(root)"
+        children: list[tuple[object, tuple[str, ...]]] = []
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if bad(key):  # named with its odd characters escaped, so it can be shown
+                    return ".".join((*path, key.encode("ascii", "backslashreplace").decode()))
+                children.append((child, (*path, key)))
+        elif isinstance(item, list):
+            children = [(child, (*path, str(i))) for i, child in enumerate(item)]
+        stack.extend(reversed(children))  # depth first, in document order
     return None
 
 

@@ -18,6 +18,7 @@ from masterypath.domain.careers import (
     career_goals,
     coverage,
 )
+from masterypath.domain.evidence import check_text
 from masterypath.domain.framework import Framework
 from masterypath.errors import ConflictError, ValidationError
 from masterypath.interop.career_reports import career_associations
@@ -345,6 +346,7 @@ class CareerService:
         """Choose a career for a learner; returns the competencies it makes goals."""
         if not learner_id.strip():
             raise ValidationError("learner_id", "must not be empty")
+        check_text(learner_id, "learner_id")  # as evidence's: length, no control characters
         goals = career_goals(
             self.taxonomy(taxonomy_id), occupation_id, self.links(framework_id, taxonomy_id)
         )

@@ -9,11 +9,12 @@ from typing import Any
 
 import psycopg
 import psycopg.errors
+import sqlalchemy
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, String, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Mapper, Session, sessionmaker
 
 from masterypath.errors import ConfigurationError, ValidationError
 from masterypath.settings import Settings
@@ -56,9 +57,11 @@ def make_engine(settings: Settings) -> Engine:
 
 
 def _refused_value(context: ExceptionContext) -> BaseException | None:
-    """PostgreSQL refuses NUL in text and numbers beyond a column's range. The API refuses
-    both at its edge; a value that still brings one (a file or an argument of the command
-    line) becomes a :class:`ValidationError` naming the parameter, not a database error."""
+    """PostgreSQL refuses NUL in text, numbers beyond a column's range and text beyond a
+    column's length. The API refuses them at its edge and sessions check lengths before
+    they flush (:func:`check_lengths`); a value that still brings one (a file or an
+    argument of the command line, through a bulk insert) becomes a
+    :class:`ValidationError` naming the parameter, not a database error."""
     error = context.original_exception
     if isinstance(error, psycopg.errors.NumericValueOutOfRange):
         field = next(_parameters(context, lambda v: isinstance(v, int) and abs(v) > INT32_MAX))
@@ -66,6 +69,11 @@ def _refused_value(context: ExceptionContext) -> BaseException | None:
     if isinstance(error, psycopg.DataError) and "NUL" in str(error):
         field = next(_parameters(context, lambda v: isinstance(v, str) and "\x00" in v))
         return ValidationError(field, "contains a NUL character, which no field accepts")
+    if isinstance(error, psycopg.errors.StringDataRightTruncation):
+        found = re.search(r"varying\((\d+)\)", str(error))
+        limit = int(found.group(1)) if found else 0
+        field = next(_parameters(context, lambda v: isinstance(v, str) and len(v) > limit))
+        return ValidationError(field, f"too long: at most {limit} characters")
     return None
 
 
@@ -90,7 +98,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "before_flush", check_lengths)
+    return factory
+
+
+def check_lengths(session: Session, _context: object, _instances: object) -> None:
+    """Refuse a text longer than its column allows (``String(n)``), naming the table and
+    the column, in every row a session is about to write: SQLite does not enforce the
+    length (it would store the text whole) and PostgreSQL refuses it with a database
+    error, so each store would answer differently."""
+    for row in (*session.new, *session.dirty):
+        for key, limit in _limited_columns(type(row)):
+            value = getattr(row, key)
+            if isinstance(value, str) and len(value) > limit:
+                raise ValidationError(
+                    key,
+                    f"too long: at most {limit} characters, got {len(value)}",
+                    location=row.__tablename__,
+                )
+
+
+_LIMITED: dict[type, tuple[tuple[str, int], ...]] = {}
+
+
+def _limited_columns(row_type: type) -> tuple[tuple[str, int], ...]:
+    """(attribute, length) of the row type's columns with a length limit."""
+    if row_type not in _LIMITED:
+        mapper: Mapper[Any] = sqlalchemy.inspect(row_type)
+        _LIMITED[row_type] = tuple(
+            (attribute.key, column.type.length)
+            for attribute in mapper.column_attrs
+            for column in attribute.columns
+            if isinstance(column.type, String) and column.type.length
+        )
+    return _LIMITED[row_type]
 
 
 def alembic_config(engine: Engine) -> Config:
