@@ -10,7 +10,9 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from masterypath.interop.framework_files import read_framework_yaml
 from masterypath.services.context import ServiceContext
+from masterypath.services.frameworks import FrameworkService
 from masterypath.settings import Settings
 from tests.conftest import admin_client, api_app
 
@@ -183,3 +185,26 @@ def test_evidence_on_a_locked_competency_is_stored_and_flagged(client: TestClien
     assert posted.status_code == 201
     assert posted.json() == {"key": "lms:attempt:1", "stored": True, "locked": [a3]}
     assert len(client.get("/api/v1/evidence").json()) == 1
+
+
+def test_ids_holding_a_slash_are_reachable_encoded(database: ServiceContext) -> None:
+    # the server decodes %2F before routing: /learners/school%2F42/progress was a 404
+    yaml = "id: unit/1\ntitle: Unit\ncompetencies:\n  - {id: a/b, title: A}\n"
+    FrameworkService(database).save(read_framework_yaml(yaml, source="t").framework)
+    client = admin_client(database)
+    posted = client.post(
+        "/api/v1/evidence", json={**EVIDENCE, "learner_id": "school/42", "competency_ids": ["a/b"]}
+    )
+    assert posted.status_code == 201, posted.text
+    progress = client.get("/api/v1/learners/school%2F42/progress/a%2fb?framework_id=unit%2F1")
+    assert progress.status_code == 200, progress.text
+    assert progress.json()["competency_id"] == "a/b"
+    assert progress.json()["explanation"]["n_evidence"] == 1
+    framework = client.get("/api/v1/frameworks/unit%2F1")
+    assert framework.status_code == 200 and framework.json()["id"] == "unit/1"
+    page = client.get("/app/learner/school%2F42")
+    assert page.status_code == 200 and 'data-learner="school/42"' in page.text
+    # an unencoded slash is still a path separator, and no id holds the stand-in character
+    assert client.get("/api/v1/learners/school/42/progress").status_code == 404
+    stand_in = client.get("/api/v1/learners/x%1Fy/progress?framework_id=unit%2F1")
+    assert stand_in.status_code == 422 and stand_in.json()["problems"][0]["location"] == "path"

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from masterypath.api.errors import ErrorOut
+from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.schemas import ApiKeyIn, ApiKeyOut, LoginIn, Text, TokenOut, UserIn
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
@@ -18,7 +19,7 @@ Allow = Callable[..., Any]
 
 
 def auth_router(accounts: AccountService) -> APIRouter:
-    router = APIRouter(prefix="/auth", tags=["auth"])
+    router = APIRouter(route_class=SlashSafeRoute, prefix="/auth", tags=["auth"])
 
     @router.post(
         "/login",
@@ -65,7 +66,7 @@ def _credential(credentials: HTTPAuthorizationCredentials | None) -> str | None:
 
 
 def account_router(allow: Allow, accounts: AccountService, privacy: PrivacyService) -> APIRouter:
-    router = APIRouter(tags=["accounts"])
+    router = APIRouter(route_class=SlashSafeRoute, tags=["accounts"])
 
     @router.post("/users", status_code=201)
     def create_user(

@@ -20,6 +20,7 @@ from masterypath.api.fast_lane import FastLane, json_or_none
 from masterypath.api.feedback import feedback_router
 from masterypath.api.how_it_works import PAGE
 from masterypath.api.learners import learner_router
+from masterypath.api.paths import EncodedSlashes, SlashSafeRoute
 from masterypath.api.placement import placement_router
 from masterypath.api.schemas import (
     AttributeIn,
@@ -113,8 +114,10 @@ def create_app(
         telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
     )
     install_error_handlers(app)
+    app.add_middleware(EncodedSlashes)
     app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
-    v1 = APIRouter(prefix="/api/v1")
+    app.router.route_class = SlashSafeRoute  # ids may hold an encoded slash (api/paths.py)
+    v1 = APIRouter(route_class=SlashSafeRoute, prefix="/api/v1")
 
     def allow(action: Action, learner: str | None = None) -> Any:
         return Depends(guard.requires(action, learner=learner))

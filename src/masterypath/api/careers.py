@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.schemas import CareerGoalIn, DecisionIn, Text
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.careers import Decision, MatchKind
@@ -27,7 +28,7 @@ MAX_CSV_BYTES = 20_000_000
 def careers_router(
     careers: CareerService, frameworks: FrameworkService, allow: Callable[..., Any]
 ) -> APIRouter:
-    router = APIRouter(tags=["careers"])
+    router = APIRouter(route_class=SlashSafeRoute, tags=["careers"])
 
     @router.get("/taxonomies")
     def list_taxonomies(

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 
+from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.schemas import ReviewIn, SubmissionIn, Text
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
@@ -18,7 +19,7 @@ from masterypath.store.types import INT32_MAX
 def feedback_router(
     feedback: FeedbackService, guard: Guard, accounts: AccountService, allow: Callable[..., Any]
 ) -> APIRouter:
-    router = APIRouter(tags=["feedback"])
+    router = APIRouter(route_class=SlashSafeRoute, tags=["feedback"])
 
     @router.post("/rubrics", status_code=201)
     def create_rubric(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
+from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.schemas import (
     CohortIn,
     ConsentIn,
@@ -35,7 +36,7 @@ def learner_router(
     mastery: MasteryService,
     careers: CareerService,
 ) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=SlashSafeRoute)
 
     # -- personal data, consent, export, erasure ---------------------------------------------
     @router.post("/learners", status_code=201, tags=["learners"])

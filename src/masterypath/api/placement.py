@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.schemas import PlacementAnswerIn, PlacementDecisionIn, PlacementIn, Text
 from masterypath.domain.access import Action, Principal
 from masterypath.services.placement import PlacementService
@@ -14,7 +15,7 @@ PlacementId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 def placement_router(placements: PlacementService, allow: Callable[..., Any]) -> APIRouter:
-    router = APIRouter(tags=["placement"])
+    router = APIRouter(route_class=SlashSafeRoute, tags=["placement"])
 
     @router.post("/learners/{learner_id}/placements", status_code=201)
     def start(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from masterypath.api.fast_lane import Answer
+from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
 from masterypath.errors import InvalidInputError, NotFoundError, Problem, ValidationError
@@ -76,7 +77,7 @@ def statements_lane(xapi: XapiService, guard: Guard) -> Answer:
 
 
 def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> APIRouter:
-    router = APIRouter(prefix="/xapi", tags=["xapi"])
+    router = APIRouter(route_class=SlashSafeRoute, prefix="/xapi", tags=["xapi"])
 
     @router.post("/statements", openapi_extra=STATEMENTS_BODY)
     async def post_statements(

@@ -14,6 +14,8 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from masterypath.api.paths import SlashSafeRoute
+
 NAV = (
     '<a href="/app/educator">Cohort grid</a> <a href="/docs">API</a> '
     '<a href="/how-it-works">How it works</a> '
@@ -54,7 +56,7 @@ def static_files() -> StaticFiles:
 
 
 def pages_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(route_class=SlashSafeRoute, include_in_schema=False)
 
     @router.get("/login")
     def login() -> HTMLResponse:
