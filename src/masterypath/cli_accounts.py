@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -71,14 +71,23 @@ def list_users(as_json: JsonOption = False) -> None:
 def create_key(
     name: Annotated[str, typer.Argument(help="What the key is for, e.g. the LMS.")],
     scope: Annotated[list[Scope], typer.Option(help="Scope (repeatable).")],
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(min=1, max=36500, help="The key stops working after this many days."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create an API key; it is printed once and only its hash is stored."""
-    issued = AccountService(open_context()).create_api_key(name, scope, by=CLI_ACTOR)
+    accounts = AccountService(open_context())
+    expires_at = None
+    if expires_in_days is not None:
+        expires_at = accounts.context.clock() + timedelta(days=expires_in_days)
+    issued = accounts.create_api_key(name, scope, by=CLI_ACTOR, expires_at=expires_at)
     if as_json:
         print_json(issued.__dict__)
     else:
-        out.print(f"API key {issued.id} ({', '.join(issued.scopes)}):\n{issued.key}")
+        until = f", expires {issued.expires_at:%Y-%m-%d %H:%M} UTC" if issued.expires_at else ""
+        out.print(f"API key {issued.id} ({', '.join(issued.scopes)}{until}):\n{issued.key}")
 
 
 def list_keys(as_json: JsonOption = False) -> None:

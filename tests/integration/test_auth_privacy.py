@@ -129,6 +129,15 @@ def test_api_keys_are_scoped_hashed_expiring_and_revocable(database: ServiceCont
     ).json()
     key = {"Authorization": f"Bearer {created['key']}"}
     assert client.get("/api/v1/frameworks", headers=key).status_code == 200
+    # an expiry already past, or one whose UTC time is beyond datetime (a 500 before)
+    for expires_at in (clock.now.isoformat(), "9999-12-31T23:59:59-14:00"):
+        refused = client.post(
+            "/api/v1/api-keys",
+            json={"name": "x", "scopes": ["frameworks:read"], "expires_at": expires_at},
+            headers=admin,
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["problems"][0]["field"] == "expires_at"
     denied = client.post("/api/v1/evidence", json=evidence("l1", "k1"), headers=key)
     assert denied.status_code == 403 and "scopes" in denied.json()["message"]
     listed = client.get("/api/v1/api-keys", headers=admin).json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -86,8 +87,13 @@ def test_account_commands_answer_json(run) -> None:  # type: ignore[no-untyped-d
     assert code == 0 and json.loads(output) == {"learner_id": "l9", "stored": True}
     code, output = run("learners", "consent", "l9", "--guardian", "Mum", "--json")
     assert code == 0 and json.loads(output) == {"learner_id": "l9", "guardian": "Mum"}
-    code, output = run("api-keys", "create", "lms", "--scope", "evidence:write", "--json")
-    key_id = json.loads(output)["id"]
+    code, output = run(
+        "api-keys", "create", "lms", "--scope", "evidence:write", "--expires-in-days", "30",
+        "--json",
+    )  # fmt: skip
+    issued = json.loads(output)
+    key_id, expires = issued["id"], datetime.fromisoformat(issued["expires_at"])
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
     code, output = run("api-keys", "revoke", key_id, "--json")
     assert code == 0 and json.loads(output) == {"id": key_id, "revoked": True}
     # a birth date that is not a date is a named bad value (a traceback before)

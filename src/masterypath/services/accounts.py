@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from masterypath.domain.access import AccessDecision, Action, Principal, Role, Scope, decide
+from masterypath.domain.evidence import LATEST
 from masterypath.errors import (
     AuthenticationError,
     ConflictError,
@@ -279,9 +280,16 @@ class AccountService:
             raise ValidationError("name", "must not be empty")
         if not scopes:
             raise ValidationError("scopes", "an API key needs at least one scope")
+        now = self.context.clock()
+        # comparing aware datetimes never overflows; converting 9999-12-31T23:59-14:00 to
+        # UTC for the database did (a 500)
+        if expires_at is not None and not now < expires_at <= LATEST:
+            raise ValidationError(
+                "expires_at",
+                f"must be after now and before {LATEST.date()}, got {expires_at.isoformat()}",
+            )
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         key_id = uuid.uuid4().hex
-        now = self.context.clock()
         with self.context.sessions.begin() as session:
             session.add(
                 ApiKeyRow(
