@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.group_commit import GroupCommitter
 from masterypath.services.xapi import XapiService
-from tests.conftest import admin_client
+from tests.conftest import FixedClock, admin_client
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 V = {"X-Experience-API-Version": "1.0.3"}
@@ -260,3 +262,42 @@ def test_lists_of_statements_share_group_transactions_and_stay_all_or_nothing(
     assert isinstance(refused, ConflictError) and stored == [statement(n)["id"] for n in (6, 7)]
     keys = {e.key for e in EvidenceService(database).find(learner_id="stu-1")}
     assert keys == {f"xapi:{statement(n)['id']}" for n in (1, 2, 3, 4, 6, 7)}
+
+
+def test_get_filters_by_agent_and_stored_time_and_pages_without_gaps(
+    database: ServiceContext, client: TestClient
+) -> None:
+    # since, until, agent and ascending were ignored (every call answered the newest 100),
+    # and `more` was always empty, so a client could not page past the first `limit`
+    clock = database.clock
+    assert isinstance(clock, FixedClock)
+    start, ids = clock.now, []
+    for n in range(5):  # stored one minute apart: start, start + 1 min, ..., start + 4 min
+        posted = client.post("/xapi/statements", json=statement(n, f"stu-{n % 2}"), headers=V)
+        ids.append(posted.json()[0])
+        clock.advance(minutes=1)
+
+    def found(**params: str) -> list[str]:
+        answer = client.get("/xapi/statements", params=params, headers=V)
+        assert answer.status_code == 200, answer.text
+        return [s["id"] for s in answer.json()["statements"]]
+
+    assert found() == ids[::-1]  # newest first
+    since, until = start.isoformat(), (start + timedelta(minutes=3)).isoformat()
+    assert found(since=since, until=until, ascending="true") == ids[1:4]  # (since, until]
+    agent = {"objectType": "Agent", "account": {"homePage": "https://lms.example", "name": "stu-1"}}
+    assert found(agent=json.dumps(agent)) == [ids[3], ids[1]]
+    assert found(since="9999-12-31T23:59:59-14:00") == []  # beyond any stored time
+    # pages of two walk every statement once, in order, following `more`
+    seen, url = [], "/xapi/statements?limit=2&ascending=true"
+    while url:
+        page = client.get(url, headers=V).json()
+        seen += [s["id"] for s in page["statements"]]
+        url = page["more"]
+    assert seen == ids
+    # what this LRS does not filter by is refused, never ignored
+    for params in ({"verb": "http://x/v"}, {"format": "ids"}, {"cursor": "not-a-cursor"}):
+        refused = client.get("/xapi/statements", params=params, headers=V)
+        assert refused.status_code == 422 and refused.json()["problems"][0]["field"] in params
+    odd_agent = client.get("/xapi/statements", params={"agent": '{"name": "x"}'}, headers=V)
+    assert odd_agent.status_code == 422 and "agent" in odd_agent.json()["message"]

@@ -1,19 +1,33 @@
 """``/xapi/statements``: receive xAPI statements as evidence (see ``services/xapi.py``)."""
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+from starlette.datastructures import QueryParams
 
 from masterypath.api.fast_lane import Answer
 from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
+from masterypath.domain.evidence import EARLIEST, LATEST
 from masterypath.errors import InvalidInputError, NotFoundError, Problem, ValidationError
 from masterypath.interop import strict_json
-from masterypath.services.xapi import XapiService, check_version
+from masterypath.services.xapi import (
+    Cursor,
+    StatementQuery,
+    XapiService,
+    check_version,
+    learner_of,
+)
 
 VERSION = "1.0.3"
 Version = Annotated[
@@ -111,6 +125,7 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
 
     @router.get("/statements")
     def get_statements(
+        request: Request,
         version: Version,
         _: Annotated[Principal, allow(Action.READ_XAPI)],
         statement_id: Annotated[
@@ -119,19 +134,96 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         voided_statement_id: Annotated[
             str | None, Query(alias="voidedStatementId", min_length=1, max_length=64)
         ] = None,
+        agent: Annotated[
+            str | None, Query(max_length=2000, description="An Agent object as JSON.")
+        ] = None,
+        since: Annotated[
+            AwareDatetime | None, Query(description="Stored after this time (exclusive).")
+        ] = None,
+        until: Annotated[
+            AwareDatetime | None, Query(description="Stored at or before this time.")
+        ] = None,
+        ascending: bool = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[
+            str | None, Query(max_length=200, description="From a StatementResult's `more`.")
+        ] = None,
     ) -> JSONResponse:
-        """One statement by ``statementId``, or the most recent ones as a StatementResult.
-        ``voidedStatementId`` is always 404: this LRS refuses voiding statements, so none
-        is ever voided; with ``statementId`` as well it is 422 (one or the other)."""
+        """One statement by ``statementId``, or a StatementResult: the statements stored
+        (``stored``) in the window ``since``..``until``, of ``agent`` if given, newest first
+        unless ``ascending``, at most ``limit``; ``more`` is the URL of the next page
+        (empty on the last). ``voidedStatementId`` is always 404: this LRS refuses voiding
+        statements, so none is ever voided; with ``statementId`` as well it is 422. The
+        filters this LRS does not offer (``verb``, ``activity``, ``registration``,
+        ``related_*``, ``attachments``, a ``format`` other than ``exact``) are a 422, not
+        ignored."""
         check_version(version)
         headers = {"X-Experience-API-Version": VERSION}
+        _refuse_unsupported(request.query_params)
         if voided_statement_id is not None:
             if statement_id is not None:
                 raise ValidationError("voidedStatementId", "give statementId or voidedStatementId")
             raise NotFoundError("voided statement", voided_statement_id)
         if statement_id is not None:
             return JSONResponse(xapi.get(statement_id), headers=headers)
-        return JSONResponse({"statements": xapi.recent(limit=limit), "more": ""}, headers=headers)
+        query = StatementQuery(
+            learner_id=None if agent is None else _learner_of_agent(agent),
+            since=None if since is None else _within_stored_times(since),
+            until=None if until is None else _within_stored_times(until),
+            ascending=ascending,
+            limit=limit,
+            after=None if cursor is None else _decode_cursor(cursor),
+        )
+        statements, after = xapi.query(query)
+        more = ""
+        if after is not None:
+            params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+            more = f"{request.url.path}?{urlencode([*params, ('cursor', _encode_cursor(after))])}"
+        return JSONResponse({"statements": statements, "more": more}, headers=headers)
 
     return router
+
+
+UNSUPPORTED = ("verb", "activity", "registration", "related_activities", "related_agents")
+
+
+def _refuse_unsupported(params: QueryParams) -> None:
+    """An xAPI filter this LRS does not offer is refused, never ignored: ignoring it would
+    answer with statements the client did not ask for."""
+    for name in UNSUPPORTED:
+        if name in params:
+            raise ValidationError(name, "this LRS does not filter statements by it")
+    if params.get("format", "exact") != "exact":
+        raise ValidationError("format", "this LRS answers statements as received: exact")
+    if params.get("attachments", "false") != "false":
+        raise ValidationError("attachments", "this LRS stores no attachments")
+
+
+def _learner_of_agent(agent: str) -> str:
+    try:
+        actor = strict_json.loads(agent)
+    except json.JSONDecodeError as exc:
+        raise ValidationError("agent", f"not JSON: {exc.msg}") from None
+    learner = learner_of(actor) if isinstance(actor, dict) else None
+    if learner is None:
+        raise ValidationError("agent", "an Agent with an account, mbox, mbox_sha1sum or openid")
+    return learner
+
+
+def _within_stored_times(at: datetime) -> datetime:
+    """``at`` moved into the span a statement can be stored in (which changes no answer);
+    converting a time beyond it to UTC could overflow (``9999-12-31T23:59:59-14:00``)."""
+    return min(max(at, EARLIEST), LATEST)
+
+
+def _encode_cursor(after: Cursor) -> str:
+    text = orjson.dumps([after.stored.isoformat(), after.id])
+    return base64.urlsafe_b64encode(text).decode("ascii")
+
+
+def _decode_cursor(token: str) -> Cursor:
+    try:
+        stored, statement_id = orjson.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        return Cursor(_within_stored_times(datetime.fromisoformat(stored)), str(statement_id))
+    except (ValueError, TypeError, binascii.Error, UnicodeEncodeError):
+        raise ValidationError("cursor", "not a cursor this LRS gave (copy `more` whole)") from None

@@ -34,7 +34,7 @@ from typing import Any, Literal, NamedTuple, overload
 import ralph.models.xapi.base.common as ralph_common
 from pydantic import ValidationError as PydanticValidationError
 from ralph.models.xapi.base.statements import BaseXapiStatement
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from masterypath.domain.evidence import BinaryOutcome, Evidence, EvidenceKind, ScoreOutcome
@@ -45,6 +45,7 @@ from masterypath.services.group_commit import GroupCommitter
 from masterypath.store.bulk import insert_new_postgresql
 from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
 from masterypath.store.tables import FrameworkRow, ItemRow, XapiStatementRow
+from masterypath.store.types import UTCDateTime
 
 SUPPORTED_VERSIONS = ("1.0.", "2.0.")
 IRIS_REMEMBERED = 4096
@@ -454,11 +455,55 @@ class XapiService:
             return dict(row.statement)
 
     def recent(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recently stored statements, newest first."""
+        return self.query(StatementQuery(limit=limit))[0]
+
+    def query(self, query: StatementQuery) -> tuple[list[dict[str, Any]], Cursor | None]:
+        """The statements ``query`` selects, one page in order of ``stored`` (newest first
+        unless ``ascending``), and the cursor of the next page (None: this is the last).
+        The order is total (``stored``, then id), so pages neither skip nor repeat."""
+        row = XapiStatementRow
+        select_page = select(row)
+        if query.learner_id is not None:
+            select_page = select_page.where(row.learner_id == query.learner_id)
+        if query.since is not None:
+            select_page = select_page.where(row.stored_at > query.since)
+        if query.until is not None:
+            select_page = select_page.where(row.stored_at <= query.until)
+        key = tuple_(row.stored_at, row.id)
+        if query.after is not None:
+            after = tuple_(literal(query.after.stored, UTCDateTime()), literal(query.after.id))
+            select_page = select_page.where(key > after if query.ascending else key < after)
+        order: list[ColumnElement[Any]] = [row.stored_at.asc(), row.id.asc()]
+        if not query.ascending:
+            order = [row.stored_at.desc(), row.id.desc()]
         with self.context.sessions() as session:
-            rows = session.scalars(
-                select(XapiStatementRow).order_by(XapiStatementRow.stored_at.desc()).limit(limit)
-            )
-            return [dict(r.statement) for r in rows]
+            rows = list(session.scalars(select_page.order_by(*order).limit(query.limit + 1)))
+        page, more = rows[: query.limit], len(rows) > query.limit
+        return [dict(r.statement) for r in page], (
+            Cursor(page[-1].stored_at, page[-1].id) if more else None
+        )
+
+
+class Cursor(NamedTuple):
+    """Where a page of statements ended: the last one's ``stored`` time and id."""
+
+    stored: datetime
+    id: str
+
+
+@dataclass(frozen=True)
+class StatementQuery:
+    """What ``GET /xapi/statements`` selects: the filters of xAPI 1.0.3 section 2.1.3 that
+    this LRS supports (``since`` is exclusive, ``until`` inclusive, both on ``stored``)."""
+
+    learner_id: str | None = None
+    """The agent's learner id (:func:`learner_of`)."""
+    since: datetime | None = None
+    until: datetime | None = None
+    ascending: bool = False
+    limit: int = 100
+    after: Cursor | None = None
 
 
 @contextmanager
