@@ -283,6 +283,8 @@ def test_get_filters_by_agent_and_stored_time_and_pages_without_gaps(
         return [s["id"] for s in answer.json()["statements"]]
 
     assert found() == ids[::-1]  # newest first
+    answer = client.get("/xapi/statements", headers=V)
+    assert answer.headers["X-Experience-API-Consistent-Through"] == clock.now.isoformat()
     since, until = start.isoformat(), (start + timedelta(minutes=3)).isoformat()
     assert found(since=since, until=until, ascending="true") == ids[1:4]  # (since, until]
     agent = {"objectType": "Agent", "account": {"homePage": "https://lms.example", "name": "stu-1"}}

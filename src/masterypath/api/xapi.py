@@ -30,6 +30,7 @@ from masterypath.services.xapi import (
 )
 
 VERSION = "1.0.3"
+CONSISTENT_THROUGH = "X-Experience-API-Consistent-Through"
 Version = Annotated[
     str | None,
     Header(alias="X-Experience-API-Version", description="1.0.3 or 2.0.0 (required)"),
@@ -158,7 +159,9 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         ``related_*``, ``attachments``, a ``format`` other than ``exact``) are a 422, not
         ignored."""
         check_version(version)
-        headers = {"X-Experience-API-Version": VERSION}
+        # every statement stored by now is visible (one transaction each): xAPI 2.1.3
+        consistent = xapi.context.clock().isoformat()
+        headers = {"X-Experience-API-Version": VERSION, CONSISTENT_THROUGH: consistent}
         _refuse_unsupported(request.query_params)
         if voided_statement_id is not None:
             if statement_id is not None:
