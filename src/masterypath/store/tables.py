@@ -547,7 +547,10 @@ class XapiStatementRow(Base):
     """A received xAPI statement (kept for ``GET /xapi/statements``) and its evidence key."""
 
     __tablename__ = "xapi_statements"
-    __table_args__ = (Index("ix_xapi_statements_learner", "learner_id"),)
+    __table_args__ = (
+        Index("ix_xapi_statements_learner", "learner_id"),
+        Index("ix_xapi_statements_stored", "stored_at", "id"),  # GET's window and pages
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64))
