@@ -95,7 +95,8 @@ def audit(
     try:
         thresholds = AuditThresholds(mastery_rate_gap=mastery_gap, calibration_gap=calibration_gap)
     except ValidationError as exc:  # named as the options are
-        option = {"mastery_rate_gap": "--mastery-gap"}.get(exc.field, "--calibration-gap")
+        options = {"mastery_rate_gap": "--mastery-gap", "calibration_gap": "--calibration-gap"}
+        option = options.get(exc.field, exc.field)
         raise ValidationError(option, exc.reason) from None
     with err.status(f"auditing {framework} by {attribute} ({folds}-fold cross-validation)"):
         report = AuditService(open_context()).run(
