@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                     if any(s >= 300 for s in statuses):
                         raise RuntimeError(f"a post failed: {statuses}")
 
-            async def run() -> tuple[float, float, float]:
+            async def run() -> tuple[int, int, float, float, float, float]:
                 await send_all(requests[: args.warm])
                 committed = len(commits)
                 cpu, wall, server = time.process_time(), time.perf_counter(), postgres_cpu_seconds()

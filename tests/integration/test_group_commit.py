@@ -183,7 +183,7 @@ def test_callers_on_one_event_loop_are_answered_with_one_wake_up(
             wake_ups.append(callback)
             return threadsafe(callback, *args)
 
-        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign,assignment]
         calls = [
             committer.record_many_async([answer("ana-1"), answer("ana-2", False)]),
             committer.record_many_async([answer("ben-1", learner="ben")]),

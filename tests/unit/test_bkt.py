@@ -272,22 +272,19 @@ def test_dask_backend_gives_the_same_fit() -> None:
     import joblib
     from dask.distributed import Client, LocalCluster
 
-    r = Responses.from_frame(
-        pd.concat(
-            [
-                simulate(
-                    np.random.default_rng(k),
-                    learners=30,
-                    steps=8,
-                    prior=0.3,
-                    learn=0.2,
-                    guess=[0.2],
-                    slip=[0.1],
-                ).assign(skill=f"s{k}", user=lambda d, k=k: f"s{k}-" + d["user"])
-                for k in range(4)
-            ]
+    def skill_log(k: int) -> pd.DataFrame:
+        log = simulate(
+            np.random.default_rng(k),
+            learners=30,
+            steps=8,
+            prior=0.3,
+            learn=0.2,
+            guess=[0.2],
+            slip=[0.1],
         )
-    )
+        return log.assign(skill=f"s{k}", user=f"s{k}-" + log["user"])
+
+    r = Responses.from_frame(pd.concat([skill_log(k) for k in range(4)]))
     serial = BKT(seed=1).fit(r).to_dict()
     with (
         LocalCluster(

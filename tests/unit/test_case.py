@@ -18,7 +18,8 @@ STAMP = "2026-02-01T00:00:00+00:00"
 
 @pytest.fixture
 def package() -> dict[str, Any]:
-    return json.loads(FIXTURE.read_text())
+    package: dict[str, Any] = json.loads(FIXTURE.read_text())
+    return package
 
 
 def test_import_maps_hierarchy_precedes_and_statements(package: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -30,8 +31,8 @@ def exchange(chunks: list[Message], *, max_bytes: int = 100) -> tuple[list[bytes
         async def receive() -> Message:
             return pending.pop(0) if pending else {"type": "http.disconnect"}
 
-        async def send(message: Message) -> None:
-            sent.append(message)
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(dict(message))
 
         scope = {
             "type": "http",

@@ -24,6 +24,7 @@ from masterypath.domain.policy import MasteryPolicy, ParentRule, PolicyBook, Sta
 from masterypath.domain.progress import (
     CompetencyState,
     Observation,
+    Step,
     apply_observation,
     decide,
     parent_status,
@@ -39,7 +40,9 @@ T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TRACKER = BKTTracker(DEFAULT_BKT)  # prior 0.1, learn 0.2, guess 0.2, slip 0.1, no forgetting
 
 
-def run(answers: list[float], policy: MasteryPolicy, kinds: list[str] | None = None):
+def run(
+    answers: list[float], policy: MasteryPolicy, kinds: list[str] | None = None
+) -> tuple[CompetencyState, list[Step]]:
     state = CompetencyState.new("ana", "add", TRACKER)
     steps = []
     for n, score in enumerate(answers):
@@ -87,7 +90,9 @@ GOLDEN = [
 @pytest.mark.parametrize(
     ("answers", "policy", "status", "rule", "estimate", "needed", "missing"), GOLDEN
 )
-def test_golden_policy_table(answers, policy, status, rule, estimate, needed, missing) -> None:
+def test_golden_policy_table(  # type: ignore[no-untyped-def]
+    answers, policy, status, rule, estimate, needed, missing
+) -> None:
     state, _ = run(answers, policy)
     decision = decide(state, policy, TRACKER, now=T + timedelta(hours=1))
     e = decision.explanation
@@ -139,7 +144,8 @@ def test_review_due_and_expiry() -> None:
     # a correct review answer reschedules further out and restores mastery
     review = Observation("r", 1.0, "practice", mastered_at + timedelta(days=3), None)
     after, step = apply_observation(state, review, TRACKER, policy)
-    assert step.reviewed and after.review_due > mastered_at + timedelta(days=10)
+    assert step.reviewed and after.review_due is not None
+    assert after.review_due > mastered_at + timedelta(days=10)
     assert decide(after, policy, TRACKER, now=review.timestamp).status is Status.MASTERED
 
     expiring = MasteryPolicy(expires_after=timedelta(days=7), review=False)

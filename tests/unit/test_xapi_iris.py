@@ -26,13 +26,13 @@ def test_valid_iris_are_checked_by_rfc3987_once_and_invalid_ones_every_time() ->
     remember_valid_iris()
     remember_valid_iris()  # idempotent: one cache, not a cache of a cache
     parse = ralph_common.parse
-    assert not hasattr(parse.__wrapped__, "cache_info")  # type: ignore[attr-defined]
-    parse.cache_clear()  # type: ignore[attr-defined]
+    assert not hasattr(parse.__wrapped__, "cache_info")
+    parse.cache_clear()
 
     BaseXapiStatement.model_validate(statement("https://lms.example/items/q1"))
-    first = parse.cache_info()  # type: ignore[attr-defined]
+    first = parse.cache_info()
     BaseXapiStatement.model_validate(statement("https://lms.example/items/q1"))
-    second = parse.cache_info()  # type: ignore[attr-defined]
+    second = parse.cache_info()
     # ralph checks four IRIs of such a statement, three distinct (the home page, the
     # verb, the activity): each is parsed once and then remembered
     assert (first.misses, first.hits) == (3, 1)
@@ -42,4 +42,4 @@ def test_valid_iris_are_checked_by_rfc3987_once_and_invalid_ones_every_time() ->
         with pytest.raises(ValidationError) as refused:
             BaseXapiStatement.model_validate(statement("https://lms.example/items/q 1"))
         assert refused.value.errors()[0]["loc"][::2] == ("object", "id")
-    assert parse.cache_info().currsize == 3  # type: ignore[attr-defined]
+    assert parse.cache_info().currsize == 3
