@@ -274,3 +274,31 @@ def test_placement_conclusions_show_as_inferred_evidence(page: Any, site: Site) 
     inferred = page.locator("#detail ul.trail li.inferred")
     inferred.first.wait_for()
     assert inferred.first.inner_text().endswith(f"inferred not known from placement {view['id']}")
+
+
+def test_the_page_of_a_learner_whose_id_holds_a_slash(page: Any, site: Site) -> None:
+    # an LMS id such as "school/42": the page and its API calls encode it as %2F, which
+    # the server decoded before routing (a 404, and an empty page)
+    import httpx2 as httpx
+
+    token = site.accounts.login("admin", "admin-password").token
+    competency = load_demo_framework().ids[1]
+    response = httpx.post(
+        site.url + "/api/v1/evidence",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "learner_id": "school/42",
+            "competency_ids": [competency],
+            "outcome": {"type": "binary", "correct": True},
+            "timestamp": datetime.now(UTC).isoformat(),
+        },
+    )
+    assert response.status_code == 201, response.text
+    log_in(page, site, "admin", "admin-password")
+    page.goto(f"{site.url}/app/learner/school%2F42")
+    page.wait_for_function("document.body.dataset.updated !== undefined")
+    assert page.locator("svg.map g.node").count() == 19
+    page.locator(f'svg.map g.node[data-id="{competency}"]').click()
+    newest = page.locator("#detail ul.trail li").first
+    newest.wait_for()
+    assert newest.inner_text().endswith(": correct"), newest.inner_text()
