@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -119,3 +120,49 @@ def test_concurrent_writers_of_one_learner_lose_no_update(pg: ServiceContext) ->
     summary = MasteryService(pg).replay("race")
     assert summary.events == writers * per_writer
     assert snapshot() == live
+
+
+def _at_once(workers: int, work: Callable[[int], object]) -> list[BaseException]:
+    """Run ``work(0..workers-1)`` in threads released together; the errors they raised."""
+    start = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def run(w: int) -> None:
+        start.wait()
+        try:
+            work(w)
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return errors
+
+
+def test_versions_sent_at_once_are_all_kept_and_reviews_lose_no_exemplar(
+    pg: ServiceContext,
+) -> None:
+    """A learner's versions sent at the same moment each get their own number (two read
+    the same last version and the unique index refused one: a 500); two educators'
+    corrections of one rubric at once both become exemplars (the last write won)."""
+    from masterypath.domain.scoring import SimilarityScorer
+    from masterypath.services.feedback import FeedbackService
+    from tests.unit.test_rubric_scoring import CIRCUITS, GOOD, WEAK
+
+    feedback = FeedbackService(pg, SimilarityScorer())
+    feedback.save_rubric(CIRCUITS)
+    texts = [GOOD, WEAK] * 4
+    submitted: list[dict[str, object]] = []
+    errors = _at_once(8, lambda w: submitted.append(feedback.submit("kim", "circuits", texts[w])))
+    assert errors == []
+    assert sorted(int(str(s["version"])) for s in submitted) == list(range(1, 9))
+    history = feedback.history("kim", "circuits")
+    assert [v["version"] for v in history["versions"]] == list(range(1, 9))
+    before = len(feedback.rubric("circuits").exemplars)
+    ids = [int(str(s["id"])) for s in submitted[:6]]
+    errors = _at_once(6, lambda w: feedback.review(ids[w], "path", "met", by=f"user:ed{w}"))
+    assert errors == []
+    assert len(feedback.rubric("circuits").exemplars) == before + 6

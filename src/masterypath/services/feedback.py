@@ -20,6 +20,7 @@ from masterypath.domain.rubric import (
 from masterypath.errors import ConflictError, NotFoundError, ValidationError
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
+from masterypath.store.mastery import MasteryRepository
 from masterypath.store.tables import ReviewRow, RubricRow, SubmissionRow
 
 
@@ -144,6 +145,10 @@ class FeedbackService:
         result = self.judge(rubric, text, next_activity=next_activity)
         now = self.context.clock()
         with self.context.sessions.begin() as session:
+            # the learner's writes are serialised (as evidence's are): two versions sent at
+            # the same moment read the same last number otherwise, and the unique index
+            # refused one of them (a 500)
+            MasteryRepository(session).lock_learners([learner_id], now=now)
             last = session.scalar(
                 select(func.max(SubmissionRow.version)).where(
                     SubmissionRow.learner_id == learner_id, SubmissionRow.rubric_id == rubric_id
@@ -250,10 +255,11 @@ class FeedbackService:
         closes the review item, and becomes an exemplar of the rubric."""
         now = self.context.clock()
         with self.context.sessions.begin() as session:
-            row = session.get(SubmissionRow, submission_id)
+            # locked: two reviews at once must not lose a judgement or an exemplar
+            row = session.get(SubmissionRow, submission_id, with_for_update=True)
             if row is None:
                 raise NotFoundError("submission", str(submission_id))
-            rubric_row = session.get(RubricRow, row.rubric_id)
+            rubric_row = session.get(RubricRow, row.rubric_id, with_for_update=True)
             assert rubric_row is not None
             rubric = rubric_from_dict(rubric_row.payload)
             rubric.criterion(criterion_id).level(level_id)
