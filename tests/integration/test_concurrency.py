@@ -166,3 +166,25 @@ def test_versions_sent_at_once_are_all_kept_and_reviews_lose_no_exemplar(
     errors = _at_once(6, lambda w: feedback.review(ids[w], "path", "met", by=f"user:ed{w}"))
     assert errors == []
     assert len(feedback.rubric("circuits").exemplars) == before + 6
+
+
+def test_policies_set_at_once_leave_one_row_and_no_error(pg: ServiceContext) -> None:
+    # a delete and an insert let two writers both insert: the primary key refused one
+    from masterypath.domain.framework import Competency, Framework
+    from masterypath.domain.policy import MasteryPolicy
+    from masterypath.services.frameworks import FrameworkService
+    from masterypath.services.mastery import MasteryService
+
+    FrameworkService(pg).save(
+        Framework(id="race", title="Race", competencies=(Competency(id="add", title="Add"),))
+    )
+    mastery = MasteryService(pg)
+    thresholds = [0.9 + w / 100 for w in range(6)]
+    errors = _at_once(
+        6,
+        lambda w: mastery.set_policy(
+            "race", MasteryPolicy(mastery_threshold=thresholds[w]), competency_id="add"
+        ),
+    )
+    assert errors == []
+    assert mastery.policies("race").for_competency("add").mastery_threshold in thresholds

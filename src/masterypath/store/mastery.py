@@ -16,7 +16,6 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    insert,
     select,
     text,
     tuple_,
@@ -572,17 +571,17 @@ class MasteryRepository:
     def set_policy(
         self, framework_id: str, competency_id: str, policy: MasteryPolicy, *, now: datetime
     ) -> None:
-        self.session.execute(
-            delete(PolicyRow).where(
-                PolicyRow.framework_id == framework_id, PolicyRow.competency_id == competency_id
-            )
+        # one upsert: a delete and an insert let two writers at once both insert (a 500)
+        upsert = dialect_insert(self.session)(PolicyRow).values(
+            framework_id=framework_id,
+            competency_id=competency_id,
+            policy=policy.to_dict(),
+            updated_at=now,
         )
         self.session.execute(
-            insert(PolicyRow).values(
-                framework_id=framework_id,
-                competency_id=competency_id,
-                policy=policy.to_dict(),
-                updated_at=now,
+            upsert.on_conflict_do_update(
+                index_elements=[PolicyRow.framework_id, PolicyRow.competency_id],
+                set_={"policy": upsert.excluded.policy, "updated_at": upsert.excluded.updated_at},
             )
         )
 
