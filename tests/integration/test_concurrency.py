@@ -188,3 +188,17 @@ def test_policies_set_at_once_leave_one_row_and_no_error(pg: ServiceContext) -> 
     )
     assert errors == []
     assert mastery.policies("race").for_competency("add").mastery_threshold in thresholds
+
+
+def test_one_learners_attribute_set_at_once_leaves_one_value(pg: ServiceContext) -> None:
+    # both writers deleted nothing and inserted: the primary key refused one (a 500)
+    from masterypath.services.audit import AuditService
+
+    audit = AuditService(pg)
+    values = ["A", "B", "C", "D"]
+    errors = _at_once(
+        4,
+        lambda w: audit.set_attributes("group", {"ana": values[w]}, consent_by={"ana": "self"}),
+    )
+    assert errors == []
+    assert audit.groups("group") in ({"ana": v} for v in values)

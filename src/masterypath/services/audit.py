@@ -102,6 +102,9 @@ class AuditService:
         now = self.context.clock()
         with self.context.sessions.begin() as session:
             ids = list(values)
+            # serialised per learner (as evidence is): two writers of one learner's value
+            # would both delete nothing and both insert, and the primary key refuse one
+            MasteryRepository(session).lock_learners(ids, now=now)
             for start in range(0, len(ids), 500):
                 part = ids[start : start + 500]
                 session.execute(
