@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +203,21 @@ def test_one_learners_attribute_set_at_once_leaves_one_value(pg: ServiceContext)
     )
     assert errors == []
     assert audit.groups("group") in ({"ana": v} for v in values)
+
+
+def test_a_first_career_goal_chosen_twice_at_once_is_kept_once(pg: ServiceContext) -> None:
+    # both found no goal and inserted one: the primary key refused the second (a 500)
+    from masterypath.interop.loader import load_framework_file
+    from masterypath.interop.taxonomies import read_generic_csv
+    from masterypath.services.careers import CareerService
+    from masterypath.services.frameworks import FrameworkService
+
+    fixtures = Path(__file__).parents[1] / "fixtures"
+    FrameworkService(pg).save(load_framework_file(fixtures / "careers_programme.yaml").framework)
+    careers = CareerService(pg)
+    careers.import_taxonomy(read_generic_csv(fixtures / "careers_mini.csv", taxonomy_id="mini"))
+    occupations = ["dba", "developer", "dba", "developer"]
+    errors = _at_once(4, lambda w: careers.set_goal("l1", "dbcourse", "mini", occupations[w]))
+    assert errors == []
+    goal = careers.goal("l1", "dbcourse")
+    assert goal is not None and goal["occupation_id"] in occupations

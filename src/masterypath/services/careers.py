@@ -26,6 +26,7 @@ from masterypath.interop.case import export_case
 from masterypath.services.context import ServiceContext
 from masterypath.services.mastery import MasteryService
 from masterypath.store.careers import CareerRepository
+from masterypath.store.mastery import MasteryRepository
 from masterypath.store.tables import AlignmentRow, TaxonomyRow
 
 Progress = Callable[[str, int, int], None]
@@ -350,9 +351,12 @@ class CareerService:
         goals = career_goals(
             self.taxonomy(taxonomy_id), occupation_id, self.links(framework_id, taxonomy_id)
         )
+        now = self.context.clock()
         with self.context.sessions.begin() as session:
+            # serialised per learner: two first choices at once would both insert
+            MasteryRepository(session).lock_learners([learner_id], now=now)
             CareerRepository(session).set_goal(
-                learner_id, framework_id, taxonomy_id, occupation_id, self.context.clock()
+                learner_id, framework_id, taxonomy_id, occupation_id, now
             )
         return goals
 
