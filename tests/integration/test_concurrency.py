@@ -221,3 +221,24 @@ def test_a_first_career_goal_chosen_twice_at_once_is_kept_once(pg: ServiceContex
     assert errors == []
     goal = careers.goal("l1", "dbcourse")
     assert goal is not None and goal["occupation_id"] in occupations
+
+
+def test_a_learners_profile_consent_and_enrolment_written_at_once_are_kept_once(
+    pg: ServiceContext,
+) -> None:
+    # each found no row and inserted one: the primary key refused the others (500s)
+    from masterypath.services.accounts import AccountService
+    from masterypath.services.privacy import PrivacyService
+
+    privacy, accounts = PrivacyService(pg), AccountService(pg)
+    names = ["Ana", "Ann", "Anna", "Anne"]
+    errors = _at_once(
+        4, lambda w: privacy.create_learner(learner_id="ana", name=names[w], by="lms")
+    )
+    assert errors == [] and privacy.profile("ana")["name"] in names
+    errors = _at_once(4, lambda w: privacy.record_consent("ana", names[w], by="lms"))
+    consent = privacy.profile("ana")["guardian_consent"]
+    assert errors == [] and consent is not None and consent["guardian"] in names
+    accounts.create_cohort("c1", "Class", by="t")
+    assert _at_once(4, lambda w: accounts.enrol("c1", "ana", by="lms")) == []
+    assert accounts.cohort_members("c1") == {"ana"}

@@ -466,7 +466,8 @@ class AccountService:
 
     def enrol(self, cohort_id: str, learner_id: str, *, by: str) -> None:
         with self.context.sessions.begin() as session:
-            if session.get(CohortRow, cohort_id) is None:
+            # the cohort locked: two enrolments of one learner at once would both insert
+            if session.get(CohortRow, cohort_id, with_for_update=True) is None:
                 raise NotFoundError("cohort", cohort_id)
             if session.get(CohortMemberRow, (cohort_id, learner_id)) is None:
                 self._enrol(session, cohort_id, learner_id, by=by)
@@ -493,7 +494,7 @@ class AccountService:
 
     def assign_educator(self, cohort_id: str, user_id: str, *, by: str) -> None:
         with self.context.sessions.begin() as session:
-            if session.get(CohortRow, cohort_id) is None:
+            if session.get(CohortRow, cohort_id, with_for_update=True) is None:
                 raise NotFoundError("cohort", cohort_id)
             _check_educator(session, user_id)
             if session.get(CohortEducatorRow, (cohort_id, user_id)) is None:

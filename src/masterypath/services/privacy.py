@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from masterypath.errors import ConsentRequiredError, NotFoundError, ValidationError
 from masterypath.services.context import ServiceContext
+from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import (
     AccessLogRow,
@@ -93,6 +94,8 @@ class PrivacyService:
         if birth_date is not None and birth_date > now.date():
             raise ValidationError("birth_date", "is in the future")
         with self.context.sessions.begin() as session:
+            # serialised per learner: two first writes at once would both insert
+            MasteryRepository(session).lock_learners([learner_id], now=now)
             row = session.get(LearnerProfileRow, learner_id)
             if row is None:
                 session.add(
@@ -139,7 +142,8 @@ class PrivacyService:
             raise ValidationError("guardian", "name the guardian who consented")
         now = self.context.clock()
         with self.context.sessions.begin() as session:
-            if session.get(LearnerProfileRow, learner_id) is None:
+            # the profile locked: two consents at once would both insert
+            if session.get(LearnerProfileRow, learner_id, with_for_update=True) is None:
                 raise NotFoundError("learner", learner_id)
             row = session.get(GuardianConsentRow, learner_id)
             if row is None:
