@@ -221,6 +221,18 @@ def test_a_first_career_goal_chosen_twice_at_once_is_kept_once(pg: ServiceContex
     assert errors == []
     goal = careers.goal("l1", "dbcourse")
     assert goal is not None and goal["occupation_id"] in occupations
+    # two educators confirming a link never suggested, at once: one link, no error
+    from masterypath.domain.careers import Decision
+
+    errors = _at_once(
+        4,
+        lambda w: careers.decide(
+            "dbcourse", "select", "mini", "python", decision=Decision.CONFIRMED, by=f"ed{w}"
+        ),
+    )
+    assert errors == []
+    links = [r for r in careers.suggestions("dbcourse", "mini") if r["skill_id"] == "python"]
+    assert [(r["competency_id"], r["decision"]) for r in links] == [("select", "confirmed")]
 
 
 def test_a_learners_profile_consent_and_enrolment_written_at_once_are_kept_once(

@@ -282,6 +282,8 @@ class CareerService:
         taxonomy.skill(skill_id)
         now = self.context.clock()
         with self.context.sessions.begin() as session:
+            # the taxonomy locked: two decisions on a link never suggested would both insert
+            session.get(TaxonomyRow, taxonomy_id, with_for_update=True)
             repo = CareerRepository(session)
             row = repo.alignment(framework_id, competency_id, taxonomy_id, skill_id)
             if row is None:
