@@ -24,6 +24,28 @@ def pg(postgres_context: ServiceContext) -> ServiceContext:
     return postgres_context
 
 
+def _at_once(
+    workers: int, work: Callable[[int], object], *, timeout: float = 60
+) -> list[BaseException]:
+    """Run ``work(0..workers-1)`` in threads released together; the errors they raised."""
+    start = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def run(w: int) -> None:
+        start.wait()
+        try:
+            work(w)
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    return errors
+
+
 @pytest.mark.parametrize("batch_size", [1, 500])
 def test_concurrent_writers_store_each_key_exactly_once(
     pg: ServiceContext, batch_size: int
@@ -39,23 +61,9 @@ def test_concurrent_writers_store_each_key_exactly_once(
         )
         for n in range(batch_size)
     ]
-    start = threading.Barrier(2)
     results: list[list[RecordResult]] = []
-    errors: list[BaseException] = []
-
-    def writer() -> None:
-        service = EvidenceService(pg)  # each thread gets its own connection from the pool
-        start.wait()
-        try:
-            results.append(service.record_many(batch))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    # each thread gets its own connection from the pool
+    errors = _at_once(2, lambda _: results.append(EvidenceService(pg).record_many(batch)))
     assert errors == []
     assert EvidenceService(pg).count() == batch_size
     stored_by = [sum(r.stored for r in result) for result in results]
@@ -82,33 +90,22 @@ def test_concurrent_writers_of_one_learner_lose_no_update(pg: ServiceContext) ->
         )
     )
     writers, per_writer = 6, 8
-    start = threading.Barrier(writers)
-    errors: list[BaseException] = []
 
     def writer(w: int) -> None:
         service = EvidenceService(pg)
-        start.wait()
-        try:
-            for n in range(per_writer):
-                service.record(
-                    Evidence.create(
-                        key=f"w{w}-{n}",
-                        learner_id="l1",
-                        competency_ids=("add", "mul") if n % 3 == 0 else ("add",),
-                        outcome=BinaryOutcome((w + n) % 4 != 0),
-                        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
-                        sequence=n,
-                    )
+        for n in range(per_writer):
+            service.record(
+                Evidence.create(
+                    key=f"w{w}-{n}",
+                    learner_id="l1",
+                    competency_ids=("add", "mul") if n % 3 == 0 else ("add",),
+                    outcome=BinaryOutcome((w + n) % 4 != 0),
+                    timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+                    sequence=n,
                 )
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+            )
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
+    assert _at_once(writers, writer, timeout=120) == []
 
     def snapshot() -> dict[tuple[str, str], dict[str, object]]:
         with pg.sessions() as session:
@@ -121,26 +118,6 @@ def test_concurrent_writers_of_one_learner_lose_no_update(pg: ServiceContext) ->
     summary = MasteryService(pg).replay("race")
     assert summary.events == writers * per_writer
     assert snapshot() == live
-
-
-def _at_once(workers: int, work: Callable[[int], object]) -> list[BaseException]:
-    """Run ``work(0..workers-1)`` in threads released together; the errors they raised."""
-    start = threading.Barrier(workers)
-    errors: list[BaseException] = []
-
-    def run(w: int) -> None:
-        start.wait()
-        try:
-            work(w)
-        except BaseException as exc:  # pragma: no cover - reported by the caller
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return errors
 
 
 def test_versions_sent_at_once_are_all_kept_and_reviews_lose_no_exemplar(
