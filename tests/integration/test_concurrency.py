@@ -231,3 +231,31 @@ def test_a_learners_profile_consent_and_enrolment_written_at_once_are_kept_once(
     accounts.create_cohort("c1", "Class", by="t")
     assert _at_once(4, lambda w: accounts.enrol("c1", "ana", by="lms")) == []
     assert accounts.cohort_members("c1") == {"ana"}
+
+
+def test_one_id_created_at_once_is_stored_once_and_the_others_are_told_409(
+    pg: ServiceContext,
+) -> None:
+    # both passed the "is it free" check; the primary key refused the others' inserts, a
+    # database error (a 500) where a moment later the check answers 409
+    from masterypath.domain.scoring import SimilarityScorer
+    from masterypath.errors import ConflictError
+    from masterypath.interop.loader import load_framework_file
+    from masterypath.interop.taxonomies import read_generic_csv
+    from masterypath.services.careers import CareerService
+    from masterypath.services.feedback import FeedbackService
+    from masterypath.services.frameworks import FrameworkService
+    from tests.unit.test_rubric_scoring import CIRCUITS
+
+    fixtures = Path(__file__).parents[1] / "fixtures"
+    framework = load_framework_file(fixtures / "careers_programme.yaml").framework
+    taxonomy = read_generic_csv(fixtures / "careers_mini.csv", taxonomy_id="mini")
+    feedback = FeedbackService(pg, SimilarityScorer())
+    for create in (
+        lambda: FrameworkService(pg).save(framework),
+        lambda: CareerService(pg).import_taxonomy(taxonomy),
+        lambda: feedback.save_rubric(CIRCUITS),
+    ):
+        errors = _at_once(4, lambda _, create=create: create())
+        assert len(errors) == 3, errors  # one of the four created it
+        assert all(isinstance(e, ConflictError) for e in errors), errors

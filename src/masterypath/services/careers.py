@@ -23,6 +23,7 @@ from masterypath.domain.framework import Framework
 from masterypath.errors import ConflictError, ValidationError
 from masterypath.interop.career_reports import career_associations
 from masterypath.interop.case import export_case
+from masterypath.services.conflicts import created_once
 from masterypath.services.context import ServiceContext
 from masterypath.services.mastery import MasteryService
 from masterypath.store.careers import CareerRepository
@@ -92,12 +93,11 @@ class CareerService:
     ) -> TaxonomyImported:
         """Store a taxonomy (all or nothing), with its texts embedded when an encoder is
         set and ``embed`` (slow for ESCO: minutes; alignment then needs no re-encoding)."""
+        taken = "already exists; pass --replace to overwrite it"
         with self.context.sessions() as session:
             exists = session.get(TaxonomyRow, taxonomy.id) is not None
         if exists and not replace:
-            raise ConflictError(
-                "taxonomy", taxonomy.id, "already exists; pass --replace to overwrite it"
-            )
+            raise ConflictError("taxonomy", taxonomy.id, taken)
         encoder = self.encoder if embed else None
         skill_vectors = occupation_vectors = None
         if encoder is not None:
@@ -110,7 +110,10 @@ class CareerService:
                 "embedding occupations",
                 progress,
             )
-        with self.context.sessions.begin() as session:
+        with (
+            created_once(self.context, TaxonomyRow, "taxonomy", [taxonomy.id], taken),
+            self.context.sessions.begin() as session,
+        ):
             repo = CareerRepository(session)
             if exists:
                 repo.delete_taxonomy(taxonomy.id)

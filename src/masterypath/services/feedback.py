@@ -18,6 +18,7 @@ from masterypath.domain.rubric import (
     rubric_to_dict,
 )
 from masterypath.errors import ConflictError, NotFoundError, ValidationError
+from masterypath.services.conflicts import created_once
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.store.mastery import MasteryRepository
@@ -42,6 +43,9 @@ def judgement_dict(j: Judgement) -> dict[str, Any]:
         "scorer": j.scorer,
         "note": j.note,
     }
+
+
+RUBRIC_TAKEN = "already exists; pass replace to overwrite"
 
 
 class FeedbackService:
@@ -72,7 +76,10 @@ class FeedbackService:
         ids = [r.id for r in rubrics]
         if len(set(ids)) != len(ids):
             raise ValidationError("rubrics", f"repeated rubric ids in {ids}")
-        with self.context.sessions.begin() as session:
+        with (
+            created_once(self.context, RubricRow, "rubric", ids, RUBRIC_TAKEN),
+            self.context.sessions.begin() as session,
+        ):
             for rubric in rubrics:
                 self._save(session, rubric, replace=replace)
         if self.prepare_on_save:  # once stored: its first submission need not wait
@@ -81,7 +88,7 @@ class FeedbackService:
     def _save(self, session: Any, rubric: Rubric, *, replace: bool) -> None:
         row = session.get(RubricRow, rubric.id)
         if row is not None and not replace:
-            raise ConflictError("rubric", rubric.id, "already exists; pass replace to overwrite")
+            raise ConflictError("rubric", rubric.id, RUBRIC_TAKEN)
         payload = rubric_to_dict(rubric)
         if row is None:
             session.add(

@@ -10,8 +10,10 @@ from masterypath.domain.framework import Framework
 from masterypath.errors import ConflictError, NotFoundError
 from masterypath.interop.case import export_case
 from masterypath.interop.framework_files import write_framework_csv, write_framework_yaml
+from masterypath.services.conflicts import created_once
 from masterypath.services.context import ServiceContext
 from masterypath.store.repositories import FrameworkRepository, FrameworkSummary
+from masterypath.store.tables import FrameworkRow
 
 ExportFormat = Literal["case", "csv", "yaml"]
 
@@ -31,13 +33,15 @@ class FrameworkService:
 
     def save(self, framework: Framework, *, replace: bool = False) -> FrameworkImported:
         """Store a validated framework; an existing id is refused unless ``replace``."""
-        with self.context.sessions.begin() as session:
+        taken = "already exists; pass --replace to overwrite it"
+        with (
+            created_once(self.context, FrameworkRow, "framework", [framework.id], taken),
+            self.context.sessions.begin() as session,
+        ):
             repo = FrameworkRepository(session)
             existed = repo.exists(framework.id)
             if existed and not replace:
-                raise ConflictError(
-                    "framework", framework.id, "already exists; pass --replace to overwrite it"
-                )
+                raise ConflictError("framework", framework.id, taken)
             if existed:
                 repo.delete(framework.id)
                 session.flush()
