@@ -348,6 +348,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/xapi/statements", W_X, {"json": "xapi", "headers": XAPI}),
     ("PUT", "/xapi/statements", W_X, {"json": "xapi-one", "headers": XAPI}),
     ("GET", "/xapi/statements", R_X, {"headers": XAPI}),
+    ("HEAD", "/xapi/statements", R_X, {"headers": XAPI}),
     ("POST", "/api/v1/rubrics", RUBRICS, {"json": "rubric", "params": {"replace": "true"}}),
     ("GET", "/api/v1/rubrics/{rubric_id}", R_FW, {}),
     (
@@ -404,12 +405,20 @@ def api_routes(router: Any, base: str = "") -> Iterator[tuple[str, APIRoute]]:
             yield from api_routes(inner, route.include_context.prefix)
 
 
+PUBLIC = {("GET", "/xapi/about"), ("HEAD", "/xapi/about")}
+"""The routes under ``/api/v1`` and ``/xapi`` open to anyone (xAPI asks it of ``about``)."""
+
+
 def test_every_route_declares_the_action_in_the_table(world: World) -> None:
     declared: dict[tuple[str, str], str] = {}
+    public: set[tuple[str, str]] = set()
     for path, route in api_routes(world.client.app.router):  # type: ignore[attr-defined]
         if not path.startswith(("/api/v1", "/xapi")):
             continue
         actions = [d.call.action for d in route.dependant.dependencies if hasattr(d.call, "action")]
+        if not actions and {(m, path) for m in route.methods} <= PUBLIC:
+            public |= {(m, path) for m in route.methods}
+            continue
         assert len(actions) == 1, f"{path} declares {actions}"
         for method in route.methods:
             declared[(method, path)] = actions[0].value
@@ -417,6 +426,10 @@ def test_every_route_declares_the_action_in_the_table(world: World) -> None:
         (m, p.replace("/learners/spare", "/learners/{learner_id}")): a for m, p, a, _ in ENDPOINTS
     }
     assert declared == table
+    assert public == PUBLIC
+    for method, path in PUBLIC:
+        anonymous = world.client.request(method, path, headers=world.headers["anonymous"])
+        assert anonymous.status_code == 200, path
 
 
 def allowed(caller: str, action: str, learner: str, about_learner: bool) -> bool:

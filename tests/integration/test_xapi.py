@@ -92,7 +92,7 @@ def test_an_item_imported_a_moment_ago_is_known_at_once(
     assert [e["competency_ids"] for e in ledger] == [["select"], ["angles"]]
     unknown = {"objectType": "Activity", "id": "https://lms.example/activities/q-none"}
     refused = client.post("/xapi/statements", json=statement(3, object=unknown), headers=V)
-    assert refused.status_code == 422 and "not a known item" in refused.text
+    assert refused.status_code == 400 and "not a known item" in refused.text
 
 
 def test_conflicting_repost_is_409_and_stores_nothing(client: TestClient) -> None:
@@ -113,24 +113,24 @@ def test_put_stores_under_the_given_id(client: TestClient) -> None:
     other = client.put(
         "/xapi/statements", params={"statementId": statement(8)["id"]}, json=statement(9), headers=V
     )
-    assert other.status_code == 422 and "statementId" in other.json()["message"]
+    assert other.status_code == 400 and "statementId" in other.json()["message"]
     # voiding statements are refused, so no statement is ever voided: not a list of others
     sid = statement(7)["id"]
     voided = client.get("/xapi/statements", params={"voidedStatementId": sid}, headers=V)
     assert voided.status_code == 404 and voided.json()["error"] == "not_found"
     both = {"statementId": sid, "voidedStatementId": sid}
-    assert client.get("/xapi/statements", params=both, headers=V).status_code == 422
+    assert client.get("/xapi/statements", params=both, headers=V).status_code == 400
     assert client.get("/xapi/statements", params={"statementId": sid}, headers=V).status_code == 200
 
 
 def test_version_header_and_invalid_statements_are_named(client: TestClient) -> None:
     missing = client.post("/xapi/statements", json=statement(1))
-    assert missing.status_code == 422 and "X-Experience-API-Version" in missing.json()["message"]
+    assert missing.status_code == 400 and "X-Experience-API-Version" in missing.json()["message"]
     assert (
         client.post(
             "/xapi/statements", json=statement(1), headers={"X-Experience-API-Version": "0.9"}
         ).status_code
-        == 422
+        == 400
     )
     bad = client.post(
         "/xapi/statements",
@@ -141,7 +141,7 @@ def test_version_header_and_invalid_statements_are_named(client: TestClient) -> 
         ],
         headers=V,
     )
-    assert bad.status_code == 422
+    assert bad.status_code == 400
     fields = [(p["location"], p["field"]) for p in bad.json()["problems"]]
     assert fields == [
         ("statements[0]", "verb.id"),
@@ -151,10 +151,10 @@ def test_version_header_and_invalid_statements_are_named(client: TestClient) -> 
     assert client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json() == []
     # nested deeper than Python's parser can recurse: a RecursionError (500) before
     deep = client.post("/xapi/statements", content="[" * 100_000 + "]" * 100_000, headers=V)
-    assert deep.status_code == 422 and "not JSON: depth limit exceeded" in deep.json()["message"]
+    assert deep.status_code == 400 and "not JSON: depth limit exceeded" in deep.json()["message"]
     # and what only a lax parser reads deep inside is named at the edge (api.errors.InputGuard)
     nan = client.post("/xapi/statements", content="[" * 500 + "NaN" + "]" * 500, headers=V)
-    assert nan.status_code == 422 and nan.json()["problems"][0]["field"] == ".".join(["0"] * 500)
+    assert nan.status_code == 400 and nan.json()["problems"][0]["field"] == ".".join(["0"] * 500)
 
 
 def test_xapi_2_statement_and_email_actors_are_pseudonymised(client: TestClient) -> None:
@@ -300,6 +300,60 @@ def test_get_filters_by_agent_and_stored_time_and_pages_without_gaps(
     # what this LRS does not filter by is refused, never ignored
     for params in ({"verb": "http://x/v"}, {"format": "ids"}, {"cursor": "not-a-cursor"}):
         refused = client.get("/xapi/statements", params=params, headers=V)
-        assert refused.status_code == 422 and refused.json()["problems"][0]["field"] in params
+        assert refused.status_code == 400 and refused.json()["problems"][0]["field"] in params
     odd_agent = client.get("/xapi/statements", params={"agent": '{"name": "x"}'}, headers=V)
-    assert odd_agent.status_code == 422 and "agent" in odd_agent.json()["message"]
+    assert odd_agent.status_code == 400 and "agent" in odd_agent.json()["message"]
+
+
+def test_about_is_open_and_every_xapi_answer_follows_xapi_conventions(client: TestClient) -> None:
+    # /xapi/about was a 404; errors were 422 (not a code xAPI has) without the version
+    # header; unknown or miscased parameters were ignored; HEAD was a 405
+    anyone = TestClient(client.app)
+    for version in ({}, {"X-Experience-API-Version": "0.9"}):  # no version check here
+        about = anyone.get("/xapi/about", headers=version)
+        assert about.status_code == 200 and about.json() == {"version": ["1.0.3", "2.0.0"]}
+        assert about.headers["x-experience-api-version"] == "1.0.3"
+    head = anyone.head("/xapi/about")
+    assert head.status_code == 200 and head.content == b""
+    assert anyone.get("/xapi/statements", headers=V).headers["x-experience-api-version"] == "1.0.3"
+
+    sid = client.post("/xapi/statements", json=statement(1), headers=V).json()[0]
+    head = client.head("/xapi/statements", params={"statementId": sid}, headers=V)
+    assert head.status_code == 200 and head.content == b""
+    assert "x-experience-api-consistent-through" in head.headers
+
+    def refused(answer: Any, field: str, location: str) -> None:
+        assert answer.status_code == 400, answer.text
+        assert answer.headers["x-experience-api-version"] == "1.0.3"
+        assert (
+            answer.json()["problems"][0]["location"],
+            answer.json()["problems"][0]["field"],
+        ) == (
+            location,
+            field,
+        )
+
+    refused(
+        client.get("/xapi/statements", params={"statementID": sid}, headers=V),
+        "statementID",
+        "query",
+    )
+    # the alternate request syntax (?method=) is not offered: refused, not stored as a POST
+    posted = client.post("/xapi/statements", params={"method": "PUT"}, json=statement(2), headers=V)
+    refused(posted, "method", "query")
+    extra = {"statementId": statement(3)["id"], "agent": "{}"}
+    refused(
+        client.put("/xapi/statements", params=extra, json=statement(3), headers=V), "agent", "query"
+    )
+    assert client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()[1:] == []
+    missing = client.post("/xapi/statements", json=statement(4))
+    refused(missing, "X-Experience-API-Version", "header")
+    lax = client.post("/xapi/statements", content=b'{"result": {"score": {"raw": NaN}}}', headers=V)
+    refused(lax, "result.score.raw", "body")  # InputGuard's answer, outside the routes
+    # the rest of the API keeps 422
+    other = client.post("/api/v1/evidence", json={"key": "k"})
+    assert other.status_code == 422 and "x-experience-api-version" not in other.headers
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "422" not in paths["/xapi/statements"]["get"]["responses"]
+    assert "400" in paths["/xapi/statements"]["post"]["responses"]
+    assert "422" in paths["/api/v1/evidence"]["post"]["responses"]

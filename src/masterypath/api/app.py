@@ -15,7 +15,12 @@ from pydantic import ValidationError as PydanticValidationError
 from masterypath import __version__
 from masterypath.api.accounts import account_router, auth_router
 from masterypath.api.careers import careers_router
-from masterypath.api.errors import ErrorOut, InputGuard, install_error_handlers
+from masterypath.api.errors import (
+    ErrorOut,
+    InputGuard,
+    XapiConventions,
+    install_error_handlers,
+)
 from masterypath.api.fast_lane import FastLane, json_or_none
 from masterypath.api.feedback import feedback_router
 from masterypath.api.how_it_works import PAGE
@@ -35,7 +40,7 @@ from masterypath.api.schemas import (
     Text,
 )
 from masterypath.api.security import Guard
-from masterypath.api.xapi import statements_lane, xapi_router
+from masterypath.api.xapi import document_xapi_errors, statements_lane, xapi_router
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.evidence import (
     Evidence,
@@ -110,12 +115,14 @@ def create_app(
         version=__version__,
         responses=ERRORS,
         description="Competency frameworks, the evidence ledger and mastery. Every `/api/v1` "
-        "and `/xapi` endpoint needs `Authorization: Bearer <token or API key>`.",
+        "and `/xapi` endpoint but `/xapi/about` needs `Authorization: Bearer <token or API "
+        "key>`.",
         telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
     )
     install_error_handlers(app)
     app.add_middleware(EncodedSlashes)
     app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(XapiConventions)  # outside the guard: its 422s are 400s there too
     app.router.route_class = SlashSafeRoute  # ids may hold an encoded slash (api/paths.py)
     v1 = APIRouter(route_class=SlashSafeRoute, prefix="/api/v1")
 
@@ -362,6 +369,7 @@ def create_app(
     # then the xAPI statements (the other half), before the hundred routes of /api/v1
     xapi = XapiService(context, committer=committer)
     app.include_router(xapi_router(xapi, guard, allow))
+    document_xapi_errors(app)
     app.include_router(auth_router(accounts))
     app.include_router(v1)
 

@@ -56,6 +56,40 @@ class ErrorOut(BaseModel):
     problems: list[ProblemOut] = []
 
 
+XAPI_PREFIX = "/xapi"
+XAPI_VERSION = "1.0.3"
+"""The ``X-Experience-API-Version`` this LRS answers with: the latest 1.0 patch."""
+
+
+class XapiConventions:
+    """What xAPI asks of every ``/xapi`` response, whoever wrote it (an endpoint, an
+    exception handler, :class:`InputGuard`, a fast lane): the ``X-Experience-API-Version``
+    header (xAPI 1.0.3 part three, 3.3), and ``400 Bad Request`` where the rest of the API
+    answers 422, since 400 is the code xAPI gives invalid or missing arguments and its
+    list of codes has no 422 (3.2). The body keeps the shape of every other error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        root: str = scope.get("root_path", "")
+        if scope["type"] != "http" or not path.removeprefix(root).startswith(XAPI_PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_xapi(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-experience-api-version" for k, _ in headers):
+                    headers.append((b"x-experience-api-version", XAPI_VERSION.encode()))
+                status = 400 if message["status"] == 422 else message["status"]
+                message = {**message, "status": status, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_xapi)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MasterypathError)
     async def domain_error(_: Request, exc: MasterypathError) -> JSONResponse:

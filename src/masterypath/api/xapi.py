@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from starlette.datastructures import QueryParams
 
+from masterypath.api.errors import ErrorOut
 from masterypath.api.fast_lane import Answer
 from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.security import Guard
@@ -29,7 +30,8 @@ from masterypath.services.xapi import (
     learner_of,
 )
 
-VERSION = "1.0.3"
+ABOUT_VERSIONS = ["1.0.3", "2.0.0"]
+"""The latest version of each major xAPI version this LRS conforms to (``/xapi/about``)."""
 CONSISTENT_THROUGH = "X-Experience-API-Consistent-Through"
 Version = Annotated[
     str | None,
@@ -75,7 +77,7 @@ async def _post(
     parsed = _json(body)
     statements = parsed if isinstance(parsed, list) else [parsed]
     ids = await _store(xapi, guard, principal, statements)
-    return JSONResponse(ids, headers={"X-Experience-API-Version": VERSION})
+    return JSONResponse(ids)
 
 
 def statements_lane(xapi: XapiService, guard: Guard) -> Answer:
@@ -84,7 +86,7 @@ def statements_lane(xapi: XapiService, guard: Guard) -> Answer:
 
     async def answer(principal: Principal, request: Request, body: bytes) -> Response | None:
         version = request.headers.get("x-experience-api-version")
-        if version is None:
+        if version is None or request.query_params:
             return None
         return await _post(xapi, guard, principal, version, body)
 
@@ -92,7 +94,19 @@ def statements_lane(xapi: XapiService, guard: Guard) -> Answer:
 
 
 def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> APIRouter:
-    router = APIRouter(route_class=SlashSafeRoute, prefix="/xapi", tags=["xapi"])
+    router = APIRouter(
+        route_class=SlashSafeRoute,
+        prefix="/xapi",
+        tags=["xapi"],
+        responses={400: {"model": ErrorOut, "description": INVALID}},
+    )
+
+    @router.get("/about")
+    @router.head("/about", include_in_schema=False)  # xAPI: every GET resource takes HEAD
+    def about() -> dict[str, list[str]]:
+        """The xAPI versions this LRS conforms to. Open to anyone, whatever the version
+        header (xAPI 1.0.3 part three, 2.8)."""
+        return {"version": ABOUT_VERSIONS}
 
     @router.post("/statements", openapi_extra=STATEMENTS_BODY)
     async def post_statements(
@@ -103,6 +117,7 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         """Store one statement or a list (all or nothing) and record each as evidence;
         answers the statement ids. Re-posting a statement is a no-op; the same id with
         other content is 409."""
+        _refuse_unknown(request.query_params, ())
         return await _post(xapi, guard, principal, version, await request.body())
 
     @router.put("/statements", status_code=204, openapi_extra=STATEMENTS_BODY)
@@ -113,6 +128,7 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
     ) -> Response:
         """Store one statement under ``statementId`` (204)."""
+        _refuse_unknown(request.query_params, ("statementId",))
         check_version(version)
         body = _json(await request.body())
         if not isinstance(body, dict):
@@ -122,9 +138,10 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
                 "body", [Problem("body", "id", "differs from the statementId parameter")]
             )
         await _store(xapi, guard, principal, [{**body, "id": statement_id}])
-        return Response(status_code=204, headers={"X-Experience-API-Version": VERSION})
+        return Response(status_code=204)
 
     @router.get("/statements")
+    @router.head("/statements", include_in_schema=False)
     def get_statements(
         request: Request,
         version: Version,
@@ -154,14 +171,15 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         (``stored``) in the window ``since``..``until``, of ``agent`` if given, newest first
         unless ``ascending``, at most ``limit``; ``more`` is the URL of the next page
         (empty on the last). ``voidedStatementId`` is always 404: this LRS refuses voiding
-        statements, so none is ever voided; with ``statementId`` as well it is 422. The
+        statements, so none is ever voided; with ``statementId`` as well it is 400. The
         filters this LRS does not offer (``verb``, ``activity``, ``registration``,
-        ``related_*``, ``attachments``, a ``format`` other than ``exact``) are a 422, not
-        ignored."""
+        ``related_*``, ``attachments``, a ``format`` other than ``exact``) and any
+        parameter it does not know are a 400, not ignored. ``HEAD`` answers the headers
+        alone."""
+        _refuse_unknown(request.query_params, GET_PARAMETERS)
         check_version(version)
         # every statement stored by now is visible (one transaction each): xAPI 2.1.3
-        consistent = xapi.context.clock().isoformat()
-        headers = {"X-Experience-API-Version": VERSION, CONSISTENT_THROUGH: consistent}
+        headers = {CONSISTENT_THROUGH: xapi.context.clock().isoformat()}
         _refuse_unsupported(request.query_params)
         if voided_statement_id is not None:
             if statement_id is not None:
@@ -187,7 +205,34 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
     return router
 
 
+INVALID = (
+    "Invalid input, or a parameter this LRS does not know; the message names it. xAPI "
+    "answers 400 where the rest of the API answers 422 (api.errors.XapiConventions)."
+)
 UNSUPPORTED = ("verb", "activity", "registration", "related_activities", "related_agents")
+GET_PARAMETERS = (
+    *UNSUPPORTED,
+    "statementId",
+    "voidedStatementId",
+    "agent",
+    "since",
+    "until",
+    "limit",
+    "format",
+    "attachments",
+    "ascending",
+    "cursor",
+)
+
+
+def _refuse_unknown(params: QueryParams, known: tuple[str, ...]) -> None:
+    """xAPI (part three, 3.2) refuses a parameter the LRS does not know, and one that
+    differs from a known one only in case (``statementID``): a client that misspells a
+    filter must not get statements it did not ask for. (This covers the alternate request
+    syntax's ``method`` too, which this LRS does not offer.)"""
+    for name in params:
+        if name not in known:
+            raise ValidationError(name, "not a parameter of this xAPI resource", location="query")
 
 
 def _refuse_unsupported(params: QueryParams) -> None:
@@ -230,3 +275,19 @@ def _decode_cursor(token: str) -> Cursor:
         return Cursor(_within_stored_times(datetime.fromisoformat(stored)), str(statement_id))
     except (ValueError, TypeError, binascii.Error, UnicodeEncodeError):
         raise ValidationError("cursor", "not a cursor this LRS gave (copy `more` whole)") from None
+
+
+def document_xapi_errors(app: FastAPI) -> None:
+    """The OpenAPI description says what :class:`~masterypath.api.errors.XapiConventions`
+    does: an ``/xapi`` operation answers 400, never 422."""
+    described = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for path, operations in described()["paths"].items():
+                if path.startswith("/xapi"):
+                    for operation in operations.values():
+                        operation["responses"].pop("422", None)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
