@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -317,10 +318,18 @@ def test_about_is_open_and_every_xapi_answer_follows_xapi_conventions(client: Te
     assert head.status_code == 200 and head.content == b""
     assert anyone.get("/xapi/statements", headers=V).headers["x-experience-api-version"] == "1.0.3"
 
-    sid = client.post("/xapi/statements", json=statement(1), headers=V).json()[0]
+    posted = client.post("/xapi/statements", json=statement(1), headers=V)
+    sid = posted.json()[0]
+    assert "x-experience-api-consistent-through" in posted.headers  # on every answer
+    one = client.get("/xapi/statements", params={"statementId": sid}, headers=V)
+    stored = datetime.fromisoformat(one.json()["stored"])
+    assert parsedate_to_datetime(one.headers["last-modified"]) == stored.replace(microsecond=0)
     head = client.head("/xapi/statements", params={"statementId": sid}, headers=V)
     assert head.status_code == 200 and head.content == b""
+    assert head.headers["last-modified"] == one.headers["last-modified"]
     assert "x-experience-api-consistent-through" in head.headers
+    every = client.get("/xapi/statements", params={"limit": "0"}, headers=V)  # 0: the most
+    assert every.status_code == 200 and [s["id"] for s in every.json()["statements"]] == [sid]
 
     def refused(answer: Any, field: str, location: str) -> None:
         assert answer.status_code == 400, answer.text
@@ -346,6 +355,10 @@ def test_about_is_open_and_every_xapi_answer_follows_xapi_conventions(client: Te
         client.put("/xapi/statements", params=extra, json=statement(3), headers=V), "agent", "query"
     )
     assert client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()[1:] == []
+    one_and_filter = {"statementId": sid, "limit": "5"}  # one statement takes no filter
+    refused(client.get("/xapi/statements", params=one_and_filter, headers=V), "limit", "query")
+    twice = client.post("/xapi/statements", json=[statement(5), statement(5)], headers=V)
+    refused(twice, "id", "statements[1]")  # was a 409, as if it clashed with a stored one
     missing = client.post("/xapi/statements", json=statement(4))
     refused(missing, "X-Experience-API-Version", "header")
     lax = client.post("/xapi/statements", content=b'{"result": {"score": {"raw": NaN}}}', headers=V)

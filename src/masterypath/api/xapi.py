@@ -4,7 +4,8 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -77,7 +78,13 @@ async def _post(
     parsed = _json(body)
     statements = parsed if isinstance(parsed, list) else [parsed]
     ids = await _store(xapi, guard, principal, statements)
-    return JSONResponse(ids)
+    return JSONResponse(ids, headers=_consistent_through(xapi))
+
+
+def _consistent_through(xapi: XapiService) -> dict[str, str]:
+    """xAPI 2.1.3: every answer of the statement resource says up to when every statement
+    stored is visible; here, up to now (each post is answered after its commit)."""
+    return {CONSISTENT_THROUGH: xapi.context.clock().isoformat()}
 
 
 def statements_lane(xapi: XapiService, guard: Guard) -> Answer:
@@ -138,7 +145,7 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
                 "body", [Problem("body", "id", "differs from the statementId parameter")]
             )
         await _store(xapi, guard, principal, [{**body, "id": statement_id}])
-        return Response(status_code=204)
+        return Response(status_code=204, headers=_consistent_through(xapi))
 
     @router.get("/statements")
     @router.head("/statements", include_in_schema=False)
@@ -162,7 +169,9 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
             AwareDatetime | None, Query(description="Stored at or before this time.")
         ] = None,
         ascending: bool = False,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Annotated[
+            int, Query(ge=0, le=MAX_LIMIT, description=f"0: the most allowed, {MAX_LIMIT}.")
+        ] = 100,
         cursor: Annotated[
             str | None, Query(max_length=200, description="From a StatementResult's `more`.")
         ] = None,
@@ -171,28 +180,34 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         (``stored``) in the window ``since``..``until``, of ``agent`` if given, newest first
         unless ``ascending``, at most ``limit``; ``more`` is the URL of the next page
         (empty on the last). ``voidedStatementId`` is always 404: this LRS refuses voiding
-        statements, so none is ever voided; with ``statementId`` as well it is 400. The
+        statements, so none is ever voided. Either id with any other parameter but
+        ``format`` and ``attachments`` is a 400. One statement comes with
+        ``Last-Modified``, its ``stored`` time. The
         filters this LRS does not offer (``verb``, ``activity``, ``registration``,
         ``related_*``, ``attachments``, a ``format`` other than ``exact``) and any
         parameter it does not know are a 400, not ignored. ``HEAD`` answers the headers
         alone."""
         _refuse_unknown(request.query_params, GET_PARAMETERS)
         check_version(version)
-        # every statement stored by now is visible (one transaction each): xAPI 2.1.3
-        headers = {CONSISTENT_THROUGH: xapi.context.clock().isoformat()}
+        headers = _consistent_through(xapi)
         _refuse_unsupported(request.query_params)
+        if statement_id is not None or voided_statement_id is not None:
+            _refuse_unknown(request.query_params, ONE_STATEMENT_PARAMETERS)
         if voided_statement_id is not None:
             if statement_id is not None:
                 raise ValidationError("voidedStatementId", "give statementId or voidedStatementId")
             raise NotFoundError("voided statement", voided_statement_id)
         if statement_id is not None:
-            return JSONResponse(xapi.get(statement_id), headers=headers)
+            found = xapi.get(statement_id)
+            stored = datetime.fromisoformat(found["stored"]).astimezone(UTC)
+            headers["Last-Modified"] = format_datetime(stored, usegmt=True)
+            return JSONResponse(found, headers=headers)
         query = StatementQuery(
             learner_id=None if agent is None else _learner_of_agent(agent),
             since=None if since is None else _within_stored_times(since),
             until=None if until is None else _within_stored_times(until),
             ascending=ascending,
-            limit=limit,
+            limit=limit or MAX_LIMIT,
             after=None if cursor is None else _decode_cursor(cursor),
         )
         statements, after = xapi.query(query)
@@ -210,6 +225,9 @@ INVALID = (
     "answers 400 where the rest of the API answers 422 (api.errors.XapiConventions)."
 )
 UNSUPPORTED = ("verb", "activity", "registration", "related_activities", "related_agents")
+ONE_STATEMENT_PARAMETERS = ("statementId", "voidedStatementId", "format", "attachments")
+"""What a request for one statement may add (xAPI 2.1.3); any other parameter is a 400."""
+MAX_LIMIT = 1000
 GET_PARAMETERS = (
     *UNSUPPORTED,
     "statementId",

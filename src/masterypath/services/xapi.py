@@ -425,9 +425,14 @@ class XapiService:
             raise InvalidInputError("xAPI statements", [Problem("body", "(root)", "no statements")])
         parsed = self.parse(statements, items)
         ids = [p[0] for p in parsed]
-        if len(set(ids)) != len(ids):
-            dup = next(i for i in ids if ids.count(i) > 1)
-            raise ConflictError("id", dup, "appears twice in one request")
+        first: dict[str, int] = {}
+        for at, statement_id in enumerate(ids):
+            seen = first.setdefault(statement_id, at)
+            if seen != at:  # xAPI 2.1.2: 400, an invalid request (no stored state involved)
+                reason = f"{statement_id} is also the id of statements[{seen}]"
+                raise InvalidInputError(
+                    "xAPI statements", [Problem(f"statements[{at}]", "id", reason)]
+                )
         now = self.context.clock()
         store = StatementWrites(
             [
