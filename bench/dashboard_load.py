@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         service = EvidenceService(context)
         with Progress(console=console) as bar:
             task = bar.add_task(f"recording {len(evidence):,} events", total=len(evidence))
-            for start in range(0, len(evidence), 5000):
-                service.record_many(evidence[start : start + 5000])
-                bar.update(task, advance=min(5000, len(evidence) - start))
+            for first in range(0, len(evidence), 5000):
+                service.record_many(evidence[first : first + 5000])
+                bar.update(task, advance=min(5000, len(evidence) - first))
         learners = sorted({e.learner_id for e in evidence})
         accounts = AccountService(context, hasher=PasswordHasher.from_parameters(profiles.CHEAPEST))
         accounts.create_user("teacher", "teacher-password", Role.EDUCATOR)

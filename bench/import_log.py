@@ -26,11 +26,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import psycopg
@@ -106,7 +106,7 @@ def bench_orm(text: str, mapping: ColumnMapping, url: str, limit: int) -> dict[s
     now = datetime.now(UTC)
     t0 = time.perf_counter()
     with context.sessions.begin() as session:
-        for r in rows.itertuples():
+        for r in cast(Iterable[Any], rows.itertuples()):  # rows of known columns
             row = EvidenceRow(
                 key=r.key,
                 batch_id="orm",

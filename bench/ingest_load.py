@@ -420,7 +420,7 @@ def run_ralph(
             accept = frozenset({409})
             one = Phase("ralph single posts (xAPI)")
             one.events = sum(map(len, single.values()))
-            work = [
+            work: list[list[tuple[str, str, Any]]] = [
                 [("POST", "/xAPI/statements", as_xapi(e)) for lr in group for e in single[lr]]
                 for group in split(single, args.clients)
             ]

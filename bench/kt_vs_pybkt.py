@@ -95,6 +95,7 @@ def own_peak_mb() -> float:
 def worker() -> None:
     """masterypath side, run in a subprocess: fit, predict, updates/s."""
     job = json.load(sys.stdin)
+    from masterypath.domain.models.bkt import BKT
     from masterypath.domain.models.registry import make_model
     from masterypath.domain.models.responses import Responses
 
@@ -117,7 +118,7 @@ def worker() -> None:
     test_r = Responses.from_frame(test, **columns)
     p = model.predict_proba(test_r)
     rate = None
-    if job["updates"] and hasattr(model, "initial_state"):
+    if job["updates"] and isinstance(model, BKT):
         # as the mastery pipeline does: one state per learner, starting empty (priors)
         n = job["updates"]
         learners = test_r.learner[:n].tolist()

@@ -28,9 +28,10 @@ import json
 import platform
 import tempfile
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 from rich.table import Table
@@ -108,7 +109,7 @@ def run_backend(text: str, mapping: ColumnMapping, url: str, peer_events: int) -
             timestamp=datetime.fromisoformat(r.timestamp),
             item_id=r.item_id if isinstance(r.item_id, str) else None,
         )
-        for r in peer_rows.itertuples()
+        for r in cast(Iterable[Any], peer_rows.itertuples())  # rows of known columns
     ]
     service = EvidenceService(context)
     t0 = time.perf_counter()

@@ -182,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title=f"Reads of an evidence transaction, {args.calls} calls x {args.rounds}")
     for column in ("read", "form", "PostgreSQL CPU µs/call", "client CPU µs/call", "wall µs"):
         table.add_column(column, justify="left" if column in ("read", "form") else "right")
-    figures = []
+    figures: list[dict[str, Any]] = []
     for (read, form), measured in runs.items():
-        row = {
+        row: dict[str, Any] = {
             "read": read,
             "form": form,
             **{

@@ -16,13 +16,14 @@ This file runs under pyBKT's interpreter, so it imports nothing from masterypath
 import json
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pyBKT.models import Model
 
 
-def own_peak_mb():
+def own_peak_mb() -> float:
     """This process's own high-water mark (VmHWM resets on exec; ru_maxrss does not)."""
     with open("/proc/self/status") as status:
         for line in status:
@@ -31,7 +32,7 @@ def own_peak_mb():
     return 0.0
 
 
-def set_params(model, params):
+def set_params(model: Model, params: dict[str, dict[str, Any]]) -> None:
     for skill, p in params.items():
         fm = model.fit_model[skill]
         learn, forget = np.asarray(p["learn"], float), np.asarray(p["forget"], float)
@@ -45,7 +46,7 @@ def set_params(model, params):
         fm["slips"] = np.asarray(p["slip"], float)
 
 
-def predict_padded(model, train, test):
+def predict_padded(model: Model, train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
     """pyBKT's KT-IDEM sizes its matrix by the items in the prediction data but indexes it
     by the training items, so it crashes unless every trained item of a skill appears.
     Pad with one throw-away learner per skill (its own sequence, so the real learners'
@@ -68,13 +69,13 @@ def predict_padded(model, train, test):
                 }
             )
     full = pd.concat([test, pd.DataFrame(pads)], ignore_index=True) if pads else test
-    out = model.predict(data=full)
+    out: pd.DataFrame = model.predict(data=full)
     out = out[out["row_id"] >= 0].sort_values("row_id")
     assert len(out) == len(test)
     return out
 
 
-def main():
+def main() -> None:
     job = json.load(sys.stdin)
     if job["mode"] == "predict":
         test = pd.read_csv(job["test"])

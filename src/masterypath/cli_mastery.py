@@ -189,12 +189,10 @@ def simulate(
         "over-practice",
         "practice with an unknown prerequisite",
     )
-    for name, key in (
-        ("masterypath planner", "planner"),
-        (f"fixed, {result['fixed_per_competency']} per competency", "fixed"),
+    for name, r in (
+        ("masterypath planner", result["planner"]),
+        (f"fixed, {result['fixed_per_competency']} per competency", result["fixed"]),
     ):
-        r = result[key]
-        assert isinstance(r, dict)
         table.add_row(
             name,
             f"{r['opportunities']:.1f}",

@@ -415,12 +415,17 @@ def test_every_route_declares_the_action_in_the_table(world: World) -> None:
     for path, route in api_routes(world.client.app.router):  # type: ignore[attr-defined]
         if not path.startswith(("/api/v1", "/xapi")):
             continue
-        actions = [d.call.action for d in route.dependant.dependencies if hasattr(d.call, "action")]
-        if not actions and {(m, path) for m in route.methods} <= PUBLIC:
-            public |= {(m, path) for m in route.methods}
+        actions = [
+            action
+            for d in route.dependant.dependencies
+            if (action := getattr(d.call, "action", None)) is not None
+        ]
+        methods = route.methods or set()
+        if not actions and {(m, path) for m in methods} <= PUBLIC:
+            public |= {(m, path) for m in methods}
             continue
         assert len(actions) == 1, f"{path} declares {actions}"
-        for method in route.methods:
+        for method in methods:
             declared[(method, path)] = actions[0].value
     table = {
         (m, p.replace("/learners/spare", "/learners/{learner_id}")): a for m, p, a, _ in ENDPOINTS

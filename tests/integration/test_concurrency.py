@@ -251,11 +251,12 @@ def test_one_id_created_at_once_is_stored_once_and_the_others_are_told_409(
     framework = load_framework_file(fixtures / "careers_programme.yaml").framework
     taxonomy = read_generic_csv(fixtures / "careers_mini.csv", taxonomy_id="mini")
     feedback = FeedbackService(pg, SimilarityScorer())
-    for create in (
-        lambda: FrameworkService(pg).save(framework),
-        lambda: CareerService(pg).import_taxonomy(taxonomy),
-        lambda: feedback.save_rubric(CIRCUITS),
-    ):
-        errors = _at_once(4, lambda _, create=create: create())
+    creators: list[Callable[[int], object]] = [
+        lambda _: FrameworkService(pg).save(framework),
+        lambda _: CareerService(pg).import_taxonomy(taxonomy),
+        lambda _: feedback.save_rubric(CIRCUITS),
+    ]
+    for create in creators:
+        errors = _at_once(4, create)
         assert len(errors) == 3, errors  # one of the four created it
         assert all(isinstance(e, ConflictError) for e in errors), errors

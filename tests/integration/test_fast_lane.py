@@ -192,8 +192,9 @@ def test_the_lane_answers_as_the_endpoints_do(pair: dict[str, Any]) -> None:
     # the lanes took the common case, the posts of a cached credential that may write:
     # evidence that validates (201, 200, 409, 201, 403 for consent), batches that validate
     # (201, 200, 409, 403) and every statement but the one without a version header and
-    # the one with a query (xAPI refuses unknown parameters with 400, as the endpoint does
-    # and the rest of the API does not: api.errors.XapiConventions); the rest went on to the endpoints, as did everything in the app that caches nothing
+    # the one with a query (the endpoint refuses an unknown parameter: a 400 under xAPI's
+    # conventions, api.errors.XapiConventions); the rest went on to the endpoints, as did
+    # everything in the app that caches nothing
     evidence_lane, batch_lane, xapi_lane = pair["lanes"]
     assert (evidence_lane.answered, batch_lane.answered, xapi_lane.answered) == (5, 4, 6)
     assert [lane.answered for lane in pair["slow_lanes"]] == [0, 0, 0]

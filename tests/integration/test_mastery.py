@@ -48,8 +48,11 @@ def answer(n: int, competency: str, correct: bool, learner: str = "ana", **kw: o
     )
 
 
+Setup = tuple[EvidenceService, MasteryService]
+
+
 @pytest.fixture
-def setup(database: ServiceContext) -> tuple[EvidenceService, MasteryService]:
+def setup(database: ServiceContext) -> Setup:
     FrameworkService(database).save(FRAMEWORK)
     return EvidenceService(database), MasteryService(database)
 
@@ -70,7 +73,7 @@ def snapshot(database: ServiceContext) -> dict[tuple[str, str], dict[str, object
     return {k: {**v.state.to_dict(), "status": str(v.status)} for k, v in states.items()}
 
 
-def test_live_pipeline_decides_explains_and_unlocks(setup, database) -> None:
+def test_live_pipeline_decides_explains_and_unlocks(setup: Setup, database: ServiceContext) -> None:
     evidence, mastery = setup
     assert statuses(mastery, now=T) == {
         "add": "not_started",
@@ -99,7 +102,9 @@ def test_live_pipeline_decides_explains_and_unlocks(setup, database) -> None:
     assert mastery.start_activity("ana", "arith", item_id="q-mul") == ("mul",)
 
 
-def test_evidence_on_a_locked_competency_is_kept_and_flagged(setup, database) -> None:
+def test_evidence_on_a_locked_competency_is_kept_and_flagged(
+    setup: Setup, database: ServiceContext
+) -> None:
     evidence, mastery = setup
     evidence.record(answer(0, "mul", True))
     _, trail = mastery.explain("ana", "arith", "mul", now=T)
@@ -111,7 +116,9 @@ def test_evidence_on_a_locked_competency_is_kept_and_flagged(setup, database) ->
     assert evidence.count(learner_id="ana") == 5
 
 
-def test_a_batch_reads_the_states_its_gate_needs_from_earlier_transactions(database) -> None:
+def test_a_batch_reads_the_states_its_gate_needs_from_earlier_transactions(
+    database: ServiceContext,
+) -> None:
     # "geo" requires the parent "arith", whose status rolls up from "add" and "mul": a batch
     # on "geo" must load those two states (stored by earlier transactions), though it
     # loads only the states its evidence reads
@@ -138,7 +145,9 @@ def test_a_batch_reads_the_states_its_gate_needs_from_earlier_transactions(datab
         assert repo.load_states_of("arith", everything) == everything
 
 
-def test_heads_tell_the_projection_versions_policies_and_overrides(setup, database) -> None:
+def test_heads_tell_the_projection_versions_policies_and_overrides(
+    setup: Setup, database: ServiceContext
+) -> None:
     evidence, mastery = setup
     with database.sessions() as session:
         (head,) = MasteryRepository(session).heads_of(["add", "mul", "unknown"])
@@ -165,7 +174,7 @@ def test_heads_tell_the_projection_versions_policies_and_overrides(setup, databa
     assert head.policies.for_competency("mul") == MasteryPolicy()
 
 
-def test_replay_rebuilds_exactly_the_live_states(setup, database) -> None:
+def test_replay_rebuilds_exactly_the_live_states(setup: Setup, database: ServiceContext) -> None:
     evidence, mastery = setup
     pattern = [True, False, True, True, False, True, True, True, True, False, True]
     for n, ok in enumerate(pattern):
@@ -177,7 +186,9 @@ def test_replay_rebuilds_exactly_the_live_states(setup, database) -> None:
     assert snapshot(database) == live
 
 
-def test_an_override_wins_until_lifted_and_is_audited(setup, database) -> None:
+def test_an_override_wins_until_lifted_and_is_audited(
+    setup: Setup, database: ServiceContext
+) -> None:
     evidence, mastery = setup
     evidence.record_many([answer(n, "add", n % 2 == 0) for n in range(4)])
     assert statuses(mastery, now=T)["add"] == "in_progress"
@@ -224,7 +235,9 @@ def test_an_override_wins_until_lifted_and_is_audited(setup, database) -> None:
         mastery.lift_override(granted.id, by="ms-lee")
 
 
-def test_wheel_spinning_raises_one_alert_that_can_be_acknowledged(setup, database) -> None:
+def test_wheel_spinning_raises_one_alert_that_can_be_acknowledged(
+    setup: Setup, database: ServiceContext
+) -> None:
     evidence, mastery = setup
     evidence.record_many([answer(n, "add", n % 3 == 0) for n in range(12)])
     alerts = mastery.alerts(framework_id="arith")
@@ -240,7 +253,7 @@ def test_wheel_spinning_raises_one_alert_that_can_be_acknowledged(setup, databas
         mastery.acknowledge_alert(99_999, by="ms-lee")
 
 
-def test_policy_with_required_kinds_and_rollup_rule(setup, database) -> None:
+def test_policy_with_required_kinds_and_rollup_rule(setup: Setup, database: ServiceContext) -> None:
     evidence, mastery = setup
     mastery.set_policy(
         "arith",
@@ -266,7 +279,9 @@ def test_policy_with_required_kinds_and_rollup_rule(setup, database) -> None:
     assert explanation.correct_needed == 1  # (3 + 1) / 5 = 0.8
 
 
-def test_retention_and_expiry_move_mastered_to_needs_review(setup, database) -> None:
+def test_retention_and_expiry_move_mastered_to_needs_review(
+    setup: Setup, database: ServiceContext
+) -> None:
     evidence, mastery = setup
     evidence.record_many([answer(n, "add", True) for n in range(3)])
     item = mastery.explain("ana", "arith", "add", now=T)[0]
@@ -284,7 +299,7 @@ def test_retention_and_expiry_move_mastered_to_needs_review(setup, database) -> 
     assert expired.decision.status is Status.NEEDS_REVIEW
 
 
-def test_refit_creates_a_model_version_and_replays(setup, database) -> None:
+def test_refit_creates_a_model_version_and_replays(setup: Setup, database: ServiceContext) -> None:
     evidence, mastery = setup
     batch = [answer(n, "add", n % 4 != 1, learner=f"l{n % 7}") for n in range(70)]
     evidence.record_many(batch)
@@ -309,7 +324,9 @@ def test_refit_creates_a_model_version_and_replays(setup, database) -> None:
         mastery.refit("empty")
 
 
-def test_plan_reviews_then_next_competency_toward_the_goal(setup, database) -> None:
+def test_plan_reviews_then_next_competency_toward_the_goal(
+    setup: Setup, database: ServiceContext
+) -> None:
 
     evidence, mastery = setup
     plan = mastery.plan("ana", "arith", goals=("mul",), now=T)
@@ -334,7 +351,7 @@ def test_plan_reviews_then_next_competency_toward_the_goal(setup, database) -> N
 
 
 def test_a_live_transaction_writes_states_trail_and_alerts_together(
-    setup, database, sql_log
+    setup: Setup, database: ServiceContext, sql_log: list[str]
 ) -> None:
     evidence, mastery = setup
     sql_log.clear()

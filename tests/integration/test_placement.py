@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -50,7 +51,7 @@ def placements(database: ServiceContext) -> PlacementService:
     return PlacementService(database)
 
 
-def take(service: PlacementService, placement_id: int, knows: set[str]) -> dict[str, object]:
+def take(service: PlacementService, placement_id: int, knows: set[str]) -> dict[str, Any]:
     """Answer every question the session asks, truthfully for a learner who knows these."""
     view = service.get(placement_id)
     while view["next_probe"] is not None:

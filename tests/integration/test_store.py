@@ -353,7 +353,7 @@ def test_a_connection_keeps_one_cursor_per_statement_and_runs_it_again_correctly
     sql = "SELECT x, y FROM unnest(%b::text[], %b::int[]) AS t(x, y) ORDER BY y"
     with postgres_context.sessions() as session:
         dbapi = session.connection().connection.dbapi_connection
-        runs = [
+        runs: list[tuple[list[str | None], list[int]]] = [
             (["a", "b"], [2, 1]),
             ([None, "c"], [5, 4]),
             ([], []),  # an empty array (no element to pick a dumper by)

@@ -287,10 +287,10 @@ def test_dask_backend_gives_the_same_fit() -> None:
     r = Responses.from_frame(pd.concat([skill_log(k) for k in range(4)]))
     serial = BKT(seed=1).fit(r).to_dict()
     with (
-        LocalCluster(
+        LocalCluster(  # type: ignore[no-untyped-call]
             processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
         ) as cluster,
-        Client(cluster),
+        Client(cluster),  # type: ignore[no-untyped-call]
         joblib.parallel_config(backend="dask"),
     ):
         distributed = BKT(seed=1, n_jobs=2).fit(r).to_dict()

@@ -10,7 +10,7 @@ from masterypath.domain.models.logistic import LearnerCounts, Logistic
 from masterypath.domain.models.metrics import all_metrics, expected_calibration_error
 from masterypath.domain.models.registry import make_model
 from masterypath.domain.models.responses import Responses
-from masterypath.domain.models.rollup import Rollup, RollupMethod, value
+from masterypath.domain.models.rollup import Rollup, RollupMethod, RollupState, value
 from masterypath.errors import ValidationError
 
 SCORES = [0.4, 1.0, 0.6, 0.8]
@@ -76,7 +76,7 @@ def test_rollup_model_streaming_equals_batch() -> None:
     r = log()
     model = Rollup(method="average").fit(r)
     batch, _ = model.predict_steps(r)
-    states: dict[int, dict[str, object]] = {}
+    states: dict[int, dict[str, RollupState]] = {}
     for step in range(r.n_steps):
         state = states.get(int(r.learner[step]), {})
         skill = r.skills[r.skill[step]]
@@ -84,15 +84,13 @@ def test_rollup_model_streaming_equals_batch() -> None:
         rolled = (
             None
             if before is None
-            else before.value(  # type: ignore[attr-defined]
-                RollupMethod.AVERAGE, weight=model.weight, n=model.n
-            )
+            else before.value(RollupMethod.AVERAGE, weight=model.weight, n=model.n)
         )
         expected = model.fallback_ if rolled is None else rolled
         assert batch[step] == pytest.approx(expected)
         states[int(r.learner[step])], _ = model.update(
             state,
-            skills=(skill,),  # type: ignore[arg-type]
+            skills=(skill,),
             correct=float(r.correct[step]),
         )
     with pytest.raises(ValidationError, match="unknown rollup"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -359,6 +360,25 @@ def _summary(results: list[RunResult]) -> dict[str, float]:
     }
 
 
+class PolicyComparison(TypedDict):
+    """What :func:`compare_policies` finds (JSON as it is)."""
+
+    goals: list[str]
+    scope: int
+    """Competencies the goals need, themselves included."""
+    learners: int
+    seed: int
+    params: dict[str, Any]
+    planner: dict[str, float]
+    """The planner's averages per learner (see :func:`_summary`)."""
+    fixed: dict[str, float]
+    """The same for the fixed curriculum of ``fixed_per_competency`` items."""
+    fixed_per_competency: int
+    saving: float
+    """The share of opportunities the planner saves against the fixed curriculum."""
+    knew_without_prerequisite: float
+
+
 def compare_policies(
     framework: Framework,
     goals: tuple[str, ...],
@@ -367,7 +387,7 @@ def compare_policies(
     seed: int,
     params: SimulationParams | None = None,
     max_per_competency: int = 40,
-) -> dict[str, object]:
+) -> PolicyComparison:
     """The planner against the fairest fixed curriculum (the smallest number of items per
     competency that reaches at least the planner's share of learners who truly master the
     goals), on the same seeded learners."""

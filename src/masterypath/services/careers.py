@@ -254,7 +254,7 @@ class CareerService:
         *,
         decision: Decision | None = None,
         competency_id: str | None = None,
-    ) -> list[dict[str, object]]:
+    ) -> list[dict[str, Any]]:
         taxonomy = self.taxonomy(taxonomy_id)
         with self.context.sessions() as session:
             rows = CareerRepository(session).alignments(
