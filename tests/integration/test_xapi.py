@@ -177,6 +177,7 @@ def test_xapi_2_statement_and_email_actors_are_pseudonymised(client: TestClient)
     # a re-post of the same statement (with its address) is still recognised
     again = client.post("/xapi/statements", json=s, headers={"X-Experience-API-Version": "2.0.0"})
     assert again.status_code == 200
+    assert again.headers["x-experience-api-version"] == "2.0.0"  # the version asked in
 
 
 def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:
@@ -370,3 +371,22 @@ def test_about_is_open_and_every_xapi_answer_follows_xapi_conventions(client: Te
     assert "422" not in paths["/xapi/statements"]["get"]["responses"]
     assert "400" in paths["/xapi/statements"]["post"]["responses"]
     assert "422" in paths["/api/v1/evidence"]["post"]["responses"]
+
+
+def test_the_lrs_records_who_sent_a_statement_as_its_authority(client: TestClient) -> None:
+    # authority was stored as the sender wrote it (or not at all): xAPI 2.4.9 has the LRS
+    # set it from the credentials, whatever a statement claims
+    claimed = {"objectType": "Agent", "mbox": "mailto:head@school.example"}
+    client.post("/xapi/statements", json=statement(1, authority=claimed), headers=V)
+    client.post("/xapi/statements", json=statement(2), headers=V)
+    stored = client.get("/xapi/statements", headers=V).json()["statements"]
+    admin = client.get("/api/v1/users").json()
+    subject = next(f"user:{u['id']}" for u in admin if u["username"] == "admin")
+    sent_by = {
+        "objectType": "Agent",
+        "account": {"homePage": "http://testserver/", "name": subject},
+    }
+    assert [s["authority"] for s in stored] == [sent_by, sent_by]
+    assert "head@school.example" not in str(stored)
+    # a re-post is still the same statement (authority is not part of its content)
+    assert client.post("/xapi/statements", json=statement(1), headers=V).status_code == 200

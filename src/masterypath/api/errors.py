@@ -3,6 +3,7 @@ naming the field, and never a stack trace."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from http import HTTPStatus
 from urllib.parse import parse_qsl
@@ -57,8 +58,9 @@ class ErrorOut(BaseModel):
 
 
 XAPI_PREFIX = "/xapi"
-XAPI_VERSION = "1.0.3"
-"""The ``X-Experience-API-Version`` this LRS answers with: the latest 1.0 patch."""
+XAPI_VERSIONS = {b"2.0": b"2.0.0", b"1.0": b"1.0.3"}
+"""The ``X-Experience-API-Version`` this LRS answers with: the latest patch of the minor
+version the request names (1.0.3 when it names none it knows)."""
 
 
 class XapiConventions:
@@ -66,7 +68,13 @@ class XapiConventions:
     exception handler, :class:`InputGuard`, a fast lane): the ``X-Experience-API-Version``
     header (xAPI 1.0.3 part three, 3.3), and ``400 Bad Request`` where the rest of the API
     answers 422, since 400 is the code xAPI gives invalid or missing arguments and its
-    list of codes has no 422 (3.2). The body keeps the shape of every other error."""
+    list of codes has no 422 (3.2). The body keeps the shape of every other error.
+
+    >>> answered_version([(b"x-experience-api-version", b"2.0.0")])
+    b'2.0.0'
+    >>> answered_version([(b"x-experience-api-version", b"1.0.1")]), answered_version([])
+    (b'1.0.3', b'1.0.3')
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -78,16 +86,24 @@ class XapiConventions:
             await self.app(scope, receive, send)
             return
 
+        version = answered_version(scope.get("headers") or [])
+
         async def send_xapi(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"x-experience-api-version" for k, _ in headers):
-                    headers.append((b"x-experience-api-version", XAPI_VERSION.encode()))
+                    headers.append((b"x-experience-api-version", version))
                 status = 400 if message["status"] == 422 else message["status"]
                 message = {**message, "status": status, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_xapi)
+
+
+def answered_version(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The version an xAPI answer names, for a request with these (ASGI) headers."""
+    asked = next((v for k, v in headers if k.lower() == b"x-experience-api-version"), b"")
+    return XAPI_VERSIONS.get(asked[:3], XAPI_VERSIONS[b"1.0"])
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -64,20 +64,30 @@ def _json(body: bytes) -> Any:
 
 
 async def _store(
-    xapi: XapiService, guard: Guard, principal: Principal, statements: list[Any]
+    xapi: XapiService, guard: Guard, principal: Principal, request: Request, statements: list[Any]
 ) -> list[str]:
     await guard.check_async(principal, Action.WRITE_XAPI, xapi.learners_of(statements))
-    ids, _ = await xapi.record_async(statements)
+    ids, _ = await xapi.record_async(statements, authority=authority(principal, request))
     return ids
 
 
+def authority(principal: Principal, request: Request) -> dict[str, Any]:
+    """The Agent this LRS records as a statement's ``authority`` (xAPI 2.4.9: the LRS sets
+    it from the credentials that sent the statement): the account or API key, by the id
+    the access log names it by, at this server."""
+    return {
+        "objectType": "Agent",
+        "account": {"homePage": str(request.base_url), "name": principal.subject},
+    }
+
+
 async def _post(
-    xapi: XapiService, guard: Guard, principal: Principal, version: str | None, body: bytes
+    xapi: XapiService, guard: Guard, principal: Principal, request: Request, body: bytes
 ) -> JSONResponse:
-    check_version(version)
+    check_version(request.headers.get("x-experience-api-version"))
     parsed = _json(body)
     statements = parsed if isinstance(parsed, list) else [parsed]
-    ids = await _store(xapi, guard, principal, statements)
+    ids = await _store(xapi, guard, principal, request, statements)
     return JSONResponse(ids, headers=_consistent_through(xapi))
 
 
@@ -92,10 +102,9 @@ def statements_lane(xapi: XapiService, guard: Guard) -> Answer:
     the version header it declines (FastAPI answers that a required header is missing)."""
 
     async def answer(principal: Principal, request: Request, body: bytes) -> Response | None:
-        version = request.headers.get("x-experience-api-version")
-        if version is None or request.query_params:
+        if "x-experience-api-version" not in request.headers or request.query_params:
             return None
-        return await _post(xapi, guard, principal, version, body)
+        return await _post(xapi, guard, principal, request, body)
 
     return answer
 
@@ -125,7 +134,7 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         answers the statement ids. Re-posting a statement is a no-op; the same id with
         other content is 409."""
         _refuse_unknown(request.query_params, ())
-        return await _post(xapi, guard, principal, version, await request.body())
+        return await _post(xapi, guard, principal, request, await request.body())
 
     @router.put("/statements", status_code=204, openapi_extra=STATEMENTS_BODY)
     async def put_statement(
@@ -144,7 +153,7 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
             raise InvalidInputError(
                 "body", [Problem("body", "id", "differs from the statementId parameter")]
             )
-        await _store(xapi, guard, principal, [{**body, "id": statement_id}])
+        await _store(xapi, guard, principal, request, [{**body, "id": statement_id}])
         return Response(status_code=204, headers=_consistent_through(xapi))
 
     @router.get("/statements")

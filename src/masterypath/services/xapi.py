@@ -369,36 +369,43 @@ class XapiService:
         return out
 
     def record(
-        self, statements: Sequence[Mapping[str, Any]]
+        self,
+        statements: Sequence[Mapping[str, Any]],
+        *,
+        authority: Mapping[str, Any] | None = None,
     ) -> tuple[list[str], list[RecordResult]]:
         """Store statements and their evidence in one transaction (all or nothing); with a
         group committer, concurrent posts (single statements or lists) share transactions
-        as evidence batches do."""
-        ids, evidence, store = self._prepare(statements, self._known_items(statements))
+        as evidence batches do. ``authority`` (an Agent: who sent them) replaces theirs
+        in what is stored (xAPI 2.4.9); a re-post keeps the first."""
+        ids, evidence, store = self._prepare(statements, self._known_items(statements), authority)
         with _statement_conflicts():
             if self.committer is not None:
                 return ids, self.committer.record_many(evidence, also=store)
             return ids, EvidenceService(self.context).record_many(evidence, also=store)
 
     async def record_async(
-        self, statements: Sequence[Mapping[str, Any]]
+        self,
+        statements: Sequence[Mapping[str, Any]],
+        *,
+        authority: Mapping[str, Any] | None = None,
     ) -> tuple[list[str], list[RecordResult]]:
         """:meth:`record` for an event loop: the commit is awaited without holding a
         thread. A single statement is checked on the loop unless the item map must be
         re-read (the database); a list is checked in a thread (ralph's model takes ~0.1 ms
         a statement, which would stall every other request on the loop)."""
         if self.committer is None:
-            return await asyncio.to_thread(self.record, statements)
+            return await asyncio.to_thread(lambda: self.record(statements, authority=authority))
         items = self._items(cached_only=True)
         if (
             len(statements) == 1
             and items is not None
             and not self._unknown_activity(statements, items)
         ):
-            ids, evidence, store = self._prepare(statements, items)
+            ids, evidence, store = self._prepare(statements, items, authority)
         else:
             ids, evidence, store = await asyncio.to_thread(
-                lambda: self._prepare(statements, self._known_items(statements))
+                lambda: self._prepare(statements, self._known_items(statements), authority)
             )
         with _statement_conflicts():
             return ids, await self.committer.record_many_async(evidence, also=store)
@@ -419,7 +426,10 @@ class XapiService:
         )
 
     def _prepare(
-        self, statements: Sequence[Mapping[str, Any]], items: Mapping[str, tuple[str, ...]]
+        self,
+        statements: Sequence[Mapping[str, Any]],
+        items: Mapping[str, tuple[str, ...]],
+        authority: Mapping[str, Any] | None = None,
     ) -> tuple[list[str], list[Evidence], StatementWrites]:
         if not statements:
             raise InvalidInputError("xAPI statements", [Problem("body", "(root)", "no statements")])
@@ -436,7 +446,13 @@ class XapiService:
         now = self.context.clock()
         store = StatementWrites(
             [
-                StatementRow(statement_id, statement, evidence, _digest(statement), now)
+                StatementRow(
+                    statement_id,
+                    statement if authority is None else {**statement, "authority": authority},
+                    evidence,
+                    _digest(statement),  # without authority: the content the sender chose
+                    now,
+                )
                 for statement_id, statement, evidence in parsed
             ]
         )
