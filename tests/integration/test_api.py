@@ -210,3 +210,35 @@ def test_ids_holding_a_slash_are_reachable_encoded(database: ServiceContext) -> 
     assert client.get("/api/v1/learners/school/42/progress").status_code == 404
     stand_in = client.get("/api/v1/learners/x%1Fy/progress?framework_id=unit%2F1")
     assert stand_in.status_code == 422 and stand_in.json()["problems"][0]["location"] == "path"
+
+
+def test_a_query_parameter_an_endpoint_does_not_take_is_refused(
+    database: ServiceContext,
+) -> None:
+    # ignored before: `learner=` (for learner_id) listed every learner's evidence as if
+    # filtered, and a post with a stray parameter was stored
+    client = admin_client(database, cache_seconds=60)  # the fast lane takes plain posts
+    assert client.post("/api/v1/evidence", json=EVIDENCE).status_code == 201
+
+    def refused(answer: Any, name: str) -> dict[str, Any]:
+        assert answer.status_code == 422, answer.text
+        problem: dict[str, Any] = answer.json()["problems"][0]
+        assert (problem["location"], problem["field"]) == ("query", name)
+        return problem
+
+    typo = refused(client.get("/api/v1/evidence", params={"learner": "l1"}), "learner")
+    assert "competency_id, learner_id, limit, offset" in typo["reason"]  # what it takes
+    other = {**EVIDENCE, "key": "lms:attempt:2"}
+    refused(client.post("/api/v1/evidence", params={"dry_run": "1"}, json=other), "dry_run")
+    refused(client.post("/api/v1/evidence/batch", params={"x": "1"}, json=[other]), "x")
+    assert (
+        client.get("/api/v1/evidence", params={"learner_id": "l1"}).json()[0]["key"]
+        == (EVIDENCE["key"])
+    )  # nothing more was stored
+    # routes of the included routers, a dependency's parameter, and /auth alike
+    progress = "/api/v1/learners/l1/progress"
+    refused(client.get(progress, params={"framework": "f"}), "framework")
+    refused(client.get("/api/v1/users", params={"role": "admin"}), "role")
+    refused(client.post("/auth/login", params={"next": "/"}, json={}), "next")
+    # the pages read their own query in the browser: not refused
+    assert client.get("/app/educator", params={"framework": "f"}).status_code == 200

@@ -8,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from masterypath.api.errors import ErrorOut
 from masterypath.api.paths import SlashSafeRoute
+from masterypath.api.query import KNOWN_QUERY
 from masterypath.api.schemas import ApiKeyIn, ApiKeyOut, LoginIn, Text, TokenOut, UserIn
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
@@ -19,7 +20,9 @@ Allow = Callable[..., Any]
 
 
 def auth_router(accounts: AccountService) -> APIRouter:
-    router = APIRouter(route_class=SlashSafeRoute, prefix="/auth", tags=["auth"])
+    router = APIRouter(
+        route_class=SlashSafeRoute, prefix="/auth", tags=["auth"], dependencies=[KNOWN_QUERY]
+    )
 
     @router.post(
         "/login",

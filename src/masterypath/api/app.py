@@ -27,6 +27,7 @@ from masterypath.api.how_it_works import PAGE
 from masterypath.api.learners import learner_router
 from masterypath.api.paths import EncodedSlashes, SlashSafeRoute
 from masterypath.api.placement import placement_router
+from masterypath.api.query import KNOWN_QUERY
 from masterypath.api.schemas import (
     AttributeIn,
     CompetencyOut,
@@ -124,7 +125,7 @@ def create_app(
     app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(XapiConventions)  # outside the guard: its 422s are 400s there too
     app.router.route_class = SlashSafeRoute  # ids may hold an encoded slash (api/paths.py)
-    v1 = APIRouter(route_class=SlashSafeRoute, prefix="/api/v1")
+    v1 = APIRouter(route_class=SlashSafeRoute, prefix="/api/v1", dependencies=[KNOWN_QUERY])
 
     def allow(action: Action, learner: str | None = None) -> Any:
         return Depends(guard.requires(action, learner=learner))
@@ -239,6 +240,7 @@ def create_app(
         "/api/v1/evidence",
         tags=["evidence"],
         status_code=201,
+        dependencies=[KNOWN_QUERY],
         responses={200: {"model": RecordOut, "description": "Stored before: nothing changed"}},
     )
     async def post_evidence(
@@ -276,6 +278,7 @@ def create_app(
         "/api/v1/evidence/batch",
         tags=["evidence"],
         status_code=201,
+        dependencies=[KNOWN_QUERY],
         responses={
             200: {"model": list[RecordOut], "description": "All stored before: nothing changed"}
         },

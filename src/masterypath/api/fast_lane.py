@@ -69,7 +69,12 @@ class FastLane(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         principal = self.accounts.cached(bearer_token(request.headers.get("authorization")))
-        if principal is not None and self._allowed(principal) and _is_json(request):
+        if (
+            principal is not None
+            and self._allowed(principal)
+            and _is_json(request)
+            and not scope.get("query_string")  # the endpoint refuses what it does not take
+        ):
             body = await request.body()
             response = await self.answer(principal, request, body)
             if response is not None:

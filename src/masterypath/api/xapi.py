@@ -102,7 +102,7 @@ def statements_lane(xapi: XapiService, guard: Guard) -> Answer:
     the version header it declines (FastAPI answers that a required header is missing)."""
 
     async def answer(principal: Principal, request: Request, body: bytes) -> Response | None:
-        if "x-experience-api-version" not in request.headers or request.query_params:
+        if "x-experience-api-version" not in request.headers:
             return None
         return await _post(xapi, guard, principal, request, body)
 
