@@ -21,9 +21,9 @@ _KNOWN = "masterypath_query_parameters"
 """Where a route keeps the names of its query parameters, worked out once."""
 
 
-def refuse_unknown_query(request: Request) -> None:
+async def refuse_unknown_query(request: Request) -> None:
     """Raise :class:`ValidationError` for the first query parameter that the matched route
-    does not declare."""
+    does not declare. (A coroutine: FastAPI would run a plain function in a thread.)"""
     if not request.query_params:
         return
     route = request.scope.get("route")
