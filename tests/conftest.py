@@ -24,6 +24,7 @@ from sqlalchemy import event, text
 
 from masterypath.api.app import create_app
 from masterypath.domain.access import Role
+from masterypath.interop import vc_jwt
 from masterypath.services.accounts import AccountService
 from masterypath.services.context import ServiceContext
 from masterypath.settings import Settings
@@ -88,6 +89,24 @@ def postgres_url() -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def badge_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A badge-signing RSA key, made once per test session (making one takes a moment)."""
+    path = tmp_path_factory.mktemp("badges") / "key.pem"
+    vc_jwt.write_key(vc_jwt.generate_key(), path)
+    return path
+
+
+def badge_settings(key_file: Path) -> Settings:
+    """Settings of a server that issues badges as ``https://school.example/``."""
+    return Settings(
+        embeddings=False,
+        badge_key_file=str(key_file),
+        badge_issuer_url="https://school.example/",
+        badge_issuer_name="Example School",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ file, row or field and the reason; nothing was stored).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from rich.tree import Tree
 from masterypath import (
     cli_accounts,
     cli_audit,
+    cli_badges,
     cli_careers,
     cli_feedback,
     cli_mastery,
@@ -41,7 +43,7 @@ from masterypath.cli_support import (
 from masterypath.domain.evidence import EvidenceKind
 from masterypath.domain.framework import Framework
 from masterypath.errors import InvalidInputError, Problem
-from masterypath.interop import strict_json
+from masterypath.interop import strict_json, vc_jwt
 from masterypath.interop.case import IdField
 from masterypath.interop.evidence_log import ColumnMapping, read_evidence_log, read_text
 from masterypath.interop.framework_files import FrameworkFormat, framework_to_dict
@@ -434,8 +436,29 @@ def demo(
         for who in logins:
             out.print(f"  {who['role']:<9} {who['username']:<10} {who['password']}")
     if not no_serve:
+        badges = _demo_badges(f"http://{host}:{port}/")
+        if badges:
+            out.print(badges)
         out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
         serve(port=port, host=host)
+
+
+DEMO_BADGE_KEY = Path("var/demo-badge-key.pem")
+
+
+def _demo_badges(url: str) -> str:
+    """Let the demo server issue Open Badges (a key of its own in ``var/``), unless badge
+    settings are given; says what it did."""
+    if os.environ.get("MASTERYPATH_BADGE_KEY_FILE") or os.environ.get(
+        "MASTERYPATH_BADGE_ISSUER_URL"
+    ):
+        return ""
+    if not DEMO_BADGE_KEY.exists():
+        vc_jwt.write_key(vc_jwt.generate_key(), DEMO_BADGE_KEY)
+    os.environ["MASTERYPATH_BADGE_KEY_FILE"] = str(DEMO_BADGE_KEY)
+    os.environ["MASTERYPATH_BADGE_ISSUER_URL"] = url
+    os.environ.setdefault("MASTERYPATH_BADGE_ISSUER_NAME", "masterypath demo")
+    return f"badges for mastered competencies are signed with {DEMO_BADGE_KEY} (demo only)"
 
 
 cli_mastery.register(app)
@@ -444,6 +467,7 @@ cli_careers.register(app)
 cli_accounts.register(app)
 cli_feedback.register(app)
 cli_placement.register(app)
+cli_badges.register(app)
 
 kt_app = typer.Typer(
     help="Knowledge tracing: fit, evaluate and apply mastery models on "

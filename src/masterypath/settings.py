@@ -66,3 +66,10 @@ class Settings(BaseSettings):
     embeddings: bool = True
     """Use sentence embeddings for career alignment when the ``nlp`` extra is installed
     (``MASTERYPATH_EMBEDDINGS=0``: lexical matching only)."""
+    badge_key_file: str = ""
+    """PEM file of the RSA key that signs Open Badges (``masterypath badges key PATH``
+    makes one); empty: no badges are issued."""
+    badge_issuer_url: str = ""
+    """The issuer's id in every badge: an http(s) URL that identifies the school."""
+    badge_issuer_name: str = "masterypath"
+    """The issuer's name in every badge."""

@@ -28,7 +28,7 @@ from masterypath.domain.access import Role
 from masterypath.interop.loader import load_framework_file
 from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
-from tests.conftest import api_app, login
+from tests.conftest import api_app, badge_settings, login
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SKIP = {("POST", "/auth/logout")}  # would revoke the fuzzer's own token
@@ -59,13 +59,14 @@ EXCLUDED = {
     ids=lambda v: v.value,
 )
 def test_api_never_fails_and_matches_its_schema(
-    database: ServiceContext, role: Role, mode: GenerationMode
+    database: ServiceContext, role: Role, mode: GenerationMode, badge_key_file: Path
 ) -> None:
     FrameworkService(database).save(
         load_framework_file(FIXTURES / "careers_programme.yaml").framework
     )
     # credentials cached: the single posts go through their fast lane (api/fast_lane.py)
-    client, accounts = api_app(database, cache_seconds=3600.0)
+    # a server that issues badges: without, their endpoint is rightly a 503
+    client, accounts = api_app(database, badge_settings(badge_key_file), cache_seconds=3600.0)
     learner_id = "fuzz-learner" if role is Role.LEARNER else None
     user = accounts.create_user("fuzzer", "fuzzer-password", role, learner_id=learner_id)
     if role is Role.EDUCATOR:

@@ -35,7 +35,7 @@ from masterypath.services.mastery import MasteryService
 from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
 from masterypath.store.mastery import MasteryRepository
-from tests.conftest import api_app, login
+from tests.conftest import api_app, badge_settings, login
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 OWN, OTHER = "own", "other"
@@ -117,7 +117,7 @@ def evidence(learner: str, key: str) -> dict[str, Any]:
 
 
 @pytest.fixture(params=["uncached", "cached"])
-def world(database: ServiceContext, request: pytest.FixtureRequest) -> World:
+def world(database: ServiceContext, request: pytest.FixtureRequest, badge_key_file: Path) -> World:
     # "cached": credentials resolved once are cached, so the single posts of evidence and
     # statements go through the fast lane (api/fast_lane.py) whenever it may take them
     framework = load_framework_file(FIXTURES / "careers_programme.yaml").framework
@@ -125,7 +125,11 @@ def world(database: ServiceContext, request: pytest.FixtureRequest) -> World:
     CareerService(database).import_taxonomy(
         read_generic_csv(FIXTURES / "careers_mini.csv", taxonomy_id="mini")
     )
-    client, accounts = api_app(database, cache_seconds=3600.0 * (request.param == "cached"))
+    client, accounts = api_app(
+        database,
+        badge_settings(badge_key_file),
+        cache_seconds=3600.0 * (request.param == "cached"),
+    )
     ids: dict[str, Any] = {"case": export_case(framework, last_change=T0.isoformat())}
     privacy = PrivacyService(database)
     for learner in (OWN, OTHER, "spare"):
@@ -252,6 +256,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/frameworks/{framework_id}/model-card", AUDIT, {}),
     ("POST", "/api/v1/learners", M_L, {"json": {"learner_id": "new-one", "name": "New"}}),
     ("GET", "/api/v1/learners/{learner_id}", R_L, {}),
+    ("GET", "/api/v1/learners/{learner_id}/badges/{framework_id}/{competency_id}", R_L, {}),
     ("PUT", "/api/v1/learners/{learner_id}/guardian-consent", M_L, {"json": {"guardian": "Mum"}}),
     ("DELETE", "/api/v1/learners/{learner_id}/guardian-consent", M_L, {}),
     ("GET", "/api/v1/learners/{learner_id}/export", EXP, {}),

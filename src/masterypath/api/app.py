@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from masterypath import __version__
 from masterypath.api.accounts import account_router, auth_router
+from masterypath.api.badges import badge_router, verify_router
 from masterypath.api.careers import careers_router
 from masterypath.api.errors import (
     ErrorOut,
@@ -59,6 +60,7 @@ from masterypath.nlp.embeddings import load_encoder
 from masterypath.nlp.llm import make_scorer
 from masterypath.services.accounts import AccountService
 from masterypath.services.audit import AuditService
+from masterypath.services.badges import BadgeService, BadgeSigner
 from masterypath.services.careers import CareerService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
@@ -369,6 +371,9 @@ def create_app(
     v1.include_router(feedback_router(feedback, guard, accounts, allow))
     placements = PlacementService(context, hold_for_confirmation=settings.placement_confirmation)
     v1.include_router(placement_router(placements, allow))
+    badges = BadgeService(context, BadgeSigner.from_settings(settings))
+    v1.include_router(badge_router(badges, allow))
+    app.include_router(verify_router(badges))
     # then the xAPI statements (the other half), before the hundred routes of /api/v1
     xapi = XapiService(context, committer=committer)
     app.include_router(xapi_router(xapi, guard, allow))

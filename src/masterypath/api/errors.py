@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from masterypath.errors import (
     AuthenticationError,
+    ConfigurationError,
     ConflictError,
     FrameworkError,
     InvalidInputError,
@@ -39,6 +40,7 @@ STATUS: list[tuple[type[MasterypathError], int]] = [
     (ValidationError, 422),
     (InvalidInputError, 422),
     (FrameworkError, 422),
+    (ConfigurationError, 503),  # raised while serving: the server is not set up for it
     (MasterypathError, 400),
 ]
 

@@ -1,0 +1,93 @@
+"""``masterypath badges``: Open Badges 3.0 for mastered competencies."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from masterypath.cli_support import (
+    JsonOption,
+    only_framework,
+    open_context,
+    out,
+    print_json,
+    register_commands,
+)
+from masterypath.errors import ValidationError
+from masterypath.interop import vc_jwt
+from masterypath.services.badges import BadgeService, BadgeSigner
+from masterypath.services.frameworks import FrameworkService
+from masterypath.settings import Settings
+
+badges_app = typer.Typer(help="Open Badges 3.0 credentials for mastered competencies.")
+
+
+def _service() -> BadgeService:
+    context = open_context()
+    return BadgeService(context, BadgeSigner.from_settings(Settings.from_environment()))
+
+
+def key(
+    path: Annotated[Path, typer.Argument(help="Where to write the new PEM key (0600).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Make the RSA key that signs badges (never over an existing file); then set
+    ``MASTERYPATH_BADGE_KEY_FILE`` to it and ``MASTERYPATH_BADGE_ISSUER_URL`` to your
+    school's URL."""
+    private = vc_jwt.generate_key()
+    vc_jwt.write_key(private, path)
+    if as_json:
+        print_json({"path": str(path), "public_jwk": vc_jwt.public_jwk(private)})
+        return
+    out.print(f"wrote {path} ({vc_jwt.KEY_BITS}-bit RSA, readable by you only)")
+    out.print(f"set MASTERYPATH_BADGE_KEY_FILE={path} and MASTERYPATH_BADGE_ISSUER_URL")
+
+
+def issue(
+    learner: Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")],
+    competency: Annotated[str, typer.Option(help="The mastered competency.")],
+    framework: Annotated[
+        str | None, typer.Option(help="Framework id (default: the only one stored).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sign the learner's badge for a competency they have mastered; prints the compact
+    JWS (the badge), or with ``--json`` the credential and the JWS."""
+    service = _service()
+    framework = framework or only_framework(FrameworkService(service.context))
+    badge = service.issue(learner, framework, competency)
+    if as_json:
+        print_json(badge)
+    else:
+        print(badge["jwt"])
+
+
+def verify(
+    token: Annotated[str, typer.Argument(help="A file holding the badge (compact JWS), or -.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Check a badge's signature and claims; exit code 1 when it is not valid."""
+    try:
+        text = sys.stdin.read() if token == "-" else Path(token).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(token, f"cannot read the badge: {exc}") from None
+    result = _service().verify(text)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        achievement = result.credential.get("credentialSubject", {}).get("achievement", {})
+        out.print(f"{'valid' if result.valid else 'NOT valid'}: {achievement.get('name', '?')}")
+        for problem in result.problems:
+            out.print(f"  - {problem}")
+        issuer = "this server's issuer key" if result.signed_by_this_issuer else "another key"
+        out.print(f"signed by {issuer}")
+    if not result.valid:
+        raise typer.Exit(1)
+
+
+def register(parent: typer.Typer) -> None:
+    register_commands(badges_app, {"key": key, "issue": issue, "verify": verify})
+    parent.add_typer(badges_app, name="badges")

@@ -1,0 +1,162 @@
+"""Open Badges 3.0 for mastered competencies: API, verification endpoint and CLI (both
+backends for the API)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from masterypath.api.app import create_app
+from masterypath.cli import app
+from masterypath.domain.evidence import BinaryOutcome, Evidence
+from masterypath.domain.framework import Competency, Framework, Prerequisite
+from masterypath.errors import ConfigurationError
+from masterypath.interop import vc_jwt
+from masterypath.interop.case import case_identifier
+from masterypath.interop.framework_files import write_framework_yaml
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
+from masterypath.settings import Settings
+from tests.conftest import admin_client, api_app, badge_settings, login
+
+COURSE = Framework(
+    id="sql",
+    title="Databases",
+    competencies=(
+        Competency("select", "SELECT queries", description="Write a SELECT."),
+        Competency("join", "Joins", prerequisites=(Prerequisite("select"),)),
+    ),
+)
+URL = "/api/v1/learners/kim/badges/sql/select"
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def course(database: ServiceContext) -> ServiceContext:
+    FrameworkService(database).save(COURSE)
+    EvidenceService(database).record_many(
+        [
+            Evidence.create(
+                learner_id="kim",
+                competency_ids=("join",),
+                outcome=BinaryOutcome(True),
+                timestamp=T0,
+            )
+        ]
+    )
+    MasteryService(database).override(
+        learner_id="kim",
+        framework_id="sql",
+        competency_id="select",
+        status="mastered",
+        reason="prior_learning",
+        educator="user:1",
+    )
+    return database
+
+
+def test_a_mastered_competency_gives_a_badge_that_verifies(
+    course: ServiceContext, badge_key_file: Path
+) -> None:
+    client = admin_client(course, badge_settings(badge_key_file))
+    answer = client.get(URL)
+    assert answer.status_code == 200, answer.text
+    badge: dict[str, Any] = answer.json()
+    credential = badge["credential"]
+    assert credential["issuer"]["id"] == "https://school.example/"
+    assert credential["validFrom"] == "2026-11-23T09:00:00Z"  # the (test) clock's now
+    achievement = credential["credentialSubject"]["achievement"]
+    assert achievement["name"] == "SELECT queries"
+    # aligned to the competency's item in the CASE export
+    assert (
+        achievement["alignment"][0]["targetUrl"] == f"urn:uuid:{case_identifier('sql', 'select')}"
+    )
+    # the JWS holds the same credential, signed by the configured key
+    header, claims = vc_jwt.verify(badge["jwt"])
+    assert header["jwk"] == vc_jwt.public_jwk(vc_jwt.read_key(badge_key_file))
+    assert {k: v for k, v in claims.items() if k not in ("iss", "jti", "nbf", "sub")} == credential
+    # anyone may check it: no credentials needed
+    anyone = TestClient(client.app)
+    checked = anyone.post("/badges/verify", json={"jwt": badge["jwt"]})
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["valid"] is True and checked.json()["signed_by_this_issuer"] is True
+    assert checked.json()["credential"] == credential
+    # a badge signed by some other key checks out, but not as this issuer's
+    other = vc_jwt.sign(claims, vc_jwt.generate_key())
+    elsewhere = anyone.post("/badges/verify", json={"jwt": other}).json()
+    assert elsewhere["valid"] is True and elsewhere["signed_by_this_issuer"] is False
+    # a tampered badge is refused, naming why
+    head, payload, _ = badge["jwt"].split(".")
+    forged = anyone.post("/badges/verify", json={"jwt": f"{head}.{payload}.AAAA"})
+    assert forged.status_code == 422 and "signature" in forged.json()["message"]
+
+
+def test_no_badge_without_mastery_or_without_an_issuer(
+    course: ServiceContext, badge_key_file: Path
+) -> None:
+    client = admin_client(course, badge_settings(badge_key_file))
+    locked = client.get("/api/v1/learners/kim/badges/sql/join")  # evidence, not mastered
+    assert locked.status_code == 409 and "not mastered" in locked.json()["message"]
+    assert client.get("/api/v1/learners/ana/badges/sql/select").status_code == 409
+    assert client.get("/api/v1/learners/kim/badges/sql/nope").status_code == 404
+    assert client.get("/api/v1/learners/kim/badges/nope/select").status_code == 404
+    # a server without badge settings says so (503); one half set up does not start
+    plain, _ = api_app(course)
+    plain.headers.update(login(plain, "admin", "admin-password"))
+    unconfigured = plain.get(URL)
+    assert unconfigured.status_code == 503
+    assert "MASTERYPATH_BADGE_KEY_FILE" in unconfigured.json()["message"]
+    with pytest.raises(ConfigurationError, match="MASTERYPATH_BADGE_ISSUER_URL"):
+        create_app(Settings(badge_key_file=str(badge_key_file)), context=course)
+
+
+def test_the_cli_makes_a_key_issues_and_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MASTERYPATH_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+    key = tmp_path / "badge.pem"
+    made = runner.invoke(app, ["badges", "key", str(key), "--json"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.output)["public_jwk"] == vc_jwt.public_jwk(vc_jwt.read_key(key))
+    again = runner.invoke(app, ["badges", "key", str(key)])
+    assert again.exit_code == 2 and "never overwritten" in again.output
+    # half set up: the missing setting is named
+    monkeypatch.setenv("MASTERYPATH_BADGE_KEY_FILE", str(key))
+    path = tmp_path / "sql.yaml"
+    path.write_text(write_framework_yaml(COURSE))
+    assert runner.invoke(app, ["import-framework", str(path)]).exit_code == 0
+    half = runner.invoke(app, ["badges", "issue", "kim", "--competency", "select"])
+    assert half.exit_code == 2 and "MASTERYPATH_BADGE_ISSUER_URL" in half.output
+    monkeypatch.setenv("MASTERYPATH_BADGE_ISSUER_URL", "https://school.example/")
+    refused = runner.invoke(app, ["badges", "issue", "kim", "--competency", "select", "--json"])
+    assert refused.exit_code == 2 and json.loads(refused.output)["error"] == "conflict"
+    granted = runner.invoke(
+        app,
+        [
+            *("override", "kim", "select", "--status", "mastered"),
+            *("--reason", "prior_learning", "--by", "ed"),
+        ],
+    )
+    assert granted.exit_code == 0, granted.output
+    issued = runner.invoke(app, ["badges", "issue", "kim", "--competency", "select"])
+    assert issued.exit_code == 0, issued.output
+    token = tmp_path / "badge.jwt"
+    token.write_text(issued.output)
+    checked = runner.invoke(app, ["badges", "verify", str(token), "--json"])
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.output)["signed_by_this_issuer"] is True
+    head, payload, _ = issued.output.strip().split(".")
+    token.write_text(f"{head}.{payload}.AAAA")
+    broken = runner.invoke(app, ["badges", "verify", str(token)])
+    assert broken.exit_code == 2 and "signature" in broken.output
+    missing = runner.invoke(app, ["badges", "verify", str(tmp_path / "none.jwt")])
+    assert missing.exit_code == 2 and "cannot read the badge" in missing.output
