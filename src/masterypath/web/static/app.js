@@ -237,7 +237,27 @@ async function learnerPage() {
         override,
         el("h5", { text: `Evidence (${ex.n_evidence})` }), item.trail.length ? trail : el("p", { class: "muted", text: "No evidence yet." }),
         el("h5", { text: "Feedback" }), el("p", { class: "muted", text: "No rubric feedback yet." }));
+      if (item.status === "mastered") detail.append(badgeSection(cid, item.title));
     } catch (error) { fail("detail", error); }
+  }
+
+  // an Open Badges 3.0 credential for a mastered competency, saved as a file (VC-JWT)
+  function badgeSection(cid, title) {
+    const result = el("p", { id: "badge-result", "aria-live": "polite" });
+    const button = el("button", { type: "button", id: "badge-button", text: "Get my badge", onclick: async () => {
+      button.disabled = true;
+      try {
+        const badge = await api(`/api/v1/learners/${encodeURIComponent(learner)}/badges/${encodeURIComponent(framework)}/${encodeURIComponent(cid)}`);
+        const file = URL.createObjectURL(new Blob([badge.jwt], { type: "application/jwt" }));
+        result.replaceChildren(
+          el("a", { href: file, download: `${cid}.jwt`, id: "badge-link", text: `Save the badge for ${title}` }),
+          ` (Open Badges 3.0, signed by ${badge.credential.issuer.name}).`);
+      } catch (error) {
+        result.replaceChildren(error.status === 503 ? "This server does not issue badges." : "Error: " + error.message);
+        button.disabled = false;
+      }
+    } });
+    return el("div", {}, el("h5", { text: "Badge" }), button, result);
   }
 
   async function refresh() {
