@@ -373,13 +373,13 @@ def create_app(
     v1.include_router(placement_router(placements, allow))
     badges = BadgeService(context, BadgeSigner.from_settings(settings))
     v1.include_router(badge_router(badges, allow))
-    app.include_router(verify_router(badges))
     # then the xAPI statements (the other half), before the hundred routes of /api/v1
     xapi = XapiService(context, committer=committer)
     app.include_router(xapi_router(xapi, guard, allow))
     document_xapi_errors(app)
     app.include_router(auth_router(accounts))
     app.include_router(v1)
+    app.include_router(verify_router(badges))
 
     app.include_router(pages_router())
     app.mount("/static", static_files(), name="static")
