@@ -27,10 +27,13 @@ import uvicorn
 from masterypath.api.app import create_app
 from masterypath.demo import load_demo_framework, simulate_learners
 from masterypath.domain.access import Role
+from masterypath.domain.rubric import Criterion, Level, Rubric
+from masterypath.domain.scoring import SimilarityScorer
 from masterypath.interop import vc_jwt
 from masterypath.services.accounts import AccountService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
+from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
 from masterypath.settings import Settings
@@ -221,6 +224,41 @@ def _save_badge(page: Any, site: Site, other: str, mastered: str, title: str) ->
     _, claims = vc_jwt.verify(token)
     assert claims["credentialSubject"]["achievement"]["name"] == title
     check_accessibility(page, "learner badge")
+
+
+def test_a_learner_reads_feedback_on_their_work_and_resubmits(page: Any, site: Site) -> None:
+    learner = site.learners[0]
+    competency = load_demo_framework().competencies[0]
+    levels = (
+        Level("missing", "Missing", 0, "Does not say what a relation is."),
+        Level(
+            "met",
+            "Met",
+            1,
+            "Says a relation is a set of tuples.",
+            ("A relation is a set of tuples.",),
+        ),
+    )
+    rubric = Rubric(
+        id="relations",
+        title="What is a relation?",
+        criteria=(Criterion("idea", "The idea", levels, competency_ids=(competency.id,)),),
+    )
+    feedback = FeedbackService(site.context, SimilarityScorer())
+    feedback.save_rubric(rubric, replace=True)
+    feedback.submit(learner, "relations", "It is a table, I think.")
+    log_in(page, site, "ana", "ana-password")
+    page.locator(f'svg.map g.node[data-id="{competency.id}"]').click()
+    shown = page.locator("#feedback")
+    shown.wait_for()
+    assert "What is a relation? (version 1)" in shown.inner_text()
+    assert "The idea:" in shown.inner_text() and "Next step:" in shown.inner_text()
+    page.get_by_text("Revise and resubmit").click()
+    page.get_by_label("Your revised answer").fill("A relation is a set of tuples.")
+    check_accessibility(page, "learner feedback")
+    page.get_by_role("button", name="Resubmit").click()
+    page.get_by_text("What is a relation? (version 2)").wait_for()
+    assert feedback.history(learner, "relations")["levels"]["idea"][-1] == "met"
 
 
 def test_map_changes_without_reload_when_evidence_arrives(page: Any, site: Site) -> None:

@@ -370,6 +370,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"json": {"rubric_id": "r1", "text": "The bulb is in a closed path with the battery."}},
     ),
     ("GET", "/api/v1/learners/{learner_id}/submissions", R_L, {"params": {"rubric_id": "r1"}}),
+    ("GET", "/api/v1/learners/{learner_id}/feedback", R_L, {"params": {"competency_id": "select"}}),
     ("POST", "/api/v1/learners/{learner_id}/submissions/{rubric_id}/final", ACT, {}),
     ("GET", "/api/v1/reviews", AUDIT, {}),
     ("PUT", "/api/v1/reviews/{submission_id}/{criterion_id}", ACT, {"json": {"level_id": "met"}}),

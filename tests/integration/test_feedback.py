@@ -156,3 +156,38 @@ def test_saving_rubrics_prepares_the_scorer(database: ServiceContext) -> None:
     )
     storing_only.save_rubric(CIRCUITS, replace=True)
     assert encoder.seen == []
+
+
+def test_the_latest_feedback_on_a_competency(
+    feedback: FeedbackService, database: ServiceContext
+) -> None:
+    # what the learner page shows under "Feedback" (it said "No rubric feedback yet."
+    # whatever the learner had submitted)
+    client = admin_client(database)
+    url = "/api/v1/learners/kim/feedback"
+    assert client.get(url, params={"competency_id": "closed-circuit"}).json() == []
+    feedback.submit("kim", "circuits", WEAK)
+    second = feedback.submit("kim", "circuits", GOOD)
+    feedback.submit("ana", "circuits", WEAK)  # another learner's work is not kim's
+    latest = client.get(url, params={"competency_id": "closed-circuit"}).json()
+    assert [(w["rubric_id"], w["version"], w["text"]) for w in latest] == [("circuits", 2, GOOD)]
+    (work,) = latest
+    assert work["rubric_title"] == "Why does the bulb light?"
+    path = next(j for j in second["judgements"] if j["criterion_id"] == "path")
+    assert work["criteria"] == [  # only the criterion aligned to that competency
+        {
+            "criterion_id": "path",
+            "title": "Closed path",
+            "level": "Met",
+            "confidence": path["confidence"],
+        }
+    ]
+    assert work["feedback"] == second["feedback"] and work["final"] is False
+    assert (
+        client.get(url, params={"competency_id": "terminals"}).json()[0]["criteria"][0][
+            "criterion_id"
+        ]
+        == "terminals"
+    )
+    assert client.get(url, params={"competency_id": "nothing-aligned"}).json() == []
+    assert client.get(url).status_code == 422  # competency_id is required

@@ -89,6 +89,17 @@ def feedback_router(
         """Every version, and each criterion's level over the versions."""
         return feedback.history(learner_id, rubric_id)
 
+    @router.get("/learners/{learner_id}/feedback")
+    def latest_feedback(
+        learner_id: Text,
+        competency_id: Text,
+        _: Annotated[Principal, allow(Action.READ_LEARNER, "learner_id")],
+    ) -> list[dict[str, Any]]:
+        """The latest feedback on the learner's work for a competency: for each rubric with a
+        criterion aligned to it, the latest version's levels on those criteria, its
+        feedback and its text (what the learner page shows and lets them revise)."""
+        return feedback.latest_on(learner_id, competency_id)
+
     @router.post("/learners/{learner_id}/submissions/{rubric_id}/final")
     def finalize(
         learner_id: Text,

@@ -220,6 +220,51 @@ class FeedbackService:
                 levels.setdefault(j["criterion_id"], []).append(j["level_id"])
         return {"versions": [self._submission_dict(r) for r in rows], "levels": levels}
 
+    def latest_on(self, learner_id: str, competency_id: str) -> list[dict[str, Any]]:
+        """The learner's latest version of each rubric that has a criterion aligned to the
+        competency (by rubric id): that version's levels on those criteria, its feedback,
+        and its text (to revise). Empty when there is none."""
+        with self.context.sessions() as session:
+            latest: dict[str, SubmissionRow] = {}
+            for row in session.scalars(
+                select(SubmissionRow)
+                .where(SubmissionRow.learner_id == learner_id)
+                .order_by(SubmissionRow.rubric_id, SubmissionRow.version)
+            ):
+                latest[row.rubric_id] = row
+            rubrics = {
+                r.id: rubric_from_dict(r.payload)
+                for r in session.scalars(select(RubricRow).where(RubricRow.id.in_(sorted(latest))))
+            }
+        out = []
+        for rubric_id, row in sorted(latest.items()):
+            rubric = rubrics[rubric_id]
+            judged = {j["criterion_id"]: j for j in row.judgements}
+            criteria = [
+                {
+                    "criterion_id": c.id,
+                    "title": c.title,
+                    "level": c.level(judged[c.id]["level_id"]).label,
+                    "confidence": judged[c.id]["confidence"],
+                }
+                for c in rubric.criteria
+                if competency_id in c.competency_ids and c.id in judged
+            ]
+            if criteria:
+                out.append(
+                    {
+                        "rubric_id": rubric_id,
+                        "rubric_title": rubric.title,
+                        "version": row.version,
+                        "created_at": row.created_at.isoformat(),
+                        "text": row.text,
+                        "criteria": criteria,
+                        "feedback": row.feedback,
+                        "final": bool(row.evidence_keys),
+                    }
+                )
+        return out
+
     def submission_learner(self, submission_id: int) -> str:
         with self.context.sessions() as session:
             row = session.get(SubmissionRow, submission_id)

@@ -236,9 +236,40 @@ async function learnerPage() {
         item.missing_prerequisites.length ? el("p", { text: "Locked until: " + item.missing_prerequisites.map((m) => `${m.competency_id} (${m.requires})`).join(", ") }) : el("span"),
         override,
         el("h5", { text: `Evidence (${ex.n_evidence})` }), item.trail.length ? trail : el("p", { class: "muted", text: "No evidence yet." }),
-        el("h5", { text: "Feedback" }), el("p", { class: "muted", text: "No rubric feedback yet." }));
+        el("h5", { text: "Feedback" }), await feedbackSection(cid));
       if (item.status === "mastered") detail.append(badgeSection(cid, item.title));
     } catch (error) { fail("detail", error); }
+  }
+
+  // the latest rubric feedback on the learner's work for this competency, to revise
+  async function feedbackSection(cid) {
+    const work = await api(`/api/v1/learners/${encodeURIComponent(learner)}/feedback?competency_id=${encodeURIComponent(cid)}`);
+    if (!work.length) return el("p", { class: "muted", text: "No rubric feedback yet." });
+    const box = el("div", { id: "feedback" });
+    for (const w of work) {
+      const levels = el("ul", {}, ...w.criteria.map((c) => el("li", { text: `${c.title}: ${c.level} (confidence ${Math.round(c.confidence * 100)}%)` })));
+      const f = w.feedback;
+      const notes = el("ul", {},
+        ...f.strengths.map((t) => el("li", { text: "Done well: " + t })),
+        ...f.gaps.map((t) => el("li", { text: "Missing: " + t })),
+        el("li", { text: "Next step: " + f.next_step }));
+      const id = `revise-${w.rubric_id}`;
+      const answer = el("textarea", { id, rows: "5", cols: "40" });
+      answer.value = w.text;
+      const status = el("p", { "aria-live": "polite" });
+      const resubmit = el("form", { onsubmit: async (e) => {
+        e.preventDefault();
+        try {
+          await api(`/api/v1/learners/${encodeURIComponent(learner)}/submissions`, { method: "POST", json: { rubric_id: w.rubric_id, text: answer.value } });
+          await pick(cid);
+        } catch (error) { status.textContent = "Error: " + error.message; }
+      } },
+        el("label", { for: id, text: "Your revised answer" }), answer,
+        el("button", { type: "submit", text: "Resubmit" }), status);
+      box.append(el("h6", { text: `${w.rubric_title} (version ${w.version}${w.final ? ", final" : ""})` }), levels, notes,
+        w.final ? el("span") : el("details", {}, el("summary", { text: "Revise and resubmit" }), resubmit));
+    }
+    return box;
   }
 
   // an Open Badges 3.0 credential for a mastered competency, saved as a file (VC-JWT)
