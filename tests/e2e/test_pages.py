@@ -63,6 +63,8 @@ class Site:
     learners: list[str]
     accounts: AccountService
     context: ServiceContext
+    teacher: str
+    """The educator account's id."""
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +104,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         if server.started:
             break
         time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", learners, accounts, context)
+    yield Site(f"http://127.0.0.1:{port}", learners, accounts, context, str(teacher))
     server.should_exit = True
     thread.join(timeout=10)
     context.engine.dispose()
@@ -226,8 +228,8 @@ def _save_badge(page: Any, site: Site, other: str, mastered: str, title: str) ->
     check_accessibility(page, "learner badge")
 
 
-def test_a_learner_reads_feedback_on_their_work_and_resubmits(page: Any, site: Site) -> None:
-    learner = site.learners[0]
+def relations_rubric(site: Site, *, confidence_floor: float = 0.6) -> FeedbackService:
+    """A one-criterion rubric on the demo's first competency, stored; its service."""
     competency = load_demo_framework().competencies[0]
     levels = (
         Level("missing", "Missing", 0, "Does not say what a relation is."),
@@ -244,8 +246,15 @@ def test_a_learner_reads_feedback_on_their_work_and_resubmits(page: Any, site: S
         title="What is a relation?",
         criteria=(Criterion("idea", "The idea", levels, competency_ids=(competency.id,)),),
     )
-    feedback = FeedbackService(site.context, SimilarityScorer())
+    feedback = FeedbackService(site.context, SimilarityScorer(), confidence_floor=confidence_floor)
     feedback.save_rubric(rubric, replace=True)
+    return feedback
+
+
+def test_a_learner_reads_feedback_on_their_work_and_resubmits(page: Any, site: Site) -> None:
+    learner = site.learners[0]
+    competency = load_demo_framework().competencies[0]
+    feedback = relations_rubric(site)
     feedback.submit(learner, "relations", "It is a table, I think.")
     log_in(page, site, "ana", "ana-password")
     page.locator(f'svg.map g.node[data-id="{competency.id}"]').click()
@@ -259,6 +268,24 @@ def test_a_learner_reads_feedback_on_their_work_and_resubmits(page: Any, site: S
     page.get_by_role("button", name="Resubmit").click()
     page.get_by_text("What is a relation? (version 2)").wait_for()
     assert feedback.history(learner, "relations")["levels"]["idea"][-1] == "met"
+
+
+def test_an_educator_confirms_an_unsure_judgement_from_the_queue(page: Any, site: Site) -> None:
+    learner = site.learners[4]
+    feedback = relations_rubric(site, confidence_floor=1.01)  # every judgement is unsure
+    submitted = feedback.submit(learner, "relations", "Rows and columns, mostly.")
+    log_in(page, site, "teacher", "teacher-password")
+    item = page.locator("#reviews li").filter(has_text=learner)
+    item.wait_for()
+    assert "What is a relation? (version 1), The idea: judged" in item.inner_text()
+    assert "Rows and columns, mostly." in item.inner_text()
+    check_accessibility(page, "educator reviews")
+    item.get_by_label("Level for The idea").select_option("met")
+    item.get_by_role("button", name="Confirm level").click()
+    page.locator("#reviews li").filter(has_text=learner).wait_for(state="detached")
+    corrected = feedback.history(learner, "relations")["versions"][0]["judgements"][0]
+    assert (corrected["level_id"], corrected["scorer"]) == ("met", f"educator:user:{site.teacher}")
+    assert submitted["id"] not in {r["submission_id"] for r in feedback.reviews()}
 
 
 def test_map_changes_without_reload_when_evidence_arrives(page: Any, site: Site) -> None:

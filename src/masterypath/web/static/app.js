@@ -398,6 +398,34 @@ async function educatorPage() {
     } catch (error) { fail("alerts", error); }
   }
 
+  // rubric judgements the scorer was unsure of: an educator confirms or corrects the level
+  const reviews = el("div", { id: "reviews", class: "panel" });
+  async function loadReviews() {
+    try {
+      const found = await api("/api/v1/reviews");
+      const rubrics = {};
+      for (const id of new Set(found.map((r) => r.rubric_id))) rubrics[id] = await api(`/api/v1/rubrics/${encodeURIComponent(id)}`);
+      const list = el("ul", { class: "reviews" });
+      for (const r of found.slice(0, 50)) {
+        const criterion = rubrics[r.rubric_id].criteria.find((c) => c.id === r.criterion_id);
+        const id = `review-${r.submission_id}-${r.criterion_id}`;
+        const level = el("select", { id }, ...criterion.levels.map((lv) => el("option", { value: lv.id, text: lv.label })));
+        level.value = r.proposed_level;
+        const proposed = criterion.levels.find((lv) => lv.id === r.proposed_level);
+        list.append(el("li", {},
+          el("p", { text: `${r.learner_id}, ${rubrics[r.rubric_id].title} (version ${r.version}), ${criterion.title}: judged ${proposed ? proposed.label : r.proposed_level} with confidence ${Math.round(r.confidence * 100)}%` }),
+          el("blockquote", { text: r.text }),
+          el("label", { for: id, text: `Level for ${criterion.title}` }), level,
+          el("button", { type: "button", text: "Confirm level", onclick: async () => {
+            await api(`/api/v1/reviews/${r.submission_id}/${encodeURIComponent(r.criterion_id)}`, { method: "PUT", json: { level_id: level.value } });
+            say(`Level recorded for ${r.learner_id}.`);
+            loadReviews();
+          } })));
+      }
+      reviews.replaceChildren(found.length ? list : el("p", { class: "muted", text: "No judgements waiting for review." }));
+    } catch (error) { fail("reviews", error); }
+  }
+
   const ovLearner = el("input", { id: "ov-learner", required: "required" });
   const ovCompetency = el("select", { id: "ov-competency" }, ...grid.competencies.map((c) => el("option", { value: c.id, text: c.title })));
   const ovStatus = el("select", { id: "ov-status" }, ...["mastered", "proficient", "needs_review", "in_progress", "not_started"].map((s) => el("option", { value: s, text: STATUS[s].label })));
@@ -440,9 +468,11 @@ async function educatorPage() {
     legend(), count, wrap,
     el("div", { class: "columns" },
       el("section", {}, el("h2", { text: "Override a status" }), el("div", { class: "panel" }, form, trail)),
-      el("section", {}, el("h2", { text: "Alerts" }), alerts)));
+      el("section", {}, el("h2", { text: "Alerts" }), alerts)),
+    el("section", {}, el("h2", { text: "Rubric judgements to review" }), reviews));
   render();
   loadAlerts();
+  loadReviews();
   document.body.dataset.updated = String(Date.now());
 }
 
