@@ -203,3 +203,50 @@ def test_any_badge_round_trips_through_its_proof(learner: str, seconds: int) -> 
     _, claims = vc_jwt.verify(vc_jwt.sign(jwt_claims(credential), KEY))
     assert claim_problems(claims, now=at + timedelta(seconds=1)) == []
     assert {k: v for k, v in claims.items() if k not in ("iss", "jti", "nbf", "sub")} == credential
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+CLAIMS = st.dictionaries(
+    st.sampled_from(
+        [
+            "type",
+            "id",
+            "issuer",
+            "credentialSubject",
+            "validFrom",
+            "nbf",
+            "iss",
+            "jti",
+            "sub",
+            "exp",
+        ]
+    ),
+    JSON,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=CLAIMS, text=st.text(max_size=60))
+def test_any_signed_payload_or_text_gets_an_answer_never_a_crash(
+    payload: dict[str, Any], text: str
+) -> None:
+    # a type list holding a list was a TypeError (a 500 at POST /badges/verify); signed
+    # as raw JWS, past PyJWT's own checks of the claims it knows
+    token = jwt.api_jws.encode(
+        json.dumps(payload).encode(),
+        KEY,
+        algorithm="RS256",
+        headers={"typ": "JWT", "jwk": vc_jwt.public_jwk(KEY)},
+    )
+    for candidate in (token, text):
+        try:
+            _, claims = vc_jwt.verify(candidate)
+        except ValidationError:
+            continue  # a 422 that says why
+        assert isinstance(claim_problems(claims, now=AT), list)
