@@ -4,6 +4,7 @@ evidence for the aligned competencies."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -190,4 +191,10 @@ def test_the_latest_feedback_on_a_competency(
         == "terminals"
     )
     assert client.get(url, params={"competency_id": "nothing-aligned"}).json() == []
+    # the rubric replaced since, without the level judged: its id stands in for the label
+    levels = tuple(lv for lv in CIRCUITS.criteria[0].levels if lv.id != "met")
+    changed = replace(CIRCUITS, criteria=(replace(CIRCUITS.criteria[0], levels=levels),))
+    feedback.save_rubric(changed, replace=True)
+    after = client.get(url, params={"competency_id": "closed-circuit"})
+    assert after.status_code == 200 and after.json()[0]["criteria"][0]["level"] == "met"
     assert client.get(url).status_code == 422  # competency_id is required

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from masterypath.domain.evidence import Evidence, EvidenceKind, RubricLevel, RubricOutcome
 from masterypath.domain.rubric import (
+    Criterion,
     Exemplar,
     Judgement,
     Rubric,
@@ -244,7 +245,7 @@ class FeedbackService:
                 {
                     "criterion_id": c.id,
                     "title": c.title,
-                    "level": c.level(judged[c.id]["level_id"]).label,
+                    "level": _label(c, judged[c.id]["level_id"]),
                     "confidence": judged[c.id]["confidence"],
                 }
                 for c in rubric.criteria
@@ -392,3 +393,8 @@ class FeedbackService:
         if evidence:
             EvidenceService(self.context).record_many(evidence, also=mark)
         return keys
+
+
+def _label(criterion: Criterion, level_id: str) -> str:
+    """The level's label; its id when the rubric was replaced since without that level."""
+    return next((lv.label for lv in criterion.levels if lv.id == level_id), level_id)
