@@ -59,7 +59,8 @@ class ErrorOut(BaseModel):
     problems: list[ProblemOut] = []
 
 
-XAPI_PREFIX = "/xapi"
+XAPI_PREFIX = "/xapi/"
+"""The xAPI resources' paths begin so (``/xapi`` alone is none: its 404 is the API's)."""
 XAPI_VERSIONS = {b"2.0": b"2.0.0", b"1.0": b"1.0.3"}
 """The ``X-Experience-API-Version`` this LRS answers with: the latest patch of the minor
 version the request names (1.0.3 when it names none it knows)."""
