@@ -131,6 +131,7 @@ TABLES = (
     "cohort_members",
     "cohorts",
     "api_keys",
+    "embed_tokens",
     "auth_tokens",
     "users",
     "career_goals",

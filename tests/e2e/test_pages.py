@@ -288,6 +288,21 @@ def test_an_educator_confirms_an_unsure_judgement_from_the_queue(page: Any, site
     assert submitted["id"] not in {r["submission_id"] for r in feedback.reviews()}
 
 
+def test_an_lms_embeds_a_learners_map_with_a_link(page: Any, site: Site) -> None:
+    learner, other = site.learners[1], site.learners[2]
+    framework = FrameworkService(site.context).summaries()[0].id
+    token = site.accounts.create_embed_token(learner, by="test").token
+    page.goto(f"{site.url}/embed/learner/{learner}?framework={framework}#token={token}")
+    page.wait_for_function("document.body.dataset.updated !== undefined")
+    assert page.locator("svg.map g.node").count() == 19
+    assert "#token" not in page.url  # taken out of the address at once
+    assert page.locator("#logout").count() == 0 and page.locator("nav a").count() == 0
+    check_accessibility(page, "embedded learner")
+    # the same tab's token shows that learner only
+    page.goto(f"{site.url}/embed/learner/{other}?framework={framework}")
+    page.get_by_text("this embed link shows one learner's records only").wait_for()
+
+
 def test_map_changes_without_reload_when_evidence_arrives(page: Any, site: Site) -> None:
     learner = site.learners[0]
     log_in(page, site, "ana", "ana-password")

@@ -255,6 +255,8 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
     )
     assert placement.status_code == 201
     admin.get("/api/v1/learners/zq/progress", params={"framework_id": "dbcourse"})  # logged read
+    link = admin.post("/api/v1/learners/zq/embed-links", json={})
+    assert link.status_code == 201
     export = admin.get("/api/v1/learners/zq/export").json()
     assert (
         export["profile"]["name"] == personal["name"]
@@ -288,6 +290,7 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
         "submissions": "submissions",
         "reviews": "reviews",
         "placements": "placements",
+        "embed_tokens": "embed_tokens",
     }
     with database.sessions() as session:
         for table in Base.metadata.sorted_tables:
@@ -300,7 +303,9 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
             assert len(exported_rows) == len(rows), table.name
     erased = admin.delete("/api/v1/learners/zq").json()["deleted"]
     assert erased["evidence"] == 3 and erased["profile"] == 1 and erased["accounts"] == 1
-    assert erased["placements"] == 1
+    assert erased["placements"] == 1 and erased["embed_tokens"] == 1
+    embed = {"Authorization": f"Bearer {link.json()['token']}"}
+    assert admin.get("/api/v1/frameworks", headers=embed).status_code == 401  # gone with zq
     remaining = " ".join(every_text_value(database))
     for value in personal.values():
         assert value not in remaining
@@ -453,3 +458,56 @@ def test_a_cached_credential_is_still_checked_and_expires_on_time(
         assert other.status_code == 403
     clock.advance(days=2)  # the reader's key expired: the cache must not outlive it
     assert client.get("/api/v1/frameworks", headers=read_key).status_code == 401
+
+
+def test_an_embed_link_shows_one_learner_read_only_until_it_expires(
+    database: ServiceContext,
+) -> None:
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    client, accounts = api_app(database)
+    key = accounts.create_api_key("lms", [Scope.LEARNERS_READ], by="test").key
+    lms = {"Authorization": f"Bearer {key}"}
+    made = client.post(
+        "/api/v1/learners/kim/embed-links",
+        json={"framework_id": "dbcourse", "minutes": 30},
+        headers=lms,
+    )
+    assert made.status_code == 201, made.text
+    link = made.json()
+    token = link["token"]
+    assert link["url"] == f"http://testserver/embed/learner/kim?framework=dbcourse#token={token}"
+    clock = database.clock
+    assert isinstance(clock, FixedClock)
+    assert link["expires_at"] == (clock.now + timedelta(minutes=30)).isoformat()
+    embed = {"Authorization": f"Bearer {token}"}
+    progress = "/api/v1/learners/{}/progress"
+    assert (
+        client.get(
+            progress.format("kim"), params={"framework_id": "dbcourse"}, headers=embed
+        ).status_code
+        == 200
+    )
+    other = client.get(progress.format("ana"), params={"framework_id": "dbcourse"}, headers=embed)
+    assert other.status_code == 403 and "one learner" in other.json()["message"]
+    # read only: no evidence, no new link to outlive this one
+    posted = client.post("/api/v1/evidence", json=evidence("kim", "e1"), headers=embed)
+    assert posted.status_code == 403
+    renewed = client.post("/api/v1/learners/kim/embed-links", json={}, headers=embed)
+    assert renewed.status_code == 403
+    # the page the link opens, without navigation
+    page = client.get("/embed/learner/kim", params={"framework": "dbcourse"})
+    assert page.status_code == 200 and 'data-embed="1"' in page.text and "Log out" not in page.text
+    # minutes out of range are named; the token is stored hashed only, and audited
+    too_long = client.post("/api/v1/learners/kim/embed-links", json={"minutes": 1441}, headers=lms)
+    assert too_long.status_code == 422 and too_long.json()["problems"][0]["field"] == "minutes"
+    assert token not in " ".join(every_text_value(database))
+    accounts.create_user("root", "root-password", Role.ADMIN)
+    audit = client.get("/api/v1/audit-log", headers=login(client, "root", "root-password"))
+    made_by = [e for e in audit.json() if e["action"] == "create_embed_token"]
+    assert len(made_by) == 1 and made_by[0]["target"] == "kim"
+    assert made_by[0]["actor"].startswith("key:")  # the LMS's key made it
+    clock.advance(minutes=31)
+    expired = client.get(progress.format("kim"), params={"framework_id": "dbcourse"}, headers=embed)
+    assert expired.status_code == 401 and "expired" in expired.json()["message"]

@@ -47,7 +47,7 @@ W_EV, R_L, ACT, EXP = "write_evidence", "read_learner", "act_on_learner", "expor
 GOAL, M_L, ERASE = "set_career_goal", "manage_learners", "erase_learner"
 AUDIT, ATTR, LOGS, USERS = "read_audit", "write_attributes", "read_logs", "manage_users"
 W_X, R_X = "write_xapi", "read_xapi"
-RUBRICS, SUBMIT = "manage_rubrics", "submit_work"
+RUBRICS, SUBMIT, EMBED = "manage_rubrics", "submit_work", "embed_learner"
 
 # what each caller may do, written out by hand; "own" = only for its own learner(s)
 EVERYTHING = "everything"
@@ -65,8 +65,19 @@ PERMISSIONS: dict[str, dict[str, str]] = {
         ACT: "own",
         EXP: "own",
         GOAL: "own",
+        EMBED: "own",
     },
-    "learner": {R_FW: "any", R_CAR: "any", R_L: "own", EXP: "own", GOAL: "own", SUBMIT: "own"},
+    "learner": {
+        R_FW: "any",
+        R_CAR: "any",
+        R_L: "own",
+        EXP: "own",
+        GOAL: "own",
+        SUBMIT: "own",
+        EMBED: "own",
+    },
+    # an embed link's token: frameworks and its one learner's records, read only
+    "embed": {R_FW: "any", R_L: "own"},
     "key:all": {
         R_FW: "any",
         R_CAR: "any",
@@ -74,6 +85,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
         W_EV: "any",
         SUBMIT: "any",
         R_L: "any",
+        EMBED: "any",
         M_L: "any",
         W_X: "any",
         R_X: "any",
@@ -81,7 +93,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "key:frameworks-read": {R_FW: "any", R_CAR: "any"},
     "anonymous": {},
 }
-LEARNER_SCOPED = {W_EV, R_L, ACT, EXP, GOAL, W_X, SUBMIT}
+LEARNER_SCOPED = {W_EV, R_L, ACT, EXP, GOAL, W_X, SUBMIT, EMBED}
 
 
 @dataclass
@@ -221,6 +233,7 @@ def world(database: ServiceContext, request: pytest.FixtureRequest, badge_key_fi
         "learner": login(client, "learner", "password-learner"),
         "key:all": {"Authorization": f"Bearer {everything}"},
         "key:frameworks-read": {"Authorization": f"Bearer {read_only}"},
+        "embed": {"Authorization": f"Bearer {accounts.create_embed_token(OWN, by='test').token}"},
     }
     return World(client, headers, ids)
 
@@ -257,6 +270,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/learners", M_L, {"json": {"learner_id": "new-one", "name": "New"}}),
     ("GET", "/api/v1/learners/{learner_id}", R_L, {}),
     ("GET", "/api/v1/learners/{learner_id}/badges/{framework_id}/{competency_id}", R_L, {}),
+    ("POST", "/api/v1/learners/{learner_id}/embed-links", EMBED, {"json": {"minutes": 5}}),
     ("PUT", "/api/v1/learners/{learner_id}/guardian-consent", M_L, {"json": {"guardian": "Mum"}}),
     ("DELETE", "/api/v1/learners/{learner_id}/guardian-consent", M_L, {}),
     ("GET", "/api/v1/learners/{learner_id}/export", EXP, {}),
@@ -509,7 +523,7 @@ def request(
     return world.client.request(method, url, **kwargs).status_code
 
 
-CALLERS = ["anonymous", "key:frameworks-read", "learner", "educator", "key:all", "admin"]
+CALLERS = ["anonymous", "key:frameworks-read", "embed", "learner", "educator", "key:all", "admin"]
 
 
 def test_authorization_matrix(world: World) -> None:

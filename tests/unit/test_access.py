@@ -19,6 +19,7 @@ from masterypath.domain.access import (
 ADMIN = Principal("user:a", Role.ADMIN)
 EDUCATOR = Principal("user:e", Role.EDUCATOR)
 LEARNER = Principal("user:l", Role.LEARNER, learner_id="l1")
+VIEWER = Principal("embed:v", Role.VIEWER, learner_id="l1")
 
 
 def mine(learner: str) -> bool:
@@ -36,6 +37,14 @@ def mine(learner: str) -> bool:
         (EDUCATOR, Action.MANAGE_USERS, None, False),
         (EDUCATOR, Action.READ_AUDIT, None, True),
         (LEARNER, Action.READ_LEARNER, "l1", True),
+        (VIEWER, Action.READ_LEARNER, "l1", True),
+        (VIEWER, Action.READ_FRAMEWORK, None, True),
+        (VIEWER, Action.READ_LEARNER, "l2", False),
+        (VIEWER, Action.SUBMIT_WORK, "l1", False),
+        (VIEWER, Action.EMBED_LEARNER, "l1", False),  # a link cannot renew itself
+        (VIEWER, Action.EXPORT_LEARNER, "l1", False),
+        (LEARNER, Action.EMBED_LEARNER, "l1", True),
+        (LEARNER, Action.EMBED_LEARNER, "l2", False),
         (LEARNER, Action.EXPORT_LEARNER, "l1", True),
         (LEARNER, Action.READ_LEARNER, "l2", False),
         (LEARNER, Action.WRITE_EVIDENCE, "l1", False),

@@ -4,13 +4,15 @@ alerts and plans. Every endpoint names the action it needs (see ``domain/access.
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.schemas import (
     CohortIn,
     ConsentIn,
+    EmbedIn,
     LearnerIn,
     OverrideIn,
     Text,
@@ -119,7 +121,7 @@ def learner_router(
         principal: Annotated[Principal, allow(Action.READ_FRAMEWORK)],
     ) -> list[dict[str, Any]]:
         """Admins see every cohort, educators their own, learners and keys none."""
-        if principal.role.value in ("learner", "integration"):
+        if principal.role.value in ("learner", "integration", "viewer"):
             return []
         return accounts.cohorts(principal)
 
@@ -152,6 +154,28 @@ def learner_router(
         """Make an educator account responsible for a cohort (idempotent)."""
         accounts.assign_educator(cohort_id, user_id, by=principal.subject)
         return Response(status_code=204)
+
+    @router.post("/learners/{learner_id}/embed-links", status_code=201, tags=["learners"])
+    def create_embed_link(
+        learner_id: Text,
+        body: EmbedIn,
+        request: Request,
+        principal: Annotated[Principal, allow(Action.EMBED_LEARNER, "learner_id")],
+    ) -> dict[str, Any]:
+        """A link that shows this learner's progress map inside another page (an LMS's
+        iframe) for ``minutes``, without a login: its token may read frameworks and this
+        learner's records, nothing else. The token rides in the URL's fragment, which the
+        browser never sends to a server."""
+        issued = accounts.create_embed_token(learner_id, by=principal.subject, minutes=body.minutes)
+        query = (
+            "" if body.framework_id is None else "?" + urlencode({"framework": body.framework_id})
+        )
+        path = f"/embed/learner/{quote(learner_id, safe='')}{query}"
+        return {
+            "url": f"{str(request.base_url).rstrip('/')}{path}#token={issued.token}",
+            "token": issued.token,
+            "expires_at": issued.expires_at.isoformat(),
+        }
 
     # -- mastery -----------------------------------------------------------------------------
     @router.get("/learners/{learner_id}/progress", tags=["mastery"])

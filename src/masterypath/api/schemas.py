@@ -226,6 +226,13 @@ class CohortIn(Strict):
     title: Annotated[str, StringConstraints(max_length=1000, pattern=NO_CONTROL)] = ""
 
 
+class EmbedIn(Strict):
+    framework_id: Text | None = Field(
+        default=None, description="The framework the map shows (default: the first)."
+    )
+    minutes: int = Field(default=60, ge=1, le=24 * 60, description="How long the link works.")
+
+
 class OverrideIn(Strict):
     framework_id: Text
     competency_id: Text

@@ -6,6 +6,8 @@
   learner is in one of the educator's cohorts.
 * ``learner``: reads frameworks and careers, and only their own records (and export).
 * ``integration``: an API key; exactly the actions its scopes grant, for any learner.
+* ``viewer``: an embed link's token; reads frameworks and one learner's records, nothing
+  else (an LMS shows that learner's progress map in its own page).
 
 >>> from masterypath.domain.access import Principal, Role, Action, decide
 >>> educator = Principal(subject="u:ed", role=Role.EDUCATOR)
@@ -27,6 +29,7 @@ class Role(StrEnum):
     EDUCATOR = "educator"
     LEARNER = "learner"
     INTEGRATION = "integration"
+    VIEWER = "viewer"
 
 
 class Action(StrEnum):
@@ -51,6 +54,8 @@ class Action(StrEnum):
     READ_XAPI = "read_xapi"
     MANAGE_RUBRICS = "manage_rubrics"
     SUBMIT_WORK = "submit_work"
+    EMBED_LEARNER = "embed_learner"
+    """Make an embed link that shows one learner's progress (a ``viewer`` token)."""
 
 
 class Scope(StrEnum):
@@ -74,6 +79,7 @@ LEARNER_ACTIONS = frozenset(
         Action.SET_CAREER_GOAL,
         Action.WRITE_XAPI,
         Action.SUBMIT_WORK,
+        Action.EMBED_LEARNER,
     }
 )
 """Actions about one learner: educators need the learner in a cohort, learners need it
@@ -94,6 +100,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.READ_AUDIT,
             Action.MANAGE_RUBRICS,
             Action.SUBMIT_WORK,
+            Action.EMBED_LEARNER,
         }
     ),
     Role.LEARNER: frozenset(
@@ -104,16 +111,18 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.EXPORT_LEARNER,
             Action.SET_CAREER_GOAL,
             Action.SUBMIT_WORK,
+            Action.EMBED_LEARNER,
         }
     ),
     Role.INTEGRATION: frozenset(),
+    Role.VIEWER: frozenset({Action.READ_FRAMEWORK, Action.READ_LEARNER}),
 }
 
 SCOPE_ACTIONS: dict[Scope, frozenset[Action]] = {
     Scope.FRAMEWORKS_READ: frozenset({Action.READ_FRAMEWORK, Action.READ_CAREERS}),
     Scope.FRAMEWORKS_WRITE: frozenset({Action.WRITE_FRAMEWORK}),
     Scope.EVIDENCE_WRITE: frozenset({Action.WRITE_EVIDENCE, Action.SUBMIT_WORK}),
-    Scope.LEARNERS_READ: frozenset({Action.READ_LEARNER}),
+    Scope.LEARNERS_READ: frozenset({Action.READ_LEARNER, Action.EMBED_LEARNER}),
     Scope.LEARNERS_WRITE: frozenset({Action.MANAGE_LEARNERS}),
     Scope.XAPI_WRITE: frozenset({Action.WRITE_XAPI}),
     Scope.XAPI_READ: frozenset({Action.READ_XAPI}),
@@ -125,10 +134,11 @@ class Principal:
     """Who is asking: a user (by role) or an integration's API key (by scopes)."""
 
     subject: str
-    """``user:<id>`` or ``key:<id>``, as written to the access log."""
+    """``user:<id>``, ``key:<id>`` or ``embed:<id>``, as written to the access log."""
     role: Role
     learner_id: str | None = None
-    """For a learner account: the pseudonymous learner id it is."""
+    """For a learner account: the pseudonymous learner id it is; for a viewer, the one
+    learner it may see."""
     scopes: frozenset[Scope] = field(default_factory=frozenset)
 
     @property
@@ -161,6 +171,8 @@ def decide(
         return AccessDecision(True)
     if principal.role is Role.LEARNER and learner_id != principal.learner_id:
         return AccessDecision(False, "learners may see and act on their own records only")
+    if principal.role is Role.VIEWER and learner_id != principal.learner_id:
+        return AccessDecision(False, "this embed link shows one learner's records only")
     if principal.role is Role.EDUCATOR and not in_cohort(learner_id):
         return AccessDecision(False, f"learner {learner_id} is not in any of your cohorts")
     return AccessDecision(True)

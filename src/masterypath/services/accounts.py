@@ -42,12 +42,16 @@ from masterypath.store.tables import (
     CohortEducatorRow,
     CohortMemberRow,
     CohortRow,
+    EmbedTokenRow,
     TokenRow,
     UserRow,
 )
 
 TOKEN_PREFIX = "mpt_"
 KEY_PREFIX = "mpk_"
+EMBED_PREFIX = "mpe_"
+EMBED_MINUTES = (1, 24 * 60)
+"""How long an embed link may live: a minute to a day."""
 
 
 def digest(secret: str) -> str:
@@ -113,6 +117,13 @@ class IssuedKey:
     expires_at: datetime | None
 
 
+@dataclass(frozen=True)
+class IssuedEmbed:
+    token: str
+    learner_id: str
+    expires_at: datetime
+
+
 class AccountService:
     def __init__(
         self,
@@ -147,6 +158,8 @@ class AccountService:
             raise ValidationError("password", "must be at least 8 characters")
         if role is Role.INTEGRATION:
             raise ValidationError("role", "integrations use API keys, not accounts")
+        if role is Role.VIEWER:
+            raise ValidationError("role", "viewers are embed links, not accounts")
         if (role is Role.LEARNER) != bool(learner_id):
             raise ValidationError("learner_id", "required for, and only for, learner accounts")
         user_id = str(uuid.uuid4())
@@ -312,6 +325,34 @@ class AccountService:
             )
         return IssuedKey(key_id, key, name, tuple(sorted(s.value for s in scopes)), expires_at)
 
+    def create_embed_token(self, learner_id: str, *, by: str, minutes: int = 60) -> IssuedEmbed:
+        """A token that reads frameworks and this learner's records (a ``viewer``) for
+        ``minutes``: what an embed link carries. Stored as its hash only; audited."""
+        low, high = EMBED_MINUTES
+        if not low <= minutes <= high:
+            raise ValidationError("minutes", f"must be from {low} to {high}, got {minutes}")
+        now = self.context.clock()
+        token = EMBED_PREFIX + secrets.token_urlsafe(32)
+        expires_at = now + timedelta(minutes=minutes)
+        with self.context.sessions.begin() as session:
+            session.add(
+                EmbedTokenRow(
+                    token_hash=digest(token),
+                    learner_id=learner_id,
+                    created_by=by,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+            PeopleRepository(session).audit(
+                at=now,
+                actor=by,
+                action="create_embed_token",
+                target=learner_id,
+                expires_at=expires_at.isoformat(),
+            )
+        return IssuedEmbed(token, learner_id, expires_at)
+
     def api_keys(self) -> list[dict[str, object]]:
         with self.context.sessions() as session:
             rows = session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)).all()
@@ -371,6 +412,18 @@ class AccountService:
     ) -> tuple[Principal, datetime | None]:
         with self.context.sessions() as session:
             repo = PeopleRepository(session)
+            if credential.startswith(EMBED_PREFIX):
+                embed = session.get(EmbedTokenRow, hashed)
+                if embed is None:
+                    raise AuthenticationError("unknown embed link")
+                if embed.expires_at <= now:
+                    raise AuthenticationError("this embed link has expired")
+                principal = Principal(
+                    subject=f"embed:{hashed[:16]}",
+                    role=Role.VIEWER,
+                    learner_id=embed.learner_id,
+                )
+                return principal, embed.expires_at
             if credential.startswith(KEY_PREFIX):
                 key = repo.api_key(hashed)
                 if key is None or key.revoked_at is not None:
@@ -431,7 +484,7 @@ class AccountService:
                 return PeopleRepository(session).learners_of(
                     principal.subject.removeprefix("user:")
                 )
-        if principal.role is Role.LEARNER:
+        if principal.role in (Role.LEARNER, Role.VIEWER):
             return {principal.learner_id} if principal.learner_id else set()
         return None
 

@@ -22,6 +22,7 @@ from masterypath.store.tables import (
     Base,
     CareerGoalRow,
     CohortMemberRow,
+    EmbedTokenRow,
     EvidenceCompetencyRow,
     EvidenceRow,
     GroupAttributeRow,
@@ -54,6 +55,7 @@ LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
     ("reviews", ReviewRow),
     ("submissions", SubmissionRow),
     ("placements", PlacementRow),
+    ("embed_tokens", EmbedTokenRow),
     ("access_log", AccessLogRow),
 )
 """Every table that holds rows about one learner (by its ``learner_id`` column)."""

@@ -451,6 +451,20 @@ class TokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class EmbedTokenRow(Base):
+    """A token of an embed link: reads frameworks and one learner's records, until it
+    expires. Stored as its SHA-256 only."""
+
+    __tablename__ = "embed_tokens"
+    __table_args__ = (Index("ix_embed_tokens_learner", "learner_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    learner_id: Mapped[str] = mapped_column(String(ID))
+    created_by: Mapped[str] = mapped_column(String(ID))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ApiKeyRow(Base):
     """An integration's key, stored as its SHA-256 only, with the scopes it holds."""
 

@@ -66,6 +66,13 @@ def pages_router() -> APIRouter:
     def learner(learner_id: str) -> HTMLResponse:
         return render("learner", f"Progress of {learner_id}", LOADING, learner=learner_id)
 
+    @router.get("/embed/learner/{learner_id}")
+    def embedded_learner(learner_id: str) -> HTMLResponse:
+        # an embed link's page: no navigation; the token comes in the URL's fragment
+        return render(
+            "learner", f"Progress of {learner_id}", LOADING, nav="", learner=learner_id, embed="1"
+        )
+
     @router.get("/app/educator")
     def educator() -> HTMLResponse:
         return render("educator", "Cohort grid", LOADING)

@@ -14,6 +14,17 @@ const LOCK = "\u2298";  // ⊘, in every common font (the padlock emoji is not)
 
 function token() { return sessionStorage.getItem("mp-token"); }
 
+function embedded() { return document.body.dataset.embed === "1"; }
+
+// an embed link carries its token in the URL's fragment (never sent to a server): keep it
+// for this tab and take it out of the address
+function takeEmbedToken() {
+  const match = location.hash.match(/^#token=(.+)$/);
+  if (!embedded() || !match) return;
+  sessionStorage.setItem("mp-token", decodeURIComponent(match[1]));
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
 function goLogin() {
   location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
 }
@@ -26,7 +37,7 @@ async function api(path, options = {}) {
     options.body = JSON.stringify(options.json);
   }
   const response = await fetch(path, Object.assign({}, options, { headers }));
-  if (response.status === 401 && path !== "/auth/login") { goLogin(); throw new Error("not logged in"); }
+  if (response.status === 401 && path !== "/auth/login" && !embedded()) { goLogin(); throw new Error("not logged in"); }
   const text = await response.text();
   const body = text ? JSON.parse(text) : null;
   if (!response.ok) {
@@ -192,7 +203,10 @@ function legend() {
 // ---- learner page -----------------------------------------------------------------------------
 async function learnerPage() {
   logoutButton();
-  if (!token()) return goLogin();
+  if (!token()) {
+    if (!embedded()) return goLogin();
+    return fail("content", new Error("this embed link has no token: ask for a new one"));
+  }
   const learner = document.body.dataset.learner;
   let framework, map;
   try {
@@ -267,7 +281,7 @@ async function learnerPage() {
         el("label", { for: id, text: "Your revised answer" }), answer,
         el("button", { type: "submit", text: "Resubmit" }), status);
       box.append(el("h6", { text: `${w.rubric_title} (version ${w.version}${w.final ? ", final" : ""})` }), levels, notes,
-        w.final ? el("span") : el("details", {}, el("summary", { text: "Revise and resubmit" }), resubmit));
+        w.final || embedded() ? el("span") : el("details", {}, el("summary", { text: "Revise and resubmit" }), resubmit));
     }
     return box;
   }
@@ -515,4 +529,4 @@ async function frameworkPage() {
 }
 
 const PAGES = { login: loginPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
-window.addEventListener("DOMContentLoaded", () => PAGES[document.body.dataset.page]());
+window.addEventListener("DOMContentLoaded", () => { takeEmbedToken(); PAGES[document.body.dataset.page](); });
