@@ -14,6 +14,7 @@ from masterypath.cli_support import JsonOption, open_context, out, print_json, r
 from masterypath.domain.access import Role, Scope
 from masterypath.services.accounts import AccountService
 from masterypath.services.privacy import PrivacyService
+from masterypath.web.pages import embed_url
 
 users_app = typer.Typer(help="User accounts (argon2 password hashes).")
 keys_app = typer.Typer(help="Scoped API keys for integrations (stored hashed).")
@@ -182,6 +183,28 @@ def export_learner(
         output.write_text(text + "\n", encoding="utf-8")
 
 
+def embed_link(
+    learner_id: Annotated[str, typer.Argument(help="Learner id.")],
+    framework: Annotated[str | None, typer.Option(help="Framework the map shows.")] = None,
+    minutes: Annotated[int, typer.Option(help="How long the link works (1 to 1440).")] = 60,
+    base_url: Annotated[
+        str, typer.Option(help="Where the server is reached.")
+    ] = "http://127.0.0.1:8000/",
+    as_json: JsonOption = False,
+) -> None:
+    """A link that shows the learner's progress map without a login (for an LMS's iframe)
+    until it expires; it may read that learner's records only."""
+    issued = AccountService(open_context()).create_embed_token(
+        learner_id, by=CLI_ACTOR, minutes=minutes
+    )
+    url = embed_url(base_url, learner_id, framework, issued.token)
+    _done(
+        as_json,
+        {"url": url, "token": issued.token, "expires_at": issued.expires_at.isoformat()},
+        f"{url}\n(works until {issued.expires_at.isoformat()})",
+    )
+
+
 def erase_learner(
     learner_id: Annotated[str, typer.Argument(help="Learner id.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
@@ -204,7 +227,13 @@ def register(parent: typer.Typer) -> None:
     register_commands(cohorts_app, {"create": create_cohort})
     register_commands(
         learners_app,
-        {"add": add_learner, "consent": consent, "export": export_learner, "erase": erase_learner},
+        {
+            "add": add_learner,
+            "consent": consent,
+            "export": export_learner,
+            "erase": erase_learner,
+            "embed": embed_link,
+        },
     )
     parent.add_typer(users_app, name="users")
     parent.add_typer(keys_app, name="api-keys")

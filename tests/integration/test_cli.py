@@ -96,6 +96,18 @@ def test_account_commands_answer_json(run) -> None:  # type: ignore[no-untyped-d
     assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
     code, output = run("api-keys", "revoke", key_id, "--json")
     assert code == 0 and json.loads(output) == {"id": key_id, "revoked": True}
+    code, output = run(
+        "learners", "embed", "school/9", "--framework", "sql", "--minutes", "5",
+        "--base-url", "https://lms.example/mp/", "--json",
+    )  # fmt: skip
+    link = json.loads(output)
+    assert code == 0 and link["url"] == (
+        f"https://lms.example/mp/embed/learner/school%2F9?framework=sql#token={link['token']}"
+    )
+    expires = datetime.fromisoformat(link["expires_at"])
+    assert timedelta(minutes=4) < expires - datetime.now(UTC) <= timedelta(minutes=5)
+    code, output = run("learners", "embed", "l9", "--minutes", "0")
+    assert code == 2 and "minutes: must be from 1 to 1440" in " ".join(output.split())
     # a birth date that is not a date is a named bad value (a traceback before)
     code, output = run("learners", "add", "l9", "--birth-date", "2020-13-45")
     assert code == 2 and "month must be in 1..12" in output and "Traceback" not in output

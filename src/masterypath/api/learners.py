@@ -4,7 +4,6 @@ alerts and plans. Every endpoint names the action it needs (see ``domain/access.
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -25,6 +24,7 @@ from masterypath.services.careers import CareerService
 from masterypath.services.mastery import MasteryService
 from masterypath.services.privacy import PrivacyService
 from masterypath.store.types import INT32_MAX
+from masterypath.web.pages import embed_url
 
 Allow = Callable[..., Any]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
@@ -167,12 +167,8 @@ def learner_router(
         learner's records, nothing else. The token rides in the URL's fragment, which the
         browser never sends to a server."""
         issued = accounts.create_embed_token(learner_id, by=principal.subject, minutes=body.minutes)
-        query = (
-            "" if body.framework_id is None else "?" + urlencode({"framework": body.framework_id})
-        )
-        path = f"/embed/learner/{quote(learner_id, safe='')}{query}"
         return {
-            "url": f"{str(request.base_url).rstrip('/')}{path}#token={issued.token}",
+            "url": embed_url(str(request.base_url), learner_id, body.framework_id, issued.token),
             "token": issued.token,
             "expires_at": issued.expires_at.isoformat(),
         }

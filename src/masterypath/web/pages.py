@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from importlib import resources
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
@@ -32,6 +33,17 @@ LOGIN = """<h2>Log in</h2>
 </form>
 <p>The demo prints its logins when it starts (<code>python3 scripts/dev.py demo</code>).</p>"""
 LOADING = '<p aria-busy="true">Loading…</p>'
+
+
+def embed_url(base: str, learner_id: str, framework_id: str | None, token: str) -> str:
+    """The URL of an embed link: the learner's page without navigation, the token in the
+    fragment (which browsers never send to a server).
+
+    >>> embed_url("http://host/", "school/42", "sql", "mpe_x")
+    'http://host/embed/learner/school%2F42?framework=sql#token=mpe_x'
+    """
+    query = "" if framework_id is None else "?" + urlencode({"framework": framework_id})
+    return f"{base.rstrip('/')}/embed/learner/{quote(learner_id, safe='')}{query}#token={token}"
 
 
 def _template() -> str:
