@@ -301,6 +301,16 @@ def test_an_lms_embeds_a_learners_map_with_a_link(page: Any, site: Site) -> None
     # the same tab's token shows that learner only
     page.goto(f"{site.url}/embed/learner/{other}?framework={framework}")
     page.get_by_text("this embed link shows one learner's records only").wait_for()
+    # inside an LMS's iframe the embed page shows; an app page refuses to be framed
+    host = f"{site.url}/embed/learner/{learner}?framework={framework}#token={token}"
+    page.set_content(f'<iframe id="lms" src="{host}" width="900" height="600"></iframe>')
+    inner = page.frame_locator("#lms")
+    inner.locator("svg.map g.node").first.wait_for()
+    page.set_content(f'<iframe name="app" src="{site.url}/login"></iframe>')
+    framed = page.frame(name="app")
+    assert framed is not None
+    framed.wait_for_load_state()
+    assert framed.locator("#login-form").count() == 0  # Chromium shows its error page
 
 
 def test_map_changes_without_reload_when_evidence_arrives(page: Any, site: Site) -> None:
@@ -367,6 +377,13 @@ def test_educator_filters_the_grid_and_overrides_with_a_reason(page: Any, site: 
     page.goto(f"{site.url}/app/learner/{site.learners[2]}")  # drill-down into that learner
     page.wait_for_function("document.body.dataset.updated !== undefined")
     assert page.locator("svg.map g.node").count() == 19
+
+
+def test_the_api_documentation_renders_without_internet(page: Any, site: Site) -> None:
+    # the browser here has no internet: Swagger UI must come from the server itself
+    page.goto(site.url + "/docs")
+    page.locator(".swagger-ui .info .title").get_by_text("masterypath").wait_for()
+    assert page.locator(".opblock").count() > 50  # every operation is listed
 
 
 def test_framework_page(page: Any, site: Site) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,13 @@ def test_health_and_docs(client: TestClient) -> None:
     assert client.get("/health").json()["status"] == "ok"
     assert client.get("/docs").status_code == 200
     assert "/api/v1/evidence" in client.get("/openapi.json").json()["paths"]
+    # the documentation pages load nothing from elsewhere (they took Swagger UI and ReDoc
+    # from a CDN, so /docs was blank on a server without internet)
+    for page in ("/docs", "/redoc"):
+        text = client.get(page).text
+        assert re.findall(r'(?:src|href)="(https?:[^"]*)"', text) == [], page
+        for asset in re.findall(r'(?:src|href)="(/[^"]+)"', text):
+            assert client.get(asset).status_code == 200, asset
 
 
 def test_the_ingest_posts_are_matched_before_any_included_router(client: TestClient) -> None:

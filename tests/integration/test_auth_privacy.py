@@ -499,6 +499,15 @@ def test_an_embed_link_shows_one_learner_read_only_until_it_expires(
     # the page the link opens, without navigation
     page = client.get("/embed/learner/kim", params={"framework": "dbcourse"})
     assert page.status_code == 200 and 'data-embed="1"' in page.text and "Log out" not in page.text
+    # made to be framed by an LMS, as the app's own pages (and their forms) are not
+    assert (
+        "X-Frame-Options" not in page.headers and page.headers["Referrer-Policy"] == "no-referrer"
+    )
+    for app_page in ("/login", "/app/educator", "/app/learner/kim"):
+        answer = client.get(app_page)
+        assert answer.headers["X-Frame-Options"] == "DENY", app_page
+        assert answer.headers["Content-Security-Policy"] == "frame-ancestors 'none'", app_page
+        assert answer.headers["X-Content-Type-Options"] == "nosniff", app_page
     # minutes out of range are named; the token is stored hashed only, and audited
     too_long = client.post("/api/v1/learners/kim/embed-links", json={"minutes": 1441}, headers=lms)
     assert too_long.status_code == 422 and too_long.json()["problems"][0]["field"] == "minutes"

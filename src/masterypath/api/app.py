@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.telemetry import TelemetryConfig
+from fastapi_offline import FastAPIOffline
 from pydantic import Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
@@ -113,7 +114,8 @@ def create_app(
     accounts = accounts or AccountService(context)
     privacy = PrivacyService(context)
     guard = Guard(accounts, privacy)
-    app = FastAPI(
+    # /docs and /redoc from assets in a package: a school's server may have no internet
+    app = FastAPIOffline(
         title="masterypath",
         version=__version__,
         responses=ERRORS,

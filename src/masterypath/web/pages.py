@@ -50,7 +50,19 @@ def _template() -> str:
     return resources.files("masterypath.web").joinpath("templates/base.html").read_text("utf-8")
 
 
-def render(page: str, title: str, body: str, *, nav: str = NAV, **data: str) -> HTMLResponse:
+SAFE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+NOT_FRAMED = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
+"""An app page may not be shown inside another site's frame (clickjacking: an override or
+a login form under a decoy); an embed page is made to be."""
+
+
+def render(
+    page: str, title: str, body: str, *, nav: str = NAV, framed: bool = False, **data: str
+) -> HTMLResponse:
     attributes = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in data.items())
     text = (
         _template()
@@ -60,7 +72,7 @@ def render(page: str, title: str, body: str, *, nav: str = NAV, **data: str) -> 
         .replace("{{nav}}", nav)
         .replace("{{body}}", body)
     )
-    return HTMLResponse(text, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(text, headers=SAFE_HEADERS if framed else SAFE_HEADERS | NOT_FRAMED)
 
 
 def static_files() -> StaticFiles:
@@ -82,7 +94,13 @@ def pages_router() -> APIRouter:
     def embedded_learner(learner_id: str) -> HTMLResponse:
         # an embed link's page: no navigation; the token comes in the URL's fragment
         return render(
-            "learner", f"Progress of {learner_id}", LOADING, nav="", learner=learner_id, embed="1"
+            "learner",
+            f"Progress of {learner_id}",
+            LOADING,
+            nav="",
+            framed=True,
+            learner=learner_id,
+            embed="1",
         )
 
     @router.get("/app/educator")
