@@ -299,6 +299,38 @@ def test_retention_and_expiry_move_mastered_to_needs_review(
     assert expired.decision.status is Status.NEEDS_REVIEW
 
 
+def test_the_grid_shows_the_status_at_now_as_the_learners_page_does(
+    setup: Setup, database: ServiceContext
+) -> None:
+    # the grid showed the stored status: mastered on the educator's grid while the
+    # learner's own page said "needs review" once the review came due
+    evidence, mastery = setup
+    evidence.record_many([answer(n, "add", True) for n in range(3)])
+    due = mastery.explain("ana", "arith", "add", now=T)[0].decision.explanation.review_due
+    assert due is not None
+    for now in (T, due + timedelta(hours=1)):
+        (row,) = mastery.grid("arith", now=now)["learners"]
+        page = {
+            p.competency_id: p.decision.status.value
+            for p in mastery.progress("ana", "arith", now=now)
+        }
+        order = [c["id"] for c in mastery.grid("arith", now=now)["competencies"]]
+        shown = {cid: cell[0] for cid, cell in zip(order, row["cells"], strict=True) if cell}
+        assert shown == {cid: page[cid] for cid in shown}, now
+    assert shown["add"] == "needs_review"
+    # an educator's override still wins over time
+    mastery.override(
+        learner_id="ana",
+        framework_id="arith",
+        competency_id="add",
+        status="mastered",
+        reason="prior_learning",
+        educator="user:ed",
+    )
+    (row,) = mastery.grid("arith", now=due + timedelta(hours=1))["learners"]
+    assert row["cells"][order.index("add")][0] == "mastered"
+
+
 def test_refit_creates_a_model_version_and_replays(setup: Setup, database: ServiceContext) -> None:
     evidence, mastery = setup
     batch = [answer(n, "add", n % 4 != 1, learner=f"l{n % 7}") for n in range(70)]

@@ -190,9 +190,10 @@ def create_app(
         cohort_id: Text | None = None,
         principal: Principal = allow(Action.READ_AUDIT),
     ) -> dict[str, Any]:
-        """Learners x competencies (status, estimate, uncertainty, evidence count) for the
-        caller's learners (an educator's cohorts; a cohort's only with ``cohort_id``).
-        Every learner shown is written to the access log."""
+        """Learners x competencies (status now, as the learner's own page shows it;
+        estimate, uncertainty, evidence count) for the caller's learners (an educator's
+        cohorts; a cohort's only with ``cohort_id``). Every learner shown is written to the
+        access log."""
         visible = accounts.visible_learners(principal)
         if cohort_id is not None:
             members = accounts.cohort_members(cohort_id)
