@@ -52,7 +52,13 @@ from masterypath.errors import (
 )
 from masterypath.services.context import ServiceContext
 from masterypath.store.json_text import from_json_text
-from masterypath.store.mastery import LedgerEvent, MasteryRepository, StoredState, TrailEntry
+from masterypath.store.mastery import (
+    STATUSES,
+    LedgerEvent,
+    MasteryRepository,
+    StoredState,
+    TrailEntry,
+)
 from masterypath.store.repositories import FrameworkRepository
 
 Progress = Callable[[int], None]
@@ -169,62 +175,23 @@ class FrameworkRuntime:
 
 CHANGES_WITH_TIME = frozenset({Status.MASTERED.value, Status.PROFICIENT.value})
 """Stored statuses that time alone can lower (a review due, expired evidence)."""
-STATUS_OF = {s.value: s for s in Status}
 
 
-class _StatusNow:
-    """The status at ``now`` of each cell of the cohort grid, from its stored row: what
-    :meth:`Projector.status_at` says (override, parent rollup, policy), deciding only what
-    can have changed since the row was stored. A stored status is as of the learner's last
-    evidence; time alone lowers only a mastered or proficient one (a review comes due,
-    evidence expires), and a parent follows its parts. So only the learners who hold one
-    are decided again, from the few fields of the state that the status reads."""
-
-    def __init__(
-        self,
-        runtime: FrameworkRuntime,
-        rows: Sequence[tuple[Any, ...]],
-        overrides: Mapping[tuple[str, str], Override],
-        now: datetime,
-    ) -> None:
-        self.runtime = runtime
-        self.overrides = overrides
-        self.now = now
-        self.stored = {(r[0], r[1]): r[2] for r in rows}
-        self.rows = {(r[0], r[1]): r for r in rows if r[2] in CHANGES_WITH_TIME}
-        self.learners = {key[0] for key in self.rows}
-        self._memo: dict[tuple[str, str], Status] = {}
-
-    def __call__(self, learner_id: str, competency_id: str) -> Status:
-        key = (learner_id, competency_id)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._memo[key] = self._decide(key)
-        return found
-
-    def _decide(self, key: tuple[str, str]) -> Status:
-        override = self.overrides.get(key)
-        if override is not None:
-            return override.status
-        children = self.runtime.children.get(key[1])
-        if children:
-            statuses = {c: self(key[0], c) for c in children}
-            return parent_status(statuses, self.runtime.policy(key[1]))[0]
-        row = self.rows.get(key)
-        if row is None:  # no state, or one that time cannot change
-            return STATUS_OF[self.stored.get(key, Status.NOT_STARTED.value)]
-        last, mastered, due, kinds = from_json_text(row[5])
-        state = CompetencyState(
-            key[0],
-            key[1],
-            row[3],
-            n_evidence=row[4],
-            kinds=tuple(kinds or ()),
-            last_evidence_at=_when(last),
-            mastered_at=_when(mastered),
-            review_due=_when(due),
-        )
-        return model_status(state, self.runtime.policy(key[1]), self.now)[0]
+def _status_state(row: tuple[Any, ...]) -> CompetencyState:
+    """A grid row as a state holding what :func:`model_status` reads (estimate, evidence
+    count, kinds, last evidence, mastery and review times), the rest left empty: enough
+    for :meth:`Projector.status_at`, without parsing the stored state whole."""
+    last, mastered, due, kinds = from_json_text(row[5])
+    return CompetencyState(
+        row[0],
+        row[1],
+        row[3],
+        n_evidence=row[4],
+        kinds=tuple(kinds or ()),
+        last_evidence_at=_when(last),
+        mastered_at=_when(mastered),
+        review_due=_when(due),
+    )
 
 
 def _when(text: str | None) -> datetime | None:
@@ -558,9 +525,22 @@ class MasteryService:
             trackers = {cid: runtime.tracker(cid) for cid in order}
             needs_state = any(not isinstance(t, BKTTracker) for t in trackers.values())
             rows = repo.grid_rows(framework_id, learner_ids, with_model_state=needs_state)
+            # a stored status is as of the learner's last evidence: time alone lowers only a
+            # mastered or proficient one (a review comes due, evidence expires), and a
+            # parent follows its parts. Those learners are decided at now, as their own
+            # page is; the others' stored statuses are their statuses now.
             timely = sorted({r[0] for r in rows if r[2] in CHANGES_WITH_TIME})
             overrides = repo.active_overrides(framework_id, timely)
-        status_now = _StatusNow(runtime, rows, overrides, now)
+        decided = set(timely)
+        projector = Projector(
+            runtime,
+            {
+                (r[0], r[1]): StoredState(_status_state(r), STATUSES[r[2]], None)
+                for r in rows
+                if r[0] in decided
+            },
+            overrides,
+        )
         column = {cid: i for i, cid in enumerate(order)}
         learners = sorted(set(learner_ids) if learner_ids is not None else {r[0] for r in rows})
         cells: dict[str, list[Any]] = {lr: [None] * len(order) for lr in learners}
@@ -568,8 +548,8 @@ class MasteryService:
             learner, cid, status, estimate, n = row[:5]
             if learner not in cells or cid not in column:
                 continue
-            if learner in status_now.learners:
-                status = status_now(learner, cid).value
+            if learner in decided:
+                status = projector.status_at(learner, cid, now).value
             tracker = trackers[cid]
             state = from_json_text(row[6]) if needs_state and row[6] else {}
             try:

@@ -211,7 +211,8 @@ _STATE_COLUMNS = (
     MasteryStateRow.status,
     MasteryStateRow.model_version_id,
 )
-_STATUSES = {str(s): s for s in Status}
+STATUSES = {str(s): s for s in Status}
+"""A stored status text as its :class:`Status` (faster than calling the enum)."""
 GRID_STATE_FIELDS = ("last_evidence_at", "mastered_at", "review_due", "kinds")
 """What the cohort grid reads of a stored state (besides its columns): what its status at
 another time depends on."""
@@ -219,7 +220,7 @@ another time depends on."""
 
 def _add_states(out: dict[tuple[str, str], StoredState], rows: Iterable[Any]) -> None:
     for learner_id, competency_id, state, status, version in rows:
-        out[(learner_id, competency_id)] = StoredState(None, _STATUSES[status], version, raw=state)
+        out[(learner_id, competency_id)] = StoredState(None, STATUSES[status], version, raw=state)
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
