@@ -11,6 +11,8 @@ routes refuse unknown parameters themselves, naming the filters the LRS does not
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -29,8 +31,13 @@ async def refuse_unknown_query(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    known = query_parameters(route)
-    for name in request.query_params:
+    refuse_unknown(request.query_params, query_parameters(route))
+
+
+def refuse_unknown(names: Iterable[str], known: Collection[str]) -> None:
+    """Raise :class:`ValidationError` for the first of ``names`` not in ``known`` (a
+    name that differs only in case is unknown too), saying what is known."""
+    for name in names:
         if name not in known:
             takes = ", ".join(sorted(known)) or "no query parameters"
             raise ValidationError(
