@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,7 +42,7 @@ from masterypath.cli_support import (
 )
 from masterypath.domain.evidence import EvidenceKind
 from masterypath.domain.framework import Framework
-from masterypath.errors import InvalidInputError, Problem
+from masterypath.errors import ConflictError, InvalidInputError, Problem
 from masterypath.interop import strict_json, vc_jwt
 from masterypath.interop.case import IdField
 from masterypath.interop.evidence_log import ColumnMapping, read_evidence_log, read_text
@@ -396,20 +396,47 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     learners: Annotated[int, typer.Option(min=1, max=1000, help="Simulated learners.")] = 30,
     seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Day the course began (UTC). Default: the day the course in this database "
+            "began, or five weeks ago for a new one.",
+        ),
+    ] = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the course and exit.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Load the sample course (DBE-KT22 excerpt + simulated learners) and serve it."""
-    from masterypath.demo import load_demo_framework, simulate_learners
+    """Load the sample course (DBE-KT22 excerpt + simulated learners) and serve it.
+
+    The simulated learners study from the course's start until now, so the pages show
+    reviews falling due, recent mastery and work in progress. Loading again adds only what
+    they did since the last load; a database holds one demo course, so another --start
+    needs another database (MASTERYPATH_DATABASE_URL)."""
+    from masterypath.demo import (
+        course_start,
+        default_start,
+        load_demo_framework,
+        simulate_learners,
+    )
 
     context = open_context()
+    now = datetime.now(UTC)
+    begun = course_start(EvidenceService(context).find(learner_id="sim-learner-01", limit=1000))
+    if start is None:
+        start = datetime.combine(begun, time()) if begun else default_start(now.date())
+    start = start.replace(tzinfo=UTC)
+    if begun is not None and start.date() != begun:
+        raise ConflictError(
+            "--start",
+            start.date().isoformat(),
+            f"this database's demo course began on {begun}"
+            "; load another start into another database (MASTERYPATH_DATABASE_URL)",
+        )
     framework = load_demo_framework()
     saved = FrameworkService(context).save(framework, replace=True)
     evidence = simulate_learners(
-        framework,
-        n_learners=learners,
-        rng=np.random.default_rng(seed),
-        start=datetime(2026, 9, 1, tzinfo=UTC),
+        framework, n_learners=learners, rng=np.random.default_rng(seed), start=start, end=now
     )
     results = EvidenceService(context).record_many(evidence)
     stored = sum(r.stored for r in results)
@@ -418,6 +445,7 @@ def demo(
         "framework": saved.id,
         "competencies": saved.competencies,
         "learners": learners,
+        "start": start.date().isoformat(),
         "evidence": len(results),
         "stored": stored,
         "duplicate": len(results) - stored,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -232,7 +232,36 @@ def test_demo_loads_a_course_without_serving(run) -> None:  # type: ignore[no-un
     assert first["framework"] == "dbe-kt22" and first["competencies"] == 19
     assert first["stored"] == first["evidence"] > 0
     code, output = run("demo", "--no-serve", "--learners", "5", "--json")
-    assert json.loads(output)["duplicate"] == first["evidence"]  # re-running is idempotent
+    again = json.loads(output)
+    # the same course, watched a moment later: nothing conflicts, nothing is lost
+    assert again["start"] == first["start"] and again["duplicate"] == first["evidence"]
+
+
+def test_a_new_demo_course_begins_five_weeks_ago(run) -> None:  # type: ignore[no-untyped-def]
+    before = datetime.now(UTC).date()
+    code, output = run("demo", "--no-serve", "--learners", "2", "--json")
+    after = datetime.now(UTC).date()
+    assert code == 0, output
+    start = date.fromisoformat(json.loads(output)["start"])
+    assert before - timedelta(weeks=5) <= start <= after - timedelta(weeks=5)
+
+
+def test_the_demo_keeps_its_start_and_refuses_another(run) -> None:  # type: ignore[no-untyped-def]
+    # long enough ago that every simulated learner has stopped: loading again adds nothing
+    code, output = run("demo", "--no-serve", "--learners", "3", "--start", "2026-01-05", "--json")
+    assert code == 0, output
+    first = json.loads(output)
+    assert first["start"] == "2026-01-05" and first["stored"] == first["evidence"] > 0
+    code, output = run("demo", "--no-serve", "--learners", "3", "--json")
+    again = json.loads(output)
+    assert (again["start"], again["stored"], again["duplicate"]) == (
+        "2026-01-05",
+        0,
+        first["evidence"],
+    )
+    code, output = run("demo", "--no-serve", "--learners", "3", "--start", "2026-10-01")
+    assert code == 2
+    assert "--start '2026-10-01'" in output and "began on 2026-01-05" in " ".join(output.split())
 
 
 def test_help_reflows_docstrings_and_keeps_every_word() -> None:
