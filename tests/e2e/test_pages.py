@@ -25,7 +25,7 @@ import pytest
 import uvicorn
 
 from masterypath.api.app import create_app
-from masterypath.demo import load_demo_framework, simulate_learners
+from masterypath.demo import COURSE_WEEKS, default_start, load_demo_framework, simulate_learners
 from masterypath.domain.access import Role
 from masterypath.domain.rubric import Criterion, Level, Rubric
 from masterypath.domain.scoring import SimilarityScorer
@@ -75,11 +75,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     upgrade(context.engine)
     framework = load_demo_framework()
     FrameworkService(context).save(framework)
+    start = default_start(datetime.now(UTC).date())
     evidence = simulate_learners(
         framework,
         n_learners=12,
-        rng=np.random.default_rng(3),
-        start=datetime(2026, 9, 1, tzinfo=UTC),
+        rng=np.random.default_rng(2),
+        start=start,
+        end=start + timedelta(weeks=COURSE_WEEKS),  # as the demo shows it: up to today
     )
     EvidenceService(context).record_many(evidence)
     learners = sorted({e.learner_id for e in evidence})
@@ -126,9 +128,21 @@ def page(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.extend(csp_refusals([m])))
     yield page
     context.close()
     assert errors == [], errors
+
+
+def csp_refusals(messages: list[Any]) -> list[str]:
+    """The console's reports of something a page's Content-Security-Policy refused it: its
+    own script, style or API calls. Not a refusal to be framed, which an app page shows on
+    purpose inside another page (tested where it is meant)."""
+    return [
+        m.text
+        for m in messages
+        if "Content Security Policy" in m.text and not m.text.startswith("Framing ")
+    ]
 
 
 def log_in(page: Any, site: Site, username: str, password: str) -> None:
@@ -137,11 +151,13 @@ def log_in(page: Any, site: Site, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/app/**")
-    page.wait_for_function("document.body.dataset.updated !== undefined")
+    page.wait_for_function("() => document.body.dataset.updated !== undefined")
 
 
 def check_accessibility(page: Any, name: str) -> None:
-    page.add_script_tag(path=str(AXE))
+    # evaluated by the browser's debugger, which the page's policy leaves alone; a script
+    # tag would be inline script, which it refuses
+    page.evaluate(AXE.read_text(encoding="utf-8"))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     bad = [
         f"{v['id']} ({v['impact']}): {v['help']} - {[n['target'] for n in v['nodes'][:3]]}"
@@ -220,9 +236,9 @@ def _save_badge(page: Any, site: Site, other: str, mastered: str, title: str) ->
     link = page.locator("#badge-link")
     link.wait_for()
     assert link.get_attribute("download") == f"{mastered}.jwt"
-    token = page.evaluate(
-        "async (href) => await (await fetch(href)).text()", link.get_attribute("href")
-    )
+    with page.expect_download() as download:
+        link.click()
+    token = Path(download.value.path()).read_text(encoding="utf-8")
     _, claims = vc_jwt.verify(token)
     assert claims["credentialSubject"]["achievement"]["name"] == title
     check_accessibility(page, "learner badge")
@@ -293,7 +309,7 @@ def test_an_lms_embeds_a_learners_map_with_a_link(page: Any, site: Site) -> None
     framework = FrameworkService(site.context).summaries()[0].id
     token = site.accounts.create_embed_token(learner, by="test").token
     page.goto(f"{site.url}/embed/learner/{learner}?framework={framework}#token={token}")
-    page.wait_for_function("document.body.dataset.updated !== undefined")
+    page.wait_for_function("() => document.body.dataset.updated !== undefined")
     assert page.locator("svg.map g.node").count() == 19
     assert "#token" not in page.url  # taken out of the address at once
     assert page.locator("#logout").count() == 0 and page.locator("nav a").count() == 0
@@ -335,7 +351,7 @@ def test_map_changes_without_reload_when_evidence_arrives(page: Any, site: Site)
     )
     assert response.status_code == 201, response.text
     changed = (
-        f"document.querySelector('svg.map g.node[data-id=\"{competency}\"]')"
+        f"() => document.querySelector('svg.map g.node[data-id=\"{competency}\"]')"
         f".textContent !== {before!r}"
     )
     page.wait_for_function(changed, timeout=2000)  # the page must show it within 2 seconds
@@ -375,7 +391,7 @@ def test_educator_filters_the_grid_and_overrides_with_a_reason(page: Any, site: 
     text = trail.inner_text()
     assert "demonstrated_elsewhere" in text and "Showed it in the project presentation" in text
     page.goto(f"{site.url}/app/learner/{site.learners[2]}")  # drill-down into that learner
-    page.wait_for_function("document.body.dataset.updated !== undefined")
+    page.wait_for_function("() => document.body.dataset.updated !== undefined")
     assert page.locator("svg.map g.node").count() == 19
 
 
@@ -386,10 +402,49 @@ def test_the_api_documentation_renders_without_internet(page: Any, site: Site) -
     assert page.locator(".opblock").count() > 50  # every operation is listed
 
 
+def test_the_pages_policy_refuses_injected_script_and_style(browser: Any, site: Site) -> None:
+    """Text that slipped past escaping into a page still could not run or restyle it."""
+    context = browser.new_context()
+    page = context.new_page()
+    messages: list[Any] = []
+    page.on("console", lambda m: messages.append(m))
+    log_in(page, site, "ana", "ana-password")
+    refused = page.evaluate(
+        """() => new Promise((resolve) => {
+            const seen = [];
+            setTimeout(() => resolve(seen.sort()), 3000);  // without a policy: nothing refused
+            document.addEventListener("securitypolicyviolation", (e) => {
+                seen.push(e.violatedDirective);
+                if (seen.length === 2) resolve(seen.sort());
+            });
+            document.getElementById("content").insertAdjacentHTML("beforeend",
+                '<p id="injected" style="color: rgb(255, 0, 0)">x</p>');
+            const script = document.createElement("script");
+            script.textContent = "window.injectedRan = true";
+            document.body.append(script);
+        })"""
+    )
+    assert [d.split("-src")[0] for d in refused] == ["script", "style"]
+    assert page.evaluate("window.injectedRan === undefined")
+    assert page.locator("#injected").evaluate("p => getComputedStyle(p).color") != "rgb(255, 0, 0)"
+    assert len(csp_refusals(messages)) == 2
+    context.close()
+
+
+def test_reports_style_themselves_and_run_no_script(page: Any, site: Site) -> None:
+    page.goto(site.url + "/how-it-works")
+    # the document's own <style> applies (46rem at 16px): the policy lets inline style in
+    assert page.locator("body").evaluate("b => getComputedStyle(b).maxWidth") == "736px"
+    page.goto(site.url + "/")
+    assert page.locator("table").first.evaluate("t => getComputedStyle(t).borderCollapse") == (
+        "collapse"
+    )
+
+
 def test_framework_page(page: Any, site: Site) -> None:
     log_in(page, site, "admin", "admin-password")
     page.goto(site.url + "/app/framework/dbe-kt22")
-    page.wait_for_function("document.body.dataset.updated !== undefined")
+    page.wait_for_function("() => document.body.dataset.updated !== undefined")
     assert page.locator("svg.map g.node").count() == 19
     with page.expect_download() as download:
         page.get_by_role("button", name="CASE", exact=True).click()
@@ -411,7 +466,7 @@ def test_placement_conclusions_show_as_inferred_evidence(page: Any, site: Site) 
     concluded = sorted(done["conclusions"])[0]
     log_in(page, site, "admin", "admin-password")
     page.goto(f"{site.url}/app/learner/{learner}")
-    page.wait_for_function("document.body.dataset.updated !== undefined")
+    page.wait_for_function("() => document.body.dataset.updated !== undefined")
     page.locator(f'svg.map g.node[data-id="{concluded}"]').click()
     inferred = page.locator("#detail ul.trail li.inferred")
     inferred.first.wait_for()
@@ -438,7 +493,7 @@ def test_the_page_of_a_learner_whose_id_holds_a_slash(page: Any, site: Site) -> 
     assert response.status_code == 201, response.text
     log_in(page, site, "admin", "admin-password")
     page.goto(f"{site.url}/app/learner/school%2F42")
-    page.wait_for_function("document.body.dataset.updated !== undefined")
+    page.wait_for_function("() => document.body.dataset.updated !== undefined")
     assert page.locator("svg.map g.node").count() == 19
     page.locator(f'svg.map g.node[data-id="{competency}"]').click()
     newest = page.locator("#detail ul.trail li").first

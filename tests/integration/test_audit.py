@@ -127,6 +127,11 @@ def test_audit_over_http(database: ServiceContext) -> None:
         "/api/v1/frameworks/f/audit", params={"attribute": "cohort", "dif": False, "format": "html"}
     )
     assert page.headers["content-type"].startswith("text/html") and "<svg" in page.text
+    # a report runs no script at all, whatever a group's name or a title holds
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'; style-src")
     assert client.get("/api/v1/frameworks/f/audit", params={"attribute": "none"}).status_code == 422
     assert client.delete(url).status_code == 204 and client.delete(url).status_code == 404
-    assert "How your progress is decided" in client.get("/how-it-works").text
+    explained = client.get("/how-it-works")
+    assert "How your progress is decided" in explained.text
+    assert "script-src" not in explained.headers["Content-Security-Policy"]
+    assert explained.headers["Content-Security-Policy"].startswith("default-src 'none';")

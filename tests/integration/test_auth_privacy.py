@@ -503,10 +503,20 @@ def test_an_embed_link_shows_one_learner_read_only_until_it_expires(
     assert (
         "X-Frame-Options" not in page.headers and page.headers["Referrer-Policy"] == "no-referrer"
     )
-    for app_page in ("/login", "/app/educator", "/app/learner/kim"):
+    # own script, style sheet and API only: nothing inline runs, on any page
+    app_policy = (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'"
+    )
+    assert page.headers["Content-Security-Policy"] == app_policy
+    for app_page in ("/login", "/app/educator", "/app/learner/kim", "/"):
         answer = client.get(app_page)
         assert answer.headers["X-Frame-Options"] == "DENY", app_page
-        assert answer.headers["Content-Security-Policy"] == "frame-ancestors 'none'", app_page
+        policy = answer.headers["Content-Security-Policy"]
+        if app_page == "/":  # a document: styles itself, no script at all
+            assert policy.startswith("default-src 'none'; style-src 'unsafe-inline';")
+        else:
+            assert policy == app_policy + "; frame-ancestors 'none'", app_page
         assert answer.headers["X-Content-Type-Options"] == "nosniff", app_page
     # minutes out of range are named; the token is stored hashed only, and audited
     too_long = client.post("/api/v1/learners/kim/embed-links", json={"minutes": 1441}, headers=lms)

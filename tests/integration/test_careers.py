@@ -211,10 +211,12 @@ def test_api_careers_flow(client: TestClient) -> None:
         "skill_id,skill,essential,covered,select",
         "sql,use query languages,1,1,1",
     ]
-    page = client.get(
+    report = client.get(
         f"{v1}/frameworks/dbcourse/careers/mini/coverage/dba", params={"format": "html"}
-    ).text
-    assert "<svg" in page and "Missing essential skills (2)" in page
+    )
+    assert "<svg" in report.text and "Missing essential skills (2)" in report.text
+    assert report.headers["Content-Security-Policy"].startswith("default-src 'none';")
+    assert report.headers["X-Frame-Options"] == "DENY"
     best = client.get(f"{v1}/frameworks/dbcourse/careers/mini/occupations").json()
     assert [b["occupation_id"] for b in best] == ["developer", "dba"]
     package: dict[str, Any] = client.get(f"{v1}/frameworks/dbcourse/careers/mini/case").json()

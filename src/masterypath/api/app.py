@@ -74,7 +74,7 @@ from masterypath.services.privacy import PrivacyService
 from masterypath.services.xapi import XapiService
 from masterypath.settings import Settings
 from masterypath.store.types import INT32_MAX
-from masterypath.web.pages import pages_router, static_files
+from masterypath.web.pages import document, pages_router, static_files
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Malformed request body"},
@@ -354,7 +354,7 @@ def create_app(
         report with ``format=html``). Raises alerts above the default thresholds."""
         report = audits.run(framework_id, attribute, min_group=min_group, dif=dif)
         if format == "html":
-            return HTMLResponse(render_audit_html(report))
+            return document(render_audit_html(report))
         return report
 
     @v1.get("/frameworks/{framework_id}/model-card", tags=["audit"])
@@ -388,13 +388,13 @@ def create_app(
     app.mount("/static", static_files(), name="static")
 
     @app.get("/how-it-works", response_class=HTMLResponse, tags=["meta"])
-    def how_it_works() -> str:
+    def how_it_works() -> HTMLResponse:
         """For learners: how evidence becomes a status, in plain language."""
-        return PAGE
+        return document(PAGE)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request) -> str:
-        return _home_page(frameworks, evidence)
+    def home(request: Request) -> HTMLResponse:
+        return document(_home_page(frameworks, evidence))
 
     # before every route: the common case of the ingest posts (see api/fast_lane.py)
     app.router.routes[:0] = [

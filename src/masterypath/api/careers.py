@@ -5,7 +5,6 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from masterypath.api.paths import SlashSafeRoute
@@ -21,6 +20,7 @@ from masterypath.interop.career_reports import (
 from masterypath.interop.taxonomies import read_generic_csv
 from masterypath.services.careers import CareerService
 from masterypath.services.frameworks import FrameworkService
+from masterypath.web.pages import document
 
 MAX_CSV_BYTES = 20_000_000
 
@@ -146,7 +146,7 @@ def careers_router(
         if format == "html":
             best = careers.best_occupations(framework_id, taxonomy_id, limit=5)
             title = frameworks.get(framework_id).title
-            return HTMLResponse(coverage_html(report, best, programme=title))
+            return document(coverage_html(report, best, programme=title))
         if format == "csv":
             competencies = sorted({c for s in report.skills for c in s.competencies})
             return Response(coverage_matrix_csv(report, competencies), media_type="text/csv")

@@ -23,7 +23,7 @@ NAV = (
     '<button type="button" id="logout">Log out</button>'
 )
 LOGIN = """<h2>Log in</h2>
-<form id="login-form" class="panel" style="max-width:24rem">
+<form id="login-form" class="panel narrow">
 <label for="username">Username</label>
 <input id="username" name="username" autocomplete="username" required>
 <label for="password">Password</label>
@@ -55,9 +55,37 @@ SAFE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-NOT_FRAMED = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
+APP_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+"""What an app page may load: its own script and style sheet and the API, nothing inline.
+Text from a framework or a learner that slipped past escaping still could not run."""
+DOCUMENT_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'"
+)
+"""What a self-contained document (a report, the home page) may do: style itself, and run
+no script at all."""
+NOT_FRAMED = "frame-ancestors 'none'"
 """An app page may not be shown inside another site's frame (clickjacking: an override or
 a login form under a decoy); an embed page is made to be."""
+
+
+def security_headers(policy: str, *, framed: bool = False) -> dict[str, str]:
+    """The headers every HTML answer carries.
+
+    >>> security_headers(DOCUMENT_POLICY)["Content-Security-Policy"].endswith(NOT_FRAMED)
+    True
+    >>> "X-Frame-Options" in security_headers(APP_POLICY, framed=True)
+    False
+    """
+    if framed:
+        return SAFE_HEADERS | {"Content-Security-Policy": policy}
+    return SAFE_HEADERS | {
+        "Content-Security-Policy": f"{policy}; {NOT_FRAMED}",
+        "X-Frame-Options": "DENY",
+    }
 
 
 def render(
@@ -72,7 +100,12 @@ def render(
         .replace("{{nav}}", nav)
         .replace("{{body}}", body)
     )
-    return HTMLResponse(text, headers=SAFE_HEADERS if framed else SAFE_HEADERS | NOT_FRAMED)
+    return HTMLResponse(text, headers=security_headers(APP_POLICY, framed=framed))
+
+
+def document(text: str) -> HTMLResponse:
+    """A self-contained HTML document (a report, the home page): inline styles, no script."""
+    return HTMLResponse(text, headers=security_headers(DOCUMENT_POLICY))
 
 
 def static_files() -> StaticFiles:
