@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                     start = time.perf_counter()
                     page.goto(f"{base}/app/educator?framework={framework.id}")
                     page.wait_for_function(
-                        "document.body.dataset.updated !== undefined", timeout=60000
+                        "() => document.body.dataset.updated !== undefined", timeout=60000
                     )
                     times.append(time.perf_counter() - start)
                     assert page.locator("table.grid tbody tr").count() == len(learners)

@@ -200,8 +200,51 @@ def embed_link(
     url = embed_url(base_url, learner_id, framework, issued.token)
     _done(
         as_json,
-        {"url": url, "token": issued.token, "expires_at": issued.expires_at.isoformat()},
-        f"{url}\n(works until {issued.expires_at.isoformat()})",
+        {
+            "id": issued.id,
+            "url": url,
+            "token": issued.token,
+            "expires_at": issued.expires_at.isoformat(),
+        },
+        f"{url}\n(link {issued.id}, works until {issued.expires_at.isoformat()})",
+    )
+
+
+def list_embed_links(
+    learner_id: Annotated[str, typer.Argument(help="Learner id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """The learner's embed links that still work (never their tokens)."""
+    links = AccountService(open_context()).embed_links(learner_id)
+    rows = [
+        {
+            "id": link.id,
+            "created_by": link.created_by,
+            "created_at": link.created_at.isoformat(),
+            "expires_at": link.expires_at.isoformat(),
+        }
+        for link in links
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "created by", "created at", "expires at")
+    for row in rows:
+        table.add_row(row["id"], row["created_by"], row["created_at"], row["expires_at"])
+    out.print(table)
+
+
+def revoke_embed_link(
+    learner_id: Annotated[str, typer.Argument(help="Learner id.")],
+    link_id: Annotated[str, typer.Argument(help="Link id (from embed-links).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Stop one of the learner's embed links before it expires."""
+    AccountService(open_context()).revoke_embed_link(learner_id, link_id, by=CLI_ACTOR)
+    _done(
+        as_json,
+        {"learner_id": learner_id, "id": link_id, "revoked": True},
+        f"embed link {link_id} of {learner_id} revoked",
     )
 
 
@@ -233,6 +276,8 @@ def register(parent: typer.Typer) -> None:
             "export": export_learner,
             "erase": erase_learner,
             "embed": embed_link,
+            "embed-links": list_embed_links,
+            "revoke-embed": revoke_embed_link,
         },
     )
     parent.add_typer(users_app, name="users")

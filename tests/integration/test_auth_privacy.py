@@ -3,6 +3,7 @@ export, erasure, access log), and faults (413, 400, 503), on SQLite and PostgreS
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -530,3 +531,61 @@ def test_an_embed_link_shows_one_learner_read_only_until_it_expires(
     clock.advance(minutes=31)
     expired = client.get(progress.format("kim"), params={"framework_id": "dbcourse"}, headers=embed)
     assert expired.status_code == 401 and "expired" in expired.json()["message"]
+    assert client.get("/api/v1/learners/kim/embed-links", headers=lms).json() == []
+
+
+def test_an_embed_link_is_listed_and_revoked_before_it_expires(database: ServiceContext) -> None:
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    client, accounts = api_app(database, cache_seconds=60.0)
+    key = accounts.create_api_key("lms", [Scope.LEARNERS_READ], by="test").key
+    lms = {"Authorization": f"Bearer {key}"}
+    links = "/api/v1/learners/{}/embed-links"
+    kept, shared = (
+        client.post(links.format("kim"), json={"minutes": m}, headers=lms).json() for m in (5, 60)
+    )
+    other = client.post(links.format("ana"), json={}, headers=lms).json()
+    assert kept["id"] == hashlib.sha256(kept["token"].encode()).hexdigest()[:16]
+    listed = client.get(links.format("kim"), headers=lms).json()
+    clock = database.clock
+    assert isinstance(clock, FixedClock)
+    assert listed == [
+        {
+            "id": link["id"],
+            "created_by": listed[0]["created_by"],
+            "created_at": clock.now.isoformat(),
+            "expires_at": (clock.now + timedelta(minutes=m)).isoformat(),
+        }
+        for link, m in ((kept, 5), (shared, 60))
+    ]
+    assert listed[0]["created_by"].startswith("key:")
+    assert shared["token"] not in str(listed)
+    progress = {"framework_id": "dbcourse"}
+    bearer = {"Authorization": f"Bearer {shared['token']}"}
+    assert (
+        client.get("/api/v1/learners/kim/progress", headers=bearer, params=progress).status_code
+        == 200
+    )
+    # one learner's link id does not reach another learner's links
+    across = client.delete(f"{links.format('kim')}/{other['id']}", headers=lms)
+    assert across.status_code == 404
+    assert client.delete(f"{links.format('kim')}/{shared['id']}", headers=lms).status_code == 204
+    # at once, though the token was resolved a moment ago (and cached)
+    gone = client.get("/api/v1/learners/kim/progress", headers=bearer, params=progress)
+    assert gone.status_code == 401 and "revoked" in gone.json()["message"]
+    assert [link["id"] for link in client.get(links.format("kim"), headers=lms).json()] == [
+        kept["id"]
+    ]
+    again = client.delete(f"{links.format('kim')}/{shared['id']}", headers=lms)
+    assert again.status_code == 404
+    bad = client.delete(f"{links.format('kim')}/ABC%25", headers=lms)
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "link_id"
+    # a viewer may not revoke or list, not even its own link
+    viewer = {"Authorization": f"Bearer {kept['token']}"}
+    assert client.get(links.format("kim"), headers=viewer).status_code == 403
+    assert client.delete(f"{links.format('kim')}/{kept['id']}", headers=viewer).status_code == 403
+    accounts.create_user("root", "root-password", Role.ADMIN)
+    audit = client.get("/api/v1/audit-log", headers=login(client, "root", "root-password"))
+    revoked = [e for e in audit.json() if e["action"] == "revoke_embed_token"]
+    assert [(e["target"], e["detail"]["link"]) for e in revoked] == [("kim", shared["id"])]

@@ -223,6 +223,7 @@ def world(database: ServiceContext, request: pytest.FixtureRequest, badge_key_fi
         lr: feedback.submit(lr, "r1", "It glows because of the closed path.")["id"]
         for lr in (OWN, OTHER)
     }
+    ids["embed_link"] = {lr: accounts.create_embed_token(lr, by="test").id for lr in (OWN, OTHER)}
     everything = accounts.create_api_key("lms", list(Scope), by="test").key
     read_only = accounts.create_api_key("catalogue", [Scope.FRAMEWORKS_READ], by="test").key
     ids["throwaway_key"] = accounts.create_api_key("old", [Scope.XAPI_READ], by="test").id
@@ -271,6 +272,8 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/learners/{learner_id}", R_L, {}),
     ("GET", "/api/v1/learners/{learner_id}/badges/{framework_id}/{competency_id}", R_L, {}),
     ("POST", "/api/v1/learners/{learner_id}/embed-links", EMBED, {"json": {"minutes": 5}}),
+    ("GET", "/api/v1/learners/{learner_id}/embed-links", EMBED, {}),
+    ("DELETE", "/api/v1/learners/{learner_id}/embed-links/{link_id}", EMBED, {}),
     ("PUT", "/api/v1/learners/{learner_id}/guardian-consent", M_L, {"json": {"guardian": "Mum"}}),
     ("DELETE", "/api/v1/learners/{learner_id}/guardian-consent", M_L, {}),
     ("GET", "/api/v1/learners/{learner_id}/export", EXP, {}),
@@ -488,6 +491,7 @@ def request(
         "submission_id": ids["submission"][learner],
         "criterion_id": "path",
         "placement_id": ids["placement"][learner],
+        "link_id": ids["embed_link"][learner],
     }
     if "taxonomy" in extras:
         values["taxonomy_id"] = extras["taxonomy"].format(

@@ -106,6 +106,27 @@ def test_account_commands_answer_json(run) -> None:  # type: ignore[no-untyped-d
     )
     expires = datetime.fromisoformat(link["expires_at"])
     assert timedelta(minutes=4) < expires - datetime.now(UTC) <= timedelta(minutes=5)
+    code, output = run("learners", "embed-links", "school/9", "--json")
+    assert json.loads(output) == [
+        {
+            "id": link["id"],
+            "created_by": "cli",
+            "created_at": json.loads(output)[0]["created_at"],
+            "expires_at": link["expires_at"],
+        }
+    ]
+    code, output = run("learners", "embed-links", "school/9")
+    assert code == 0 and link["id"] in output and link["token"] not in output
+    code, output = run("learners", "revoke-embed", "school/9", link["id"], "--json")
+    assert code == 0 and json.loads(output) == {
+        "learner_id": "school/9",
+        "id": link["id"],
+        "revoked": True,
+    }
+    code, output = run("learners", "embed-links", "school/9", "--json")
+    assert json.loads(output) == []
+    code, output = run("learners", "revoke-embed", "school/9", link["id"])
+    assert code == 2 and "not found" in output.lower()
     code, output = run("learners", "embed", "l9", "--minutes", "0")
     assert code == 2 and "minutes: must be from 1 to 1440" in " ".join(output.split())
     # a birth date that is not a date is a named bad value (a traceback before)

@@ -168,10 +168,42 @@ def learner_router(
         browser never sends to a server."""
         issued = accounts.create_embed_token(learner_id, by=principal.subject, minutes=body.minutes)
         return {
+            "id": issued.id,
             "url": embed_url(str(request.base_url), learner_id, body.framework_id, issued.token),
             "token": issued.token,
             "expires_at": issued.expires_at.isoformat(),
         }
+
+    @router.get("/learners/{learner_id}/embed-links", tags=["learners"])
+    def list_embed_links(
+        learner_id: Text,
+        _: Annotated[Principal, allow(Action.EMBED_LEARNER, "learner_id")],
+    ) -> list[dict[str, Any]]:
+        """This learner's embed links that still work, oldest first: id, who made it,
+        when, until when. Their tokens are not stored and cannot be shown again."""
+        return [
+            {
+                "id": link.id,
+                "created_by": link.created_by,
+                "created_at": link.created_at.isoformat(),
+                "expires_at": link.expires_at.isoformat(),
+            }
+            for link in accounts.embed_links(learner_id)
+        ]
+
+    @router.delete(
+        "/learners/{learner_id}/embed-links/{link_id}", status_code=204, tags=["learners"]
+    )
+    def revoke_embed_link(
+        learner_id: Text,
+        link_id: Text,
+        principal: Annotated[Principal, allow(Action.EMBED_LEARNER, "learner_id")],
+    ) -> Response:
+        """Stop an embed link before it expires (a link shared too widely, a course that
+        ended): its page and token answer 401 from then on. 404 when this learner has no
+        such link."""
+        accounts.revoke_embed_link(learner_id, link_id, by=principal.subject)
+        return Response(status_code=204)
 
     # -- mastery -----------------------------------------------------------------------------
     @router.get("/learners/{learner_id}/progress", tags=["mastery"])

@@ -123,6 +123,31 @@ class IssuedEmbed:
     learner_id: str
     expires_at: datetime
 
+    @property
+    def id(self) -> str:
+        """The link's public id (what lists and revocation name; not the token)."""
+        return embed_link_id(digest(self.token))
+
+
+@dataclass(frozen=True)
+class EmbedLink:
+    """An embed link that still works, without its token."""
+
+    id: str
+    learner_id: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+
+
+def embed_link_id(token_hash: str) -> str:
+    """The first 16 hex digits of the token's SHA-256: names the link, reveals nothing.
+
+    >>> embed_link_id(digest("mpe_example"))
+    'bcb99f3451390375'
+    """
+    return token_hash[:16]
+
 
 class AccountService:
     def __init__(
@@ -353,6 +378,50 @@ class AccountService:
             )
         return IssuedEmbed(token, learner_id, expires_at)
 
+    def embed_links(self, learner_id: str) -> list[EmbedLink]:
+        """The learner's embed links that still work, oldest first."""
+        now = self.context.clock()
+        with self.context.sessions() as session:
+            rows = session.scalars(
+                select(EmbedTokenRow)
+                .where(EmbedTokenRow.learner_id == learner_id, EmbedTokenRow.expires_at > now)
+                .order_by(
+                    EmbedTokenRow.created_at, EmbedTokenRow.expires_at, EmbedTokenRow.token_hash
+                )
+            ).all()
+            return [
+                EmbedLink(
+                    embed_link_id(r.token_hash),
+                    r.learner_id,
+                    r.created_by,
+                    r.created_at,
+                    r.expires_at,
+                )
+                for r in rows
+            ]
+
+    def revoke_embed_link(self, learner_id: str, link_id: str, *, by: str) -> None:
+        """Stop an embed link of this learner before it expires (its row is deleted);
+        :class:`NotFoundError` when the learner has no such link. Audited."""
+        if len(link_id) != 16 or set(link_id) - set("0123456789abcdef"):
+            raise ValidationError("link_id", "must be 16 lowercase hexadecimal digits")
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            rows = session.scalars(
+                select(EmbedTokenRow).where(
+                    EmbedTokenRow.learner_id == learner_id,
+                    EmbedTokenRow.token_hash.startswith(link_id),
+                )
+            ).all()
+            if not rows:
+                raise NotFoundError("embed link", link_id)
+            for row in rows:
+                session.delete(row)
+                self._cache.pop(row.token_hash, None)
+            PeopleRepository(session).audit(
+                at=now, actor=by, action="revoke_embed_token", target=learner_id, link=link_id
+            )
+
     def api_keys(self) -> list[dict[str, object]]:
         with self.context.sessions() as session:
             rows = session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)).all()
@@ -415,7 +484,7 @@ class AccountService:
             if credential.startswith(EMBED_PREFIX):
                 embed = session.get(EmbedTokenRow, hashed)
                 if embed is None:
-                    raise AuthenticationError("unknown embed link")
+                    raise AuthenticationError("unknown or revoked embed link")
                 if embed.expires_at <= now:
                     raise AuthenticationError("this embed link has expired")
                 principal = Principal(
