@@ -132,6 +132,8 @@ TABLES = (
     "cohorts",
     "api_keys",
     "embed_tokens",
+    "badges",
+    "badge_statuses",
     "auth_tokens",
     "users",
     "career_goals",

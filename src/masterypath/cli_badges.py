@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from masterypath.cli_accounts import CLI_ACTOR
 from masterypath.cli_support import (
     JsonOption,
     only_framework,
@@ -58,7 +60,7 @@ def issue(
     JWS (the badge), or with ``--json`` the credential and the JWS."""
     service = _service()
     framework = framework or only_framework(FrameworkService(service.context))
-    badge = service.issue(learner, framework, competency)
+    badge = service.issue(learner, framework, competency, by=CLI_ACTOR)
     if as_json:
         print_json(badge)
     else:
@@ -83,11 +85,52 @@ def verify(
         for problem in result.problems:
             out.print(f"  - {problem}")
         issuer = "this server's issuer key" if result.signed_by_this_issuer else "another key"
-        out.print(f"signed by {issuer}")
+        out.print(f"signed by {issuer}; revocation status: {result.status}")
     if not result.valid:
         raise typer.Exit(1)
 
 
+def list_badges(
+    learner: Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """The badges issued to the learner, revoked ones included."""
+    issued = [b.to_dict() for b in _service().badges(learner)]
+    if as_json:
+        print_json(issued)
+        return
+    table = Table("framework", "competency", "issued", "revoked", "reason")
+    for b in issued:
+        table.add_row(
+            b["framework_id"], b["competency_id"], b["issued_at"], b["revoked_at"] or "",
+            b["reason"] or "",
+        )  # fmt: skip
+    out.print(table)
+
+
+def revoke(
+    learner: Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")],
+    competency: Annotated[str, typer.Option(help="The badge's competency.")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the badge and audited).")],
+    framework: Annotated[
+        str | None, typer.Option(help="Framework id (default: the only one stored).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke the learner's badge for a competency: every copy they shared then checks as
+    revoked against this server's revocation list."""
+    service = _service()
+    framework = framework or only_framework(FrameworkService(service.context))
+    revoked = service.revoke(learner, framework, competency, reason=reason, by=CLI_ACTOR)
+    if as_json:
+        print_json([b.to_dict() for b in revoked])
+    else:
+        out.print(f"revoked the badge of {learner} for {competency} ({framework})")
+
+
 def register(parent: typer.Typer) -> None:
-    register_commands(badges_app, {"key": key, "issue": issue, "verify": verify})
+    register_commands(
+        badges_app,
+        {"key": key, "issue": issue, "verify": verify, "list": list_badges, "revoke": revoke},
+    )
     parent.add_typer(badges_app, name="badges")

@@ -292,6 +292,7 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
         "reviews": "reviews",
         "placements": "placements",
         "embed_tokens": "embed_tokens",
+        "badges": "badges",
     }
     with database.sessions() as session:
         for table in Base.metadata.sorted_tables:

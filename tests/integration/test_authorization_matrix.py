@@ -271,6 +271,13 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/learners", M_L, {"json": {"learner_id": "new-one", "name": "New"}}),
     ("GET", "/api/v1/learners/{learner_id}", R_L, {}),
     ("GET", "/api/v1/learners/{learner_id}/badges/{framework_id}/{competency_id}", R_L, {}),
+    ("GET", "/api/v1/learners/{learner_id}/badges", R_L, {}),
+    (
+        "POST",
+        "/api/v1/learners/{learner_id}/badges/{framework_id}/{competency_id}/revoke",
+        ACT,
+        {"json": {"reason": "copied"}},
+    ),
     ("POST", "/api/v1/learners/{learner_id}/embed-links", EMBED, {"json": {"minutes": 5}}),
     ("GET", "/api/v1/learners/{learner_id}/embed-links", EMBED, {}),
     ("DELETE", "/api/v1/learners/{learner_id}/embed-links/{link_id}", EMBED, {}),

@@ -16,6 +16,7 @@ from masterypath.api.app import create_app
 from masterypath.cli import app
 from masterypath.domain.evidence import BinaryOutcome, Evidence
 from masterypath.domain.framework import Competency, Framework, Prerequisite
+from masterypath.domain.status_list import LIST_SIZE, bit_is_set
 from masterypath.errors import ConfigurationError
 from masterypath.interop import vc_jwt
 from masterypath.interop.case import case_identifier
@@ -154,9 +155,109 @@ def test_the_cli_makes_a_key_issues_and_verifies(
     checked = runner.invoke(app, ["badges", "verify", str(token), "--json"])
     assert checked.exit_code == 0, checked.output
     assert json.loads(checked.output)["signed_by_this_issuer"] is True
+    assert json.loads(checked.output)["status"] == "active"
+    listed = runner.invoke(app, ["badges", "list", "kim", "--json"])
+    assert [(b["competency_id"], b["revoked"]) for b in json.loads(listed.output)] == [
+        ("select", False)
+    ]
+    assert "select" in runner.invoke(app, ["badges", "list", "kim"]).output
+    revoked = runner.invoke(
+        app, ["badges", "revoke", "kim", "--competency", "select", "--reason", "copied", "--json"]
+    )
+    assert revoked.exit_code == 0, revoked.output
+    assert json.loads(revoked.output)[0]["reason"] == "copied"
+    rechecked = runner.invoke(app, ["badges", "verify", str(token)])
+    assert rechecked.exit_code == 1
+    assert "revocation status: revoked" in " ".join(rechecked.output.split())
     head, payload, _ = issued.output.strip().split(".")
     token.write_text(f"{head}.{payload}.AAAA")
     broken = runner.invoke(app, ["badges", "verify", str(token)])
     assert broken.exit_code == 2 and "signature" in broken.output
     missing = runner.invoke(app, ["badges", "verify", str(tmp_path / "none.jwt")])
     assert missing.exit_code == 2 and "cannot read the badge" in missing.output
+
+
+def test_an_educator_revokes_a_badge_and_every_copy_then_checks_as_revoked(
+    course: ServiceContext, badge_key_file: Path
+) -> None:
+    client = admin_client(course, badge_settings(badge_key_file))
+    anyone = TestClient(client.app)
+    first = client.get(URL).json()
+    entry = first["credential"]["credentialStatus"]
+    index = int(entry["statusListIndex"])
+    assert entry == {
+        "id": f"https://school.example/badges/status/1#{index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": str(index),
+        "statusListCredential": "https://school.example/badges/status/1",
+    }
+    assert 0 <= index < LIST_SIZE
+    # asked again: a newer version of the same credential, on the same bit
+    again = client.get(URL).json()["credential"]
+    assert again["id"] == first["credential"]["id"] and again["credentialStatus"] == entry
+
+    def listed_bit(bit: int) -> bool:
+        answer = anyone.get("/badges/status/1")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/vc+jwt"
+        header, claims = vc_jwt.verify(answer.text)
+        assert header["jwk"] == vc_jwt.public_jwk(vc_jwt.read_key(badge_key_file))
+        assert claims["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
+        assert claims["iss"] == "https://school.example/"
+        return bit_is_set(claims["credentialSubject"]["encodedList"], bit)
+
+    assert not listed_bit(index)
+    checked = anyone.post("/badges/verify", json={"jwt": first["jwt"]}).json()
+    assert (checked["valid"], checked["status"]) == (True, "active")
+    issued = client.get("/api/v1/learners/kim/badges").json()
+    assert [(b["competency_id"], b["status_index"], b["revoked"]) for b in issued] == [
+        ("select", index, False)
+    ]
+    assert issued[0]["issued_by"].startswith("user:")
+    revoke = f"{URL}/revoke"
+    blank = client.post(revoke, json={"reason": " "})
+    assert blank.status_code == 422 and blank.json()["problems"][0]["field"] == "reason"
+    revoked = client.post(revoke, json={"reason": "work found to be copied"})
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()[0]["revoked"] and revoked.json()[0]["reason"] == "work found to be copied"
+    assert listed_bit(index)
+    checked = anyone.post("/badges/verify", json={"jwt": first["jwt"]}).json()
+    assert (checked["valid"], checked["status"]) == (False, "revoked")
+    assert checked["problems"] == ["credentialStatus: revoked on 2026-11-23"]
+    assert client.post(revoke, json={"reason": "twice"}).status_code == 404
+    # still mastered: asked again, a new badge on a new bit; the old copies stay revoked
+    renewed = client.get(URL).json()["credential"]["credentialStatus"]
+    assert int(renewed["statusListIndex"]) != index
+    assert len(client.get("/api/v1/learners/kim/badges").json()) == 2
+    # erasing the learner leaves no badge row, and the revoked bit set
+    assert client.delete("/api/v1/learners/kim").json()["deleted"]["badges"] == 2
+    assert client.get("/api/v1/learners/kim/badges").json() == []
+    assert listed_bit(index)
+    audit = [e["action"] for e in client.get("/api/v1/audit-log").json()]
+    assert audit.count("issue_badge") == 2 and audit.count("revoke_badge") == 1
+
+
+def test_a_foreign_or_unknown_status_is_not_taken_as_checked(
+    course: ServiceContext, badge_key_file: Path
+) -> None:
+    client = admin_client(course, badge_settings(badge_key_file))
+    anyone = TestClient(client.app)
+    _, claims = vc_jwt.verify(client.get(URL).json()["jwt"])
+    key = vc_jwt.read_key(badge_key_file)
+    elsewhere = claims | {
+        "credentialStatus": claims["credentialStatus"]
+        | {"statusListCredential": "https://other.example/status/3"}
+    }
+    checked = anyone.post("/badges/verify", json={"jwt": vc_jwt.sign(elsewhere, key)}).json()
+    assert (checked["valid"], checked["status"]) == (True, "unchecked")
+    free = (int(claims["credentialStatus"]["statusListIndex"]) + 1) % LIST_SIZE
+    unknown = claims | {
+        "credentialStatus": claims["credentialStatus"] | {"statusListIndex": str(free)}
+    }
+    checked = anyone.post("/badges/verify", json={"jwt": vc_jwt.sign(unknown, key)}).json()
+    assert checked["valid"] is False
+    assert checked["problems"] == ["credentialStatus: this server issued no badge with that bit"]
+    # without badge settings there is no list to serve
+    plain, _ = api_app(course)
+    assert plain.get("/badges/status/1").status_code == 503

@@ -1,17 +1,18 @@
-"""Open Badges 3.0 for mastered competencies: a learner's badge (``/api/v1``), and a
-check of any badge that anyone may ask for (``/badges/verify``)."""
+"""Open Badges 3.0 for mastered competencies: a learner's badges and their revocation
+(``/api/v1``), and what anyone may ask for: a check of any badge (``/badges/verify``) and
+the revocation list (``/badges/status/1``)."""
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.query import KNOWN_QUERY
-from masterypath.api.schemas import Text
+from masterypath.api.schemas import Strict, Text
 from masterypath.domain.access import Action, Principal
-from masterypath.services.badges import BadgeService
+from masterypath.services.badges import STATUS_LIST_PATH, BadgeService
 
 
 class BadgeOut(BaseModel):
@@ -30,7 +31,30 @@ class VerificationOut(BaseModel):
         description="Whether this server's issuer key signed it (the signature is checked "
         "against the key in the badge itself)."
     )
+    status: Literal["none", "active", "revoked", "unchecked"] = Field(
+        description="Its revocation status: none (no credentialStatus), active, revoked, or "
+        "unchecked (its list is another server's, which this one does not fetch)."
+    )
     credential: dict[str, Any]
+
+
+class RevokeIn(Strict):
+    reason: str = Field(
+        min_length=1, max_length=2000, description="Why (kept with the badge and audited)."
+    )
+
+
+class IssuedBadgeOut(BaseModel):
+    credential_id: str
+    framework_id: str
+    competency_id: str
+    status_index: int = Field(description="Its bit of the revocation list.")
+    issued_at: str
+    issued_by: str
+    revoked: bool
+    revoked_at: str | None
+    revoked_by: str | None
+    reason: str | None
 
 
 def badge_router(badges: BadgeService, allow: Callable[..., Any]) -> APIRouter:
@@ -42,12 +66,40 @@ def badge_router(badges: BadgeService, allow: Callable[..., Any]) -> APIRouter:
         learner_id: Text,
         framework_id: Text,
         competency_id: Text,
-        _: Annotated[Principal, allow(Action.READ_LEARNER, "learner_id")],
+        principal: Annotated[Principal, allow(Action.READ_LEARNER, "learner_id")],
     ) -> BadgeOut:
         """The learner's Open Badges 3.0 credential for a competency they have mastered,
-        signed now (a newer version of the same credential each time). 409 when the
-        competency is not mastered; 503 when this server is not set up to issue badges."""
-        return BadgeOut(**badges.issue(learner_id, framework_id, competency_id))
+        signed now (a newer version of the same credential each time, with the same bit
+        of the revocation list until it is revoked). 409 when the competency is not
+        mastered; 503 when this server is not set up to issue badges."""
+        issued = badges.issue(learner_id, framework_id, competency_id, by=principal.subject)
+        return BadgeOut(**issued)
+
+    @router.get("/learners/{learner_id}/badges")
+    def list_badges(
+        learner_id: Text,
+        _: Annotated[Principal, allow(Action.READ_LEARNER, "learner_id")],
+    ) -> list[IssuedBadgeOut]:
+        """Every badge issued to the learner, revoked ones included, oldest first."""
+        return [IssuedBadgeOut(**b.to_dict()) for b in badges.badges(learner_id)]
+
+    @router.post("/learners/{learner_id}/badges/{framework_id}/{competency_id}/revoke")
+    def revoke_badge(
+        learner_id: Text,
+        framework_id: Text,
+        competency_id: Text,
+        body: RevokeIn,
+        principal: Annotated[Principal, allow(Action.ACT_ON_LEARNER, "learner_id")],
+    ) -> list[IssuedBadgeOut]:
+        """Revoke the learner's badge for a competency (an educator's decision, with a
+        reason): its bit in the revocation list is set, so every copy the learner has
+        shared checks as revoked. 404 when no badge of it is in force. Asking for the
+        badge again later issues a new one, with a new bit, if the competency is
+        mastered then."""
+        revoked = badges.revoke(
+            learner_id, framework_id, competency_id, reason=body.reason, by=principal.subject
+        )
+        return [IssuedBadgeOut(**b.to_dict()) for b in revoked]
 
     return router
 
@@ -63,5 +115,16 @@ def verify_router(badges: BadgeService) -> APIRouter:
         Open Badges 3.0 JWT format requires (issuer, id, subject, start of validity). A
         token that cannot be read is a 422."""
         return VerificationOut(**badges.verify(body.jwt).to_dict())
+
+    @router.get(
+        STATUS_LIST_PATH,
+        response_class=Response,
+        responses={200: {"content": {"application/vc+jwt": {}}}},
+    )
+    def status_list() -> Response:
+        """The badges' revocation list: a W3C ``BitstringStatusListCredential`` signed now
+        as VC-JWT, where each badge's ``credentialStatus`` points (a set bit: revoked).
+        503 when this server issues no badges."""
+        return Response(badges.status_list(), media_type="application/vc+jwt")
 
     return router

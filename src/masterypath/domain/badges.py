@@ -74,10 +74,12 @@ def achievement_credential(
     salt: str,
     valid_from: datetime,
     alignment_url: str,
+    status: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The (unsigned) ``OpenBadgeCredential`` saying the learner achieved the competency.
     ``valid_from`` is kept to the second (the JWT's ``nbf`` must equal it);
-    ``alignment_url`` is the competency's CASE item URI."""
+    ``alignment_url`` is the competency's CASE item URI; ``status`` its
+    ``credentialStatus`` (where its revocation is published: ``domain/status_list.py``)."""
     if valid_from.tzinfo is None:
         raise ValidationError("valid_from", "must be timezone-aware")
     competency = framework.competency(competency_id)
@@ -113,7 +115,7 @@ def achievement_credential(
         "id": f"urn:uuid:{_stable_id(issuer.id, learner_id, framework.id, competency_id)}",
         "type": list(TYPES),
         "issuer": {"id": issuer.id, "type": ["Profile"], "name": issuer.name},
-        "validFrom": _iso(valid_from.replace(microsecond=0)),
+        "validFrom": iso_utc(valid_from.replace(microsecond=0)),
         "name": competency.title,
         "description": f"{competency.title} ({framework.title}), mastered.",
         "credentialSubject": {
@@ -130,7 +132,7 @@ def achievement_credential(
             ],
             "achievement": achievement,
         },
-    }
+    } | ({} if status is None else {"credentialStatus": dict(status)})
 
 
 def jwt_claims(credential: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,7 +192,8 @@ def _stable_id(*parts: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, "\x00".join(parts))
 
 
-def _iso(at: datetime) -> str:
+def iso_utc(at: datetime) -> str:
+    """``at`` in UTC as the credentials write it (``...Z``)."""
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

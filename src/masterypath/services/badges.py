@@ -1,9 +1,11 @@
-"""Open Badges 3.0 for mastered competencies: build, sign, verify (see
-``domain/badges.py`` for the credential and ``interop/vc_jwt.py`` for the proof).
+"""Open Badges 3.0 for mastered competencies: build, sign, verify, revoke (see
+``domain/badges.py`` for the credential, ``domain/status_list.py`` for revocation and
+``interop/vc_jwt.py`` for the proof).
 
-Nothing is stored: a badge is read from the same states as every other view (the
-competency's status, an educator's override included), and asking again signs a newer
-version of the same credential."""
+A badge is read from the same states as every other view (the competency's status, an
+educator's override included). Its first issue takes a random bit of the revocation list
+(``badges`` and ``badge_statuses``); asking again signs a newer version of the same
+credential with the same bit, until an educator revokes it."""
 
 from __future__ import annotations
 
@@ -14,9 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from masterypath.domain.badges import Issuer, achievement_credential, claim_problems, jwt_claims
 from masterypath.domain.policy import Status
+from masterypath.domain.status_list import (
+    ENTRY_TYPE,
+    LIST_SIZE,
+    encode_bits,
+    status_entry,
+    status_list_credential,
+)
 from masterypath.errors import ConfigurationError, ConflictError, NotFoundError, ValidationError
 from masterypath.interop import vc_jwt
 from masterypath.interop.case import case_identifier
@@ -24,6 +36,14 @@ from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
 from masterypath.settings import Settings
+from masterypath.store.people import PeopleRepository
+from masterypath.store.tables import BadgeRow, BadgeStatusRow
+
+STATUS_LIST_PATH = "/badges/status/1"
+"""Where the revocation list is published, under the issuer's URL."""
+MOST_USED = 0.9
+"""Share of the list's bits past which no new badge is issued (random bits get slow to
+find, and a badge's bit hides in a thinner crowd)."""
 
 UNCONFIGURED = (
     "this server issues no badges: set MASTERYPATH_BADGE_KEY_FILE (make a key with "
@@ -37,6 +57,12 @@ class BadgeSigner:
 
     issuer: Issuer
     key: rsa.RSAPrivateKey
+
+    @property
+    def status_list_url(self) -> str:
+        """The revocation list's URL: this server's, if the issuer URL is where it is
+        reached (as the settings ask)."""
+        return self.issuer.id.rstrip("/") + STATUS_LIST_PATH
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BadgeSigner | None:
@@ -66,6 +92,9 @@ class Verification:
     problems: list[str]
     credential: dict[str, Any]
     signed_by_this_issuer: bool
+    status: str = "none"
+    """``none`` (no credentialStatus), ``active``, ``revoked``, or ``unchecked`` (its list
+    is another server's, which this one does not fetch)."""
 
     @property
     def valid(self) -> bool:
@@ -76,7 +105,38 @@ class Verification:
             "valid": self.valid,
             "problems": self.problems,
             "signed_by_this_issuer": self.signed_by_this_issuer,
+            "status": self.status,
             "credential": self.credential,
+        }
+
+
+@dataclass(frozen=True)
+class IssuedBadge:
+    """A badge issued to a learner (the credential itself is signed anew when asked)."""
+
+    credential_id: str
+    learner_id: str
+    framework_id: str
+    competency_id: str
+    status_index: int
+    issued_at: datetime
+    issued_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+    reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "credential_id": self.credential_id,
+            "framework_id": self.framework_id,
+            "competency_id": self.competency_id,
+            "status_index": self.status_index,
+            "issued_at": self.issued_at.isoformat(),
+            "issued_by": self.issued_by,
+            "revoked": self.revoked_at is not None,
+            "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat(),
+            "revoked_by": self.revoked_by,
+            "reason": self.reason,
         }
 
 
@@ -85,10 +145,13 @@ class BadgeService:
         self.context = context
         self.signer = signer
 
-    def issue(self, learner_id: str, framework_id: str, competency_id: str) -> dict[str, Any]:
+    def issue(
+        self, learner_id: str, framework_id: str, competency_id: str, *, by: str = "system"
+    ) -> dict[str, Any]:
         """The learner's badge for a competency they have mastered: the credential and
         its compact JWS (``jwt``). A competency not mastered (now) is a
-        :class:`ConflictError`."""
+        :class:`ConflictError`. The first issue (and the first after a revocation) takes
+        a bit of the revocation list and is audited."""
         signer = self._signer()
         now = self.context.clock()
         progress = MasteryService(self.context).progress(learner_id, framework_id, now=now)
@@ -111,11 +174,75 @@ class BadgeService:
             valid_from=now,
             alignment_url=f"urn:uuid:{case_identifier(framework_id, competency_id)}",
         )
+        index = self._status_index(credential["id"], learner_id, framework_id, competency_id, by)
+        credential["credentialStatus"] = status_entry(signer.status_list_url, index)
         return {"credential": credential, "jwt": vc_jwt.sign(jwt_claims(credential), signer.key)}
 
+    def badges(self, learner_id: str) -> list[IssuedBadge]:
+        """Every badge issued to the learner, revoked ones included, oldest first."""
+        with self.context.sessions() as session:
+            rows = session.scalars(
+                select(BadgeRow)
+                .where(BadgeRow.learner_id == learner_id)
+                .order_by(BadgeRow.issued_at, BadgeRow.status_index)
+            ).all()
+            return [_issued(r) for r in rows]
+
+    def revoke(
+        self, learner_id: str, framework_id: str, competency_id: str, *, reason: str, by: str
+    ) -> list[IssuedBadge]:
+        """Revoke the learner's badge for the competency (every version: they share one
+        bit). :class:`NotFoundError` when no badge of it is in force. Audited."""
+        if not reason.strip():
+            raise ValidationError("reason", "must not be empty: say why the badge is revoked")
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            rows = session.scalars(
+                select(BadgeRow).where(
+                    BadgeRow.learner_id == learner_id,
+                    BadgeRow.framework_id == framework_id,
+                    BadgeRow.competency_id == competency_id,
+                    BadgeRow.revoked_at.is_(None),
+                )
+            ).all()
+            if not rows:
+                raise NotFoundError(
+                    "badge in force", f"{learner_id}/{framework_id}/{competency_id}"
+                )
+            for row in rows:
+                row.revoked_at, row.revoked_by, row.reason = now, by, reason
+                session.merge(BadgeStatusRow(status_index=row.status_index, revoked_at=now))
+            PeopleRepository(session).audit(
+                at=now,
+                actor=by,
+                action="revoke_badge",
+                target=learner_id,
+                framework_id=framework_id,
+                competency_id=competency_id,
+                status_index=[r.status_index for r in rows],
+                reason=reason,
+            )
+            return [_issued(r) for r in rows]
+
+    def status_list(self) -> str:
+        """The revocation list, signed now: a ``BitstringStatusListCredential`` as VC-JWT."""
+        signer = self._signer()
+        with self.context.sessions() as session:
+            revoked = session.scalars(
+                select(BadgeStatusRow.status_index).where(BadgeStatusRow.revoked_at.is_not(None))
+            ).all()
+        credential = status_list_credential(
+            issuer_id=signer.issuer.id,
+            list_url=signer.status_list_url,
+            encoded=encode_bits(revoked),
+            valid_from=self.context.clock(),
+        )
+        return vc_jwt.sign(jwt_claims(credential), signer.key)
+
     def verify(self, token: str, *, now: datetime | None = None) -> Verification:
-        """Check a badge's signature and claims (Open Badges 3.0 VC-JWT), and whether
-        this server's issuer key signed it. A token that cannot be read at all is a
+        """Check a badge's signature and claims (Open Badges 3.0 VC-JWT), whether this
+        server's issuer key signed it, and whether it was revoked (when its status list
+        is this server's). A token that cannot be read at all is a
         :class:`ValidationError`."""
         header, claims = vc_jwt.verify(token.strip())
         problems = claim_problems(claims, now=now or self.context.clock())
@@ -123,9 +250,105 @@ class BadgeService:
         credential = {
             k: v for k, v in claims.items() if k not in ("iss", "jti", "nbf", "sub", "exp")
         }
-        return Verification(problems, credential, ours)
+        status = self._status_of(credential.get("credentialStatus"), problems)
+        return Verification(problems, credential, ours, status)
+
+    def _status_of(self, entry: Any, problems: list[str]) -> str:
+        if entry is None:
+            return "none"
+        if isinstance(entry, list):  # the data model allows several; revocation decides
+            entry = next((e for e in entry if isinstance(e, dict)), {})
+        if not isinstance(entry, dict) or entry.get("type") != ENTRY_TYPE:
+            problems.append("credentialStatus: not a BitstringStatusListEntry")
+            return "unchecked"
+        if self.signer is None or entry.get("statusListCredential") != self.signer.status_list_url:
+            return "unchecked"
+        index = str(entry.get("statusListIndex", ""))
+        if not index.isdigit() or int(index) >= LIST_SIZE:
+            problems.append("credentialStatus: statusListIndex is not a bit of the list")
+            return "unchecked"
+        with self.context.sessions() as session:
+            bit = session.get(BadgeStatusRow, int(index))
+        if bit is None:
+            problems.append("credentialStatus: this server issued no badge with that bit")
+            return "unchecked"
+        if bit.revoked_at is not None:
+            problems.append(f"credentialStatus: revoked on {bit.revoked_at.date().isoformat()}")
+            return "revoked"
+        return "active"
+
+    def _status_index(
+        self, credential_id: str, learner_id: str, framework_id: str, competency_id: str, by: str
+    ) -> int:
+        """The bit of the learner's badge in force, or a new random one."""
+        for _ in range(3):  # two first issues at once may draw the same bit: draw again
+            try:
+                with self.context.sessions.begin() as session:
+                    held = session.scalar(
+                        select(BadgeRow.status_index).where(
+                            BadgeRow.learner_id == learner_id,
+                            BadgeRow.framework_id == framework_id,
+                            BadgeRow.competency_id == competency_id,
+                            BadgeRow.revoked_at.is_(None),
+                        )
+                    )
+                    if held is not None:
+                        return int(held)
+                    index = _free_bit(session)
+                    now = self.context.clock()
+                    session.add(BadgeStatusRow(status_index=index))
+                    session.add(
+                        BadgeRow(
+                            status_index=index,
+                            credential_id=credential_id,
+                            learner_id=learner_id,
+                            framework_id=framework_id,
+                            competency_id=competency_id,
+                            issued_at=now,
+                            issued_by=by,
+                        )
+                    )
+                    PeopleRepository(session).audit(
+                        at=now,
+                        actor=by,
+                        action="issue_badge",
+                        target=learner_id,
+                        framework_id=framework_id,
+                        competency_id=competency_id,
+                    )
+                    return index
+            except IntegrityError:
+                continue
+        raise ConflictError("status_index", credential_id, "no free bit after three draws")
 
     def _signer(self) -> BadgeSigner:
         if self.signer is None:
             raise ConfigurationError(UNCONFIGURED)
         return self.signer
+
+
+def _free_bit(session: Session) -> int:
+    used = session.scalar(select(func.count()).select_from(BadgeStatusRow)) or 0
+    if used >= MOST_USED * LIST_SIZE:
+        raise ConfigurationError(
+            f"the badges' revocation list is full ({used:,} of {LIST_SIZE:,} bits used)"
+        )
+    while True:
+        index = secrets.randbelow(LIST_SIZE)
+        if session.get(BadgeStatusRow, index) is None:
+            return index
+
+
+def _issued(row: BadgeRow) -> IssuedBadge:
+    return IssuedBadge(
+        row.credential_id,
+        row.learner_id,
+        row.framework_id,
+        row.competency_id,
+        row.status_index,
+        row.issued_at,
+        row.issued_by,
+        row.revoked_at,
+        row.revoked_by,
+        row.reason,
+    )

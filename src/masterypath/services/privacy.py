@@ -19,6 +19,7 @@ from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import (
     AccessLogRow,
     AlertRow,
+    BadgeRow,
     Base,
     CareerGoalRow,
     CohortMemberRow,
@@ -56,6 +57,7 @@ LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
     ("submissions", SubmissionRow),
     ("placements", PlacementRow),
     ("embed_tokens", EmbedTokenRow),
+    ("badges", BadgeRow),
     ("access_log", AccessLogRow),
 )
 """Every table that holds rows about one learner (by its ``learner_id`` column)."""

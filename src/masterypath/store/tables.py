@@ -647,3 +647,34 @@ class PlacementRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(ID))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class BadgeStatusRow(Base):
+    """One bit of the badges' revocation list, held from a badge's first issue on: set
+    (``revoked_at``) when the badge is revoked. Says nothing about the learner, so it
+    outlives an erasure: a revoked badge stays revoked, and no later badge reuses the bit
+    of one its learner still holds."""
+
+    __tablename__ = "badge_statuses"
+
+    status_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BadgeRow(Base):
+    """A badge issued to a learner for a competency, and its revocation bit. Asked for
+    again, the badge is signed anew with the same bit until it is revoked."""
+
+    __tablename__ = "badges"
+    __table_args__ = (Index("ix_badges_learner", "learner_id", "framework_id", "competency_id"),)
+
+    status_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    credential_id: Mapped[str] = mapped_column(String(100))
+    learner_id: Mapped[str] = mapped_column(String(ID))
+    framework_id: Mapped[str] = mapped_column(String(ID))
+    competency_id: Mapped[str] = mapped_column(String(ID))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_by: Mapped[str] = mapped_column(String(ID))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(ID))
+    reason: Mapped[str | None] = mapped_column(Text)
