@@ -29,6 +29,7 @@ from masterypath.demo import COURSE_WEEKS, default_start, load_demo_framework, s
 from masterypath.domain.access import Role
 from masterypath.domain.rubric import Criterion, Level, Rubric
 from masterypath.domain.scoring import SimilarityScorer
+from masterypath.errors import AuthenticationError
 from masterypath.interop import vc_jwt
 from masterypath.services.accounts import AccountService
 from masterypath.services.context import ServiceContext
@@ -393,6 +394,47 @@ def test_educator_filters_the_grid_and_overrides_with_a_reason(page: Any, site: 
     page.goto(f"{site.url}/app/learner/{site.learners[2]}")  # drill-down into that learner
     page.wait_for_function("() => document.body.dataset.updated !== undefined")
     assert page.locator("svg.map g.node").count() == 19
+
+
+def test_an_educator_shares_a_map_stops_the_link_and_revokes_a_badge(page: Any, site: Site) -> None:
+    framework = FrameworkService(site.context).summaries()[0].id
+    mastery = MasteryService(site.context)
+    learner, competency = next(
+        (lr, p.competency_id)
+        for lr in reversed(site.learners)
+        for p in mastery.progress(lr, framework)
+        if str(p.decision.status) == "mastered"
+    )
+    log_in(page, site, "teacher", "teacher-password")
+    badge = f"/api/v1/learners/{learner}/badges/{framework}/{competency}"
+    issued = page.evaluate(
+        """async (url) => (await fetch(url, { headers: {
+            Authorization: "Bearer " + sessionStorage.getItem("mp-token") } })).status""",
+        badge,
+    )
+    assert issued == 200
+    page.get_by_label("Learner to share or check").fill(learner)
+    page.get_by_label("An embed link works for").select_option("1440")
+    page.get_by_role("button", name="Make embed link").click()
+    url = page.locator("#sh-url")
+    url.wait_for()
+    link = url.input_value()
+    assert f"/embed/learner/{learner}?framework={framework}#token=mpe_" in link
+    token = link.split("#token=")[1]
+    assert site.accounts.authenticate(token).learner_id == learner
+    links = page.locator("#sh-lists table").first
+    links.get_by_role("button", name="Stop link").wait_for()
+    check_accessibility(page, "educator sharing")
+    links.get_by_role("button", name="Stop link").click()
+    page.locator("#live").get_by_text("stopped").wait_for(state="attached")
+    assert links.get_by_role("button").count() == 0 and "None." in links.inner_text()
+    with pytest.raises(AuthenticationError, match="revoked"):
+        site.accounts.authenticate(token)
+    badges = page.locator("#sh-lists table").nth(1)
+    badges.get_by_label(f"Why revoke {competency}").fill("Work found to be copied")
+    badges.get_by_role("button", name="Revoke").click()
+    badges.get_by_text("Work found to be copied").wait_for()
+    assert "revoked" in badges.inner_text()
 
 
 def test_the_api_documentation_renders_without_internet(page: Any, site: Site) -> None:

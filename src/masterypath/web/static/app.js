@@ -472,6 +472,66 @@ async function educatorPage() {
     } catch (error) { ovMessage.textContent = "Not applied: " + error.message; }
   });
 
+  // a learner's embed links (an LMS shows their map with one) and badges: make, stop, revoke
+  const shLearner = el("input", { id: "sh-learner", required: "required" });
+  const shMinutes = el("select", { id: "sh-minutes" },
+    ...[["60", "an hour"], ["480", "8 hours"], ["1440", "a day"]].map(([v, t]) => el("option", { value: v, text: t })));
+  const shOut = el("div", { id: "sh-out", "aria-live": "polite" });
+  const shLists = el("div", { id: "sh-lists" });
+  const cell = (text) => el("td", { text: String(text) });
+  const when = (iso) => iso.slice(0, 16).replace("T", " ");
+  const heads = (...names) => el("thead", {}, el("tr", {}, ...names.map((h) => el("th", { scope: "col", text: h }))));
+  async function showShared(learner) {
+    const base = `/api/v1/learners/${encodeURIComponent(learner)}`;
+    try {
+      const [links, badges] = await Promise.all([api(`${base}/embed-links`), api(`${base}/badges`)]);
+      const linkRows = links.map((l) => el("tr", {}, cell(l.id), cell(l.created_by), cell(when(l.expires_at)),
+        el("td", {}, el("button", { type: "button", text: "Stop", "aria-label": `Stop link ${l.id}`, onclick: async () => {
+          await api(`${base}/embed-links/${l.id}`, { method: "DELETE" });
+          say(`Link ${l.id} stopped.`);
+          await showShared(learner);
+        } }))));
+      const badgeRows = badges.map((b) => {
+        const id = `revoke-${b.status_index}`;
+        const reason = el("input", { id, required: "required" });
+        const revoke = el("form", { class: "inline" }, el("label", { for: id, text: `Why revoke ${b.competency_id}` }), reason,
+          el("button", { type: "submit", text: "Revoke" }));
+        revoke.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          try {
+            await api(`${base}/badges/${encodeURIComponent(b.framework_id)}/${encodeURIComponent(b.competency_id)}/revoke`, { method: "POST", json: { reason: reason.value } });
+            say(`Badge for ${b.competency_id} revoked.`);
+            await showShared(learner);
+          } catch (error) { fail("sh-out", error); }
+        });
+        return el("tr", {}, cell(b.competency_id), cell(when(b.issued_at)),
+          cell(b.revoked ? `revoked ${when(b.revoked_at)}: ${b.reason}` : "in force"), el("td", {}, b.revoked ? "" : revoke));
+      });
+      const none = (what) => [el("tr", {}, el("td", { colspan: "4", class: "muted", text: what }))];
+      shLists.replaceChildren(
+        el("table", {}, el("caption", { text: `Embed links of ${learner} that still work` }), heads("Link", "Made by", "Until", ""),
+          el("tbody", {}, ...(linkRows.length ? linkRows : none("None.")))),
+        el("table", {}, el("caption", { text: `Badges issued to ${learner}` }), heads("Competency", "Issued", "Status", ""),
+          el("tbody", {}, ...(badgeRows.length ? badgeRows : none("None yet.")))));
+    } catch (error) { fail("sh-lists", error); }
+  }
+  const shareForm = el("form", { id: "share-form" },
+    el("label", { for: "sh-learner", text: "Learner to share or check" }), shLearner,
+    el("label", { for: "sh-minutes", text: "An embed link works for" }), shMinutes,
+    el("p", {}, el("button", { type: "submit", class: "primary", text: "Make embed link" }), " ",
+      el("button", { type: "button", id: "sh-show", text: "Show links and badges", onclick: () => shLearner.reportValidity() && showShared(shLearner.value) })),
+    shOut);
+  shareForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const made = await api(`/api/v1/learners/${encodeURIComponent(shLearner.value)}/embed-links`, { method: "POST",
+        json: { framework_id: framework, minutes: Number(shMinutes.value) } });
+      shOut.replaceChildren(el("label", { for: "sh-url", text: `Embed link ${made.id} (shown once; put it in an iframe)` }),
+        el("input", { id: "sh-url", readonly: "readonly", value: made.url }));
+      await showShared(shLearner.value);
+    } catch (error) { fail("sh-out", error); }
+  });
+
   document.getElementById("content").replaceChildren(
     el("h2", { text: "Cohort grid" }),
     el("div", { class: "controls panel" },
@@ -483,7 +543,8 @@ async function educatorPage() {
     el("div", { class: "columns" },
       el("section", {}, el("h2", { text: "Override a status" }), el("div", { class: "panel" }, form, trail)),
       el("section", {}, el("h2", { text: "Alerts" }), alerts)),
-    el("section", {}, el("h2", { text: "Rubric judgements to review" }), reviews));
+    el("section", {}, el("h2", { text: "Rubric judgements to review" }), reviews),
+    el("section", {}, el("h2", { text: "Embed links and badges" }), el("div", { class: "panel" }, shareForm, shLists)));
   render();
   loadAlerts();
   loadReviews();
