@@ -17,11 +17,11 @@ from masterypath.api.app import create_app
 from masterypath.api.errors import NUL_REASON
 from masterypath.domain.access import Role, Scope
 from masterypath.interop.loader import load_framework_file
-from masterypath.services.accounts import AccountService, LoginThrottle
+from masterypath.services.accounts import AccountService, LoginThrottle, digest
 from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
 from masterypath.settings import Settings
-from masterypath.store.tables import Base
+from masterypath.store.tables import Base, EmbedTokenRow, TokenRow
 from tests.conftest import CHEAP_HASHER, FixedClock, admin_client, api_app, login
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -590,3 +590,29 @@ def test_an_embed_link_is_listed_and_revoked_before_it_expires(database: Service
     audit = client.get("/api/v1/audit-log", headers=login(client, "root", "root-password"))
     revoked = [e for e in audit.json() if e["action"] == "revoke_embed_token"]
     assert [(e["target"], e["detail"]["link"]) for e in revoked] == [("kim", shared["id"])]
+
+
+def test_expired_credentials_go_when_new_ones_come(database: ServiceContext) -> None:
+    """An expired login token or embed link can do nothing; it is not kept either."""
+    clock = database.clock
+    assert isinstance(clock, FixedClock)
+    accounts = AccountService(database, hasher=CHEAP_HASHER, token_ttl=timedelta(hours=1))
+    accounts.create_user("ana", "ana-password", Role.LEARNER, learner_id="ana")
+    accounts.login("ana", "ana-password")  # expires after an hour
+    accounts.create_embed_token("ana", by="test", minutes=5)
+    accounts.create_embed_token("kim", by="test", minutes=5)
+    clock.advance(minutes=30)
+    second = accounts.login("ana", "ana-password")  # the first still works: both kept
+    clock.advance(minutes=45)
+    third = accounts.login("ana", "ana-password")
+    fresh = accounts.create_embed_token("ana", by="test", minutes=5)
+
+    def stored(table: type[Base], column: str) -> list[str]:
+        with database.sessions() as session:
+            return sorted(session.scalars(select(getattr(table, column))).all())
+
+    kept = {digest(t.token) for t in (second, third)}
+    assert stored(TokenRow, "token_hash") == sorted(kept)  # the first, expired, is gone
+    # ana's expired link went with her new one; kim's stays until kim gets a new one
+    assert stored(EmbedTokenRow, "learner_id") == ["ana", "kim"]
+    assert digest(fresh.token) in stored(EmbedTokenRow, "token_hash")

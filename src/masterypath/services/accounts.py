@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -267,6 +267,10 @@ class AccountService:
         now = self.context.clock()
         expires = now + self.token_ttl
         with self.context.sessions.begin() as session:
+            # the account's expired tokens are of no more use: they go as a new one comes
+            session.execute(
+                delete(TokenRow).where(TokenRow.user_id == user.id, TokenRow.expires_at <= now)
+            )
             session.add(
                 TokenRow(
                     token_hash=digest(token), user_id=user.id, created_at=now, expires_at=expires
@@ -360,6 +364,12 @@ class AccountService:
         token = EMBED_PREFIX + secrets.token_urlsafe(32)
         expires_at = now + timedelta(minutes=minutes)
         with self.context.sessions.begin() as session:
+            # the learner's expired links name them to no purpose: they go as a new one comes
+            session.execute(
+                delete(EmbedTokenRow).where(
+                    EmbedTokenRow.learner_id == learner_id, EmbedTokenRow.expires_at <= now
+                )
+            )
             session.add(
                 EmbedTokenRow(
                     token_hash=digest(token),
