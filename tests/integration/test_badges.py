@@ -26,7 +26,7 @@ from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
 from masterypath.settings import Settings
-from tests.conftest import admin_client, api_app, badge_settings, login
+from tests.conftest import FixedClock, admin_client, api_app, badge_settings, login
 
 COURSE = Framework(
     id="sql",
@@ -261,3 +261,23 @@ def test_a_foreign_or_unknown_status_is_not_taken_as_checked(
     # without badge settings there is no list to serve
     plain, _ = api_app(course)
     assert plain.get("/badges/status/1").status_code == 503
+
+
+def test_the_revocation_list_is_signed_again_only_when_a_bit_changes(
+    course: ServiceContext, badge_key_file: Path
+) -> None:
+    client = admin_client(course, badge_settings(badge_key_file))
+    assert client.get(URL).status_code == 200
+    first = client.get("/badges/status/1").text
+    clock = course.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(hours=1)
+    assert client.get("/badges/status/1").text == first
+    assert client.post(f"{URL}/revoke", json={"reason": "copied"}).status_code == 200
+    changed = client.get("/badges/status/1").text
+    _, before = vc_jwt.verify(first)
+    _, after = vc_jwt.verify(changed)
+    assert (before["validFrom"], after["validFrom"]) == (
+        "2026-11-23T09:00:00Z",
+        "2026-11-23T10:00:00Z",
+    )

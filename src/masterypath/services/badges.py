@@ -144,6 +144,10 @@ class BadgeService:
     def __init__(self, context: ServiceContext, signer: BadgeSigner | None) -> None:
         self.context = context
         self.signer = signer
+        self._signed_list: tuple[frozenset[int], str] | None = None
+        """The revoked bits last published and their signed list: signing (RSA) costs
+        milliseconds and the list is open to anyone, so it is signed again only when a
+        bit changes."""
 
     def issue(
         self, learner_id: str, framework_id: str, competency_id: str, *, by: str = "system"
@@ -225,19 +229,29 @@ class BadgeService:
             return [_issued(r) for r in rows]
 
     def status_list(self) -> str:
-        """The revocation list, signed now: a ``BitstringStatusListCredential`` as VC-JWT."""
+        """The revocation list as a ``BitstringStatusListCredential`` in VC-JWT, signed
+        when its bits last changed (its ``validFrom``)."""
         signer = self._signer()
         with self.context.sessions() as session:
-            revoked = session.scalars(
-                select(BadgeStatusRow.status_index).where(BadgeStatusRow.revoked_at.is_not(None))
-            ).all()
+            revoked = frozenset(
+                session.scalars(
+                    select(BadgeStatusRow.status_index).where(
+                        BadgeStatusRow.revoked_at.is_not(None)
+                    )
+                ).all()
+            )
+        signed = self._signed_list
+        if signed is not None and signed[0] == revoked:
+            return signed[1]
         credential = status_list_credential(
             issuer_id=signer.issuer.id,
             list_url=signer.status_list_url,
             encoded=encode_bits(revoked),
             valid_from=self.context.clock(),
         )
-        return vc_jwt.sign(jwt_claims(credential), signer.key)
+        token = vc_jwt.sign(jwt_claims(credential), signer.key)
+        self._signed_list = (revoked, token)
+        return token
 
     def verify(self, token: str, *, now: datetime | None = None) -> Verification:
         """Check a badge's signature and claims (Open Badges 3.0 VC-JWT), whether this
