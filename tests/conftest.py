@@ -152,6 +152,7 @@ TABLES = (
     "model_versions",
     "learners",
     "evidence_competencies",
+    "evidence_voids",
     "evidence",
     "prerequisites",
     "items",

@@ -27,6 +27,7 @@ from masterypath.domain.policy import MasteryPolicy
 from masterypath.errors import ValidationError
 from masterypath.interop import strict_json
 from masterypath.services.careers import CareerService
+from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService, ReplaySummary
 
@@ -446,6 +447,24 @@ def refit(
     )
 
 
+def void_evidence(
+    learner: Annotated[str, typer.Argument(help="Learner id.")],
+    key: Annotated[str, typer.Argument(help="The evidence's key.")],
+    reason: Annotated[str, typer.Option(help="Why it was recorded in error.")],
+    by: Annotated[str, typer.Option("--by", help="Who voids it.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Void a piece of evidence recorded in error: the ledger keeps it, and the learner's
+    states are rebuilt without it (audited)."""
+    voided = EvidenceService(open_context()).void(learner, key, reason=reason, by=by)
+    if as_json:
+        print_json(voided.to_dict())
+    else:
+        out.print(
+            f"voided {key} of {learner}; states rebuilt in: {', '.join(voided.rebuilt) or '-'}"
+        )
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "status": status,
     "explain": explain,
@@ -460,6 +479,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "policy": policy,
     "replay": replay,
     "refit": refit,
+    "void-evidence": void_evidence,
 }
 
 

@@ -293,6 +293,7 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
         "placements": "placements",
         "embed_tokens": "embed_tokens",
         "badges": "badges",
+        "evidence_voids": "evidence_voids",
     }
     with database.sessions() as session:
         for table in Base.metadata.sorted_tables:

@@ -255,6 +255,13 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/evidence/batch", W_EV, {"json": "evidence-batch"}),
     ("GET", "/api/v1/evidence", R_L, {"params": {"learner_id": "{X}"}}),
     (
+        "POST",
+        "/api/v1/learners/{learner_id}/evidence-voids",
+        ACT,
+        {"json": {"key": "k", "reason": "r"}},
+    ),
+    ("GET", "/api/v1/learners/{learner_id}/evidence-voids", R_L, {}),
+    (
         "PUT",
         "/api/v1/learners/{learner_id}/attributes/{attribute}",
         ATTR,

@@ -41,6 +41,7 @@ from masterypath.api.schemas import (
     ItemOut,
     RecordOut,
     Text,
+    VoidIn,
 )
 from masterypath.api.security import Guard
 from masterypath.api.xapi import document_xapi_errors, statements_lane, xapi_router
@@ -317,6 +318,27 @@ def create_app(
                 learner_id=learner_id, competency_id=competency_id, limit=limit, offset=offset
             )
         ]
+
+    @v1.post("/learners/{learner_id}/evidence-voids", status_code=201, tags=["evidence"])
+    def void_evidence(
+        learner_id: Text,
+        body: VoidIn,
+        principal: Principal = allow(Action.ACT_ON_LEARNER, "learner_id"),
+    ) -> dict[str, Any]:
+        """Void a piece of the learner's evidence recorded in error (another learner's
+        work, a test post): the ledger keeps it, and the learner's states are rebuilt
+        without it in the same transaction (``rebuilt`` names the frameworks). 404 when the
+        learner has no evidence with that key; 409 when it is voided already."""
+        voided = evidence.void(learner_id, body.key, reason=body.reason, by=principal.subject)
+        return voided.to_dict()
+
+    @v1.get("/learners/{learner_id}/evidence-voids", tags=["evidence"])
+    def list_evidence_voids(
+        learner_id: Text,
+        _: Principal = allow(Action.READ_LEARNER, "learner_id"),
+    ) -> list[dict[str, Any]]:
+        """The learner's voided evidence: key, when, by whom and why."""
+        return [v.to_dict() for v in evidence.voids(learner_id)]
 
     @v1.put("/learners/{learner_id}/attributes/{attribute}", tags=["audit"])
     def put_attribute(

@@ -233,6 +233,13 @@ class EmbedIn(Strict):
     minutes: int = Field(default=60, ge=1, le=24 * 60, description="How long the link works.")
 
 
+class VoidIn(Strict):
+    key: Text = Field(description="The evidence's key (its idempotency key).")
+    reason: str = Field(
+        min_length=1, max_length=2000, description="Why it was recorded in error (audited)."
+    )
+
+
 class OverrideIn(Strict):
     framework_id: Text
     competency_id: Text

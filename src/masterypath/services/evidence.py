@@ -9,16 +9,30 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from masterypath.domain.evidence import Evidence
-from masterypath.errors import ConflictError, InvalidInputError, Problem
+from masterypath.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    Problem,
+    ValidationError,
+)
 from masterypath.interop.evidence_log import LogReadResult
 from masterypath.services.context import ServiceContext
 from masterypath.services.mastery import MasteryService, ledger_events
 from masterypath.services.privacy import PrivacyService
 from masterypath.store.mastery import MasteryRepository
+from masterypath.store.people import PeopleRepository
 from masterypath.store.repositories import CHUNK, EvidenceRepository, evidence_columns
+from masterypath.store.tables import (
+    CompetencyRow,
+    EvidenceCompetencyRow,
+    EvidenceRow,
+    EvidenceVoidRow,
+)
 
 Progress = Callable[[int], None]
 """Called with the number of rows just written."""
@@ -31,6 +45,29 @@ class RecordResult:
     """False when the same evidence (same key, same content) was stored before."""
     locked: tuple[str, ...] = ()
     """Competencies whose prerequisites were not met when it arrived (still recorded)."""
+
+
+@dataclass(frozen=True)
+class VoidResult:
+    """Evidence voided: which, whose, when, by whom, why, and the frameworks whose states
+    were rebuilt without it (empty when read back later)."""
+
+    key: str
+    learner_id: str
+    voided_at: datetime
+    voided_by: str
+    reason: str
+    rebuilt: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "learner_id": self.learner_id,
+            "voided_at": self.voided_at.isoformat(),
+            "voided_by": self.voided_by,
+            "reason": self.reason,
+            "rebuilt": list(self.rebuilt),
+        }
 
 
 @dataclass
@@ -143,6 +180,67 @@ class EvidenceService:
         counts.rejected += len(conflicts)
         counts.problems += conflicts
         return counts
+
+    def void(self, learner_id: str, key: str, *, reason: str, by: str) -> VoidResult:
+        """Void a piece of the learner's evidence recorded in error: the ledger keeps it,
+        a void record says who, when and why, and the learner's states in every framework
+        it is about are rebuilt without it, all in one transaction (audited).
+        :class:`NotFoundError` when the learner has no evidence with ``key``;
+        :class:`ConflictError` when it is voided already."""
+        if not reason.strip():
+            raise ValidationError("reason", "must not be empty: say why the evidence is voided")
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            row = session.scalar(
+                select(EvidenceRow).where(
+                    EvidenceRow.key == key, EvidenceRow.learner_id == learner_id
+                )
+            )
+            if row is None:
+                raise NotFoundError("evidence", key)
+            if session.get(EvidenceVoidRow, row.id) is not None:
+                raise ConflictError("key", key, "is voided already")
+            session.add(
+                EvidenceVoidRow(
+                    evidence_id=row.id,
+                    evidence_key=key,
+                    learner_id=learner_id,
+                    voided_at=now,
+                    voided_by=by,
+                    reason=reason,
+                )
+            )
+            session.flush()
+            competencies = select(EvidenceCompetencyRow.competency_id).where(
+                EvidenceCompetencyRow.evidence_id == row.id
+            )
+            frameworks = sorted(
+                session.scalars(
+                    select(CompetencyRow.framework_id)
+                    .where(CompetencyRow.id.in_(competencies))
+                    .distinct()
+                ).all()
+            )
+            mastery = MasteryService(self.context)
+            for framework_id in frameworks:
+                mastery.rebuild(session, framework_id, learner_id=learner_id)
+            PeopleRepository(session).audit(
+                at=now, actor=by, action="void_evidence", target=learner_id, key=key, reason=reason
+            )
+        return VoidResult(key, learner_id, now, by, reason, tuple(frameworks))
+
+    def voids(self, learner_id: str) -> list[VoidResult]:
+        """The learner's voided evidence, oldest void first."""
+        with self.context.sessions() as session:
+            rows = session.scalars(
+                select(EvidenceVoidRow)
+                .where(EvidenceVoidRow.learner_id == learner_id)
+                .order_by(EvidenceVoidRow.voided_at, EvidenceVoidRow.evidence_id)
+            ).all()
+            return [
+                VoidResult(r.evidence_key, r.learner_id, r.voided_at, r.voided_by, r.reason, ())
+                for r in rows
+            ]
 
     def find(
         self,

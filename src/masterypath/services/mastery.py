@@ -372,26 +372,9 @@ class MasteryService:
         """Rebuild every state of ``framework_id`` from the ledger in one transaction;
         overrides and acknowledged alerts are kept, alerts are not raised twice."""
         start = time.perf_counter()
-        now = self.context.clock()
         with self.context.sessions.begin() as session:
-            repo = MasteryRepository(session)
-            framework = self.framework(session, framework_id)
-            repo.clear_projection(framework_id)
-            projector = Projector(
-                FrameworkRuntime.load(repo, framework, self.context.cache),
-                {},
-                repo.active_overrides(framework_id),
-            )
-            n = 0
-            for event in repo.ledger_events(framework.ids):
-                projector.apply(event)
-                n += 1
-                if progress is not None and n % 10_000 == 0:
-                    progress(10_000)
-            if progress is not None:
-                progress(n % 10_000)
-            self._write(repo, projector, now=now, bulk=True)
-            counts = repo.status_counts(framework_id)
+            n, projector = self.rebuild(session, framework_id, progress=progress)
+            counts = MasteryRepository(session).status_counts(framework_id)
         return ReplaySummary(
             framework_id,
             n,
@@ -400,6 +383,35 @@ class MasteryService:
             counts,
             len(projector.alerts),
         )
+
+    def rebuild(
+        self,
+        session: Session,
+        framework_id: str,
+        *,
+        learner_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[int, Projector]:
+        """Within the caller's transaction, rebuild the framework's states (one learner's,
+        if given) from the ledger: the events applied, and the projector that holds them."""
+        repo = MasteryRepository(session)
+        framework = self.framework(session, framework_id)
+        repo.clear_projection(framework_id, learner_id=learner_id)
+        overrides = repo.active_overrides(
+            framework_id, None if learner_id is None else [learner_id]
+        )
+        runtime = FrameworkRuntime.load(repo, framework, self.context.cache)
+        projector = Projector(runtime, {}, overrides)
+        n = 0
+        for event in repo.ledger_events(framework.ids, learner_id=learner_id):
+            projector.apply(event)
+            n += 1
+            if progress is not None and n % 10_000 == 0:
+                progress(10_000)
+        if progress is not None:
+            progress(n % 10_000)
+        self._write(repo, projector, now=self.context.clock(), bulk=True)
+        return n, projector
 
     def refit(self, framework_id: str, *, model: str = "bkt", seed: int = 0) -> dict[str, Any]:
         """Fit ``model`` on the framework's ledger, store it as the new active version, and

@@ -35,6 +35,7 @@ from masterypath.store.tables import (
     CompetencyRow,
     EvidenceCompetencyRow,
     EvidenceRow,
+    EvidenceVoidRow,
     FrameworkRow,
     LearnerRow,
     MasteryEventRow,
@@ -482,9 +483,13 @@ class MasteryRepository:
             .values(status=str(status))
         )
 
-    def clear_projection(self, framework_id: str) -> None:
+    def clear_projection(self, framework_id: str, *, learner_id: str | None = None) -> None:
+        """Delete the framework's states and decision trail (one learner's, if given)."""
         for table in (MasteryStateRow, MasteryEventRow):
-            self.session.execute(delete(table).where(table.framework_id == framework_id))
+            stmt = delete(table).where(table.framework_id == framework_id)
+            if learner_id is not None:
+                stmt = stmt.where(table.learner_id == learner_id)
+            self.session.execute(stmt)
 
     def add_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Rows of (evidence_id, framework_id, competency_id, learner_id, estimate_before,
@@ -535,10 +540,15 @@ class MasteryRepository:
         return list(dict.fromkeys(r for r in rows if r is not None))[:limit]
 
     # -- ledger ----------------------------------------------------------------------------
-    def ledger_events(self, competency_ids: Sequence[str]) -> Iterator[LedgerEvent]:
-        """Every ledger row about any of ``competency_ids``, by learner then arrival (the
-        order the live pipeline processed them in), with those of its competencies that are
-        among ``competency_ids``."""
+    def ledger_events(
+        self, competency_ids: Sequence[str], *, learner_id: str | None = None
+    ) -> Iterator[LedgerEvent]:
+        """Every ledger row about any of ``competency_ids`` (of one learner, if given) that
+        is not voided, by learner then arrival (the order the live pipeline processed them
+        in), with those of its competencies that are among ``competency_ids``."""
+        voided = select(EvidenceVoidRow.evidence_id).where(
+            EvidenceVoidRow.evidence_id == EvidenceRow.id
+        )
         stmt = (
             select(
                 EvidenceRow.id,
@@ -551,9 +561,11 @@ class MasteryRepository:
                 EvidenceRow.item_id,
             )
             .join(EvidenceCompetencyRow, EvidenceCompetencyRow.evidence_id == EvidenceRow.id)
-            .where(EvidenceCompetencyRow.competency_id.in_(list(competency_ids)))
+            .where(EvidenceCompetencyRow.competency_id.in_(list(competency_ids)), ~voided.exists())
             .order_by(EvidenceRow.learner_id, EvidenceRow.id, EvidenceCompetencyRow.position)
         )
+        if learner_id is not None:
+            stmt = stmt.where(EvidenceRow.learner_id == learner_id)
         if self.session.get_bind().dialect.name == "postgresql":
             # a server-side cursor otherwise gets a fast-start plan (nested loops over the
             # learner index) that takes minutes on a full log; we read every row anyway

@@ -125,6 +125,22 @@ class EvidenceRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class EvidenceVoidRow(Base):
+    """Evidence voided: recorded in error (another learner's work, a test post, a mistaken
+    import). The ledger keeps the evidence; every state is rebuilt without it."""
+
+    __tablename__ = "evidence_voids"
+
+    evidence_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("evidence.id"), primary_key=True, autoincrement=False
+    )
+    evidence_key: Mapped[str] = mapped_column(String(KEY))
+    learner_id: Mapped[str] = mapped_column(String(ID), index=True)
+    voided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    voided_by: Mapped[str] = mapped_column(String(ID))
+    reason: Mapped[str] = mapped_column(Text)
+
+
 class EvidenceCompetencyRow(Base):
     """The competencies one piece of evidence is about (several for a multi-skill item)."""
 

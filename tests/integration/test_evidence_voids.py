@@ -1,0 +1,158 @@
+"""Voiding evidence recorded in error: the ledger keeps it, and the learner's states are
+exactly those of a ledger that never held it (both backends)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from masterypath.domain.evidence import BinaryOutcome, Evidence
+from masterypath.domain.framework import Competency, Framework, Prerequisite
+from masterypath.errors import ConflictError, NotFoundError, ValidationError
+from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
+from masterypath.settings import Settings
+from masterypath.store.database import upgrade
+from masterypath.store.mastery import MasteryRepository
+from tests.conftest import admin_client
+
+T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FRAMEWORK = Framework(
+    id="sql",
+    title="Databases",
+    competencies=(
+        Competency("select", "SELECT"),
+        Competency("join", "Joins", prerequisites=(Prerequisite("select"),)),
+    ),
+)
+
+
+def answer(learner: str, n: int, competency: str, correct: bool) -> Evidence:
+    return Evidence.create(
+        key=f"{learner}-{n}",
+        learner_id=learner,
+        competency_ids=(competency,),
+        outcome=BinaryOutcome(correct),
+        timestamp=T + timedelta(minutes=n),
+    )
+
+
+def states(context: ServiceContext, learner: str) -> dict[str, dict[str, Any]]:
+    """The learner's stored states, without the learner's id in them (to compare two
+    learners): evidence keys are read without the ``LEARNER-`` prefix."""
+    with context.sessions() as session:
+        stored = MasteryRepository(session).load_states("sql", [learner])
+    out = {}
+    for (_, cid), s in stored.items():
+        state = {k: v for k, v in s.state.to_dict().items() if k != "learner_id"}
+        state["recent_evidence"] = [k.removeprefix(f"{learner}-") for k in state["recent_evidence"]]
+        out[cid] = state | {"status": str(s.status)}
+    return out
+
+
+def record_with_twin(
+    evidence: EvidenceService, learner: str, pattern: list[tuple[str, bool]], voided: set[int]
+) -> str:
+    """Record ``pattern`` for ``learner``, and for a twin learner all of it but ``voided``
+    (the ledger that never held them); the twin's id."""
+    twin = f"{learner}-twin"
+    evidence.record_many([answer(learner, n, c, ok) for n, (c, ok) in enumerate(pattern)])
+    evidence.record_many(
+        [answer(twin, n, c, ok) for n, (c, ok) in enumerate(pattern) if n not in voided]
+    )
+    return twin
+
+
+def test_voided_evidence_leaves_the_states_of_a_ledger_that_never_held_it(
+    database: ServiceContext,
+) -> None:
+    FrameworkService(database).save(FRAMEWORK)
+    evidence, mastery = EvidenceService(database), MasteryService(database)
+    # four right answers posted for kim were a test post; her own are mostly wrong
+    pattern = [("select", False), ("select", True), ("select", False)] + [("select", True)] * 4
+    pattern += [("join", True), ("join", False)]
+    twin = record_with_twin(evidence, "kim", pattern, voided={3, 4, 5, 6})
+    before = {p.competency_id: p.decision.status for p in mastery.progress("kim", "sql", now=T)}
+    assert before["select"] == "mastered"
+    for n in (3, 4, 5, 6):
+        voided = evidence.void("kim", f"kim-{n}", reason="a test post", by="user:ed")
+        assert voided.rebuilt == ("sql",)
+    assert states(database, "kim") == states(database, twin)
+    after = {p.competency_id: p.decision.status for p in mastery.progress("kim", "sql", now=T)}
+    assert after["select"] != "mastered"
+    explanation = mastery.progress("kim", "sql", now=T)[0].decision.explanation
+    assert not {f"kim-{n}" for n in (3, 4, 5, 6)} & set(explanation.evidence_keys)
+    # the ledger keeps it; a whole replay honours the voids
+    assert len(evidence.find(learner_id="kim")) == len(pattern)
+    mastery.replay("sql")
+    assert states(database, "kim") == states(database, twin)
+    assert [v.key for v in evidence.voids("kim")] == [f"kim-{n}" for n in (3, 4, 5, 6)]
+    # refused, naming why, and nothing stored
+    with pytest.raises(ConflictError, match="voided already"):
+        evidence.void("kim", "kim-3", reason="again", by="user:ed")
+    with pytest.raises(NotFoundError):
+        evidence.void("kim", f"{twin}-0", reason="not hers", by="user:ed")
+    with pytest.raises(ValidationError, match="reason"):
+        evidence.void("kim", "kim-0", reason=" ", by="user:ed")
+    assert len(evidence.voids("kim")) == 4
+
+
+def test_voiding_over_the_api_is_audited_and_an_educators_decision(
+    database: ServiceContext,
+) -> None:
+    FrameworkService(database).save(FRAMEWORK)
+    EvidenceService(database).record_many([answer("kim", n, "select", True) for n in range(3)])
+    client = admin_client(database)
+    url = "/api/v1/learners/kim/evidence-voids"
+    made = client.post(url, json={"key": "kim-1", "reason": "posted twice by the LMS"})
+    assert made.status_code == 201, made.text
+    assert made.json()["rebuilt"] == ["sql"] and made.json()["voided_by"].startswith("user:")
+    assert client.post(url, json={"key": "kim-1", "reason": "x"}).status_code == 409
+    assert client.post(url, json={"key": "nope", "reason": "x"}).status_code == 404
+    blank = client.post(url, json={"key": "kim-2", "reason": ""})
+    assert blank.status_code == 422 and blank.json()["problems"][0]["field"] == "reason"
+    listed = client.get(url).json()
+    assert [(v["key"], v["reason"]) for v in listed] == [("kim-1", "posted twice by the LMS")]
+    audit = client.get("/api/v1/audit-log").json()
+    assert [e["detail"]["key"] for e in audit if e["action"] == "void_evidence"] == ["kim-1"]
+    export = client.get("/api/v1/learners/kim/export").json()
+    assert [v["evidence_key"] for v in export["evidence_voids"]] == ["kim-1"]
+    assert client.delete("/api/v1/learners/kim").json()["deleted"]["evidence_voids"] == 1
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceContext]:
+    path: Path = tmp_path_factory.mktemp("voids") / "voids.db"
+    context = ServiceContext.from_settings(Settings(database_url=f"sqlite:///{path}"))
+    upgrade(context.engine)
+    FrameworkService(context).save(FRAMEWORK)
+    yield context
+    context.engine.dispose()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pattern=st.lists(
+        st.tuples(st.sampled_from(["select", "join"]), st.booleans()), min_size=1, max_size=12
+    ),
+    data=st.data(),
+)
+def test_any_voided_subset_leaves_the_states_of_the_ledger_without_it(
+    scratch: ServiceContext, pattern: list[tuple[str, bool]], data: st.DataObject
+) -> None:
+    voided = data.draw(st.sets(st.integers(0, len(pattern) - 1)))
+    learner = uuid.uuid4().hex[:8]
+    evidence = EvidenceService(scratch)
+    twin = record_with_twin(evidence, learner, pattern, voided)
+    for n in sorted(voided):
+        evidence.void(learner, f"{learner}-{n}", reason="error", by="test")
+    assert states(scratch, learner) == states(scratch, twin)
