@@ -260,3 +260,54 @@ def test_one_id_created_at_once_is_stored_once_and_the_others_are_told_409(
         errors = _at_once(4, create)
         assert len(errors) == 3, errors  # one of the four created it
         assert all(isinstance(e, ConflictError) for e in errors), errors
+
+
+def test_a_void_or_replay_while_the_learner_posts_loses_no_update(pg: ServiceContext) -> None:
+    """Voiding and a replay rebuild the learner's states while writers post for the same
+    learner: the learner lock orders them, so the states end as a replay of the ledger
+    (without the voided evidence) gives them."""
+    from masterypath.domain.framework import Competency, Framework
+    from masterypath.services.frameworks import FrameworkService
+    from masterypath.services.mastery import MasteryService
+    from masterypath.store.mastery import MasteryRepository
+
+    FrameworkService(pg).save(
+        Framework(id="race", title="Race", competencies=(Competency(id="add", title="Add"),))
+    )
+
+    def answer(key: str, n: int, correct: bool) -> Evidence:
+        return Evidence.create(
+            key=key,
+            learner_id="l1",
+            competency_ids=("add",),
+            outcome=BinaryOutcome(correct),
+            timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+            sequence=n,
+        )
+
+    EvidenceService(pg).record_many([answer(f"old-{n}", n, n % 2 == 0) for n in range(10)])
+    writers, per_writer, voided = 4, 6, 5
+
+    def work(w: int) -> None:
+        service = EvidenceService(pg)
+        if w == writers:
+            for n in range(voided):
+                service.void("l1", f"old-{n}", reason="a test post", by="test")
+            return
+        if w == writers + 1:  # a whole replay at the same time, as an admin may start one
+            MasteryService(pg).replay("race")
+            return
+        for n in range(per_writer):
+            service.record(answer(f"w{w}-{n}", 100 + n, (w + n) % 3 != 0))
+
+    assert _at_once(writers + 2, work, timeout=120) == []
+
+    def snapshot() -> dict[tuple[str, str], dict[str, object]]:
+        with pg.sessions() as session:
+            states = MasteryRepository(session).load_states("race", ["l1"])
+        return {k: {**v.state.to_dict(), "status": str(v.status)} for k, v in states.items()}
+
+    live = snapshot()
+    assert live[("l1", "add")]["n_evidence"] == 10 - voided + writers * per_writer
+    MasteryService(pg).replay("race")
+    assert snapshot() == live

@@ -191,6 +191,8 @@ class EvidenceService:
             raise ValidationError("reason", "must not be empty: say why the evidence is voided")
         now = self.context.clock()
         with self.context.sessions.begin() as session:
+            # first, as the rebuild would: a post for this learner waits for it
+            MasteryRepository(session).lock_learners([learner_id], now=now)
             row = session.scalar(
                 select(EvidenceRow).where(
                     EvidenceRow.key == key, EvidenceRow.learner_id == learner_id

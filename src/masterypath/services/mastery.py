@@ -396,6 +396,12 @@ class MasteryService:
         if given) from the ledger: the events applied, and the projector that holds them."""
         repo = MasteryRepository(session)
         framework = self.framework(session, framework_id)
+        # as a live write does, first: a post for these learners waits for the rebuilt
+        # states instead of updating the ones this transaction replaces
+        learners = (
+            [learner_id] if learner_id is not None else repo.learners_with_evidence(framework.ids)
+        )
+        repo.lock_learners(learners, now=self.context.clock())
         repo.clear_projection(framework_id, learner_id=learner_id)
         overrides = repo.active_overrides(
             framework_id, None if learner_id is None else [learner_id]

@@ -540,6 +540,18 @@ class MasteryRepository:
         return list(dict.fromkeys(r for r in rows if r is not None))[:limit]
 
     # -- ledger ----------------------------------------------------------------------------
+    def learners_with_evidence(self, competency_ids: Sequence[str]) -> list[str]:
+        """The learners who have evidence about any of ``competency_ids``, sorted."""
+        return list(
+            self.session.scalars(
+                select(EvidenceRow.learner_id)
+                .join(EvidenceCompetencyRow, EvidenceCompetencyRow.evidence_id == EvidenceRow.id)
+                .where(EvidenceCompetencyRow.competency_id.in_(list(competency_ids)))
+                .distinct()
+                .order_by(EvidenceRow.learner_id)
+            )
+        )
+
     def ledger_events(
         self, competency_ids: Sequence[str], *, learner_id: str | None = None
     ) -> Iterator[LedgerEvent]:
