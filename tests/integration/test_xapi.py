@@ -12,14 +12,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from masterypath.domain.access import Scope
 from masterypath.errors import ConflictError
 from masterypath.interop.loader import load_framework_file
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.group_commit import GroupCommitter
+from masterypath.services.mastery import MasteryService
 from masterypath.services.xapi import XapiService
-from tests.conftest import FixedClock, admin_client
+from tests.conftest import FixedClock, admin_client, api_app
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 V = {"X-Experience-API-Version": "1.0.3"}
@@ -115,7 +117,7 @@ def test_put_stores_under_the_given_id(client: TestClient) -> None:
         "/xapi/statements", params={"statementId": statement(8)["id"]}, json=statement(9), headers=V
     )
     assert other.status_code == 400 and "statementId" in other.json()["message"]
-    # voiding statements are refused, so no statement is ever voided: not a list of others
+    # a statement that no voiding statement names is not found as a voided one
     sid = statement(7)["id"]
     voided = client.get("/xapi/statements", params={"voidedStatementId": sid}, headers=V)
     assert voided.status_code == 404 and voided.json()["error"] == "not_found"
@@ -390,3 +392,81 @@ def test_the_lrs_records_who_sent_a_statement_as_its_authority(client: TestClien
     assert "head@school.example" not in str(stored)
     # a re-post is still the same statement (authority is not part of its content)
     assert client.post("/xapi/statements", json=statement(1), headers=V).status_code == 200
+
+
+def voiding(n: int, target: str, **changes: Any) -> dict[str, Any]:
+    s: dict[str, Any] = {
+        "id": f"9f2a1c00-0000-4000-8000-{n:012d}",
+        "actor": {
+            "objectType": "Agent",
+            "account": {"homePage": "https://lms.example", "name": "teacher-1"},
+        },
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
+        "object": {"objectType": "StatementRef", "id": target},
+    }
+    s.update(changes)
+    return s
+
+
+def test_a_voiding_statement_voids_a_statement_and_its_evidence(
+    client: TestClient, database: ServiceContext
+) -> None:
+    ids = [statement(n)["id"] for n in range(1, 5)]
+    assert client.post("/xapi/statements", json=[statement(n) for n in range(1, 5)], headers=V)
+
+    def evidence_counts() -> dict[str, int]:
+        progress = MasteryService(database).progress("stu-1", "dbcourse")
+        return {p.competency_id: p.decision.explanation.n_evidence for p in progress}
+
+    before = evidence_counts()
+    posted = client.post("/xapi/statements", json=voiding(1, ids[0]), headers=V)
+    assert posted.status_code == 200, posted.text
+    assert posted.json() == [voiding(1, ids[0])["id"]]
+    # idempotent; the same id voiding another statement is a conflict
+    assert client.post("/xapi/statements", json=voiding(1, ids[0]), headers=V).status_code == 200
+    assert client.post("/xapi/statements", json=voiding(1, ids[1]), headers=V).status_code == 409
+    # the voided statement is found by voidedStatementId only, and left out of lists
+    one = {"statementId": ids[0]}
+    assert client.get("/xapi/statements", params=one, headers=V).status_code == 404
+    found = client.get("/xapi/statements", params={"voidedStatementId": ids[0]}, headers=V)
+    assert found.status_code == 200 and found.json()["id"] == ids[0]
+    not_voided = client.get("/xapi/statements", params={"voidedStatementId": ids[1]}, headers=V)
+    assert not_voided.status_code == 404
+    listed = [s["id"] for s in client.get("/xapi/statements", headers=V).json()["statements"]]
+    assert sorted(listed) == sorted([voiding(1, ids[0])["id"], *ids[1:]])
+    # its evidence is voided, and the learner's states rebuilt without it
+    voids = client.get("/api/v1/learners/stu-1/evidence-voids").json()
+    assert [(v["key"], v["reason"]) for v in voids] == [
+        (f"xapi:{ids[0]}", f"voided by xAPI statement {voiding(1, ids[0])['id']}")
+    ]
+    assert evidence_counts()["select"] == before["select"] - 1
+    # refused, each naming why, and nothing stored
+    cases = [
+        (voiding(2, "00000000-0000-4000-8000-000000000000"), "no statement with this id"),
+        (voiding(3, voiding(1, ids[0])["id"]), "cannot be voided"),
+        (voiding(4, ids[1], object={"objectType": "Activity", "id": "https://x.a/1"}), "Ref"),
+        ([voiding(5, ids[1]), statement(6)], "request of their own"),
+    ]
+    for body, reason in cases:
+        refused = client.post("/xapi/statements", json=body, headers=V)
+        assert refused.status_code == 400 and reason in refused.text, refused.text
+    assert len(client.get("/api/v1/learners/stu-1/evidence-voids").json()) == 1
+
+
+def test_only_who_may_write_a_learners_statements_may_void_them(database: ServiceContext) -> None:
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    client, accounts = api_app(database)
+    writer = accounts.create_api_key("lms", [Scope.XAPI_WRITE], by="test").key
+    lms = {"Authorization": f"Bearer {writer}", **V}
+    assert client.post("/xapi/statements", json=statement(1), headers=lms).status_code == 200
+    reader = accounts.create_api_key("reader", [Scope.XAPI_READ], by="test").key
+    refused = client.post(
+        "/xapi/statements",
+        json=voiding(1, statement(1)["id"]),
+        headers={"Authorization": f"Bearer {reader}", **V},
+    )
+    assert refused.status_code == 403
+    done = client.post("/xapi/statements", json=voiding(1, statement(1)["id"]), headers=lms)
+    assert done.status_code == 200

@@ -1,5 +1,6 @@
 """``/xapi/statements``: receive xAPI statements as evidence (see ``services/xapi.py``)."""
 
+import asyncio
 import base64
 import binascii
 import json
@@ -22,13 +23,14 @@ from masterypath.api.query import refuse_unknown
 from masterypath.api.security import Guard
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.evidence import EARLIEST, LATEST
-from masterypath.errors import InvalidInputError, NotFoundError, Problem, ValidationError
+from masterypath.errors import InvalidInputError, Problem, ValidationError
 from masterypath.interop import strict_json
 from masterypath.services.xapi import (
     Cursor,
     StatementQuery,
     XapiService,
     check_version,
+    is_voiding,
     learner_of,
 )
 
@@ -67,9 +69,30 @@ def _json(body: bytes) -> Any:
 async def _store(
     xapi: XapiService, guard: Guard, principal: Principal, request: Request, statements: list[Any]
 ) -> list[str]:
+    if any(is_voiding(s) for s in statements):
+        return await _void(xapi, guard, principal, request, statements)
     await guard.check_async(principal, Action.WRITE_XAPI, xapi.learners_of(statements))
     ids, _ = await xapi.record_async(statements, authority=authority(principal, request))
     return ids
+
+
+async def _void(
+    xapi: XapiService, guard: Guard, principal: Principal, request: Request, statements: list[Any]
+) -> list[str]:
+    """Voiding statements (xAPI 2.3.2): the sender must be allowed to write statements of
+    the learners whose statements they void. They come on their own: a list that mixes
+    them with other statements is a 400 (the two are stored by different paths, and a
+    request is all or nothing)."""
+    if not all(is_voiding(s) for s in statements):
+        raise InvalidInputError(
+            "xAPI statements",
+            [Problem("body", "verb.id", "send voiding statements in a request of their own")],
+        )
+    learners = await asyncio.to_thread(xapi.voided_learners, statements)
+    await guard.check_async(principal, Action.WRITE_XAPI, learners)
+    return await asyncio.to_thread(
+        lambda: xapi.void(statements, authority=authority(principal, request), by=principal.subject)
+    )
 
 
 def authority(principal: Principal, request: Request) -> dict[str, Any]:
@@ -189,8 +212,9 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         """One statement by ``statementId``, or a StatementResult: the statements stored
         (``stored``) in the window ``since``..``until``, of ``agent`` if given, newest first
         unless ``ascending``, at most ``limit``; ``more`` is the URL of the next page
-        (empty on the last). ``voidedStatementId`` is always 404: this LRS refuses voiding
-        statements, so none is ever voided. Either id with any other parameter but
+        (empty on the last); a statement that a voiding statement voids is left out, and
+        ``statementId`` does not find it: ``voidedStatementId`` does. Either id with any
+        other parameter but
         ``format`` and ``attachments`` is a 400. One statement comes with
         ``Last-Modified``, its ``stored`` time. The
         filters this LRS does not offer (``verb``, ``activity``, ``registration``,
@@ -203,12 +227,11 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
         _refuse_unsupported(request.query_params)
         if statement_id is not None or voided_statement_id is not None:
             _refuse_unknown(request.query_params, ONE_STATEMENT_PARAMETERS)
-        if voided_statement_id is not None:
-            if statement_id is not None:
-                raise ValidationError("voidedStatementId", "give statementId or voidedStatementId")
-            raise NotFoundError("voided statement", voided_statement_id)
-        if statement_id is not None:
-            found = xapi.get(statement_id)
+        if statement_id is not None and voided_statement_id is not None:
+            raise ValidationError("voidedStatementId", "give statementId or voidedStatementId")
+        if statement_id is not None or voided_statement_id is not None:
+            wanted = statement_id or voided_statement_id or ""
+            found = xapi.get(wanted, voided=voided_statement_id is not None)
             stored = datetime.fromisoformat(found["stored"]).astimezone(UTC)
             headers["Last-Modified"] = format_datetime(stored, usegmt=True)
             return JSONResponse(found, headers=headers)

@@ -189,46 +189,50 @@ class EvidenceService:
         :class:`ConflictError` when it is voided already."""
         if not reason.strip():
             raise ValidationError("reason", "must not be empty: say why the evidence is voided")
-        now = self.context.clock()
         with self.context.sessions.begin() as session:
-            # first, as the rebuild would: a post for this learner waits for it
-            MasteryRepository(session).lock_learners([learner_id], now=now)
-            row = session.scalar(
-                select(EvidenceRow).where(
-                    EvidenceRow.key == key, EvidenceRow.learner_id == learner_id
-                )
+            return self.void_in(session, learner_id, key, reason=reason, by=by)
+
+    def void_in(
+        self, session: Session, learner_id: str, key: str, *, reason: str, by: str
+    ) -> VoidResult:
+        """:meth:`void` inside the caller's transaction (an xAPI voiding statement's)."""
+        now = self.context.clock()
+        # first, as the rebuild would: a post for this learner waits for it
+        MasteryRepository(session).lock_learners([learner_id], now=now)
+        row = session.scalar(
+            select(EvidenceRow).where(EvidenceRow.key == key, EvidenceRow.learner_id == learner_id)
+        )
+        if row is None:
+            raise NotFoundError("evidence", key)
+        if session.get(EvidenceVoidRow, row.id) is not None:
+            raise ConflictError("key", key, "is voided already")
+        session.add(
+            EvidenceVoidRow(
+                evidence_id=row.id,
+                evidence_key=key,
+                learner_id=learner_id,
+                voided_at=now,
+                voided_by=by,
+                reason=reason,
             )
-            if row is None:
-                raise NotFoundError("evidence", key)
-            if session.get(EvidenceVoidRow, row.id) is not None:
-                raise ConflictError("key", key, "is voided already")
-            session.add(
-                EvidenceVoidRow(
-                    evidence_id=row.id,
-                    evidence_key=key,
-                    learner_id=learner_id,
-                    voided_at=now,
-                    voided_by=by,
-                    reason=reason,
-                )
-            )
-            session.flush()
-            competencies = select(EvidenceCompetencyRow.competency_id).where(
-                EvidenceCompetencyRow.evidence_id == row.id
-            )
-            frameworks = sorted(
-                session.scalars(
-                    select(CompetencyRow.framework_id)
-                    .where(CompetencyRow.id.in_(competencies))
-                    .distinct()
-                ).all()
-            )
-            mastery = MasteryService(self.context)
-            for framework_id in frameworks:
-                mastery.rebuild(session, framework_id, learner_id=learner_id)
-            PeopleRepository(session).audit(
-                at=now, actor=by, action="void_evidence", target=learner_id, key=key, reason=reason
-            )
+        )
+        session.flush()
+        competencies = select(EvidenceCompetencyRow.competency_id).where(
+            EvidenceCompetencyRow.evidence_id == row.id
+        )
+        frameworks = sorted(
+            session.scalars(
+                select(CompetencyRow.framework_id)
+                .where(CompetencyRow.id.in_(competencies))
+                .distinct()
+            ).all()
+        )
+        mastery = MasteryService(self.context)
+        for framework_id in frameworks:
+            mastery.rebuild(session, framework_id, learner_id=learner_id)
+        PeopleRepository(session).audit(
+            at=now, actor=by, action="void_evidence", target=learner_id, key=key, reason=reason
+        )
         return VoidResult(key, learner_id, now, by, reason, tuple(frameworks))
 
     def voids(self, learner_id: str) -> list[VoidResult]:

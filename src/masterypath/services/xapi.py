@@ -35,7 +35,7 @@ import ralph.models.xapi.base.common as ralph_common
 from pydantic import ValidationError as PydanticValidationError
 from ralph.models.xapi.base.statements import BaseXapiStatement
 from sqlalchemy import ColumnElement, func, literal, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from masterypath.domain.evidence import BinaryOutcome, Evidence, EvidenceKind, ScoreOutcome
 from masterypath.errors import ConflictError, InvalidInputError, NotFoundError, Problem
@@ -44,10 +44,12 @@ from masterypath.services.evidence import EvidenceService, RecordResult
 from masterypath.services.group_commit import GroupCommitter
 from masterypath.store.bulk import insert_new_postgresql
 from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
-from masterypath.store.tables import FrameworkRow, ItemRow, XapiStatementRow
+from masterypath.store.tables import EvidenceVoidRow, FrameworkRow, ItemRow, XapiStatementRow
 from masterypath.store.types import UTCDateTime
 
 SUPPORTED_VERSIONS = ("1.0.", "2.0.")
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+"""The verb of a voiding statement (xAPI 2.3.2): its object is a ``StatementRef``."""
 IRIS_REMEMBERED = 4096
 """How many valid IRIs :func:`remember_valid_iris` keeps."""
 
@@ -310,13 +312,8 @@ class XapiService:
             statement = dict(raw)
             if "id" not in statement:  # not setdefault: a fresh uuid costs a system call
                 statement["id"] = str(uuid.uuid4())
-            checked = {
-                k: v
-                for k, v in statement.items()
-                if not (k == "version" and str(v).startswith("2."))
-            }
             try:
-                model = BaseXapiStatement.model_validate(checked)
+                model = BaseXapiStatement.model_validate(_for_ralph(statement))
             except PydanticValidationError as exc:
                 for e in exc.errors()[:5]:
                     problems.append(Problem(where, ".".join(str(p) for p in e["loc"]), e["msg"]))
@@ -468,12 +465,115 @@ class XapiService:
                 out.append(learner)
         return out
 
-    def get(self, statement_id: str) -> dict[str, Any]:
+    def get(self, statement_id: str, *, voided: bool = False) -> dict[str, Any]:
+        """One statement: one not voided, or with ``voided`` one that is (xAPI 2.1.3:
+        ``statementId`` does not find a voided statement, ``voidedStatementId`` does)."""
         with self.context.sessions() as session:
             row = session.get(XapiStatementRow, statement_id)
-            if row is None:
-                raise NotFoundError("statement", statement_id)
+            is_voided = row is not None and session.scalar(
+                select(XapiStatementRow.id).where(XapiStatementRow.voids == statement_id).limit(1)
+            )
+            if row is None or bool(is_voided) != voided:
+                raise NotFoundError("voided statement" if voided else "statement", statement_id)
             return dict(row.statement)
+
+    def voided_learners(self, statements: Sequence[Any]) -> list[str]:
+        """The learners whose statements these voiding statements void (to authorize the
+        sender), or :class:`InvalidInputError` naming each statement that cannot void."""
+        with self.context.sessions() as session:
+            targets = self._targets(session, statements)
+        return sorted({t.learner_id for t in targets.values()})
+
+    def void(
+        self, statements: Sequence[Any], *, authority: Mapping[str, Any] | None, by: str
+    ) -> list[str]:
+        """Store voiding statements and void the evidence of the statements they name, in
+        one transaction (all or nothing): the learners' states are rebuilt without it
+        (:meth:`EvidenceService.void_in`). Re-posting one is a no-op; the same id with
+        other content is 409. Answers their ids."""
+        now = self.context.clock()
+        evidence = EvidenceService(self.context)
+        ids: list[str] = []
+        with self.context.sessions.begin() as session:
+            targets = self._targets(session, statements)
+            for raw in statements:
+                statement_id = str(raw["id"])
+                ids.append(statement_id)
+                statement = {**raw, "actor": _pseudonymous(raw["actor"])}
+                digest = _digest(statement)
+                stored = session.get(XapiStatementRow, statement_id)
+                if stored is not None:
+                    if stored.content_hash != digest:
+                        raise ConflictError(
+                            "id", statement_id, "a different statement with this id is stored"
+                        )
+                    continue
+                target = targets[statement_id]
+                if authority is not None:
+                    statement["authority"] = dict(authority)
+                session.add(
+                    XapiStatementRow(
+                        id=statement_id,
+                        content_hash=digest,
+                        statement={**statement, "stored": now.isoformat()},
+                        learner_id=target.learner_id,
+                        evidence_key=None,
+                        stored_at=now,
+                        voids=target.id,
+                    )
+                )
+                session.flush()
+                if target.evidence_key is not None and not _evidence_voided(
+                    session, target.evidence_key
+                ):
+                    evidence.void_in(
+                        session,
+                        target.learner_id,
+                        target.evidence_key,
+                        reason=f"voided by xAPI statement {statement_id}",
+                        by=by,
+                    )
+        return ids
+
+    def _targets(self, session: Session, statements: Sequence[Any]) -> dict[str, XapiStatementRow]:
+        """Statement id (given or new) -> the stored statement it voids; every problem of
+        every statement reported together."""
+        problems: list[Problem] = []
+        out: dict[str, XapiStatementRow] = {}
+        for n, raw in enumerate(statements):
+            where = f"statements[{n}]"
+            if not isinstance(raw, Mapping):
+                problems.append(Problem(where, "(root)", "a statement must be a JSON object"))
+                continue
+            if "id" not in raw:
+                raise InvalidInputError(
+                    "xAPI statements",
+                    [Problem(where, "id", "a voiding statement needs its id (to be idempotent)")],
+                )
+            try:
+                BaseXapiStatement.model_validate(_for_ralph(raw))
+            except PydanticValidationError as exc:
+                for e in exc.errors()[:5]:
+                    problems.append(Problem(where, ".".join(str(p) for p in e["loc"]), e["msg"]))
+                continue
+            target_ref = raw.get("object") or {}
+            if target_ref.get("objectType") != "StatementRef":
+                problems.append(
+                    Problem(where, "object.objectType", "a voiding statement voids a StatementRef")
+                )
+                continue
+            target = session.get(XapiStatementRow, str(target_ref.get("id", "")))
+            if target is None:
+                problems.append(Problem(where, "object.id", "no statement with this id is stored"))
+            elif target.voids is not None:
+                problems.append(Problem(where, "object.id", "a voiding statement cannot be voided"))
+            elif str(raw["id"]) in out:
+                problems.append(Problem(where, "id", "is also the id of another statement here"))
+            else:
+                out[str(raw["id"])] = target
+        if problems:
+            raise InvalidInputError("xAPI statements", problems)
+        return out
 
     def recent(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """The most recently stored statements, newest first."""
@@ -484,7 +584,8 @@ class XapiService:
         unless ``ascending``), and the cursor of the next page (None: this is the last).
         The order is total (``stored``, then id), so pages neither skip nor repeat."""
         row = XapiStatementRow
-        select_page = select(row)
+        voiding = aliased(XapiStatementRow)
+        select_page = select(row).where(~select(voiding.id).where(voiding.voids == row.id).exists())
         if query.learner_id is not None:
             select_page = select_page.where(row.learner_id == query.learner_id)
         if query.since is not None:
@@ -525,6 +626,26 @@ class StatementQuery:
     ascending: bool = False
     limit: int = 100
     after: Cursor | None = None
+
+
+def _for_ralph(statement: Mapping[str, Any]) -> dict[str, Any]:
+    """The statement as ralph's 1.0.3 model checks it: a 2.0 ``version`` left out."""
+    return {k: v for k, v in statement.items() if not (k == "version" and str(v).startswith("2."))}
+
+
+def is_voiding(statement: Any) -> bool:
+    """Whether ``statement`` is a voiding statement (its verb is ``voided``)."""
+    verb = statement.get("verb") if isinstance(statement, Mapping) else None
+    return isinstance(verb, Mapping) and verb.get("id") == VOIDED
+
+
+def _evidence_voided(session: Session, key: str) -> bool:
+    return (
+        session.scalar(
+            select(EvidenceVoidRow.evidence_id).where(EvidenceVoidRow.evidence_key == key).limit(1)
+        )
+        is not None
+    )
 
 
 @contextmanager

@@ -588,6 +588,8 @@ class XapiStatementRow(Base):
     learner_id: Mapped[str] = mapped_column(String(ID))
     evidence_key: Mapped[str | None] = mapped_column(String(KEY))
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    voids: Mapped[str | None] = mapped_column(String(36), index=True)
+    """For a voiding statement: the id of the statement it voids."""
 
 
 class RubricRow(Base):
