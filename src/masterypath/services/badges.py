@@ -202,12 +202,7 @@ class BadgeService:
         now = self.context.clock()
         with self.context.sessions.begin() as session:
             rows = session.scalars(
-                select(BadgeRow).where(
-                    BadgeRow.learner_id == learner_id,
-                    BadgeRow.framework_id == framework_id,
-                    BadgeRow.competency_id == competency_id,
-                    BadgeRow.revoked_at.is_(None),
-                )
+                select(BadgeRow).where(*_in_force(learner_id, framework_id, competency_id))
             ).all()
             if not rows:
                 raise NotFoundError(
@@ -300,10 +295,7 @@ class BadgeService:
                 with self.context.sessions.begin() as session:
                     held = session.scalar(
                         select(BadgeRow.status_index).where(
-                            BadgeRow.learner_id == learner_id,
-                            BadgeRow.framework_id == framework_id,
-                            BadgeRow.competency_id == competency_id,
-                            BadgeRow.revoked_at.is_(None),
+                            *_in_force(learner_id, framework_id, competency_id)
                         )
                     )
                     if held is not None:
@@ -339,6 +331,16 @@ class BadgeService:
         if self.signer is None:
             raise ConfigurationError(UNCONFIGURED)
         return self.signer
+
+
+def _in_force(learner_id: str, framework_id: str, competency_id: str) -> list[Any]:
+    """Where a badge row is the learner's badge for the competency, not revoked."""
+    return [
+        BadgeRow.learner_id == learner_id,
+        BadgeRow.framework_id == framework_id,
+        BadgeRow.competency_id == competency_id,
+        BadgeRow.revoked_at.is_(None),
+    ]
 
 
 def _free_bit(session: Session) -> int:
