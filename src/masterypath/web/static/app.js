@@ -488,8 +488,8 @@ async function educatorPage() {
       const linkRows = links.map((l) => el("tr", {}, cell(l.id), cell(l.created_by), cell(when(l.expires_at)),
         el("td", {}, el("button", { type: "button", text: "Stop", "aria-label": `Stop link ${l.id}`, onclick: async () => {
           await api(`${base}/embed-links/${l.id}`, { method: "DELETE" });
-          say(`Link ${l.id} stopped.`);
           await showShared(learner);
+          say(`Link ${l.id} stopped.`);
         } }))));
       const badgeRows = badges.map((b) => {
         const id = `revoke-${b.status_index}`;
@@ -500,8 +500,8 @@ async function educatorPage() {
           event.preventDefault();
           try {
             await api(`${base}/badges/${encodeURIComponent(b.framework_id)}/${encodeURIComponent(b.competency_id)}/revoke`, { method: "POST", json: { reason: reason.value } });
-            say(`Badge for ${b.competency_id} revoked.`);
             await showShared(learner);
+            say(`Badge for ${b.competency_id} revoked.`);
           } catch (error) { fail("sh-out", error); }
         });
         return el("tr", {}, cell(b.competency_id), cell(when(b.issued_at)),
