@@ -122,6 +122,12 @@ def test_voiding_over_the_api_is_audited_and_an_educators_decision(
     assert blank.status_code == 422 and blank.json()["problems"][0]["field"] == "reason"
     listed = client.get(url).json()
     assert [(v["key"], v["reason"]) for v in listed] == [("kim-1", "posted twice by the LMS")]
+    ledger = client.get("/api/v1/evidence", params={"learner_id": "kim"}).json()
+    assert [(e["key"], e["voided"]) for e in ledger] == [
+        ("kim-0", False),
+        ("kim-1", True),
+        ("kim-2", False),
+    ]
     audit = client.get("/api/v1/audit-log").json()
     assert [e["detail"]["key"] for e in audit if e["action"] == "void_evidence"] == ["kim-1"]
     export = client.get("/api/v1/learners/kim/export").json()

@@ -308,16 +308,16 @@ def create_app(
         offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
         principal: Principal = allow(Action.READ_LEARNER, "learner_id"),
     ) -> list[EvidenceOut]:
-        """The ledger in time order, for one learner and/or competency. Without
-        ``learner_id`` only admins and keys with ``learners:read`` may list."""
+        """The ledger in time order, for one learner and/or competency, each piece marked
+        ``voided`` if it was voided as recorded in error. Without ``learner_id`` only admins
+        and keys with ``learners:read`` may list."""
         if learner_id is None and accounts.visible_learners(principal) is not None:
             raise PermissionDeniedError("read_learner", "name the learner (learner_id)")
-        return [
-            _evidence_out(e)
-            for e in evidence.find(
-                learner_id=learner_id, competency_id=competency_id, limit=limit, offset=offset
-            )
-        ]
+        found = evidence.find(
+            learner_id=learner_id, competency_id=competency_id, limit=limit, offset=offset
+        )
+        voided = evidence.voided_keys([e.key for e in found])
+        return [_evidence_out(e, voided=e.key in voided) for e in found]
 
     @v1.post("/learners/{learner_id}/evidence-voids", status_code=201, tags=["evidence"])
     def void_evidence(
@@ -452,7 +452,7 @@ def _to_domain(e: EvidenceIn) -> Evidence:
     )
 
 
-def _evidence_out(e: Evidence) -> EvidenceOut:
+def _evidence_out(e: Evidence, *, voided: bool) -> EvidenceOut:
     return EvidenceOut(
         key=e.key,
         learner_id=e.learner_id,
@@ -464,6 +464,7 @@ def _evidence_out(e: Evidence) -> EvidenceOut:
         source=e.source,
         asserted_by=e.asserted_by,
         sequence=e.sequence,
+        voided=voided,
     )
 
 

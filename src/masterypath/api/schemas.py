@@ -76,6 +76,9 @@ class EvidenceOut(BaseModel):
     source: str | None
     asserted_by: str | None
     sequence: int | None
+    voided: bool = Field(
+        description="Voided as recorded in error (the ledger keeps it; no state counts it)."
+    )
 
 
 class RecordOut(BaseModel):

@@ -248,6 +248,19 @@ class EvidenceService:
                 for r in rows
             ]
 
+    def voided_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are voided."""
+        if not keys:
+            return set()
+        with self.context.sessions() as session:
+            return set(
+                session.scalars(
+                    select(EvidenceVoidRow.evidence_key).where(
+                        EvidenceVoidRow.evidence_key.in_(list(keys))
+                    )
+                )
+            )
+
     def find(
         self,
         *,
