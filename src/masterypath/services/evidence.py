@@ -197,8 +197,7 @@ class EvidenceService:
     ) -> VoidResult:
         """:meth:`void` inside the caller's transaction (an xAPI voiding statement's)."""
         now = self.context.clock()
-        # first, as the rebuild would: a post for this learner waits for it
-        MasteryRepository(session).lock_learners([learner_id], now=now)
+        # the rebuild below locks the learner before it reads the ledger, as a live write does
         row = session.scalar(
             select(EvidenceRow).where(EvidenceRow.key == key, EvidenceRow.learner_id == learner_id)
         )

@@ -546,10 +546,8 @@ class XapiService:
                 problems.append(Problem(where, "(root)", "a statement must be a JSON object"))
                 continue
             if "id" not in raw:
-                raise InvalidInputError(
-                    "xAPI statements",
-                    [Problem(where, "id", "a voiding statement needs its id (to be idempotent)")],
-                )
+                problems.append(Problem(where, "id", "a voiding statement needs its id"))
+                continue
             try:
                 BaseXapiStatement.model_validate(_for_ralph(raw))
             except PydanticValidationError as exc:
