@@ -123,6 +123,7 @@ TABLES = (
     "submissions",
     "rubrics",
     "xapi_statements",
+    "xapi_states",
     "audit_log",
     "access_log",
     "guardian_consents",

@@ -131,6 +131,13 @@ class ConflictError(MasterypathError):
         super().__init__(f"{field} {identifier!r}: {reason}")
 
 
+class PreconditionFailedError(ConflictError):
+    """A conditional write (``If-Match``, ``If-None-Match``) whose condition does not hold:
+    the document changed since the client read it, or is there when it should not be."""
+
+    code = "precondition_failed"
+
+
 class ConfigurationError(MasterypathError):
     """A setting is missing or invalid."""
 

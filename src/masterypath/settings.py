@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from masterypath.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/masterypath.db"
+
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+_ORIGIN = re.compile(rf"https?://(\*\.)?{_LABEL}(\.{_LABEL})*(:(\d{{1,5}}|\*))?")
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """The origins in ``text`` (separated by spaces or commas), each ``http(s)://host``
+    with an optional port and an optional ``*.`` before the host (any subdomain), as a
+    Content-Security-Policy source list takes them; a :class:`ValueError` names the first
+    that is not one.
+
+    >>> parse_origins("https://lms.school.org, https://*.school.org:8443")
+    ('https://lms.school.org', 'https://*.school.org:8443')
+    >>> parse_origins("lms.school.org")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'lms.school.org' is not an origin: write it as https://host[:port] ...
+    """
+    origins = tuple(o.rstrip("/").lower() for o in re.split(r"[\s,]+", text) if o)
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"{origin!r} is not an origin: write it as https://host[:port] (a leading "
+                "'*.' before the host allows its subdomains)"
+            )
+    return origins
 
 
 class Settings(BaseSettings):
@@ -75,3 +103,12 @@ class Settings(BaseSettings):
     where this server is reached."""
     badge_issuer_name: str = "masterypath"
     """The issuer's name in every badge."""
+    embed_origins: str = ""
+    """The sites (origins, separated by spaces or commas) whose pages may frame an embed
+    link's page, e.g. ``https://lms.school.org``; empty: any site. No other page may be
+    framed, whatever this says."""
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        return " ".join(parse_origins(value))

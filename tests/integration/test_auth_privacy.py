@@ -16,6 +16,7 @@ from sqlalchemy import String, Text, select
 from masterypath.api.app import create_app
 from masterypath.api.errors import NUL_REASON
 from masterypath.domain.access import Role, Scope
+from masterypath.errors import ConfigurationError
 from masterypath.interop.loader import load_framework_file
 from masterypath.services.accounts import AccountService, LoginThrottle, digest
 from masterypath.services.context import ServiceContext
@@ -294,6 +295,7 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
         "embed_tokens": "embed_tokens",
         "badges": "badges",
         "evidence_voids": "evidence_voids",
+        "xapi_states": "xapi_states",
     }
     with database.sessions() as session:
         for table in Base.metadata.sorted_tables:
@@ -591,6 +593,32 @@ def test_an_embed_link_is_listed_and_revoked_before_it_expires(database: Service
     audit = client.get("/api/v1/audit-log", headers=login(client, "root", "root-password"))
     revoked = [e for e in audit.json() if e["action"] == "revoke_embed_token"]
     assert [(e["target"], e["detail"]["link"]) for e in revoked] == [("kim", shared["id"])]
+
+
+def test_only_the_named_sites_may_frame_an_embed_page(
+    database: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        embeddings=False, embed_origins="https://lms.school.org/, HTTPS://*.school.org:8443"
+    )
+    client, _ = api_app(database, settings)
+    page = client.get("/embed/learner/kim")
+    assert page.headers["Content-Security-Policy"].endswith(
+        "; frame-ancestors https://lms.school.org https://*.school.org:8443"
+    )
+    assert "X-Frame-Options" not in page.headers
+    for app_page in ("/login", "/app/educator", "/app/learner/kim"):  # still none for these
+        answer = client.get(app_page)
+        assert answer.headers["Content-Security-Policy"].endswith("; frame-ancestors 'none'")
+        assert answer.headers["X-Frame-Options"] == "DENY"
+    # a value that is not a list of origins stops the server, naming the variable and entry
+    monkeypatch.setenv("MASTERYPATH_EMBED_ORIGINS", "https://lms.school.org lms.school.org")
+    with pytest.raises(ConfigurationError, match=r"MASTERYPATH_EMBED_ORIGINS.*'lms\.school\.org'"):
+        Settings.from_environment()
+    for bad in ("https://lms.school.org/path", "ftp://lms.school.org", "https://*", "'self'"):
+        monkeypatch.setenv("MASTERYPATH_EMBED_ORIGINS", bad)
+        with pytest.raises(ConfigurationError, match="is not an origin"):
+            Settings.from_environment()
 
 
 def test_expired_credentials_go_when_new_ones_come(database: ServiceContext) -> None:

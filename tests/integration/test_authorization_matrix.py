@@ -241,6 +241,11 @@ def world(database: ServiceContext, request: pytest.FixtureRequest, badge_key_fi
 
 CSV = "occupation,skill,importance\nanalyst,SQL,essential\n"
 XAPI = {"X-Experience-API-Version": "1.0.3"}
+STATE = {
+    "activityId": "https://example.org/course/1",
+    "agent": '{"account": {"homePage": "https://lms.example", "name": "{X}"}}',
+    "stateId": "bookmark",
+}
 # (method, route path, action, request extras); {X} is the learner the call is about
 ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/frameworks", R_FW, {}),
@@ -385,6 +390,11 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("PUT", "/xapi/statements", W_X, {"json": "xapi-one", "headers": XAPI}),
     ("GET", "/xapi/statements", R_X, {"headers": XAPI}),
     ("HEAD", "/xapi/statements", R_X, {"headers": XAPI}),
+    ("PUT", "/xapi/activities/state", W_X, {"params": STATE, "json": {"p": 3}, "headers": XAPI}),
+    ("POST", "/xapi/activities/state", W_X, {"params": STATE, "json": {"p": 4}, "headers": XAPI}),
+    ("GET", "/xapi/activities/state", W_X, {"params": STATE, "headers": XAPI}),
+    ("HEAD", "/xapi/activities/state", W_X, {"params": STATE, "headers": XAPI}),
+    ("DELETE", "/xapi/activities/state", W_X, {"params": STATE, "headers": XAPI}),
     ("POST", "/api/v1/rubrics", RUBRICS, {"json": "rubric", "params": {"replace": "true"}}),
     ("GET", "/api/v1/rubrics/{rubric_id}", R_FW, {}),
     (

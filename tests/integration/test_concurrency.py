@@ -311,3 +311,33 @@ def test_a_void_or_replay_while_the_learner_posts_loses_no_update(pg: ServiceCon
     assert live[("l1", "add")]["n_evidence"] == 10 - voided + writers * per_writer
     MasteryService(pg).replay("race")
     assert snapshot() == live
+
+
+def test_xapi_state_writes_at_once_lose_no_merge_and_one_conditional_write_wins(
+    pg: ServiceContext,
+) -> None:
+    import json
+
+    from masterypath.errors import PreconditionFailedError
+    from masterypath.services.xapi_state import Conditions, StateContext, XapiStateService
+
+    states = XapiStateService(pg)
+    where = StateContext("kim", "https://lms.example/courses/sql-101")
+    kind = "application/json"
+    # the first write of a new document, four at once: one row, no error
+    assert _at_once(4, lambda w: states.put(where, "s", b'{"base": 0}', kind)) == []
+    # merges at once: each adds its own property, none is lost
+    errors = _at_once(6, lambda w: states.post(where, "s", json.dumps({f"w{w}": w}).encode(), kind))
+    assert errors == []
+    merged = json.loads(states.get(where, "s").content)
+    assert merged == {"base": 0, **{f"w{w}": w for w in range(6)}}
+    # writers that all read the same ETag: exactly one write applies, the others are told
+    read = states.get(where, "s").etag
+    errors = _at_once(
+        4,
+        lambda w: states.put(
+            where, "s", json.dumps({"winner": w}).encode(), kind, Conditions(read)
+        ),
+    )
+    assert len(errors) == 3 and all(isinstance(e, PreconditionFailedError) for e in errors)
+    assert set(json.loads(states.get(where, "s").content)) == {"winner"}

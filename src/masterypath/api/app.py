@@ -73,7 +73,8 @@ from masterypath.services.mastery import MasteryService
 from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
 from masterypath.services.xapi import XapiService
-from masterypath.settings import Settings
+from masterypath.services.xapi_state import XapiStateService
+from masterypath.settings import Settings, parse_origins
 from masterypath.store.types import INT32_MAX
 from masterypath.web.pages import document, pages_router, static_files
 
@@ -400,13 +401,13 @@ def create_app(
     v1.include_router(badge_router(badges, allow))
     # then the xAPI statements (the other half), before the hundred routes of /api/v1
     xapi = XapiService(context, committer=committer)
-    app.include_router(xapi_router(xapi, guard, allow))
+    app.include_router(xapi_router(xapi, guard, allow, XapiStateService(context)))
     document_xapi_errors(app)
     app.include_router(auth_router(accounts))
     app.include_router(v1)
     app.include_router(verify_router(badges))
 
-    app.include_router(pages_router())
+    app.include_router(pages_router(embed_origins=parse_origins(settings.embed_origins)))
     app.mount("/static", static_files(), name="static")
 
     @app.get("/how-it-works", response_class=HTMLResponse, tags=["meta"])

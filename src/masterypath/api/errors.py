@@ -26,6 +26,7 @@ from masterypath.errors import (
     MasterypathError,
     NotFoundError,
     PermissionDeniedError,
+    PreconditionFailedError,
     RateLimitedError,
     ValidationError,
 )
@@ -36,6 +37,7 @@ STATUS: list[tuple[type[MasterypathError], int]] = [
     (PermissionDeniedError, 403),
     (RateLimitedError, 429),
     (NotFoundError, 404),
+    (PreconditionFailedError, 412),
     (ConflictError, 409),
     (ValidationError, 422),
     (InvalidInputError, 422),
@@ -232,9 +234,16 @@ class InputGuard:
 NUL_REASON = "contains a NUL character, which no field accepts"
 
 
+OPAQUE_BODIES = frozenset({"/xapi/activities/state"})
+"""Paths whose body is a document stored as bytes, whatever it holds (NUL included): the
+guard checks their path and query only."""
+
+
 def refused_in_request(scope: Scope, content_type: bytes, body: bytes) -> ProblemOut | None:
     """What :class:`InputGuard` refuses in a request, or None: a NUL character, and in a
     JSON body what strict JSON refuses but Python's parser (the endpoints') lets through."""
+    if scope["path"] in OPAQUE_BODIES:
+        body = b""
     found = nul_in_request(scope, content_type, body)
     if found is not None:
         return ProblemOut(location=found[0], field=found[1], reason=NUL_REASON)

@@ -21,6 +21,7 @@ from masterypath.api.fast_lane import Answer
 from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.query import refuse_unknown
 from masterypath.api.security import Guard
+from masterypath.api.xapi_state import add_state_routes
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.evidence import EARLIEST, LATEST
 from masterypath.errors import InvalidInputError, Problem, ValidationError
@@ -33,6 +34,7 @@ from masterypath.services.xapi import (
     is_voiding,
     learner_of,
 )
+from masterypath.services.xapi_state import XapiStateService
 
 ABOUT_VERSIONS = ["1.0.3", "2.0.0"]
 """The latest version of each major xAPI version this LRS conforms to (``/xapi/about``)."""
@@ -133,7 +135,9 @@ def statements_lane(xapi: XapiService, guard: Guard) -> Answer:
     return answer
 
 
-def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> APIRouter:
+def xapi_router(
+    xapi: XapiService, guard: Guard, allow: Callable[..., Any], states: XapiStateService
+) -> APIRouter:
     router = APIRouter(
         route_class=SlashSafeRoute,
         prefix="/xapi",
@@ -250,6 +254,7 @@ def xapi_router(xapi: XapiService, guard: Guard, allow: Callable[..., Any]) -> A
             more = f"{request.url.path}?{urlencode([*params, ('cursor', _encode_cursor(after))])}"
         return JSONResponse({"statements": statements, "more": more}, headers=headers)
 
+    add_state_routes(router, states, guard, allow)
     return router
 
 

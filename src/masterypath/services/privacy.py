@@ -40,6 +40,7 @@ from masterypath.store.tables import (
     TokenRow,
     UserRow,
     XapiStatementRow,
+    XapiStateRow,
 )
 
 LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
@@ -49,6 +50,7 @@ LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
     ("evidence_voids", EvidenceVoidRow),
     ("evidence", EvidenceRow),
     ("xapi_statements", XapiStatementRow),
+    ("xapi_states", XapiStateRow),
     ("mastery_states", MasteryStateRow),
     ("mastery_events", MasteryEventRow),
     ("overrides", OverrideRow),

@@ -592,6 +592,24 @@ class XapiStatementRow(Base):
     """For a voiding statement: the id of the statement it voids."""
 
 
+class XapiStateRow(Base):
+    """An xAPI State document: what a piece of content keeps for a learner in an activity
+    (a bookmark, answers so far), by ``stateId`` and optional registration (xAPI 2.3)."""
+
+    __tablename__ = "xapi_states"
+
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the activity, registration and state id: a short key for long IRIs."""
+    activity_id: Mapped[str] = mapped_column(Text)
+    registration: Mapped[str | None] = mapped_column(String(36))
+    state_id: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(42))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class RubricRow(Base):
     """A rubric as typed JSON (criteria, levels, exemplars; see ``domain/rubric.py``)."""
 

@@ -72,16 +72,23 @@ NOT_FRAMED = "frame-ancestors 'none'"
 a login form under a decoy); an embed page is made to be."""
 
 
-def security_headers(policy: str, *, framed: bool = False) -> dict[str, str]:
-    """The headers every HTML answer carries.
+def security_headers(
+    policy: str, *, framed: bool = False, origins: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """The headers every HTML answer carries; a ``framed`` page may be framed by the sites
+    of ``origins`` (by any site when there are none).
 
     >>> security_headers(DOCUMENT_POLICY)["Content-Security-Policy"].endswith(NOT_FRAMED)
     True
     >>> "X-Frame-Options" in security_headers(APP_POLICY, framed=True)
     False
+    >>> security_headers(APP_POLICY, framed=True, origins=("https://lms.school.org",))[
+    ...     "Content-Security-Policy"].endswith("; frame-ancestors https://lms.school.org")
+    True
     """
     if framed:
-        return SAFE_HEADERS | {"Content-Security-Policy": policy}
+        ancestors = f"; frame-ancestors {' '.join(origins)}" if origins else ""
+        return SAFE_HEADERS | {"Content-Security-Policy": policy + ancestors}
     return SAFE_HEADERS | {
         "Content-Security-Policy": f"{policy}; {NOT_FRAMED}",
         "X-Frame-Options": "DENY",
@@ -89,7 +96,14 @@ def security_headers(policy: str, *, framed: bool = False) -> dict[str, str]:
 
 
 def render(
-    page: str, title: str, body: str, *, nav: str = NAV, framed: bool = False, **data: str
+    page: str,
+    title: str,
+    body: str,
+    *,
+    nav: str = NAV,
+    framed: bool = False,
+    origins: tuple[str, ...] = (),
+    **data: str,
 ) -> HTMLResponse:
     attributes = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in data.items())
     text = (
@@ -100,7 +114,7 @@ def render(
         .replace("{{nav}}", nav)
         .replace("{{body}}", body)
     )
-    return HTMLResponse(text, headers=security_headers(APP_POLICY, framed=framed))
+    return HTMLResponse(text, headers=security_headers(APP_POLICY, framed=framed, origins=origins))
 
 
 def document(text: str) -> HTMLResponse:
@@ -112,7 +126,9 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=str(resources.files("masterypath.web").joinpath("static")))
 
 
-def pages_router() -> APIRouter:
+def pages_router(*, embed_origins: tuple[str, ...] = ()) -> APIRouter:
+    """The pages; an embed link's page may be framed by the sites of ``embed_origins``
+    (by any site when there are none), every other page by none."""
     router = APIRouter(route_class=SlashSafeRoute, include_in_schema=False)
 
     @router.get("/login")
@@ -132,6 +148,7 @@ def pages_router() -> APIRouter:
             LOADING,
             nav="",
             framed=True,
+            origins=embed_origins,
             learner=learner_id,
             embed="1",
         )
