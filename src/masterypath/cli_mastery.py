@@ -465,6 +465,24 @@ def void_evidence(
         )
 
 
+def restore_evidence(
+    learner: Annotated[str, typer.Argument(help="Learner id.")],
+    key: Annotated[str, typer.Argument(help="The voided evidence's key.")],
+    reason: Annotated[str, typer.Option(help="Why the void was wrong.")],
+    by: Annotated[str, typer.Option("--by", help="Who restores it.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Undo a void made in error: the evidence counts again, and the learner's states are
+    rebuilt with it (audited)."""
+    restored = EvidenceService(open_context()).restore(learner, key, reason=reason, by=by)
+    if as_json:
+        print_json(restored.to_dict())
+    else:
+        out.print(
+            f"restored {key} of {learner}; states rebuilt in: {', '.join(restored.rebuilt) or '-'}"
+        )
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "status": status,
     "explain": explain,
@@ -480,6 +498,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "replay": replay,
     "refit": refit,
     "void-evidence": void_evidence,
+    "restore-evidence": restore_evidence,
 }
 
 

@@ -267,6 +267,12 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ),
     ("GET", "/api/v1/learners/{learner_id}/evidence-voids", R_L, {}),
     (
+        "POST",
+        "/api/v1/learners/{learner_id}/evidence-restorations",
+        ACT,
+        {"json": {"key": "k", "reason": "r"}},
+    ),
+    (
         "PUT",
         "/api/v1/learners/{learner_id}/attributes/{attribute}",
         ATTR,

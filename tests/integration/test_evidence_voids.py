@@ -3,6 +3,8 @@ exactly those of a ledger that never held it (both backends)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,9 +14,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from masterypath.cli import app as cli_app
 from masterypath.domain.evidence import BinaryOutcome, Evidence
-from masterypath.domain.framework import Competency, Framework, Prerequisite
+from masterypath.domain.framework import Competency, Framework, Item, Prerequisite
 from masterypath.errors import ConflictError, NotFoundError, ValidationError
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
@@ -135,6 +139,98 @@ def test_voiding_over_the_api_is_audited_and_an_educators_decision(
     assert client.delete("/api/v1/learners/kim").json()["deleted"]["evidence_voids"] == 1
 
 
+def test_a_restored_void_leaves_the_states_of_a_ledger_that_was_never_voided(
+    database: ServiceContext,
+) -> None:
+    FrameworkService(database).save(FRAMEWORK)
+    evidence, mastery = EvidenceService(database), MasteryService(database)
+    pattern = [("select", True)] * 4 + [("join", True), ("join", False), ("join", True)]
+    twin = record_with_twin(evidence, "kim", pattern, voided=set())  # the twin keeps all
+    before = states(database, "kim")
+    assert before == states(database, twin)
+    # the educator voided the wrong answers, then saw it
+    for n in (1, 5):
+        evidence.void("kim", f"kim-{n}", reason="looked like a test post", by="user:ed")
+    assert states(database, "kim") != before
+    restored = evidence.restore("kim", "kim-1", reason="voided the wrong one", by="user:ed")
+    assert restored.rebuilt == ("sql",) and restored.restored_by == "user:ed"
+    assert [v.key for v in evidence.voids("kim")] == ["kim-5"]
+    evidence.restore("kim", "kim-5", reason="voided the wrong one", by="user:ed")
+    assert states(database, "kim") == before == states(database, twin)
+    mastery.replay("sql")
+    assert states(database, "kim") == before
+    # it can be voided again, and restored again
+    evidence.void("kim", "kim-1", reason="it was a test post after all", by="user:ed")
+    assert [v.key for v in evidence.voids("kim")] == ["kim-1"]
+    # refused, naming why, and nothing changed
+    with pytest.raises(ConflictError, match="not voided"):
+        evidence.restore("kim", "kim-0", reason="x", by="user:ed")
+    with pytest.raises(NotFoundError):
+        evidence.restore("kim", "nope", reason="x", by="user:ed")
+    with pytest.raises(ValidationError, match="reason"):
+        evidence.restore("kim", "kim-1", reason="", by="user:ed")
+    assert [v.key for v in evidence.voids("kim")] == ["kim-1"]
+
+
+def test_restoring_over_the_api_and_cli_is_audited_and_xapi_voids_stay(
+    database: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = (Item(id="q-select", competency_ids=("select",)),)
+    FrameworkService(database).save(dataclasses.replace(FRAMEWORK, items=items))
+    EvidenceService(database).record_many([answer("kim", n, "select", True) for n in range(3)])
+    client = admin_client(database)
+    voids, restorations = (
+        "/api/v1/learners/kim/evidence-voids",
+        "/api/v1/learners/kim/evidence-restorations",
+    )
+    client.post(voids, json={"key": "kim-1", "reason": "posted twice by the LMS"})
+    made = client.post(restorations, json={"key": "kim-1", "reason": "it was not"})
+    assert made.status_code == 200, made.text
+    assert made.json()["rebuilt"] == ["sql"] and made.json()["restored_by"].startswith("user:")
+    assert client.get(voids).json() == []
+    again = client.post(restorations, json={"key": "kim-1", "reason": "x"})
+    assert again.status_code == 409 and "not voided" in again.json()["message"]
+    assert client.post(restorations, json={"key": "nope", "reason": "x"}).status_code == 404
+    audit = client.get("/api/v1/audit-log").json()
+    logged = {(e["action"], e["detail"]["reason"]) for e in audit if "evidence" in e["action"]}
+    assert logged == {
+        ("void_evidence", "posted twice by the LMS"),
+        ("restore_evidence", "it was not"),
+    }
+    # evidence an xAPI voiding statement voided stays voided: xAPI voiding is final
+    v = {"X-Experience-API-Version": "1.0.3"}
+    target = "3f2a1c00-0000-4000-8000-000000000001"
+    statement = {
+        "id": target,
+        "actor": {"account": {"homePage": "https://lms.example", "name": "kim"}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+        "object": {"id": "https://lms.example/activities/q-select"},
+        "result": {"success": True},
+    }
+    assert client.post("/xapi/statements", json=statement, headers=v).status_code == 200
+    voiding = {
+        "id": "3f2a1c00-0000-4000-8000-000000000002",
+        "actor": statement["actor"],
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+        "object": {"objectType": "StatementRef", "id": target},
+    }
+    assert client.post("/xapi/statements", json=voiding, headers=v).status_code == 200
+    refused = client.post(restorations, json={"key": f"xapi:{target}", "reason": "x"})
+    assert refused.status_code == 409 and "cannot be undone" in refused.json()["message"]
+    # the command line, on the same database
+    monkeypatch.setenv(
+        "MASTERYPATH_DATABASE_URL", database.engine.url.render_as_string(hide_password=False)
+    )
+    client.post(voids, json={"key": "kim-2", "reason": "a test post"})
+    result = CliRunner().invoke(
+        cli_app,
+        ["restore-evidence", "kim", "kim-2", "--reason", "was hers", "--by", "ed", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rebuilt"] == ["sql"]
+    assert [v["key"] for v in client.get(voids).json()] == [f"xapi:{target}"]
+
+
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceContext]:
     path: Path = tmp_path_factory.mktemp("voids") / "voids.db"
@@ -155,10 +251,15 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceContext
 def test_any_voided_subset_leaves_the_states_of_the_ledger_without_it(
     scratch: ServiceContext, pattern: list[tuple[str, bool]], data: st.DataObject
 ) -> None:
+    """Void any subset, then restore any part of it: the states are those of the ledger
+    without what stays voided."""
     voided = data.draw(st.sets(st.integers(0, len(pattern) - 1)))
+    restored = data.draw(st.sets(st.sampled_from(sorted(voided)))) if voided else set()
     learner = uuid.uuid4().hex[:8]
     evidence = EvidenceService(scratch)
-    twin = record_with_twin(evidence, learner, pattern, voided)
-    for n in sorted(voided):
+    twin = record_with_twin(evidence, learner, pattern, voided - restored)
+    for n in data.draw(st.permutations(sorted(voided))):
         evidence.void(learner, f"{learner}-{n}", reason="error", by="test")
+    for n in data.draw(st.permutations(sorted(restored))):
+        evidence.restore(learner, f"{learner}-{n}", reason="not an error", by="test")
     assert states(scratch, learner) == states(scratch, twin)

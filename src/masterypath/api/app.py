@@ -333,6 +333,20 @@ def create_app(
         voided = evidence.void(learner_id, body.key, reason=body.reason, by=principal.subject)
         return voided.to_dict()
 
+    @v1.post("/learners/{learner_id}/evidence-restorations", tags=["evidence"])
+    def restore_evidence(
+        learner_id: Text,
+        body: VoidIn,
+        principal: Principal = allow(Action.ACT_ON_LEARNER, "learner_id"),
+    ) -> dict[str, Any]:
+        """Undo a void made in error: the evidence counts again, and the learner's states
+        are rebuilt with it in the same transaction (``rebuilt`` names the frameworks);
+        ``reason`` says why the void was wrong (audited). 404 when the learner has no
+        evidence with that key; 409 when it is not voided, or an xAPI voiding statement
+        voided it (xAPI voiding cannot be undone)."""
+        restored = evidence.restore(learner_id, body.key, reason=body.reason, by=principal.subject)
+        return restored.to_dict()
+
     @v1.get("/learners/{learner_id}/evidence-voids", tags=["evidence"])
     def list_evidence_voids(
         learner_id: Text,

@@ -32,6 +32,7 @@ from masterypath.store.tables import (
     EvidenceCompetencyRow,
     EvidenceRow,
     EvidenceVoidRow,
+    XapiStatementRow,
 )
 
 Progress = Callable[[int], None]
@@ -65,6 +66,29 @@ class VoidResult:
             "learner_id": self.learner_id,
             "voided_at": self.voided_at.isoformat(),
             "voided_by": self.voided_by,
+            "reason": self.reason,
+            "rebuilt": list(self.rebuilt),
+        }
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """A void undone: which evidence, whose, when, by whom, why, and the frameworks whose
+    states were rebuilt with it."""
+
+    key: str
+    learner_id: str
+    restored_at: datetime
+    restored_by: str
+    reason: str
+    rebuilt: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "learner_id": self.learner_id,
+            "restored_at": self.restored_at.isoformat(),
+            "restored_by": self.restored_by,
             "reason": self.reason,
             "rebuilt": list(self.rebuilt),
         }
@@ -216,8 +240,67 @@ class EvidenceService:
             )
         )
         session.flush()
+        frameworks = self._rebuild_around(session, row.id, learner_id)
+        PeopleRepository(session).audit(
+            at=now, actor=by, action="void_evidence", target=learner_id, key=key, reason=reason
+        )
+        return VoidResult(key, learner_id, now, by, reason, frameworks)
+
+    def restore(self, learner_id: str, key: str, *, reason: str, by: str) -> RestoreResult:
+        """Undo a void made in error: the evidence counts again, and the learner's states
+        in every framework it is about are rebuilt with it, in one transaction. The void's
+        who, when and why stay in the audit log beside the restoration's.
+        :class:`NotFoundError` when the learner has no evidence with ``key``;
+        :class:`ConflictError` when it is not voided, or an xAPI voiding statement voided
+        it (xAPI voiding cannot be undone: the statement stays voided)."""
+        if not reason.strip():
+            raise ValidationError("reason", "must not be empty: say why the void was wrong")
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            row = session.scalar(
+                select(EvidenceRow).where(
+                    EvidenceRow.key == key, EvidenceRow.learner_id == learner_id
+                )
+            )
+            if row is None:
+                raise NotFoundError("evidence", key)
+            void = session.get(EvidenceVoidRow, row.id)
+            if void is None:
+                raise ConflictError("key", key, "is not voided")
+            statement = key.removeprefix("xapi:") if key.startswith("xapi:") else None
+            voiding = None
+            if statement is not None:
+                voiding = session.scalar(
+                    select(XapiStatementRow.id).where(XapiStatementRow.voids == statement)
+                )
+            if voiding is not None:
+                raise ConflictError(
+                    "key",
+                    key,
+                    f"xAPI statement {voiding} voided it, and xAPI voiding cannot be undone; "
+                    "send the statement again under a new id",
+                )
+            session.delete(void)
+            session.flush()
+            frameworks = self._rebuild_around(session, row.id, learner_id)
+            PeopleRepository(session).audit(
+                at=now,
+                actor=by,
+                action="restore_evidence",
+                target=learner_id,
+                key=key,
+                reason=reason,
+            )
+            return RestoreResult(key, learner_id, now, by, reason, frameworks)
+
+    def _rebuild_around(
+        self, session: Session, evidence_id: int, learner_id: str
+    ) -> tuple[str, ...]:
+        """Rebuild the learner's states in every framework the evidence is about; those
+        frameworks. (The rebuild locks the learner before it reads the ledger, as a live
+        write does.)"""
         competencies = select(EvidenceCompetencyRow.competency_id).where(
-            EvidenceCompetencyRow.evidence_id == row.id
+            EvidenceCompetencyRow.evidence_id == evidence_id
         )
         frameworks = sorted(
             session.scalars(
@@ -229,10 +312,7 @@ class EvidenceService:
         mastery = MasteryService(self.context)
         for framework_id in frameworks:
             mastery.rebuild(session, framework_id, learner_id=learner_id)
-        PeopleRepository(session).audit(
-            at=now, actor=by, action="void_evidence", target=learner_id, key=key, reason=reason
-        )
-        return VoidResult(key, learner_id, now, by, reason, tuple(frameworks))
+        return tuple(frameworks)
 
     def voids(self, learner_id: str) -> list[VoidResult]:
         """The learner's voided evidence, oldest void first."""
