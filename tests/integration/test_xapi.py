@@ -302,7 +302,14 @@ def test_get_filters_by_agent_and_stored_time_and_pages_without_gaps(
         url = page["more"]
     assert seen == ids
     # what this LRS does not filter by is refused, never ignored
-    for params in ({"verb": "http://x/v"}, {"format": "ids"}, {"cursor": "not-a-cursor"}):
+    for params in (
+        {"related_activities": "true"},
+        {"format": "ids"},
+        {"cursor": "not-a-cursor"},
+        {"verb": "answered"},  # not an IRI
+        {"activity": "q select"},
+        {"registration": "not-a-uuid"},
+    ):
         refused = client.get("/xapi/statements", params=params, headers=V)
         assert refused.status_code == 400 and refused.json()["problems"][0]["field"] in params
     odd_agent = client.get("/xapi/statements", params={"agent": '{"name": "x"}'}, headers=V)
@@ -392,6 +399,43 @@ def test_the_lrs_records_who_sent_a_statement_as_its_authority(client: TestClien
     assert "head@school.example" not in str(stored)
     # a re-post is still the same statement (authority is not part of its content)
     assert client.post("/xapi/statements", json=statement(1), headers=V).status_code == 200
+
+
+def test_get_filters_by_verb_activity_and_registration_and_follows_statement_refs(
+    client: TestClient,
+) -> None:
+    completed = {"id": "http://adlnet.gov/expapi/verbs/completed"}
+    join = {"objectType": "Activity", "id": "https://lms.example/activities/q-normalise"}
+    registration = "3F2A1C00-0000-4000-8000-00000000000A"
+    sent = [
+        statement(1, context={"registration": registration}),
+        statement(2),
+        statement(3, verb=completed),
+        statement(4, object=join, context={"registration": registration.lower()}),
+    ]
+    ids = [s["id"] for s in sent]
+    for s in sent:  # one at a time: newest first is 4, 3, 2, 1
+        assert client.post("/xapi/statements", json=s, headers=V).status_code == 200
+    # a voiding statement targets statement 2: it meets a filter when statement 2 does
+    void = voiding(1, ids[1])
+    assert client.post("/xapi/statements", json=void, headers=V).status_code == 200
+
+    def found(**params: str) -> list[str]:
+        answer = client.get("/xapi/statements", params=params, headers=V)
+        assert answer.status_code == 200, answer.text
+        return [s["id"] for s in answer.json()["statements"]]
+
+    answered = "http://adlnet.gov/expapi/verbs/answered"
+    select = "https://lms.example/activities/q-select"
+    assert found(verb=answered) == [void["id"], ids[3], ids[0]]  # 2 is voided: left out
+    assert found(verb=completed["id"]) == [ids[2]]
+    assert found(verb="http://adlnet.gov/expapi/verbs/voided") == [void["id"]]
+    assert found(activity=select) == [void["id"], ids[2], ids[0]]
+    assert found(activity=select, verb=answered) == [void["id"], ids[0]]
+    assert found(registration=registration) == [ids[3], ids[0]]  # either case
+    assert found(registration=registration, verb=completed["id"]) == []
+    agent = {"account": {"homePage": "https://lms.example", "name": "stu-1"}}
+    assert found(agent=json.dumps(agent), activity=join["id"]) == [ids[3]]
 
 
 def voiding(n: int, target: str, **changes: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from masterypath.api.fast_lane import Answer
 from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.query import refuse_unknown
 from masterypath.api.security import Guard
-from masterypath.api.xapi_state import add_state_routes
+from masterypath.api.xapi_state import add_state_routes, iri_parameter, uuid_parameter
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.evidence import EARLIEST, LATEST
 from masterypath.errors import InvalidInputError, Problem, ValidationError
@@ -199,6 +199,13 @@ def xapi_router(
         agent: Annotated[
             str | None, Query(max_length=2000, description="An Agent object as JSON.")
         ] = None,
+        verb: Annotated[str | None, Query(max_length=2048, description="A verb id.")] = None,
+        activity: Annotated[
+            str | None, Query(max_length=2048, description="The object's id (an Activity).")
+        ] = None,
+        registration: Annotated[
+            str | None, Query(max_length=36, description="context.registration (a UUID).")
+        ] = None,
         since: Annotated[
             AwareDatetime | None, Query(description="Stored after this time (exclusive).")
         ] = None,
@@ -214,17 +221,17 @@ def xapi_router(
         ] = None,
     ) -> JSONResponse:
         """One statement by ``statementId``, or a StatementResult: the statements stored
-        (``stored``) in the window ``since``..``until``, of ``agent`` if given, newest first
-        unless ``ascending``, at most ``limit``; ``more`` is the URL of the next page
-        (empty on the last); a statement that a voiding statement voids is left out, and
-        ``statementId`` does not find it: ``voidedStatementId`` does. Either id with any
-        other parameter but
-        ``format`` and ``attachments`` is a 400. One statement comes with
-        ``Last-Modified``, its ``stored`` time. The
-        filters this LRS does not offer (``verb``, ``activity``, ``registration``,
-        ``related_*``, ``attachments``, a ``format`` other than ``exact``) and any
-        parameter it does not know are a 400, not ignored. ``HEAD`` answers the headers
-        alone."""
+        (``stored``) in the window ``since``..``until``, of ``agent``, ``verb``,
+        ``activity`` (the object's id) and ``registration`` if given (a statement whose
+        object is a StatementRef also meets the last three when the statement it targets
+        does), newest first unless ``ascending``, at most ``limit``; ``more`` is the URL
+        of the next page (empty on the last); a statement that a voiding statement voids
+        is left out, and ``statementId`` does not find it: ``voidedStatementId`` does.
+        Either id with any other parameter but ``format`` and ``attachments`` is a 400.
+        One statement comes with ``Last-Modified``, its ``stored`` time. The filters this
+        LRS does not offer (``related_activities``, ``related_agents``, ``attachments``, a
+        ``format`` other than ``exact``) and any parameter it does not know are a 400, not
+        ignored. ``HEAD`` answers the headers alone."""
         _refuse_unknown(request.query_params, GET_PARAMETERS)
         check_version(version)
         headers = _consistent_through(xapi)
@@ -241,6 +248,11 @@ def xapi_router(
             return JSONResponse(found, headers=headers)
         query = StatementQuery(
             learner_id=None if agent is None else _learner_of_agent(agent),
+            verb=None if verb is None else iri_parameter("verb", verb),
+            activity=None if activity is None else iri_parameter("activity", activity),
+            registration=None
+            if registration is None
+            else uuid_parameter("registration", registration),
             since=None if since is None else _within_stored_times(since),
             until=None if until is None else _within_stored_times(until),
             ascending=ascending,
@@ -262,12 +274,15 @@ INVALID = (
     "Invalid input, or a parameter this LRS does not know; the message names it. xAPI "
     "answers 400 where the rest of the API answers 422 (api.errors.XapiConventions)."
 )
-UNSUPPORTED = ("verb", "activity", "registration", "related_activities", "related_agents")
+UNSUPPORTED = ("related_activities", "related_agents")
 ONE_STATEMENT_PARAMETERS = ("statementId", "voidedStatementId", "format", "attachments")
 """What a request for one statement may add (xAPI 2.1.3); any other parameter is a 400."""
 MAX_LIMIT = 1000
 GET_PARAMETERS = (
     *UNSUPPORTED,
+    "verb",
+    "activity",
+    "registration",
     "statementId",
     "voidedStatementId",
     "agent",

@@ -32,7 +32,6 @@ ONE = ("activityId", "agent", "registration", "stateId")
 """The parameters of a request for one document."""
 MANY = ("activityId", "agent", "registration", "stateId", "since")
 """What ``GET`` takes (``since`` only without ``stateId``)."""
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 
 Version = Annotated[
     str | None,
@@ -60,11 +59,29 @@ DOCUMENT_BODY = {
 }
 
 
+IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+"""An IRI as the parameters take it: a scheme, then no space."""
+
+
+def iri_parameter(field: str, value: str) -> str:
+    """``value`` if it is an IRI, else a :class:`ValidationError` naming ``field``."""
+    if not IRI.fullmatch(value):
+        raise ValidationError(field, "not an IRI (scheme:rest, e.g. https://...)")
+    return value
+
+
+def uuid_parameter(field: str, value: str) -> str:
+    """``value`` as a lowercase UUID, else a :class:`ValidationError` naming ``field``."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValidationError(field, "not a UUID") from None
+
+
 def state_context(activity_id: str, agent: str, registration: str | None) -> StateContext:
     """The documents' context from the query parameters; a :class:`ValidationError` names
     the first that is not what xAPI says it is."""
-    if not _IRI.fullmatch(activity_id):
-        raise ValidationError("activityId", "not an IRI (scheme:rest, e.g. https://...)")
+    iri_parameter("activityId", activity_id)
     try:
         actor = strict_json.loads(agent)
     except json.JSONDecodeError as exc:
@@ -75,10 +92,7 @@ def state_context(activity_id: str, agent: str, registration: str | None) -> Sta
     if learner is None:
         raise ValidationError("agent", "an Agent with an account, mbox, mbox_sha1sum or openid")
     if registration is not None:
-        try:
-            registration = str(uuid.UUID(registration))
-        except ValueError:
-            raise ValidationError("registration", "not a UUID") from None
+        registration = uuid_parameter("registration", registration)
     return StateContext(learner, activity_id, registration)
 
 

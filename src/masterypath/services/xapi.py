@@ -34,7 +34,7 @@ from typing import Any, Literal, NamedTuple, overload
 import ralph.models.xapi.base.common as ralph_common
 from pydantic import ValidationError as PydanticValidationError
 from ralph.models.xapi.base.statements import BaseXapiStatement
-from sqlalchemy import ColumnElement, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from masterypath.domain.evidence import BinaryOutcome, Evidence, EvidenceKind, ScoreOutcome
@@ -586,6 +586,20 @@ class XapiService:
         select_page = select(row).where(~select(voiding.id).where(voiding.voids == row.id).exists())
         if query.learner_id is not None:
             select_page = select_page.where(row.learner_id == query.learner_id)
+        if query.filters_content():
+            # xAPI 2.1.3: a statement whose object is a StatementRef meets a filter when the
+            # statement it targets does (a voiding statement, a comment on an answer)
+            target = aliased(XapiStatementRow)
+            refers = row.statement[("object", "objectType")].as_string() == "StatementRef"
+            targeted = (
+                select(target.id)
+                .where(target.id == row.statement[("object", "id")].as_string())
+                .where(*query.content_conditions(target))
+                .exists()
+            )
+            select_page = select_page.where(
+                or_(and_(*query.content_conditions(row)), and_(refers, targeted))
+            )
         if query.since is not None:
             select_page = select_page.where(row.stored_at > query.since)
         if query.until is not None:
@@ -621,9 +635,32 @@ class StatementQuery:
     """The agent's learner id (:func:`learner_of`)."""
     since: datetime | None = None
     until: datetime | None = None
+    verb: str | None = None
+    """The verb's id."""
+    activity: str | None = None
+    """The id of the statement's object, an Activity."""
+    registration: str | None = None
+    """``context.registration``, a UUID in lowercase."""
     ascending: bool = False
     limit: int = 100
     after: Cursor | None = None
+
+    def filters_content(self) -> bool:
+        return any(v is not None for v in (self.verb, self.activity, self.registration))
+
+    def content_conditions(self, row: type[XapiStatementRow]) -> list[ColumnElement[bool]]:
+        """The conditions on a statement's content (``row`` may be an alias)."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.verb is not None:
+            conditions.append(row.statement[("verb", "id")].as_string() == self.verb)
+        if self.activity is not None:
+            kind = func.coalesce(row.statement[("object", "objectType")].as_string(), "Activity")
+            conditions.append(row.statement[("object", "id")].as_string() == self.activity)
+            conditions.append(kind == "Activity")
+        if self.registration is not None:
+            registration = row.statement[("context", "registration")].as_string()
+            conditions.append(func.lower(registration) == self.registration)
+        return conditions
 
 
 def _for_ralph(statement: Mapping[str, Any]) -> dict[str, Any]:
