@@ -30,6 +30,7 @@ from masterypath.services.careers import CareerService
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService, ReplaySummary
+from masterypath.services.xapi import XapiService
 
 FrameworkOption = Annotated[
     str | None, typer.Option("--framework", "-f", help="Framework id (optional when only one).")
@@ -483,6 +484,25 @@ def restore_evidence(
         )
 
 
+def xapi_unmapped(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many activities.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """The activities of xAPI answers that became no evidence (no framework has an item
+    for them), most answered first: add the items, and the next answers count."""
+    found = XapiService(open_context()).unmapped_activities(limit=limit)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        out.print("every xAPI answer stored is about a known item")
+        return
+    table = Table("activity", "answers", "learners", "last stored")
+    for f in found:
+        table.add_row(f["activity"], str(f["answers"]), str(f["learners"]), f["last_stored"])
+    out.print(table)
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "status": status,
     "explain": explain,
@@ -499,6 +519,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "refit": refit,
     "void-evidence": void_evidence,
     "restore-evidence": restore_evidence,
+    "xapi-unmapped": xapi_unmapped,
 }
 
 

@@ -25,8 +25,13 @@ R = TypeVar("R")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+_OPENED: list[ServiceContext] = []
+"""The contexts the running command opened; closed when it ends."""
+
+
 def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn a MasterypathError into a clear message (or a JSON error) and exit code 2."""
+    """Turn a MasterypathError into a clear message (or a JSON error) and exit code 2;
+    close the database connections the command opened, whatever happened."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -41,12 +46,16 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
             else:
                 err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
             raise typer.Exit(2) from None
+        finally:
+            while _OPENED:
+                _OPENED.pop().engine.dispose()
 
     return wrapper
 
 
 def open_context() -> ServiceContext:
     context = ServiceContext.from_settings(Settings.from_environment())
+    _OPENED.append(context)
     upgrade(context.engine)
     return context
 

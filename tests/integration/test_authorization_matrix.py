@@ -396,6 +396,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("PUT", "/xapi/statements", W_X, {"json": "xapi-one", "headers": XAPI}),
     ("GET", "/xapi/statements", R_X, {"headers": XAPI}),
     ("HEAD", "/xapi/statements", R_X, {"headers": XAPI}),
+    ("GET", "/api/v1/xapi/unmapped-activities", R_X, {}),
     ("PUT", "/xapi/activities/state", W_X, {"params": STATE, "json": {"p": 3}, "headers": XAPI}),
     ("POST", "/xapi/activities/state", W_X, {"params": STATE, "json": {"p": 4}, "headers": XAPI}),
     ("GET", "/xapi/activities/state", W_X, {"params": STATE, "headers": XAPI}),

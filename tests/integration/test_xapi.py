@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from masterypath.cli import app as cli_app
 from masterypath.domain.access import Scope
 from masterypath.errors import ConflictError
 from masterypath.interop.loader import load_framework_file
@@ -93,9 +95,11 @@ def test_an_item_imported_a_moment_ago_is_known_at_once(
     assert posted.status_code == 200, posted.text
     ledger = client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()
     assert [e["competency_ids"] for e in ledger] == [["select"], ["angles"]]
+    # an answer about an activity no framework has is stored, and is no evidence
     unknown = {"objectType": "Activity", "id": "https://lms.example/activities/q-none"}
-    refused = client.post("/xapi/statements", json=statement(3, object=unknown), headers=V)
-    assert refused.status_code == 400 and "not a known item" in refused.text
+    kept = client.post("/xapi/statements", json=statement(3, object=unknown), headers=V)
+    assert kept.status_code == 200, kept.text
+    assert len(client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()) == 2
 
 
 def test_conflicting_repost_is_409_and_stores_nothing(client: TestClient) -> None:
@@ -139,7 +143,7 @@ def test_version_header_and_invalid_statements_are_named(client: TestClient) -> 
         "/xapi/statements",
         json=[
             statement(1, verb={"id": "not an iri"}),
-            statement(2, object={"id": "https://x/unknown"}),
+            statement(2, object={"id": "https://x/unknown"}),  # valid: stored, no evidence
             statement(3, result={}),
         ],
         headers=V,
@@ -148,9 +152,9 @@ def test_version_header_and_invalid_statements_are_named(client: TestClient) -> 
     fields = [(p["location"], p["field"]) for p in bad.json()["problems"]]
     assert fields == [
         ("statements[0]", "verb.id"),
-        ("statements[1]", "object.id"),
         ("statements[2]", "result"),
     ]
+    assert client.get("/xapi/statements", headers=V).json()["statements"] == []
     assert client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json() == []
     # nested deeper than Python's parser can recurse: a RecursionError (500) before
     deep = client.post("/xapi/statements", content="[" * 100_000 + "]" * 100_000, headers=V)
@@ -436,6 +440,84 @@ def test_get_filters_by_verb_activity_and_registration_and_follows_statement_ref
     assert found(registration=registration, verb=completed["id"]) == []
     agent = {"account": {"homePage": "https://lms.example", "name": "stu-1"}}
     assert found(agent=json.dumps(agent), activity=join["id"]) == [ids[3]]
+
+
+def test_every_valid_statement_is_stored_and_only_answers_about_items_are_evidence(
+    client: TestClient, database: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # content sends more than answers (launched, initialized, progressed, terminated, a
+    # comment on a statement): a batch holding any of them was refused whole with a 400
+    course = {"objectType": "Activity", "id": "https://lms.example/courses/sql-101"}
+    quiz = {"objectType": "Activity", "id": "https://vendor.example/quiz/42/question-3"}
+
+    def verb(name: str) -> dict[str, str]:
+        return {"id": f"http://adlnet.gov/expapi/verbs/{name}"}
+
+    sent = [
+        statement(1, verb=verb("launched"), object=course, result=None),
+        statement(2),  # an answer about the known item q-select: evidence
+        statement(3, object=quiz),  # an answer about an activity no framework has
+        statement(4, object=quiz, learner="stu-2", result={"score": {"scaled": 0.5}}),
+        statement(5, verb=verb("completed"), object=course, result={"completion": True}),
+        statement(
+            6,
+            verb=verb("commented"),
+            object={"objectType": "StatementRef", "id": statement(2)["id"]},
+            result={"response": "well done"},
+        ),
+    ]
+    for s in sent:
+        if s.get("result") is None:
+            s.pop("result")
+    posted = client.post("/xapi/statements", json=sent, headers=V)
+    assert posted.status_code == 200, posted.text
+    stored = client.get("/xapi/statements", params={"ascending": "true"}, headers=V).json()
+    assert [s["id"] for s in stored["statements"]] == [s["id"] for s in sent]
+    ledger = client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()
+    assert [e["key"] for e in ledger] == [f"xapi:{statement(2)['id']}"]
+    assert client.get("/api/v1/evidence", params={"learner_id": "stu-2"}).json() == []
+    # re-posting is a no-op, as for answers; the same id with other content is a 409
+    assert client.post("/xapi/statements", json=sent[0], headers=V).status_code == 200
+    changed = {**sent[0], "verb": verb("initialized")}
+    assert client.post("/xapi/statements", json=changed, headers=V).status_code == 409
+    # the answers that became no evidence are listed by activity, to map them to items
+    clock = database.clock
+    assert isinstance(clock, FixedClock)
+    unmapped = client.get("/api/v1/xapi/unmapped-activities").json()
+    assert unmapped == [
+        {"activity": quiz["id"], "answers": 2, "learners": 2, "last_stored": clock.now.isoformat()}
+    ]
+    monkeypatch.setenv(
+        "MASTERYPATH_DATABASE_URL", database.engine.url.render_as_string(hide_password=False)
+    )
+    listed = CliRunner().invoke(cli_app, ["xapi-unmapped", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [(a["activity"], a["answers"]) for a in json.loads(listed.output)] == [(quiz["id"], 2)]
+    # a statement that is no evidence can be voided: it leaves lists, evidence is untouched
+    void = voiding(1, sent[0]["id"])
+    assert client.post("/xapi/statements", json=void, headers=V).status_code == 200
+    listed = client.get("/xapi/statements", params={"ascending": "true"}, headers=V).json()
+    assert sent[0]["id"] not in [s["id"] for s in listed["statements"]]
+    assert len(client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()) == 1
+
+
+def test_a_minors_statements_wait_for_consent_even_when_they_are_not_evidence(
+    client: TestClient,
+) -> None:
+    client.post("/api/v1/learners", json={"learner_id": "kid", "birth_date": "2016-01-01"})
+    launched = statement(
+        1,
+        learner="kid",
+        verb={"id": "http://adlnet.gov/expapi/verbs/launched"},
+        object={"objectType": "Activity", "id": "https://lms.example/courses/sql-101"},
+    )
+    launched.pop("result")
+    refused = client.post("/xapi/statements", json=[statement(2), launched], headers=V)
+    assert refused.status_code == 403 and refused.json()["error"] == "consent_required"
+    assert client.get("/xapi/statements", headers=V).json()["statements"] == []  # not half
+    assert client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json() == []
+    client.put("/api/v1/learners/kid/guardian-consent", json={"guardian": "Mum"})
+    assert client.post("/xapi/statements", json=launched, headers=V).status_code == 200
 
 
 def voiding(n: int, target: str, **changes: Any) -> dict[str, Any]:

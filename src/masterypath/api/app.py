@@ -416,6 +416,16 @@ def create_app(
     # then the xAPI statements (the other half), before the hundred routes of /api/v1
     xapi = XapiService(context, committer=committer)
     app.include_router(xapi_router(xapi, guard, allow, XapiStateService(context)))
+
+    @v1.get("/xapi/unmapped-activities", tags=["xapi"])
+    def list_unmapped_activities(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        _: Principal = allow(Action.READ_XAPI),
+    ) -> list[dict[str, Any]]:
+        """The activities of xAPI answers that became no evidence because no framework
+        has an item for them, most answered first (answers, learners, last stored)."""
+        return xapi.unmapped_activities(limit=limit)
+
     document_xapi_errors(app)
     app.include_router(auth_router(accounts))
     app.include_router(v1)

@@ -4,7 +4,10 @@ Statements are validated with ralph-malph's xAPI 1.0.3 models (``BaseXapiStateme
 ralph only accepts ``version`` 1.0.x, so a 2.0 statement is validated with its
 ``version`` set aside (the parts we read are the same in 2.0) and stored unchanged.
 
-Mapping (:class:`XapiRules`):
+Every valid statement is stored; an answer about a known item is also evidence (the rest:
+launches, completions, comments, answers about activities no framework has, are stored
+only; :meth:`XapiService.unmapped_activities` lists the last kind). Mapping
+(:class:`XapiRules`):
 
 * actor -> learner: ``account.name`` (the LMS's pseudonymous id); an actor identified by
   ``mbox``, ``mbox_sha1sum`` or ``openid`` becomes ``sha1:<hex>``, and a stored statement
@@ -12,7 +15,8 @@ Mapping (:class:`XapiRules`):
 * object (activity id) -> item: the part after ``item_prefix`` if it is set and matches,
   else the id itself, else its last path segment, whichever is a known item; the item's
   competencies are the evidence's competencies;
-* ``result.success`` -> a binary outcome, else ``result.score.scaled`` (0..1) -> a score;
+* ``result.success`` -> a binary outcome, else ``result.score.scaled`` (0..1) -> a score
+  (a statement with neither is no answer);
 * the statement ``id`` -> the evidence key ``xapi:<id>``: re-posting the same statement is
   a no-op, the same id with other content is a 409.
 """
@@ -38,12 +42,19 @@ from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from masterypath.domain.evidence import BinaryOutcome, Evidence, EvidenceKind, ScoreOutcome
-from masterypath.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from masterypath.errors import (
+    ConflictError,
+    ConsentRequiredError,
+    InvalidInputError,
+    NotFoundError,
+    Problem,
+)
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService, RecordResult
 from masterypath.services.group_commit import GroupCommitter
 from masterypath.store.bulk import insert_new_postgresql
 from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
+from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import EvidenceVoidRow, FrameworkRow, ItemRow, XapiStatementRow
 from masterypath.store.types import UTCDateTime
 
@@ -148,7 +159,9 @@ class _ItemCache(NamedTuple):
 class StatementRow(NamedTuple):
     id: str
     statement: dict[str, Any]
-    evidence: Evidence
+    learner_id: str
+    evidence: Evidence | None
+    """None for a statement that is not evidence (no known item, or no result)."""
     digest: str
     """SHA-256 of the canonical statement: the same id with another digest is a conflict."""
     received: datetime
@@ -172,6 +185,14 @@ class StatementWrites:
         return cls([row for part in parts for row in part.rows])
 
     def __call__(self, session: Session) -> None:
+        # the evidence's learners passed the consent gate with their evidence; a statement
+        # that is not evidence is personal data all the same
+        bare = {row.learner_id for row in self.rows if row.evidence is None}
+        if bare:
+            today = self.rows[0].received.date()
+            minors = PeopleRepository(session).minors_without_consent(bare, today)
+            if minors:
+                raise ConsentRequiredError(minors)
         # new ids go in with one INSERT ... ON CONFLICT DO NOTHING; only the ids already
         # stored (re-posts, or a concurrent writer's) are read back to compare content
         if is_postgresql(session):
@@ -184,8 +205,8 @@ class StatementWrites:
                         row.id,
                         row.digest,
                         {**row.statement, "stored": row.received.isoformat()},
-                        row.evidence.learner_id,
-                        row.evidence.key,
+                        row.learner_id,
+                        None if row.evidence is None else row.evidence.key,
                         row.received,
                     )
                     for row in self.rows
@@ -223,8 +244,8 @@ class StatementWrites:
                             "id": row.id,
                             "content_hash": row.digest,
                             "statement": {**row.statement, "stored": row.received.isoformat()},
-                            "learner_id": row.evidence.learner_id,
-                            "evidence_key": row.evidence.key,
+                            "learner_id": row.learner_id,
+                            "evidence_key": None if row.evidence is None else row.evidence.key,
                             "stored_at": row.received,
                         }
                         for row in self.rows
@@ -299,10 +320,11 @@ class XapiService:
 
     def parse(
         self, statements: Sequence[Mapping[str, Any]], items: Mapping[str, tuple[str, ...]]
-    ) -> list[tuple[str, dict[str, Any], Evidence]]:
-        """Validate and map every statement; all problems are reported together."""
+    ) -> list[tuple[str, dict[str, Any], str, Evidence | None]]:
+        """Validate every statement and map those that are evidence (id, statement as
+        stored, learner, evidence or None); all problems are reported together."""
         problems: list[Problem] = []
-        out: list[tuple[str, dict[str, Any], Evidence]] = []
+        out: list[tuple[str, dict[str, Any], str, Evidence | None]] = []
         now = self.context.clock()
         for n, raw in enumerate(statements):
             where = f"statements[{n}]"
@@ -319,29 +341,11 @@ class XapiService:
                     problems.append(Problem(where, ".".join(str(p) for p in e["loc"]), e["msg"]))
                 continue
             learner = learner_of(statement["actor"])
-            activity = str(statement["object"].get("id", ""))
-            item = self._item(activity, items)
-            result = statement.get("result") or {}
-            score = (result.get("score") or {}).get("scaled")
             if learner is None:
                 problems.append(
                     Problem(where, "actor", "needs an account, mbox, mbox_sha1sum or openid")
                 )
-            if item is None:
-                problems.append(Problem(where, "object.id", f"{activity!r} is not a known item"))
-            if not isinstance(result.get("success"), bool) and score is None:
-                problems.append(Problem(where, "result", "needs success or score.scaled"))
-            if (
-                learner is None
-                or item is None
-                or (not isinstance(result.get("success"), bool) and score is None)
-            ):
                 continue
-            if isinstance(result.get("success"), bool):
-                outcome: BinaryOutcome | ScoreOutcome = BinaryOutcome(correct=result["success"])
-            else:
-                outcome = ScoreOutcome(value=max(0.0, float(score or 0.0)))
-            timestamp: datetime = model.timestamp or now
             statement_id = str(model.id)
             statement["id"] = statement_id
             statement["actor"] = _pseudonymous(statement["actor"])
@@ -349,21 +353,40 @@ class XapiService:
                 (
                     statement_id,
                     statement,
-                    Evidence.create(
-                        key=f"xapi:{statement_id}",
-                        learner_id=learner,
-                        competency_ids=items[item],
-                        outcome=outcome,
-                        timestamp=timestamp,
-                        kind=EvidenceKind.PRACTICE,
-                        item_id=item,
-                        source=self.rules.source,
-                    ),
+                    learner,
+                    self._evidence(statement, learner, model.timestamp or now, items),
                 )
             )
         if problems:
             raise InvalidInputError("xAPI statements", problems)
         return out
+
+    def _evidence(
+        self,
+        statement: Mapping[str, Any],
+        learner: str,
+        timestamp: datetime,
+        items: Mapping[str, tuple[str, ...]],
+    ) -> Evidence | None:
+        """The evidence a statement is: an answer (``result.success``, else
+        ``result.score.scaled``) about a known item; None for any other statement (one
+        that launches, completes or comments, or is about an activity no framework has)."""
+        outcome = _outcome(statement)
+        if outcome is None:
+            return None
+        item = self._item(str(statement["object"].get("id", "")), items)
+        if item is None:
+            return None
+        return Evidence.create(
+            key=f"xapi:{statement['id']}",
+            learner_id=learner,
+            competency_ids=items[item],
+            outcome=outcome,
+            timestamp=timestamp,
+            kind=EvidenceKind.PRACTICE,
+            item_id=item,
+            source=self.rules.source,
+        )
 
     def record(
         self,
@@ -416,10 +439,14 @@ class XapiService:
     def _unknown_activity(
         self, statements: Sequence[Mapping[str, Any]], items: Mapping[str, tuple[str, ...]]
     ) -> bool:
+        """Whether an answer is about an activity the item map lacks (perhaps a framework
+        imported a moment ago): only answers can be evidence, so only they need a check."""
         return any(
             self._item(str(raw["object"].get("id", "")), items) is None
             for raw in statements
-            if isinstance(raw, Mapping) and isinstance(raw.get("object"), Mapping)
+            if isinstance(raw, Mapping)
+            and isinstance(raw.get("object"), Mapping)
+            and _outcome(raw) is not None
         )
 
     def _prepare(
@@ -446,14 +473,15 @@ class XapiService:
                 StatementRow(
                     statement_id,
                     statement if authority is None else {**statement, "authority": authority},
+                    learner,
                     evidence,
                     _digest(statement),  # without authority: the content the sender chose
                     now,
                 )
-                for statement_id, statement, evidence in parsed
+                for statement_id, statement, learner, evidence in parsed
             ]
         )
-        return ids, [p[2] for p in parsed], store
+        return ids, [p[3] for p in parsed if p[3] is not None], store
 
     def learners_of(self, statements: Sequence[Mapping[str, Any]]) -> list[str]:
         """The learners the statements are about (for authorization before parsing)."""
@@ -573,6 +601,41 @@ class XapiService:
             raise InvalidInputError("xAPI statements", problems)
         return out
 
+    def unmapped_activities(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The activities of answers that became no evidence (no framework has an item
+        for them), most answered first: each with how many answers, from how many
+        learners, and when the last was stored. Add the items (or set ``item_prefix``)
+        and post the next answers; what is stored stays a statement."""
+        row = XapiStatementRow
+        activity = row.statement[("object", "id")].as_string()
+        answered = or_(
+            row.statement[("result", "success")].as_string().is_not(None),
+            row.statement[("result", "score", "scaled")].as_string().is_not(None),
+        )
+        stmt = (
+            select(
+                activity.label("activity"),
+                func.count().label("answers"),
+                func.count(row.learner_id.distinct()).label("learners"),
+                func.max(row.stored_at).label("last_stored"),
+            )
+            .where(row.evidence_key.is_(None), row.voids.is_(None), answered)
+            .group_by(activity)
+            .order_by(func.count().desc(), activity)
+            .limit(limit)
+        )
+        with self.context.sessions() as session:
+            rows = session.execute(stmt).all()
+        return [
+            {
+                "activity": r.activity,
+                "answers": int(r.answers),
+                "learners": int(r.learners),
+                "last_stored": r.last_stored.isoformat(),
+            }
+            for r in rows
+        ]
+
     def recent(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """The most recently stored statements, newest first."""
         return self.query(StatementQuery(limit=limit))[0]
@@ -661,6 +724,21 @@ class StatementQuery:
             registration = row.statement[("context", "registration")].as_string()
             conditions.append(func.lower(registration) == self.registration)
         return conditions
+
+
+def _outcome(statement: Mapping[str, Any]) -> BinaryOutcome | ScoreOutcome | None:
+    """A statement's outcome: ``result.success``, else ``result.score.scaled``; None when
+    it has neither (the object is a StatementRef or an Agent: never an answer)."""
+    result = statement.get("result")
+    if not isinstance(result, Mapping):
+        return None
+    if isinstance(result.get("success"), bool):
+        return BinaryOutcome(correct=result["success"])
+    score = result.get("score")
+    scaled = score.get("scaled") if isinstance(score, Mapping) else None
+    if scaled is None:
+        return None
+    return ScoreOutcome(value=max(0.0, float(scaled)))
 
 
 def _for_ralph(statement: Mapping[str, Any]) -> dict[str, Any]:
