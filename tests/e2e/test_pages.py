@@ -438,6 +438,38 @@ def test_an_educator_shares_a_map_stops_the_link_and_revokes_a_badge(page: Any, 
     assert "revoked" in badges.inner_text()
 
 
+def test_an_educator_voids_evidence_recorded_in_error_and_undoes_it(page: Any, site: Site) -> None:
+    framework = FrameworkService(site.context).summaries()[0].id
+    learner = site.learners[4]
+    mastery, evidence = MasteryService(site.context), EvidenceService(site.context)
+
+    def statuses() -> dict[str, str]:
+        return {
+            p.competency_id: str(p.decision.status) for p in mastery.progress(learner, framework)
+        }
+
+    before = statuses()
+    newest = evidence.find(learner_id=learner, limit=1, newest_first=True)[0].key
+    log_in(page, site, "teacher", "teacher-password")
+    page.get_by_label("Learner whose evidence to check").fill(learner)
+    page.get_by_role("button", name="Show latest evidence").click()
+    table = page.locator("#ev-list table")
+    table.wait_for()
+    rows = table.locator("tbody tr")
+    assert rows.count() == 20 and newest in rows.first.inner_text()  # the newest first
+    check_accessibility(page, "educator evidence")
+    rows.first.get_by_label(f"Why void {newest}").fill("Posted by the LMS for the wrong learner")
+    rows.first.get_by_role("button", name="Void").click()
+    rows.first.get_by_role("button", name="Restore").wait_for()  # redrawn
+    assert "voided" in rows.first.inner_text()
+    assert [v.key for v in evidence.voids(learner)] == [newest]
+    assert "voided" in page.locator("#live").text_content()
+    rows.first.get_by_label(f"Why restore {newest}").fill("It was hers after all")
+    rows.first.get_by_role("button", name="Restore").click()
+    rows.first.get_by_role("button", name="Void").wait_for()
+    assert evidence.voids(learner) == [] and statuses() == before
+
+
 def test_the_api_documentation_renders_without_internet(page: Any, site: Site) -> None:
     # the browser here has no internet: Swagger UI must come from the server itself
     page.goto(site.url + "/docs")

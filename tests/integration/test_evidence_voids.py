@@ -132,6 +132,8 @@ def test_voiding_over_the_api_is_audited_and_an_educators_decision(
         ("kim-1", True),
         ("kim-2", False),
     ]
+    newest = client.get("/api/v1/evidence", params={"learner_id": "kim", "newest_first": "true"})
+    assert [e["key"] for e in newest.json()] == ["kim-2", "kim-1", "kim-0"]
     audit = client.get("/api/v1/audit-log").json()
     assert [e["detail"]["key"] for e in audit if e["action"] == "void_evidence"] == ["kim-1"]
     export = client.get("/api/v1/learners/kim/export").json()

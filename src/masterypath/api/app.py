@@ -307,15 +307,21 @@ def create_app(
         competency_id: Text | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
+        newest_first: bool = False,
         principal: Principal = allow(Action.READ_LEARNER, "learner_id"),
     ) -> list[EvidenceOut]:
-        """The ledger in time order, for one learner and/or competency, each piece marked
-        ``voided`` if it was voided as recorded in error. Without ``learner_id`` only admins
-        and keys with ``learners:read`` may list."""
+        """The ledger in time order (the newest first with ``newest_first``), for one
+        learner and/or competency, each piece marked ``voided`` if it was voided as
+        recorded in error. Without ``learner_id`` only admins and keys with
+        ``learners:read`` may list."""
         if learner_id is None and accounts.visible_learners(principal) is not None:
             raise PermissionDeniedError("read_learner", "name the learner (learner_id)")
         found = evidence.find(
-            learner_id=learner_id, competency_id=competency_id, limit=limit, offset=offset
+            learner_id=learner_id,
+            competency_id=competency_id,
+            limit=limit,
+            offset=offset,
+            newest_first=newest_first,
         )
         voided = evidence.voided_keys([e.key for e in found])
         return [_evidence_out(e, voided=e.key in voided) for e in found]

@@ -347,10 +347,15 @@ class EvidenceService:
         competency_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        newest_first: bool = False,
     ) -> list[Evidence]:
         with self.context.sessions() as session:
             return EvidenceRepository(session).find(
-                learner_id=learner_id, competency_id=competency_id, limit=limit, offset=offset
+                learner_id=learner_id,
+                competency_id=competency_id,
+                limit=limit,
+                offset=offset,
+                newest_first=newest_first,
             )
 
     def count(self, *, learner_id: str | None = None) -> int:

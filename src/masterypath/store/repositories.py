@@ -284,8 +284,9 @@ class EvidenceRepository:
         competency_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        newest_first: bool = False,
     ) -> list[Evidence]:
-        """Evidence in ledger order (time, then sequence, then arrival)."""
+        """Evidence in ledger order (time, then sequence, then arrival), or the reverse."""
         stmt = select(EvidenceRow)
         if learner_id is not None:
             stmt = stmt.where(EvidenceRow.learner_id == learner_id)
@@ -297,7 +298,8 @@ class EvidenceRepository:
                     )
                 )
             )
-        stmt = stmt.order_by(EvidenceRow.timestamp, EvidenceRow.sequence, EvidenceRow.id)
+        order = [EvidenceRow.timestamp, EvidenceRow.sequence, EvidenceRow.id]
+        stmt = stmt.order_by(*(c.desc() for c in order) if newest_first else order)
         return self._load(stmt.limit(limit).offset(offset))
 
     def _load(self, stmt: Select[EvidenceRow]) -> list[Evidence]:

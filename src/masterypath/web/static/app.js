@@ -532,6 +532,43 @@ async function educatorPage() {
     } catch (error) { fail("sh-out", error); }
   });
 
+  // a learner's latest evidence: void a piece recorded in error, or undo a void made in error
+  const evLearner = el("input", { id: "ev-learner", required: "required" });
+  const evList = el("div", { id: "ev-list" });
+  const outcomeText = (o) => o.type === "binary" ? (o.correct ? "right" : "wrong")
+    : o.type === "score" ? `score ${Math.round(o.value * 100)}%` : o.type;
+  async function showEvidence(learner) {
+    const base = `/api/v1/learners/${encodeURIComponent(learner)}`;
+    try {
+      const found = await api(`/api/v1/evidence?${new URLSearchParams({ learner_id: learner, limit: "20", newest_first: "true" })}`);
+      const rows = found.map((e, n) => {
+        const id = `ev-reason-${n}`;
+        const action = e.voided ? "Restore" : "Void";
+        const reason = el("input", { id, required: "required" });
+        const change = el("form", { class: "inline" },
+          el("label", { for: id, text: `Why ${action.toLowerCase()} ${e.key}` }), reason,
+          el("button", { type: "submit", text: action }));
+        change.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          try {
+            await api(`${base}/${e.voided ? "evidence-restorations" : "evidence-voids"}`, { method: "POST", json: { key: e.key, reason: reason.value } });
+            await showEvidence(learner);
+            say(`${e.key} ${e.voided ? "counts again" : "voided"}; ${learner}'s statuses were recomputed.`);
+          } catch (error) { fail("ev-list", error); }
+        });
+        return el("tr", e.voided ? { class: "voided" } : {}, cell(e.key), cell(e.item_id || e.competency_ids.join(", ")),
+          cell(when(e.timestamp)), cell(outcomeText(e.outcome)), cell(e.voided ? "voided" : "counts"), el("td", {}, change));
+      });
+      evList.replaceChildren(el("table", {}, el("caption", { text: `Latest evidence of ${learner}` }),
+        heads("Key", "Item", "When", "Outcome", "Status", ""),
+        el("tbody", {}, ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "6", class: "muted", text: "None." }))]))));
+    } catch (error) { fail("ev-list", error); }
+  }
+  const evidenceForm = el("form", { id: "evidence-form" },
+    el("label", { for: "ev-learner", text: "Learner whose evidence to check" }), evLearner,
+    el("p", {}, el("button", { type: "submit", text: "Show latest evidence" })));
+  evidenceForm.addEventListener("submit", (event) => { event.preventDefault(); showEvidence(evLearner.value); });
+
   document.getElementById("content").replaceChildren(
     el("h2", { text: "Cohort grid" }),
     el("div", { class: "controls panel" },
@@ -544,7 +581,8 @@ async function educatorPage() {
       el("section", {}, el("h2", { text: "Override a status" }), el("div", { class: "panel" }, form, trail)),
       el("section", {}, el("h2", { text: "Alerts" }), alerts)),
     el("section", {}, el("h2", { text: "Rubric judgements to review" }), reviews),
-    el("section", {}, el("h2", { text: "Embed links and badges" }), el("div", { class: "panel" }, shareForm, shLists)));
+    el("section", {}, el("h2", { text: "Embed links and badges" }), el("div", { class: "panel" }, shareForm, shLists)),
+    el("section", {}, el("h2", { text: "Evidence recorded in error" }), el("div", { class: "panel" }, evidenceForm, evList)));
   render();
   loadAlerts();
   loadReviews();
