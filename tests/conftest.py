@@ -124,6 +124,8 @@ TABLES = (
     "rubrics",
     "xapi_statements",
     "xapi_states",
+    "xapi_agent_profiles",
+    "xapi_activity_profiles",
     "audit_log",
     "access_log",
     "guardian_consents",

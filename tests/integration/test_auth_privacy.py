@@ -296,6 +296,7 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
         "badges": "badges",
         "evidence_voids": "evidence_voids",
         "xapi_states": "xapi_states",
+        "xapi_agent_profiles": "xapi_agent_profiles",
     }
     with database.sessions() as session:
         for table in Base.metadata.sorted_tables:

@@ -241,11 +241,14 @@ def world(database: ServiceContext, request: pytest.FixtureRequest, badge_key_fi
 
 CSV = "occupation,skill,importance\nanalyst,SQL,essential\n"
 XAPI = {"X-Experience-API-Version": "1.0.3"}
+COURSE_IRI = "https://example.org/course/1"
 STATE = {
-    "activityId": "https://example.org/course/1",
+    "activityId": COURSE_IRI,
     "agent": '{"account": {"homePage": "https://lms.example", "name": "{X}"}}',
     "stateId": "bookmark",
 }
+AP = {"agent": STATE["agent"], "profileId": "prefs"}
+ACP = {"activityId": COURSE_IRI, "profileId": "prefs"}
 # (method, route path, action, request extras); {X} is the learner the call is about
 ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/frameworks", R_FW, {}),
@@ -402,6 +405,20 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/xapi/activities/state", W_X, {"params": STATE, "headers": XAPI}),
     ("HEAD", "/xapi/activities/state", W_X, {"params": STATE, "headers": XAPI}),
     ("DELETE", "/xapi/activities/state", W_X, {"params": STATE, "headers": XAPI}),
+    ("PUT", "/xapi/agents/profile", W_X, {"params": AP, "json": {"p": 1}, "headers": XAPI}),
+    ("POST", "/xapi/agents/profile", W_X, {"params": AP, "json": {"p": 2}, "headers": XAPI}),
+    ("GET", "/xapi/agents/profile", W_X, {"params": AP, "headers": XAPI}),
+    ("HEAD", "/xapi/agents/profile", W_X, {"params": AP, "headers": XAPI}),
+    ("DELETE", "/xapi/agents/profile", W_X, {"params": AP, "headers": XAPI}),
+    ("PUT", "/xapi/activities/profile", W_X, {"params": ACP, "json": {"p": 1}, "headers": XAPI}),
+    ("POST", "/xapi/activities/profile", W_X, {"params": ACP, "json": {"p": 2}, "headers": XAPI}),
+    ("GET", "/xapi/activities/profile", W_X, {"params": ACP, "headers": XAPI}),
+    ("HEAD", "/xapi/activities/profile", W_X, {"params": ACP, "headers": XAPI}),
+    ("DELETE", "/xapi/activities/profile", W_X, {"params": ACP, "headers": XAPI}),
+    ("GET", "/xapi/agents", R_X, {"params": {"agent": STATE["agent"]}, "headers": XAPI}),
+    ("HEAD", "/xapi/agents", R_X, {"params": {"agent": STATE["agent"]}, "headers": XAPI}),
+    ("GET", "/xapi/activities", R_X, {"params": {"activityId": COURSE_IRI}, "headers": XAPI}),
+    ("HEAD", "/xapi/activities", R_X, {"params": {"activityId": COURSE_IRI}, "headers": XAPI}),
     ("POST", "/api/v1/rubrics", RUBRICS, {"json": "rubric", "params": {"replace": "true"}}),
     ("GET", "/api/v1/rubrics/{rubric_id}", R_FW, {}),
     (

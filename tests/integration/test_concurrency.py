@@ -319,7 +319,8 @@ def test_xapi_state_writes_at_once_lose_no_merge_and_one_conditional_write_wins(
     import json
 
     from masterypath.errors import PreconditionFailedError
-    from masterypath.services.xapi_state import Conditions, StateContext, XapiStateService
+    from masterypath.services.xapi_document_store import Conditions
+    from masterypath.services.xapi_state import StateContext, XapiStateService
 
     states = XapiStateService(pg)
     where = StateContext("kim", "https://lms.example/courses/sql-101")
@@ -341,3 +342,27 @@ def test_xapi_state_writes_at_once_lose_no_merge_and_one_conditional_write_wins(
     )
     assert len(errors) == 3 and all(isinstance(e, PreconditionFailedError) for e in errors)
     assert set(json.loads(states.get(where, "s").content)) == {"winner"}
+
+
+def test_activity_profile_writes_at_once_lose_no_merge_and_create_once(
+    pg: ServiceContext,
+) -> None:
+    # no learner to lock: the row lock and the insert that does nothing on a conflict
+    import json
+
+    from masterypath.errors import PreconditionFailedError
+    from masterypath.services.xapi_document_store import Conditions
+    from masterypath.services.xapi_profiles import XapiProfileService, activity_profile_slot
+
+    profiles = XapiProfileService(pg)
+    slot = activity_profile_slot("https://lms.example/courses/sql-101", "settings")
+    kind = "application/json"
+    only_if_absent = Conditions(if_none_match="*")
+    errors = _at_once(
+        4, lambda w: profiles.put(slot, json.dumps({"by": w}).encode(), kind, only_if_absent)
+    )
+    assert len(errors) == 3 and all(isinstance(e, PreconditionFailedError) for e in errors)
+    errors = _at_once(6, lambda w: profiles.post(slot, json.dumps({f"w{w}": w}).encode(), kind))
+    assert errors == []
+    merged = json.loads(profiles.get(slot).content)
+    assert set(merged) == {"by", *(f"w{w}" for w in range(6))}

@@ -73,6 +73,7 @@ from masterypath.services.mastery import MasteryService
 from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
 from masterypath.services.xapi import XapiService
+from masterypath.services.xapi_profiles import XapiProfileService
 from masterypath.services.xapi_state import XapiStateService
 from masterypath.settings import Settings, parse_origins
 from masterypath.store.types import INT32_MAX
@@ -421,7 +422,8 @@ def create_app(
     v1.include_router(badge_router(badges, allow))
     # then the xAPI statements (the other half), before the hundred routes of /api/v1
     xapi = XapiService(context, committer=committer)
-    app.include_router(xapi_router(xapi, guard, allow, XapiStateService(context)))
+    documents = XapiStateService(context), XapiProfileService(context)
+    app.include_router(xapi_router(xapi, guard, allow, *documents))
 
     @v1.get("/xapi/unmapped-activities", tags=["xapi"])
     def list_unmapped_activities(

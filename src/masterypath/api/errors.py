@@ -234,7 +234,9 @@ class InputGuard:
 NUL_REASON = "contains a NUL character, which no field accepts"
 
 
-OPAQUE_BODIES = frozenset({"/xapi/activities/state"})
+OPAQUE_BODIES = frozenset(
+    {"/xapi/activities/state", "/xapi/agents/profile", "/xapi/activities/profile"}
+)
 """Paths whose body is a document stored as bytes, whatever it holds (NUL included): the
 guard checks their path and query only."""
 

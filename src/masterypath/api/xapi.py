@@ -21,7 +21,12 @@ from masterypath.api.fast_lane import Answer
 from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.query import refuse_unknown
 from masterypath.api.security import Guard
-from masterypath.api.xapi_state import add_state_routes, iri_parameter, uuid_parameter
+from masterypath.api.xapi_documents import (
+    add_profile_routes,
+    add_state_routes,
+    iri_parameter,
+    uuid_parameter,
+)
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.evidence import EARLIEST, LATEST
 from masterypath.errors import InvalidInputError, Problem, ValidationError
@@ -34,6 +39,7 @@ from masterypath.services.xapi import (
     is_voiding,
     learner_of,
 )
+from masterypath.services.xapi_profiles import XapiProfileService
 from masterypath.services.xapi_state import XapiStateService
 
 ABOUT_VERSIONS = ["1.0.3", "2.0.0"]
@@ -136,7 +142,11 @@ def statements_lane(xapi: XapiService, guard: Guard) -> Answer:
 
 
 def xapi_router(
-    xapi: XapiService, guard: Guard, allow: Callable[..., Any], states: XapiStateService
+    xapi: XapiService,
+    guard: Guard,
+    allow: Callable[..., Any],
+    states: XapiStateService,
+    profiles: XapiProfileService,
 ) -> APIRouter:
     router = APIRouter(
         route_class=SlashSafeRoute,
@@ -267,6 +277,7 @@ def xapi_router(
         return JSONResponse({"statements": statements, "more": more}, headers=headers)
 
     add_state_routes(router, states, guard, allow)
+    add_profile_routes(router, profiles, guard, allow)
     return router
 
 

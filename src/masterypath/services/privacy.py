@@ -39,6 +39,7 @@ from masterypath.store.tables import (
     SubmissionRow,
     TokenRow,
     UserRow,
+    XapiAgentProfileRow,
     XapiStatementRow,
     XapiStateRow,
 )
@@ -51,6 +52,7 @@ LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
     ("evidence", EvidenceRow),
     ("xapi_statements", XapiStatementRow),
     ("xapi_states", XapiStateRow),
+    ("xapi_agent_profiles", XapiAgentProfileRow),
     ("mastery_states", MasteryStateRow),
     ("mastery_events", MasteryEventRow),
     ("overrides", OverrideRow),

@@ -610,6 +610,38 @@ class XapiStateRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class XapiAgentProfileRow(Base):
+    """An xAPI Agent Profile document: what content keeps about a learner across
+    activities (preferences, say), by ``profileId`` (xAPI 2.6)."""
+
+    __tablename__ = "xapi_agent_profiles"
+
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the profile id."""
+    profile_id: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(42))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class XapiActivityProfileRow(Base):
+    """An xAPI Activity Profile document: what content keeps about an activity, for
+    every learner, by ``profileId`` (xAPI 2.7)."""
+
+    __tablename__ = "xapi_activity_profiles"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the activity and profile ids."""
+    activity_id: Mapped[str] = mapped_column(Text)
+    profile_id: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(42))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class RubricRow(Base):
     """A rubric as typed JSON (criteria, levels, exemplars; see ``domain/rubric.py``)."""
 
