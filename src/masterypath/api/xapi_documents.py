@@ -11,15 +11,17 @@ lookups (``agents``, ``activities``) take ``xapi:read``.
 """
 
 import asyncio
+import functools
 import json
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime
 
 from masterypath.api.query import refuse_unknown
@@ -29,7 +31,7 @@ from masterypath.errors import ValidationError
 from masterypath.interop import strict_json
 from masterypath.interop.xapi_documents import etag
 from masterypath.services.xapi import check_version, learner_of
-from masterypath.services.xapi_document_store import Conditions, StoredDocument
+from masterypath.services.xapi_document_store import Conditions, Slot, StoredDocument
 from masterypath.services.xapi_profiles import (
     XapiProfileService,
     activity_profile_slot,
@@ -118,12 +120,13 @@ def _http_date(at: datetime) -> str:
     return format_datetime(at.astimezone(UTC), usegmt=True)
 
 
-async def _body(request: Request) -> tuple[bytes, str]:
-    """A written document and its Content-Type (``application/octet-stream`` if none)."""
-    return await request.body(), request.headers.get("content-type", "application/octet-stream")
-
-
-def _written(tag: str) -> Response:
+async def _write(
+    write: Callable[[bytes, str, Conditions], str], request: Request, conditions: Conditions
+) -> Response:
+    """Store the request's body with its Content-Type (``application/octet-stream`` if
+    none) by ``write`` (a PUT or POST of one document): 204 with the new ``ETag``."""
+    kind = request.headers.get("content-type", "application/octet-stream")
+    tag = await asyncio.to_thread(write, await request.body(), kind, conditions)
     return Response(status_code=204, headers={"ETag": tag})
 
 
@@ -180,11 +183,8 @@ def add_state_routes(
         where = await context_for(
             request, principal, version, ONE, activity_id, agent, registration
         )
-        body, kind = await _body(request)
-        tag = await asyncio.to_thread(
-            states.put, where, state_id, body, kind, Conditions(if_match, if_none_match)
-        )
-        return _written(tag)
+        write = functools.partial(states.put, where, state_id)
+        return await _write(write, request, Conditions(if_match, if_none_match))
 
     @router.post(PATH, status_code=204, openapi_extra=DOCUMENT_BODY)
     async def post_state(
@@ -203,11 +203,8 @@ def add_state_routes(
         where = await context_for(
             request, principal, version, ONE, activity_id, agent, registration
         )
-        body, kind = await _body(request)
-        tag = await asyncio.to_thread(
-            states.post, where, state_id, body, kind, Conditions(if_match, if_none_match)
-        )
-        return _written(tag)
+        write = functools.partial(states.post, where, state_id)
+        return await _write(write, request, Conditions(if_match, if_none_match))
 
     @router.get(PATH)
     @router.head(PATH, include_in_schema=False)
@@ -262,6 +259,22 @@ def add_state_routes(
 ProfileId = Annotated[str, Query(alias="profileId", min_length=1, max_length=1000)]
 MaybeProfileId = Annotated[str | None, Query(alias="profileId", min_length=1, max_length=1000)]
 Since = Annotated[AwareDatetime | None, Query(description="Updated after this time (exclusive).")]
+AGENT_PROFILE = "/agents/profile"
+ACTIVITY_PROFILE = "/activities/profile"
+
+
+@dataclass(frozen=True)
+class ProfilePlace:
+    """Whose profiles a request is about, from its query parameters: an Agent's (the
+    learner it names) or an Activity's (nobody's)."""
+
+    learner_id: str | None
+    slot: Callable[[str], Slot]
+    """The slot of one profile id."""
+    ids: Callable[[datetime | None], tuple[list[str], datetime | None]]
+    """The profile ids updated after a time (or all), and the latest update."""
+    parameter: str
+    """The parameter that names the place (``agent``, ``activityId``)."""
 
 
 def add_profile_routes(
@@ -270,170 +283,28 @@ def add_profile_routes(
     """The Agent Profile and Activity Profile resources, and the Agents and Activities
     lookups, on the ``/xapi`` router."""
 
-    async def learner_for(
-        request: Request,
-        principal: Principal,
-        version: str | None,
-        known: tuple[str, ...],
-        agent: str,
-    ) -> str:
-        refuse_unknown(request.query_params, known)
-        check_version(version)
+    def agent_place(agent: Agent) -> ProfilePlace:
         _, learner = agent_parameter(agent)
-        await guard.check_async(principal, Action.WRITE_XAPI, [learner])
-        return learner
-
-    def check_activity(
-        request: Request, version: str | None, known: tuple[str, ...], activity_id: str
-    ) -> None:
-        refuse_unknown(request.query_params, known)
-        check_version(version)
-        iri_parameter("activityId", activity_id)
-
-    agent_one, agent_many = ("agent", "profileId"), ("agent", "profileId", "since")
-
-    @router.put(AGENT_PROFILE, status_code=204, openapi_extra=DOCUMENT_BODY)
-    async def put_agent_profile(
-        request: Request,
-        version: Version,
-        agent: Agent,
-        profile_id: ProfileId,
-        principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
-        if_match: IfMatch = None,
-        if_none_match: IfNoneMatch = None,
-    ) -> Response:
-        """Store a profile document of an Agent, replacing any (204, with its ``ETag``).
-        Over a stored one it must be conditional: ``If-Match`` (the ETag you read) or
-        ``If-None-Match: *``; 409 without, 412 when the condition fails."""
-        learner = await learner_for(request, principal, version, agent_one, agent)
-        slot, (body, kind) = agent_profile_slot(learner, profile_id), await _body(request)
-        conditions = Conditions(if_match, if_none_match)
-        return _written(await asyncio.to_thread(profiles.put, slot, body, kind, conditions))
-
-    @router.post(AGENT_PROFILE, status_code=204, openapi_extra=DOCUMENT_BODY)
-    async def post_agent_profile(
-        request: Request,
-        version: Version,
-        agent: Agent,
-        profile_id: ProfileId,
-        principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
-        if_match: IfMatch = None,
-        if_none_match: IfNoneMatch = None,
-    ) -> Response:
-        """Store an Agent's profile document, or merge a JSON object into the stored one
-        (each top-level property replaced). 400 when either is not a JSON object."""
-        learner = await learner_for(request, principal, version, agent_one, agent)
-        slot, (body, kind) = agent_profile_slot(learner, profile_id), await _body(request)
-        conditions = Conditions(if_match, if_none_match)
-        return _written(await asyncio.to_thread(profiles.post, slot, body, kind, conditions))
-
-    @router.get(AGENT_PROFILE)
-    @router.head(AGENT_PROFILE, include_in_schema=False)
-    async def get_agent_profile(
-        request: Request,
-        version: Version,
-        agent: Agent,
-        principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
-        profile_id: MaybeProfileId = None,
-        since: Since = None,
-    ) -> Response:
-        """With ``profileId``: the document as stored (its Content-Type, ``ETag`` and
-        ``Last-Modified``; 404 when there is none). Without: the JSON list of the Agent's
-        profile ids, updated after ``since`` if given."""
-        known = agent_one if profile_id is not None else agent_many
-        learner = await learner_for(request, principal, version, known, agent)
-        if profile_id is not None:
-            slot = agent_profile_slot(learner, profile_id)
-            return _document(await asyncio.to_thread(profiles.get, slot))
-        return _ids(*await asyncio.to_thread(lambda: profiles.agent_ids(learner, since=since)))
-
-    @router.delete(AGENT_PROFILE, status_code=204)
-    async def delete_agent_profile(
-        request: Request,
-        version: Version,
-        agent: Agent,
-        profile_id: ProfileId,
-        principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
-        if_match: IfMatch = None,
-    ) -> Response:
-        """Delete an Agent's profile document (``If-Match`` makes it conditional); 204."""
-        learner = await learner_for(request, principal, version, agent_one, agent)
-        slot = agent_profile_slot(learner, profile_id)
-        await asyncio.to_thread(profiles.delete, slot, Conditions(if_match))
-        return Response(status_code=204)
-
-    activity_one, activity_many = ("activityId", "profileId"), ("activityId", "profileId", "since")
-
-    @router.put(ACTIVITY_PROFILE, status_code=204, openapi_extra=DOCUMENT_BODY)
-    async def put_activity_profile(
-        request: Request,
-        version: Version,
-        activity_id: ActivityId,
-        profile_id: ProfileId,
-        _: Annotated[Principal, allow(Action.WRITE_XAPI)],
-        if_match: IfMatch = None,
-        if_none_match: IfNoneMatch = None,
-    ) -> Response:
-        """Store a profile document of an Activity, replacing any (204, with its
-        ``ETag``). Over a stored one it must be conditional (409 without; 412 when the
-        condition fails)."""
-        check_activity(request, version, activity_one, activity_id)
-        slot, (body, kind) = activity_profile_slot(activity_id, profile_id), await _body(request)
-        conditions = Conditions(if_match, if_none_match)
-        return _written(await asyncio.to_thread(profiles.put, slot, body, kind, conditions))
-
-    @router.post(ACTIVITY_PROFILE, status_code=204, openapi_extra=DOCUMENT_BODY)
-    async def post_activity_profile(
-        request: Request,
-        version: Version,
-        activity_id: ActivityId,
-        profile_id: ProfileId,
-        _: Annotated[Principal, allow(Action.WRITE_XAPI)],
-        if_match: IfMatch = None,
-        if_none_match: IfNoneMatch = None,
-    ) -> Response:
-        """Store an Activity's profile document, or merge a JSON object into the stored
-        one (each top-level property replaced). 400 when either is not a JSON object."""
-        check_activity(request, version, activity_one, activity_id)
-        slot, (body, kind) = activity_profile_slot(activity_id, profile_id), await _body(request)
-        conditions = Conditions(if_match, if_none_match)
-        return _written(await asyncio.to_thread(profiles.post, slot, body, kind, conditions))
-
-    @router.get(ACTIVITY_PROFILE)
-    @router.head(ACTIVITY_PROFILE, include_in_schema=False)
-    async def get_activity_profile(
-        request: Request,
-        version: Version,
-        activity_id: ActivityId,
-        _: Annotated[Principal, allow(Action.WRITE_XAPI)],
-        profile_id: MaybeProfileId = None,
-        since: Since = None,
-    ) -> Response:
-        """With ``profileId``: the document as stored (404 when there is none). Without:
-        the JSON list of the Activity's profile ids, updated after ``since`` if given."""
-        known = activity_one if profile_id is not None else activity_many
-        check_activity(request, version, known, activity_id)
-        if profile_id is not None:
-            slot = activity_profile_slot(activity_id, profile_id)
-            return _document(await asyncio.to_thread(profiles.get, slot))
-        return _ids(
-            *await asyncio.to_thread(lambda: profiles.activity_ids(activity_id, since=since))
+        return ProfilePlace(
+            learner,
+            lambda profile_id: agent_profile_slot(learner, profile_id),
+            lambda since: profiles.agent_ids(learner, since=since),
+            "agent",
         )
 
-    @router.delete(ACTIVITY_PROFILE, status_code=204)
-    async def delete_activity_profile(
-        request: Request,
-        version: Version,
-        activity_id: ActivityId,
-        profile_id: ProfileId,
-        _: Annotated[Principal, allow(Action.WRITE_XAPI)],
-        if_match: IfMatch = None,
-    ) -> Response:
-        """Delete an Activity's profile document (``If-Match`` makes it conditional)."""
-        check_activity(request, version, activity_one, activity_id)
-        slot = activity_profile_slot(activity_id, profile_id)
-        await asyncio.to_thread(profiles.delete, slot, Conditions(if_match))
-        return Response(status_code=204)
+    def activity_place(activity_id: ActivityId) -> ProfilePlace:
+        iri_parameter("activityId", activity_id)
+        return ProfilePlace(
+            None,
+            lambda profile_id: activity_profile_slot(activity_id, profile_id),
+            lambda since: profiles.activity_ids(activity_id, since=since),
+            "activityId",
+        )
+
+    _add_profile_resource(router, AGENT_PROFILE, "an Agent", agent_place, profiles, guard, allow)
+    _add_profile_resource(
+        router, ACTIVITY_PROFILE, "an Activity", activity_place, profiles, guard, allow
+    )
 
     @router.get("/agents")
     @router.head("/agents", include_in_schema=False)
@@ -469,5 +340,94 @@ def add_profile_routes(
         return {"objectType": "Activity", "id": iri_parameter("activityId", activity_id)}
 
 
-AGENT_PROFILE = "/agents/profile"
-ACTIVITY_PROFILE = "/activities/profile"
+def _add_profile_resource(
+    router: APIRouter,
+    path: str,
+    whose: str,
+    place_of: Callable[..., ProfilePlace],
+    profiles: XapiProfileService,
+    guard: Guard,
+    allow: Callable[..., Any],
+) -> None:
+    """One profile resource's operations at ``path``; ``place_of`` reads whose profiles
+    they are from the query (a FastAPI dependency)."""
+    put_doc = (
+        f"Store a profile document of {whose}, replacing any (204, with its ``ETag``). Over "
+        "a stored one it must be conditional: ``If-Match`` (the ETag you read) or "
+        "``If-None-Match: *``; 409 without, 412 when the condition fails."
+    )
+    post_doc = (
+        f"Store a profile document of {whose}, or merge a JSON object into the stored one "
+        "(each top-level property replaced). 400 when either is not a JSON object."
+    )
+    get_doc = (
+        "With ``profileId``: the document as stored (its Content-Type, ``ETag`` and "
+        f"``Last-Modified``; 404 when there is none). Without: the JSON list of {whose}'s "
+        "profile ids, updated after ``since`` if given. ``HEAD`` answers the headers alone."
+    )
+    delete_doc = f"Delete a profile document of {whose} (``If-Match`` makes it conditional)."
+
+    async def checked(
+        request: Request, version: str | None, place: ProfilePlace, principal: Principal, *more: str
+    ) -> None:
+        refuse_unknown(request.query_params, (place.parameter, "profileId", *more))
+        check_version(version)
+        if place.learner_id is not None:
+            await guard.check_async(principal, Action.WRITE_XAPI, [place.learner_id])
+
+    @router.put(path, status_code=204, openapi_extra=DOCUMENT_BODY, description=put_doc)
+    async def put_profile(
+        request: Request,
+        version: Version,
+        principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
+        place: Annotated[ProfilePlace, Depends(place_of)],
+        profile_id: ProfileId,
+        if_match: IfMatch = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response:
+        await checked(request, version, place, principal)
+        write = functools.partial(profiles.put, place.slot(profile_id))
+        return await _write(write, request, Conditions(if_match, if_none_match))
+
+    @router.post(path, status_code=204, openapi_extra=DOCUMENT_BODY, description=post_doc)
+    async def post_profile(
+        request: Request,
+        version: Version,
+        principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
+        place: Annotated[ProfilePlace, Depends(place_of)],
+        profile_id: ProfileId,
+        if_match: IfMatch = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response:
+        await checked(request, version, place, principal)
+        write = functools.partial(profiles.post, place.slot(profile_id))
+        return await _write(write, request, Conditions(if_match, if_none_match))
+
+    @router.get(path, description=get_doc)
+    @router.head(path, include_in_schema=False)
+    async def get_profile(
+        request: Request,
+        version: Version,
+        principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
+        place: Annotated[ProfilePlace, Depends(place_of)],
+        profile_id: MaybeProfileId = None,
+        since: Since = None,
+    ) -> Response:
+        if profile_id is not None:
+            await checked(request, version, place, principal)
+            return _document(await asyncio.to_thread(profiles.get, place.slot(profile_id)))
+        await checked(request, version, place, principal, "since")
+        return _ids(*await asyncio.to_thread(place.ids, since))
+
+    @router.delete(path, status_code=204, description=delete_doc)
+    async def delete_profile(
+        request: Request,
+        version: Version,
+        principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
+        place: Annotated[ProfilePlace, Depends(place_of)],
+        profile_id: ProfileId,
+        if_match: IfMatch = None,
+    ) -> Response:
+        await checked(request, version, place, principal)
+        await asyncio.to_thread(profiles.delete, place.slot(profile_id), Conditions(if_match))
+        return Response(status_code=204)

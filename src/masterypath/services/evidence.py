@@ -48,6 +48,18 @@ class RecordResult:
     """Competencies whose prerequisites were not met when it arrived (still recorded)."""
 
 
+def _json_ready(result: VoidResult | RestoreResult) -> dict[str, Any]:
+    """A result's fields as JSON values (times in ISO 8601, tuples as lists)."""
+    out: dict[str, Any] = {}
+    for name, value in vars(result).items():
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
+
+
 @dataclass(frozen=True)
 class VoidResult:
     """Evidence voided: which, whose, when, by whom, why, and the frameworks whose states
@@ -61,14 +73,7 @@ class VoidResult:
     rebuilt: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "learner_id": self.learner_id,
-            "voided_at": self.voided_at.isoformat(),
-            "voided_by": self.voided_by,
-            "reason": self.reason,
-            "rebuilt": list(self.rebuilt),
-        }
+        return _json_ready(self)
 
 
 @dataclass(frozen=True)
@@ -84,14 +89,7 @@ class RestoreResult:
     rebuilt: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "learner_id": self.learner_id,
-            "restored_at": self.restored_at.isoformat(),
-            "restored_by": self.restored_by,
-            "reason": self.reason,
-            "rebuilt": list(self.rebuilt),
-        }
+        return _json_ready(self)
 
 
 @dataclass

@@ -92,7 +92,13 @@ class DocumentStore:
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
 
-    def put(self, slot: Slot, content: bytes, content_type: str, conditions: Conditions) -> str:
+    def put(
+        self,
+        slot: Slot,
+        content: bytes,
+        content_type: str,
+        conditions: Conditions = UNCONDITIONAL,
+    ) -> str:
         """Store ``content`` as the document, replacing any; answers its ETag."""
         if is_json(content_type):
             json_document(content)
@@ -109,7 +115,13 @@ class DocumentStore:
 
         return self._write(slot, conditions, new)
 
-    def post(self, slot: Slot, content: bytes, content_type: str, conditions: Conditions) -> str:
+    def post(
+        self,
+        slot: Slot,
+        content: bytes,
+        content_type: str,
+        conditions: Conditions = UNCONDITIONAL,
+    ) -> str:
         """Store ``content``, or merge it into the stored JSON object (xAPI 2.2: top-level
         properties replaced); answers the ETag."""
 
@@ -135,13 +147,7 @@ class DocumentStore:
             if slot.learner_id is not None:
                 PrivacyService(self.context).check_consent([slot.learner_id], session)
             while True:  # twice at most: a writer may create the document meanwhile
-                row = self._locked(session, slot)
-                check_preconditions(
-                    None if row is None else row.etag,
-                    if_match=conditions.if_match,
-                    if_none_match=conditions.if_none_match,
-                    what=slot.what,
-                )
+                row = self._locked(session, slot, conditions)
                 content, content_type = new(row)
                 tag = etag(content)
                 document = {
@@ -164,9 +170,18 @@ class DocumentStore:
                     return tag
 
     @staticmethod
-    def _locked(session: Session, slot: Slot) -> DocumentRow | None:
+    def _locked(session: Session, slot: Slot, conditions: Conditions) -> DocumentRow | None:
+        """The stored document, locked until the transaction ends, once ``conditions``
+        hold for it (:class:`PreconditionFailedError` otherwise)."""
         found = session.get(slot.table, slot.key, with_for_update=True, populate_existing=True)
-        return cast("DocumentRow | None", found)
+        row = cast("DocumentRow | None", found)
+        check_preconditions(
+            None if row is None else row.etag,
+            if_match=conditions.if_match,
+            if_none_match=conditions.if_none_match,
+            what=slot.what,
+        )
+        return row
 
     def get(self, slot: Slot) -> StoredDocument:
         """One document; :class:`NotFoundError` when there is none."""
@@ -176,15 +191,9 @@ class DocumentStore:
                 raise NotFoundError(slot.kind, slot.name)
             return StoredDocument(row.content, row.content_type, row.etag, row.updated_at)
 
-    def delete(self, slot: Slot, conditions: Conditions) -> None:
+    def delete(self, slot: Slot, conditions: Conditions = UNCONDITIONAL) -> None:
         """Delete one document (none stored is no error: it is gone either way)."""
         with self.context.sessions.begin() as session:
-            row = self._locked(session, slot)
-            check_preconditions(
-                None if row is None else row.etag,
-                if_match=conditions.if_match,
-                if_none_match=conditions.if_none_match,
-                what=slot.what,
-            )
+            row = self._locked(session, slot, conditions)
             if row is not None:
                 session.delete(row)

@@ -11,19 +11,10 @@ conditional (``If-Match`` or ``If-None-Match``; 409 without), as xAPI asks.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
-from masterypath.services.context import ServiceContext
-from masterypath.services.xapi_document_store import (
-    UNCONDITIONAL,
-    Conditions,
-    DocumentStore,
-    Slot,
-    StoredDocument,
-    hashed,
-)
+from masterypath.services.xapi_document_store import DocumentStore, Slot, hashed
 from masterypath.store.tables import XapiActivityProfileRow, XapiAgentProfileRow
 
 
@@ -53,49 +44,16 @@ def activity_profile_slot(activity_id: str, profile_id: str) -> Slot:
     )
 
 
-class XapiProfileService:
-    """Both profile resources: each operation takes the profile's :class:`Slot`
-    (:func:`agent_profile_slot`, :func:`activity_profile_slot`)."""
-
-    def __init__(self, context: ServiceContext) -> None:
-        self.context = context
-        self.store = DocumentStore(context)
-
-    def put(
-        self,
-        slot: Slot,
-        content: bytes,
-        content_type: str,
-        conditions: Conditions = UNCONDITIONAL,
-    ) -> str:
-        return self.store.put(slot, content, content_type, conditions)
-
-    def post(
-        self,
-        slot: Slot,
-        content: bytes,
-        content_type: str,
-        conditions: Conditions = UNCONDITIONAL,
-    ) -> str:
-        return self.store.post(slot, content, content_type, conditions)
-
-    def get(self, slot: Slot) -> StoredDocument:
-        return self.store.get(slot)
-
-    def delete(self, slot: Slot, conditions: Conditions = UNCONDITIONAL) -> None:
-        self.store.delete(slot, conditions)
+class XapiProfileService(DocumentStore):
+    """Both profile resources: ``put``, ``post``, ``get`` and ``delete`` take the
+    profile's :class:`Slot` (:func:`agent_profile_slot`, :func:`activity_profile_slot`)."""
 
     def agent_ids(
         self, learner_id: str, *, since: datetime | None = None
     ) -> tuple[list[str], datetime | None]:
         """The learner's profile ids (updated after ``since`` if given) and when the
         latest of them was updated."""
-        row = XapiAgentProfileRow
-        return self._ids(
-            select(row.profile_id, row.updated_at).where(row.learner_id == learner_id),
-            row.updated_at,
-            since,
-        )
+        return self._ids(XapiAgentProfileRow, XapiAgentProfileRow.learner_id == learner_id, since)
 
     def activity_ids(
         self, activity_id: str, *, since: datetime | None = None
@@ -103,17 +61,17 @@ class XapiProfileService:
         """The activity's profile ids (updated after ``since`` if given) and when the
         latest of them was updated."""
         row = XapiActivityProfileRow
-        return self._ids(
-            select(row.profile_id, row.updated_at).where(row.activity_id == activity_id),
-            row.updated_at,
-            since,
-        )
+        return self._ids(row, row.activity_id == activity_id, since)
 
     def _ids(
-        self, stmt: Any, updated: Any, since: datetime | None
+        self,
+        row: type[XapiAgentProfileRow | XapiActivityProfileRow],
+        owner: ColumnElement[bool],
+        since: datetime | None,
     ) -> tuple[list[str], datetime | None]:
+        stmt = select(row.profile_id, row.updated_at).where(owner)
         if since is not None:
-            stmt = stmt.where(updated > since)
+            stmt = stmt.where(row.updated_at > since)
         with self.context.sessions() as session:
             rows = session.execute(stmt).all()
         return sorted(r[0] for r in rows), max((r[1] for r in rows), default=None)

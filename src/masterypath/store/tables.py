@@ -592,7 +592,17 @@ class XapiStatementRow(Base):
     """For a voiding statement: the id of the statement it voids."""
 
 
-class XapiStateRow(Base):
+class XapiDocumentColumns:
+    """What every xAPI document row holds beside its key: the bytes as sent, their
+    Content-Type, their ETag (quoted SHA-1) and when they were last written."""
+
+    content_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(42))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class XapiStateRow(XapiDocumentColumns, Base):
     """An xAPI State document: what a piece of content keeps for a learner in an activity
     (a bookmark, answers so far), by ``stateId`` and optional registration (xAPI 2.3)."""
 
@@ -604,13 +614,9 @@ class XapiStateRow(Base):
     activity_id: Mapped[str] = mapped_column(Text)
     registration: Mapped[str | None] = mapped_column(String(36))
     state_id: Mapped[str] = mapped_column(Text)
-    content_type: Mapped[str] = mapped_column(String(255))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
-    etag: Mapped[str] = mapped_column(String(42))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class XapiAgentProfileRow(Base):
+class XapiAgentProfileRow(XapiDocumentColumns, Base):
     """An xAPI Agent Profile document: what content keeps about a learner across
     activities (preferences, say), by ``profileId`` (xAPI 2.6)."""
 
@@ -620,13 +626,9 @@ class XapiAgentProfileRow(Base):
     scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     """SHA-256 of the profile id."""
     profile_id: Mapped[str] = mapped_column(Text)
-    content_type: Mapped[str] = mapped_column(String(255))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
-    etag: Mapped[str] = mapped_column(String(42))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class XapiActivityProfileRow(Base):
+class XapiActivityProfileRow(XapiDocumentColumns, Base):
     """An xAPI Activity Profile document: what content keeps about an activity, for
     every learner, by ``profileId`` (xAPI 2.7)."""
 
@@ -636,10 +638,6 @@ class XapiActivityProfileRow(Base):
     """SHA-256 of the activity and profile ids."""
     activity_id: Mapped[str] = mapped_column(Text)
     profile_id: Mapped[str] = mapped_column(Text)
-    content_type: Mapped[str] = mapped_column(String(255))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
-    etag: Mapped[str] = mapped_column(String(42))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class RubricRow(Base):
