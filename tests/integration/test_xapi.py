@@ -307,7 +307,7 @@ def test_get_filters_by_agent_and_stored_time_and_pages_without_gaps(
     assert seen == ids
     # what this LRS does not filter by is refused, never ignored
     for params in (
-        {"related_activities": "true"},
+        {"related_agents": "true"},
         {"format": "ids"},
         {"cursor": "not-a-cursor"},
         {"verb": "answered"},  # not an IRI
@@ -518,6 +518,49 @@ def test_a_minors_statements_wait_for_consent_even_when_they_are_not_evidence(
     assert client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json() == []
     client.put("/api/v1/learners/kid/guardian-consent", json={"guardian": "Mum"})
     assert client.post("/xapi/statements", json=launched, headers=V).status_code == 200
+
+
+def test_related_activities_finds_an_activity_in_context_and_substatements(
+    client: TestClient,
+) -> None:
+    course = "https://lms.example/courses/sql-101"
+    other = "https://lms.example/courses/other"
+    in_definition = {
+        "objectType": "Activity",
+        "id": "https://lms.example/activities/q-select",
+        "definition": {"extensions": {"https://lms.example/x": {"id": course}}},
+    }
+    sent = [
+        statement(1, context={"contextActivities": {"parent": [{"id": course}]}}),
+        statement(2, context={"contextActivities": {"grouping": [{"id": other}, {"id": course}]}}),
+        statement(3, object={"objectType": "Activity", "id": course}),
+        statement(4, object=in_definition),  # an id inside a definition is no activity's
+        statement(
+            5,
+            object={
+                "objectType": "SubStatement",
+                "actor": {"account": {"homePage": "https://lms.example", "name": "stu-1"}},
+                "verb": {"id": "http://adlnet.gov/expapi/verbs/attempted"},
+                "object": {"id": course},
+            },
+        ),
+        statement(6, context={"contextActivities": {"category": [{"id": other}]}}),
+        statement(7, context={"contextActivities": {"other": {"id": course}}}),  # not a list
+    ]
+    for s in sent:
+        posted = client.post("/xapi/statements", json=s, headers=V)
+        assert posted.status_code == 200, posted.text
+
+    def found(**params: str) -> list[int]:
+        answer = client.get("/xapi/statements", params={**params, "ascending": "true"}, headers=V)
+        assert answer.status_code == 200, answer.text
+        ids = [s["id"] for s in sent]
+        return [ids.index(s["id"]) + 1 for s in answer.json()["statements"]]
+
+    assert found(activity=course) == [3]
+    assert found(activity=course, related_activities="true") == [1, 2, 3, 5, 7]
+    assert found(activity=other, related_activities="true") == [2, 6]
+    assert found(activity=course, related_activities="false") == [3]
 
 
 def voiding(n: int, target: str, **changes: Any) -> dict[str, Any]:

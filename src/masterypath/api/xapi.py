@@ -216,6 +216,10 @@ def xapi_router(
         registration: Annotated[
             str | None, Query(max_length=36, description="context.registration (a UUID).")
         ] = None,
+        related_activities: Annotated[
+            bool,
+            Query(description="`activity` also in context activities and SubStatements."),
+        ] = False,
         since: Annotated[
             AwareDatetime | None, Query(description="Stored after this time (exclusive).")
         ] = None,
@@ -232,16 +236,17 @@ def xapi_router(
     ) -> JSONResponse:
         """One statement by ``statementId``, or a StatementResult: the statements stored
         (``stored``) in the window ``since``..``until``, of ``agent``, ``verb``,
-        ``activity`` (the object's id) and ``registration`` if given (a statement whose
+        ``activity`` (the object's id; with ``related_activities=true`` also a context
+        activity's, or a SubStatement's) and ``registration`` if given (a statement whose
         object is a StatementRef also meets the last three when the statement it targets
         does), newest first unless ``ascending``, at most ``limit``; ``more`` is the URL
         of the next page (empty on the last); a statement that a voiding statement voids
         is left out, and ``statementId`` does not find it: ``voidedStatementId`` does.
         Either id with any other parameter but ``format`` and ``attachments`` is a 400.
         One statement comes with ``Last-Modified``, its ``stored`` time. The filters this
-        LRS does not offer (``related_activities``, ``related_agents``, ``attachments``, a
-        ``format`` other than ``exact``) and any parameter it does not know are a 400, not
-        ignored. ``HEAD`` answers the headers alone."""
+        LRS does not offer (``related_agents``, ``attachments``, a ``format`` other than
+        ``exact``) and any parameter it does not know are a 400, not ignored. ``HEAD``
+        answers the headers alone."""
         _refuse_unknown(request.query_params, GET_PARAMETERS)
         check_version(version)
         headers = _consistent_through(xapi)
@@ -263,6 +268,7 @@ def xapi_router(
             registration=None
             if registration is None
             else uuid_parameter("registration", registration),
+            related_activities=related_activities,
             since=None if since is None else _within_stored_times(since),
             until=None if until is None else _within_stored_times(until),
             ascending=ascending,
@@ -285,7 +291,7 @@ INVALID = (
     "Invalid input, or a parameter this LRS does not know; the message names it. xAPI "
     "answers 400 where the rest of the API answers 422 (api.errors.XapiConventions)."
 )
-UNSUPPORTED = ("related_activities", "related_agents")
+UNSUPPORTED = ("related_agents",)
 ONE_STATEMENT_PARAMETERS = ("statementId", "voidedStatementId", "format", "attachments")
 """What a request for one statement may add (xAPI 2.1.3); any other parameter is a 400."""
 MAX_LIMIT = 1000
@@ -294,6 +300,7 @@ GET_PARAMETERS = (
     "verb",
     "activity",
     "registration",
+    "related_activities",
     "statementId",
     "voidedStatementId",
     "agent",

@@ -55,6 +55,7 @@ from masterypath.services.group_commit import GroupCommitter
 from masterypath.store.bulk import insert_new_postgresql
 from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
 from masterypath.store.people import PeopleRepository
+from masterypath.store.statement_paths import mentions_activity
 from masterypath.store.tables import EvidenceVoidRow, FrameworkRow, ItemRow, XapiStatementRow
 from masterypath.store.types import UTCDateTime
 
@@ -650,6 +651,7 @@ class XapiService:
         if query.learner_id is not None:
             select_page = select_page.where(row.learner_id == query.learner_id)
         if query.filters_content():
+            postgresql = self.context.engine.dialect.name == "postgresql"
             # xAPI 2.1.3: a statement whose object is a StatementRef meets a filter when the
             # statement it targets does (a voiding statement, a comment on an answer)
             target = aliased(XapiStatementRow)
@@ -657,11 +659,14 @@ class XapiService:
             targeted = (
                 select(target.id)
                 .where(target.id == row.statement[("object", "id")].as_string())
-                .where(*query.content_conditions(target))
+                .where(*query.content_conditions(target, postgresql=postgresql))
                 .exists()
             )
             select_page = select_page.where(
-                or_(and_(*query.content_conditions(row)), and_(refers, targeted))
+                or_(
+                    and_(*query.content_conditions(row, postgresql=postgresql)),
+                    and_(refers, targeted),
+                )
             )
         if query.since is not None:
             select_page = select_page.where(row.stored_at > query.since)
@@ -702,6 +707,8 @@ class StatementQuery:
     """The verb's id."""
     activity: str | None = None
     """The id of the statement's object, an Activity."""
+    related_activities: bool = False
+    """Also match ``activity`` in the context activities and in a SubStatement."""
     registration: str | None = None
     """``context.registration``, a UUID in lowercase."""
     ascending: bool = False
@@ -711,12 +718,18 @@ class StatementQuery:
     def filters_content(self) -> bool:
         return any(v is not None for v in (self.verb, self.activity, self.registration))
 
-    def content_conditions(self, row: type[XapiStatementRow]) -> list[ColumnElement[bool]]:
+    def content_conditions(
+        self, row: type[XapiStatementRow], *, postgresql: bool
+    ) -> list[ColumnElement[bool]]:
         """The conditions on a statement's content (``row`` may be an alias)."""
         conditions: list[ColumnElement[bool]] = []
         if self.verb is not None:
             conditions.append(row.statement[("verb", "id")].as_string() == self.verb)
-        if self.activity is not None:
+        if self.activity is not None and self.related_activities:
+            conditions.append(
+                mentions_activity(row.statement, self.activity, postgresql=postgresql)
+            )
+        elif self.activity is not None:
             kind = func.coalesce(row.statement[("object", "objectType")].as_string(), "Activity")
             conditions.append(row.statement[("object", "id")].as_string() == self.activity)
             conditions.append(kind == "Activity")
