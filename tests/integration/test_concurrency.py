@@ -366,3 +366,29 @@ def test_activity_profile_writes_at_once_lose_no_merge_and_create_once(
     assert errors == []
     merged = json.loads(profiles.get(slot).content)
     assert set(merged) == {"by", *(f"w{w}" for w in range(6))}
+
+
+def test_xapi_document_merges_at_once_lose_nothing_on_sqlite(tmp_path: Path) -> None:
+    # SQLite has no FOR UPDATE: a writer must hold the write lock before it reads
+    import json
+
+    from masterypath.services.xapi_state import StateContext, XapiStateService
+    from masterypath.settings import Settings
+    from masterypath.store.database import upgrade
+
+    context = ServiceContext.from_settings(
+        Settings(database_url=f"sqlite:///{tmp_path / 'documents.db'}")
+    )
+    upgrade(context.engine)
+    states = XapiStateService(context)
+    where = StateContext("kim", "https://lms.example/courses/sql-101")
+    kind = "application/json"
+    states.put(where, "s", b"{}", kind)
+    try:
+        errors = _at_once(
+            8, lambda w: states.post(where, "s", json.dumps({f"w{w}": w}).encode(), kind)
+        )
+        assert errors == []
+        assert json.loads(states.get(where, "s").content) == {f"w{w}": w for w in range(8)}
+    finally:
+        context.engine.dispose()

@@ -2,7 +2,8 @@
 Profile; xAPI 1.0.3 part three, 2.2-2.7): one row per document, written under a row
 lock so conditional writes (``If-Match``) and JSON merges sent at once lose nothing.
 
-A :class:`Slot` names one document: its table and primary key, the columns a new row
+On SQLite, which has no row locks, a writer takes the database's write lock before it
+reads. A :class:`Slot` names one document: its table and primary key, the columns a new row
 gets, and the learner it is about (checked against the guardian-consent gate on writes;
 None for an activity's profile). The resources differ in their keys and in one rule:
 a profile's ``PUT`` over a stored document must be conditional (409 otherwise), while
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from masterypath.errors import ConflictError, NotFoundError
@@ -31,7 +33,7 @@ from masterypath.interop.xapi_documents import (
 )
 from masterypath.services.context import ServiceContext
 from masterypath.services.privacy import PrivacyService
-from masterypath.store.conditions import dialect_insert
+from masterypath.store.conditions import dialect_insert, is_postgresql
 from masterypath.store.tables import XapiActivityProfileRow, XapiAgentProfileRow, XapiStateRow
 
 DocumentRow = XapiStateRow | XapiAgentProfileRow | XapiActivityProfileRow
@@ -173,6 +175,16 @@ class DocumentStore:
     def _locked(session: Session, slot: Slot, conditions: Conditions) -> DocumentRow | None:
         """The stored document, locked until the transaction ends, once ``conditions``
         hold for it (:class:`PreconditionFailedError` otherwise)."""
+        if not is_postgresql(session):
+            # SQLite has no FOR UPDATE: a write first takes the database's write lock, so
+            # the read below sees the last writer's document and no other writer follows
+            # until this transaction ends (a row that is not there is not written)
+            key = slot.table.__mapper__.primary_key
+            session.execute(
+                update(slot.table)
+                .where(*(column == value for column, value in zip(key, slot.key, strict=True)))
+                .values(etag=slot.table.etag)
+            )
         found = session.get(slot.table, slot.key, with_for_update=True, populate_existing=True)
         row = cast("DocumentRow | None", found)
         check_preconditions(
