@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -392,3 +393,72 @@ def test_xapi_document_merges_at_once_lose_nothing_on_sqlite(tmp_path: Path) -> 
         assert json.loads(states.get(where, "s").content) == {f"w{w}": w for w in range(8)}
     finally:
         context.engine.dispose()
+
+
+def test_one_piece_voided_or_restored_at_once_is_done_once_and_the_others_told(
+    pg: ServiceContext,
+) -> None:
+    from masterypath.domain.framework import Competency, Framework
+    from masterypath.errors import ConflictError
+    from masterypath.services.frameworks import FrameworkService
+
+    FrameworkService(pg).save(
+        Framework(id="race", title="Race", competencies=(Competency(id="add", title="Add"),))
+    )
+    evidence = EvidenceService(pg)
+    evidence.record(
+        Evidence.create(
+            key="k",
+            learner_id="l1",
+            competency_ids=("add",),
+            outcome=BinaryOutcome(True),
+            timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+    )
+    for change in (evidence.void, evidence.restore):
+        errors = _at_once(4, functools.partial(_change_by, change))
+        assert len(errors) == 3, errors
+        assert all(isinstance(e, ConflictError) for e in errors), errors
+    assert evidence.voids("l1") == []
+
+
+def _change_by(change: Callable[..., object], w: int) -> object:
+    return change("l1", "k", reason="r", by=f"ed{w}")
+
+
+def test_two_voiding_statements_of_one_statement_at_once_both_stand(pg: ServiceContext) -> None:
+    from masterypath.domain.framework import Competency, Framework, Item
+    from masterypath.services.frameworks import FrameworkService
+    from masterypath.services.xapi import XapiService
+
+    FrameworkService(pg).save(
+        Framework(
+            id="race",
+            title="Race",
+            competencies=(Competency(id="add", title="Add"),),
+            items=(Item(id="q-add", competency_ids=("add",)),),
+        )
+    )
+    xapi = XapiService(pg)
+    actor = {"account": {"homePage": "https://lms.example", "name": "l1"}}
+    target = "3f2a1c00-0000-4000-8000-000000000001"
+    answer = {
+        "id": target,
+        "actor": actor,
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+        "object": {"id": "https://lms.example/activities/q-add"},
+        "result": {"success": True},
+    }
+    xapi.record([answer])
+
+    def voiding(w: int) -> object:
+        statement = {
+            "id": f"9f2a1c00-0000-4000-8000-00000000000{w}",
+            "actor": actor,
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+            "object": {"objectType": "StatementRef", "id": target},
+        }
+        return xapi.void([statement], authority=None, by=f"ed{w}")
+
+    assert _at_once(3, voiding) == []
+    assert [v.key for v in EvidenceService(pg).voids("l1")] == [f"xapi:{target}"]

@@ -219,7 +219,9 @@ class EvidenceService:
     ) -> VoidResult:
         """:meth:`void` inside the caller's transaction (an xAPI voiding statement's)."""
         now = self.context.clock()
-        # the rebuild below locks the learner before it reads the ledger, as a live write does
+        # the learner's lock first, as a live write takes it: two voids of one piece sent
+        # at once are then one void and one 409 (both found no void and inserted one)
+        MasteryRepository(session).lock_learners([learner_id], now=now)
         row = session.scalar(
             select(EvidenceRow).where(EvidenceRow.key == key, EvidenceRow.learner_id == learner_id)
         )
@@ -255,6 +257,7 @@ class EvidenceService:
             raise ValidationError("reason", "must not be empty: say why the void was wrong")
         now = self.context.clock()
         with self.context.sessions.begin() as session:
+            MasteryRepository(session).lock_learners([learner_id], now=now)  # as void_in
             row = session.scalar(
                 select(EvidenceRow).where(
                     EvidenceRow.key == key, EvidenceRow.learner_id == learner_id
@@ -295,8 +298,7 @@ class EvidenceService:
         self, session: Session, evidence_id: int, learner_id: str
     ) -> tuple[str, ...]:
         """Rebuild the learner's states in every framework the evidence is about; those
-        frameworks. (The rebuild locks the learner before it reads the ledger, as a live
-        write does.)"""
+        frameworks."""
         competencies = select(EvidenceCompetencyRow.competency_id).where(
             EvidenceCompetencyRow.evidence_id == evidence_id
         )

@@ -54,6 +54,7 @@ from masterypath.services.evidence import EvidenceService, RecordResult
 from masterypath.services.group_commit import GroupCommitter
 from masterypath.store.bulk import insert_new_postgresql
 from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
+from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
 from masterypath.store.statement_paths import mentions_activity
 from masterypath.store.tables import EvidenceVoidRow, FrameworkRow, ItemRow, XapiStatementRow
@@ -552,6 +553,10 @@ class XapiService:
                     )
                 )
                 session.flush()
+                if target.evidence_key is not None:
+                    # the learner's lock before the check: another voiding statement of
+                    # the same statement, sent at once, has voided its evidence or waits
+                    MasteryRepository(session).lock_learners([target.learner_id], now=now)
                 if target.evidence_key is not None and not _evidence_voided(
                     session, target.evidence_key
                 ):
