@@ -489,7 +489,7 @@ def xapi_unmapped(
     as_json: JsonOption = False,
 ) -> None:
     """The activities of xAPI answers that became no evidence (no framework has an item
-    for them), most answered first: add the items, and the next answers count."""
+    for them), most answered first: add the items, then run ``xapi-remap``."""
     found = XapiService(open_context()).unmapped_activities(limit=limit)
     if as_json:
         print_json(found)
@@ -501,6 +501,21 @@ def xapi_unmapped(
     for f in found:
         table.add_row(f["activity"], str(f["answers"]), str(f["learners"]), f["last_stored"])
     out.print(table)
+
+
+def xapi_remap(as_json: JsonOption = False) -> None:
+    """Make evidence of the stored xAPI answers that are about items now (the items were
+    added after the answers came): each becomes the evidence it would have been."""
+    with out.status("reading the stored statements..."):
+        counts = XapiService(open_context()).remap()
+    if as_json:
+        print_json(counts)
+        return
+    out.print(
+        f"{counts['became_evidence']} of {counts['statements_read']} stored statements "
+        f"without evidence became evidence; {counts['learners_skipped']} learners skipped "
+        "(no guardian consent)"
+    )
 
 
 COMMANDS: dict[str, Callable[..., None]] = {
@@ -520,6 +535,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "void-evidence": void_evidence,
     "restore-evidence": restore_evidence,
     "xapi-unmapped": xapi_unmapped,
+    "xapi-remap": xapi_remap,
 }
 
 

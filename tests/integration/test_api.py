@@ -235,7 +235,9 @@ def test_a_query_parameter_an_endpoint_does_not_take_is_refused(
         return problem
 
     typo = refused(client.get("/api/v1/evidence", params={"learner": "l1"}), "learner")
-    assert "competency_id, learner_id, limit, newest_first, offset" in typo["reason"]  # what it takes
+    assert (
+        "competency_id, learner_id, limit, newest_first, offset" in typo["reason"]
+    )  # what it takes
     other = {**EVIDENCE, "key": "lms:attempt:2"}
     refused(client.post("/api/v1/evidence", params={"dry_run": "1"}, json=other), "dry_run")
     refused(client.post("/api/v1/evidence/batch", params={"x": "1"}, json=[other]), "x")

@@ -493,12 +493,35 @@ def test_every_valid_statement_is_stored_and_only_answers_about_items_are_eviden
     listed = CliRunner().invoke(cli_app, ["xapi-unmapped", "--json"])
     assert listed.exit_code == 0, listed.output
     assert [(a["activity"], a["answers"]) for a in json.loads(listed.output)] == [(quiz["id"], 2)]
+    # the quiz's question becomes an item: the answers stored become evidence, once
+    from masterypath.domain.framework import Competency, Framework, Item
+
+    FrameworkService(database).save(
+        Framework(
+            id="quiz",
+            title="Quiz",
+            competencies=(Competency("joins", "Joins"),),
+            items=(Item(id="question-3", competency_ids=("joins",)),),
+        )
+    )
+    remapped = CliRunner().invoke(cli_app, ["xapi-remap", "--json"])
+    assert remapped.exit_code == 0, remapped.output
+    counts = json.loads(remapped.output)
+    assert counts["became_evidence"] == 2 and counts["learners_skipped"] == 0
+    ledger = client.get("/api/v1/evidence", params={"learner_id": "stu-2"}).json()
+    assert [(e["key"], e["item_id"], e["outcome"]["type"]) for e in ledger] == [
+        (f"xapi:{sent[3]['id']}", "question-3", "score")
+    ]
+    assert ledger[0]["timestamp"].startswith(sent[3]["timestamp"].removesuffix("Z"))
+    again = CliRunner().invoke(cli_app, ["xapi-remap", "--json"])
+    assert json.loads(again.output)["became_evidence"] == 0
+    assert client.get("/api/v1/xapi/unmapped-activities").json() == []
     # a statement that is no evidence can be voided: it leaves lists, evidence is untouched
     void = voiding(1, sent[0]["id"])
     assert client.post("/xapi/statements", json=void, headers=V).status_code == 200
     listed = client.get("/xapi/statements", params={"ascending": "true"}, headers=V).json()
     assert sent[0]["id"] not in [s["id"] for s in listed["statements"]]
-    assert len(client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()) == 1
+    assert len(client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()) == 2
 
 
 def test_a_minors_statements_wait_for_consent_even_when_they_are_not_evidence(

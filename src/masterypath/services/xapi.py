@@ -38,7 +38,7 @@ from typing import Any, Literal, NamedTuple, overload
 import ralph.models.xapi.base.common as ralph_common
 from pydantic import ValidationError as PydanticValidationError
 from ralph.models.xapi.base.statements import BaseXapiStatement
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
 from masterypath.domain.evidence import BinaryOutcome, Evidence, EvidenceKind, ScoreOutcome
@@ -607,11 +607,58 @@ class XapiService:
             raise InvalidInputError("xAPI statements", problems)
         return out
 
+    def remap(self) -> dict[str, int]:
+        """Make evidence of the stored answers that are about items now (a framework
+        added the items after the answers came): each becomes the evidence it would have
+        been on arrival (its key ``xapi:<id>``, its own timestamp), learner by learner,
+        in the order the statements were stored. A learner whose evidence the consent
+        gate refuses is skipped and counted. Answers how many statements were read, how
+        many became evidence, and how many learners were skipped."""
+        items = self._items(refresh=True)
+        row = XapiStatementRow
+        voiding = aliased(XapiStatementRow)
+        with self.context.sessions() as session:
+            stored = session.execute(
+                select(row.id, row.learner_id, row.statement, row.stored_at)
+                .where(row.evidence_key.is_(None), row.voids.is_(None))
+                .where(~select(voiding.id).where(voiding.voids == row.id).exists())
+                .order_by(row.learner_id, row.stored_at, row.id)
+            ).all()
+        by_learner: dict[str, list[tuple[str, Evidence]]] = {}
+        for r in stored:
+            timestamp = _timestamp(r.statement, r.stored_at)
+            found = self._evidence(r.statement, r.learner_id, timestamp, items)
+            if found is not None:
+                by_learner.setdefault(r.learner_id, []).append((r.id, found))
+        made = skipped = 0
+        evidence = EvidenceService(self.context)
+        for pairs in by_learner.values():
+
+            def link(session: Session, pairs: list[tuple[str, Evidence]] = pairs) -> None:
+                for statement_id, answer in pairs:
+                    session.execute(
+                        update(XapiStatementRow)
+                        .where(XapiStatementRow.id == statement_id)
+                        .values(evidence_key=answer.key)
+                    )
+
+            try:
+                evidence.record_many([answer for _, answer in pairs], also=link)
+            except ConsentRequiredError:
+                skipped += 1
+                continue
+            made += len(pairs)
+        return {
+            "statements_read": len(stored),
+            "became_evidence": made,
+            "learners_skipped": skipped,
+        }
+
     def unmapped_activities(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """The activities of answers that became no evidence (no framework has an item
         for them), most answered first: each with how many answers, from how many
-        learners, and when the last was stored. Add the items (or set ``item_prefix``)
-        and post the next answers; what is stored stays a statement."""
+        learners, and when the last was stored. Add the items (or set ``item_prefix``),
+        then :meth:`remap` makes evidence of the answers already stored."""
         row = XapiStatementRow
         activity = row.statement[("object", "id")].as_string()
         answered = or_(
@@ -742,6 +789,17 @@ class StatementQuery:
             registration = row.statement[("context", "registration")].as_string()
             conditions.append(func.lower(registration) == self.registration)
         return conditions
+
+
+def _timestamp(statement: Mapping[str, Any], stored: datetime) -> datetime:
+    """A stored statement's ``timestamp`` (validated when it came), else when it was
+    stored, as on arrival."""
+    at = statement.get("timestamp")
+    try:
+        parsed = datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        parsed = None
+    return parsed if parsed is not None and parsed.tzinfo is not None else stored
 
 
 def _outcome(statement: Mapping[str, Any]) -> BinaryOutcome | ScoreOutcome | None:
