@@ -525,7 +525,7 @@ def test_every_valid_statement_is_stored_and_only_answers_about_items_are_eviden
 
 
 def test_a_minors_statements_wait_for_consent_even_when_they_are_not_evidence(
-    client: TestClient,
+    client: TestClient, database: ServiceContext
 ) -> None:
     client.post("/api/v1/learners", json={"learner_id": "kid", "birth_date": "2016-01-01"})
     launched = statement(
@@ -541,6 +541,24 @@ def test_a_minors_statements_wait_for_consent_even_when_they_are_not_evidence(
     assert client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json() == []
     client.put("/api/v1/learners/kid/guardian-consent", json={"guardian": "Mum"})
     assert client.post("/xapi/statements", json=launched, headers=V).status_code == 200
+    # an answer kept as a statement does not become evidence once consent is withdrawn
+    quiz = {"objectType": "Activity", "id": "https://vendor.example/quiz/1/q-later"}
+    answer = statement(3, learner="kid", object=quiz)
+    assert client.post("/xapi/statements", json=answer, headers=V).status_code == 200
+    assert client.delete("/api/v1/learners/kid/guardian-consent").status_code == 204
+    from masterypath.domain.framework import Competency, Framework, Item
+
+    FrameworkService(database).save(
+        Framework(
+            id="later",
+            title="Later",
+            competencies=(Competency("later", "Later"),),
+            items=(Item(id="q-later", competency_ids=("later",)),),
+        )
+    )
+    counts = XapiService(database).remap()
+    assert counts == {"statements_read": 2, "became_evidence": 0, "learners_skipped": 1}
+    assert client.get("/api/v1/evidence", params={"learner_id": "kid"}).json() == []
 
 
 def test_related_activities_finds_an_activity_in_context_and_substatements(
