@@ -184,6 +184,39 @@ def test_xapi_2_statement_and_email_actors_are_pseudonymised(client: TestClient)
     again = client.post("/xapi/statements", json=s, headers={"X-Experience-API-Version": "2.0.0"})
     assert again.status_code == 200
     assert again.headers["x-experience-api-version"] == "2.0.0"  # the version asked in
+    # nor anyone else's address: an instructor, a team, an Agent object, a SubStatement's
+    addresses = [f"mailto:{who}@school.example" for who in ("ms-li", "t1", "t2", "obj", "sub")]
+    agent = [{"objectType": "Agent", "mbox": a} for a in addresses]
+    others = [
+        statement(
+            6,
+            verb={"id": "http://adlnet.gov/expapi/verbs/mentored"},
+            object=agent[3],
+            context={
+                "instructor": agent[0],
+                "team": {"objectType": "Group", "name": "Team", "member": agent[1:3]},
+            },
+        ),
+        statement(
+            7,
+            verb={"id": "http://adlnet.gov/expapi/verbs/asked"},
+            object={
+                "objectType": "SubStatement",
+                "actor": agent[4],
+                "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+                "object": {"objectType": "Activity", "id": "https://lms.example/q"},
+            },
+        ),
+    ]
+    for s in others:
+        s.pop("result")
+    posted = client.post("/xapi/statements", json=others, headers=V)
+    assert posted.status_code == 200, posted.text
+    kept = client.get("/xapi/statements", params={"ascending": "true"}, headers=V)
+    assert "@school.example" not in kept.text and len(kept.json()["statements"]) == 3
+    instructor = kept.json()["statements"][1]["context"]["instructor"]
+    assert instructor["mbox_sha1sum"] == hashlib.sha1(addresses[0].encode()).hexdigest()
+    assert client.post("/xapi/statements", json=others, headers=V).status_code == 200  # re-post
 
 
 def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:

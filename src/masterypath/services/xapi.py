@@ -133,12 +133,41 @@ def learner_of(actor: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _pseudonymous(actor: Mapping[str, Any]) -> dict[str, Any]:
-    """The actor with an e-mail address replaced by its SHA-1 (``mbox_sha1sum``, an xAPI
-    identifier in its own right), so no address is stored."""
-    out = dict(actor)
+def _pseudonymous(agent: Mapping[str, Any]) -> dict[str, Any]:
+    """An Agent or Group with every e-mail address (its own, its members') replaced by its
+    SHA-1 (``mbox_sha1sum``, an xAPI identifier in its own right).
+
+    >>> _pseudonymous({"objectType": "Group", "member": [{"mbox": "mailto:a@b.c"}]})["member"]
+    [{'mbox_sha1sum': '05d8abb62a44a0ac90cd18c20272d790d86facb5'}]
+    """
+    out = dict(agent)
     if "mbox" in out:
         out["mbox_sha1sum"] = hashlib.sha1(str(out.pop("mbox")).encode()).hexdigest()
+    if isinstance(out.get("member"), list):
+        out["member"] = [_pseudonymous(m) if isinstance(m, Mapping) else m for m in out["member"]]
+    return out
+
+
+def _without_addresses(statement: Mapping[str, Any]) -> dict[str, Any]:
+    """The statement with the e-mail address of every Agent and Group in it replaced by its
+    SHA-1: the actor, an Agent or Group object, the context's instructor and team, and the
+    same in a SubStatement. No e-mail address is stored, a learner's or anyone else's."""
+    out = dict(statement)
+    if isinstance(out.get("actor"), Mapping):
+        out["actor"] = _pseudonymous(out["actor"])
+    target = out.get("object")
+    if isinstance(target, Mapping):
+        if target.get("objectType") in ("Agent", "Group"):
+            out["object"] = _pseudonymous(target)
+        elif target.get("objectType") == "SubStatement":
+            out["object"] = _without_addresses(target)
+    context = out.get("context")
+    if isinstance(context, Mapping):
+        context = dict(context)
+        for role in ("instructor", "team"):
+            if isinstance(context.get(role), Mapping):
+                context[role] = _pseudonymous(context[role])
+        out["context"] = context
     return out
 
 
@@ -350,7 +379,7 @@ class XapiService:
                 continue
             statement_id = str(model.id)
             statement["id"] = statement_id
-            statement["actor"] = _pseudonymous(statement["actor"])
+            statement = _without_addresses(statement)
             out.append(
                 (
                     statement_id,
@@ -529,7 +558,7 @@ class XapiService:
             for raw in statements:
                 statement_id = str(raw["id"])
                 ids.append(statement_id)
-                statement = {**raw, "actor": _pseudonymous(raw["actor"])}
+                statement = _without_addresses(raw)
                 digest = _digest(statement)
                 stored = session.get(XapiStatementRow, statement_id)
                 if stored is not None:
