@@ -59,6 +59,9 @@ Registration = Annotated[
     str | None, Query(max_length=36, description="A registration UUID (optional).")
 ]
 StateId = Annotated[str, Query(alias="stateId", min_length=1, max_length=1000)]
+ProfileId = Annotated[str, Query(alias="profileId", min_length=1, max_length=1000)]
+MaybeProfileId = Annotated[str | None, Query(alias="profileId", min_length=1, max_length=1000)]
+Since = Annotated[AwareDatetime | None, Query(description="Updated after this time (exclusive).")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=1000)]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=1000)]
 DOCUMENT_BODY = {
@@ -216,9 +219,7 @@ def add_state_routes(
         principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
         registration: Registration = None,
         state_id: Annotated[str | None, Query(alias="stateId", max_length=1000)] = None,
-        since: Annotated[
-            AwareDatetime | None, Query(description="Updated after this time (exclusive).")
-        ] = None,
+        since: Since = None,
     ) -> Response:
         """With ``stateId``: the document as stored (its Content-Type, ``ETag`` and
         ``Last-Modified``; 404 when there is none). Without: the JSON list of the state
@@ -256,9 +257,6 @@ def add_state_routes(
         return Response(status_code=204)
 
 
-ProfileId = Annotated[str, Query(alias="profileId", min_length=1, max_length=1000)]
-MaybeProfileId = Annotated[str | None, Query(alias="profileId", min_length=1, max_length=1000)]
-Since = Annotated[AwareDatetime | None, Query(description="Updated after this time (exclusive).")]
 AGENT_PROFILE = "/agents/profile"
 ACTIVITY_PROFILE = "/activities/profile"
 
