@@ -512,9 +512,9 @@ def xapi_remap(as_json: JsonOption = False) -> None:
         print_json(counts)
         return
     out.print(
-        f"{counts['became_evidence']} of {counts['statements_read']} stored statements "
-        f"without evidence became evidence; {counts['learners_skipped']} learners skipped "
-        "(no guardian consent)"
+        f"{counts['became_evidence']} of {counts['answers_read']} stored answers without "
+        f"evidence became evidence; {counts['learners_skipped']} learners skipped (no "
+        "guardian consent)"
     )
 
 

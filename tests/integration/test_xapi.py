@@ -590,7 +590,7 @@ def test_a_minors_statements_wait_for_consent_even_when_they_are_not_evidence(
         )
     )
     counts = XapiService(database).remap()
-    assert counts == {"statements_read": 2, "became_evidence": 0, "learners_skipped": 1}
+    assert counts == {"answers_read": 1, "became_evidence": 0, "learners_skipped": 1}
     assert client.get("/api/v1/evidence", params={"learner_id": "kid"}).json() == []
 
 

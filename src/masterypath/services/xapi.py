@@ -641,15 +641,15 @@ class XapiService:
         added the items after the answers came): each becomes the evidence it would have
         been on arrival (its key ``xapi:<id>``, its own timestamp), learner by learner,
         in the order the statements were stored. A learner whose evidence the consent
-        gate refuses is skipped and counted. Answers how many statements were read, how
-        many became evidence, and how many learners were skipped."""
+        gate refuses is skipped and counted. Answers how many stored answers without
+        evidence were read, how many became evidence, and how many learners were skipped."""
         items = self._items(refresh=True)
         row = XapiStatementRow
         voiding = aliased(XapiStatementRow)
         with self.context.sessions() as session:
             stored = session.execute(
                 select(row.id, row.learner_id, row.statement, row.stored_at)
-                .where(row.evidence_key.is_(None), row.voids.is_(None))
+                .where(row.evidence_key.is_(None), row.voids.is_(None), _answered(row))
                 .where(~select(voiding.id).where(voiding.voids == row.id).exists())
                 .order_by(row.learner_id, row.stored_at, row.id)
             ).all()
@@ -678,7 +678,7 @@ class XapiService:
                 continue
             made += len(pairs)
         return {
-            "statements_read": len(stored),
+            "answers_read": len(stored),
             "became_evidence": made,
             "learners_skipped": skipped,
         }
@@ -690,10 +690,7 @@ class XapiService:
         then :meth:`remap` makes evidence of the answers already stored."""
         row = XapiStatementRow
         activity = row.statement[("object", "id")].as_string()
-        answered = or_(
-            row.statement[("result", "success")].as_string().is_not(None),
-            row.statement[("result", "score", "scaled")].as_string().is_not(None),
-        )
+        answered = _answered(row)
         stmt = (
             select(
                 activity.label("activity"),
@@ -818,6 +815,14 @@ class StatementQuery:
             registration = row.statement[("context", "registration")].as_string()
             conditions.append(func.lower(registration) == self.registration)
         return conditions
+
+
+def _answered(row: type[XapiStatementRow]) -> ColumnElement[bool]:
+    """A stored statement has a result with ``success`` or ``score.scaled`` (in SQL)."""
+    return or_(
+        row.statement[("result", "success")].as_string().is_not(None),
+        row.statement[("result", "score", "scaled")].as_string().is_not(None),
+    )
 
 
 def _timestamp(statement: Mapping[str, Any], stored: datetime) -> datetime:
