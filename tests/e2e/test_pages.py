@@ -243,6 +243,22 @@ def _save_badge(page: Any, site: Site, other: str, mastered: str, title: str) ->
     _, claims = vc_jwt.verify(token)
     assert claims["credentialSubject"]["achievement"]["name"] == title
     check_accessibility(page, "learner badge")
+    # the page lists the badge; once an educator revokes it, with when and why
+    badges = page.locator("#my-badges li")
+    badges.filter(has_text=title).wait_for()
+    assert "in force" in badges.filter(has_text=title).inner_text()
+    teacher = site.accounts.login("teacher", "teacher-password").token
+    learner = page.evaluate("document.body.dataset.learner")
+    framework = FrameworkService(site.context).summaries()[0].id
+    revoked = page.request.post(
+        f"{site.url}/api/v1/learners/{learner}/badges/{framework}/{mastered}/revoke",
+        headers={"Authorization": f"Bearer {teacher}"},
+        data={"reason": "Issued by mistake"},
+    )
+    assert revoked.status == 200, revoked.text()
+    page.reload()
+    page.locator("#my-badges li").filter(has_text="Issued by mistake").wait_for()
+    assert "revoked" in badges.filter(has_text=title).inner_text()
 
 
 def relations_rubric(site: Site, *, confidence_floor: float = 0.6) -> FeedbackService:

@@ -217,13 +217,28 @@ async function learnerPage() {
   const detail = el("div", { id: "detail", class: "panel", "aria-live": "polite" }, el("p", { class: "muted", text: "Choose a competency on the map or in the table to see why it has its status." }));
   const steps = el("div", { id: "steps", class: "panel" });
   const table = el("div", { id: "table", class: "panel" });
+  const myBadges = el("div", { id: "my-badges", class: "panel" });
   document.getElementById("content").replaceChildren(
     el("h2", { text: map.title }),
     el("div", { class: "columns" },
       el("section", { "aria-labelledby": "map-h" }, el("h3", { id: "map-h", text: "Progress map" }), legend(),
         el("div", { class: "map-wrap panel" }, svg)),
       el("aside", {}, el("h3", { text: "Next steps" }), steps, el("h3", { text: "Details" }), detail)),
-    el("section", { "aria-labelledby": "table-h" }, el("h3", { id: "table-h", text: "The same, as a table" }), table));
+    el("section", { "aria-labelledby": "table-h" }, el("h3", { id: "table-h", text: "The same, as a table" }), table),
+    el("section", { "aria-labelledby": "badges-h" }, el("h3", { id: "badges-h", text: "Badges" }), myBadges));
+  const titles = Object.fromEntries(map.nodes.map((n) => [n.id, n.title]));
+
+  // every badge issued to the learner, a revoked one with when and why
+  async function showBadges() {
+    try {
+      const issued = await api(`/api/v1/learners/${encodeURIComponent(learner)}/badges`);
+      const day = (iso) => iso.slice(0, 10);
+      const items = issued.map((b) => el("li", { text: `${titles[b.competency_id] || b.competency_id}: issued ${day(b.issued_at)}, `
+        + (b.revoked ? `revoked ${day(b.revoked_at)} (${b.reason})` : "in force") }));
+      myBadges.replaceChildren(items.length ? el("ul", {}, ...items)
+        : el("p", { class: "muted", text: "None yet: a mastered competency offers one (choose it on the map)." }));
+    } catch (error) { fail("my-badges", error); }
+  }
   let last = "";
   let selected = null;
   let timer = null;
@@ -297,6 +312,7 @@ async function learnerPage() {
         result.replaceChildren(
           el("a", { href: file, download: `${cid}.jwt`, id: "badge-link", text: `Save the badge for ${title}` }),
           ` (Open Badges 3.0, signed by ${badge.credential.issuer.name}).`);
+        await showBadges();
       } catch (error) {
         result.replaceChildren(error.status === 503 ? "This server does not issue badges." : "Error: " + error.message);
         button.disabled = false;
@@ -341,7 +357,10 @@ async function learnerPage() {
     document.body.dataset.updated = String(Date.now());
   }
   await refresh();
-  if (!refused) timer = setInterval(refresh, 1000);  // live: a change shows within a second
+  if (!refused) {
+    timer = setInterval(refresh, 1000);  // live: a change shows within a second
+    await showBadges();
+  }
 }
 
 // ---- educator page ----------------------------------------------------------------------------
