@@ -24,6 +24,7 @@ from masterypath.api.security import Guard
 from masterypath.api.xapi_documents import (
     add_profile_routes,
     add_state_routes,
+    agent_parameter,
     iri_parameter,
     uuid_parameter,
 )
@@ -37,7 +38,6 @@ from masterypath.services.xapi import (
     XapiService,
     check_version,
     is_voiding,
-    learner_of,
 )
 from masterypath.services.xapi_profiles import XapiProfileService
 from masterypath.services.xapi_state import XapiStateService
@@ -262,7 +262,7 @@ def xapi_router(
             headers["Last-Modified"] = format_datetime(stored, usegmt=True)
             return JSONResponse(found, headers=headers)
         query = StatementQuery(
-            learner_id=None if agent is None else _learner_of_agent(agent),
+            learner_id=None if agent is None else agent_parameter(agent, groups=True)[1],
             verb=None if verb is None else iri_parameter("verb", verb),
             activity=None if activity is None else iri_parameter("activity", activity),
             registration=None
@@ -333,17 +333,6 @@ def _refuse_unsupported(params: QueryParams) -> None:
         raise ValidationError("format", "this LRS answers statements as received: exact")
     if params.get("attachments", "false") != "false":
         raise ValidationError("attachments", "this LRS stores no attachments")
-
-
-def _learner_of_agent(agent: str) -> str:
-    try:
-        actor = strict_json.loads(agent)
-    except json.JSONDecodeError as exc:
-        raise ValidationError("agent", f"not JSON: {exc.msg}") from None
-    learner = learner_of(actor) if isinstance(actor, dict) else None
-    if learner is None:
-        raise ValidationError("agent", "an Agent with an account, mbox, mbox_sha1sum or openid")
-    return learner
 
 
 def _within_stored_times(at: datetime) -> datetime:

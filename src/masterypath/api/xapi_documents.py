@@ -93,15 +93,17 @@ def uuid_parameter(field: str, value: str) -> str:
         raise ValidationError(field, "not a UUID") from None
 
 
-def agent_parameter(agent: str) -> tuple[dict[str, Any], str]:
-    """The Agent in an ``agent`` parameter and the learner it names; a
-    :class:`ValidationError` on ``agent`` when it is not JSON, a Group, or has no
-    identifier."""
+def agent_parameter(agent: str, *, groups: bool = False) -> tuple[dict[str, Any], str]:
+    """The Agent (or, with ``groups``, identified Group) in an ``agent`` parameter and the
+    learner it names; a :class:`ValidationError` on ``agent`` when it is not JSON, a Group
+    where none is taken, or has no identifier."""
     try:
         actor = strict_json.loads(agent)
     except json.JSONDecodeError as exc:
         raise ValidationError("agent", f"not JSON: {exc.msg}") from None
-    if not isinstance(actor, dict) or actor.get("objectType", "Agent") != "Agent":
+    if not isinstance(actor, dict):
+        actor = {}
+    elif not groups and actor.get("objectType", "Agent") != "Agent":
         raise ValidationError("agent", "an Agent object (not a Group)")
     learner = learner_of(actor)
     if learner is None:
