@@ -219,6 +219,56 @@ def test_xapi_2_statement_and_email_actors_are_pseudonymised(client: TestClient)
     assert client.post("/xapi/statements", json=others, headers=V).status_code == 200  # re-post
 
 
+def test_migration_0016_takes_the_addresses_out_of_statements_stored_before_it(
+    client: TestClient, database: ServiceContext
+) -> None:
+    from alembic import command
+
+    from masterypath.store.database import alembic_config, upgrade
+    from masterypath.store.tables import XapiStatementRow
+
+    teacher = "mailto:ms-li@school.example"
+    named = statement(
+        8,
+        verb={"id": "http://adlnet.gov/expapi/verbs/mentored"},
+        object={"objectType": "Agent", "mbox": "mailto:pat@school.example"},
+        context={"instructor": {"mbox": teacher}},
+    )
+    named.pop("result")
+    plain = statement(9)
+    assert client.post("/xapi/statements", json=plain, headers=V).status_code == 200
+    command.downgrade(alembic_config(database.engine), "0015")
+    # stored as before 0016: only the actor kept no address, and the digest said so
+    with database.sessions.begin() as session:
+        session.add(
+            XapiStatementRow(
+                id=named["id"],
+                content_hash=hashlib.sha256(
+                    json.dumps(named, sort_keys=True, separators=(",", ":")).encode()
+                ).hexdigest(),
+                statement={**named, "stored": "2026-11-02T10:00:00+00:00"},
+                learner_id="stu-1",
+                evidence_key=None,
+                stored_at=datetime.fromisoformat("2026-11-02T10:00:00+00:00"),
+            )
+        )
+    with database.sessions() as session:
+        plain_hash = session.get(XapiStatementRow, plain["id"]).content_hash  # type: ignore[union-attr]
+    upgrade(database.engine)
+    kept = client.get("/xapi/statements", params={"statementId": named["id"]}, headers=V)
+    assert "@school.example" not in kept.text
+    assert kept.json()["context"]["instructor"] == {
+        "mbox_sha1sum": hashlib.sha1(teacher.encode()).hexdigest()
+    }
+    assert kept.json()["stored"] == "2026-11-02T10:00:00+00:00"  # nothing else changed
+    # the same statement posted again is recognised (it was a conflict before 0016)
+    assert client.post("/xapi/statements", json=named, headers=V).status_code == 200
+    changed = {**named, "verb": {"id": "http://adlnet.gov/expapi/verbs/asked"}}
+    assert client.post("/xapi/statements", json=changed, headers=V).status_code == 409
+    with database.sessions() as session:
+        assert session.get(XapiStatementRow, plain["id"]).content_hash == plain_hash  # type: ignore[union-attr]
+
+
 def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:
     """The xAPI service over the careers fixture, with a group committer that commits once
     ``statements`` pieces of evidence wait (and never sooner)."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import json
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,6 +48,7 @@ from masterypath.errors import (
     NotFoundError,
     Problem,
 )
+from masterypath.interop.xapi_pseudonyms import statement_digest, without_addresses
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService, RecordResult
 from masterypath.services.group_commit import GroupCommitter
@@ -115,11 +115,6 @@ def check_version(header: str | None) -> str:
     return header
 
 
-def _canonical(statement: Mapping[str, Any]) -> str:
-    content = {k: v for k, v in statement.items() if k not in ("stored", "authority")}
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def learner_of(actor: Mapping[str, Any]) -> str | None:
     account = actor.get("account")
     if isinstance(account, Mapping) and account.get("name"):
@@ -131,48 +126,6 @@ def learner_of(actor: Mapping[str, Any]) -> str | None:
             hexdigest = text if field == "mbox_sha1sum" else hashlib.sha1(text.encode()).hexdigest()
             return "sha1:" + hexdigest
     return None
-
-
-def _pseudonymous(agent: Mapping[str, Any]) -> dict[str, Any]:
-    """An Agent or Group with every e-mail address (its own, its members') replaced by its
-    SHA-1 (``mbox_sha1sum``, an xAPI identifier in its own right).
-
-    >>> _pseudonymous({"objectType": "Group", "member": [{"mbox": "mailto:a@b.c"}]})["member"]
-    [{'mbox_sha1sum': '05d8abb62a44a0ac90cd18c20272d790d86facb5'}]
-    """
-    out = dict(agent)
-    if "mbox" in out:
-        out["mbox_sha1sum"] = hashlib.sha1(str(out.pop("mbox")).encode()).hexdigest()
-    if isinstance(out.get("member"), list):
-        out["member"] = [_pseudonymous(m) if isinstance(m, Mapping) else m for m in out["member"]]
-    return out
-
-
-def _without_addresses(statement: Mapping[str, Any]) -> dict[str, Any]:
-    """The statement with the e-mail address of every Agent and Group in it replaced by its
-    SHA-1: the actor, an Agent or Group object, the context's instructor and team, and the
-    same in a SubStatement. No e-mail address is stored, a learner's or anyone else's."""
-    out = dict(statement)
-    if isinstance(out.get("actor"), Mapping):
-        out["actor"] = _pseudonymous(out["actor"])
-    target = out.get("object")
-    if isinstance(target, Mapping):
-        if target.get("objectType") in ("Agent", "Group"):
-            out["object"] = _pseudonymous(target)
-        elif target.get("objectType") == "SubStatement":
-            out["object"] = _without_addresses(target)
-    context = out.get("context")
-    if isinstance(context, Mapping):
-        context = dict(context)
-        for role in ("instructor", "team"):
-            if isinstance(context.get(role), Mapping):
-                context[role] = _pseudonymous(context[role])
-        out["context"] = context
-    return out
-
-
-def _digest(statement: Mapping[str, Any]) -> str:
-    return hashlib.sha256(_canonical(statement).encode()).hexdigest()
 
 
 ITEMS_CHECK_SECONDS = 1.0
@@ -379,7 +332,7 @@ class XapiService:
                 continue
             statement_id = str(model.id)
             statement["id"] = statement_id
-            statement = _without_addresses(statement)
+            statement = without_addresses(statement)
             out.append(
                 (
                     statement_id,
@@ -506,7 +459,7 @@ class XapiService:
                     statement if authority is None else {**statement, "authority": authority},
                     learner,
                     evidence,
-                    _digest(statement),  # without authority: the content the sender chose
+                    statement_digest(statement),  # without authority: the content the sender chose
                     now,
                 )
                 for statement_id, statement, learner, evidence in parsed
@@ -558,8 +511,8 @@ class XapiService:
             for raw in statements:
                 statement_id = str(raw["id"])
                 ids.append(statement_id)
-                statement = _without_addresses(raw)
-                digest = _digest(statement)
+                statement = without_addresses(raw)
+                digest = statement_digest(statement)
                 stored = session.get(XapiStatementRow, statement_id)
                 if stored is not None:
                     if stored.content_hash != digest:
