@@ -15,6 +15,8 @@ Create Date: 2026-12-07 00:30:00
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -40,14 +42,14 @@ def upgrade() -> None:
     connection = op.get_bind()
     # every statement with an address, found by its text (an mbox_sha1sum never matches)
     named = sa.cast(statements.c.statement, sa.Text).like('%"mbox"%')
-    ids = list(connection.scalars(sa.select(statements.c.id).where(named)))
+    ids: list[str] = list(connection.scalars(sa.select(statements.c.id).where(named)))
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
         rows = connection.execute(
             sa.select(statements.c.id, statements.c.statement).where(statements.c.id.in_(chunk))
         )
         for statement_id, statement in rows.all():
-            kept = without_addresses(statement)
+            kept = without_addresses(cast(dict[str, Any], statement))
             if kept != statement:
                 connection.execute(
                     statements.update()
