@@ -269,6 +269,40 @@ def test_migration_0016_takes_the_addresses_out_of_statements_stored_before_it(
         assert session.get(XapiStatementRow, plain["id"]).content_hash == plain_hash  # type: ignore[union-attr]
 
 
+def test_reads_of_a_learners_statements_and_documents_go_into_their_access_log(
+    client: TestClient,
+) -> None:
+    def logged(learner: str) -> list[tuple[str, str]]:
+        log = client.get(f"/api/v1/learners/{learner}/access-log").json()
+        return [(r["action"], r["what"]) for r in log]
+
+    posted = [statement(1, "ana"), statement(2, "ben"), statement(3, "ana")]
+    assert client.post("/xapi/statements", json=posted, headers=V).status_code == 200
+    assert logged("ana") == logged("ben") == []  # writing is no read
+    ana = json.dumps({"account": {"homePage": "https://lms.example", "name": "ana"}})
+    read = ("read_xapi", "GET /xapi/statements")
+    client.get("/xapi/statements", params={"agent": ana}, headers=V)
+    assert logged("ana") == [read] and logged("ben") == []
+    client.get("/xapi/statements", params={"statementId": posted[1]["id"]}, headers=V)
+    assert logged("ben") == [read]
+    # a page names each of its learners once; a page without them names no one
+    client.get("/xapi/statements", headers=V)
+    assert logged("ana") == [read, read] and logged("ben") == [read, read]
+    client.get("/xapi/statements", params={"verb": "https://example.org/none"}, headers=V)
+    assert len(logged("ana")) == 2
+    # the learner's documents: a State, an Agent Profile (an Activity Profile is no one's)
+    state = {"activityId": "https://lms.example/c", "agent": ana, "stateId": "s"}
+    client.put("/xapi/activities/state", params=state, json={"slide": 3}, headers=V)
+    client.get("/xapi/activities/state", params=state, headers=V)
+    profile = {"agent": ana, "profileId": "p"}
+    client.put("/xapi/agents/profile", params=profile, json={"k": 1}, headers=V)
+    client.get("/xapi/agents/profile", params={"agent": ana}, headers=V)
+    assert logged("ana")[2:] == [
+        ("read_xapi", "GET /xapi/activities/state"),
+        ("read_xapi", "GET /xapi/agents/profile"),
+    ]
+
+
 def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:
     """The xAPI service over the careers fixture, with a group committer that commits once
     ``statements`` pieces of evidence wait (and never sooner)."""

@@ -199,7 +199,7 @@ def xapi_router(
     def get_statements(
         request: Request,
         version: Version,
-        _: Annotated[Principal, allow(Action.READ_XAPI)],
+        principal: Annotated[Principal, allow(Action.READ_XAPI)],
         statement_id: Annotated[
             str | None, Query(alias="statementId", min_length=1, max_length=64)
         ] = None,
@@ -258,9 +258,10 @@ def xapi_router(
         if statement_id is not None or voided_statement_id is not None:
             wanted = statement_id or voided_statement_id or ""
             found = xapi.get(wanted, voided=voided_statement_id is not None)
-            stored = datetime.fromisoformat(found["stored"]).astimezone(UTC)
+            guard.log(principal, Action.READ_XAPI, request, [found.learner_id])
+            stored = datetime.fromisoformat(found.statement["stored"]).astimezone(UTC)
             headers["Last-Modified"] = format_datetime(stored, usegmt=True)
-            return JSONResponse(found, headers=headers)
+            return JSONResponse(found.statement, headers=headers)
         query = StatementQuery(
             learner_id=None if agent is None else agent_parameter(agent, groups=True)[1],
             verb=None if verb is None else iri_parameter("verb", verb),
@@ -275,12 +276,14 @@ def xapi_router(
             limit=limit or MAX_LIMIT,
             after=None if cursor is None else _decode_cursor(cursor),
         )
-        statements, after = xapi.query(query)
+        page = xapi.query(query)
+        guard.log(principal, Action.READ_XAPI, request, page.learner_ids)
         more = ""
-        if after is not None:
+        if page.after is not None:
             params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-            more = f"{request.url.path}?{urlencode([*params, ('cursor', _encode_cursor(after))])}"
-        return JSONResponse({"statements": statements, "more": more}, headers=headers)
+            following = _encode_cursor(page.after)
+            more = f"{request.url.path}?{urlencode([*params, ('cursor', following)])}"
+        return JSONResponse({"statements": page.statements, "more": more}, headers=headers)
 
     add_state_routes(router, states, guard, allow)
     add_profile_routes(router, profiles, guard, allow)

@@ -121,6 +121,15 @@ def state_context(activity_id: str, agent: str, registration: str | None) -> Sta
     return StateContext(learner, activity_id, registration)
 
 
+async def _log_read(
+    guard: Guard, principal: Principal, request: Request, learner_id: str | None
+) -> None:
+    """A read of a learner's documents goes into their access log (an Activity's
+    documents are no one's)."""
+    if learner_id is not None:
+        await asyncio.to_thread(guard.log, principal, Action.READ_XAPI, request, [learner_id])
+
+
 def _http_date(at: datetime) -> str:
     return format_datetime(at.astimezone(UTC), usegmt=True)
 
@@ -232,8 +241,11 @@ def add_state_routes(
             request, principal, version, known, activity_id, agent, registration
         )
         if state_id is not None:
-            return _document(await asyncio.to_thread(states.get, where, state_id))
-        return _ids(*await asyncio.to_thread(lambda: states.ids(where, since=since)))
+            found = _document(await asyncio.to_thread(states.get, where, state_id))
+        else:
+            found = _ids(*await asyncio.to_thread(lambda: states.ids(where, since=since)))
+        await _log_read(guard, principal, request, where.learner_id)
+        return found
 
     @router.delete(PATH, status_code=204)
     async def delete_state(
@@ -415,9 +427,12 @@ def _add_profile_resource(
     ) -> Response:
         if profile_id is not None:
             await checked(request, version, place, principal)
-            return _document(await asyncio.to_thread(profiles.get, place.slot(profile_id)))
-        await checked(request, version, place, principal, "since")
-        return _ids(*await asyncio.to_thread(place.ids, since))
+            found = _document(await asyncio.to_thread(profiles.get, place.slot(profile_id)))
+        else:
+            await checked(request, version, place, principal, "since")
+            found = _ids(*await asyncio.to_thread(place.ids, since))
+        await _log_read(guard, principal, request, place.learner_id)
+        return found
 
     @router.delete(path, status_code=204, description=delete_doc)
     async def delete_profile(

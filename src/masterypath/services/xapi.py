@@ -477,9 +477,10 @@ class XapiService:
                 out.append(learner)
         return out
 
-    def get(self, statement_id: str, *, voided: bool = False) -> dict[str, Any]:
-        """One statement: one not voided, or with ``voided`` one that is (xAPI 2.1.3:
-        ``statementId`` does not find a voided statement, ``voidedStatementId`` does)."""
+    def get(self, statement_id: str, *, voided: bool = False) -> FoundStatement:
+        """One statement and its learner: one not voided, or with ``voided`` one that is
+        (xAPI 2.1.3: ``statementId`` does not find a voided statement,
+        ``voidedStatementId`` does)."""
         with self.context.sessions() as session:
             row = session.get(XapiStatementRow, statement_id)
             is_voided = row is not None and session.scalar(
@@ -487,7 +488,7 @@ class XapiService:
             )
             if row is None or bool(is_voided) != voided:
                 raise NotFoundError("voided statement" if voided else "statement", statement_id)
-            return dict(row.statement)
+            return FoundStatement(dict(row.statement), row.learner_id)
 
     def voided_learners(self, statements: Sequence[Any]) -> list[str]:
         """The learners whose statements these voiding statements void (to authorize the
@@ -670,12 +671,13 @@ class XapiService:
 
     def recent(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """The most recently stored statements, newest first."""
-        return self.query(StatementQuery(limit=limit))[0]
+        return self.query(StatementQuery(limit=limit)).statements
 
-    def query(self, query: StatementQuery) -> tuple[list[dict[str, Any]], Cursor | None]:
+    def query(self, query: StatementQuery) -> StatementPage:
         """The statements ``query`` selects, one page in order of ``stored`` (newest first
-        unless ``ascending``), and the cursor of the next page (None: this is the last).
-        The order is total (``stored``, then id), so pages neither skip nor repeat."""
+        unless ``ascending``), the cursor of the next page (None: this is the last) and
+        the learners the page is about. The order is total (``stored``, then id), so
+        pages neither skip nor repeat."""
         row = XapiStatementRow
         voiding = aliased(XapiStatementRow)
         select_page = select(row).where(~select(voiding.id).where(voiding.voids == row.id).exists())
@@ -713,8 +715,10 @@ class XapiService:
         with self.context.sessions() as session:
             rows = list(session.scalars(select_page.order_by(*order).limit(query.limit + 1)))
         page, more = rows[: query.limit], len(rows) > query.limit
-        return [dict(r.statement) for r in page], (
-            Cursor(page[-1].stored_at, page[-1].id) if more else None
+        return StatementPage(
+            [dict(r.statement) for r in page],
+            Cursor(page[-1].stored_at, page[-1].id) if more else None,
+            list(dict.fromkeys(r.learner_id for r in page)),
         )
 
 
@@ -723,6 +727,23 @@ class Cursor(NamedTuple):
 
     stored: datetime
     id: str
+
+
+class StatementPage(NamedTuple):
+    """A page of stored statements (:meth:`XapiService.query`)."""
+
+    statements: list[dict[str, Any]]
+    after: Cursor | None
+    """Where the next page starts; None on the last page."""
+    learner_ids: list[str]
+    """The learners the statements are about, each once (for the access log)."""
+
+
+class FoundStatement(NamedTuple):
+    """One stored statement (:meth:`XapiService.get`) and the learner it is about."""
+
+    statement: dict[str, Any]
+    learner_id: str
 
 
 @dataclass(frozen=True)
