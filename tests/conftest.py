@@ -122,6 +122,7 @@ TABLES = (
     "reviews",
     "submissions",
     "rubrics",
+    "xapi_statement_agents",
     "xapi_statements",
     "xapi_states",
     "xapi_agent_profiles",

@@ -297,6 +297,7 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
         "evidence_voids": "evidence_voids",
         "xapi_states": "xapi_states",
         "xapi_agent_profiles": "xapi_agent_profiles",
+        "xapi_statement_agents": "xapi_statement_agents",
     }
     with database.sessions() as session:
         for table in Base.metadata.sorted_tables:

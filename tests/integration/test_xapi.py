@@ -303,6 +303,121 @@ def test_reads_of_a_learners_statements_and_documents_go_into_their_access_log(
     ]
 
 
+def account(name: str) -> dict[str, Any]:
+    return {"objectType": "Agent", "account": {"homePage": "https://lms.example", "name": name}}
+
+
+def test_the_agent_filter_finds_the_actor_the_object_and_group_members_and_related_agents_the_rest(
+    client: TestClient,
+) -> None:
+    dee = {"objectType": "Agent", "mbox": "mailto:dee@school.example"}
+    activity = {"objectType": "Activity", "id": "https://lms.example/activities/q-select"}
+    mentored = {"id": "http://adlnet.gov/expapi/verbs/mentored"}
+    posted = [
+        statement(1, "ana"),
+        statement(2, "ms-li", verb=mentored, object=account("ben")),
+        statement(
+            3,
+            actor={
+                "objectType": "Group",
+                "account": {"homePage": "https://lms.example", "name": "team-a"},
+                "member": [account("ana"), account("cy")],
+            },
+        ),
+        statement(
+            4,
+            "ben",
+            context={
+                "instructor": account("ms-li"),
+                "team": {"objectType": "Group", "member": [dee]},
+            },
+        ),
+        statement(
+            5,
+            "cy",
+            verb={"id": "http://adlnet.gov/expapi/verbs/asked"},
+            object={
+                "objectType": "SubStatement",
+                "actor": account("ana"),
+                "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+                "object": activity,
+            },
+        ),
+        statement(
+            6,
+            actor=dee,
+            object={
+                **activity,
+                # an agent inside an activity's definition stands nowhere xAPI looks
+                "definition": {"extensions": {"https://x.example/by": account("ana")}},
+            },
+        ),
+    ]
+    for s in posted[1:3] + posted[4:5]:
+        s.pop("result")
+    assert client.post("/xapi/statements", json=posted, headers=V).status_code == 200
+
+    def found(agent: dict[str, Any], **more: str) -> list[int]:
+        got = client.get(
+            "/xapi/statements",
+            params={"agent": json.dumps(agent), "ascending": "true", **more},
+            headers=V,
+        )
+        assert got.status_code == 200, got.text
+        return [int(s["id"][-12:]) for s in got.json()["statements"]]
+
+    related = {"related_agents": "true"}
+    assert found(account("ana")) == [1, 3]  # the actor, a member of the actor
+    assert found(account("ana"), **related) == [1, 3, 5]  # and a SubStatement's actor
+    assert found(account("ben")) == [2, 4]  # the object, the actor
+    assert found(account("ms-li")) == [2]
+    assert found(account("ms-li"), **related) == [2, 4]  # and the instructor
+    sha = {"mbox_sha1sum": hashlib.sha1(b"mailto:dee@school.example").hexdigest()}
+    assert found(dee) == found(sha) == [6]
+    assert found(dee, **related) == [4, 6]  # a member of the team
+    assert found({"objectType": "Group", "account": account("team-a")["account"]}) == [3]
+    authority = client.get("/xapi/statements", headers=V).json()["statements"][0]["authority"]
+    assert found(authority) == []
+    assert found(authority, **related) == [1, 2, 3, 4, 5, 6]  # who sent them
+    # with other filters, and without an agent related_agents changes nothing
+    assert found(account("ana"), verb="http://adlnet.gov/expapi/verbs/asked", **related) == [5]
+    everyone = client.get("/xapi/statements", params=related, headers=V).json()["statements"]
+    assert len(everyone) == 6
+    # erasing a learner takes the index of what names them; the statement stays its actor's
+    assert client.delete("/api/v1/learners/ben").status_code == 200
+    assert found(account("ben")) == []
+    assert found(account("ms-li")) == [2]
+
+
+def test_migration_0017_indexes_the_learners_named_in_statements_stored_before_it(
+    client: TestClient, database: ServiceContext
+) -> None:
+    from alembic import command
+
+    from masterypath.store.database import alembic_config, upgrade
+
+    group = {**account("team-a"), "objectType": "Group", "member": [account("ana"), account("cy")]}
+    mentored = {"id": "http://adlnet.gov/expapi/verbs/mentored"}
+    posted = [
+        statement(1, "ms-li", verb=mentored, object=account("ben")),
+        statement(2, actor=group),
+        statement(3, "ana"),
+    ]
+    posted[0].pop("result")
+    assert client.post("/xapi/statements", json=posted, headers=V).status_code == 200
+
+    def found(name: str) -> list[int]:
+        params = {"agent": json.dumps(account(name)), "ascending": "true"}
+        got = client.get("/xapi/statements", params=params, headers=V).json()["statements"]
+        return [int(s["id"][-12:]) for s in got]
+
+    before = [found(n) for n in ("ana", "ben", "cy", "ms-li")]
+    assert before == [[2, 3], [1], [2], [1]]
+    command.downgrade(alembic_config(database.engine), "0016")
+    upgrade(database.engine)
+    assert [found(n) for n in ("ana", "ben", "cy", "ms-li")] == before
+
+
 def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:
     """The xAPI service over the careers fixture, with a group committer that commits once
     ``statements`` pieces of evidence wait (and never sooner)."""
@@ -424,7 +539,7 @@ def test_get_filters_by_agent_and_stored_time_and_pages_without_gaps(
     assert seen == ids
     # what this LRS does not filter by is refused, never ignored
     for params in (
-        {"related_agents": "true"},
+        {"related_agents": "maybe"},
         {"format": "ids"},
         {"cursor": "not-a-cursor"},
         {"verb": "answered"},  # not an IRI

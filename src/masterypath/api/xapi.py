@@ -32,6 +32,7 @@ from masterypath.domain.access import Action, Principal
 from masterypath.domain.evidence import EARLIEST, LATEST
 from masterypath.errors import InvalidInputError, Problem, ValidationError
 from masterypath.interop import strict_json
+from masterypath.interop.xapi_pseudonyms import AgentIdentifier
 from masterypath.services.xapi import (
     Cursor,
     StatementQuery,
@@ -220,6 +221,10 @@ def xapi_router(
             bool,
             Query(description="`activity` also in context activities and SubStatements."),
         ] = False,
+        related_agents: Annotated[
+            bool,
+            Query(description="`agent` anywhere: authority, instructor, team, SubStatement too."),
+        ] = False,
         since: Annotated[
             AwareDatetime | None, Query(description="Stored after this time (exclusive).")
         ] = None,
@@ -262,8 +267,12 @@ def xapi_router(
             stored = datetime.fromisoformat(found.statement["stored"]).astimezone(UTC)
             headers["Last-Modified"] = format_datetime(stored, usegmt=True)
             return JSONResponse(found.statement, headers=headers)
+        named = None if agent is None else agent_parameter(agent, groups=True)
         query = StatementQuery(
-            learner_id=None if agent is None else agent_parameter(agent, groups=True)[1],
+            learner_id=None if named is None else named[1],
+            related_agents=None
+            if named is None or not related_agents
+            else AgentIdentifier.of(named[0]),
             verb=None if verb is None else iri_parameter("verb", verb),
             activity=None if activity is None else iri_parameter("activity", activity),
             registration=None
@@ -294,12 +303,11 @@ INVALID = (
     "Invalid input, or a parameter this LRS does not know; the message names it. xAPI "
     "answers 400 where the rest of the API answers 422 (api.errors.XapiConventions)."
 )
-UNSUPPORTED = ("related_agents",)
 ONE_STATEMENT_PARAMETERS = ("statementId", "voidedStatementId", "format", "attachments")
 """What a request for one statement may add (xAPI 2.1.3); any other parameter is a 400."""
 MAX_LIMIT = 1000
 GET_PARAMETERS = (
-    *UNSUPPORTED,
+    "related_agents",
     "verb",
     "activity",
     "registration",
@@ -329,9 +337,6 @@ def _refuse_unknown(params: QueryParams, known: tuple[str, ...]) -> None:
 def _refuse_unsupported(params: QueryParams) -> None:
     """An xAPI filter this LRS does not offer is refused, never ignored: ignoring it would
     answer with statements the client did not ask for."""
-    for name in UNSUPPORTED:
-        if name in params:
-            raise ValidationError(name, "this LRS does not filter statements by it")
     if params.get("format", "exact") != "exact":
         raise ValidationError("format", "this LRS answers statements as received: exact")
     if params.get("attachments", "false") != "false":

@@ -30,7 +30,8 @@ from masterypath.domain.access import Action, Principal
 from masterypath.errors import ValidationError
 from masterypath.interop import strict_json
 from masterypath.interop.xapi_documents import etag
-from masterypath.services.xapi import check_version, learner_of
+from masterypath.interop.xapi_pseudonyms import learner_of
+from masterypath.services.xapi import check_version
 from masterypath.services.xapi_document_store import Conditions, Slot, StoredDocument
 from masterypath.services.xapi_profiles import (
     XapiProfileService,

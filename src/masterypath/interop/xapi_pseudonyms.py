@@ -1,6 +1,8 @@
-"""What of an xAPI statement is stored: the statement with every e-mail address in it
-replaced by its SHA-1 (:func:`without_addresses`), and the digest by which a re-post of
-the same statement is recognised (:func:`statement_digest`).
+"""The people in an xAPI statement, pseudonymous: the learner id an Agent names
+(:func:`learner_of`), the learners a statement names besides its actor
+(:func:`agents_named`), the statement as stored, with every e-mail address in it replaced
+by its SHA-1 (:func:`without_addresses`), and the digest by which a re-post of the same
+statement is recognised (:func:`statement_digest`).
 
 xAPI lets an Agent be identified by ``mbox_sha1sum`` instead of ``mbox`` (1.0.3 part two,
 2.4.2.3), so the stored statement is still a valid one and names the same people; the
@@ -12,7 +14,79 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, NamedTuple
+
+
+def learner_of(actor: Mapping[str, Any]) -> str | None:
+    """The learner id an Agent (or identified Group) names: its ``account.name`` (the LMS's
+    pseudonymous id), else ``sha1:`` and the SHA-1 of its ``mbox`` (``mbox_sha1sum`` as
+    given) or ``openid``; None when it has no identifier (an anonymous Group).
+
+    >>> learner_of({"account": {"homePage": "https://lms.example", "name": "kim"}})
+    'kim'
+    >>> learner_of({"mbox": "mailto:a@b.c"})
+    'sha1:05d8abb62a44a0ac90cd18c20272d790d86facb5'
+    """
+    account = actor.get("account")
+    if isinstance(account, Mapping) and account.get("name"):
+        return str(account["name"])
+    for field in ("mbox_sha1sum", "mbox", "openid"):
+        value = actor.get(field)
+        if value:
+            text = str(value)
+            hexdigest = text if field == "mbox_sha1sum" else hashlib.sha1(text.encode()).hexdigest()
+            return "sha1:" + hexdigest
+    return None
+
+
+def agents_named(statement: Mapping[str, Any]) -> tuple[str, ...]:
+    """The learners a statement names where xAPI's ``agent`` filter looks (1.0.3 part
+    three, 2.1.3), its actor aside: an Agent or identified Group object, and the members
+    of a Group actor or object; each once, in order.
+
+    >>> agents_named({
+    ...     "actor": {"objectType": "Group", "member": [{"mbox_sha1sum": "ab"}]},
+    ...     "object": {"objectType": "Agent", "account": {"homePage": "h", "name": "kim"}},
+    ... })
+    ('sha1:ab', 'kim')
+    """
+    named: list[str | None] = []
+    actor, target = statement.get("actor"), statement.get("object")
+    if isinstance(target, Mapping) and target.get("objectType") in ("Agent", "Group"):
+        named.append(learner_of(target))
+    else:
+        target = None
+    for group in (actor, target):
+        members = group.get("member") if isinstance(group, Mapping) else None
+        if isinstance(members, list):
+            named.extend(learner_of(m) for m in members if isinstance(m, Mapping))
+    return tuple(dict.fromkeys(n for n in named if n is not None))
+
+
+class AgentIdentifier(NamedTuple):
+    """How an Agent is identified in a stored statement (an e-mail only as its SHA-1)."""
+
+    field: Literal["account", "mbox_sha1sum", "openid"]
+    value: str
+    """``account.name`` for an account (as the learner id reads it, whatever its
+    ``homePage``), else the identifier itself."""
+
+    @classmethod
+    def of(cls, agent: Mapping[str, Any]) -> AgentIdentifier | None:
+        """The identifier of an Agent or Group as xAPI gives it; None when it has none.
+
+        >>> AgentIdentifier.of({"mbox": "mailto:a@b.c"})
+        AgentIdentifier(field='mbox_sha1sum', value='05d8abb62a44a0ac90cd18c20272d790d86facb5')
+        """
+        agent = pseudonymous(agent)
+        account = agent.get("account")
+        if isinstance(account, Mapping) and account.get("name"):
+            return cls("account", str(account["name"]))
+        if agent.get("mbox_sha1sum"):
+            return cls("mbox_sha1sum", str(agent["mbox_sha1sum"]))
+        if agent.get("openid"):
+            return cls("openid", str(agent["openid"]))
+        return None
 
 
 def pseudonymous(agent: Mapping[str, Any]) -> dict[str, Any]:

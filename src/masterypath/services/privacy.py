@@ -40,6 +40,7 @@ from masterypath.store.tables import (
     TokenRow,
     UserRow,
     XapiAgentProfileRow,
+    XapiStatementAgentRow,
     XapiStatementRow,
     XapiStateRow,
 )
@@ -50,6 +51,7 @@ LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
     ("cohorts", CohortMemberRow),
     ("evidence_voids", EvidenceVoidRow),
     ("evidence", EvidenceRow),
+    ("xapi_statement_agents", XapiStatementAgentRow),
     ("xapi_statements", XapiStatementRow),
     ("xapi_states", XapiStateRow),
     ("xapi_agent_profiles", XapiAgentProfileRow),

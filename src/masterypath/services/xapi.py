@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,7 +36,18 @@ from typing import Any, Literal, NamedTuple, overload
 import ralph.models.xapi.base.common as ralph_common
 from pydantic import ValidationError as PydanticValidationError
 from ralph.models.xapi.base.statements import BaseXapiStatement
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from masterypath.domain.evidence import BinaryOutcome, Evidence, EvidenceKind, ScoreOutcome
@@ -48,7 +58,13 @@ from masterypath.errors import (
     NotFoundError,
     Problem,
 )
-from masterypath.interop.xapi_pseudonyms import statement_digest, without_addresses
+from masterypath.interop.xapi_pseudonyms import (
+    AgentIdentifier,
+    agents_named,
+    learner_of,
+    statement_digest,
+    without_addresses,
+)
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService, RecordResult
 from masterypath.services.group_commit import GroupCommitter
@@ -56,8 +72,14 @@ from masterypath.store.bulk import insert_new_postgresql
 from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
-from masterypath.store.statement_paths import mentions_activity
-from masterypath.store.tables import EvidenceVoidRow, FrameworkRow, ItemRow, XapiStatementRow
+from masterypath.store.statement_paths import mentions_activity, names_agent
+from masterypath.store.tables import (
+    EvidenceVoidRow,
+    FrameworkRow,
+    ItemRow,
+    XapiStatementAgentRow,
+    XapiStatementRow,
+)
 from masterypath.store.types import UTCDateTime
 
 SUPPORTED_VERSIONS = ("1.0.", "2.0.")
@@ -115,19 +137,6 @@ def check_version(header: str | None) -> str:
     return header
 
 
-def learner_of(actor: Mapping[str, Any]) -> str | None:
-    account = actor.get("account")
-    if isinstance(account, Mapping) and account.get("name"):
-        return str(account["name"])
-    for field in ("mbox_sha1sum", "mbox", "openid"):
-        value = actor.get(field)
-        if value:
-            text = str(value)
-            hexdigest = text if field == "mbox_sha1sum" else hashlib.sha1(text.encode()).hexdigest()
-            return "sha1:" + hexdigest
-    return None
-
-
 ITEMS_CHECK_SECONDS = 1.0
 """How long the item map of xAPI activities is used before checking whether the frameworks
 changed (an activity it does not know is checked at once)."""
@@ -149,6 +158,8 @@ class StatementRow(NamedTuple):
     digest: str
     """SHA-256 of the canonical statement: the same id with another digest is a conflict."""
     received: datetime
+    named: tuple[str, ...] = ()
+    """The learners it names besides its actor (:func:`agents_named`)."""
 
 
 STATEMENT_COLUMNS = ("id", "content_hash", "statement", "learner_id", "evidence_key", "stored_at")
@@ -200,6 +211,14 @@ class StatementWrites:
             )
         else:
             inserted = self._insert_new(session)
+        named = [
+            {"learner_id": learner, "statement_id": row.id}
+            for row in self.rows
+            if row.named and row.id in inserted
+            for learner in row.named
+        ]
+        if named:
+            session.execute(insert(XapiStatementAgentRow), named)
         others = [row for row in self.rows if row.id not in inserted]
         if not others:
             return
@@ -461,6 +480,7 @@ class XapiService:
                     evidence,
                     statement_digest(statement),  # without authority: the content the sender chose
                     now,
+                    tuple(a for a in agents_named(statement) if a != learner),
                 )
                 for statement_id, statement, learner, evidence in parsed
             ]
@@ -681,10 +701,24 @@ class XapiService:
         row = XapiStatementRow
         voiding = aliased(XapiStatementRow)
         select_page = select(row).where(~select(voiding.id).where(voiding.voids == row.id).exists())
-        if query.learner_id is not None:
-            select_page = select_page.where(row.learner_id == query.learner_id)
+        postgresql = self.context.engine.dialect.name == "postgresql"
+        if query.related_agents is not None:
+            select_page = select_page.where(
+                names_agent(row.statement, query.related_agents, postgresql=postgresql)
+            )
+        elif query.learner_id is not None:
+            # the actor (the learner_id column) or, by index, a learner it names besides
+            own = aliased(XapiStatementRow)
+            named = XapiStatementAgentRow
+            select_page = select_page.where(
+                row.id.in_(
+                    union_all(
+                        select(own.id).where(own.learner_id == query.learner_id),
+                        select(named.statement_id).where(named.learner_id == query.learner_id),
+                    )
+                )
+            )
         if query.filters_content():
-            postgresql = self.context.engine.dialect.name == "postgresql"
             # xAPI 2.1.3: a statement whose object is a StatementRef meets a filter when the
             # statement it targets does (a voiding statement, a comment on an answer)
             target = aliased(XapiStatementRow)
@@ -752,7 +786,12 @@ class StatementQuery:
     this LRS supports (``since`` is exclusive, ``until`` inclusive, both on ``stored``)."""
 
     learner_id: str | None = None
-    """The agent's learner id (:func:`learner_of`)."""
+    """The ``agent`` filter's learner id (:func:`learner_of`): the statements whose actor
+    or object is that learner, or a Group with them among its members."""
+    related_agents: AgentIdentifier | None = None
+    """Instead of ``learner_id``: the statements that name this agent anywhere
+    (:func:`~masterypath.store.statement_paths.names_agent`), xAPI's
+    ``related_agents=true``."""
     since: datetime | None = None
     until: datetime | None = None
     verb: str | None = None

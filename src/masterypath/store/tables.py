@@ -592,6 +592,23 @@ class XapiStatementRow(Base):
     """For a voiding statement: the id of the statement it voids."""
 
 
+class XapiStatementAgentRow(Base):
+    """A learner a stored statement names besides its actor, where xAPI's ``agent`` filter
+    looks: an Agent or identified Group object, a member of a Group actor or object. Rare
+    (most statements name their actor alone), so ``GET /xapi/statements?agent=`` finds
+    them by index instead of reading every statement."""
+
+    __tablename__ = "xapi_statement_agents"
+
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    statement_id: Mapped[str] = mapped_column(
+        String(36),
+        ForeignKey("xapi_statements.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    )
+
+
 class XapiDocumentColumns:
     """What every xAPI document row holds beside its key: the bytes as sent, their
     Content-Type, their ETag (quoted SHA-1) and when they were last written."""
