@@ -418,6 +418,53 @@ def test_migration_0017_indexes_the_learners_named_in_statements_stored_before_i
     assert [found(n) for n in ("ana", "ben", "cy", "ms-li")] == before
 
 
+def test_an_anonymous_groups_statement_is_its_members_and_goes_with_each_of_them(
+    client: TestClient,
+) -> None:
+    dee = {"objectType": "Agent", "mbox": "mailto:dee@school.example"}
+    team = {"objectType": "Group", "name": "Team", "member": [account("ana"), dee]}
+    answered = statement(1, actor=team)
+    # it was a 400 (no identifier); xAPI 2.4.2.2 lets a Group be identified by members
+    assert client.post("/xapi/statements", json=answered, headers=V).status_code == 200
+    assert client.get("/api/v1/evidence").json() == []  # an answer of no one learner
+
+    def found(agent: dict[str, Any]) -> list[str]:
+        params = {"agent": json.dumps(agent)}
+        return [
+            s["id"]
+            for s in client.get("/xapi/statements", params=params, headers=V).json()["statements"]
+        ]
+
+    assert found(account("ana")) == found(dee) == [answered["id"]]
+    stored = client.get("/xapi/statements", params={"statementId": answered["id"]}, headers=V)
+    assert "dee@school" not in stored.text
+    # a member without an identifier is still refused, naming the actor
+    unnamed = statement(2, actor={"objectType": "Group", "member": [{"name": "Someone"}]})
+    refused = client.post("/xapi/statements", json=unnamed, headers=V)
+    assert refused.status_code == 400
+    assert refused.json()["problems"][0]["field"].startswith("actor")
+    # a minor named by a statement (a member, an object) waits for consent, as their own do
+    client.post("/api/v1/learners", json={"learner_id": "kid", "birth_date": "2016-01-01"})
+    with_kid = statement(3, actor={**team, "member": [account("ana"), account("kid")]})
+    about_kid = statement(
+        4, "ms-li", verb={"id": "http://adlnet.gov/expapi/verbs/mentored"}, object=account("kid")
+    )
+    about_kid.pop("result")
+    for sent in (with_kid, about_kid):
+        refused = client.post("/xapi/statements", json=sent, headers=V)
+        assert refused.status_code == 403 and refused.json()["error"] == "consent_required"
+    assert found(account("kid")) == [] and found(account("ms-li")) == []  # nothing stored
+    # each member's export holds it; erasing a member erases it (the others' index with it)
+    dee_id = "sha1:" + hashlib.sha1(dee["mbox"].encode()).hexdigest()
+    exported = client.get(f"/api/v1/learners/{dee_id}/export").json()
+    assert [s["id"] for s in exported["xapi_group_statements"]] == [answered["id"]]
+    erased = client.delete("/api/v1/learners/ana").json()["deleted"]
+    assert erased["xapi_group_statements"] == 1
+    assert found(dee) == []
+    gone = client.get("/xapi/statements", params={"statementId": answered["id"]}, headers=V)
+    assert gone.status_code == 404
+
+
 def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:
     """The xAPI service over the careers fixture, with a group committer that commits once
     ``statements`` pieces of evidence wait (and never sooner)."""

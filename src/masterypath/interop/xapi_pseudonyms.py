@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 
@@ -37,6 +37,37 @@ def learner_of(actor: Mapping[str, Any]) -> str | None:
             hexdigest = text if field == "mbox_sha1sum" else hashlib.sha1(text.encode()).hexdigest()
             return "sha1:" + hexdigest
     return None
+
+
+def members_of(group: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The learner ids of an anonymous Group's members (a Group without an identifier of
+    its own); None when it is not one, or a member has no identifier.
+
+    >>> members_of({"objectType": "Group", "member": [{"account": {"name": "a"}}]})
+    ('a',)
+    >>> members_of({"objectType": "Group", "mbox_sha1sum": "ab", "member": []}) is None
+    True
+    """
+    members = group.get("member")
+    if group.get("objectType") != "Group" or learner_of(group) is not None:
+        return None
+    if not isinstance(members, list) or not members:
+        return None
+    ids = [learner_of(m) if isinstance(m, Mapping) else None for m in members]
+    if any(i is None for i in ids):
+        return None
+    return tuple(dict.fromkeys(i for i in ids if i is not None))
+
+
+def group_id(members: Sequence[str]) -> str:
+    """The id an anonymous Group's statements are kept under: ``group:`` and the SHA-1 of
+    its members' learner ids, in any order the same (a learner id this LRS makes starts
+    ``group:`` only here).
+
+    >>> group_id(["b", "a"]) == group_id(["a", "b"])
+    True
+    """
+    return "group:" + hashlib.sha1("\n".join(sorted(members)).encode()).hexdigest()
 
 
 def agents_named(statement: Mapping[str, Any]) -> tuple[str, ...]:

@@ -220,6 +220,9 @@ class PrivacyService:
                     if name in ("profile", "guardian_consent") and rows
                     else (None if name in ("profile", "guardian_consent") else rows)
                 )
+            out["xapi_group_statements"] = [
+                _row_dict(r) for r in PeopleRepository(session).group_statements_of(learner_id)
+            ]
             if not found:
                 raise NotFoundError("learner", learner_id)
             competencies = self._evidence_competencies(session, [e["id"] for e in out["evidence"]])
@@ -273,6 +276,7 @@ class PrivacyService:
                 )
             )
             repo = PeopleRepository(session)
+            counts["xapi_group_statements"] = repo.delete_group_statements_of(learner_id)
             for name, table in LEARNER_TABLES:
                 counts[name] = repo.delete_where(table, _learner_column(table), learner_id)
             users = select(UserRow.id).where(UserRow.learner_id == learner_id)

@@ -61,7 +61,9 @@ from masterypath.errors import (
 from masterypath.interop.xapi_pseudonyms import (
     AgentIdentifier,
     agents_named,
+    group_id,
     learner_of,
+    members_of,
     statement_digest,
     without_addresses,
 )
@@ -83,6 +85,10 @@ from masterypath.store.tables import (
 from masterypath.store.types import UTCDateTime
 
 SUPPORTED_VERSIONS = ("1.0.", "2.0.")
+ACTOR_WITHOUT_IDENTIFIER = (
+    "needs an account, mbox, mbox_sha1sum or openid, or members that have one"
+)
+"""Why an actor is refused: no identifier (a Group without one needs identified members)."""
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 """The verb of a voiding statement (xAPI 2.3.2): its object is a ``StatementRef``."""
 IRIS_REMEMBERED = 4096
@@ -181,8 +187,10 @@ class StatementWrites:
 
     def __call__(self, session: Session) -> None:
         # the evidence's learners passed the consent gate with their evidence; a statement
-        # that is not evidence is personal data all the same
+        # that is not evidence is personal data all the same, and so is one naming a
+        # learner besides its actor (an Agent object, a Group's member)
         bare = {row.learner_id for row in self.rows if row.evidence is None}
+        bare.update(learner for row in self.rows for learner in row.named)
         if bare:
             today = self.rows[0].received.date()
             minors = PeopleRepository(session).minors_without_consent(bare, today)
@@ -344,22 +352,19 @@ class XapiService:
                     problems.append(Problem(where, ".".join(str(p) for p in e["loc"]), e["msg"]))
                 continue
             learner = learner_of(statement["actor"])
+            members = None if learner is not None else members_of(statement["actor"])
+            if members is not None:
+                learner = group_id(members)
             if learner is None:
-                problems.append(
-                    Problem(where, "actor", "needs an account, mbox, mbox_sha1sum or openid")
-                )
+                problems.append(Problem(where, "actor", ACTOR_WITHOUT_IDENTIFIER))
                 continue
             statement_id = str(model.id)
             statement["id"] = statement_id
             statement = without_addresses(statement)
-            out.append(
-                (
-                    statement_id,
-                    statement,
-                    learner,
-                    self._evidence(statement, learner, model.timestamp or now, items),
-                )
-            )
+            # an anonymous Group's answer is no one learner's evidence
+            at = model.timestamp or now
+            evidence = None if members else self._evidence(statement, learner, at, items)
+            out.append((statement_id, statement, learner, evidence))
         if problems:
             raise InvalidInputError("xAPI statements", problems)
         return out
@@ -488,13 +493,15 @@ class XapiService:
         return ids, [p[3] for p in parsed if p[3] is not None], store
 
     def learners_of(self, statements: Sequence[Mapping[str, Any]]) -> list[str]:
-        """The learners the statements are about (for authorization before parsing)."""
-        out = []
+        """The learners the statements are about (for authorization before parsing): each
+        actor, or the members of an anonymous Group."""
+        out: list[str] = []
         for raw in statements:
             actor = raw.get("actor") if isinstance(raw, Mapping) else None
-            learner = learner_of(actor) if isinstance(actor, Mapping) else None
-            if learner:
-                out.append(learner)
+            if not isinstance(actor, Mapping):
+                continue
+            learner = learner_of(actor)
+            out += [learner] if learner else members_of(actor) or ()
         return out
 
     def get(self, statement_id: str, *, voided: bool = False) -> FoundStatement:

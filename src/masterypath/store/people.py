@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import ColumnElement, and_, delete, exists, select
 from sqlalchemy.orm import Session
 
 from masterypath.store.bulk import execute_arrays
@@ -22,6 +22,8 @@ from masterypath.store.tables import (
     LearnerProfileRow,
     TokenRow,
     UserRow,
+    XapiStatementAgentRow,
+    XapiStatementRow,
 )
 
 
@@ -152,6 +154,23 @@ class PeopleRepository:
     def delete_where(self, table: Any, column: Any, value: str) -> int:
         result = self.session.execute(delete(table).where(column == value))
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def group_statements_of(self, learner_id: str) -> list[XapiStatementRow]:
+        """The statements of the anonymous Groups the learner is a member of."""
+        return list(self.session.scalars(select(XapiStatementRow).where(_of_groups(learner_id))))
+
+    def delete_group_statements_of(self, learner_id: str) -> int:
+        result = self.session.execute(delete(XapiStatementRow).where(_of_groups(learner_id)))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _of_groups(learner_id: str) -> ColumnElement[bool]:
+    """A statement of an anonymous Group with the learner among its members (kept under a
+    ``group:`` id, and found by the learners it names)."""
+    named = select(XapiStatementAgentRow.statement_id).where(
+        XapiStatementAgentRow.learner_id == learner_id
+    )
+    return and_(XapiStatementRow.learner_id.startswith("group:"), XapiStatementRow.id.in_(named))
 
 
 def _years_before(day: date, years: int) -> date:
