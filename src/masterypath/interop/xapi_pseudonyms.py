@@ -79,7 +79,7 @@ def agents_named(statement: Mapping[str, Any]) -> tuple[str, ...]:
     ...     "actor": {"objectType": "Group", "member": [{"mbox_sha1sum": "ab"}]},
     ...     "object": {"objectType": "Agent", "account": {"homePage": "h", "name": "kim"}},
     ... })
-    ('sha1:ab', 'kim')
+    ('kim', 'sha1:ab')
     """
     named: list[str | None] = []
     actor, target = statement.get("actor"), statement.get("object")
