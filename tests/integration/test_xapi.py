@@ -383,10 +383,22 @@ def test_the_agent_filter_finds_the_actor_the_object_and_group_members_and_relat
     assert found(account("ana"), verb="http://adlnet.gov/expapi/verbs/asked", **related) == [5]
     everyone = client.get("/xapi/statements", params=related, headers=V).json()["statements"]
     assert len(everyone) == 6
-    # erasing a learner takes the index of what names them; the statement stays its actor's
-    assert client.delete("/api/v1/learners/ben").status_code == 200
-    assert found(account("ben")) == []
-    assert found(account("ms-li")) == [2]
+    # erasing a learner takes them out of the statements of others that name them, where
+    # the index finds them (an object) and where only reading every statement does (cy's
+    # SubStatement); those statements stay their actors'
+    before = {s["id"]: s for s in client.get("/xapi/statements", headers=V).json()["statements"]}
+    erased = client.delete("/api/v1/learners/ben").json()["deleted"]
+    assert erased["xapi_statements"] == 1 and erased["xapi_statements_redacted"] == 1
+    assert client.delete("/api/v1/learners/ana").json()["deleted"]["xapi_statements_redacted"] == 2
+    assert found(account("ben")) == found(account("ana")) == []
+    assert found(account("ben"), **related) == found(account("ana"), **related) == []
+    assert found(account("ms-li")) == [2] and found(account("cy"), **related) == [3, 5]
+    after = {s["id"]: s for s in client.get("/xapi/statements", headers=V).json()["statements"]}
+    assert sorted(after) == sorted(set(before) - {posted[0]["id"], posted[3]["id"]})
+    assert after[posted[1]["id"]]["object"]["name"] == "(erased)"
+    assert after[posted[4]["id"]]["object"]["actor"]["name"] == "(erased)"
+    assert after.pop(posted[5]["id"]) == before[posted[5]["id"]]  # ana in a definition
+    assert '"ana"' not in json.dumps(after) and '"ben"' not in json.dumps(after)
 
 
 def test_migration_0017_indexes_the_learners_named_in_statements_stored_before_it(
@@ -454,15 +466,23 @@ def test_an_anonymous_groups_statement_is_its_members_and_goes_with_each_of_them
         refused = client.post("/xapi/statements", json=sent, headers=V)
         assert refused.status_code == 403 and refused.json()["error"] == "consent_required"
     assert found(account("kid")) == [] and found(account("ms-li")) == []  # nothing stored
-    # each member's export holds it; erasing a member erases it (the others' index with it)
+    # each member's export holds it; erasing a member takes them out of it, for the others
     dee_id = "sha1:" + hashlib.sha1(dee["mbox"].encode()).hexdigest()
     exported = client.get(f"/api/v1/learners/{dee_id}/export").json()
-    assert [s["id"] for s in exported["xapi_group_statements"]] == [answered["id"]]
+    assert [s["id"] for s in exported["xapi_statements_naming"]] == [answered["id"]]
     erased = client.delete("/api/v1/learners/ana").json()["deleted"]
-    assert erased["xapi_group_statements"] == 1
-    assert found(dee) == []
-    gone = client.get("/xapi/statements", params={"statementId": answered["id"]}, headers=V)
-    assert gone.status_code == 404
+    assert erased["xapi_statements_redacted"] == 1
+    assert found(dee) == [answered["id"]] and found(account("ana")) == []
+    kept = client.get("/xapi/statements", params={"statementId": answered["id"]}, headers=V)
+    assert kept.json()["actor"]["member"] == [
+        {"objectType": "Agent", "name": "(erased)", "mbox_sha1sum": "0" * 40},
+        {"objectType": "Agent", "mbox_sha1sum": dee_id.removeprefix("sha1:")},
+    ]
+    # and the statement as it is now is what a re-post of it is compared with
+    again = {**kept.json(), "id": answered["id"]}
+    again.pop("stored"), again.pop("authority")
+    assert client.post("/xapi/statements", json=again, headers=V).status_code == 200
+    assert client.post("/xapi/statements", json=answered, headers=V).status_code == 409
 
 
 def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:

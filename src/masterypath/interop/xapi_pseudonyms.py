@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 
@@ -119,6 +119,71 @@ class AgentIdentifier(NamedTuple):
             return cls("openid", str(agent["openid"]))
         return None
 
+    @classmethod
+    def of_learner(cls, learner_id: str) -> AgentIdentifier:
+        """How a learner id (:func:`learner_of`) stands in a stored statement: ``sha1:``
+        ids as ``mbox_sha1sum`` (one made from an OpenID cannot be read back), the rest
+        as ``account.name``.
+
+        >>> AgentIdentifier.of_learner("sha1:ab")
+        AgentIdentifier(field='mbox_sha1sum', value='ab')
+        >>> AgentIdentifier.of_learner("kim")
+        AgentIdentifier(field='account', value='kim')
+        """
+        if learner_id.startswith("sha1:"):
+            return cls("mbox_sha1sum", learner_id.removeprefix("sha1:"))
+        return cls("account", learner_id)
+
+
+AgentChange = Callable[[Mapping[str, Any]], dict[str, Any]]
+"""What :func:`map_agents` does to each Agent and Group (a Group's members already done)."""
+
+
+def map_agents(statement: Mapping[str, Any], change: AgentChange) -> dict[str, Any]:
+    """The statement with ``change`` made to every Agent and Group in it: the actor, the
+    authority, an Agent or Group object, the context's instructor and team, each Group's
+    members, and the same in a SubStatement. ``statement`` itself is left as it was.
+
+    >>> named = lambda agent: {**agent, "name": "X"}
+    >>> map_agents({"actor": {"mbox": "m"}, "object": {"id": "q"}}, named)
+    {'actor': {'mbox': 'm', 'name': 'X'}, 'object': {'id': 'q'}}
+    """
+    out = dict(statement)
+    for role in ("actor", "authority"):
+        if isinstance(out.get(role), Mapping):
+            out[role] = _each_agent(out[role], change)
+    target = out.get("object")
+    if isinstance(target, Mapping):
+        if target.get("objectType") in ("Agent", "Group"):
+            out["object"] = _each_agent(target, change)
+        elif target.get("objectType") == "SubStatement":
+            out["object"] = map_agents(target, change)
+    context = out.get("context")
+    if isinstance(context, Mapping):
+        context = dict(context)
+        for role in ("instructor", "team"):
+            if isinstance(context.get(role), Mapping):
+                context[role] = _each_agent(context[role], change)
+        out["context"] = context
+    return out
+
+
+def _each_agent(agent: Mapping[str, Any], change: AgentChange) -> dict[str, Any]:
+    members = agent.get("member")
+    if isinstance(members, list):
+        agent = {
+            **agent,
+            "member": [_each_agent(m, change) if isinstance(m, Mapping) else m for m in members],
+        }
+    return change(agent)
+
+
+def _address_hashed(agent: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(agent)
+    if "mbox" in out:
+        out["mbox_sha1sum"] = hashlib.sha1(str(out.pop("mbox")).encode()).hexdigest()
+    return out
+
 
 def pseudonymous(agent: Mapping[str, Any]) -> dict[str, Any]:
     """An Agent or Group with every e-mail address (its own, its members') replaced by its
@@ -127,41 +192,45 @@ def pseudonymous(agent: Mapping[str, Any]) -> dict[str, Any]:
     >>> pseudonymous({"objectType": "Group", "member": [{"mbox": "mailto:a@b.c"}]})["member"]
     [{'mbox_sha1sum': '05d8abb62a44a0ac90cd18c20272d790d86facb5'}]
     """
-    out = dict(agent)
-    if "mbox" in out:
-        out["mbox_sha1sum"] = hashlib.sha1(str(out.pop("mbox")).encode()).hexdigest()
-    if isinstance(out.get("member"), list):
-        out["member"] = [pseudonymous(m) if isinstance(m, Mapping) else m for m in out["member"]]
-    return out
+    return _each_agent(agent, _address_hashed)
 
 
 def without_addresses(statement: Mapping[str, Any]) -> dict[str, Any]:
     """The statement with the e-mail address of every Agent and Group in it replaced by its
-    SHA-1: the actor, an Agent or Group object, the context's instructor and team, the
-    authority, and the same in a SubStatement.
+    SHA-1 (:func:`map_agents` names where they stand). No e-mail address is stored, a
+    learner's or anyone else's.
 
     >>> s = {"actor": {"mbox": "mailto:a@b.c"}, "context": {"instructor": {"mbox": "x"}}}
     >>> "@" in str(without_addresses(s))
     False
     """
-    out = dict(statement)
-    for role in ("actor", "authority"):
-        if isinstance(out.get(role), Mapping):
-            out[role] = pseudonymous(out[role])
-    target = out.get("object")
-    if isinstance(target, Mapping):
-        if target.get("objectType") in ("Agent", "Group"):
-            out["object"] = pseudonymous(target)
-        elif target.get("objectType") == "SubStatement":
-            out["object"] = without_addresses(target)
-    context = out.get("context")
-    if isinstance(context, Mapping):
-        context = dict(context)
-        for role in ("instructor", "team"):
-            if isinstance(context.get(role), Mapping):
-                context[role] = pseudonymous(context[role])
-        out["context"] = context
-    return out
+    return map_agents(statement, _address_hashed)
+
+
+ERASED: dict[str, Any] = {
+    "objectType": "Agent",
+    "name": "(erased)",
+    "mbox_sha1sum": "0" * 40,
+}
+"""What stands for an erased learner in a statement that is not theirs (a valid Agent that
+names no one: no address has this SHA-1 that anyone could know)."""
+
+
+def without_learner(statement: Mapping[str, Any], learner_id: str) -> dict[str, Any]:
+    """The statement with every Agent that is the learner (:func:`learner_of`) replaced by
+    :data:`ERASED`: what is kept of someone else's statement that named a learner who was
+    erased.
+
+    >>> s = {"actor": {"account": {"name": "ms-li"}}, "object": {"objectType": "Agent",
+    ...      "account": {"name": "ben"}}}
+    >>> without_learner(s, "ben")["object"]["name"], without_learner(s, "ben")["actor"]
+    ('(erased)', {'account': {'name': 'ms-li'}})
+    """
+
+    def erased(agent: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(ERASED) if learner_of(agent) == learner_id else dict(agent)
+
+    return map_agents(statement, erased)
 
 
 def statement_digest(statement: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from masterypath.errors import ConsentRequiredError, NotFoundError, ValidationError
+from masterypath.interop.xapi_pseudonyms import statement_digest, without_learner
 from masterypath.services.context import ServiceContext
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
@@ -220,8 +221,8 @@ class PrivacyService:
                     if name in ("profile", "guardian_consent") and rows
                     else (None if name in ("profile", "guardian_consent") else rows)
                 )
-            out["xapi_group_statements"] = [
-                _row_dict(r) for r in PeopleRepository(session).group_statements_of(learner_id)
+            out["xapi_statements_naming"] = [
+                _row_dict(r) for r in PeopleRepository(session).statements_naming(learner_id)
             ]
             if not found:
                 raise NotFoundError("learner", learner_id)
@@ -276,7 +277,12 @@ class PrivacyService:
                 )
             )
             repo = PeopleRepository(session)
-            counts["xapi_group_statements"] = repo.delete_group_statements_of(learner_id)
+            # another's statement that names them keeps its own, without them
+            naming = repo.statements_naming(learner_id)
+            for row in naming:
+                row.statement = without_learner(row.statement, learner_id)
+                row.content_hash = statement_digest(row.statement)
+            counts["xapi_statements_redacted"] = len(naming)
             for name, table in LEARNER_TABLES:
                 counts[name] = repo.delete_where(table, _learner_column(table), learner_id)
             users = select(UserRow.id).where(UserRow.learner_id == learner_id)

@@ -6,11 +6,13 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
+from masterypath.interop.xapi_pseudonyms import AgentIdentifier
 from masterypath.store.bulk import execute_arrays
 from masterypath.store.conditions import is_postgresql, one_of
+from masterypath.store.statement_paths import names_agent
 from masterypath.store.tables import (
     AccessLogRow,
     ApiKeyRow,
@@ -155,22 +157,29 @@ class PeopleRepository:
         result = self.session.execute(delete(table).where(column == value))
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def group_statements_of(self, learner_id: str) -> list[XapiStatementRow]:
-        """The statements of the anonymous Groups the learner is a member of."""
-        return list(self.session.scalars(select(XapiStatementRow).where(_of_groups(learner_id))))
-
-    def delete_group_statements_of(self, learner_id: str) -> int:
-        result = self.session.execute(delete(XapiStatementRow).where(_of_groups(learner_id)))
-        return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _of_groups(learner_id: str) -> ColumnElement[bool]:
-    """A statement of an anonymous Group with the learner among its members (kept under a
-    ``group:`` id, and found by the learners it names)."""
-    named = select(XapiStatementAgentRow.statement_id).where(
-        XapiStatementAgentRow.learner_id == learner_id
-    )
-    return and_(XapiStatementRow.learner_id.startswith("group:"), XapiStatementRow.id.in_(named))
+    def statements_naming(self, learner_id: str) -> list[XapiStatementRow]:
+        """The stored statements that name the learner but are not theirs (another's
+        actor): by the index of the learners statements name, and by reading every
+        statement for the places the index leaves out (a rare question: an export or an
+        erasure)."""
+        indexed = select(XapiStatementAgentRow.statement_id).where(
+            XapiStatementAgentRow.learner_id == learner_id
+        )
+        anywhere = names_agent(
+            XapiStatementRow.statement,
+            AgentIdentifier.of_learner(learner_id),
+            postgresql=is_postgresql(self.session),
+        )
+        return list(
+            self.session.scalars(
+                select(XapiStatementRow)
+                .where(
+                    XapiStatementRow.learner_id != learner_id,
+                    or_(XapiStatementRow.id.in_(indexed), anywhere),
+                )
+                .order_by(XapiStatementRow.stored_at, XapiStatementRow.id)
+            )
+        )
 
 
 def _years_before(day: date, years: int) -> date:
