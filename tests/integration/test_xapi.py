@@ -485,6 +485,50 @@ def test_an_anonymous_groups_statement_is_its_members_and_goes_with_each_of_them
     assert client.post("/xapi/statements", json=answered, headers=V).status_code == 409
 
 
+def test_migration_0018_takes_learners_erased_before_it_out_of_others_statements(
+    client: TestClient, database: ServiceContext
+) -> None:
+    from alembic import command
+
+    from masterypath.store.database import alembic_config, upgrade
+    from masterypath.store.tables import AuditLogRow
+
+    clock = database.clock
+    assert isinstance(clock, FixedClock)
+    mentored = {"id": "http://adlnet.gov/expapi/verbs/mentored"}
+    about_ben = statement(1, "ms-li", verb=mentored, object=account("ben"))
+    team = {**account("team-a"), "objectType": "Group", "member": [account("ben"), account("cy")]}
+    with_ben = statement(2, actor=team)
+    later = statement(3, "ms-li", verb=mentored, object=account("ben"))
+    for sent in (about_ben, later):
+        sent.pop("result")
+    assert client.post("/xapi/statements", json=[about_ben, with_ben], headers=V).status_code == 200
+    erased_at = clock.now + timedelta(hours=1)
+    clock.advance(hours=2)
+    assert client.post("/xapi/statements", json=later, headers=V).status_code == 200
+    # an erasure before 0017: ben's own statements went, others' kept naming him
+    command.downgrade(alembic_config(database.engine), "0016")
+    with database.sessions.begin() as session:
+        session.add(AuditLogRow(at=erased_at, actor="user:1", action="erase_learner", target="ben"))
+    upgrade(database.engine)
+
+    def stored(sent: dict[str, Any]) -> dict[str, Any]:
+        params = {"statementId": sent["id"]}
+        return dict(client.get("/xapi/statements", params=params, headers=V).json())
+
+    assert stored(about_ben)["object"]["name"] == "(erased)"
+    assert stored(with_ben)["actor"]["member"][0]["name"] == "(erased)"
+    assert stored(later)["object"] == account("ben")  # stored after the erasure: kept
+    params = {"agent": json.dumps(account("ben"))}
+    listed = client.get("/xapi/statements", params=params, headers=V).json()["statements"]
+    assert [s["id"] for s in listed] == [later["id"]]
+    cy = client.get("/xapi/statements", params={"agent": json.dumps(account("cy"))}, headers=V)
+    assert [s["id"] for s in cy.json()["statements"]] == [with_ben["id"]]
+    # what is stored now is what a re-post is compared with
+    again = {k: v for k, v in stored(about_ben).items() if k not in ("stored", "authority")}
+    assert client.post("/xapi/statements", json=again, headers=V).status_code == 200
+
+
 def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:
     """The xAPI service over the careers fixture, with a group committer that commits once
     ``statements`` pieces of evidence wait (and never sooner)."""

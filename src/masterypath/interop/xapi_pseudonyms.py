@@ -207,6 +207,26 @@ def without_addresses(statement: Mapping[str, Any]) -> dict[str, Any]:
     return map_agents(statement, _address_hashed)
 
 
+def learners_in(statement: Mapping[str, Any]) -> set[str]:
+    """The learner id of every Agent and identified Group in the statement, wherever it
+    stands (:func:`map_agents`).
+
+    >>> sorted(learners_in({"actor": {"account": {"name": "a"}},
+    ...                     "context": {"team": {"member": [{"mbox_sha1sum": "ab"}]}}}))
+    ['a', 'sha1:ab']
+    """
+    found: set[str] = set()
+
+    def seen(agent: Mapping[str, Any]) -> dict[str, Any]:
+        learner = learner_of(agent)
+        if learner is not None:
+            found.add(learner)
+        return dict(agent)
+
+    map_agents(statement, seen)
+    return found
+
+
 ERASED: dict[str, Any] = {
     "objectType": "Agent",
     "name": "(erased)",
