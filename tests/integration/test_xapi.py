@@ -808,6 +808,8 @@ def test_every_valid_statement_is_stored_and_only_answers_about_items_are_eviden
             object={"objectType": "StatementRef", "id": statement(2)["id"]},
             result={"response": "well done"},
         ),
+        # an anonymous Group's answer is no one learner's: not listed, never evidence
+        statement(7, object=quiz, actor={"objectType": "Group", "member": [account("stu-3")]}),
     ]
     for s in sent:
         if s.get("result") is None:

@@ -631,6 +631,7 @@ class XapiService:
             stored = session.execute(
                 select(row.id, row.learner_id, row.statement, row.stored_at)
                 .where(row.evidence_key.is_(None), row.voids.is_(None), _answered(row))
+                .where(_of_one_learner(row))
                 .where(~select(voiding.id).where(voiding.voids == row.id).exists())
                 .order_by(row.learner_id, row.stored_at, row.id)
             ).all()
@@ -680,6 +681,7 @@ class XapiService:
                 func.max(row.stored_at).label("last_stored"),
             )
             .where(row.evidence_key.is_(None), row.voids.is_(None), answered)
+            .where(_of_one_learner(row))
             .group_by(activity)
             .order_by(func.count().desc(), activity)
             .limit(limit)
@@ -843,6 +845,12 @@ def _answered(row: type[XapiStatementRow]) -> ColumnElement[bool]:
         row.statement[("result", "success")].as_string().is_not(None),
         row.statement[("result", "score", "scaled")].as_string().is_not(None),
     )
+
+
+def _of_one_learner(row: type[XapiStatementRow]) -> ColumnElement[bool]:
+    """A stored statement is one learner's, not an anonymous Group's (whose answers are
+    no one learner's evidence: :func:`group_id`)."""
+    return ~row.learner_id.startswith("group:")
 
 
 def _timestamp(statement: Mapping[str, Any], stored: datetime) -> datetime:
