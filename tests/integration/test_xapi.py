@@ -448,6 +448,9 @@ def test_an_anonymous_groups_statement_is_its_members_and_goes_with_each_of_them
         ]
 
     assert found(account("ana")) == found(dee) == [answered["id"]]
+    # each read of it (by ana's filter, by dee's) is in each member's access log
+    log = client.get("/api/v1/learners/ana/access-log").json()
+    assert [(r["action"], r["what"]) for r in log] == [("read_xapi", "GET /xapi/statements")] * 2
     stored = client.get("/xapi/statements", params={"statementId": answered["id"]}, headers=V)
     assert "dee@school" not in stored.text
     # a member without an identifier is still refused, naming the actor

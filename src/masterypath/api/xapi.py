@@ -263,7 +263,7 @@ def xapi_router(
         if statement_id is not None or voided_statement_id is not None:
             wanted = statement_id or voided_statement_id or ""
             found = xapi.get(wanted, voided=voided_statement_id is not None)
-            guard.log(principal, Action.READ_XAPI, request, [found.learner_id])
+            guard.log(principal, Action.READ_XAPI, request, found.learner_ids)
             stored = datetime.fromisoformat(found.statement["stored"]).astimezone(UTC)
             headers["Last-Modified"] = format_datetime(stored, usegmt=True)
             return JSONResponse(found.statement, headers=headers)

@@ -515,14 +515,14 @@ class XapiService:
             )
             if row is None or bool(is_voided) != voided:
                 raise NotFoundError("voided statement" if voided else "statement", statement_id)
-            return FoundStatement(dict(row.statement), row.learner_id)
+            return FoundStatement(dict(row.statement), _learners_of(row))
 
     def voided_learners(self, statements: Sequence[Any]) -> list[str]:
         """The learners whose statements these voiding statements void (to authorize the
         sender), or :class:`InvalidInputError` naming each statement that cannot void."""
         with self.context.sessions() as session:
             targets = self._targets(session, statements)
-        return sorted({t.learner_id for t in targets.values()})
+        return sorted({learner for t in targets.values() for learner in _learners_of(t)})
 
     def void(
         self, statements: Sequence[Any], *, authority: Mapping[str, Any] | None, by: str
@@ -761,7 +761,7 @@ class XapiService:
         return StatementPage(
             [dict(r.statement) for r in page],
             Cursor(page[-1].stored_at, page[-1].id) if more else None,
-            list(dict.fromkeys(r.learner_id for r in page)),
+            list(dict.fromkeys(learner for r in page for learner in _learners_of(r))),
         )
 
 
@@ -779,14 +779,16 @@ class StatementPage(NamedTuple):
     after: Cursor | None
     """Where the next page starts; None on the last page."""
     learner_ids: list[str]
-    """The learners the statements are about, each once (for the access log)."""
+    """The learners the statements are of, each once (for the access log): the actors,
+    an anonymous Group's members."""
 
 
 class FoundStatement(NamedTuple):
-    """One stored statement (:meth:`XapiService.get`) and the learner it is about."""
+    """One stored statement (:meth:`XapiService.get`) and the learners it is of."""
 
     statement: dict[str, Any]
-    learner_id: str
+    learner_ids: tuple[str, ...]
+    """Its actor's learner id, or an anonymous Group's members'."""
 
 
 @dataclass(frozen=True)
@@ -845,6 +847,15 @@ def _answered(row: type[XapiStatementRow]) -> ColumnElement[bool]:
         row.statement[("result", "success")].as_string().is_not(None),
         row.statement[("result", "score", "scaled")].as_string().is_not(None),
     )
+
+
+def _learners_of(row: XapiStatementRow) -> tuple[str, ...]:
+    """The learners a stored statement is of: its actor, or an anonymous Group's members
+    (kept under a ``group:`` id that is no one's)."""
+    if not row.learner_id.startswith("group:"):
+        return (row.learner_id,)
+    actor = row.statement.get("actor")
+    return (members_of(actor) or ()) if isinstance(actor, Mapping) else ()
 
 
 def _of_one_learner(row: type[XapiStatementRow]) -> ColumnElement[bool]:
