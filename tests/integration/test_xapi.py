@@ -532,6 +532,68 @@ def test_migration_0018_takes_learners_erased_before_it_out_of_others_statements
     assert client.post("/xapi/statements", json=again, headers=V).status_code == 200
 
 
+def test_statements_are_answered_exact_as_ids_or_canonical_in_the_language_asked(
+    client: TestClient,
+) -> None:
+    question = {
+        "objectType": "Activity",
+        "id": "https://lms.example/activities/q-select",
+        "definition": {
+            "name": {"en-US": "Select", "fr-FR": "Sélection"},
+            "description": {"en-US": "Pick rows", "fr": "Choisir des lignes"},
+            "interactionType": "choice",
+            "choices": [{"id": "a", "description": {"en-US": "All", "fr-FR": "Tout"}}],
+        },
+    }
+    course = {"id": "https://lms.example/courses/sql-101", "definition": {"name": {"de": "SQL"}}}
+    sent = statement(
+        1,
+        actor={**account("ana"), "name": "Ana"},
+        verb={
+            "id": "http://adlnet.gov/expapi/verbs/answered",
+            "display": {"en-US": "answered", "fr-FR": "a répondu"},
+        },
+        object=question,
+        context={"contextActivities": {"parent": [course]}},
+    )
+    assert client.post("/xapi/statements", json=sent, headers=V).status_code == 200
+
+    def one(form: str, **headers: str) -> dict[str, Any]:
+        listed = client.get("/xapi/statements", params={"format": form}, headers={**V, **headers})
+        single = client.get(
+            "/xapi/statements",
+            params={"format": form, "statementId": sent["id"]},
+            headers={**V, **headers},
+        )
+        assert listed.status_code == single.status_code == 200
+        assert listed.json()["statements"] == [single.json()]
+        return dict(single.json())
+
+    exact = one("exact")
+    assert {k: v for k, v in exact.items() if k not in ("stored", "authority")} == sent
+    ids = one("ids")
+    assert ids["actor"] == account("ana")  # the name goes, the account stays
+    assert ids["verb"] == {"id": sent["verb"]["id"]}
+    assert ids["object"] == {"objectType": "Activity", "id": question["id"]}
+    assert ids["context"]["contextActivities"]["parent"] == [{"id": course["id"]}]
+    assert ids["result"] == sent["result"] and ids["timestamp"] == sent["timestamp"]
+    french = one("canonical", **{"Accept-Language": "de-CH, fr;q=0.9, en;q=0.5"})
+    assert french["actor"] == exact["actor"]  # agents as stored
+    assert french["verb"]["display"] == {"fr-FR": "a répondu"}
+    definition = french["object"]["definition"]
+    assert definition["name"] == {"fr-FR": "Sélection"}
+    assert definition["description"] == {"fr": "Choisir des lignes"}
+    assert definition["choices"] == [{"id": "a", "description": {"fr-FR": "Tout"}}]
+    assert definition["interactionType"] == "choice"
+    # de-CH finds the course's "de"; a reader who asks for nothing gets the first language
+    assert french["context"]["contextActivities"]["parent"][0]["definition"]["name"] == {
+        "de": "SQL"
+    }
+    assert one("canonical")["verb"]["display"] == {"en-US": "answered"}
+    refused = client.get("/xapi/statements", params={"format": "pretty"}, headers=V)
+    assert refused.status_code == 400 and refused.json()["problems"][0]["field"] == "format"
+
+
 def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:
     """The xAPI service over the careers fixture, with a group committer that commits once
     ``statements`` pieces of evidence wait (and never sooner)."""
@@ -654,7 +716,7 @@ def test_get_filters_by_agent_and_stored_time_and_pages_without_gaps(
     # what this LRS does not filter by is refused, never ignored
     for params in (
         {"related_agents": "maybe"},
-        {"format": "ids"},
+        {"format": "pretty"},
         {"cursor": "not-a-cursor"},
         {"verb": "answered"},  # not an IRI
         {"activity": "q select"},

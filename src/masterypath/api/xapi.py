@@ -32,6 +32,7 @@ from masterypath.domain.access import Action, Principal
 from masterypath.domain.evidence import EARLIEST, LATEST
 from masterypath.errors import InvalidInputError, Problem, ValidationError
 from masterypath.interop import strict_json
+from masterypath.interop.xapi_formats import Format, formed_as
 from masterypath.interop.xapi_pseudonyms import AgentIdentifier
 from masterypath.services.xapi import (
     Cursor,
@@ -238,6 +239,15 @@ def xapi_router(
         cursor: Annotated[
             str | None, Query(max_length=200, description="From a StatementResult's `more`.")
         ] = None,
+        answer_format: Annotated[
+            Format,
+            Query(
+                alias="format",
+                description="`exact` (as stored), `ids` (identifiers only) or `canonical` "
+                "(each language map in the one language `Accept-Language` prefers).",
+            ),
+        ] = "exact",
+        accept_language: Annotated[str | None, Header(max_length=1000)] = None,
     ) -> JSONResponse:
         """One statement by ``statementId``, or a StatementResult: the statements stored
         (``stored``) in the window ``since``..``until``, of ``agent``, ``verb``,
@@ -248,9 +258,11 @@ def xapi_router(
         of the next page (empty on the last); a statement that a voiding statement voids
         is left out, and ``statementId`` does not find it: ``voidedStatementId`` does.
         Either id with any other parameter but ``format`` and ``attachments`` is a 400.
-        One statement comes with ``Last-Modified``, its ``stored`` time. The filters this
-        LRS does not offer (``related_agents``, ``attachments``, a ``format`` other than
-        ``exact``) and any parameter it does not know are a 400, not ignored. ``HEAD``
+        One statement comes with ``Last-Modified``, its ``stored`` time. ``format``:
+        ``exact`` (as stored), ``ids`` (only what identifies each Agent, Group, Activity
+        and Verb) or ``canonical`` (each language map of an Activity or Verb cut to the
+        one language ``Accept-Language`` prefers). ``attachments=true`` (this LRS stores
+        none) and any parameter it does not know are a 400, not ignored. ``HEAD``
         answers the headers alone."""
         _refuse_unknown(request.query_params, GET_PARAMETERS)
         check_version(version)
@@ -266,7 +278,8 @@ def xapi_router(
             guard.log(principal, Action.READ_XAPI, request, found.learner_ids)
             stored = datetime.fromisoformat(found.statement["stored"]).astimezone(UTC)
             headers["Last-Modified"] = format_datetime(stored, usegmt=True)
-            return JSONResponse(found.statement, headers=headers)
+            formed = formed_as(answer_format, accept_language)
+            return JSONResponse(formed(found.statement), headers=headers)
         named = None if agent is None else agent_parameter(agent, groups=True)
         query = StatementQuery(
             learner_id=None if named is None else named[1],
@@ -292,7 +305,9 @@ def xapi_router(
             params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
             following = _encode_cursor(page.after)
             more = f"{request.url.path}?{urlencode([*params, ('cursor', following)])}"
-        return JSONResponse({"statements": page.statements, "more": more}, headers=headers)
+        formed = formed_as(answer_format, accept_language)
+        statements = [formed(s) for s in page.statements]
+        return JSONResponse({"statements": statements, "more": more}, headers=headers)
 
     add_state_routes(router, states, guard, allow)
     add_profile_routes(router, profiles, guard, allow)
@@ -337,8 +352,6 @@ def _refuse_unknown(params: QueryParams, known: tuple[str, ...]) -> None:
 def _refuse_unsupported(params: QueryParams) -> None:
     """An xAPI filter this LRS does not offer is refused, never ignored: ignoring it would
     answer with statements the client did not ask for."""
-    if params.get("format", "exact") != "exact":
-        raise ValidationError("format", "this LRS answers statements as received: exact")
     if params.get("attachments", "false") != "false":
         raise ValidationError("attachments", "this LRS stores no attachments")
 
