@@ -505,7 +505,7 @@ class XapiService:
         return out
 
     def get(self, statement_id: str, *, voided: bool = False) -> FoundStatement:
-        """One statement and its learner: one not voided, or with ``voided`` one that is
+        """One statement and its learners: one not voided, or with ``voided`` one that is
         (xAPI 2.1.3: ``statementId`` does not find a voided statement,
         ``voidedStatementId`` does)."""
         with self.context.sessions() as session:
