@@ -250,7 +250,9 @@ def xapi_router(
         accept_language: Annotated[str | None, Header(max_length=1000)] = None,
     ) -> JSONResponse:
         """One statement by ``statementId``, or a StatementResult: the statements stored
-        (``stored``) in the window ``since``..``until``, of ``agent``, ``verb``,
+        (``stored``) in the window ``since``..``until``, of ``agent`` (its actor or
+        object, or a Group with it as a member; with ``related_agents=true`` also its
+        authority, instructor, team or a SubStatement's agents), ``verb``,
         ``activity`` (the object's id; with ``related_activities=true`` also a context
         activity's, or a SubStatement's) and ``registration`` if given (a statement whose
         object is a StatementRef also meets the last three when the statement it targets
