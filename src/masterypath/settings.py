@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     makes one); empty: no badges are issued."""
     badge_issuer_url: str = ""
     """The issuer's id in every badge: an http(s) URL that identifies the school. The
-    badges' revocation list is published under it (``/badges/status/1``), so it should be
-    where this server is reached."""
+    badges' revocation lists are published under it (``/badges/status/1``, ...), so it
+    should be where this server is reached."""
     badge_issuer_name: str = "masterypath"
     """The issuer's name in every badge."""
     embed_origins: str = ""

@@ -238,6 +238,52 @@ def test_an_educator_revokes_a_badge_and_every_copy_then_checks_as_revoked(
     assert audit.count("issue_badge") == 2 and audit.count("revoke_badge") == 1
 
 
+def test_once_a_list_is_90_percent_used_new_badges_take_their_bits_in_the_next(
+    course: ServiceContext, badge_key_file: Path
+) -> None:
+    from sqlalchemy import insert
+
+    from masterypath.store.tables import BadgeStatusRow
+
+    client = admin_client(course, badge_settings(badge_key_file))
+    anyone = TestClient(client.app)
+    assert anyone.get("/badges/status/2").status_code == 404  # no badge has a bit there
+    # list 1 as a long-running school would have it: 90% of its bits taken, one revoked
+    taken = -(-9 * LIST_SIZE // 10)  # 90%, rounded up
+    with course.sessions.begin() as session:
+        session.execute(
+            insert(BadgeStatusRow),
+            [{"status_index": i, "revoked_at": T0 if i == 5 else None} for i in range(taken)],
+        )
+    issued = client.get(URL).json()
+    entry = issued["credential"]["credentialStatus"]
+    bit = int(entry["statusListIndex"])
+    assert entry["statusListCredential"] == "https://school.example/badges/status/2"
+    assert entry["id"] == f"https://school.example/badges/status/2#{bit}"
+    assert 0 <= bit < LIST_SIZE
+    [held] = client.get("/api/v1/learners/kim/badges").json()
+    assert held["status_index"] == LIST_SIZE + bit
+
+    def listed(number: int) -> str:
+        answer = anyone.get(f"/badges/status/{number}")
+        assert answer.status_code == 200
+        _, claims = vc_jwt.verify(answer.text)
+        assert claims["credentialSubject"]["id"].startswith(
+            f"https://school.example/badges/status/{number}"
+        )
+        return str(claims["credentialSubject"]["encodedList"])
+
+    assert not bit_is_set(listed(2), bit) and bit_is_set(listed(1), 5)
+    verified = anyone.post("/badges/verify", json={"jwt": issued["jwt"]}).json()
+    assert verified["status"] == "active"
+    assert client.post(f"{URL}/revoke", json={"reason": "copied"}).status_code == 200
+    assert bit_is_set(listed(2), bit) and (bit == 5 or not bit_is_set(listed(1), bit))
+    verified = anyone.post("/badges/verify", json={"jwt": issued["jwt"]}).json()
+    assert (verified["valid"], verified["status"]) == (False, "revoked")
+    for number in ("0", "x", "3"):
+        assert anyone.get(f"/badges/status/{number}").status_code in (404, 422)
+
+
 def test_a_foreign_or_unknown_status_is_not_taken_as_checked(
     course: ServiceContext, badge_key_file: Path
 ) -> None:

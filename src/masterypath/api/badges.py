@@ -1,18 +1,18 @@
 """Open Badges 3.0 for mastered competencies: a learner's badges and their revocation
 (``/api/v1``), and what anyone may ask for: a check of any badge (``/badges/verify``) and
-the revocation list (``/badges/status/1``)."""
+the revocation lists (``/badges/status/1``, then 2, ...)."""
 
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.query import KNOWN_QUERY
 from masterypath.api.schemas import Strict, Text
 from masterypath.domain.access import Action, Principal
-from masterypath.services.badges import STATUS_LIST_PATH, BadgeService
+from masterypath.services.badges import STATUS_LISTS_PATH, BadgeService
 
 
 class BadgeOut(BaseModel):
@@ -117,14 +117,16 @@ def verify_router(badges: BadgeService) -> APIRouter:
         return VerificationOut(**badges.verify(body.jwt).to_dict())
 
     @router.get(
-        STATUS_LIST_PATH,
+        STATUS_LISTS_PATH + "{number}",
         response_class=Response,
         responses={200: {"content": {"application/vc+jwt": {}}}},
     )
-    def status_list() -> Response:
-        """The badges' revocation list: a W3C ``BitstringStatusListCredential`` signed now
+    def status_list(number: Annotated[int, Path(ge=1, le=1_000_000)]) -> Response:
+        """A revocation list of the badges: a W3C ``BitstringStatusListCredential`` signed
         as VC-JWT, where each badge's ``credentialStatus`` points (a set bit: revoked).
-        503 when this server issues no badges."""
-        return Response(badges.status_list(), media_type="application/vc+jwt")
+        List 1 holds the first badges' bits; once it is 90% used, new badges take theirs
+        in list 2, and so on (a list no badge uses yet is a 404). 503 when this server
+        issues no badges."""
+        return Response(badges.status_list(number), media_type="application/vc+jwt")
 
     return router

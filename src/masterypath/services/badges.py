@@ -39,11 +39,23 @@ from masterypath.settings import Settings
 from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import BadgeRow, BadgeStatusRow
 
-STATUS_LIST_PATH = "/badges/status/1"
-"""Where the revocation list is published, under the issuer's URL."""
+STATUS_LISTS_PATH = "/badges/status/"
+"""Where the revocation lists are published, under the issuer's URL: list ``n`` at
+``/badges/status/n`` (from 1)."""
 MOST_USED = 0.9
-"""Share of the list's bits past which no new badge is issued (random bits get slow to
-find, and a badge's bit hides in a thinner crowd)."""
+"""Share of a list's bits past which new badges take their bits in the next list (random
+bits get slow to find, and a badge's bit hides in a thinner crowd)."""
+
+
+def list_place(status_index: int) -> tuple[int, int]:
+    """The revocation list (from 1) and the bit in it of a badge's ``status_index`` (each
+    list holds :data:`LIST_SIZE` bits, the first list the first of them).
+
+    >>> list_place(7), list_place(LIST_SIZE + 7)
+    ((1, 7), (2, 7))
+    """
+    return status_index // LIST_SIZE + 1, status_index % LIST_SIZE
+
 
 UNCONFIGURED = (
     "this server issues no badges: set MASTERYPATH_BADGE_KEY_FILE (make a key with "
@@ -58,11 +70,25 @@ class BadgeSigner:
     issuer: Issuer
     key: rsa.RSAPrivateKey
 
-    @property
-    def status_list_url(self) -> str:
-        """The revocation list's URL: this server's, if the issuer URL is where it is
-        reached (as the settings ask)."""
-        return self.issuer.id.rstrip("/") + STATUS_LIST_PATH
+    def status_list_url(self, number: int = 1) -> str:
+        """The URL of revocation list ``number``: this server's, if the issuer URL is where
+        it is reached (as the settings ask)."""
+        return f"{self.issuer.id.rstrip('/')}{STATUS_LISTS_PATH}{number}"
+
+    def list_number(self, url: object) -> int | None:
+        """The number of this server's revocation list at ``url``; None for any other URL.
+
+        >>> signer = BadgeSigner(Issuer("https://school.example/", "School"), key=None)
+        >>> signer.list_number("https://school.example/badges/status/2")
+        2
+        >>> signer.list_number("https://other.example/badges/status/2") is None
+        True
+        """
+        prefix = self.status_list_url(1).removesuffix("1")
+        number = url.removeprefix(prefix) if isinstance(url, str) else ""
+        if not url or number == url or not number.isdigit() or number.startswith("0"):
+            return None
+        return int(number)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BadgeSigner | None:
@@ -144,10 +170,10 @@ class BadgeService:
     def __init__(self, context: ServiceContext, signer: BadgeSigner | None) -> None:
         self.context = context
         self.signer = signer
-        self._signed_list: tuple[frozenset[int], str] | None = None
-        """The revoked bits last published and their signed list: signing (RSA) costs
-        milliseconds and the list is open to anyone, so it is signed again only when a
-        bit changes."""
+        self._signed_lists: dict[int, tuple[frozenset[int], str]] = {}
+        """Each list's revoked bits last published and its signed list: signing (RSA)
+        costs milliseconds and the lists are open to anyone, so a list is signed again
+        only when one of its bits changes."""
 
     def issue(
         self, learner_id: str, framework_id: str, competency_id: str, *, by: str = "system"
@@ -179,7 +205,8 @@ class BadgeService:
             alignment_url=f"urn:uuid:{case_identifier(framework_id, competency_id)}",
         )
         index = self._status_index(credential["id"], learner_id, framework_id, competency_id, by)
-        credential["credentialStatus"] = status_entry(signer.status_list_url, index)
+        number, bit = list_place(index)
+        credential["credentialStatus"] = status_entry(signer.status_list_url(number), bit)
         return {"credential": credential, "jwt": vc_jwt.sign(jwt_claims(credential), signer.key)}
 
     def badges(self, learner_id: str) -> list[IssuedBadge]:
@@ -223,29 +250,34 @@ class BadgeService:
             )
             return [_issued(r) for r in rows]
 
-    def status_list(self) -> str:
-        """The revocation list as a ``BitstringStatusListCredential`` in VC-JWT, signed
-        when its bits last changed (its ``validFrom``)."""
+    def status_list(self, number: int = 1) -> str:
+        """Revocation list ``number`` as a ``BitstringStatusListCredential`` in VC-JWT,
+        signed when its bits last changed (its ``validFrom``). List 1 is always there; a
+        later one once a badge has a bit in it (else :class:`NotFoundError`)."""
         signer = self._signer()
+        first = (number - 1) * LIST_SIZE
+        bits = BadgeStatusRow.status_index
         with self.context.sessions() as session:
+            in_list = (bits >= first, bits < first + LIST_SIZE)
+            if number != 1 and session.scalar(select(bits).where(*in_list).limit(1)) is None:
+                raise NotFoundError("status list", str(number))
             revoked = frozenset(
-                session.scalars(
-                    select(BadgeStatusRow.status_index).where(
-                        BadgeStatusRow.revoked_at.is_not(None)
-                    )
-                ).all()
+                i - first
+                for i in session.scalars(
+                    select(bits).where(*in_list, BadgeStatusRow.revoked_at.is_not(None))
+                )
             )
-        signed = self._signed_list
+        signed = self._signed_lists.get(number)
         if signed is not None and signed[0] == revoked:
             return signed[1]
         credential = status_list_credential(
             issuer_id=signer.issuer.id,
-            list_url=signer.status_list_url,
+            list_url=signer.status_list_url(number),
             encoded=encode_bits(revoked),
             valid_from=self.context.clock(),
         )
         token = vc_jwt.sign(jwt_claims(credential), signer.key)
-        self._signed_list = (revoked, token)
+        self._signed_lists[number] = (revoked, token)
         return token
 
     def verify(self, token: str, *, now: datetime | None = None) -> Verification:
@@ -270,14 +302,19 @@ class BadgeService:
         if not isinstance(entry, dict) or entry.get("type") != ENTRY_TYPE:
             problems.append("credentialStatus: not a BitstringStatusListEntry")
             return "unchecked"
-        if self.signer is None or entry.get("statusListCredential") != self.signer.status_list_url:
+        number = (
+            None
+            if self.signer is None
+            else self.signer.list_number(entry.get("statusListCredential"))
+        )
+        if number is None:
             return "unchecked"
         index = str(entry.get("statusListIndex", ""))
         if not index.isdigit() or int(index) >= LIST_SIZE:
             problems.append("credentialStatus: statusListIndex is not a bit of the list")
             return "unchecked"
         with self.context.sessions() as session:
-            bit = session.get(BadgeStatusRow, int(index))
+            bit = session.get(BadgeStatusRow, (number - 1) * LIST_SIZE + int(index))
         if bit is None:
             problems.append("credentialStatus: this server issued no badge with that bit")
             return "unchecked"
@@ -344,13 +381,16 @@ def _in_force(learner_id: str, framework_id: str, competency_id: str) -> list[An
 
 
 def _free_bit(session: Session) -> int:
-    used = session.scalar(select(func.count()).select_from(BadgeStatusRow)) or 0
-    if used >= MOST_USED * LIST_SIZE:
-        raise ConfigurationError(
-            f"the badges' revocation list is full ({used:,} of {LIST_SIZE:,} bits used)"
-        )
+    """A random free bit of the first list not yet :data:`MOST_USED` (a new list once
+    every list is), as a ``status_index``."""
+    lists = BadgeStatusRow.status_index // LIST_SIZE
+    used = {
+        int(n): int(count)
+        for n, count in session.execute(select(lists, func.count()).group_by(lists))
+    }
+    number = next(n for n in range(len(used) + 1) if used.get(n, 0) < MOST_USED * LIST_SIZE)
     while True:
-        index = secrets.randbelow(LIST_SIZE)
+        index = number * LIST_SIZE + secrets.randbelow(LIST_SIZE)
         if session.get(BadgeStatusRow, index) is None:
             return index
 
