@@ -69,16 +69,15 @@ def upgrade() -> None:
     }
     if not erased:
         return
-    ids: list[str] = list(connection.scalars(sa.select(statements.c.id).order_by(statements.c.id)))
-    for start in range(0, len(ids), BATCH):
-        rows = connection.execute(
-            sa.select(
-                statements.c.id,
-                statements.c.learner_id,
-                statements.c.statement,
-                statements.c.stored_at,
-            ).where(statements.c.id.in_(ids[start : start + BATCH]))
-        ).all()
+    page = sa.select(
+        statements.c.id, statements.c.learner_id, statements.c.statement, statements.c.stored_at
+    ).order_by(statements.c.id)
+    last = ""
+    while True:  # every statement, a page at a time, by id
+        rows = connection.execute(page.where(statements.c.id > last).limit(BATCH)).all()
+        if not rows:
+            break
+        last = rows[-1][0]
         for statement_id, actor, stored, stored_at in rows:
             statement = cast(dict[str, Any], stored)
             gone = [
