@@ -81,12 +81,12 @@ def agents_named(statement: Mapping[str, Any]) -> tuple[str, ...]:
     ... })
     ('kim', 'sha1:ab')
     """
-    named: list[str | None] = []
     actor, target = statement.get("actor"), statement.get("object")
-    if isinstance(target, Mapping) and target.get("objectType") in ("Agent", "Group"):
-        named.append(learner_of(target))
-    else:
+    if not isinstance(target, Mapping) or target.get("objectType") not in ("Agent", "Group"):
+        if not isinstance(actor, Mapping) or "member" not in actor:
+            return ()  # most statements: an Agent did something to an Activity
         target = None
+    named: list[str | None] = [] if target is None else [learner_of(target)]
     for group in (actor, target):
         members = group.get("member") if isinstance(group, Mapping) else None
         if isinstance(members, list):

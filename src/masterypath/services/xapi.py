@@ -190,7 +190,8 @@ class StatementWrites:
         # that is not evidence is personal data all the same, and so is one naming a
         # learner besides its actor (an Agent object, a Group's member)
         bare = {row.learner_id for row in self.rows if row.evidence is None}
-        bare.update(learner for row in self.rows for learner in row.named)
+        for row in self.rows:
+            bare.update(row.named)
         if bare:
             today = self.rows[0].received.date()
             minors = PeopleRepository(session).minors_without_consent(bare, today)
