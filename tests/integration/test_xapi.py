@@ -594,6 +594,33 @@ def test_statements_are_answered_exact_as_ids_or_canonical_in_the_language_asked
     assert refused.status_code == 400 and refused.json()["problems"][0]["field"] == "format"
 
 
+def test_remap_reads_the_stored_answers_a_page_at_a_time_and_loses_none(
+    client: TestClient, database: ServiceContext
+) -> None:
+    from masterypath.domain.framework import Competency, Framework, Item
+
+    quiz = {"objectType": "Activity", "id": "https://vendor.example/quiz/1/q-paged"}
+    sent = [statement(n, learner=f"stu-{n % 3}", object=quiz) for n in range(1, 8)]
+    assert client.post("/xapi/statements", json=sent, headers=V).status_code == 200
+    FrameworkService(database).save(
+        Framework(
+            id="paged",
+            title="Paged",
+            competencies=(Competency("paged", "Paged"),),
+            items=(Item(id="q-paged", competency_ids=("paged",)),),
+        )
+    )
+    # pages of two split learners' answers across pages: each learner still gets all
+    counts = XapiService(database).remap(page_size=2)
+    assert counts == {"answers_read": 7, "became_evidence": 7, "learners_skipped": 0}
+    for learner in ("stu-0", "stu-1", "stu-2"):
+        ledger = client.get("/api/v1/evidence", params={"learner_id": learner}).json()
+        assert [e["key"] for e in ledger] == [
+            f"xapi:{s['id']}" for s in sent if s["actor"]["account"]["name"] == learner
+        ]
+    assert XapiService(database).remap(page_size=2)["answers_read"] == 0
+
+
 def group_committed_xapi(database: ServiceContext, *, statements: int) -> XapiService:
     """The xAPI service over the careers fixture, with a group committer that commits once
     ``statements`` pieces of evidence wait (and never sooner)."""

@@ -143,6 +143,8 @@ def check_version(header: str | None) -> str:
     return header
 
 
+REMAP_PAGE = 5000
+"""Stored answers :meth:`XapiService.remap` reads at a time."""
 ITEMS_CHECK_SECONDS = 1.0
 """How long the item map of xAPI activities is used before checking whether the frameworks
 changed (an activity it does not know is checked at once)."""
@@ -618,53 +620,73 @@ class XapiService:
             raise InvalidInputError("xAPI statements", problems)
         return out
 
-    def remap(self) -> dict[str, int]:
+    def remap(self, *, page_size: int = REMAP_PAGE) -> dict[str, int]:
         """Make evidence of the stored answers that are about items now (a framework
         added the items after the answers came): each becomes the evidence it would have
         been on arrival (its key ``xapi:<id>``, its own timestamp), learner by learner,
-        in the order the statements were stored. A learner whose evidence the consent
-        gate refuses is skipped and counted. Answers how many stored answers without
-        evidence were read, how many became evidence, and how many learners were skipped."""
+        in the order the statements were stored, each learner in one transaction. The
+        answers are read ``page_size`` at a time, so a large store is not held in memory.
+        A learner whose evidence the consent gate refuses is skipped and counted. Answers
+        how many stored answers without evidence were read, how many became evidence,
+        and how many learners were skipped."""
         items = self._items(refresh=True)
         row = XapiStatementRow
         voiding = aliased(XapiStatementRow)
-        with self.context.sessions() as session:
-            stored = session.execute(
-                select(row.id, row.learner_id, row.statement, row.stored_at)
-                .where(row.evidence_key.is_(None), row.voids.is_(None), _answered(row))
-                .where(_of_one_learner(row))
-                .where(~select(voiding.id).where(voiding.voids == row.id).exists())
-                .order_by(row.learner_id, row.stored_at, row.id)
-            ).all()
-        by_learner: dict[str, list[tuple[str, Evidence]]] = {}
-        for r in stored:
-            timestamp = _timestamp(r.statement, r.stored_at)
-            found = self._evidence(r.statement, r.learner_id, timestamp, items)
-            if found is not None:
-                by_learner.setdefault(r.learner_id, []).append((r.id, found))
-        made = skipped = 0
-        evidence = EvidenceService(self.context)
-        for pairs in by_learner.values():
+        page = (
+            select(row.id, row.learner_id, row.statement, row.stored_at)
+            .where(row.evidence_key.is_(None), row.voids.is_(None), _answered(row))
+            .where(_of_one_learner(row))
+            .where(~select(voiding.id).where(voiding.voids == row.id).exists())
+            .order_by(row.learner_id, row.stored_at, row.id)
+            .limit(page_size)
+        )
+        key = tuple_(row.learner_id, row.stored_at, row.id)
+        counts = {"answers_read": 0, "became_evidence": 0, "learners_skipped": 0}
+        learner: str | None = None
+        answers: list[tuple[str, Evidence]] = []
+        after: tuple[str, datetime, str] | None = None
+        while True:
+            chosen = page
+            if after is not None:  # the next page starts after the last answer read
+                stored = literal(after[1], UTCDateTime())
+                chosen = page.where(key > tuple_(literal(after[0]), stored, literal(after[2])))
+            with self.context.sessions() as session:
+                rows = session.execute(chosen).all()
+            for r in rows:
+                if r.learner_id != learner:
+                    self._remap_learner(answers, counts)
+                    learner, answers = r.learner_id, []
+                timestamp = _timestamp(r.statement, r.stored_at)
+                found = self._evidence(r.statement, r.learner_id, timestamp, items)
+                if found is not None:
+                    answers.append((r.id, found))
+            counts["answers_read"] += len(rows)
+            if len(rows) < page_size:
+                break
+            after = (rows[-1].learner_id, rows[-1].stored_at, rows[-1].id)
+        self._remap_learner(answers, counts)
+        return counts
 
-            def link(session: Session, pairs: list[tuple[str, Evidence]] = pairs) -> None:
-                for statement_id, answer in pairs:
-                    session.execute(
-                        update(XapiStatementRow)
-                        .where(XapiStatementRow.id == statement_id)
-                        .values(evidence_key=answer.key)
-                    )
+    def _remap_learner(self, answers: list[tuple[str, Evidence]], counts: dict[str, int]) -> None:
+        """Record one learner's remapped answers and link their statements, in one
+        transaction (a refusal of the consent gate is counted, not raised)."""
+        if not answers:
+            return
 
-            try:
-                evidence.record_many([answer for _, answer in pairs], also=link)
-            except ConsentRequiredError:
-                skipped += 1
-                continue
-            made += len(pairs)
-        return {
-            "answers_read": len(stored),
-            "became_evidence": made,
-            "learners_skipped": skipped,
-        }
+        def link(session: Session) -> None:
+            for statement_id, answer in answers:
+                session.execute(
+                    update(XapiStatementRow)
+                    .where(XapiStatementRow.id == statement_id)
+                    .values(evidence_key=answer.key)
+                )
+
+        try:
+            EvidenceService(self.context).record_many([a for _, a in answers], also=link)
+        except ConsentRequiredError:
+            counts["learners_skipped"] += 1
+            return
+        counts["became_evidence"] += len(answers)
 
     def unmapped_activities(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """The activities of answers that became no evidence (no framework has an item
