@@ -45,6 +45,23 @@ def statement(n: int, learner: str = "stu-1", **changes: Any) -> dict[str, Any]:
     return s
 
 
+def save_one_item(
+    database: ServiceContext, framework_id: str, competency_id: str, item_id: str
+) -> None:
+    """Save a framework of one competency with one item (an item added after answers
+    about it were stored)."""
+    from masterypath.domain.framework import Competency, Framework, Item
+
+    FrameworkService(database).save(
+        Framework(
+            id=framework_id,
+            title=framework_id.title(),
+            competencies=(Competency(competency_id, competency_id.title()),),
+            items=(Item(id=item_id, competency_ids=(competency_id,)),),
+        )
+    )
+
+
 @pytest.fixture
 def client(database: ServiceContext) -> TestClient:
     FrameworkService(database).save(
@@ -78,18 +95,9 @@ def test_statements_become_evidence_idempotently(client: TestClient) -> None:
 def test_an_item_imported_a_moment_ago_is_known_at_once(
     client: TestClient, database: ServiceContext
 ) -> None:
-    from masterypath.domain.framework import Competency, Framework, Item
-
     assert client.post("/xapi/statements", json=statement(1), headers=V).status_code == 200
     # the item map is kept for a second between checks; an unknown activity re-reads it
-    FrameworkService(database).save(
-        Framework(
-            id="geo",
-            title="Geometry",
-            competencies=(Competency("angles", "Angles"),),
-            items=(Item(id="q-angle", competency_ids=("angles",)),),
-        )
-    )
+    save_one_item(database, "geo", "angles", "q-angle")
     activity = {"objectType": "Activity", "id": "https://lms.example/activities/q-angle"}
     posted = client.post("/xapi/statements", json=statement(2, object=activity), headers=V)
     assert posted.status_code == 200, posted.text
@@ -597,19 +605,10 @@ def test_statements_are_answered_exact_as_ids_or_canonical_in_the_language_asked
 def test_remap_reads_the_stored_answers_a_page_at_a_time_and_loses_none(
     client: TestClient, database: ServiceContext
 ) -> None:
-    from masterypath.domain.framework import Competency, Framework, Item
-
     quiz = {"objectType": "Activity", "id": "https://vendor.example/quiz/1/q-paged"}
     sent = [statement(n, learner=f"stu-{n % 3}", object=quiz) for n in range(1, 8)]
     assert client.post("/xapi/statements", json=sent, headers=V).status_code == 200
-    FrameworkService(database).save(
-        Framework(
-            id="paged",
-            title="Paged",
-            competencies=(Competency("paged", "Paged"),),
-            items=(Item(id="q-paged", competency_ids=("paged",)),),
-        )
-    )
+    save_one_item(database, "paged", "paged", "q-paged")
     # pages of two split learners' answers across pages: each learner still gets all
     counts = XapiService(database).remap(page_size=2)
     assert counts == {"answers_read": 7, "became_evidence": 7, "learners_skipped": 0}
@@ -931,16 +930,7 @@ def test_every_valid_statement_is_stored_and_only_answers_about_items_are_eviden
     assert listed.exit_code == 0, listed.output
     assert [(a["activity"], a["answers"]) for a in json.loads(listed.output)] == [(quiz["id"], 2)]
     # the quiz's question becomes an item: the answers stored become evidence, once
-    from masterypath.domain.framework import Competency, Framework, Item
-
-    FrameworkService(database).save(
-        Framework(
-            id="quiz",
-            title="Quiz",
-            competencies=(Competency("joins", "Joins"),),
-            items=(Item(id="question-3", competency_ids=("joins",)),),
-        )
-    )
+    save_one_item(database, "quiz", "joins", "question-3")
     remapped = CliRunner().invoke(cli_app, ["xapi-remap", "--json"])
     assert remapped.exit_code == 0, remapped.output
     counts = json.loads(remapped.output)
@@ -983,16 +973,7 @@ def test_a_minors_statements_wait_for_consent_even_when_they_are_not_evidence(
     answer = statement(3, learner="kid", object=quiz)
     assert client.post("/xapi/statements", json=answer, headers=V).status_code == 200
     assert client.delete("/api/v1/learners/kid/guardian-consent").status_code == 204
-    from masterypath.domain.framework import Competency, Framework, Item
-
-    FrameworkService(database).save(
-        Framework(
-            id="later",
-            title="Later",
-            competencies=(Competency("later", "Later"),),
-            items=(Item(id="q-later", competency_ids=("later",)),),
-        )
-    )
+    save_one_item(database, "later", "later", "q-later")
     counts = XapiService(database).remap()
     assert counts == {"answers_read": 1, "became_evidence": 0, "learners_skipped": 1}
     assert client.get("/api/v1/evidence", params={"learner_id": "kid"}).json() == []
