@@ -123,6 +123,8 @@ TABLES = (
     "submissions",
     "rubrics",
     "xapi_statement_agents",
+    "xapi_statement_attachments",
+    "xapi_attachments",
     "xapi_statements",
     "xapi_states",
     "xapi_agent_profiles",

@@ -241,10 +241,17 @@ OPAQUE_BODIES = frozenset(
 guard checks their path and query only."""
 
 
+def _is_transmission(scope: Scope, content_type: bytes) -> bool:
+    """A ``multipart/mixed`` body of statements and attachments' bytes (any bytes): the
+    endpoint checks its JSON part as the guard checks a JSON body."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"multipart/mixed" and scope["path"] == "/xapi/statements"
+
+
 def refused_in_request(scope: Scope, content_type: bytes, body: bytes) -> ProblemOut | None:
     """What :class:`InputGuard` refuses in a request, or None: a NUL character, and in a
     JSON body what strict JSON refuses but Python's parser (the endpoints') lets through."""
-    if scope["path"] in OPAQUE_BODIES:
+    if scope["path"] in OPAQUE_BODIES or _is_transmission(scope, content_type):
         body = b""
     found = nul_in_request(scope, content_type, body)
     if found is not None:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from starlette.datastructures import QueryParams
 
-from masterypath.api.errors import ErrorOut
+from masterypath.api.errors import ErrorOut, refused_in_request
 from masterypath.api.fast_lane import Answer
 from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.query import refuse_unknown
@@ -33,6 +33,13 @@ from masterypath.domain.evidence import EARLIEST, LATEST
 from masterypath.errors import InvalidInputError, Problem, ValidationError
 from masterypath.interop import strict_json
 from masterypath.interop.xapi_formats import Format, formed_as
+from masterypath.interop.xapi_multipart import (
+    MULTIPART,
+    AttachmentData,
+    media_type,
+    read_transmission,
+    write_transmission,
+)
 from masterypath.interop.xapi_pseudonyms import AgentIdentifier
 from masterypath.services.xapi import (
     Cursor,
@@ -51,20 +58,22 @@ Version = Annotated[
     str | None,
     Header(alias="X-Experience-API-Version", description="1.0.3 or 2.0.0 (required)"),
 ]
+STATEMENTS_SCHEMA = {
+    "oneOf": [
+        {"type": "object"},
+        {"type": "array", "items": {"type": "object"}, "minItems": 1},
+    ]
+}
 STATEMENTS_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"type": "object"},
-                        {"type": "array", "items": {"type": "object"}, "minItems": 1},
-                    ]
-                }
-            }
+            "application/json": {"schema": STATEMENTS_SCHEMA},
+            MULTIPART: {"schema": {"type": "string", "format": "binary"}},
         },
-        "description": "One xAPI statement or a list of them.",
+        "description": "One xAPI statement or a list of them; with attachments' bytes, "
+        "multipart/mixed: the statements (application/json) first, then one part per "
+        "attachment with its X-Experience-API-Hash (xAPI part three, 1.5.2).",
     }
 }
 
@@ -76,13 +85,41 @@ def _json(body: bytes) -> Any:
         raise InvalidInputError("body", [Problem("body", "(root)", f"not JSON: {exc}")]) from None
 
 
+async def _read(request: Request, body: bytes) -> tuple[Any, dict[str, AttachmentData]]:
+    """The statements of a request body and the attachments' bytes that came with them:
+    a JSON body, or a ``multipart/mixed`` one (:func:`read_transmission`; taken apart in a
+    thread, since it hashes every attachment). The JSON part gets the checks
+    :class:`~masterypath.api.errors.InputGuard` makes of a JSON body."""
+    content_type = request.headers.get("content-type", "")
+    if media_type(content_type) != MULTIPART:
+        return _json(body), {}
+    sent = await asyncio.to_thread(read_transmission, body, content_type)
+    scope = {"path": request.url.path, "query_string": b""}
+    problem = refused_in_request(scope, b"application/json", sent.statements)
+    if problem is not None:
+        raise InvalidInputError("body", [Problem("part 1", problem.field, problem.reason)])
+    return _json(sent.statements), sent.attachments
+
+
 async def _store(
-    xapi: XapiService, guard: Guard, principal: Principal, request: Request, statements: list[Any]
+    xapi: XapiService,
+    guard: Guard,
+    principal: Principal,
+    request: Request,
+    statements: list[Any],
+    attachments: dict[str, AttachmentData],
 ) -> list[str]:
     if any(is_voiding(s) for s in statements):
+        if attachments:
+            raise InvalidInputError(
+                "xAPI statements",
+                [Problem("body", "(root)", "voiding statements come without attachment parts")],
+            )
         return await _void(xapi, guard, principal, request, statements)
     await guard.check_async(principal, Action.WRITE_XAPI, xapi.learners_of(statements))
-    ids, _ = await xapi.record_async(statements, authority=authority(principal, request))
+    ids, _ = await xapi.record_async(
+        statements, authority=authority(principal, request), attachments=attachments
+    )
     return ids
 
 
@@ -119,9 +156,9 @@ async def _post(
     xapi: XapiService, guard: Guard, principal: Principal, request: Request, body: bytes
 ) -> JSONResponse:
     check_version(request.headers.get("x-experience-api-version"))
-    parsed = _json(body)
+    parsed, attachments = await _read(request, body)
     statements = parsed if isinstance(parsed, list) else [parsed]
-    ids = await _store(xapi, guard, principal, request, statements)
+    ids = await _store(xapi, guard, principal, request, statements, attachments)
     return JSONResponse(ids, headers=_consistent_through(xapi))
 
 
@@ -172,7 +209,12 @@ def xapi_router(
     ) -> JSONResponse:
         """Store one statement or a list (all or nothing) and record each as evidence;
         answers the statement ids. Re-posting a statement is a no-op; the same id with
-        other content is 409."""
+        other content is 409. Attachments' bytes come in a ``multipart/mixed`` body
+        (statements first): an attachment without ``fileUrl`` needs its part, each part
+        must be an attachment's (by ``X-Experience-API-Hash``, its SHA-2), and a
+        signature (usageType ``.../attachments/signature``) must be a well-formed RS256,
+        RS384 or RS512 JWS of its statement, verified against its ``x5c`` certificate
+        if it has one; otherwise 400."""
         _refuse_unknown(request.query_params, ())
         return await _post(xapi, guard, principal, request, await request.body())
 
@@ -183,17 +225,19 @@ def xapi_router(
         statement_id: Annotated[str, Query(alias="statementId", min_length=1, max_length=64)],
         principal: Annotated[Principal, allow(Action.WRITE_XAPI)],
     ) -> Response:
-        """Store one statement under ``statementId`` (204)."""
+        """Store one statement under ``statementId`` (204); its attachments' bytes as
+        for ``POST``."""
         _refuse_unknown(request.query_params, ("statementId",))
         check_version(version)
-        body = _json(await request.body())
+        body, attachments = await _read(request, await request.body())
         if not isinstance(body, dict):
             raise InvalidInputError("body", [Problem("body", "(root)", "PUT takes one statement")])
         if body.get("id", statement_id) != statement_id:
             raise InvalidInputError(
                 "body", [Problem("body", "id", "differs from the statementId parameter")]
             )
-        await _store(xapi, guard, principal, request, [{**body, "id": statement_id}])
+        statements = [{**body, "id": statement_id}]
+        await _store(xapi, guard, principal, request, statements, attachments)
         return Response(status_code=204, headers=_consistent_through(xapi))
 
     @router.get("/statements")
@@ -248,7 +292,11 @@ def xapi_router(
             ),
         ] = "exact",
         accept_language: Annotated[str | None, Header(max_length=1000)] = None,
-    ) -> JSONResponse:
+        attachments: Annotated[
+            bool,
+            Query(description="`true`: multipart/mixed, with the bytes of the attachments."),
+        ] = False,
+    ) -> Response:
         """One statement by ``statementId``, or a StatementResult: the statements stored
         (``stored``) in the window ``since``..``until``, of ``agent`` (its actor or
         object, or a Group with it as a member; with ``related_agents=true`` also its
@@ -263,13 +311,14 @@ def xapi_router(
         One statement comes with ``Last-Modified``, its ``stored`` time. ``format``:
         ``exact`` (as stored), ``ids`` (only what identifies each Agent, Group, Activity
         and Verb) or ``canonical`` (each language map of an Activity or Verb cut to the
-        one language ``Accept-Language`` prefers). ``attachments=true`` (this LRS stores
-        none) and any parameter it does not know are a 400, not ignored. ``HEAD``
-        answers the headers alone."""
+        one language ``Accept-Language`` prefers). ``attachments=true``: a
+        ``multipart/mixed`` answer, the JSON first, then the bytes of each attachment the
+        statements came with, once each, named by ``X-Experience-API-Hash``. Any
+        parameter it does not know is a 400, not ignored. ``HEAD`` answers the headers
+        alone."""
         _refuse_unknown(request.query_params, GET_PARAMETERS)
         check_version(version)
         headers = _consistent_through(xapi)
-        _refuse_unsupported(request.query_params)
         if statement_id is not None or voided_statement_id is not None:
             _refuse_unknown(request.query_params, ONE_STATEMENT_PARAMETERS)
         if statement_id is not None and voided_statement_id is not None:
@@ -281,7 +330,10 @@ def xapi_router(
             stored = datetime.fromisoformat(found.statement["stored"]).astimezone(UTC)
             headers["Last-Modified"] = format_datetime(stored, usegmt=True)
             formed = formed_as(answer_format, accept_language)
-            return JSONResponse(formed(found.statement), headers=headers)
+            answer = formed(found.statement)
+            if attachments:
+                return _with_attachments(xapi, answer, [wanted], headers)
+            return JSONResponse(answer, headers=headers)
         named = None if agent is None else agent_parameter(agent, groups=True)
         query = StatementQuery(
             learner_id=None if named is None else named[1],
@@ -309,7 +361,11 @@ def xapi_router(
             more = f"{request.url.path}?{urlencode([*params, ('cursor', following)])}"
         formed = formed_as(answer_format, accept_language)
         statements = [formed(s) for s in page.statements]
-        return JSONResponse({"statements": statements, "more": more}, headers=headers)
+        result = {"statements": statements, "more": more}
+        if attachments:
+            ids = [str(s["id"]) for s in page.statements]
+            return _with_attachments(xapi, result, ids, headers)
+        return JSONResponse(result, headers=headers)
 
     add_state_routes(router, states, guard, allow)
     add_profile_routes(router, profiles, guard, allow)
@@ -351,11 +407,15 @@ def _refuse_unknown(params: QueryParams, known: tuple[str, ...]) -> None:
     refuse_unknown(params, known)
 
 
-def _refuse_unsupported(params: QueryParams) -> None:
-    """An xAPI filter this LRS does not offer is refused, never ignored: ignoring it would
-    answer with statements the client did not ask for."""
-    if params.get("attachments", "false") != "false":
-        raise ValidationError("attachments", "this LRS stores no attachments")
+def _with_attachments(
+    xapi: XapiService, answer: Any, statement_ids: list[str], headers: dict[str, str]
+) -> Response:
+    """``answer`` (a statement or a StatementResult) and the bytes of the statements'
+    attachments, as xAPI's ``multipart/mixed`` transmission format."""
+    body, content_type = write_transmission(
+        orjson.dumps(answer), xapi.attachments_of(statement_ids)
+    )
+    return Response(body, media_type=content_type, headers=headers)
 
 
 def _within_stored_times(at: datetime) -> datetime:

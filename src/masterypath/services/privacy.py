@@ -4,12 +4,13 @@ with a tombstone, and the access log."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from masterypath.errors import ConsentRequiredError, NotFoundError, ValidationError
@@ -41,7 +42,9 @@ from masterypath.store.tables import (
     TokenRow,
     UserRow,
     XapiAgentProfileRow,
+    XapiAttachmentRow,
     XapiStatementAgentRow,
+    XapiStatementAttachmentRow,
     XapiStatementRow,
     XapiStateRow,
 )
@@ -224,6 +227,7 @@ class PrivacyService:
             out["xapi_statements_naming"] = [
                 _row_dict(r) for r in PeopleRepository(session).statements_naming(learner_id)
             ]
+            out["xapi_attachments"] = _attachments_of(session, learner_id)
             if not found:
                 raise NotFoundError("learner", learner_id)
             competencies = self._evidence_competencies(session, [e["id"] for e in out["evidence"]])
@@ -283,8 +287,15 @@ class PrivacyService:
                 row.statement = without_learner(row.statement, learner_id)
                 row.content_hash = statement_digest(row.statement)
             counts["xapi_statements_redacted"] = len(naming)
+            own = select(XapiStatementRow.id).where(XapiStatementRow.learner_id == learner_id)
+            session.execute(
+                delete(XapiStatementAttachmentRow).where(
+                    XapiStatementAttachmentRow.statement_id.in_(own)
+                )
+            )
             for name, table in LEARNER_TABLES:
                 counts[name] = repo.delete_where(table, _learner_column(table), learner_id)
+            counts["xapi_attachments"] = _delete_unlinked_attachments(session)
             users = select(UserRow.id).where(UserRow.learner_id == learner_id)
             session.execute(delete(TokenRow).where(TokenRow.user_id.in_(users)))
             counts["accounts"] = repo.delete_where(UserRow, UserRow.learner_id, learner_id)
@@ -299,3 +310,34 @@ class PrivacyService:
         )
         if minors:
             raise ConsentRequiredError(minors)
+
+
+def _attachments_of(session: Session, learner_id: str) -> list[dict[str, Any]]:
+    """The attachments of a learner's statements, their bytes in base64 (``content``)."""
+    link = XapiStatementAttachmentRow
+    rows = session.execute(
+        select(link.statement_id, XapiAttachmentRow)
+        .join(XapiAttachmentRow, XapiAttachmentRow.sha2 == link.sha2)
+        .join(XapiStatementRow, XapiStatementRow.id == link.statement_id)
+        .where(XapiStatementRow.learner_id == learner_id)
+        .order_by(link.statement_id, link.sha2)
+    ).all()
+    return [
+        {
+            "statement_id": statement_id,
+            "sha2": row.sha2,
+            "content_type": row.content_type,
+            "length": row.length,
+            "content": base64.b64encode(row.content).decode("ascii"),
+            "stored_at": _plain(row.stored_at),
+        }
+        for statement_id, row in rows
+    ]
+
+
+def _delete_unlinked_attachments(session: Session) -> int:
+    """Delete the attachments' bytes no stored statement carries any more (an erased
+    learner's; bytes another statement also carries stay). Answers how many."""
+    linked = exists().where(XapiStatementAttachmentRow.sha2 == XapiAttachmentRow.sha2)
+    result = session.execute(delete(XapiAttachmentRow).where(~linked))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, overload
 
@@ -58,6 +58,8 @@ from masterypath.errors import (
     NotFoundError,
     Problem,
 )
+from masterypath.interop.xapi_attachments import attachments_held
+from masterypath.interop.xapi_multipart import AttachmentData
 from masterypath.interop.xapi_pseudonyms import (
     AgentIdentifier,
     agents_named,
@@ -79,7 +81,9 @@ from masterypath.store.tables import (
     EvidenceVoidRow,
     FrameworkRow,
     ItemRow,
+    XapiAttachmentRow,
     XapiStatementAgentRow,
+    XapiStatementAttachmentRow,
     XapiStatementRow,
 )
 from masterypath.store.types import UTCDateTime
@@ -168,6 +172,8 @@ class StatementRow(NamedTuple):
     received: datetime
     named: tuple[str, ...] = ()
     """The learners it names besides its actor (:func:`agents_named`)."""
+    attachments: tuple[str, ...] = ()
+    """The SHA-2s of its attachments whose bytes came with it."""
 
 
 STATEMENT_COLUMNS = ("id", "content_hash", "statement", "learner_id", "evidence_key", "stored_at")
@@ -182,10 +188,13 @@ class StatementWrites:
     one per statement."""
 
     rows: list[StatementRow]
+    attachments: dict[str, AttachmentData] = field(default_factory=dict)
+    """The bytes of the rows' attachments, by SHA-2."""
 
     @classmethod
     def combine(cls, parts: Sequence[StatementWrites]) -> StatementWrites:
-        return cls([row for part in parts for row in part.rows])
+        attachments = {k: v for part in parts for k, v in part.attachments.items()}
+        return cls([row for part in parts for row in part.rows], attachments)
 
     def __call__(self, session: Session) -> None:
         # the evidence's learners passed the consent gate with their evidence; a statement
@@ -230,6 +239,7 @@ class StatementWrites:
         ]
         if named:
             session.execute(insert(XapiStatementAgentRow), named)
+        self._store_attachments(session, inserted)
         others = [row for row in self.rows if row.id not in inserted]
         if not others:
             return
@@ -247,6 +257,38 @@ class StatementWrites:
         for row in others:
             if existing.get(row.id) != row.digest:
                 raise ConflictError("id", row.id, "a different statement with this id is stored")
+
+    def _store_attachments(self, session: Session, inserted: set[str]) -> None:
+        """The bytes of the new statements' attachments (each once: bytes another
+        statement brought are not written again) and the links to them."""
+        links = [
+            {"statement_id": row.id, "sha2": sha2}
+            for row in self.rows
+            if row.id in inserted
+            for sha2 in row.attachments
+        ]
+        if not links:
+            return
+        received = self.rows[0].received
+        wanted = dict.fromkeys(link["sha2"] for link in links)
+        session.execute(
+            dialect_insert(session)(XapiAttachmentRow)
+            .values(
+                [
+                    {
+                        "sha2": sha2,
+                        "content_type": self.attachments[sha2].content_type
+                        or "application/octet-stream",
+                        "length": len(self.attachments[sha2].content),
+                        "content": self.attachments[sha2].content,
+                        "stored_at": received,
+                    }
+                    for sha2 in wanted
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["sha2"])
+        )
+        session.execute(insert(XapiStatementAttachmentRow), links)
 
     def _insert_new(self, session: Session) -> set[str]:
         return set(
@@ -404,12 +446,16 @@ class XapiService:
         statements: Sequence[Mapping[str, Any]],
         *,
         authority: Mapping[str, Any] | None = None,
+        attachments: Mapping[str, AttachmentData] | None = None,
     ) -> tuple[list[str], list[RecordResult]]:
         """Store statements and their evidence in one transaction (all or nothing); with a
         group committer, concurrent posts (single statements or lists) share transactions
         as evidence batches do. ``authority`` (an Agent: who sent them) replaces theirs
-        in what is stored (xAPI 2.4.9); a re-post keeps the first."""
-        ids, evidence, store = self._prepare(statements, self._known_items(statements), authority)
+        in what is stored (xAPI 2.4.9); a re-post keeps the first. ``attachments``: the
+        bytes that came with them, by SHA-2 (:func:`attachments_held` says which
+        batches it refuses); stored with the statements that carry them."""
+        items = self._known_items(statements)
+        ids, evidence, store = self._prepare(statements, items, authority, attachments)
         with _statement_conflicts():
             if self.committer is not None:
                 return ids, self.committer.record_many(evidence, also=store)
@@ -420,23 +466,30 @@ class XapiService:
         statements: Sequence[Mapping[str, Any]],
         *,
         authority: Mapping[str, Any] | None = None,
+        attachments: Mapping[str, AttachmentData] | None = None,
     ) -> tuple[list[str], list[RecordResult]]:
         """:meth:`record` for an event loop: the commit is awaited without holding a
         thread. A single statement is checked on the loop unless the item map must be
-        re-read (the database); a list is checked in a thread (ralph's model takes ~0.1 ms
-        a statement, which would stall every other request on the loop)."""
+        re-read (the database) or attachments came (hashing and checking a signature);
+        a list is checked in a thread (ralph's model takes ~0.1 ms a statement, which
+        would stall every other request on the loop)."""
         if self.committer is None:
-            return await asyncio.to_thread(lambda: self.record(statements, authority=authority))
+            return await asyncio.to_thread(
+                lambda: self.record(statements, authority=authority, attachments=attachments)
+            )
         items = self._items(cached_only=True)
         if (
             len(statements) == 1
+            and not attachments
             and items is not None
             and not self._unknown_activity(statements, items)
         ):
             ids, evidence, store = self._prepare(statements, items, authority)
         else:
             ids, evidence, store = await asyncio.to_thread(
-                lambda: self._prepare(statements, self._known_items(statements), authority)
+                lambda: self._prepare(
+                    statements, self._known_items(statements), authority, attachments
+                )
             )
         with _statement_conflicts():
             return ids, await self.committer.record_many_async(evidence, also=store)
@@ -465,10 +518,14 @@ class XapiService:
         statements: Sequence[Mapping[str, Any]],
         items: Mapping[str, tuple[str, ...]],
         authority: Mapping[str, Any] | None = None,
+        attachments: Mapping[str, AttachmentData] | None = None,
     ) -> tuple[list[str], list[Evidence], StatementWrites]:
         if not statements:
             raise InvalidInputError("xAPI statements", [Problem("body", "(root)", "no statements")])
         parsed = self.parse(statements, items)
+        sent = attachments or {}
+        # as received: a signature signs the statement before its addresses are hashed
+        held = attachments_held(statements, sent)
         ids = [p[0] for p in parsed]
         first: dict[str, int] = {}
         for at, statement_id in enumerate(ids):
@@ -489,9 +546,13 @@ class XapiService:
                     statement_digest(statement),  # without authority: the content the sender chose
                     now,
                     tuple(a for a in agents_named(statement) if a != learner),
+                    carried,
                 )
-                for statement_id, statement, learner, evidence in parsed
-            ]
+                for (statement_id, statement, learner, evidence), carried in zip(
+                    parsed, held, strict=True
+                )
+            ],
+            _typed(statements, sent),
         )
         return ids, [p[3] for p in parsed if p[3] is not None], store
 
@@ -519,6 +580,30 @@ class XapiService:
             if row is None or bool(is_voided) != voided:
                 raise NotFoundError("voided statement" if voided else "statement", statement_id)
             return FoundStatement(dict(row.statement), _learners_of(row))
+
+    def attachments_of(self, statement_ids: Sequence[str]) -> list[AttachmentData]:
+        """The bytes of the attachments the statements came with, each once, in the order
+        of the statements (``GET /xapi/statements?attachments=true``)."""
+        if not statement_ids:
+            return []
+        link = XapiStatementAttachmentRow
+        order = {statement_id: n for n, statement_id in enumerate(statement_ids)}
+        with self.context.sessions() as session:
+            links = session.execute(
+                select(link.statement_id, link.sha2).where(
+                    one_of(link.statement_id, list(order), postgresql=is_postgresql(session))
+                )
+            ).all()
+            wanted = list(
+                dict.fromkeys(sha2 for _, sha2 in sorted(links, key=lambda r: order[r[0]]))
+            )
+            rows = {
+                r.sha2: r
+                for r in session.scalars(
+                    select(XapiAttachmentRow).where(XapiAttachmentRow.sha2.in_(wanted))
+                )
+            }
+        return [AttachmentData(s, rows[s].content, rows[s].content_type) for s in wanted]
 
     def voided_learners(self, statements: Sequence[Any]) -> list[str]:
         """The learners whose statements these voiding statements void (to authorize the
@@ -600,6 +685,10 @@ class XapiService:
             except PydanticValidationError as exc:
                 for e in exc.errors()[:5]:
                     problems.append(Problem(where, ".".join(str(p) for p in e["loc"]), e["msg"]))
+                continue
+            if any(not a.get("fileUrl") for a in raw.get("attachments") or ()):
+                reason = "a voiding statement's attachments need a fileUrl (no bytes are kept)"
+                problems.append(Problem(where, "attachments", reason))
                 continue
             target_ref = raw.get("object") or {}
             if target_ref.get("objectType") != "StatementRef":
@@ -862,6 +951,24 @@ class StatementQuery:
             registration = row.statement[("context", "registration")].as_string()
             conditions.append(func.lower(registration) == self.registration)
         return conditions
+
+
+def _typed(
+    statements: Sequence[Mapping[str, Any]], sent: Mapping[str, AttachmentData]
+) -> dict[str, AttachmentData]:
+    """The bytes sent, each with a content type: its part's, else its attachment's
+    ``contentType``."""
+    declared = {
+        str(a.get("sha2", "")).lower(): str(a.get("contentType", ""))
+        for statement in statements
+        for a in statement.get("attachments") or ()
+    }
+    return {
+        sha2: data
+        if data.content_type is not None
+        else AttachmentData(sha2, data.content, declared.get(sha2) or None)
+        for sha2, data in sent.items()
+    }
 
 
 def _answered(row: type[XapiStatementRow]) -> ColumnElement[bool]:

@@ -609,6 +609,34 @@ class XapiStatementAgentRow(Base):
     )
 
 
+class XapiAttachmentRow(Base):
+    """The raw bytes of an xAPI attachment, stored once by their SHA-2 however many
+    statements carry them (xAPI matches an attachment to its data by hash alone)."""
+
+    __tablename__ = "xapi_attachments"
+
+    sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    length: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class XapiStatementAttachmentRow(Base):
+    """A stored statement whose attachment's bytes this LRS holds (it came with them):
+    what ``GET /xapi/statements?attachments=true`` sends with it, and what keeps the
+    bytes when a learner is erased."""
+
+    __tablename__ = "xapi_statement_attachments"
+
+    statement_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("xapi_statements.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha2: Mapped[str] = mapped_column(
+        String(128), ForeignKey("xapi_attachments.sha2"), primary_key=True, index=True
+    )
+
+
 class XapiDocumentColumns:
     """What every xAPI document row holds beside its key: the bytes as sent, their
     Content-Type, their ETag (quoted SHA-1) and when they were last written."""
