@@ -45,6 +45,7 @@ from masterypath.api.schemas import (
 )
 from masterypath.api.security import Guard
 from masterypath.api.xapi import document_xapi_errors, statements_lane, xapi_router
+from masterypath.api.xapi_alternate import AlternateSyntax
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.evidence import (
     Evidence,
@@ -131,6 +132,8 @@ def create_app(
     app.add_middleware(EncodedSlashes)
     app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(XapiConventions)  # outside the guard: its 422s are 400s there too
+    # outermost: all the rest sees the request an alternate-syntax one stands for
+    app.add_middleware(AlternateSyntax, max_bytes=settings.max_body_bytes)
     app.router.route_class = SlashSafeRoute  # ids may hold an encoded slash (api/paths.py)
     v1 = APIRouter(route_class=SlashSafeRoute, prefix="/api/v1", dependencies=[KNOWN_QUERY])
 

@@ -401,9 +401,9 @@ GET_PARAMETERS = (
 def _refuse_unknown(params: QueryParams, known: tuple[str, ...]) -> None:
     """xAPI (part three, 3.2) refuses a parameter the LRS does not know, and one that
     differs from a known one only in case (``statementID``): a client that misspells a
-    filter must not get statements it did not ask for. (This covers the alternate request
-    syntax's ``method`` too, which this LRS does not offer.) The routes declare fewer
-    parameters than xAPI names, so they list what they know here."""
+    filter must not get statements it did not ask for. (A request in the alternate
+    syntax was rewritten before it came here: ``api/xapi_alternate.py``.) The routes
+    declare fewer parameters than xAPI names, so they list what they know here."""
     refuse_unknown(params, known)
 
 
