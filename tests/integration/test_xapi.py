@@ -231,6 +231,7 @@ def test_migration_0016_takes_the_addresses_out_of_statements_stored_before_it(
     client: TestClient, database: ServiceContext
 ) -> None:
     from alembic import command
+    from sqlalchemy import insert, select
 
     from masterypath.store.database import alembic_config, upgrade
     from masterypath.store.tables import XapiStatementRow
@@ -247,9 +248,9 @@ def test_migration_0016_takes_the_addresses_out_of_statements_stored_before_it(
     assert client.post("/xapi/statements", json=plain, headers=V).status_code == 200
     command.downgrade(alembic_config(database.engine), "0015")
     # stored as before 0016: only the actor kept no address, and the digest said so
-    with database.sessions.begin() as session:
-        session.add(
-            XapiStatementRow(
+    with database.sessions.begin() as session:  # the columns of revision 0015 alone
+        session.execute(
+            insert(XapiStatementRow).values(
                 id=named["id"],
                 content_hash=hashlib.sha256(
                     json.dumps(named, sort_keys=True, separators=(",", ":")).encode()
@@ -261,7 +262,8 @@ def test_migration_0016_takes_the_addresses_out_of_statements_stored_before_it(
             )
         )
     with database.sessions() as session:
-        plain_hash = session.get(XapiStatementRow, plain["id"]).content_hash  # type: ignore[union-attr]
+        digest = select(XapiStatementRow.content_hash).where(XapiStatementRow.id == plain["id"])
+        plain_hash = session.scalar(digest)
     upgrade(database.engine)
     kept = client.get("/xapi/statements", params={"statementId": named["id"]}, headers=V)
     assert "@school.example" not in kept.text
@@ -795,9 +797,9 @@ def test_about_is_open_and_every_xapi_answer_follows_xapi_conventions(client: Te
         "statementID",
         "query",
     )
-    # the alternate request syntax (?method=) is not offered: refused, not stored as a POST
+    # ?method= on a JSON body is no alternate request: refused, not stored as a POST
     posted = client.post("/xapi/statements", params={"method": "PUT"}, json=statement(2), headers=V)
-    refused(posted, "method", "query")
+    refused(posted, "Content-Type", "alternate request")
     extra = {"statementId": statement(3)["id"], "agent": "{}"}
     refused(
         client.put("/xapi/statements", params=extra, json=statement(3), headers=V), "agent", "query"
@@ -1098,3 +1100,44 @@ def test_only_who_may_write_a_learners_statements_may_void_them(database: Servic
     assert refused.status_code == 403
     done = client.post("/xapi/statements", json=voiding(1, statement(1)["id"]), headers=lms)
     assert done.status_code == 200
+
+
+def test_the_agent_filter_follows_statement_refs_to_its_statements_however_long_the_chain(
+    client: TestClient, database: ServiceContext
+) -> None:
+    """xAPI 2.1.3: a statement whose object is a StatementRef meets ``agent`` when the
+    statement it targets does, recursively; a voided statement is left out, the
+    voiding statement (which targets it) is not. Migration 0020 finds the references of
+    the statements stored before it."""
+    from alembic import command
+
+    from masterypath.store.database import alembic_config, upgrade
+
+    commented = {"id": "http://adlnet.gov/expapi/verbs/commented"}
+    answer = statement(1, "kim")
+    comment = statement(
+        2, "ms-li", verb=commented, object={"objectType": "StatementRef", "id": answer["id"]}
+    )
+    reply = statement(
+        3, "ana", verb=commented, object={"objectType": "StatementRef", "id": comment["id"]}
+    )
+    other = statement(4, "ana")
+    for s in (comment, reply):
+        s.pop("result")
+    posted = [answer, comment, reply, other]
+    assert client.post("/xapi/statements", json=posted, headers=V).status_code == 200
+
+    def found(name: str) -> list[int]:
+        params = {"agent": json.dumps(account(name)), "ascending": "true"}
+        got = client.get("/xapi/statements", params=params, headers=V).json()["statements"]
+        return [int(s["id"][-12:]) for s in got]
+
+    assert [found(n) for n in ("kim", "ms-li", "ana")] == [[1, 2, 3], [2, 3], [3, 4]]
+    command.downgrade(alembic_config(database.engine), "0019")
+    upgrade(database.engine)
+    assert [found(n) for n in ("kim", "ms-li", "ana")] == [[1, 2, 3], [2, 3], [3, 4]]
+
+    void = voiding(1, answer["id"])
+    assert client.post("/xapi/statements", json=void, headers=V).status_code == 200
+    kim = client.get("/xapi/statements", params={"agent": json.dumps(account("kim"))}, headers=V)
+    assert [s["id"] for s in kim.json()["statements"]] == [void["id"], reply["id"], comment["id"]]

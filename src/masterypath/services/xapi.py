@@ -38,6 +38,7 @@ from pydantic import ValidationError as PydanticValidationError
 from ralph.models.xapi.base.statements import BaseXapiStatement
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     func,
     insert,
@@ -176,7 +177,15 @@ class StatementRow(NamedTuple):
     """The SHA-2s of its attachments whose bytes came with it."""
 
 
-STATEMENT_COLUMNS = ("id", "content_hash", "statement", "learner_id", "evidence_key", "stored_at")
+STATEMENT_COLUMNS = (
+    "id",
+    "content_hash",
+    "statement",
+    "learner_id",
+    "evidence_key",
+    "stored_at",
+    "refers",
+)
 
 
 @dataclass
@@ -223,6 +232,7 @@ class StatementWrites:
                         row.learner_id,
                         None if row.evidence is None else row.evidence.key,
                         row.received,
+                        refers_to(row.statement),
                     )
                     for row in self.rows
                 ],
@@ -303,6 +313,7 @@ class StatementWrites:
                             "learner_id": row.learner_id,
                             "evidence_key": None if row.evidence is None else row.evidence.key,
                             "stored_at": row.received,
+                            "refers": refers_to(row.statement),
                         }
                         for row in self.rows
                     ]
@@ -648,6 +659,7 @@ class XapiService:
                         evidence_key=None,
                         stored_at=now,
                         voids=target.id,
+                        refers=target.id,
                     )
                 )
                 session.flush()
@@ -828,17 +840,7 @@ class XapiService:
                 names_agent(row.statement, query.related_agents, postgresql=postgresql)
             )
         elif query.learner_id is not None:
-            # the actor (the learner_id column) or, by index, a learner it names besides
-            own = aliased(XapiStatementRow)
-            named = XapiStatementAgentRow
-            select_page = select_page.where(
-                row.id.in_(
-                    union_all(
-                        select(own.id).where(own.learner_id == query.learner_id),
-                        select(named.statement_id).where(named.learner_id == query.learner_id),
-                    )
-                )
-            )
+            select_page = select_page.where(row.id.in_(_of_agent(query.learner_id)))
         if query.filters_content():
             # xAPI 2.1.3: a statement whose object is a StatementRef meets a filter when the
             # statement it targets does (a voiding statement, a comment on an answer)
@@ -971,6 +973,23 @@ def _typed(
     }
 
 
+def _of_agent(learner_id: str) -> Select[tuple[str]]:
+    """The ids of the statements xAPI's ``agent`` filter finds for a learner: those
+    whose actor is the learner (the ``learner_id`` column), those that name them where
+    the filter looks (by index), and those that refer to one of these by a StatementRef,
+    however long the chain (by the ``refers`` index; xAPI 2.0 part three, 2.1.3)."""
+    own = aliased(XapiStatementRow)
+    named = XapiStatementAgentRow
+    direct = union_all(
+        select(own.id).where(own.learner_id == learner_id),
+        select(named.statement_id.label("id")).where(named.learner_id == learner_id),
+    ).subquery("direct")
+    found = select(direct.c.id).cte("found", recursive=True)
+    referring = aliased(XapiStatementRow)
+    found = found.union(select(referring.id).join(found, referring.refers == found.c.id))
+    return select(found.c.id)
+
+
 def _answered(row: type[XapiStatementRow]) -> ColumnElement[bool]:
     """A stored statement has a result with ``success`` or ``score.scaled`` (in SQL)."""
     return or_(
@@ -1023,6 +1042,21 @@ def _outcome(statement: Mapping[str, Any]) -> BinaryOutcome | ScoreOutcome | Non
 def _for_ralph(statement: Mapping[str, Any]) -> dict[str, Any]:
     """The statement as ralph's 1.0.3 model checks it: a 2.0 ``version`` left out."""
     return {k: v for k, v in statement.items() if not (k == "version" and str(v).startswith("2."))}
+
+
+def refers_to(statement: Mapping[str, Any]) -> str | None:
+    """The id of the statement that ``statement`` refers to (its object is a
+    StatementRef), else None.
+
+    >>> refers_to({"object": {"objectType": "StatementRef", "id": "9e3f..."}})
+    '9e3f...'
+    >>> refers_to({"object": {"id": "https://lms.example/q1"}}) is None
+    True
+    """
+    target = statement.get("object")
+    if isinstance(target, Mapping) and target.get("objectType") == "StatementRef":
+        return str(target.get("id", ""))[:36] or None
+    return None
 
 
 def is_voiding(statement: Any) -> bool:

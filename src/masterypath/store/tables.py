@@ -590,6 +590,8 @@ class XapiStatementRow(Base):
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
     voids: Mapped[str | None] = mapped_column(String(36), index=True)
     """For a voiding statement: the id of the statement it voids."""
+    refers: Mapped[str | None] = mapped_column(String(36), index=True)
+    """For a statement whose object is a StatementRef: the id in it (:func:`refers_to`)."""
 
 
 class XapiStatementAgentRow(Base):
