@@ -304,8 +304,9 @@ def xapi_router(
         ``activity`` (the object's id; with ``related_activities=true`` also a context
         activity's, or a SubStatement's) and ``registration`` if given (a statement whose
         object is a StatementRef also meets the last three when the statement it targets
-        does, and ``agent`` when any statement up its chain of references does), newest first unless ``ascending``, at most ``limit``; ``more`` is the URL
-        of the next page (empty on the last); a statement that a voiding statement voids
+        does, and ``agent`` when any statement up its chain of references does), newest
+        first unless ``ascending``, at most ``limit``; ``more`` is the URL of the next
+        page (empty on the last); a statement that a voiding statement voids
         is left out, and ``statementId`` does not find it: ``voidedStatementId`` does.
         Either id with any other parameter but ``format`` and ``attachments`` is a 400.
         One statement comes with ``Last-Modified``, its ``stored`` time. ``format``:
