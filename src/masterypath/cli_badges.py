@@ -99,11 +99,11 @@ def list_badges(
     if as_json:
         print_json(issued)
         return
-    table = Table("framework", "competency", "issued", "revoked", "reason")
+    table = Table("framework", "competency", "issued", "revoked", "reason", "suspended")
     for b in issued:
         table.add_row(
             b["framework_id"], b["competency_id"], b["issued_at"], b["revoked_at"] or "",
-            b["reason"] or "",
+            b["reason"] or "", b["suspended_at"] or "",
         )  # fmt: skip
     out.print(table)
 
@@ -128,9 +128,55 @@ def revoke(
         out.print(f"revoked the badge of {learner} for {competency} ({framework})")
 
 
+def suspend(
+    learner: Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")],
+    competency: Annotated[str, typer.Option(help="The badge's competency.")],
+    reason: Annotated[str, typer.Option(help="Why (audited), e.g. a review under way.")],
+    framework: Annotated[
+        str | None, typer.Option(help="Framework id (default: the only one stored).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Suspend the learner's badge for a competency until it is reinstated: copies they
+    shared check as suspended against this server's suspension list."""
+    service = _service()
+    framework = framework or only_framework(FrameworkService(service.context))
+    suspended = service.suspend(learner, framework, competency, reason=reason, by=CLI_ACTOR)
+    if as_json:
+        print_json([b.to_dict() for b in suspended])
+    else:
+        out.print(f"suspended the badge of {learner} for {competency} ({framework})")
+
+
+def reinstate(
+    learner: Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")],
+    competency: Annotated[str, typer.Option(help="The badge's competency.")],
+    framework: Annotated[
+        str | None, typer.Option(help="Framework id (default: the only one stored).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reinstate the learner's suspended badge for a competency."""
+    service = _service()
+    framework = framework or only_framework(FrameworkService(service.context))
+    reinstated = service.reinstate(learner, framework, competency, by=CLI_ACTOR)
+    if as_json:
+        print_json([b.to_dict() for b in reinstated])
+    else:
+        out.print(f"reinstated the badge of {learner} for {competency} ({framework})")
+
+
 def register(parent: typer.Typer) -> None:
     register_commands(
         badges_app,
-        {"key": key, "issue": issue, "verify": verify, "list": list_badges, "revoke": revoke},
+        {
+            "key": key,
+            "issue": issue,
+            "verify": verify,
+            "list": list_badges,
+            "revoke": revoke,
+            "suspend": suspend,
+            "reinstate": reinstate,
+        },
     )
     parent.add_typer(badges_app, name="badges")

@@ -299,6 +299,18 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
         ACT,
         {"json": {"reason": "copied"}},
     ),
+    (
+        "POST",
+        "/api/v1/learners/{learner_id}/badges/{framework_id}/{competency_id}/suspend",
+        ACT,
+        {"json": {"reason": "review"}},
+    ),
+    (
+        "POST",
+        "/api/v1/learners/{learner_id}/badges/{framework_id}/{competency_id}/reinstate",
+        ACT,
+        {},
+    ),
     ("POST", "/api/v1/learners/{learner_id}/embed-links", EMBED, {"json": {"minutes": 5}}),
     ("GET", "/api/v1/learners/{learner_id}/embed-links", EMBED, {}),
     ("DELETE", "/api/v1/learners/{learner_id}/embed-links/{link_id}", EMBED, {}),

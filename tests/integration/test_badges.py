@@ -183,19 +183,29 @@ def test_an_educator_revokes_a_badge_and_every_copy_then_checks_as_revoked(
     client = admin_client(course, badge_settings(badge_key_file))
     anyone = TestClient(client.app)
     first = client.get(URL).json()
-    entry = first["credential"]["credentialStatus"]
+    entries = first["credential"]["credentialStatus"]
+    entry = entries[0]
     index = int(entry["statusListIndex"])
-    assert entry == {
-        "id": f"https://school.example/badges/status/1#{index}",
-        "type": "BitstringStatusListEntry",
-        "statusPurpose": "revocation",
-        "statusListIndex": str(index),
-        "statusListCredential": "https://school.example/badges/status/1",
-    }
+    assert entries == [
+        {
+            "id": f"https://school.example/badges/status/1#{index}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": str(index),
+            "statusListCredential": "https://school.example/badges/status/1",
+        },
+        {
+            "id": f"https://school.example/badges/suspension/1#{index}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "suspension",
+            "statusListIndex": str(index),
+            "statusListCredential": "https://school.example/badges/suspension/1",
+        },
+    ]
     assert 0 <= index < LIST_SIZE
     # asked again: a newer version of the same credential, on the same bit
     again = client.get(URL).json()["credential"]
-    assert again["id"] == first["credential"]["id"] and again["credentialStatus"] == entry
+    assert again["id"] == first["credential"]["id"] and again["credentialStatus"] == entries
 
     def listed_bit(bit: int) -> bool:
         answer = anyone.get("/badges/status/1")
@@ -227,7 +237,7 @@ def test_an_educator_revokes_a_badge_and_every_copy_then_checks_as_revoked(
     assert checked["problems"] == ["credentialStatus: revoked on 2026-11-23"]
     assert client.post(revoke, json={"reason": "twice"}).status_code == 404
     # still mastered: asked again, a new badge on a new bit; the old copies stay revoked
-    renewed = client.get(URL).json()["credential"]["credentialStatus"]
+    renewed = client.get(URL).json()["credential"]["credentialStatus"][0]
     assert int(renewed["statusListIndex"]) != index
     assert len(client.get("/api/v1/learners/kim/badges").json()) == 2
     # erasing the learner leaves no badge row, and the revoked bit set
@@ -256,7 +266,7 @@ def test_once_a_list_is_90_percent_used_new_badges_take_their_bits_in_the_next(
             [{"status_index": i, "revoked_at": T0 if i == 5 else None} for i in range(taken)],
         )
     issued = client.get(URL).json()
-    entry = issued["credential"]["credentialStatus"]
+    entry = issued["credential"]["credentialStatus"][0]
     bit = int(entry["statusListIndex"])
     assert entry["statusListCredential"] == "https://school.example/badges/status/2"
     assert entry["id"] == f"https://school.example/badges/status/2#{bit}"
@@ -292,15 +302,16 @@ def test_a_foreign_or_unknown_status_is_not_taken_as_checked(
     _, claims = vc_jwt.verify(client.get(URL).json()["jwt"])
     key = vc_jwt.read_key(badge_key_file)
     elsewhere = claims | {
-        "credentialStatus": claims["credentialStatus"]
-        | {"statusListCredential": "https://other.example/status/3"}
+        "credentialStatus": [
+            e | {"statusListCredential": "https://other.example/status/3"}
+            for e in claims["credentialStatus"]
+        ]
     }
     checked = anyone.post("/badges/verify", json={"jwt": vc_jwt.sign(elsewhere, key)}).json()
     assert (checked["valid"], checked["status"]) == (True, "unchecked")
-    free = (int(claims["credentialStatus"]["statusListIndex"]) + 1) % LIST_SIZE
-    unknown = claims | {
-        "credentialStatus": claims["credentialStatus"] | {"statusListIndex": str(free)}
-    }
+    revocation = claims["credentialStatus"][0]
+    free = (int(revocation["statusListIndex"]) + 1) % LIST_SIZE
+    unknown = claims | {"credentialStatus": revocation | {"statusListIndex": str(free)}}
     checked = anyone.post("/badges/verify", json={"jwt": vc_jwt.sign(unknown, key)}).json()
     assert checked["valid"] is False
     assert checked["problems"] == ["credentialStatus: this server issued no badge with that bit"]
@@ -327,3 +338,76 @@ def test_the_revocation_list_is_signed_again_only_when_a_bit_changes(
         "2026-11-23T09:00:00Z",
         "2026-11-23T10:00:00Z",
     )
+
+
+def test_an_educator_suspends_a_badge_until_it_is_reinstated(
+    course: ServiceContext, badge_key_file: Path, tmp_path: Path
+) -> None:
+    """A suspension sets the badge's bit in the suspension list (never the revocation
+    list) and is undone by reinstating it; a revocation outranks it; both are audited.
+    A badge issued before suspension existed (one revocation entry) still checks."""
+    client = admin_client(course, badge_settings(badge_key_file))
+    anyone = TestClient(client.app)
+    issued = client.get(URL).json()
+    index = int(issued["credential"]["credentialStatus"][1]["statusListIndex"])
+
+    def bits(index: int) -> tuple[bool, bool]:
+        """(revoked, suspended) as the published lists say."""
+        found = []
+        for path in ("/badges/status/1", "/badges/suspension/1"):
+            answer = anyone.get(path)
+            assert answer.status_code == 200, answer.text
+            _, claims = vc_jwt.verify(answer.text)
+            subject = claims["credentialSubject"]
+            assert subject["statusPurpose"] == ("revocation" if "status" in path else "suspension")
+            found.append(bit_is_set(subject["encodedList"], index))
+        return found[0], found[1]
+
+    def checked() -> tuple[str, list[str]]:
+        answer = anyone.post("/badges/verify", json={"jwt": issued["jwt"]}).json()
+        return answer["status"], answer["problems"]
+
+    assert bits(index) == (False, False) and checked() == ("active", [])
+    blank = client.post(f"{URL}/suspend", json={"reason": " "})
+    assert blank.status_code == 422 and blank.json()["problems"][0]["field"] == "reason"
+    assert client.post(f"{URL}/reinstate").status_code == 409  # not suspended
+    suspended = client.post(f"{URL}/suspend", json={"reason": "review of the portfolio"})
+    assert suspended.status_code == 200, suspended.text
+    assert [(b["suspended"], b["suspended_at"]) for b in suspended.json()] == [
+        (True, "2026-11-23T09:00:00+00:00")
+    ]
+    assert bits(index) == (False, True)
+    assert checked() == ("suspended", ["credentialStatus: suspended since 2026-11-23"])
+    assert client.post(f"{URL}/suspend", json={"reason": "again"}).status_code == 409
+    listed = client.get("/api/v1/learners/kim/badges").json()
+    assert [(b["suspended"], b["revoked"]) for b in listed] == [(True, False)]
+    reinstated = client.post(f"{URL}/reinstate")
+    assert reinstated.status_code == 200 and reinstated.json()[0]["suspended"] is False
+    assert bits(index) == (False, False) and checked() == ("active", [])
+
+    # the same from the command line; then a revocation outranks the suspension
+    env = {"MASTERYPATH_DATABASE_URL": str(course.engine.url.render_as_string(False))}
+    env |= {
+        "MASTERYPATH_BADGE_KEY_FILE": str(badge_key_file),
+        "MASTERYPATH_BADGE_ISSUER_URL": "https://school.example/",
+    }
+    runner = CliRunner()
+    args = ["--competency", "select", "--framework", "sql", "--json"]
+    cli = runner.invoke(app, ["badges", "suspend", "kim", *args, "--reason", "review"], env=env)
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.output)[0]["suspended"] is True
+    assert client.post(f"{URL}/revoke", json={"reason": "copied"}).status_code == 200
+    status, problems = checked()
+    assert status == "revoked" and "credentialStatus: revoked on 2026-11-23" in problems
+    again = runner.invoke(app, ["badges", "reinstate", "kim", *args], env=env)
+    assert again.exit_code != 0  # no badge in force any more
+    audit = [e["action"] for e in client.get("/api/v1/audit-log").json()]
+    assert (audit.count("suspend_badge"), audit.count("reinstate_badge")) == (2, 1)
+
+    # a badge with one revocation entry, as issued before suspension lists existed
+    key = vc_jwt.read_key(badge_key_file)
+    _, claims = vc_jwt.verify(client.get(URL).json()["jwt"])
+    old = claims | {"credentialStatus": claims["credentialStatus"][0]}
+    answer = anyone.post("/badges/verify", json={"jwt": vc_jwt.sign(old, key)}).json()
+    assert (answer["valid"], answer["status"]) == (True, "active")
+    assert anyone.get("/badges/suspension/2").status_code == 404

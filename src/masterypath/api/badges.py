@@ -1,6 +1,7 @@
-"""Open Badges 3.0 for mastered competencies: a learner's badges and their revocation
-(``/api/v1``), and what anyone may ask for: a check of any badge (``/badges/verify``) and
-the revocation lists (``/badges/status/1``, then 2, ...)."""
+"""Open Badges 3.0 for mastered competencies: a learner's badges, their revocation and
+suspension (``/api/v1``), and what anyone may ask for: a check of any badge
+(``/badges/verify``), the revocation lists (``/badges/status/1``, then 2, ...) and the
+suspension lists (``/badges/suspension/1``, ...)."""
 
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -12,7 +13,8 @@ from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.query import KNOWN_QUERY
 from masterypath.api.schemas import Strict, Text
 from masterypath.domain.access import Action, Principal
-from masterypath.services.badges import STATUS_LISTS_PATH, BadgeService
+from masterypath.domain.status_list import SUSPENSION
+from masterypath.services.badges import STATUS_LISTS_PATH, SUSPENSION_LISTS_PATH, BadgeService
 
 
 class BadgeOut(BaseModel):
@@ -31,9 +33,9 @@ class VerificationOut(BaseModel):
         description="Whether this server's issuer key signed it (the signature is checked "
         "against the key in the badge itself)."
     )
-    status: Literal["none", "active", "revoked", "unchecked"] = Field(
-        description="Its revocation status: none (no credentialStatus), active, revoked, or "
-        "unchecked (its list is another server's, which this one does not fetch)."
+    status: Literal["none", "active", "revoked", "suspended", "unchecked"] = Field(
+        description="Its status: none (no credentialStatus), active, revoked, suspended, or "
+        "unchecked (its lists are another server's, which this one does not fetch)."
     )
     credential: dict[str, Any]
 
@@ -41,6 +43,12 @@ class VerificationOut(BaseModel):
 class RevokeIn(Strict):
     reason: str = Field(
         min_length=1, max_length=2000, description="Why (kept with the badge and audited)."
+    )
+
+
+class SuspendIn(Strict):
+    reason: str = Field(
+        min_length=1, max_length=2000, description="Why (audited), e.g. a review under way."
     )
 
 
@@ -55,6 +63,8 @@ class IssuedBadgeOut(BaseModel):
     revoked_at: str | None
     revoked_by: str | None
     reason: str | None
+    suspended: bool
+    suspended_at: str | None
 
 
 def badge_router(badges: BadgeService, allow: Callable[..., Any]) -> APIRouter:
@@ -101,6 +111,35 @@ def badge_router(badges: BadgeService, allow: Callable[..., Any]) -> APIRouter:
         )
         return [IssuedBadgeOut(**b.to_dict()) for b in revoked]
 
+    @router.post("/learners/{learner_id}/badges/{framework_id}/{competency_id}/suspend")
+    def suspend_badge(
+        learner_id: Text,
+        framework_id: Text,
+        competency_id: Text,
+        body: SuspendIn,
+        principal: Annotated[Principal, allow(Action.ACT_ON_LEARNER, "learner_id")],
+    ) -> list[IssuedBadgeOut]:
+        """Suspend the learner's badge for a competency until it is reinstated (a review
+        under way, with a reason): its bit in the suspension list is set, so a copy the
+        learner has shared checks as suspended. 404 when no badge of it is in force, 409
+        when it is suspended already."""
+        suspended = badges.suspend(
+            learner_id, framework_id, competency_id, reason=body.reason, by=principal.subject
+        )
+        return [IssuedBadgeOut(**b.to_dict()) for b in suspended]
+
+    @router.post("/learners/{learner_id}/badges/{framework_id}/{competency_id}/reinstate")
+    def reinstate_badge(
+        learner_id: Text,
+        framework_id: Text,
+        competency_id: Text,
+        principal: Annotated[Principal, allow(Action.ACT_ON_LEARNER, "learner_id")],
+    ) -> list[IssuedBadgeOut]:
+        """Reinstate a suspended badge: its bit in the suspension list is cleared. 404
+        when no badge of it is in force, 409 when it is not suspended."""
+        reinstated = badges.reinstate(learner_id, framework_id, competency_id, by=principal.subject)
+        return [IssuedBadgeOut(**b.to_dict()) for b in reinstated]
+
     return router
 
 
@@ -128,5 +167,18 @@ def verify_router(badges: BadgeService) -> APIRouter:
         in list 2, and so on (a list no badge uses yet is a 404). 503 when this server
         issues no badges."""
         return Response(badges.status_list(number), media_type="application/vc+jwt")
+
+    @router.get(
+        SUSPENSION_LISTS_PATH + "{number}",
+        response_class=Response,
+        responses={200: {"content": {"application/vc+jwt": {}}}},
+    )
+    def suspension_list(number: Annotated[int, Path(ge=1, le=1_000_000)]) -> Response:
+        """A suspension list of the badges (``statusPurpose`` suspension: a set bit is a
+        badge suspended until it is reinstated), numbered as the revocation lists, each
+        badge at the same bit in both. 404 for a list no badge uses yet; 503 when this
+        server issues no badges."""
+        token = badges.status_list(number, SUSPENSION)
+        return Response(token, media_type="application/vc+jwt")
 
     return router

@@ -1,7 +1,8 @@
-"""Revocation of issued badges: a W3C Bitstring Status List (v1.0), pure.
+"""Revocation and suspension of issued badges: W3C Bitstring Status Lists (v1.0), pure.
 
-Each badge carries a ``credentialStatus`` entry that points at one bit of a list the
-issuer publishes (:func:`status_entry`); a set bit means revoked. The list is a
+Each badge carries ``credentialStatus`` entries that point at one bit of lists the
+issuer publishes (:func:`status_entry`): in a revocation list a set bit means revoked
+(for good), in a suspension list suspended (until it is cleared). The list is a
 credential of its own (:func:`status_list_credential`) whose ``encodedList`` is the
 bitstring, GZIP-compressed, base64url-encoded without padding and multibase-prefixed
 with ``u`` (:func:`encode_bits`). Bit 0 is the leftmost (most significant) bit of the
@@ -31,7 +32,10 @@ LIST_SIZE = 131_072
 MAX_DECODED = 16 * 1024 * 1024
 """The largest bitstring :func:`decode_bits` inflates (a GZIP bomb stops here)."""
 ENTRY_TYPE = "BitstringStatusListEntry"
-PURPOSE = "revocation"
+REVOCATION = "revocation"
+SUSPENSION = "suspension"
+PURPOSES = (REVOCATION, SUSPENSION)
+"""The ``statusPurpose`` of each kind of list."""
 
 
 def encode_bits(set_bits: Iterable[int], *, size: int = LIST_SIZE) -> str:
@@ -74,23 +78,26 @@ def bit_is_set(encoded: str, index: int) -> bool:
     return bool(bits[index >> 3] & (0x80 >> (index & 7)))
 
 
-def status_entry(list_url: str, index: int) -> dict[str, str]:
-    """The ``credentialStatus`` of a credential whose revocation bit is ``index``.
+def status_entry(list_url: str, index: int, purpose: str = REVOCATION) -> dict[str, str]:
+    """The ``credentialStatus`` entry of a credential whose bit in the list at
+    ``list_url`` (of this ``purpose``) is ``index``.
 
     >>> status_entry("https://school.example/badges/status/1", 7)["id"]
     'https://school.example/badges/status/1#7'
+    >>> status_entry("https://school.example/badges/suspension/1", 7, SUSPENSION)["statusPurpose"]
+    'suspension'
     """
     return {
         "id": f"{list_url}#{index}",
         "type": ENTRY_TYPE,
-        "statusPurpose": PURPOSE,
+        "statusPurpose": purpose,
         "statusListIndex": str(index),
         "statusListCredential": list_url,
     }
 
 
 def status_list_credential(
-    *, issuer_id: str, list_url: str, encoded: str, valid_from: datetime
+    *, issuer_id: str, list_url: str, encoded: str, valid_from: datetime, purpose: str = REVOCATION
 ) -> dict[str, Any]:
     """The (unsigned) ``BitstringStatusListCredential`` publishing the bits."""
     if valid_from.tzinfo is None:
@@ -104,7 +111,7 @@ def status_list_credential(
         "credentialSubject": {
             "id": f"{list_url}#list",
             "type": "BitstringStatusList",
-            "statusPurpose": PURPOSE,
+            "statusPurpose": purpose,
             "encodedList": encoded,
         },
     }

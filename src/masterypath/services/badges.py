@@ -1,11 +1,12 @@
-"""Open Badges 3.0 for mastered competencies: build, sign, verify, revoke (see
-``domain/badges.py`` for the credential, ``domain/status_list.py`` for revocation and
-``interop/vc_jwt.py`` for the proof).
+"""Open Badges 3.0 for mastered competencies: build, sign, verify, revoke, suspend and
+reinstate (see ``domain/badges.py`` for the credential, ``domain/status_list.py`` for the
+status lists and ``interop/vc_jwt.py`` for the proof).
 
 A badge is read from the same states as every other view (the competency's status, an
-educator's override included). Its first issue takes a random bit of the revocation list
-(``badges`` and ``badge_statuses``); asking again signs a newer version of the same
-credential with the same bit, until an educator revokes it."""
+educator's override included). Its first issue takes a random bit, the same in the
+revocation and the suspension lists (``badges`` and ``badge_statuses``); asking again
+signs a newer version of the same credential with the same bit, until an educator
+revokes it. A suspension (a badge under review) is undone by reinstating it."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from masterypath.domain.policy import Status
 from masterypath.domain.status_list import (
     ENTRY_TYPE,
     LIST_SIZE,
+    REVOCATION,
+    SUSPENSION,
     encode_bits,
     status_entry,
     status_list_credential,
@@ -42,6 +45,9 @@ from masterypath.store.tables import BadgeRow, BadgeStatusRow
 STATUS_LISTS_PATH = "/badges/status/"
 """Where the revocation lists are published, under the issuer's URL: list ``n`` at
 ``/badges/status/n`` (from 1)."""
+SUSPENSION_LISTS_PATH = "/badges/suspension/"
+"""Where the suspension lists are published: list ``n`` at ``/badges/suspension/n``."""
+LIST_PATHS = {REVOCATION: STATUS_LISTS_PATH, SUSPENSION: SUSPENSION_LISTS_PATH}
 MOST_USED = 0.9
 """Share of a list's bits past which new badges take their bits in the next list (random
 bits get slow to find, and a badge's bit hides in a thinner crowd)."""
@@ -70,21 +76,24 @@ class BadgeSigner:
     issuer: Issuer
     key: rsa.RSAPrivateKey
 
-    def status_list_url(self, number: int = 1) -> str:
-        """The URL of revocation list ``number``: this server's, if the issuer URL is where
-        it is reached (as the settings ask)."""
-        return f"{self.issuer.id.rstrip('/')}{STATUS_LISTS_PATH}{number}"
+    def status_list_url(self, number: int = 1, purpose: str = REVOCATION) -> str:
+        """The URL of revocation (or suspension) list ``number``: this server's, if the
+        issuer URL is where it is reached (as the settings ask)."""
+        return f"{self.issuer.id.rstrip('/')}{LIST_PATHS[purpose]}{number}"
 
-    def list_number(self, url: object) -> int | None:
-        """The number of this server's revocation list at ``url``; None for any other URL.
+    def list_number(self, url: object, purpose: str = REVOCATION) -> int | None:
+        """The number of this server's revocation (or suspension) list at ``url``; None
+        for any other URL.
 
         >>> signer = BadgeSigner(Issuer("https://school.example/", "School"), key=None)
         >>> signer.list_number("https://school.example/badges/status/2")
         2
+        >>> signer.list_number("https://school.example/badges/suspension/2", SUSPENSION)
+        2
         >>> signer.list_number("https://other.example/badges/status/2") is None
         True
         """
-        prefix = self.status_list_url(1).removesuffix("1")
+        prefix = self.status_list_url(1, purpose).removesuffix("1")
         number = url.removeprefix(prefix) if isinstance(url, str) else ""
         if not url or number == url or not number.isdigit() or number.startswith("0"):
             return None
@@ -119,8 +128,8 @@ class Verification:
     credential: dict[str, Any]
     signed_by_this_issuer: bool
     status: str = "none"
-    """``none`` (no credentialStatus), ``active``, ``revoked``, or ``unchecked`` (its list
-    is another server's, which this one does not fetch)."""
+    """``none`` (no credentialStatus), ``active``, ``revoked``, ``suspended``, or
+    ``unchecked`` (its lists are another server's, which this one does not fetch)."""
 
     @property
     def valid(self) -> bool:
@@ -150,6 +159,8 @@ class IssuedBadge:
     revoked_at: datetime | None
     revoked_by: str | None
     reason: str | None
+    suspended_at: datetime | None = None
+    """When it was suspended, while it is (None when it is not)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,6 +174,8 @@ class IssuedBadge:
             "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat(),
             "revoked_by": self.revoked_by,
             "reason": self.reason,
+            "suspended": self.suspended_at is not None,
+            "suspended_at": None if self.suspended_at is None else self.suspended_at.isoformat(),
         }
 
 
@@ -170,7 +183,7 @@ class BadgeService:
     def __init__(self, context: ServiceContext, signer: BadgeSigner | None) -> None:
         self.context = context
         self.signer = signer
-        self._signed_lists: dict[int, tuple[frozenset[int], str]] = {}
+        self._signed_lists: dict[tuple[str, int], tuple[frozenset[int], str]] = {}
         """Each list's revoked bits last published and its signed list: signing (RSA)
         costs milliseconds and the lists are open to anyone, so a list is signed again
         only when one of its bits changes."""
@@ -206,18 +219,22 @@ class BadgeService:
         )
         index = self._status_index(credential["id"], learner_id, framework_id, competency_id, by)
         number, bit = list_place(index)
-        credential["credentialStatus"] = status_entry(signer.status_list_url(number), bit)
+        credential["credentialStatus"] = [
+            status_entry(signer.status_list_url(number, purpose), bit, purpose)
+            for purpose in (REVOCATION, SUSPENSION)
+        ]
         return {"credential": credential, "jwt": vc_jwt.sign(jwt_claims(credential), signer.key)}
 
     def badges(self, learner_id: str) -> list[IssuedBadge]:
         """Every badge issued to the learner, revoked ones included, oldest first."""
         with self.context.sessions() as session:
-            rows = session.scalars(
-                select(BadgeRow)
+            rows = session.execute(
+                select(BadgeRow, BadgeStatusRow.suspended_at)
+                .join(BadgeStatusRow, BadgeStatusRow.status_index == BadgeRow.status_index)
                 .where(BadgeRow.learner_id == learner_id)
                 .order_by(BadgeRow.issued_at, BadgeRow.status_index)
             ).all()
-            return [_issued(r) for r in rows]
+            return [_issued(row, suspended_at) for row, suspended_at in rows]
 
     def revoke(
         self, learner_id: str, framework_id: str, competency_id: str, *, reason: str, by: str
@@ -250,34 +267,95 @@ class BadgeService:
             )
             return [_issued(r) for r in rows]
 
-    def status_list(self, number: int = 1) -> str:
-        """Revocation list ``number`` as a ``BitstringStatusListCredential`` in VC-JWT,
-        signed when its bits last changed (its ``validFrom``). List 1 is always there; a
-        later one once a badge has a bit in it (else :class:`NotFoundError`)."""
+    def suspend(
+        self, learner_id: str, framework_id: str, competency_id: str, *, reason: str, by: str
+    ) -> list[IssuedBadge]:
+        """Suspend the learner's badge for the competency (every version: they share one
+        bit) until :meth:`reinstate`: its bit in the suspension list is set.
+        :class:`NotFoundError` when no badge of it is in force, :class:`ConflictError`
+        when it is suspended already. Audited with the reason."""
+        if not reason.strip():
+            raise ValidationError("reason", "must not be empty: say why the badge is suspended")
+        return self._set_suspension(
+            learner_id, framework_id, competency_id, suspend=True, reason=reason, by=by
+        )
+
+    def reinstate(
+        self, learner_id: str, framework_id: str, competency_id: str, *, by: str
+    ) -> list[IssuedBadge]:
+        """Undo a suspension: the badge's bit in the suspension list is cleared.
+        :class:`ConflictError` when it is not suspended. Audited."""
+        return self._set_suspension(
+            learner_id, framework_id, competency_id, suspend=False, reason=None, by=by
+        )
+
+    def _set_suspension(
+        self,
+        learner_id: str,
+        framework_id: str,
+        competency_id: str,
+        *,
+        suspend: bool,
+        reason: str | None,
+        by: str,
+    ) -> list[IssuedBadge]:
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            rows = session.scalars(
+                select(BadgeRow).where(*_in_force(learner_id, framework_id, competency_id))
+            ).all()
+            if not rows:
+                raise NotFoundError(
+                    "badge in force", f"{learner_id}/{framework_id}/{competency_id}"
+                )
+            bits = [session.get(BadgeStatusRow, r.status_index, with_for_update=True) for r in rows]
+            if all((b is not None and b.suspended_at is not None) == suspend for b in bits):
+                state = "suspended already" if suspend else "not suspended"
+                raise ConflictError("competency_id", competency_id, f"the badge is {state}")
+            for bit in bits:
+                if bit is not None:
+                    bit.suspended_at = now if suspend else None
+            PeopleRepository(session).audit(
+                at=now,
+                actor=by,
+                action="suspend_badge" if suspend else "reinstate_badge",
+                target=learner_id,
+                framework_id=framework_id,
+                competency_id=competency_id,
+                status_index=[r.status_index for r in rows],
+                **({} if reason is None else {"reason": reason}),
+            )
+            return [_issued(r, now if suspend else None) for r in rows]
+
+    def status_list(self, number: int = 1, purpose: str = REVOCATION) -> str:
+        """Revocation (or suspension) list ``number`` as a
+        ``BitstringStatusListCredential`` in VC-JWT, signed when its bits last changed
+        (its ``validFrom``). List 1 is always there; a later one once a badge has a bit
+        in it (else :class:`NotFoundError`)."""
         signer = self._signer()
         first = (number - 1) * LIST_SIZE
         bits = BadgeStatusRow.status_index
+        set_at = BadgeStatusRow.revoked_at if purpose == REVOCATION else BadgeStatusRow.suspended_at
         with self.context.sessions() as session:
             in_list = (bits >= first, bits < first + LIST_SIZE)
             if number != 1 and session.scalar(select(bits).where(*in_list).limit(1)) is None:
                 raise NotFoundError("status list", str(number))
-            revoked = frozenset(
+            set_bits = frozenset(
                 i - first
-                for i in session.scalars(
-                    select(bits).where(*in_list, BadgeStatusRow.revoked_at.is_not(None))
-                )
+                for i in session.scalars(select(bits).where(*in_list, set_at.is_not(None)))
             )
-        signed = self._signed_lists.get(number)
-        if signed is not None and signed[0] == revoked:
+        signed = self._signed_lists.get((purpose, number))
+        if signed is not None and signed[0] == set_bits:
             return signed[1]
         credential = status_list_credential(
             issuer_id=signer.issuer.id,
-            list_url=signer.status_list_url(number),
-            encoded=encode_bits(revoked),
+            list_url=signer.status_list_url(number, purpose),
+            encoded=encode_bits(set_bits),
             valid_from=self.context.clock(),
+            purpose=purpose,
         )
         token = vc_jwt.sign(jwt_claims(credential), signer.key)
-        self._signed_lists[number] = (revoked, token)
+        self._signed_lists[(purpose, number)] = (set_bits, token)
         return token
 
     def verify(self, token: str, *, now: datetime | None = None) -> Verification:
@@ -294,18 +372,28 @@ class BadgeService:
         status = self._status_of(credential.get("credentialStatus"), problems)
         return Verification(problems, credential, ours, status)
 
-    def _status_of(self, entry: Any, problems: list[str]) -> str:
-        if entry is None:
+    def _status_of(self, entries: Any, problems: list[str]) -> str:
+        """The badge's status from each of its ``credentialStatus`` entries: revoked if
+        any says so, else suspended, else active if one of this server's lists was
+        checked."""
+        if entries is None:
             return "none"
-        if isinstance(entry, list):  # the data model allows several; revocation decides
-            entry = next((e for e in entry if isinstance(e, dict)), {})
+        found = {
+            self._entry_status(e, problems)
+            for e in (entries if isinstance(entries, list) else [entries])
+        }
+        order = ("revoked", "suspended", "active", "unchecked")
+        return next((s for s in order if s in found), "unchecked")
+
+    def _entry_status(self, entry: Any, problems: list[str]) -> str:
         if not isinstance(entry, dict) or entry.get("type") != ENTRY_TYPE:
             problems.append("credentialStatus: not a BitstringStatusListEntry")
             return "unchecked"
+        purpose = entry.get("statusPurpose", REVOCATION)
         number = (
             None
-            if self.signer is None
-            else self.signer.list_number(entry.get("statusListCredential"))
+            if self.signer is None or purpose not in (REVOCATION, SUSPENSION)
+            else self.signer.list_number(entry.get("statusListCredential"), purpose)
         )
         if number is None:
             return "unchecked"
@@ -318,9 +406,13 @@ class BadgeService:
         if bit is None:
             problems.append("credentialStatus: this server issued no badge with that bit")
             return "unchecked"
-        if bit.revoked_at is not None:
+        if purpose == REVOCATION and bit.revoked_at is not None:
             problems.append(f"credentialStatus: revoked on {bit.revoked_at.date().isoformat()}")
             return "revoked"
+        if purpose == SUSPENSION and bit.suspended_at is not None:
+            since = bit.suspended_at.date().isoformat()
+            problems.append(f"credentialStatus: suspended since {since}")
+            return "suspended"
         return "active"
 
     def _status_index(
@@ -395,7 +487,7 @@ def _free_bit(session: Session) -> int:
             return index
 
 
-def _issued(row: BadgeRow) -> IssuedBadge:
+def _issued(row: BadgeRow, suspended_at: datetime | None = None) -> IssuedBadge:
     return IssuedBadge(
         row.credential_id,
         row.learner_id,
@@ -407,4 +499,5 @@ def _issued(row: BadgeRow) -> IssuedBadge:
         row.revoked_at,
         row.revoked_by,
         row.reason,
+        suspended_at,
     )

@@ -763,15 +763,17 @@ class PlacementRow(Base):
 
 
 class BadgeStatusRow(Base):
-    """One bit of the badges' revocation list, held from a badge's first issue on: set
-    (``revoked_at``) when the badge is revoked. Says nothing about the learner, so it
-    outlives an erasure: a revoked badge stays revoked, and no later badge reuses the bit
-    of one its learner still holds."""
+    """One bit of the badges' revocation and suspension lists, held from a badge's first
+    issue on: set (``revoked_at``) when the badge is revoked, and (``suspended_at``)
+    while it is suspended. Says nothing about the learner, so it outlives an erasure: a
+    revoked badge stays revoked, and no later badge reuses the bit of one its learner
+    still holds."""
 
     __tablename__ = "badge_statuses"
 
     status_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class BadgeRow(Base):

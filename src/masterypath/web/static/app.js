@@ -228,13 +228,14 @@ async function learnerPage() {
     el("section", { "aria-labelledby": "badges-h" }, el("h3", { id: "badges-h", text: "Badges" }), myBadges));
   const titles = Object.fromEntries(map.nodes.map((n) => [n.id, n.title]));
 
-  // every badge issued to the learner, a revoked one with when and why
+  // every badge issued to the learner, a revoked one with when and why, a suspended one since when
   async function showBadges() {
     try {
       const issued = await api(`/api/v1/learners/${encodeURIComponent(learner)}/badges`);
       const day = (iso) => iso.slice(0, 10);
       const items = issued.map((b) => el("li", { text: `${titles[b.competency_id] || b.competency_id}: issued ${day(b.issued_at)}, `
-        + (b.revoked ? `revoked ${day(b.revoked_at)} (${b.reason})` : "in force") }));
+        + (b.revoked ? `revoked ${day(b.revoked_at)} (${b.reason})`
+          : b.suspended ? `suspended since ${day(b.suspended_at)} (under review)` : "in force") }));
       myBadges.replaceChildren(items.length ? el("ul", {}, ...items)
         : el("p", { class: "muted", text: "None yet: a mastered competency offers one (choose it on the map)." }));
     } catch (error) { fail("my-badges", error); }
@@ -524,7 +525,8 @@ async function educatorPage() {
           } catch (error) { fail("sh-out", error); }
         });
         return el("tr", {}, cell(b.competency_id), cell(when(b.issued_at)),
-          cell(b.revoked ? `revoked ${when(b.revoked_at)}: ${b.reason}` : "in force"), el("td", {}, b.revoked ? "" : revoke));
+          cell(b.revoked ? `revoked ${when(b.revoked_at)}: ${b.reason}`
+            : b.suspended ? `suspended since ${when(b.suspended_at)}` : "in force"), el("td", {}, b.revoked ? "" : revoke));
       });
       const none = (what) => [el("tr", {}, el("td", { colspan: "4", class: "muted", text: what }))];
       shLists.replaceChildren(
