@@ -274,11 +274,11 @@ def test_signed_statements_are_checked_and_a_malformed_signature_is_refused(
     got = client.get(
         "/xapi/statements", params={"statementId": s["id"], "attachments": "true"}, headers=V
     )
-    token = next(
+    sent_back = next(
         iter(read_transmission(got.content, got.headers["content-type"]).attachments.values())
     )
     assert (
-        jwt.PyJWS().decode(token.content, key.public_key(), algorithms=["RS256"])
+        jwt.PyJWS().decode(sent_back.content, key.public_key(), algorithms=["RS256"])
         == json.dumps(s).encode()
     )
 
