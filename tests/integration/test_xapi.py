@@ -876,6 +876,16 @@ def test_get_filters_by_verb_activity_and_registration_and_follows_statement_ref
     assert found(registration=registration, verb=completed["id"]) == []
     agent = {"account": {"homePage": "https://lms.example", "name": "stu-1"}}
     assert found(agent=json.dumps(agent), activity=join["id"]) == [ids[3]]
+    # the rule applies however long the chain: a reply to a comment on statement 4
+    commented = {"id": "http://adlnet.gov/expapi/verbs/commented"}
+    comment = statement(5, verb=commented, object={"objectType": "StatementRef", "id": ids[3]})
+    reply = statement(6, verb=commented, object={"objectType": "StatementRef", "id": comment["id"]})
+    for s in (comment, reply):
+        s.pop("result")
+        assert client.post("/xapi/statements", json=s, headers=V).status_code == 200
+    assert found(registration=registration) == [reply["id"], comment["id"], ids[3], ids[0]]
+    assert found(activity=join["id"], verb=answered) == [reply["id"], comment["id"], ids[3]]
+    assert found(verb=commented["id"]) == [reply["id"], comment["id"]]
 
 
 def test_every_valid_statement_is_stored_and_only_answers_about_items_are_evidence(

@@ -303,8 +303,8 @@ def xapi_router(
         authority, instructor, team or a SubStatement's agents), ``verb``,
         ``activity`` (the object's id; with ``related_activities=true`` also a context
         activity's, or a SubStatement's) and ``registration`` if given (a statement whose
-        object is a StatementRef also meets the last three when the statement it targets
-        does, and ``agent`` when any statement up its chain of references does), newest
+        object is a StatementRef also meets these filters when the statement it targets
+        does, however long the chain of references), newest
         first unless ``ascending``, at most ``limit``; ``more`` is the URL of the next
         page (empty on the last); a statement that a voiding statement voids
         is left out, and ``statementId`` does not find it: ``voidedStatementId`` does.

@@ -844,18 +844,10 @@ class XapiService:
         if query.filters_content():
             # xAPI 2.1.3: a statement whose object is a StatementRef meets a filter when the
             # statement it targets does (a voiding statement, a comment on an answer)
-            target = aliased(XapiStatementRow)
-            refers = row.statement[("object", "objectType")].as_string() == "StatementRef"
-            targeted = (
-                select(target.id)
-                .where(target.id == row.statement[("object", "id")].as_string())
-                .where(*query.content_conditions(target, postgresql=postgresql))
-                .exists()
-            )
             select_page = select_page.where(
                 or_(
                     and_(*query.content_conditions(row, postgresql=postgresql)),
-                    and_(refers, targeted),
+                    row.id.in_(_referring_to(query, postgresql=postgresql)),
                 )
             )
         if query.since is not None:
@@ -987,6 +979,24 @@ def _of_agent(learner_id: str) -> Select[tuple[str]]:
     found = select(direct.c.id).cte("found", recursive=True)
     referring = aliased(XapiStatementRow)
     found = found.union(select(referring.id).join(found, referring.refers == found.c.id))
+    return select(found.c.id)
+
+
+def _referring_to(query: StatementQuery, *, postgresql: bool) -> Select[tuple[str]]:
+    """The ids of the statements that refer, by a StatementRef, to a statement meeting
+    ``query``'s content filters, however long the chain (xAPI 2.1.3): those whose target
+    meets them, then those that refer to one of these, and so on. Read by the ``refers``
+    index: only statements that refer to another take part."""
+    referring = aliased(XapiStatementRow)
+    target = aliased(XapiStatementRow)
+    found = (
+        select(referring.id)
+        .join(target, target.id == referring.refers)
+        .where(*query.content_conditions(target, postgresql=postgresql))
+        .cte("referring", recursive=True)
+    )
+    further = aliased(XapiStatementRow)
+    found = found.union(select(further.id).join(found, further.refers == found.c.id))
     return select(found.c.id)
 
 
