@@ -580,7 +580,9 @@ def test_statements_are_answered_exact_as_ids_or_canonical_in_the_language_asked
         return dict(single.json())
 
     exact = one("exact")
-    assert {k: v for k, v in exact.items() if k not in ("stored", "authority")} == sent
+    assert {k: v for k, v in exact.items() if k not in ("stored", "authority")} == sent | {
+        "version": "1.0.0"  # what the LRS sets (xAPI 2.4.10)
+    }
     ids = one("ids")
     assert ids["actor"] == account("ana")  # the name goes, the account stays
     assert ids["verb"] == {"id": sent["verb"]["id"]}
@@ -1151,3 +1153,49 @@ def test_the_agent_filter_follows_statement_refs_to_its_statements_however_long_
     assert client.post("/xapi/statements", json=void, headers=V).status_code == 200
     kim = client.get("/xapi/statements", params={"agent": json.dumps(account("kim"))}, headers=V)
     assert [s["id"] for s in kim.json()["statements"]] == [void["id"], reply["id"], comment["id"]]
+
+
+def test_a_statement_without_a_version_is_stored_with_its_requests(
+    client: TestClient, database: ServiceContext
+) -> None:
+    """xAPI 2.4.10: one that came without a version is answered with 1.0.0 (2.0.0 if it
+    came in a 2.0 request), one with a version keeps it; the version the LRS sets is no
+    part of the digest (a re-post is still recognised). Migration 0022 gives 1.0.0 to
+    the statements stored before without one."""
+    from alembic import command
+    from sqlalchemy import update
+
+    from masterypath.store.database import alembic_config, upgrade
+    from masterypath.store.tables import XapiStatementRow
+
+    old, plain, newer, kept = (
+        statement(1),
+        statement(2),
+        statement(3),
+        statement(4, version="1.0.1"),
+    )
+    assert client.post("/xapi/statements", json=[old, plain, kept], headers=V).status_code == 200
+    v2 = {"X-Experience-API-Version": "2.0.0"}
+    assert client.post("/xapi/statements", json=newer, headers=v2).status_code == 200
+
+    def version(s: dict[str, Any]) -> str:
+        got = client.get("/xapi/statements", params={"statementId": s["id"]}, headers=V)
+        return str(got.json()["version"])
+
+    assert [version(s) for s in (plain, newer, kept)] == ["1.0.0", "2.0.0", "1.0.1"]
+    for s, headers in ((plain, v2), (newer, V)):  # a re-post in the other version: no conflict
+        assert client.post("/xapi/statements", json=s, headers=headers).status_code == 200
+    # one stored before this release, without a version
+    command.downgrade(alembic_config(database.engine), "0021")
+    with database.sessions.begin() as session:
+        stored = {k: v for k, v in old.items() if k != "version"} | {
+            "stored": "2026-11-02T10:00:00+00:00"
+        }
+        session.execute(
+            update(XapiStatementRow)
+            .where(XapiStatementRow.id == old["id"])
+            .values(statement=stored)
+        )
+    upgrade(database.engine)
+    assert version(old) == "1.0.0"
+    assert client.post("/xapi/statements", json=old, headers=V).status_code == 200

@@ -47,6 +47,7 @@ from masterypath.services.xapi import (
     XapiService,
     check_version,
     is_voiding,
+    statement_version,
 )
 from masterypath.services.xapi_profiles import XapiProfileService
 from masterypath.services.xapi_state import XapiStateService
@@ -118,7 +119,10 @@ async def _store(
         return await _void(xapi, guard, principal, request, statements)
     await guard.check_async(principal, Action.WRITE_XAPI, xapi.learners_of(statements))
     ids, _ = await xapi.record_async(
-        statements, authority=authority(principal, request), attachments=attachments
+        statements,
+        authority=authority(principal, request),
+        attachments=attachments,
+        version=_version(request),
     )
     return ids
 
@@ -138,8 +142,19 @@ async def _void(
     learners = await asyncio.to_thread(xapi.voided_learners, statements)
     await guard.check_async(principal, Action.WRITE_XAPI, learners)
     return await asyncio.to_thread(
-        lambda: xapi.void(statements, authority=authority(principal, request), by=principal.subject)
+        lambda: xapi.void(
+            statements,
+            authority=authority(principal, request),
+            by=principal.subject,
+            version=_version(request),
+        )
     )
+
+
+def _version(request: Request) -> str:
+    """The ``version`` a statement without one is stored with, by the request's version
+    header (checked before)."""
+    return statement_version(request.headers.get("x-experience-api-version", ""))
 
 
 def authority(principal: Principal, request: Request) -> dict[str, Any]:

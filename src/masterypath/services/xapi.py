@@ -458,15 +458,17 @@ class XapiService:
         *,
         authority: Mapping[str, Any] | None = None,
         attachments: Mapping[str, AttachmentData] | None = None,
+        version: str | None = None,
     ) -> tuple[list[str], list[RecordResult]]:
         """Store statements and their evidence in one transaction (all or nothing); with a
         group committer, concurrent posts (single statements or lists) share transactions
         as evidence batches do. ``authority`` (an Agent: who sent them) replaces theirs
-        in what is stored (xAPI 2.4.9); a re-post keeps the first. ``attachments``: the
-        bytes that came with them, by SHA-2 (:func:`attachments_held` says which
-        batches it refuses); stored with the statements that carry them."""
+        in what is stored (xAPI 2.4.9), and ``version`` is set where they have none
+        (2.4.10); a re-post keeps the first. ``attachments``: the bytes that came with
+        them, by SHA-2 (:func:`attachments_held` says which batches it refuses); stored
+        with the statements that carry them."""
         items = self._known_items(statements)
-        ids, evidence, store = self._prepare(statements, items, authority, attachments)
+        ids, evidence, store = self._prepare(statements, items, authority, attachments, version)
         with _statement_conflicts():
             if self.committer is not None:
                 return ids, self.committer.record_many(evidence, also=store)
@@ -478,6 +480,7 @@ class XapiService:
         *,
         authority: Mapping[str, Any] | None = None,
         attachments: Mapping[str, AttachmentData] | None = None,
+        version: str | None = None,
     ) -> tuple[list[str], list[RecordResult]]:
         """:meth:`record` for an event loop: the commit is awaited without holding a
         thread. A single statement is checked on the loop unless the item map must be
@@ -486,7 +489,9 @@ class XapiService:
         would stall every other request on the loop)."""
         if self.committer is None:
             return await asyncio.to_thread(
-                lambda: self.record(statements, authority=authority, attachments=attachments)
+                lambda: self.record(
+                    statements, authority=authority, attachments=attachments, version=version
+                )
             )
         items = self._items(cached_only=True)
         if (
@@ -495,11 +500,11 @@ class XapiService:
             and items is not None
             and not self._unknown_activity(statements, items)
         ):
-            ids, evidence, store = self._prepare(statements, items, authority)
+            ids, evidence, store = self._prepare(statements, items, authority, version=version)
         else:
             ids, evidence, store = await asyncio.to_thread(
                 lambda: self._prepare(
-                    statements, self._known_items(statements), authority, attachments
+                    statements, self._known_items(statements), authority, attachments, version
                 )
             )
         with _statement_conflicts():
@@ -530,6 +535,7 @@ class XapiService:
         items: Mapping[str, tuple[str, ...]],
         authority: Mapping[str, Any] | None = None,
         attachments: Mapping[str, AttachmentData] | None = None,
+        version: str | None = None,
     ) -> tuple[list[str], list[Evidence], StatementWrites]:
         if not statements:
             raise InvalidInputError("xAPI statements", [Problem("body", "(root)", "no statements")])
@@ -551,7 +557,7 @@ class XapiService:
             [
                 StatementRow(
                     statement_id,
-                    statement if authority is None else {**statement, "authority": authority},
+                    as_stored(statement, authority, version),
                     learner,
                     evidence,
                     statement_digest(statement),  # without authority: the content the sender chose
@@ -624,7 +630,12 @@ class XapiService:
         return sorted({learner for t in targets.values() for learner in _learners_of(t)})
 
     def void(
-        self, statements: Sequence[Any], *, authority: Mapping[str, Any] | None, by: str
+        self,
+        statements: Sequence[Any],
+        *,
+        authority: Mapping[str, Any] | None,
+        by: str,
+        version: str | None = None,
     ) -> list[str]:
         """Store voiding statements and void the evidence of the statements they name, in
         one transaction (all or nothing): the learners' states are rebuilt without it
@@ -648,8 +659,7 @@ class XapiService:
                         )
                     continue
                 target = targets[statement_id]
-                if authority is not None:
-                    statement["authority"] = dict(authority)
+                statement = as_stored(statement, authority, version)
                 session.add(
                     XapiStatementRow(
                         id=statement_id,
@@ -1052,6 +1062,36 @@ def _outcome(statement: Mapping[str, Any]) -> BinaryOutcome | ScoreOutcome | Non
 def _for_ralph(statement: Mapping[str, Any]) -> dict[str, Any]:
     """The statement as ralph's 1.0.3 model checks it: a 2.0 ``version`` left out."""
     return {k: v for k, v in statement.items() if not (k == "version" and str(v).startswith("2."))}
+
+
+def as_stored(
+    statement: Mapping[str, Any], authority: Mapping[str, Any] | None, version: str | None
+) -> dict[str, Any]:
+    """A statement as stored: with the ``authority`` the LRS records (xAPI 2.4.9) and,
+    where it has none, the ``version`` of the request it came in (2.4.10). Neither is
+    part of its digest: they are the LRS's, not the sender's.
+
+    >>> as_stored({"id": "a", "version": "1.0.3"}, None, "1.0.0")
+    {'id': 'a', 'version': '1.0.3'}
+    >>> as_stored({"id": "a"}, {"name": "lms"}, "2.0.0")
+    {'id': 'a', 'authority': {'name': 'lms'}, 'version': '2.0.0'}
+    """
+    out = dict(statement)
+    if authority is not None:
+        out["authority"] = dict(authority)
+    if version is not None and "version" not in out:
+        out["version"] = version
+    return out
+
+
+def statement_version(header: str) -> str:
+    """The ``version`` a statement without one gets (xAPI 2.4.10): ``1.0.0`` in a 1.0.x
+    request, ``2.0.0`` in a 2.0.x one.
+
+    >>> statement_version("1.0.3"), statement_version("2.0.0")
+    ('1.0.0', '2.0.0')
+    """
+    return "2.0.0" if header.startswith("2.") else "1.0.0"
 
 
 def refers_to(statement: Mapping[str, Any]) -> str | None:
