@@ -412,7 +412,9 @@ def test_educator_filters_the_grid_and_overrides_with_a_reason(page: Any, site: 
     assert page.locator("svg.map g.node").count() == 19
 
 
-def test_an_educator_shares_a_map_stops_the_link_and_revokes_a_badge(page: Any, site: Site) -> None:
+def test_an_educator_shares_a_map_stops_the_link_and_suspends_and_revokes_a_badge(
+    page: Any, site: Site
+) -> None:
     framework = FrameworkService(site.context).summaries()[0].id
     mastery = MasteryService(site.context)
     learner, competency = next(
@@ -448,6 +450,16 @@ def test_an_educator_shares_a_map_stops_the_link_and_revokes_a_badge(page: Any, 
     with pytest.raises(AuthenticationError, match="revoked"):
         site.accounts.authenticate(token)
     badges = page.locator("#sh-lists table").nth(1)
+    # suspended while under review, then reinstated
+    badges.get_by_label(f"Why suspend {competency}").fill("Portfolio under review")
+    badges.get_by_role("button", name="Suspend").click()
+    badges.get_by_role("button", name=f"Reinstate {competency}").wait_for()
+    assert "suspended since" in badges.inner_text()
+    assert "suspended" in page.locator("#live").text_content()
+    check_accessibility(page, "educator badge suspended")
+    badges.get_by_role("button", name=f"Reinstate {competency}").click()
+    badges.get_by_label(f"Why suspend {competency}").wait_for()
+    assert "in force" in badges.inner_text()
     badges.get_by_label(f"Why revoke {competency}").fill("Work found to be copied")
     badges.get_by_role("button", name="Revoke").click()
     badges.get_by_text("Work found to be copied").wait_for()

@@ -512,21 +512,31 @@ async function educatorPage() {
           say(`Link ${l.id} stopped.`);
         } }))));
       const badgeRows = badges.map((b) => {
-        const id = `revoke-${b.status_index}`;
-        const reason = el("input", { id, required: "required" });
-        const revoke = el("form", { class: "inline" }, el("label", { for: id, text: `Why revoke ${b.competency_id}` }), reason,
-          el("button", { type: "submit", text: "Revoke" }));
-        revoke.addEventListener("submit", async (event) => {
-          event.preventDefault();
+        const badge = `${base}/badges/${encodeURIComponent(b.framework_id)}/${encodeURIComponent(b.competency_id)}`;
+        // POST badge/<what> (with a body, if any); then the lists redrawn and what was done said
+        const act = async (what, json, done) => {
           try {
-            await api(`${base}/badges/${encodeURIComponent(b.framework_id)}/${encodeURIComponent(b.competency_id)}/revoke`, { method: "POST", json: { reason: reason.value } });
+            await api(`${badge}/${what}`, json === undefined ? { method: "POST" } : { method: "POST", json });
             await showShared(learner);
-            say(`Badge for ${b.competency_id} revoked.`);
+            say(`Badge for ${b.competency_id} ${done}.`);
           } catch (error) { fail("sh-out", error); }
-        });
+        };
+        // a form that asks why, then acts: revoke, suspend
+        const withReason = (what, button, done) => {
+          const id = `${what}-${b.status_index}`;
+          const reason = el("input", { id, required: "required" });
+          const form = el("form", { class: "inline" }, el("label", { for: id, text: `Why ${what} ${b.competency_id}` }), reason,
+            el("button", { type: "submit", text: button }));
+          form.addEventListener("submit", (event) => { event.preventDefault(); act(what, { reason: reason.value }, done); });
+          return form;
+        };
+        const reinstate = el("button", { type: "button", text: "Reinstate", "aria-label": `Reinstate ${b.competency_id}`,
+          onclick: () => act("reinstate", undefined, "reinstated") });
+        const actions = b.revoked ? [] : [withReason("revoke", "Revoke", "revoked"),
+          b.suspended ? reinstate : withReason("suspend", "Suspend", "suspended")];
         return el("tr", {}, cell(b.competency_id), cell(when(b.issued_at)),
           cell(b.revoked ? `revoked ${when(b.revoked_at)}: ${b.reason}`
-            : b.suspended ? `suspended since ${when(b.suspended_at)}` : "in force"), el("td", {}, b.revoked ? "" : revoke));
+            : b.suspended ? `suspended since ${when(b.suspended_at)}` : "in force"), el("td", {}, ...actions));
       });
       const none = (what) => [el("tr", {}, el("td", { colspan: "4", class: "muted", text: what }))];
       shLists.replaceChildren(
