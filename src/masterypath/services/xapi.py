@@ -542,7 +542,8 @@ class XapiService:
         parsed = self.parse(statements, items)
         sent = attachments or {}
         # as received: a signature signs the statement before its addresses are hashed
-        held = attachments_held(statements, sent)
+        carry = sent or any("attachments" in s for s in statements)
+        held = attachments_held(statements, sent) if carry else [()] * len(statements)
         ids = [p[0] for p in parsed]
         first: dict[str, int] = {}
         for at, statement_id in enumerate(ids):
@@ -569,7 +570,7 @@ class XapiService:
                     parsed, held, strict=True
                 )
             ],
-            _typed(statements, sent),
+            _typed(statements, sent) if sent else {},
         )
         return ids, [p[3] for p in parsed if p[3] is not None], store
 
