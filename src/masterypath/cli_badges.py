@@ -25,6 +25,11 @@ from masterypath.services.frameworks import FrameworkService
 from masterypath.settings import Settings
 
 badges_app = typer.Typer(help="Open Badges 3.0 credentials for mastered competencies.")
+LearnerArgument = Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")]
+CompetencyOption = Annotated[str, typer.Option(help="The badge's competency.")]
+FrameworkOption = Annotated[
+    str | None, typer.Option(help="Framework id (default: the only one stored).")
+]
 
 
 def _service() -> BadgeService:
@@ -49,11 +54,9 @@ def key(
 
 
 def issue(
-    learner: Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")],
+    learner: LearnerArgument,
     competency: Annotated[str, typer.Option(help="The mastered competency.")],
-    framework: Annotated[
-        str | None, typer.Option(help="Framework id (default: the only one stored).")
-    ] = None,
+    framework: FrameworkOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Sign the learner's badge for a competency they have mastered; prints the compact
@@ -91,7 +94,7 @@ def verify(
 
 
 def list_badges(
-    learner: Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")],
+    learner: LearnerArgument,
     as_json: JsonOption = False,
 ) -> None:
     """The badges issued to the learner, revoked ones included."""
@@ -108,62 +111,53 @@ def list_badges(
     out.print(table)
 
 
+def _change(
+    change: str, learner: str, competency: str, framework: str | None, as_json: bool, **how: str
+) -> None:
+    """Revoke, suspend or reinstate the learner's badge for a competency (``change`` is
+    the :class:`BadgeService` method), then say so or print the badges as JSON."""
+    service = _service()
+    framework = framework or only_framework(FrameworkService(service.context))
+    changed = getattr(service, change)(learner, framework, competency, by=CLI_ACTOR, **how)
+    if as_json:
+        print_json([b.to_dict() for b in changed])
+    else:
+        done = {"revoke": "revoked", "suspend": "suspended", "reinstate": "reinstated"}[change]
+        out.print(f"{done} the badge of {learner} for {competency} ({framework})")
+
+
 def revoke(
-    learner: Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")],
-    competency: Annotated[str, typer.Option(help="The badge's competency.")],
+    learner: LearnerArgument,
+    competency: CompetencyOption,
     reason: Annotated[str, typer.Option(help="Why (kept with the badge and audited).")],
-    framework: Annotated[
-        str | None, typer.Option(help="Framework id (default: the only one stored).")
-    ] = None,
+    framework: FrameworkOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Revoke the learner's badge for a competency: every copy they shared then checks as
     revoked against this server's revocation list."""
-    service = _service()
-    framework = framework or only_framework(FrameworkService(service.context))
-    revoked = service.revoke(learner, framework, competency, reason=reason, by=CLI_ACTOR)
-    if as_json:
-        print_json([b.to_dict() for b in revoked])
-    else:
-        out.print(f"revoked the badge of {learner} for {competency} ({framework})")
+    _change("revoke", learner, competency, framework, as_json, reason=reason)
 
 
 def suspend(
-    learner: Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")],
-    competency: Annotated[str, typer.Option(help="The badge's competency.")],
+    learner: LearnerArgument,
+    competency: CompetencyOption,
     reason: Annotated[str, typer.Option(help="Why (audited), e.g. a review under way.")],
-    framework: Annotated[
-        str | None, typer.Option(help="Framework id (default: the only one stored).")
-    ] = None,
+    framework: FrameworkOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Suspend the learner's badge for a competency until it is reinstated: copies they
     shared check as suspended against this server's suspension list."""
-    service = _service()
-    framework = framework or only_framework(FrameworkService(service.context))
-    suspended = service.suspend(learner, framework, competency, reason=reason, by=CLI_ACTOR)
-    if as_json:
-        print_json([b.to_dict() for b in suspended])
-    else:
-        out.print(f"suspended the badge of {learner} for {competency} ({framework})")
+    _change("suspend", learner, competency, framework, as_json, reason=reason)
 
 
 def reinstate(
-    learner: Annotated[str, typer.Argument(help="The learner's (pseudonymous) id.")],
-    competency: Annotated[str, typer.Option(help="The badge's competency.")],
-    framework: Annotated[
-        str | None, typer.Option(help="Framework id (default: the only one stored).")
-    ] = None,
+    learner: LearnerArgument,
+    competency: CompetencyOption,
+    framework: FrameworkOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Reinstate the learner's suspended badge for a competency."""
-    service = _service()
-    framework = framework or only_framework(FrameworkService(service.context))
-    reinstated = service.reinstate(learner, framework, competency, by=CLI_ACTOR)
-    if as_json:
-        print_json([b.to_dict() for b in reinstated])
-    else:
-        out.print(f"reinstated the badge of {learner} for {competency} ({framework})")
+    _change("reinstate", learner, competency, framework, as_json)
 
 
 def register(parent: typer.Typer) -> None:

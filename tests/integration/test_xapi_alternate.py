@@ -151,3 +151,15 @@ def test_an_alternate_request_is_checked_as_the_request_it_stands_for(
     # nothing was stored by any of them
     listed = alternate(client, "/xapi/statements", "GET", headers)
     assert listed.json()["statements"] == []
+
+
+def test_an_alternate_request_over_the_body_limit_is_a_413(database: ServiceContext) -> None:
+    from masterypath.settings import Settings
+
+    client, _ = api_app(database, Settings(embeddings=False, max_body_bytes=200))
+    form = {"X-Experience-API-Version": "1.0.3", "content": json.dumps(statement(1))}
+    response = alternate(client, "/xapi/statements", "POST", form)
+    assert response.status_code == 413, response.text
+    assert response.headers["x-experience-api-version"] == "1.0.3"
+    small = alternate(client, "/xapi/statements", "GET", {"X-Experience-API-Version": "1.0.3"})
+    assert small.status_code == 401  # under the limit: read, then refused for no credentials

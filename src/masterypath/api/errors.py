@@ -196,21 +196,13 @@ class InputGuard:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        seen = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client left before its body was complete: nothing to act on
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        read = await read_body(receive, self.max_bytes)
+        if read is None:
+            return  # the client left before its body was complete: nothing to act on
+        body, too_large = read
+        if too_large:
+            await self._too_large(scope, receive, send)
+            return
         problem = refused_in_request(scope, headers.get(b"content-type", b""), body)
         if problem is not None:
             await JSONResponse(
@@ -319,6 +311,25 @@ def _is_json(content_type: bytes, *, missing: bool) -> bool:
 
 def _holds_nul(value: object) -> bool:
     return isinstance(value, str) and "\x00" in value
+
+
+async def read_body(receive: Receive, max_bytes: int) -> tuple[bytes, bool] | None:
+    """A request's body read whole, and whether it ran past ``max_bytes`` (reading stops
+    there, with what was read so far); None when the client left before it was
+    complete."""
+    chunks: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > max_bytes:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), False
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

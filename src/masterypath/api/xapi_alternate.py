@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from masterypath.api.errors import XAPI_PREFIX, ErrorOut, ProblemOut, replay
+from masterypath.api.errors import XAPI_PREFIX, ErrorOut, ProblemOut, read_body, replay
 from masterypath.errors import ValidationError
 
 METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
@@ -104,24 +104,16 @@ class AlternateSyntax:
         if not _is_alternate(scope):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        seen = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunks.append(message.get("body", b""))
-            seen += len(chunks[-1])
-            if seen > self.max_bytes:
-                error = ErrorOut(
-                    error="too_large", message=f"request body over {self.max_bytes} bytes"
-                )
-                await _answer(error, 413, scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
+        read = await read_body(receive, self.max_bytes)
+        if read is None:
+            return  # the client left before its body was complete
+        body, too_large = read
+        if too_large:
+            error = ErrorOut(error="too_large", message=f"request body over {self.max_bytes} bytes")
+            await _answer(error, 413, scope, receive, send)
+            return
         try:
-            new_scope, content = rewritten(scope, b"".join(chunks))
+            new_scope, content = rewritten(scope, body)
         except ValidationError as exc:
             problem = ProblemOut(location="alternate request", field=exc.field, reason=exc.reason)
             error = ErrorOut(error=exc.code, message=str(exc), problems=[problem])

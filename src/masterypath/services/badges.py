@@ -245,13 +245,7 @@ class BadgeService:
             raise ValidationError("reason", "must not be empty: say why the badge is revoked")
         now = self.context.clock()
         with self.context.sessions.begin() as session:
-            rows = session.scalars(
-                select(BadgeRow).where(*_in_force(learner_id, framework_id, competency_id))
-            ).all()
-            if not rows:
-                raise NotFoundError(
-                    "badge in force", f"{learner_id}/{framework_id}/{competency_id}"
-                )
+            rows = _badges_in_force(session, learner_id, framework_id, competency_id)
             for row in rows:
                 row.revoked_at, row.revoked_by, row.reason = now, by, reason
                 session.merge(BadgeStatusRow(status_index=row.status_index, revoked_at=now))
@@ -301,13 +295,7 @@ class BadgeService:
     ) -> list[IssuedBadge]:
         now = self.context.clock()
         with self.context.sessions.begin() as session:
-            rows = session.scalars(
-                select(BadgeRow).where(*_in_force(learner_id, framework_id, competency_id))
-            ).all()
-            if not rows:
-                raise NotFoundError(
-                    "badge in force", f"{learner_id}/{framework_id}/{competency_id}"
-                )
+            rows = _badges_in_force(session, learner_id, framework_id, competency_id)
             bits = [session.get(BadgeStatusRow, r.status_index, with_for_update=True) for r in rows]
             if all((b is not None and b.suspended_at is not None) == suspend for b in bits):
                 state = "suspended already" if suspend else "not suspended"
@@ -470,6 +458,19 @@ def _in_force(learner_id: str, framework_id: str, competency_id: str) -> list[An
         BadgeRow.competency_id == competency_id,
         BadgeRow.revoked_at.is_(None),
     ]
+
+
+def _badges_in_force(
+    session: Session, learner_id: str, framework_id: str, competency_id: str
+) -> list[BadgeRow]:
+    """The rows of the learner's badge for the competency in force (every version), or
+    :class:`NotFoundError`."""
+    rows = session.scalars(
+        select(BadgeRow).where(*_in_force(learner_id, framework_id, competency_id))
+    ).all()
+    if not rows:
+        raise NotFoundError("badge in force", f"{learner_id}/{framework_id}/{competency_id}")
+    return list(rows)
 
 
 def _free_bit(session: Session) -> int:
