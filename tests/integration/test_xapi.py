@@ -118,6 +118,42 @@ def test_conflicting_repost_is_409_and_stores_nothing(client: TestClient) -> Non
     assert len(client.get("/api/v1/evidence", params={"learner_id": "stu-1"}).json()) == 1
 
 
+def test_a_repost_that_differs_only_where_xapi_allows_is_no_conflict(
+    client: TestClient, database: ServiceContext
+) -> None:
+    """xAPI 2.3.1: a timestamp in another time zone, a verb's display in another
+    language, an activity's definition, a Group's members in another order are the same
+    statement (200, nothing stored again); a different result is a 409."""
+    team = {"objectType": "Group", "member": [account("ana"), account("cy")]}
+    sent = [
+        statement(1),
+        statement(2, actor=team, result={"success": True}),
+    ]
+    assert client.post("/xapi/statements", json=sent, headers=V).status_code == 200
+    again = [
+        statement(
+            1,
+            timestamp="2026-11-02T11:00:00+01:00",
+            verb={"id": sent[0]["verb"]["id"], "display": {"fr-FR": "a répondu"}},
+            object={**sent[0]["object"], "definition": {"name": {"en": "Select"}}},
+        ),
+        statement(2, actor={**team, "member": team["member"][::-1]}, result={"success": True}),
+    ]
+    for s in again:
+        assert client.post("/xapi/statements", json=s, headers=V).status_code == 200, s["id"]
+        kept = client.get("/xapi/statements", params={"statementId": s["id"]}, headers=V)
+        assert kept.json()["timestamp"] == "2026-11-02T10:00:00Z"  # the first, as stored
+    with database.sessions() as session:
+        from sqlalchemy import func, select
+
+        from masterypath.store.tables import EvidenceRow, XapiStatementRow
+
+        assert session.scalar(select(func.count()).select_from(XapiStatementRow)) == 2
+        assert session.scalar(select(func.count()).select_from(EvidenceRow)) == 1
+    changed = statement(1, timestamp="2026-11-02T11:00:00+01:00", result={"success": False})
+    assert client.post("/xapi/statements", json=changed, headers=V).status_code == 409
+
+
 def test_put_stores_under_the_given_id(client: TestClient) -> None:
     s = statement(7)
     del s["id"]

@@ -14,21 +14,19 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from masterypath.interop.xapi_comparison import equivalent
 from masterypath.interop.xapi_pseudonyms import without_addresses
 
 SIGNATURE = "http://adlnet.gov/expapi/attachments/signature"
 """The ``usageType`` of a signature attachment."""
 SIGNATURE_CONTENT_TYPE = "application/octet-stream"
 ALGORITHMS = ("RS256", "RS384", "RS512")
-ASSIGNED_BY_LRS = ("id", "authority", "stored", "timestamp", "version")
-"""Properties an LRS may set (xAPI 2.3.1): compared only when both statements have them."""
 
 
 def signature_problem(statement: Mapping[str, Any], jws: bytes) -> str | None:
@@ -79,58 +77,3 @@ def _certificate_key(chain: Any) -> RSAPublicKey | None:
     except (ValueError, binascii.Error):
         return None
     return key if isinstance(key, RSAPublicKey) else None
-
-
-def equivalent(signed: Mapping[str, Any], received: Mapping[str, Any]) -> bool:
-    """Whether two statements are the same by xAPI's comparison rules (2.3.1): what the
-    LRS may assign (:data:`ASSIGNED_BY_LRS`) is compared only where both have it, and
-    timestamps as instants; attachments, activity definitions and a verb's ``display``
-    are not part of a statement; a Group's members are in no order.
-
-    >>> a = {"actor": {"mbox_sha1sum": "ab"}, "verb": {"id": "v", "display": {"en": "x"}},
-    ...      "object": {"id": "o"}, "timestamp": "2026-12-07T10:00:00Z"}
-    >>> b = {**a, "id": "f0", "verb": {"id": "v"}, "timestamp": "2026-12-07T11:00:00+01:00",
-    ...      "attachments": []}
-    >>> equivalent(a, b), equivalent(a, {**b, "object": {"id": "p"}})
-    (True, False)
-    """
-    left, right = _comparable(signed), _comparable(received)
-    for key in ASSIGNED_BY_LRS:
-        if key not in left or key not in right:
-            left.pop(key, None)
-            right.pop(key, None)
-    return left == right
-
-
-def _comparable(statement: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = _without_definitions(
-        {k: v for k, v in statement.items() if k != "attachments"}
-    )
-    for key in ("timestamp", "stored"):
-        out[key] = _instant(out[key]) if key in out else None
-        if out[key] is None:
-            del out[key]
-    if isinstance(out.get("verb"), dict):
-        out["verb"] = {k: v for k, v in out["verb"].items() if k != "display"}
-    if isinstance(out.get("object"), dict) and out["object"].get("objectType") == "SubStatement":
-        out["object"] = _comparable(out["object"])
-    return out
-
-
-def _without_definitions(value: Any) -> Any:
-    """``value`` without Activity definitions, each Group's members in a fixed order."""
-    if isinstance(value, list):
-        return [_without_definitions(v) for v in value]
-    if not isinstance(value, Mapping):
-        return value
-    out = {k: _without_definitions(v) for k, v in value.items() if k != "definition"}
-    if out.get("objectType") == "Group" and isinstance(out.get("member"), list):
-        out["member"] = sorted(out["member"], key=lambda m: json.dumps(m, sort_keys=True))
-    return out
-
-
-def _instant(value: Any) -> Any:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return value

@@ -60,6 +60,7 @@ from masterypath.errors import (
     Problem,
 )
 from masterypath.interop.xapi_attachments import attachments_held
+from masterypath.interop.xapi_comparison import same_statement
 from masterypath.interop.xapi_multipart import AttachmentData
 from masterypath.interop.xapi_pseudonyms import (
     AgentIdentifier,
@@ -265,7 +266,7 @@ class StatementWrites:
             ).all()
         )
         for row in others:
-            if existing.get(row.id) != row.digest:
+            if existing.get(row.id) != row.digest and not _stored_again(session, row):
                 raise ConflictError("id", row.id, "a different statement with this id is stored")
 
     def _store_attachments(self, session: Session, inserted: set[str]) -> None:
@@ -654,7 +655,9 @@ class XapiService:
                 digest = statement_digest(statement)
                 stored = session.get(XapiStatementRow, statement_id)
                 if stored is not None:
-                    if stored.content_hash != digest:
+                    if stored.content_hash != digest and not same_statement(
+                        stored.statement, statement
+                    ):
                         raise ConflictError(
                             "id", statement_id, "a different statement with this id is stored"
                         )
@@ -956,6 +959,14 @@ class StatementQuery:
             registration = row.statement[("context", "registration")].as_string()
             conditions.append(func.lower(registration) == self.registration)
         return conditions
+
+
+def _stored_again(session: Session, row: StatementRow) -> bool:
+    """Whether the statement stored under ``row``'s id is ``row``'s statement sent again,
+    by xAPI's comparison rules, though its digest differs (a timestamp in another time
+    zone, a verb's ``display`` in another language, a Group's members in another order)."""
+    stored = session.get(XapiStatementRow, row.id)
+    return stored is not None and same_statement(stored.statement, row.statement)
 
 
 def _typed(
