@@ -79,6 +79,18 @@ STATEMENTS_BODY = {
 }
 
 
+STATEMENTS_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A statement or a StatementResult; with `attachments=true`, "
+        "multipart/mixed: that JSON first, then the bytes of each attachment.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            MULTIPART: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
 def _json(body: bytes) -> Any:
     try:  # strict: no NaN, no nesting deeper than 1,024 (Python's parser would recurse)
         return strict_json.loads(body)
@@ -255,7 +267,7 @@ def xapi_router(
         await _store(xapi, guard, principal, request, statements, attachments)
         return Response(status_code=204, headers=_consistent_through(xapi))
 
-    @router.get("/statements")
+    @router.get("/statements", responses=STATEMENTS_ANSWER)
     @router.head("/statements", include_in_schema=False)
     def get_statements(
         request: Request,
