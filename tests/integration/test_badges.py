@@ -411,3 +411,38 @@ def test_an_educator_suspends_a_badge_until_it_is_reinstated(
     answer = anyone.post("/badges/verify", json={"jwt": vc_jwt.sign(old, key)}).json()
     assert (answer["valid"], answer["status"]) == (True, "active")
     assert anyone.get("/badges/suspension/2").status_code == 404
+
+
+def test_the_issuers_key_is_published_where_each_badges_kid_points(
+    course: ServiceContext, badge_key_file: Path
+) -> None:
+    """A verifier can fetch the key from the issuer's site (``kid``) instead of trusting
+    the one a badge carries (``jwk``); a badge signed with another key that claims this
+    issuer's ``kid`` does not verify."""
+    client = admin_client(course, badge_settings(badge_key_file))
+    anyone = TestClient(client.app)
+    token = client.get(URL).json()["jwt"]
+    header, claims = vc_jwt.verify(token)
+    key = vc_jwt.read_key(badge_key_file)
+    thumbprint = vc_jwt.thumbprint(vc_jwt.public_jwk(key))
+    assert header["kid"] == f"https://school.example/badges/keys/{thumbprint}"
+    published = anyone.get(f"/badges/keys/{thumbprint}")
+    assert published.status_code == 200
+    assert published.json() == header["jwk"] | {
+        "kid": header["kid"],
+        "alg": "RS256",
+        "use": "sig",
+    }
+    assert anyone.get("/badges/keys").json() == {"keys": [published.json()]}
+    assert anyone.get("/badges/keys/not-the-key").status_code == 404
+    # the status lists are signed the same way
+    list_header, _ = vc_jwt.verify(anyone.get("/badges/status/1").text)
+    assert list_header["kid"] == header["kid"]
+
+    forger = vc_jwt.generate_key()
+    forged = vc_jwt.sign(claims, forger, kid=header["kid"])
+    checked = anyone.post("/badges/verify", json={"jwt": forged}).json()
+    assert checked["valid"] is False and checked["signed_by_this_issuer"] is False
+    assert "kid names this issuer's key, but another key signed the badge" in checked["problems"]
+    plain, _ = api_app(course)
+    assert plain.get("/badges/keys").status_code == 503

@@ -14,7 +14,13 @@ from masterypath.api.query import KNOWN_QUERY
 from masterypath.api.schemas import Strict, Text
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.status_list import SUSPENSION
-from masterypath.services.badges import STATUS_LISTS_PATH, SUSPENSION_LISTS_PATH, BadgeService
+from masterypath.errors import NotFoundError
+from masterypath.services.badges import (
+    KEYS_PATH,
+    STATUS_LISTS_PATH,
+    SUSPENSION_LISTS_PATH,
+    BadgeService,
+)
 
 
 class BadgeOut(BaseModel):
@@ -167,6 +173,22 @@ def verify_router(badges: BadgeService) -> APIRouter:
         in list 2, and so on (a list no badge uses yet is a 404). 503 when this server
         issues no badges."""
         return Response(badges.status_list(number), media_type="application/vc+jwt")
+
+    @router.get(KEYS_PATH)
+    def keys() -> dict[str, list[dict[str, Any]]]:
+        """The issuer's public key set (JWKS): the key that signs the badges and the
+        status lists, with its ``kid``. 503 when this server issues no badges."""
+        return {"keys": [badges.signing_key()]}
+
+    @router.get(KEYS_PATH + "/{thumbprint}")
+    def key(thumbprint: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+        """The issuer's public key (a JWK) by its RFC 7638 thumbprint: where each badge's
+        ``kid`` points, so that a verifier can fetch the key from the issuer's own site
+        instead of trusting the one the badge carries. 404 for any other thumbprint."""
+        jwk = badges.signing_key()
+        if not jwk["kid"].endswith("/" + thumbprint):
+            raise NotFoundError("badge key", thumbprint)
+        return jwk
 
     @router.get(
         SUSPENSION_LISTS_PATH + "{number}",

@@ -1,6 +1,7 @@
 """The JSON Web Token proof format of Open Badges 3.0 (VC-JWT): a credential signed as a
-compact JWS with RS256, the minimum the format requires, and the issuer's public key in
-the ``jwk`` header. PyJWT signs and checks the signature; what the claims must say is
+compact JWS with RS256, the minimum the format requires, the issuer's public key in the
+``jwk`` header and, where the issuer publishes it, the URL of that key in ``kid``. PyJWT
+signs and checks the signature; what the claims must say is
 ``domain.badges.claim_problems``.
 
 >>> key = generate_key()
@@ -16,6 +17,8 @@ masterypath.errors.ValidationError: jwt: the signature does not match the conten
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -77,11 +80,30 @@ def public_jwk(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> dict[str, Any]:
     return {name: jwk[name] for name in ("kty", "n", "e")}
 
 
-def sign(claims: Mapping[str, Any], key: rsa.RSAPrivateKey) -> str:
-    """``claims`` signed as a compact JWS: header ``alg``, ``typ`` and ``jwk`` only."""
-    return jwt.encode(
-        dict(claims), key, algorithm=ALGORITHM, headers={"typ": "JWT", "jwk": public_jwk(key)}
-    )
+def thumbprint(jwk: Mapping[str, Any]) -> str:
+    """The RFC 7638 thumbprint of an RSA public JWK: the SHA-256 of its required members
+    in JSON, sorted and without spaces, base64url without padding.
+
+    >>> n = ("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6"
+    ...      "tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5"
+    ...      "v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08"
+    ...      "qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8"
+    ...      "awapJzKnqDKgw")
+    >>> thumbprint({"kty": "RSA", "n": n, "e": "AQAB", "alg": "RS256"})  # RFC 7638, 3.1
+    'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'
+    """
+    members = {name: jwk[name] for name in ("e", "kty", "n")}
+    text = json.dumps(members, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(text).digest()).decode().rstrip("=")
+
+
+def sign(claims: Mapping[str, Any], key: rsa.RSAPrivateKey, *, kid: str | None = None) -> str:
+    """``claims`` signed as a compact JWS: header ``alg``, ``typ``, ``jwk`` and, if given,
+    ``kid`` (the URL the public key is published at)."""
+    headers: dict[str, Any] = {"typ": "JWT", "jwk": public_jwk(key)}
+    if kid is not None:
+        headers["kid"] = kid
+    return jwt.encode(dict(claims), key, algorithm=ALGORITHM, headers=headers)
 
 
 def verify(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -48,6 +48,9 @@ STATUS_LISTS_PATH = "/badges/status/"
 SUSPENSION_LISTS_PATH = "/badges/suspension/"
 """Where the suspension lists are published: list ``n`` at ``/badges/suspension/n``."""
 LIST_PATHS = {REVOCATION: STATUS_LISTS_PATH, SUSPENSION: SUSPENSION_LISTS_PATH}
+KEYS_PATH = "/badges/keys"
+"""Where the issuer's public key is published: the key set, and the key at
+``/badges/keys/<RFC 7638 thumbprint>`` (each badge's ``kid``)."""
 MOST_USED = 0.9
 """Share of a list's bits past which new badges take their bits in the next list (random
 bits get slow to find, and a badge's bit hides in a thinner crowd)."""
@@ -80,6 +83,24 @@ class BadgeSigner:
         """The URL of revocation (or suspension) list ``number``: this server's, if the
         issuer URL is where it is reached (as the settings ask)."""
         return f"{self.issuer.id.rstrip('/')}{LIST_PATHS[purpose]}{number}"
+
+    @property
+    def public_jwk(self) -> dict[str, Any]:
+        """The issuer's public key as a JWK, with its ``kid`` (its URL), ``alg`` and
+        ``use``."""
+        jwk = vc_jwt.public_jwk(self.key)
+        return {**jwk, "kid": self.key_url, "alg": vc_jwt.ALGORITHM, "use": "sig"}
+
+    @property
+    def key_url(self) -> str:
+        """The URL of the issuer's public key (a badge's ``kid``): this server's, under
+        the issuer URL, named by the key's RFC 7638 thumbprint."""
+        thumbprint = vc_jwt.thumbprint(vc_jwt.public_jwk(self.key))
+        return f"{self.issuer.id.rstrip('/')}{KEYS_PATH}/{thumbprint}"
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """``claims`` as a VC-JWT of this issuer: its key in ``jwk``, its URL in ``kid``."""
+        return vc_jwt.sign(claims, self.key, kid=self.key_url)
 
     def list_number(self, url: object, purpose: str = REVOCATION) -> int | None:
         """The number of this server's revocation (or suspension) list at ``url``; None
@@ -223,7 +244,7 @@ class BadgeService:
             status_entry(signer.status_list_url(number, purpose), bit, purpose)
             for purpose in (REVOCATION, SUSPENSION)
         ]
-        return {"credential": credential, "jwt": vc_jwt.sign(jwt_claims(credential), signer.key)}
+        return {"credential": credential, "jwt": signer.sign(jwt_claims(credential))}
 
     def badges(self, learner_id: str) -> list[IssuedBadge]:
         """Every badge issued to the learner, revoked ones included, oldest first."""
@@ -342,7 +363,7 @@ class BadgeService:
             valid_from=self.context.clock(),
             purpose=purpose,
         )
-        token = vc_jwt.sign(jwt_claims(credential), signer.key)
+        token = signer.sign(jwt_claims(credential))
         self._signed_lists[(purpose, number)] = (set_bits, token)
         return token
 
@@ -354,11 +375,24 @@ class BadgeService:
         header, claims = vc_jwt.verify(token.strip())
         problems = claim_problems(claims, now=now or self.context.clock())
         ours = self.signer is not None and header.get("jwk") == vc_jwt.public_jwk(self.signer.key)
+        if self.signer is not None and not ours and self._names_our_key(header.get("kid")):
+            problems.append("kid names this issuer's key, but another key signed the badge")
         credential = {
             k: v for k, v in claims.items() if k not in ("iss", "jti", "nbf", "sub", "exp")
         }
         status = self._status_of(credential.get("credentialStatus"), problems)
         return Verification(problems, credential, ours, status)
+
+    def signing_key(self) -> dict[str, Any]:
+        """The issuer's public key as a JWK with its ``kid``; :class:`ConfigurationError`
+        when this server issues no badges."""
+        return self._signer().public_jwk
+
+    def _names_our_key(self, kid: object) -> bool:
+        """Whether ``kid`` is a URL of this server's key set (any thumbprint: a badge
+        signed with another key that claims to be this issuer's is what it catches)."""
+        prefix = self._signer().key_url.rsplit("/", 1)[0] + "/"
+        return isinstance(kid, str) and kid.startswith(prefix)
 
     def _status_of(self, entries: Any, problems: list[str]) -> str:
         """The badge's status from each of its ``credentialStatus`` entries: revoked if
