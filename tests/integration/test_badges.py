@@ -446,3 +446,29 @@ def test_the_issuers_key_is_published_where_each_badges_kid_points(
     assert "kid names this issuer's key, but another key signed the badge" in checked["problems"]
     plain, _ = api_app(course)
     assert plain.get("/badges/keys").status_code == 503
+
+
+def test_a_badges_achievement_id_resolves_to_its_achievement(
+    course: ServiceContext, badge_key_file: Path
+) -> None:
+    """``achievement.id`` (a URL under the issuer's) answers the same Achievement the badge
+    holds; only achievements some badge was issued for resolve."""
+    client = admin_client(course, badge_settings(badge_key_file))
+    anyone = TestClient(client.app)
+    achievement = client.get(URL).json()["credential"]["credentialSubject"]["achievement"]
+    path = achievement["id"].removeprefix("https://school.example")
+    assert path.startswith("/achievements/")
+    resolved = anyone.get(path)
+    assert resolved.status_code == 200
+    body = resolved.json()
+    assert body.pop("@context")[1].startswith("https://purl.imsglobal.org/spec/ob/v3p0/")
+    assert body == achievement
+    # another competency of the framework: no badge names it, so it does not resolve
+    from masterypath.domain.badges import achievement_id
+    from masterypath.services.badges import BadgeSigner
+
+    signer = BadgeSigner.from_settings(badge_settings(badge_key_file))
+    assert signer is not None
+    other = achievement_id(signer.issuer, "sql", "join").removeprefix("https://school.example")
+    assert anyone.get(other).status_code == 404
+    assert anyone.get("/achievements/unknown").status_code == 404

@@ -174,6 +174,14 @@ def verify_router(badges: BadgeService) -> APIRouter:
         issues no badges."""
         return Response(badges.status_list(number), media_type="application/vc+jwt")
 
+    @router.get("/achievements/{achievement_id}")
+    def achievement(achievement_id: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+        """The ``Achievement`` (Open Badges 3.0) a badge's ``achievement.id`` names, so that
+        the id resolves: the competency's name, description, criteria and alignment to its
+        CASE item. Only achievements some badge was issued for (404 for any other id);
+        503 when this server issues no badges."""
+        return badges.achievement(achievement_id)
+
     @router.get(KEYS_PATH)
     def keys() -> dict[str, list[dict[str, Any]]]:
         """The issuer's public key set (JWKS): the key that signs the badges and the

@@ -65,27 +65,27 @@ class Issuer:
             raise ValidationError("issuer.name", "must not be empty")
 
 
-def achievement_credential(
-    *,
-    issuer: Issuer,
-    framework: Framework,
-    competency_id: str,
-    learner_id: str,
-    salt: str,
-    valid_from: datetime,
-    alignment_url: str,
-    status: Mapping[str, str] | None = None,
+def achievement_id(issuer: Issuer, framework_id: str, competency_id: str) -> str:
+    """The URL that identifies the Achievement of mastering a competency, under the
+    issuer's (stable: the same competency always has the same id).
+
+    >>> school = Issuer("https://school.example/", "School")
+    >>> achievement_id(school, "sql", "select") == achievement_id(school, "sql", "select")
+    True
+    >>> achievement_id(school, "sql", "select").startswith("https://school.example/achievements/")
+    True
+    """
+    return f"{issuer.id.rstrip('/')}/achievements/{_stable_id(framework_id, competency_id)}"
+
+
+def competency_achievement(
+    *, issuer: Issuer, framework: Framework, competency_id: str, alignment_url: str
 ) -> dict[str, Any]:
-    """The (unsigned) ``OpenBadgeCredential`` saying the learner achieved the competency.
-    ``valid_from`` is kept to the second (the JWT's ``nbf`` must equal it);
-    ``alignment_url`` is the competency's CASE item URI; ``status`` its
-    ``credentialStatus`` (where its revocation is published: ``domain/status_list.py``)."""
-    if valid_from.tzinfo is None:
-        raise ValidationError("valid_from", "must be timezone-aware")
+    """The ``Achievement`` of mastering a competency (what a badge is for): its name,
+    description, criteria and its alignment to the competency's CASE item."""
     competency = framework.competency(competency_id)
-    base = issuer.id.rstrip("/")
-    achievement: dict[str, Any] = {
-        "id": f"{base}/achievements/{_stable_id(framework.id, competency_id)}",
+    return {
+        "id": achievement_id(issuer, framework.id, competency_id),
         "type": ["Achievement"],
         "achievementType": "Competency",
         "name": competency.title,
@@ -109,6 +109,29 @@ def achievement_credential(
             }
         ],
     }
+
+
+def achievement_credential(
+    *,
+    issuer: Issuer,
+    framework: Framework,
+    competency_id: str,
+    learner_id: str,
+    salt: str,
+    valid_from: datetime,
+    alignment_url: str,
+    status: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The (unsigned) ``OpenBadgeCredential`` saying the learner achieved the competency.
+    ``valid_from`` is kept to the second (the JWT's ``nbf`` must equal it);
+    ``alignment_url`` is the competency's CASE item URI; ``status`` its
+    ``credentialStatus`` (where its revocation is published: ``domain/status_list.py``)."""
+    if valid_from.tzinfo is None:
+        raise ValidationError("valid_from", "must be timezone-aware")
+    competency = framework.competency(competency_id)
+    achievement = competency_achievement(
+        issuer=issuer, framework=framework, competency_id=competency_id, alignment_url=alignment_url
+    )
     identity = hashlib.sha256((learner_id + salt).encode()).hexdigest()
     return {
         "@context": list(CONTEXT),

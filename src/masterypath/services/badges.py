@@ -21,7 +21,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from masterypath.domain.badges import Issuer, achievement_credential, claim_problems, jwt_claims
+from masterypath.domain.badges import (
+    CONTEXT,
+    Issuer,
+    achievement_credential,
+    achievement_id,
+    claim_problems,
+    competency_achievement,
+    jwt_claims,
+)
 from masterypath.domain.policy import Status
 from masterypath.domain.status_list import (
     ENTRY_TYPE,
@@ -382,6 +390,32 @@ class BadgeService:
         }
         status = self._status_of(credential.get("credentialStatus"), problems)
         return Verification(problems, credential, ours, status)
+
+    def achievement(self, identifier: str) -> dict[str, Any]:
+        """The ``Achievement`` a badge of this issuer names by ``.../achievements/<id>``,
+        as a JSON-LD document: what its id resolves to. Only achievements some badge was
+        issued for resolve (a framework's other competencies stay the school's);
+        :class:`NotFoundError` for any other id."""
+        signer = self._signer()
+        with self.context.sessions() as session:
+            issued = session.execute(
+                select(BadgeRow.framework_id, BadgeRow.competency_id).distinct()
+            ).all()
+        wanted = f"{signer.issuer.id.rstrip('/')}/achievements/{identifier}"
+        for framework_id, competency_id in issued:
+            if achievement_id(signer.issuer, framework_id, competency_id) != wanted:
+                continue
+            framework = FrameworkService(self.context).get(framework_id)
+            if competency_id not in framework:
+                break
+            found = competency_achievement(
+                issuer=signer.issuer,
+                framework=framework,
+                competency_id=competency_id,
+                alignment_url=f"urn:uuid:{case_identifier(framework_id, competency_id)}",
+            )
+            return {"@context": list(CONTEXT), **found}
+        raise NotFoundError("achievement", identifier)
 
     def signing_key(self) -> dict[str, Any]:
         """The issuer's public key as a JWK with its ``kid``; :class:`ConfigurationError`
