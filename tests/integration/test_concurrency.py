@@ -1,4 +1,5 @@
-"""Two writers posting the same evidence at the same moment store it exactly once."""
+"""Writers at the same moment, on each backend: the same evidence is stored exactly once,
+and no read-modify-write loses another writer's update."""
 
 from __future__ import annotations
 
@@ -7,22 +8,20 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from masterypath.domain.evidence import BinaryOutcome, Evidence
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService, RecordResult
-from tests.conftest import TABLES
 
 
 @pytest.fixture
-def pg(postgres_context: ServiceContext) -> ServiceContext:
-    from sqlalchemy import text
-
-    with postgres_context.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    return postgres_context
+def store(database: ServiceContext) -> ServiceContext:
+    """An empty database on each backend: SQLite has no row locks, so it needs its own
+    way to keep writers from losing each other's updates, tested here the same way."""
+    return database
 
 
 def _at_once(
@@ -49,7 +48,7 @@ def _at_once(
 
 @pytest.mark.parametrize("batch_size", [1, 500])
 def test_concurrent_writers_store_each_key_exactly_once(
-    pg: ServiceContext, batch_size: int
+    store: ServiceContext, batch_size: int
 ) -> None:
     batch = [
         Evidence.create(
@@ -64,14 +63,14 @@ def test_concurrent_writers_store_each_key_exactly_once(
     ]
     results: list[list[RecordResult]] = []
     # each thread gets its own connection from the pool
-    errors = _at_once(2, lambda _: results.append(EvidenceService(pg).record_many(batch)))
+    errors = _at_once(2, lambda _: results.append(EvidenceService(store).record_many(batch)))
     assert errors == []
-    assert EvidenceService(pg).count() == batch_size
+    assert EvidenceService(store).count() == batch_size
     stored_by = [sum(r.stored for r in result) for result in results]
     assert sum(stored_by) == batch_size  # every key stored by exactly one of the writers
 
 
-def test_concurrent_writers_of_one_learner_lose_no_update(pg: ServiceContext) -> None:
+def test_concurrent_writers_of_one_learner_lose_no_update(store: ServiceContext) -> None:
     """N writers ingest different evidence for the same learner at once; the per-learner
     lock serialises them, so the final state is what sequential ingestion of the ledger
     (a replay) gives, and every event is counted once."""
@@ -80,7 +79,7 @@ def test_concurrent_writers_of_one_learner_lose_no_update(pg: ServiceContext) ->
     from masterypath.services.mastery import MasteryService
     from masterypath.store.mastery import MasteryRepository
 
-    FrameworkService(pg).save(
+    FrameworkService(store).save(
         Framework(
             id="race",
             title="Race",
@@ -93,7 +92,7 @@ def test_concurrent_writers_of_one_learner_lose_no_update(pg: ServiceContext) ->
     writers, per_writer = 6, 8
 
     def writer(w: int) -> None:
-        service = EvidenceService(pg)
+        service = EvidenceService(store)
         for n in range(per_writer):
             service.record(
                 Evidence.create(
@@ -109,20 +108,20 @@ def test_concurrent_writers_of_one_learner_lose_no_update(pg: ServiceContext) ->
     assert _at_once(writers, writer, timeout=120) == []
 
     def snapshot() -> dict[tuple[str, str], dict[str, object]]:
-        with pg.sessions() as session:
+        with store.sessions() as session:
             states = MasteryRepository(session).load_states("race", ["l1"])
         return {k: {**v.state.to_dict(), "status": str(v.status)} for k, v in states.items()}
 
     live = snapshot()
     assert live[("l1", "add")]["n_evidence"] == writers * per_writer
     assert live[("l1", "mul")]["n_evidence"] == writers * 3
-    summary = MasteryService(pg).replay("race")
+    summary = MasteryService(store).replay("race")
     assert summary.events == writers * per_writer
     assert snapshot() == live
 
 
 def test_versions_sent_at_once_are_all_kept_and_reviews_lose_no_exemplar(
-    pg: ServiceContext,
+    store: ServiceContext,
 ) -> None:
     """A learner's versions sent at the same moment each get their own number (two read
     the same last version and the unique index refused one: a 500); two educators'
@@ -131,7 +130,7 @@ def test_versions_sent_at_once_are_all_kept_and_reviews_lose_no_exemplar(
     from masterypath.services.feedback import FeedbackService
     from tests.unit.test_rubric_scoring import CIRCUITS, GOOD, WEAK
 
-    feedback = FeedbackService(pg, SimilarityScorer())
+    feedback = FeedbackService(store, SimilarityScorer())
     feedback.save_rubric(CIRCUITS)
     texts = [GOOD, WEAK] * 4
     submitted: list[dict[str, object]] = []
@@ -147,17 +146,17 @@ def test_versions_sent_at_once_are_all_kept_and_reviews_lose_no_exemplar(
     assert len(feedback.rubric("circuits").exemplars) == before + 6
 
 
-def test_policies_set_at_once_leave_one_row_and_no_error(pg: ServiceContext) -> None:
+def test_policies_set_at_once_leave_one_row_and_no_error(store: ServiceContext) -> None:
     # a delete and an insert let two writers both insert: the primary key refused one
     from masterypath.domain.framework import Competency, Framework
     from masterypath.domain.policy import MasteryPolicy
     from masterypath.services.frameworks import FrameworkService
     from masterypath.services.mastery import MasteryService
 
-    FrameworkService(pg).save(
+    FrameworkService(store).save(
         Framework(id="race", title="Race", competencies=(Competency(id="add", title="Add"),))
     )
-    mastery = MasteryService(pg)
+    mastery = MasteryService(store)
     thresholds = [0.9 + w / 100 for w in range(6)]
     errors = _at_once(
         6,
@@ -169,11 +168,11 @@ def test_policies_set_at_once_leave_one_row_and_no_error(pg: ServiceContext) -> 
     assert mastery.policies("race").for_competency("add").mastery_threshold in thresholds
 
 
-def test_one_learners_attribute_set_at_once_leaves_one_value(pg: ServiceContext) -> None:
+def test_one_learners_attribute_set_at_once_leaves_one_value(store: ServiceContext) -> None:
     # both writers deleted nothing and inserted: the primary key refused one (a 500)
     from masterypath.services.audit import AuditService
 
-    audit = AuditService(pg)
+    audit = AuditService(store)
     values = ["A", "B", "C", "D"]
     errors = _at_once(
         4,
@@ -183,7 +182,7 @@ def test_one_learners_attribute_set_at_once_leaves_one_value(pg: ServiceContext)
     assert audit.groups("group") in ({"ana": v} for v in values)
 
 
-def test_a_first_career_goal_chosen_twice_at_once_is_kept_once(pg: ServiceContext) -> None:
+def test_a_first_career_goal_chosen_twice_at_once_is_kept_once(store: ServiceContext) -> None:
     # both found no goal and inserted one: the primary key refused the second (a 500)
     from masterypath.interop.loader import load_framework_file
     from masterypath.interop.taxonomies import read_generic_csv
@@ -191,8 +190,8 @@ def test_a_first_career_goal_chosen_twice_at_once_is_kept_once(pg: ServiceContex
     from masterypath.services.frameworks import FrameworkService
 
     fixtures = Path(__file__).parents[1] / "fixtures"
-    FrameworkService(pg).save(load_framework_file(fixtures / "careers_programme.yaml").framework)
-    careers = CareerService(pg)
+    FrameworkService(store).save(load_framework_file(fixtures / "careers_programme.yaml").framework)
+    careers = CareerService(store)
     careers.import_taxonomy(read_generic_csv(fixtures / "careers_mini.csv", taxonomy_id="mini"))
     occupations = ["dba", "developer", "dba", "developer"]
     errors = _at_once(4, lambda w: careers.set_goal("l1", "dbcourse", "mini", occupations[w]))
@@ -214,13 +213,13 @@ def test_a_first_career_goal_chosen_twice_at_once_is_kept_once(pg: ServiceContex
 
 
 def test_a_learners_profile_consent_and_enrolment_written_at_once_are_kept_once(
-    pg: ServiceContext,
+    store: ServiceContext,
 ) -> None:
     # each found no row and inserted one: the primary key refused the others (500s)
     from masterypath.services.accounts import AccountService
     from masterypath.services.privacy import PrivacyService
 
-    privacy, accounts = PrivacyService(pg), AccountService(pg)
+    privacy, accounts = PrivacyService(store), AccountService(store)
     names = ["Ana", "Ann", "Anna", "Anne"]
     errors = _at_once(
         4, lambda w: privacy.create_learner(learner_id="ana", name=names[w], by="lms")
@@ -235,7 +234,7 @@ def test_a_learners_profile_consent_and_enrolment_written_at_once_are_kept_once(
 
 
 def test_one_id_created_at_once_is_stored_once_and_the_others_are_told_409(
-    pg: ServiceContext,
+    store: ServiceContext,
 ) -> None:
     # both passed the "is it free" check; the primary key refused the others' inserts, a
     # database error (a 500) where a moment later the check answers 409
@@ -251,10 +250,10 @@ def test_one_id_created_at_once_is_stored_once_and_the_others_are_told_409(
     fixtures = Path(__file__).parents[1] / "fixtures"
     framework = load_framework_file(fixtures / "careers_programme.yaml").framework
     taxonomy = read_generic_csv(fixtures / "careers_mini.csv", taxonomy_id="mini")
-    feedback = FeedbackService(pg, SimilarityScorer())
+    feedback = FeedbackService(store, SimilarityScorer())
     creators: list[Callable[[int], object]] = [
-        lambda _: FrameworkService(pg).save(framework),
-        lambda _: CareerService(pg).import_taxonomy(taxonomy),
+        lambda _: FrameworkService(store).save(framework),
+        lambda _: CareerService(store).import_taxonomy(taxonomy),
         lambda _: feedback.save_rubric(CIRCUITS),
     ]
     for create in creators:
@@ -263,7 +262,7 @@ def test_one_id_created_at_once_is_stored_once_and_the_others_are_told_409(
         assert all(isinstance(e, ConflictError) for e in errors), errors
 
 
-def test_a_void_or_replay_while_the_learner_posts_loses_no_update(pg: ServiceContext) -> None:
+def test_a_void_or_replay_while_the_learner_posts_loses_no_update(store: ServiceContext) -> None:
     """Voiding and a replay rebuild the learner's states while writers post for the same
     learner: the learner lock orders them, so the states end as a replay of the ledger
     (without the voided evidence) gives them."""
@@ -272,7 +271,7 @@ def test_a_void_or_replay_while_the_learner_posts_loses_no_update(pg: ServiceCon
     from masterypath.services.mastery import MasteryService
     from masterypath.store.mastery import MasteryRepository
 
-    FrameworkService(pg).save(
+    FrameworkService(store).save(
         Framework(id="race", title="Race", competencies=(Competency(id="add", title="Add"),))
     )
 
@@ -286,17 +285,17 @@ def test_a_void_or_replay_while_the_learner_posts_loses_no_update(pg: ServiceCon
             sequence=n,
         )
 
-    EvidenceService(pg).record_many([answer(f"old-{n}", n, n % 2 == 0) for n in range(10)])
+    EvidenceService(store).record_many([answer(f"old-{n}", n, n % 2 == 0) for n in range(10)])
     writers, per_writer, voided = 4, 6, 5
 
     def work(w: int) -> None:
-        service = EvidenceService(pg)
+        service = EvidenceService(store)
         if w == writers:
             for n in range(voided):
                 service.void("l1", f"old-{n}", reason="a test post", by="test")
             return
         if w == writers + 1:  # a whole replay at the same time, as an admin may start one
-            MasteryService(pg).replay("race")
+            MasteryService(store).replay("race")
             return
         for n in range(per_writer):
             service.record(answer(f"w{w}-{n}", 100 + n, (w + n) % 3 != 0))
@@ -304,18 +303,18 @@ def test_a_void_or_replay_while_the_learner_posts_loses_no_update(pg: ServiceCon
     assert _at_once(writers + 2, work, timeout=120) == []
 
     def snapshot() -> dict[tuple[str, str], dict[str, object]]:
-        with pg.sessions() as session:
+        with store.sessions() as session:
             states = MasteryRepository(session).load_states("race", ["l1"])
         return {k: {**v.state.to_dict(), "status": str(v.status)} for k, v in states.items()}
 
     live = snapshot()
     assert live[("l1", "add")]["n_evidence"] == 10 - voided + writers * per_writer
-    MasteryService(pg).replay("race")
+    MasteryService(store).replay("race")
     assert snapshot() == live
 
 
 def test_xapi_state_writes_at_once_lose_no_merge_and_one_conditional_write_wins(
-    pg: ServiceContext,
+    store: ServiceContext,
 ) -> None:
     import json
 
@@ -323,7 +322,7 @@ def test_xapi_state_writes_at_once_lose_no_merge_and_one_conditional_write_wins(
     from masterypath.services.xapi_document_store import Conditions
     from masterypath.services.xapi_state import StateContext, XapiStateService
 
-    states = XapiStateService(pg)
+    states = XapiStateService(store)
     where = StateContext("kim", "https://lms.example/courses/sql-101")
     kind = "application/json"
     # the first write of a new document, four at once: one row, no error
@@ -346,7 +345,7 @@ def test_xapi_state_writes_at_once_lose_no_merge_and_one_conditional_write_wins(
 
 
 def test_activity_profile_writes_at_once_lose_no_merge_and_create_once(
-    pg: ServiceContext,
+    store: ServiceContext,
 ) -> None:
     # no learner to lock: the row lock and the insert that does nothing on a conflict
     import json
@@ -355,7 +354,7 @@ def test_activity_profile_writes_at_once_lose_no_merge_and_create_once(
     from masterypath.services.xapi_document_store import Conditions
     from masterypath.services.xapi_profiles import XapiProfileService, activity_profile_slot
 
-    profiles = XapiProfileService(pg)
+    profiles = XapiProfileService(store)
     slot = activity_profile_slot("https://lms.example/courses/sql-101", "settings")
     kind = "application/json"
     only_if_absent = Conditions(if_none_match="*")
@@ -369,43 +368,17 @@ def test_activity_profile_writes_at_once_lose_no_merge_and_create_once(
     assert set(merged) == {"by", *(f"w{w}" for w in range(6))}
 
 
-def test_xapi_document_merges_at_once_lose_nothing_on_sqlite(tmp_path: Path) -> None:
-    # SQLite has no FOR UPDATE: a writer must hold the write lock before it reads
-    import json
-
-    from masterypath.services.xapi_state import StateContext, XapiStateService
-    from masterypath.settings import Settings
-    from masterypath.store.database import upgrade
-
-    context = ServiceContext.from_settings(
-        Settings(database_url=f"sqlite:///{tmp_path / 'documents.db'}")
-    )
-    upgrade(context.engine)
-    states = XapiStateService(context)
-    where = StateContext("kim", "https://lms.example/courses/sql-101")
-    kind = "application/json"
-    states.put(where, "s", b"{}", kind)
-    try:
-        errors = _at_once(
-            8, lambda w: states.post(where, "s", json.dumps({f"w{w}": w}).encode(), kind)
-        )
-        assert errors == []
-        assert json.loads(states.get(where, "s").content) == {f"w{w}": w for w in range(8)}
-    finally:
-        context.engine.dispose()
-
-
 def test_one_piece_voided_or_restored_at_once_is_done_once_and_the_others_told(
-    pg: ServiceContext,
+    store: ServiceContext,
 ) -> None:
     from masterypath.domain.framework import Competency, Framework
     from masterypath.errors import ConflictError
     from masterypath.services.frameworks import FrameworkService
 
-    FrameworkService(pg).save(
+    FrameworkService(store).save(
         Framework(id="race", title="Race", competencies=(Competency(id="add", title="Add"),))
     )
-    evidence = EvidenceService(pg)
+    evidence = EvidenceService(store)
     evidence.record(
         Evidence.create(
             key="k",
@@ -426,12 +399,12 @@ def _change_by(change: Callable[..., object], w: int) -> object:
     return change("l1", "k", reason="r", by=f"ed{w}")
 
 
-def test_two_voiding_statements_of_one_statement_at_once_both_stand(pg: ServiceContext) -> None:
+def test_two_voiding_statements_of_one_statement_at_once_both_stand(store: ServiceContext) -> None:
     from masterypath.domain.framework import Competency, Framework, Item
     from masterypath.services.frameworks import FrameworkService
     from masterypath.services.xapi import XapiService
 
-    FrameworkService(pg).save(
+    FrameworkService(store).save(
         Framework(
             id="race",
             title="Race",
@@ -439,7 +412,7 @@ def test_two_voiding_statements_of_one_statement_at_once_both_stand(pg: ServiceC
             items=(Item(id="q-add", competency_ids=("add",)),),
         )
     )
-    xapi = XapiService(pg)
+    xapi = XapiService(store)
     actor = {"account": {"homePage": "https://lms.example", "name": "l1"}}
     target = "3f2a1c00-0000-4000-8000-000000000001"
     answer = {
@@ -461,4 +434,64 @@ def test_two_voiding_statements_of_one_statement_at_once_both_stand(pg: ServiceC
         return xapi.void([statement], authority=None, by=f"ed{w}")
 
     assert _at_once(3, voiding) == []
-    assert [v.key for v in EvidenceService(pg).voids("l1")] == [f"xapi:{target}"]
+    assert [v.key for v in EvidenceService(store).voids("l1")] == [f"xapi:{target}"]
+
+
+def test_answers_to_one_placement_at_once_are_all_kept(store: ServiceContext) -> None:
+    """Two answers to one placement session at the same moment: both are kept (on SQLite
+    both read the answers before either wrote, and the second write dropped the first's
+    answer, in most of such races)."""
+    from masterypath.services.frameworks import FrameworkService
+    from masterypath.services.placement import PlacementService
+    from tests.integration.test_placement import MATHS
+
+    FrameworkService(store).save(MATHS)
+    placements = PlacementService(store)
+    probes = ("count", "shapes", "add")
+    for learner in ("ana", "ben", "cat", "dan", "eve", "fay", "gus", "hal"):
+        placement_id = int(placements.start(learner, "maths", by="user:ed", budget=7)["id"])
+        answer = functools.partial(_answer_probe, placements, placement_id, probes)
+        assert _at_once(3, answer) == []
+        answers = placements.get(placement_id)["answers"]
+        assert sorted(a["competency_id"] for a in answers) == sorted(probes)
+
+
+def _answer_probe(placements: Any, placement_id: int, probes: tuple[str, ...], w: int) -> object:
+    return placements.answer(placement_id, probes[w], True)
+
+
+def test_on_sqlite_a_row_lock_takes_the_write_lock_and_a_plain_read_does_not(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from masterypath.settings import Settings
+    from masterypath.store.database import upgrade
+    from masterypath.store.tables import LearnerRow
+
+    path = tmp_path / "locks.db"
+    context = ServiceContext.from_settings(Settings(database_url=f"sqlite:///{path}"))
+    upgrade(context.engine)
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+
+    def other_can_write() -> bool:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            return "locked" not in str(exc)  # any other error fails the test
+        other.execute("ROLLBACK")
+        return True
+
+    try:
+        with context.sessions.begin() as session:
+            session.add(LearnerRow(id="kim", created_at=datetime(2026, 1, 1, tzinfo=UTC)))
+        with context.sessions() as session:
+            assert session.get(LearnerRow, "kim") is not None
+            assert other_can_write()  # reads go on beside writers
+        with context.sessions.begin() as session:
+            assert session.get(LearnerRow, "kim", with_for_update=True) is not None
+            assert not other_can_write()  # held until this transaction ends
+        assert other_can_write()
+    finally:
+        other.close()
+        context.engine.dispose()

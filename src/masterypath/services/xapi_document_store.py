@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from masterypath.errors import ConflictError, NotFoundError
@@ -33,7 +32,7 @@ from masterypath.interop.xapi_documents import (
 )
 from masterypath.services.context import ServiceContext
 from masterypath.services.privacy import PrivacyService
-from masterypath.store.conditions import dialect_insert, is_postgresql
+from masterypath.store.conditions import dialect_insert
 from masterypath.store.tables import XapiActivityProfileRow, XapiAgentProfileRow, XapiStateRow
 
 DocumentRow = XapiStateRow | XapiAgentProfileRow | XapiActivityProfileRow
@@ -175,16 +174,6 @@ class DocumentStore:
     def _locked(session: Session, slot: Slot, conditions: Conditions) -> DocumentRow | None:
         """The stored document, locked until the transaction ends, once ``conditions``
         hold for it (:class:`PreconditionFailedError` otherwise)."""
-        if not is_postgresql(session):
-            # SQLite has no FOR UPDATE: a write first takes the database's write lock, so
-            # the read below sees the last writer's document and no other writer follows
-            # until this transaction ends (a row that is not there is not written)
-            key = slot.table.__mapper__.primary_key
-            session.execute(
-                update(slot.table)
-                .where(*(column == value for column, value in zip(key, slot.key, strict=True)))
-                .values(etag=slot.table.etag)
-            )
         found = session.get(slot.table, slot.key, with_for_update=True, populate_existing=True)
         row = cast("DocumentRow | None", found)
         check_preconditions(

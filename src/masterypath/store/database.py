@@ -51,6 +51,7 @@ def make_engine(settings: Settings) -> Engine:
     engine = create_engine(url, echo=settings.echo_sql)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "before_cursor_execute", _sqlite_row_lock)
     else:
         event.listen(engine, "handle_error", _refused_value)
     return engine
@@ -95,6 +96,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_row_lock(
+    _conn: Any, cursor: Any, _sql: str, _parameters: Any, context: Any, _many: bool
+) -> None:
+    """SQLite has no row locks: SQLAlchemy leaves ``FOR UPDATE`` out of its SQL, and the
+    driver begins a transaction only at the first write, so two read-modify-write
+    transactions would both read the row before either writes and the second would
+    overwrite the first one's change. A statement that asks for a row lock therefore
+    first takes the database's write lock (``BEGIN IMMEDIATE``, waiting as long as
+    ``busy_timeout``) when its transaction holds none yet: it reads what the last writer
+    committed, and no other writer follows until it ends. Reads that lock nothing still
+    run beside writers (WAL)."""
+    statement = getattr(getattr(context, "compiled", None), "statement", None)
+    if getattr(statement, "_for_update_arg", None) is None:
+        return
+    if not cursor.connection.in_transaction:
+        cursor.execute("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
