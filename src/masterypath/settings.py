@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     badge_key_file: str = ""
     """PEM file of the RSA key that signs Open Badges (``masterypath badges key PATH``
     makes one); empty: no badges are issued."""
+    badge_previous_key_files: str = ""
+    """PEM files (separated by commas) of keys that signed badges before the current one:
+    each is still published at its ``kid`` and its badges still verify as this issuer's.
+    The public half is enough. Empty: none."""
     badge_issuer_url: str = ""
     """The issuer's id in every badge: an http(s) URL that identifies the school. The
     badges' revocation lists are published under it (``/badges/status/1``, ...), so it

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -446,6 +447,60 @@ def test_the_issuers_key_is_published_where_each_badges_kid_points(
     assert "kid names this issuer's key, but another key signed the badge" in checked["problems"]
     plain, _ = api_app(course)
     assert plain.get("/badges/keys").status_code == 503
+
+
+def test_a_replaced_key_stays_published_and_its_badges_still_verify(
+    course: ServiceContext, badge_key_file: Path, tmp_path: Path
+) -> None:
+    """After the school replaces its signing key, the badges the old key signed name it in
+    ``kid``: listed as a previous key, it is still published there and they still verify
+    as this issuer's; without it they read as forged."""
+    old_badge = admin_client(course, badge_settings(badge_key_file)).get(URL).json()["jwt"]
+    old_header, _ = vc_jwt.verify(old_badge)
+    new_key = tmp_path / "new.pem"
+    vc_jwt.write_key(vc_jwt.generate_key(), new_key)
+    old_public = tmp_path / "old.pub.pem"
+    old_public.write_bytes(  # the public half is enough
+        vc_jwt.read_key(badge_key_file)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+    forgotten, _ = api_app(course, badge_settings(new_key))
+    checked = forgotten.post("/badges/verify", json={"jwt": old_badge}).json()
+    assert checked["valid"] is False and checked["signed_by_this_issuer"] is False
+    assert (
+        forgotten.get(old_header["kid"].removeprefix("https://school.example")).status_code == 404
+    )
+
+    settings = badge_settings(new_key).model_copy(
+        update={"badge_previous_key_files": f"{old_public}, {badge_key_file}"}
+    )
+    client, _ = api_app(course, settings)
+    client.headers.update(login(client, "admin", "admin-password"))
+    anyone = TestClient(client.app)
+    checked = anyone.post("/badges/verify", json={"jwt": old_badge}).json()
+    assert checked["valid"] is True and checked["signed_by_this_issuer"] is True
+    assert checked["problems"] == []
+    published = anyone.get(old_header["kid"].removeprefix("https://school.example"))
+    assert published.status_code == 200
+    assert published.json() == old_header["jwk"] | {
+        "kid": old_header["kid"],
+        "alg": "RS256",
+        "use": "sig",
+    }
+    new_badge = client.get(URL).json()["jwt"]
+    new_header, _ = vc_jwt.verify(new_badge)
+    assert new_header["kid"] != old_header["kid"]
+    # the signing key first, the previous one once (named twice in the setting)
+    kids = [k["kid"] for k in anyone.get("/badges/keys").json()["keys"]]
+    assert kids == [new_header["kid"], old_header["kid"]]
+    # a key that is no key stops the server, naming the setting and the file
+    not_a_key = tmp_path / "notes.txt"
+    not_a_key.write_text("not a key")
+    broken = settings.model_copy(update={"badge_previous_key_files": str(not_a_key)})
+    with pytest.raises(ConfigurationError, match=r"MASTERYPATH_BADGE_PREVIOUS_KEY_FILES: .*notes"):
+        create_app(broken, context=course)
 
 
 def test_a_badges_achievement_id_resolves_to_its_achievement(

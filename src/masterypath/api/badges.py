@@ -14,7 +14,6 @@ from masterypath.api.query import KNOWN_QUERY
 from masterypath.api.schemas import Strict, Text
 from masterypath.domain.access import Action, Principal
 from masterypath.domain.status_list import SUSPENSION
-from masterypath.errors import NotFoundError
 from masterypath.services.badges import (
     KEYS_PATH,
     STATUS_LISTS_PATH,
@@ -185,18 +184,18 @@ def verify_router(badges: BadgeService) -> APIRouter:
     @router.get(KEYS_PATH)
     def keys() -> dict[str, list[dict[str, Any]]]:
         """The issuer's public key set (JWKS): the key that signs the badges and the
-        status lists, with its ``kid``. 503 when this server issues no badges."""
-        return {"keys": [badges.signing_key()]}
+        status lists, then any key that signed badges before it
+        (``MASTERYPATH_BADGE_PREVIOUS_KEY_FILES``), each with its ``kid``. 503 when this
+        server issues no badges."""
+        return {"keys": badges.published_keys()}
 
     @router.get(KEYS_PATH + "/{thumbprint}")
     def key(thumbprint: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
-        """The issuer's public key (a JWK) by its RFC 7638 thumbprint: where each badge's
-        ``kid`` points, so that a verifier can fetch the key from the issuer's own site
-        instead of trusting the one the badge carries. 404 for any other thumbprint."""
-        jwk = badges.signing_key()
-        if not jwk["kid"].endswith("/" + thumbprint):
-            raise NotFoundError("badge key", thumbprint)
-        return jwk
+        """One of the issuer's public keys (a JWK) by its RFC 7638 thumbprint: where each
+        badge's ``kid`` points, so that a verifier can fetch the key from the issuer's own
+        site instead of trusting the one the badge carries. 404 for any other
+        thumbprint."""
+        return badges.published_key(thumbprint)
 
     @router.get(
         SUSPENSION_LISTS_PATH + "{number}",

@@ -73,6 +73,27 @@ def read_key(path: Path) -> rsa.RSAPrivateKey:
     return key
 
 
+def read_public_key(path: Path) -> rsa.RSAPublicKey:
+    """The RSA public key in the PEM file ``path``, which may hold the public key alone or
+    the whole (unencrypted) private key; a :class:`ValidationError` names the file."""
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(str(path), f"cannot read the key: {exc.strerror}") from None
+    public: object
+    try:
+        public = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError):
+        try:
+            public = serialization.load_pem_private_key(pem, password=None).public_key()
+        except (ValueError, TypeError) as exc:
+            message = f"not a PEM public key or unencrypted private key: {exc}"
+            raise ValidationError(str(path), message) from None
+    if not isinstance(public, rsa.RSAPublicKey) or public.key_size < 2048:
+        raise ValidationError(str(path), "must hold an RSA key of at least 2048 bits (RS256)")
+    return public
+
+
 def public_jwk(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> dict[str, Any]:
     """The public half of ``key`` as a JWK (never the private ``d``)."""
     public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key

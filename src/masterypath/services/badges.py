@@ -82,10 +82,12 @@ UNCONFIGURED = (
 
 @dataclass(frozen=True)
 class BadgeSigner:
-    """The issuer's identity and signing key."""
+    """The issuer's identity and signing key, and the keys that signed its badges before
+    (``previous``: their public halves)."""
 
     issuer: Issuer
     key: rsa.RSAPrivateKey
+    previous: tuple[rsa.RSAPublicKey, ...] = ()
 
     def status_list_url(self, number: int = 1, purpose: str = REVOCATION) -> str:
         """The URL of revocation (or suspension) list ``number``: this server's, if the
@@ -96,15 +98,37 @@ class BadgeSigner:
     def public_jwk(self) -> dict[str, Any]:
         """The issuer's public key as a JWK, with its ``kid`` (its URL), ``alg`` and
         ``use``."""
-        jwk = vc_jwt.public_jwk(self.key)
-        return {**jwk, "kid": self.key_url, "alg": vc_jwt.ALGORITHM, "use": "sig"}
+        return self._published(vc_jwt.public_jwk(self.key))
+
+    @property
+    def published_keys(self) -> list[dict[str, Any]]:
+        """Every key this issuer's badges may carry, as :attr:`public_jwk` gives them: the
+        signing key first, then the previous ones (each once)."""
+        keys = [self.public_jwk]
+        for public in self.previous:
+            jwk = self._published(vc_jwt.public_jwk(public))
+            if jwk not in keys:
+                keys.append(jwk)
+        return keys
+
+    def owns(self, jwk: object) -> bool:
+        """Whether ``jwk`` (a badge's ``jwk`` header) is the signing key or a previous
+        one."""
+        return isinstance(jwk, dict) and any(
+            {name: k[name] for name in ("kty", "n", "e")} == jwk for k in self.published_keys
+        )
 
     @property
     def key_url(self) -> str:
         """The URL of the issuer's public key (a badge's ``kid``): this server's, under
         the issuer URL, named by the key's RFC 7638 thumbprint."""
-        thumbprint = vc_jwt.thumbprint(vc_jwt.public_jwk(self.key))
-        return f"{self.issuer.id.rstrip('/')}{KEYS_PATH}/{thumbprint}"
+        return self._key_url(vc_jwt.public_jwk(self.key))
+
+    def _key_url(self, jwk: dict[str, Any]) -> str:
+        return f"{self.issuer.id.rstrip('/')}{KEYS_PATH}/{vc_jwt.thumbprint(jwk)}"
+
+    def _published(self, jwk: dict[str, Any]) -> dict[str, Any]:
+        return {**jwk, "kid": self._key_url(jwk), "alg": vc_jwt.ALGORITHM, "use": "sig"}
 
     def sign(self, claims: dict[str, Any]) -> str:
         """``claims`` as a VC-JWT of this issuer: its key in ``jwk``, its URL in ``kid``."""
@@ -142,11 +166,16 @@ class BadgeSigner:
             )
             raise ConfigurationError(f"{missing}: required to issue badges")
         try:
-            return cls(
-                Issuer(id=url, name=settings.badge_issuer_name), vc_jwt.read_key(Path(key_file))
-            )
+            key = vc_jwt.read_key(Path(key_file))
         except ValidationError as exc:
-            raise ConfigurationError(f"badge settings: {exc}") from None
+            raise ConfigurationError(f"MASTERYPATH_BADGE_KEY_FILE: {exc}") from None
+        previous = []
+        for name in filter(None, (n.strip() for n in settings.badge_previous_key_files.split(","))):
+            try:
+                previous.append(vc_jwt.read_public_key(Path(name)))
+            except ValidationError as exc:
+                raise ConfigurationError(f"MASTERYPATH_BADGE_PREVIOUS_KEY_FILES: {exc}") from None
+        return cls(Issuer(id=url, name=settings.badge_issuer_name), key, tuple(previous))
 
 
 @dataclass(frozen=True)
@@ -382,7 +411,7 @@ class BadgeService:
         :class:`ValidationError`."""
         header, claims = vc_jwt.verify(token.strip())
         problems = claim_problems(claims, now=now or self.context.clock())
-        ours = self.signer is not None and header.get("jwk") == vc_jwt.public_jwk(self.signer.key)
+        ours = self.signer is not None and self.signer.owns(header.get("jwk"))
         if self.signer is not None and not ours and self._names_our_key(header.get("kid")):
             problems.append("kid names this issuer's key, but another key signed the badge")
         credential = {
@@ -417,10 +446,19 @@ class BadgeService:
             return {"@context": list(CONTEXT), **found}
         raise NotFoundError("achievement", identifier)
 
-    def signing_key(self) -> dict[str, Any]:
-        """The issuer's public key as a JWK with its ``kid``; :class:`ConfigurationError`
-        when this server issues no badges."""
-        return self._signer().public_jwk
+    def published_keys(self) -> list[dict[str, Any]]:
+        """The issuer's public keys as JWKs with their ``kid``: the signing key first, then
+        those that signed badges before; :class:`ConfigurationError` when this server
+        issues no badges."""
+        return self._signer().published_keys
+
+    def published_key(self, thumbprint: str) -> dict[str, Any]:
+        """One of :meth:`published_keys` by its RFC 7638 thumbprint (the end of its
+        ``kid``); :class:`NotFoundError` for any other."""
+        for jwk in self.published_keys():
+            if jwk["kid"].endswith("/" + thumbprint):
+                return jwk
+        raise NotFoundError("badge key", thumbprint)
 
     def _names_our_key(self, kid: object) -> bool:
         """Whether ``kid`` is a URL of this server's key set (any thumbprint: a badge
