@@ -58,30 +58,66 @@ def equivalent(signed: Mapping[str, Any], received: Mapping[str, Any]) -> bool:
 
 
 def _comparable(statement: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = _without_definitions(
-        {k: v for k, v in statement.items() if k != "attachments"}
-    )
+    """``statement`` (or a SubStatement) without what the rules leave out, walked by its
+    structure: only an Activity's ``definition`` and only a Group's ``member`` order are
+    set aside, so that a ``definition`` or ``member`` inside an extension still counts."""
+    out = {k: v for k, v in statement.items() if k != "attachments"}
     for key in ("timestamp", "stored"):
         out[key] = _instant(out[key]) if key in out else None
         if out[key] is None:
             del out[key]
-    if isinstance(out.get("verb"), dict):
+    if isinstance(out.get("verb"), Mapping):
         out["verb"] = {k: v for k, v in out["verb"].items() if k != "display"}
-    if isinstance(out.get("object"), dict) and out["object"].get("objectType") == "SubStatement":
-        out["object"] = _comparable(out["object"])
+    for key in ("actor", "authority"):
+        out[key] = _agent(out[key]) if key in out else None
+        if out[key] is None:
+            del out[key]
+    target = out.get("object")
+    if isinstance(target, Mapping):
+        kind = target.get("objectType", "Activity")
+        if kind == "SubStatement":
+            out["object"] = _comparable(target)
+        else:
+            out["object"] = _activity(target) if kind == "Activity" else _agent(target)
+    if isinstance(out.get("context"), Mapping):
+        out["context"] = _context(out["context"])
     return out
 
 
-def _without_definitions(value: Any) -> Any:
-    """``value`` without Activity definitions, each Group's members in a fixed order."""
-    if isinstance(value, list):
-        return [_without_definitions(v) for v in value]
-    if not isinstance(value, Mapping):
-        return value
-    out = {k: _without_definitions(v) for k, v in value.items() if k != "definition"}
-    if out.get("objectType") == "Group" and isinstance(out.get("member"), list):
-        out["member"] = sorted(out["member"], key=lambda m: json.dumps(m, sort_keys=True))
+def _context(context: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(context)
+    activities = out.get("contextActivities")
+    if isinstance(activities, Mapping):
+        out["contextActivities"] = {
+            kind: [_activity(a) for a in found] if isinstance(found, list) else _activity(found)
+            for kind, found in activities.items()
+        }
+    for key in ("instructor", "team"):
+        if key in out:
+            out[key] = _agent(out[key])
+    if isinstance(out.get("contextGroups"), list):
+        out["contextGroups"] = [
+            {**g, "group": _agent(g.get("group"))} if isinstance(g, Mapping) else g
+            for g in out["contextGroups"]
+        ]
     return out
+
+
+def _activity(activity: Any) -> Any:
+    """An Activity without its ``definition`` (the LRS may hold another version of it)."""
+    if not isinstance(activity, Mapping):
+        return activity
+    return {k: v for k, v in activity.items() if k != "definition"}
+
+
+def _agent(agent: Any) -> Any:
+    """An Agent as it is; a Group with its members in a fixed order."""
+    if not isinstance(agent, Mapping) or agent.get("objectType") != "Group":
+        return agent
+    members = agent.get("member")
+    if not isinstance(members, list):
+        return dict(agent)
+    return {**agent, "member": sorted(members, key=lambda m: json.dumps(m, sort_keys=True))}
 
 
 def _instant(value: Any) -> Any:
