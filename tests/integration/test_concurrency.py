@@ -495,3 +495,114 @@ def test_on_sqlite_a_row_lock_takes_the_write_lock_and_a_plain_read_does_not(
     finally:
         other.close()
         context.engine.dispose()
+
+
+class _Pause:
+    """Holds the thread named ``who`` right after it sends a statement that ``at`` picks
+    (an ``after_cursor_execute`` listener), until :attr:`release` is set."""
+
+    def __init__(self, who: str, at: Callable[[str], bool]) -> None:
+        self.who, self.at = who, at
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, _conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        mine = threading.current_thread().name == self.who
+        if mine and not self.reached.is_set() and self.at(sql):
+            self.reached.set()
+            self.release.wait(60)
+
+
+def _until_a_transaction_waits_for_a_lock(context: ServiceContext) -> None:
+    """Return once some transaction of this database waits for a lock (PostgreSQL)."""
+    import time
+
+    from sqlalchemy import text
+
+    waiting = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE NOT l.granted AND a.datname = current_database()"
+    )
+    for _ in range(3000):
+        with context.engine.connect() as conn:
+            if conn.execute(waiting).scalar_one():
+                return
+        time.sleep(0.01)
+    raise AssertionError("no transaction came to wait for a lock")
+
+
+def _interleave(
+    context: ServiceContext, pause: _Pause, first: Callable[[], object], then: Callable[[], object]
+) -> list[BaseException]:
+    """Run ``first`` in the thread ``pause`` holds, up to the pause, then ``then`` until it
+    waits for a lock, then let both finish; their errors."""
+    errors: list[BaseException] = []
+
+    def run(work: Callable[[], object]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(first,), name=pause.who),
+        threading.Thread(target=run, args=(then,), name="then"),
+    ]
+    threads[0].start()
+    assert pause.reached.wait(60)
+    threads[1].start()
+    _until_a_transaction_waits_for_a_lock(context)
+    pause.release.set()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("first", ["post", "erasure"])
+def test_an_erasure_and_a_post_of_the_same_bytes_interleaved_both_succeed(
+    store: ServiceContext, first: str
+) -> None:
+    """The two orders in which an erasure (deleting bytes no statement carries) and a post
+    (linking a statement to the same bytes) can meet on PostgreSQL, forced: the post's
+    link is written before the erasure looks (the erasure's delete failed on the link's
+    foreign key), or the erasure has found the bytes unlinked before the post comes (the
+    post saw them stored, went on, and its link failed once they were deleted). SQLite
+    runs one writer at a time."""
+    import hashlib
+
+    from sqlalchemy import event, select
+
+    from masterypath.interop.xapi_multipart import AttachmentData
+    from masterypath.services.privacy import PrivacyService
+    from masterypath.services.xapi import XapiService
+    from masterypath.store.tables import XapiAttachmentRow, XapiStatementAttachmentRow
+    from tests.integration.test_xapi_attachments import attachment, statement
+
+    essay = b"the same essay, handed in twice"
+    sha2 = hashlib.sha256(essay).hexdigest()
+    bytes_ = {sha2: AttachmentData(sha2, essay, "text/plain")}
+    xapi, privacy = XapiService(store), PrivacyService(store)
+    xapi.record([statement(1, "gone", attachments=[attachment(essay)])], attachments=bytes_)
+
+    def post() -> object:
+        stays = statement(2, "stays", attachments=[attachment(essay)])
+        return xapi.record([stays], attachments=bytes_)
+
+    def erase() -> object:
+        return privacy.erase("gone", by="dpo")
+
+    if first == "post":  # paused with its link written
+        pause = _Pause("post", lambda sql: "INTO xapi_statement_attachments" in sql)
+        order = (post, erase)
+    else:  # paused once it has found the bytes unlinked
+        pause = _Pause("erasure", lambda sql: "FROM xapi_attachments" in sql)
+        order = (erase, post)
+    event.listen(store.engine, "after_cursor_execute", pause)
+    try:
+        assert _interleave(store, pause, *order) == []
+    finally:
+        event.remove(store.engine, "after_cursor_execute", pause)
+    with store.sessions() as session:
+        links = session.execute(select(XapiStatementAttachmentRow.statement_id)).scalars()
+        assert list(links) == [statement(2)["id"]]
+        assert session.scalars(select(XapiAttachmentRow.content)).all() == [essay]

@@ -339,5 +339,16 @@ def _delete_unlinked_attachments(session: Session) -> int:
     """Delete the attachments' bytes no stored statement carries any more (an erased
     learner's; bytes another statement also carries stay). Answers how many."""
     linked = exists().where(XapiStatementAttachmentRow.sha2 == XapiAttachmentRow.sha2)
-    result = session.execute(delete(XapiAttachmentRow).where(~linked))
+    # lock them first, then delete in a statement of its own: a post linking its
+    # statement to the same bytes meanwhile is waited for, and the delete (a fresh
+    # snapshot on PostgreSQL) sees its link and leaves them; deleting at once would fail
+    # on that link's foreign key
+    unlinked = session.scalars(
+        select(XapiAttachmentRow.sha2).where(~linked).with_for_update()
+    ).all()
+    if not unlinked:
+        return 0
+    result = session.execute(
+        delete(XapiAttachmentRow).where(XapiAttachmentRow.sha2.in_(unlinked), ~linked)
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -282,9 +282,9 @@ class StatementWrites:
             return
         received = self.rows[0].received
         wanted = dict.fromkeys(link["sha2"] for link in links)
+        new_bytes = dialect_insert(session)(XapiAttachmentRow)
         session.execute(
-            dialect_insert(session)(XapiAttachmentRow)
-            .values(
+            new_bytes.values(
                 [
                     {
                         "sha2": sha2,
@@ -297,7 +297,10 @@ class StatementWrites:
                     for sha2 in wanted
                 ]
             )
-            .on_conflict_do_nothing(index_elements=["sha2"])
+            # bytes already stored are locked (a no-op update), not just seen: an erasure
+            # deleting them as unlinked waits for the links below, or deletes them first
+            # and this inserts them again (services/privacy._delete_unlinked_attachments)
+            .on_conflict_do_update(index_elements=["sha2"], set_={"sha2": new_bytes.excluded.sha2})
         )
         session.execute(insert(XapiStatementAttachmentRow), links)
 
