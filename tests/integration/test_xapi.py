@@ -447,6 +447,94 @@ def test_the_agent_filter_finds_the_actor_the_object_and_group_members_and_relat
     assert '"ana"' not in json.dumps(after) and '"ben"' not in json.dumps(after)
 
 
+def related_statements() -> list[dict[str, Any]]:
+    """Statements that name learners where only ``related_agents`` looks: an instructor,
+    a team's member, a SubStatement's actor and instructor, a StatementRef to one of
+    them."""
+    asked = {"id": "http://adlnet.gov/expapi/verbs/asked"}
+    posted = [
+        statement(1, "ben", context={"instructor": account("ms-li")}),
+        statement(
+            2,
+            "cy",
+            verb=asked,
+            object={
+                "objectType": "SubStatement",
+                "actor": account("ana"),
+                "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+                "object": {"objectType": "Activity", "id": "https://lms.example/q"},
+                "context": {"instructor": account("dee")},
+            },
+            context={"team": {"objectType": "Group", "member": [account("eve")]}},
+        ),
+        statement(
+            3,
+            "fay",
+            verb={"id": "http://adlnet.gov/expapi/verbs/commented"},
+            object={"objectType": "StatementRef", "id": statement(1)["id"]},
+        ),
+    ]
+    for s in posted[1:]:
+        s.pop("result")
+    return posted
+
+
+def found_by(client: TestClient, name: str, **more: str) -> list[int]:
+    params = {"agent": json.dumps(account(name)), "ascending": "true", **more}
+    got = client.get("/xapi/statements", params=params, headers=V)
+    assert got.status_code == 200, got.text
+    return [int(s["id"][-12:]) for s in got.json()["statements"]]
+
+
+def test_related_agents_follows_statement_refs_and_is_read_by_index(
+    client: TestClient, database: ServiceContext
+) -> None:
+    from sqlalchemy import select
+
+    from masterypath.store.tables import XapiStatementAgentRow, XapiStatementRow
+
+    assert client.post("/xapi/statements", json=related_statements(), headers=V).status_code == 200
+    related = {"related_agents": "true"}
+    # fay's comment refers to the statement ms-li is the instructor of (xAPI 2.1.3)
+    assert found_by(client, "ms-li", **related) == [1, 3]
+    assert found_by(client, "ms-li") == []  # the agent filter does not look there
+    assert [found_by(client, n, **related) for n in ("ana", "dee", "eve")] == [[2], [2], [2]]
+    assert [found_by(client, n) for n in ("ana", "dee", "eve")] == [[], [], []]
+    with database.sessions() as session:
+        rows = session.execute(
+            select(XapiStatementAgentRow.learner_id, XapiStatementAgentRow.related_only)
+        ).all()
+        authorities = set(session.scalars(select(XapiStatementRow.authority_id)))
+    # every one of them by index: nothing is left for a query to read statements for
+    assert sorted(rows) == [("ana", True), ("dee", True), ("eve", True), ("ms-li", True)]
+    assert len(authorities) == 1 and None not in authorities
+    sender = str(authorities.pop())
+    assert found_by(client, sender) == []
+    assert found_by(client, sender, **related) == [1, 2, 3]
+
+
+def test_migration_0023_indexes_the_related_agents_of_statements_stored_before_it(
+    client: TestClient, database: ServiceContext
+) -> None:
+    from alembic import command
+
+    from masterypath.store.database import alembic_config, upgrade
+
+    assert client.post("/xapi/statements", json=related_statements(), headers=V).status_code == 200
+    names = ("ms-li", "ana", "dee", "eve", "ben", "fay")
+    related = {"related_agents": "true"}
+    before = [(found_by(client, n), found_by(client, n, **related)) for n in names]
+    assert before[0] == ([], [1, 3])
+    command.downgrade(alembic_config(database.engine), "0022")
+    upgrade(database.engine)
+    assert [(found_by(client, n), found_by(client, n, **related)) for n in names] == before
+    # and an erasure finds them there too
+    assert (
+        client.delete("/api/v1/learners/ms-li").json()["deleted"]["xapi_statements_redacted"] == 1
+    )
+    assert found_by(client, "ms-li", **related) == []
+
+
 def test_migration_0017_indexes_the_learners_named_in_statements_stored_before_it(
     client: TestClient, database: ServiceContext
 ) -> None:

@@ -40,7 +40,6 @@ from masterypath.interop.xapi_multipart import (
     read_transmission,
     write_transmission,
 )
-from masterypath.interop.xapi_pseudonyms import AgentIdentifier
 from masterypath.services.xapi import (
     Cursor,
     StatementQuery,
@@ -365,9 +364,7 @@ def xapi_router(
         named = None if agent is None else agent_parameter(agent, groups=True)
         query = StatementQuery(
             learner_id=None if named is None else named[1],
-            related_agents=None
-            if named is None or not related_agents
-            else AgentIdentifier.of(named[0]),
+            related_agents=related_agents,
             verb=None if verb is None else iri_parameter("verb", verb),
             activity=None if activity is None else iri_parameter("activity", activity),
             registration=None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 
@@ -234,6 +234,34 @@ ERASED: dict[str, Any] = {
 }
 """What stands for an erased learner in a statement that is not theirs (a valid Agent that
 names no one: no address has this SHA-1 that anyone could know)."""
+ERASED_ID = "sha1:" + "0" * 40
+"""The learner id of :data:`ERASED`: no one's."""
+
+
+def authority_of(statement: Mapping[str, Any]) -> str | None:
+    """The learner id of the statement's ``authority`` (who sent it); None when it has
+    none, or it is a Group without an identifier (an OAuth pair: its members are in
+    :func:`agents_related`).
+
+    >>> authority_of({"authority": {"account": {"homePage": "h", "name": "lms"}}})
+    'lms'
+    """
+    authority = statement.get("authority")
+    return learner_of(authority) if isinstance(authority, Mapping) else None
+
+
+def agents_related(statement: Mapping[str, Any], *, besides: Iterable[str]) -> tuple[str, ...]:
+    """The learners a statement names where only xAPI's ``related_agents`` looks: everyone
+    in it (:func:`learners_in`) but those ``besides`` (its actor, its authority, those
+    :func:`agents_named` gives) and :data:`ERASED`; sorted.
+
+    >>> s = {"actor": {"account": {"name": "ben"}},
+    ...      "context": {"instructor": {"account": {"name": "ms-li"}},
+    ...                  "team": {"objectType": "Group", "member": [{"mbox_sha1sum": "ab"}]}}}
+    >>> agents_related(s, besides=["ben"])
+    ('ms-li', 'sha1:ab')
+    """
+    return tuple(sorted(learners_in(statement) - {*besides, ERASED_ID}))
 
 
 def without_learner(statement: Mapping[str, Any], learner_id: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from masterypath.errors import ConsentRequiredError, NotFoundError, ValidationError
-from masterypath.interop.xapi_pseudonyms import statement_digest, without_learner
+from masterypath.interop.xapi_pseudonyms import authority_of, statement_digest, without_learner
 from masterypath.services.context import ServiceContext
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
@@ -286,6 +286,7 @@ class PrivacyService:
             for row in naming:
                 row.statement = without_learner(row.statement, learner_id)
                 row.content_hash = statement_digest(row.statement)
+                row.authority_id = authority_of(row.statement)
             counts["xapi_statements_redacted"] = len(naming)
             own = select(XapiStatementRow.id).where(XapiStatementRow.learner_id == learner_id)
             session.execute(

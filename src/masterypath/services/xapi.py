@@ -63,8 +63,9 @@ from masterypath.interop.xapi_attachments import attachments_held
 from masterypath.interop.xapi_comparison import same_statement
 from masterypath.interop.xapi_multipart import AttachmentData
 from masterypath.interop.xapi_pseudonyms import (
-    AgentIdentifier,
     agents_named,
+    agents_related,
+    authority_of,
     group_id,
     learner_of,
     members_of,
@@ -78,7 +79,7 @@ from masterypath.store.bulk import insert_new_postgresql
 from masterypath.store.conditions import dialect_insert, is_postgresql, one_of
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
-from masterypath.store.statement_paths import mentions_activity, names_agent
+from masterypath.store.statement_paths import mentions_activity
 from masterypath.store.tables import (
     EvidenceVoidRow,
     FrameworkRow,
@@ -176,6 +177,10 @@ class StatementRow(NamedTuple):
     """The learners it names besides its actor (:func:`agents_named`)."""
     attachments: tuple[str, ...] = ()
     """The SHA-2s of its attachments whose bytes came with it."""
+    authority_id: str | None = None
+    """Who sent it (:func:`authority_of`)."""
+    related: tuple[str, ...] = ()
+    """The learners it names where only ``related_agents`` looks (:func:`agents_related`)."""
 
 
 STATEMENT_COLUMNS = (
@@ -186,6 +191,7 @@ STATEMENT_COLUMNS = (
     "evidence_key",
     "stored_at",
     "refers",
+    "authority_id",
 )
 
 
@@ -234,6 +240,7 @@ class StatementWrites:
                         None if row.evidence is None else row.evidence.key,
                         row.received,
                         refers_to(row.statement),
+                        row.authority_id,
                     )
                     for row in self.rows
                 ],
@@ -243,10 +250,11 @@ class StatementWrites:
         else:
             inserted = self._insert_new(session)
         named = [
-            {"learner_id": learner, "statement_id": row.id}
+            {"learner_id": learner, "statement_id": row.id, "related_only": related}
             for row in self.rows
-            if row.named and row.id in inserted
-            for learner in row.named
+            if (row.named or row.related) and row.id in inserted
+            for learners, related in ((row.named, False), (row.related, True))
+            for learner in learners
         ]
         if named:
             session.execute(insert(XapiStatementAgentRow), named)
@@ -318,6 +326,7 @@ class StatementWrites:
                             "evidence_key": None if row.evidence is None else row.evidence.key,
                             "stored_at": row.received,
                             "refers": refers_to(row.statement),
+                            "authority_id": row.authority_id,
                         }
                         for row in self.rows
                     ]
@@ -560,19 +569,8 @@ class XapiService:
         now = self.context.clock()
         store = StatementWrites(
             [
-                StatementRow(
-                    statement_id,
-                    as_stored(statement, authority, version),
-                    learner,
-                    evidence,
-                    statement_digest(statement),  # without authority: the content the sender chose
-                    now,
-                    tuple(a for a in agents_named(statement) if a != learner),
-                    carried,
-                )
-                for (statement_id, statement, learner, evidence), carried in zip(
-                    parsed, held, strict=True
-                )
+                _statement_row(parsed_one, carried, authority, version, now)
+                for parsed_one, carried in zip(parsed, held, strict=True)
             ],
             _typed(statements, sent) if sent else {},
         )
@@ -852,12 +850,9 @@ class XapiService:
         voiding = aliased(XapiStatementRow)
         select_page = select(row).where(~select(voiding.id).where(voiding.voids == row.id).exists())
         postgresql = self.context.engine.dialect.name == "postgresql"
-        if query.related_agents is not None:
-            select_page = select_page.where(
-                names_agent(row.statement, query.related_agents, postgresql=postgresql)
-            )
-        elif query.learner_id is not None:
-            select_page = select_page.where(row.id.in_(_of_agent(query.learner_id)))
+        if query.learner_id is not None:
+            found = _of_agent(query.learner_id, related=query.related_agents)
+            select_page = select_page.where(row.id.in_(found))
         if query.filters_content():
             # xAPI 2.1.3: a statement whose object is a StatementRef meets a filter when the
             # statement it targets does (a voiding statement, a comment on an answer)
@@ -922,9 +917,9 @@ class StatementQuery:
     learner_id: str | None = None
     """The ``agent`` filter's learner id (:func:`learner_of`): the statements whose actor
     or object is that learner, or a Group with them among its members."""
-    related_agents: AgentIdentifier | None = None
-    """Instead of ``learner_id``: the statements that name this agent anywhere
-    (:func:`~masterypath.store.statement_paths.names_agent`), xAPI's
+    related_agents: bool = False
+    """With ``learner_id``: the statements that name that learner anywhere (the
+    authority, the instructor, the team, a SubStatement too), xAPI's
     ``related_agents=true``."""
     since: datetime | None = None
     until: datetime | None = None
@@ -990,16 +985,22 @@ def _typed(
     }
 
 
-def _of_agent(learner_id: str) -> Select[tuple[str]]:
+def _of_agent(learner_id: str, *, related: bool = False) -> Select[tuple[str]]:
     """The ids of the statements xAPI's ``agent`` filter finds for a learner: those
     whose actor is the learner (the ``learner_id`` column), those that name them where
-    the filter looks (by index), and those that refer to one of these by a StatementRef,
-    however long the chain (by the ``refers`` index; xAPI 2.0 part three, 2.1.3)."""
+    the filter looks (by index), with ``related`` (``related_agents=true``) also where
+    it does not (the ``authority_id`` column and the index), and those that refer to one
+    of these by a StatementRef, however long the chain (by the ``refers`` index; xAPI 2.0
+    part three, 2.1.3)."""
     own = aliased(XapiStatementRow)
     named = XapiStatementAgentRow
+    in_index = named.learner_id == learner_id
     direct = union_all(
         select(own.id).where(own.learner_id == learner_id),
-        select(named.statement_id.label("id")).where(named.learner_id == learner_id),
+        select(named.statement_id.label("id")).where(
+            in_index if related else and_(in_index, ~named.related_only)
+        ),
+        *([select(own.id).where(own.authority_id == learner_id)] if related else []),
     ).subquery("direct")
     found = select(direct.c.id).cte("found", recursive=True)
     referring = aliased(XapiStatementRow)
@@ -1077,6 +1078,32 @@ def _outcome(statement: Mapping[str, Any]) -> BinaryOutcome | ScoreOutcome | Non
 def _for_ralph(statement: Mapping[str, Any]) -> dict[str, Any]:
     """The statement as ralph's 1.0.3 model checks it: a 2.0 ``version`` left out."""
     return {k: v for k, v in statement.items() if not (k == "version" and str(v).startswith("2."))}
+
+
+def _statement_row(
+    parsed: tuple[str, dict[str, Any], str, Evidence | None],
+    attachments: tuple[str, ...],
+    authority: Mapping[str, Any] | None,
+    version: str | None,
+    received: datetime,
+) -> StatementRow:
+    """A parsed statement as it is stored, with the agents it is found by."""
+    statement_id, statement, learner, evidence = parsed
+    stored = as_stored(statement, authority, version)
+    sender = authority_of(stored)
+    named = tuple(a for a in agents_named(statement) if a != learner)
+    return StatementRow(
+        statement_id,
+        stored,
+        learner,
+        evidence,
+        statement_digest(statement),  # without authority: the content the sender chose
+        received,
+        named,
+        attachments,
+        sender,
+        agents_related(stored, besides=[learner, *named, *([sender] if sender else [])]),
+    )
 
 
 def as_stored(

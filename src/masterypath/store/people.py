@@ -9,10 +9,8 @@ from typing import Any
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
-from masterypath.interop.xapi_pseudonyms import AgentIdentifier
 from masterypath.store.bulk import execute_arrays
 from masterypath.store.conditions import is_postgresql, one_of
-from masterypath.store.statement_paths import names_agent
 from masterypath.store.tables import (
     AccessLogRow,
     ApiKeyRow,
@@ -159,23 +157,20 @@ class PeopleRepository:
 
     def statements_naming(self, learner_id: str) -> list[XapiStatementRow]:
         """The stored statements that name the learner but are not theirs (another's
-        actor): by the index of the learners statements name, and by reading every
-        statement for the places the index leaves out (a rare question: an export or an
-        erasure)."""
+        actor), wherever they stand: as the authority (the ``authority_id`` column) or
+        elsewhere (the index of the learners statements name)."""
         indexed = select(XapiStatementAgentRow.statement_id).where(
             XapiStatementAgentRow.learner_id == learner_id
-        )
-        anywhere = names_agent(
-            XapiStatementRow.statement,
-            AgentIdentifier.of_learner(learner_id),
-            postgresql=is_postgresql(self.session),
         )
         return list(
             self.session.scalars(
                 select(XapiStatementRow)
                 .where(
                     XapiStatementRow.learner_id != learner_id,
-                    or_(XapiStatementRow.id.in_(indexed), anywhere),
+                    or_(
+                        XapiStatementRow.id.in_(indexed),
+                        XapiStatementRow.authority_id == learner_id,
+                    ),
                 )
                 .order_by(XapiStatementRow.stored_at, XapiStatementRow.id)
             )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -580,6 +581,7 @@ class XapiStatementRow(Base):
     __table_args__ = (
         Index("ix_xapi_statements_learner", "learner_id"),
         Index("ix_xapi_statements_stored", "stored_at", "id"),  # GET's window and pages
+        Index("ix_xapi_statements_authority", "authority_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -592,13 +594,19 @@ class XapiStatementRow(Base):
     """For a voiding statement: the id of the statement it voids."""
     refers: Mapped[str | None] = mapped_column(String(36), index=True)
     """For a statement whose object is a StatementRef: the id in it (:func:`refers_to`)."""
+    authority_id: Mapped[str | None] = mapped_column(String(ID))
+    """The learner id (:func:`learner_of`) of its ``authority``, who sent it: where
+    ``related_agents`` finds an agent as the authority (a column, not a row of
+    :class:`XapiStatementAgentRow`: every statement has one)."""
 
 
 class XapiStatementAgentRow(Base):
-    """A learner a stored statement names besides its actor, where xAPI's ``agent`` filter
-    looks: an Agent or identified Group object, a member of a Group actor or object. Rare
-    (most statements name their actor alone), so ``GET /xapi/statements?agent=`` finds
-    them by index instead of reading every statement."""
+    """A learner a stored statement names besides its actor and its authority: where xAPI's
+    ``agent`` filter looks (an Agent or identified Group object, a member of a Group actor
+    or object), or ``related_only`` elsewhere (the instructor, the team, a member of them,
+    the same in a SubStatement). Rare (most statements name their actor alone), so
+    ``GET /xapi/statements?agent=`` (with ``related_agents`` or not), an export and an
+    erasure find them by index instead of reading every statement."""
 
     __tablename__ = "xapi_statement_agents"
 
@@ -609,6 +617,8 @@ class XapiStatementAgentRow(Base):
         primary_key=True,
         index=True,
     )
+    related_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Named where only ``related_agents=true`` looks, not the ``agent`` filter."""
 
 
 class XapiAttachmentRow(Base):
