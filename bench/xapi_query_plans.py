@@ -1,6 +1,6 @@
 """Benchmark: how ``GET /xapi/statements`` finds its page on a large store, by the plans
 the database chooses and the time it takes (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY
-PLAN on SQLite).
+PLAN on SQLite; ``call ms``: the whole call from Python, run once, on either).
 
 Creates a fresh database (PostgreSQL: dropped afterwards), stores ``--statements``
 synthetic statements of ``--learners`` learners, one in ``--refer-every`` a StatementRef
@@ -26,6 +26,7 @@ import argparse
 import json
 import random
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -140,7 +141,9 @@ def plans(context: ServiceContext) -> dict[str, dict[str, Any]]:
     for name, query in QUERIES.items():
         seen.clear()
         with context.sessions() as session:
+            began = time.perf_counter()
             found = query(context, session)
+            call_ms = (time.perf_counter() - began) * 1000
         sql, params = next(s for s in reversed(seen) if "ORDER BY" in s[0])
         explain = "EXPLAIN ANALYZE " if postgresql else "EXPLAIN QUERY PLAN "
         with context.engine.connect() as conn:
@@ -150,6 +153,7 @@ def plans(context: ServiceContext) -> dict[str, dict[str, Any]]:
         out[name] = {
             "found": found,
             "execution_ms": float(millis[0]) if millis else None,
+            "call_ms": call_ms,
             "reads_statements_through": any(
                 re.search(r"Seq Scan on xapi_statements\b|SCAN xapi_statements\b", ln)
                 and "never executed" not in ln
@@ -192,10 +196,11 @@ def main() -> None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
     print(f"{args.statements:,} statements, {url.get_backend_name()}")
-    print(f"{'query':<30} {'found':>6} {'ms':>8}  reads the table through")
+    print(f"{'query':<30} {'found':>6} {'ms':>8} {'call ms':>8}  reads the table through")
     for name, f in figures.items():
         ms = "" if f["execution_ms"] is None else f"{f['execution_ms']:.2f}"
-        print(f"{name:<30} {f['found']:>6} {ms:>8}  {f['reads_statements_through']}")
+        call = f"{f['call_ms']:.2f}"
+        print(f"{name:<30} {f['found']:>6} {ms:>8} {call:>8}  {f['reads_statements_through']}")
     if args.json:
         args.json.write_text(json.dumps({"statements": args.statements, "queries": figures}))
 

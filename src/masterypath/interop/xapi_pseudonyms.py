@@ -252,8 +252,9 @@ def authority_of(statement: Mapping[str, Any]) -> str | None:
 
 def agents_related(statement: Mapping[str, Any], *, besides: Iterable[str]) -> tuple[str, ...]:
     """The learners a statement names where only xAPI's ``related_agents`` looks: everyone
-    in it (:func:`learners_in`) but those ``besides`` (its actor, its authority, those
-    :func:`agents_named` gives) and :data:`ERASED`; sorted.
+    in it (:func:`learners_in`) but those ``besides`` (which must hold its actor's and its
+    authority's ids, and may hold those :func:`agents_named` gives) and :data:`ERASED`;
+    sorted.
 
     >>> s = {"actor": {"account": {"name": "ben"}},
     ...      "context": {"instructor": {"account": {"name": "ms-li"}},
@@ -261,6 +262,20 @@ def agents_related(statement: Mapping[str, Any], *, besides: Iterable[str]) -> t
     >>> agents_related(s, besides=["ben"])
     ('ms-li', 'sha1:ab')
     """
+    context, target = statement.get("context"), statement.get("object")
+    grouped = any(
+        isinstance(statement.get(role), Mapping) and "member" in statement[role]
+        for role in ("actor", "authority")
+    )
+    if (
+        not grouped
+        and not (isinstance(context, Mapping) and ("instructor" in context or "team" in context))
+        and not (
+            isinstance(target, Mapping)
+            and target.get("objectType") in ("Agent", "Group", "SubStatement")
+        )
+    ):
+        return ()  # most statements: an Agent did something to an Activity; no one else
     return tuple(sorted(learners_in(statement) - {*besides, ERASED_ID}))
 
 

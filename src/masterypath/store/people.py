@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import delete, exists, select, union_all
 from sqlalchemy.orm import Session
 
 from masterypath.store.bulk import execute_arrays
@@ -159,18 +159,19 @@ class PeopleRepository:
         """The stored statements that name the learner but are not theirs (another's
         actor), wherever they stand: as the authority (the ``authority_id`` column) or
         elsewhere (the index of the learners statements name)."""
-        indexed = select(XapiStatementAgentRow.statement_id).where(
-            XapiStatementAgentRow.learner_id == learner_id
-        )
+        # one list of ids (an OR of the two would read the table through)
+        naming = union_all(
+            select(XapiStatementAgentRow.statement_id.label("id")).where(
+                XapiStatementAgentRow.learner_id == learner_id
+            ),
+            select(XapiStatementRow.id).where(XapiStatementRow.authority_id == learner_id),
+        ).subquery("naming")
         return list(
             self.session.scalars(
                 select(XapiStatementRow)
                 .where(
                     XapiStatementRow.learner_id != learner_id,
-                    or_(
-                        XapiStatementRow.id.in_(indexed),
-                        XapiStatementRow.authority_id == learner_id,
-                    ),
+                    XapiStatementRow.id.in_(select(naming.c.id)),
                 )
                 .order_by(XapiStatementRow.stored_at, XapiStatementRow.id)
             )
