@@ -592,14 +592,16 @@ def test_an_anonymous_groups_statement_is_its_members_and_goes_with_each_of_them
     refused = client.post("/xapi/statements", json=unnamed, headers=V)
     assert refused.status_code == 400
     assert refused.json()["problems"][0]["field"].startswith("actor")
-    # a minor named by a statement (a member, an object) waits for consent, as their own do
+    # a minor named by a statement (a member, an object, a team) waits for consent, as their
+    # own do
     client.post("/api/v1/learners", json={"learner_id": "kid", "birth_date": "2016-01-01"})
     with_kid = statement(3, actor={**team, "member": [account("ana"), account("kid")]})
     about_kid = statement(
         4, "ms-li", verb={"id": "http://adlnet.gov/expapi/verbs/mentored"}, object=account("kid")
     )
     about_kid.pop("result")
-    for sent in (with_kid, about_kid):
+    in_kids_team = statement(5, "ana", context={"team": {**team, "member": [account("kid")]}})
+    for sent in (with_kid, about_kid, in_kids_team):
         refused = client.post("/xapi/statements", json=sent, headers=V)
         assert refused.status_code == 403 and refused.json()["error"] == "consent_required"
     assert found(account("kid")) == [] and found(account("ms-li")) == []  # nothing stored

@@ -215,10 +215,11 @@ class StatementWrites:
     def __call__(self, session: Session) -> None:
         # the evidence's learners passed the consent gate with their evidence; a statement
         # that is not evidence is personal data all the same, and so is one naming a
-        # learner besides its actor (an Agent object, a Group's member)
+        # learner besides its actor (an Agent object, a Group's member, an instructor, a
+        # team's member, in a SubStatement too)
         bare = {row.learner_id for row in self.rows if row.evidence is None}
         for row in self.rows:
-            bare.update(row.named)
+            bare.update(row.named, row.related)
         if bare:
             today = self.rows[0].received.date()
             minors = PeopleRepository(session).minors_without_consent(bare, today)
