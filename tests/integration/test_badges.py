@@ -527,3 +527,22 @@ def test_a_badges_achievement_id_resolves_to_its_achievement(
     other = achievement_id(signer.issuer, "sql", "join").removeprefix("https://school.example")
     assert anyone.get(other).status_code == 404
     assert anyone.get("/achievements/unknown").status_code == 404
+    # the holder is erased: the badge in their hands still names it, so it still resolves
+    assert client.delete("/api/v1/learners/kim").json()["deleted"]["badges"] == 1
+    assert anyone.get(path).json() == resolved.json()
+
+
+def test_migration_0024_keeps_the_achievements_of_badges_issued_before_it(
+    course: ServiceContext, badge_key_file: Path
+) -> None:
+    from alembic import command
+
+    from masterypath.store.database import alembic_config, upgrade
+
+    client = admin_client(course, badge_settings(badge_key_file))
+    achievement = client.get(URL).json()["credential"]["credentialSubject"]["achievement"]
+    path = achievement["id"].removeprefix("https://school.example")
+    command.downgrade(alembic_config(course.engine), "0023")
+    upgrade(course.engine)
+    client.delete("/api/v1/learners/kim")
+    assert TestClient(client.app).get(path).json()["id"] == achievement["id"]

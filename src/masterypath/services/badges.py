@@ -427,11 +427,14 @@ class BadgeService:
         :class:`NotFoundError` for any other id."""
         signer = self._signer()
         with self.context.sessions() as session:
+            # the status bits keep what each badge was for after its learner is erased
             issued = session.execute(
-                select(BadgeRow.framework_id, BadgeRow.competency_id).distinct()
+                select(BadgeStatusRow.framework_id, BadgeStatusRow.competency_id).distinct()
             ).all()
         wanted = f"{signer.issuer.id.rstrip('/')}/achievements/{identifier}"
         for framework_id, competency_id in issued:
+            if framework_id is None or competency_id is None:
+                continue  # a bit whose badge was erased before bits kept their achievement
             if achievement_id(signer.issuer, framework_id, competency_id) != wanted:
                 continue
             framework = FrameworkService(self.context).get(framework_id)
@@ -525,7 +528,13 @@ class BadgeService:
                         return int(held)
                     index = _free_bit(session)
                     now = self.context.clock()
-                    session.add(BadgeStatusRow(status_index=index))
+                    session.add(
+                        BadgeStatusRow(
+                            status_index=index,
+                            framework_id=framework_id,
+                            competency_id=competency_id,
+                        )
+                    )
                     session.add(
                         BadgeRow(
                             status_index=index,

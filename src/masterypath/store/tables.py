@@ -776,14 +776,18 @@ class BadgeStatusRow(Base):
     """One bit of the badges' revocation and suspension lists, held from a badge's first
     issue on: set (``revoked_at``) when the badge is revoked, and (``suspended_at``)
     while it is suspended. Says nothing about the learner, so it outlives an erasure: a
-    revoked badge stays revoked, and no later badge reuses the bit of one its learner
-    still holds."""
+    revoked badge stays revoked, no later badge reuses the bit of one its learner still
+    holds, and its achievement id still resolves."""
 
     __tablename__ = "badge_statuses"
 
     status_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    framework_id: Mapped[str | None] = mapped_column(String(ID))
+    competency_id: Mapped[str | None] = mapped_column(String(ID))
+    """The achievement of the badge (framework, competency), which its ``achievement.id``
+    names: it keeps resolving after the learner is erased (not who, only what)."""
 
 
 class BadgeRow(Base):
