@@ -1176,6 +1176,44 @@ def voiding(n: int, target: str, **changes: Any) -> dict[str, Any]:
     return s
 
 
+def test_a_voiding_statement_is_found_by_its_actor_and_its_authority(
+    client: TestClient, database: ServiceContext
+) -> None:
+    """A voiding statement is kept under the voided statement's learner; its own actor (a
+    teacher) is found by the ``agent`` filter, and its authority by ``related_agents``,
+    also for one stored before migration 0023."""
+    from alembic import command
+
+    from masterypath.store.database import alembic_config, upgrade
+
+    target = statement(1)["id"]
+    assert client.post("/xapi/statements", json=statement(1), headers=V).status_code == 200
+    void = voiding(1, target)
+    assert client.post("/xapi/statements", json=void, headers=V).status_code == 200
+    authority = client.get("/xapi/statements", headers=V).json()["statements"][0]["authority"]
+
+    def found(agent: dict[str, Any], **more: str) -> list[str]:
+        params = {"agent": json.dumps(agent), **more}
+        got = client.get("/xapi/statements", params=params, headers=V).json()
+        return [s["id"] for s in got["statements"]]
+
+    def everyone() -> list[list[str]]:
+        related = {"related_agents": "true"}
+        return [
+            found(void["actor"]),
+            found(void["actor"], **related),
+            found(authority),
+            found(authority, **related),
+            found(account("stu-1")),
+        ]
+
+    expected = [[void["id"]], [void["id"]], [], [void["id"]], [void["id"]]]
+    assert everyone() == expected  # the voided statement itself is left out of lists
+    command.downgrade(alembic_config(database.engine), "0022")
+    upgrade(database.engine)
+    assert everyone() == expected
+
+
 def test_a_voiding_statement_voids_a_statement_and_its_evidence(
     client: TestClient, database: ServiceContext
 ) -> None:

@@ -251,11 +251,10 @@ class StatementWrites:
         else:
             inserted = self._insert_new(session)
         named = [
-            {"learner_id": learner, "statement_id": row.id, "related_only": related}
+            agent
             for row in self.rows
             if (row.named or row.related) and row.id in inserted
-            for learners, related in ((row.named, False), (row.related, True))
-            for learner in learners
+            for agent in _agent_rows(row.id, row.named, row.related)
         ]
         if named:
             session.execute(insert(XapiStatementAgentRow), named)
@@ -666,6 +665,16 @@ class XapiService:
                     continue
                 target = targets[statement_id]
                 statement = as_stored(statement, authority, version)
+                # kept under the voided statement's learner: its actor (a teacher, say) is
+                # found by the index, as an object would be
+                actor = statement.get("actor")
+                by_actor = [learner_of(actor)] if isinstance(actor, Mapping) else []
+                named = tuple(
+                    a
+                    for a in dict.fromkeys([*by_actor, *agents_named(statement)])
+                    if a is not None and a != target.learner_id
+                )
+                sender, related = _found_elsewhere(statement, target.learner_id, named)
                 session.add(
                     XapiStatementRow(
                         id=statement_id,
@@ -676,9 +685,13 @@ class XapiService:
                         stored_at=now,
                         voids=target.id,
                         refers=target.id,
+                        authority_id=sender,
                     )
                 )
                 session.flush()
+                agents = _agent_rows(statement_id, named, related)
+                if agents:
+                    session.execute(insert(XapiStatementAgentRow), agents)
                 if target.evidence_key is not None:
                     # the learner's lock before the check: another voiding statement of
                     # the same statement, sent at once, has voided its evidence or waits
@@ -1091,8 +1104,8 @@ def _statement_row(
     """A parsed statement as it is stored, with the agents it is found by."""
     statement_id, statement, learner, evidence = parsed
     stored = as_stored(statement, authority, version)
-    sender = authority_of(stored)
     named = tuple(a for a in agents_named(statement) if a != learner)
+    sender, related = _found_elsewhere(stored, learner, named)
     return StatementRow(
         statement_id,
         stored,
@@ -1103,8 +1116,30 @@ def _statement_row(
         named,
         attachments,
         sender,
-        agents_related(stored, besides=[learner, *named, *([sender] if sender else [])]),
+        related,
     )
+
+
+def _found_elsewhere(
+    stored: Mapping[str, Any], learner: str, named: tuple[str, ...]
+) -> tuple[str | None, tuple[str, ...]]:
+    """Where ``related_agents`` finds a stored statement besides its ``learner`` and those
+    it ``named`` for the ``agent`` filter: its authority's id (a column) and the learners
+    named anywhere else (rows)."""
+    sender = authority_of(stored)
+    besides = [learner, *named, *([sender] if sender else [])]
+    return sender, agents_related(stored, besides=besides)
+
+
+def _agent_rows(
+    statement_id: str, named: Sequence[str], related: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The rows of :class:`XapiStatementAgentRow` of one statement."""
+    return [
+        {"learner_id": learner, "statement_id": statement_id, "related_only": only}
+        for learners, only in ((named, False), (related, True))
+        for learner in learners
+    ]
 
 
 def as_stored(

@@ -4,8 +4,9 @@
 found the statements that name an agent outside the ``agent`` filter's places (the
 authority, the instructor, the team, a SubStatement) by reading every statement. Now a
 statement's authority is a column (``authority_id``, indexed) and the other learners it
-names are rows of ``xapi_statement_agents`` marked ``related_only``. The statements stored
-before are read once to fill both.
+names are rows of ``xapi_statement_agents`` marked ``related_only``; the actor of a
+voiding statement (kept under the voided statement's learner) gets a row the ``agent``
+filter reads. The statements stored before are read once to fill them.
 
 Revision ID: 0023
 Revises: 0022
@@ -19,7 +20,12 @@ from typing import Any, cast
 import sqlalchemy as sa
 from alembic import op
 
-from masterypath.interop.xapi_pseudonyms import agents_named, agents_related, authority_of
+from masterypath.interop.xapi_pseudonyms import (
+    agents_named,
+    agents_related,
+    authority_of,
+    learner_of,
+)
 
 revision = "0023"
 down_revision = "0022"
@@ -70,7 +76,18 @@ def upgrade() -> None:
             authority = authority_of(statement)
             if authority is not None:
                 authorities.append({"key": statement_id, "authority": authority})
-            besides: list[str] = [str(actor), *agents_named(statement)]
+            named = agents_named(statement)
+            # a voiding statement is kept under the voided one's learner: its own actor
+            # (a teacher, say) is where the agent filter looks
+            by = (
+                learner_of(statement["actor"]) if isinstance(statement.get("actor"), dict) else None
+            )
+            if by is not None and by != actor and by not in named:
+                related.append(
+                    {"learner_id": by, "statement_id": statement_id, "related_only": False}
+                )
+                named += (by,)
+            besides: list[str] = [str(actor), *named]
             besides += [] if authority is None else [authority]
             related += [
                 {"learner_id": learner, "statement_id": statement_id, "related_only": True}
@@ -83,6 +100,16 @@ def upgrade() -> None:
                 .values(authority_id=sa.bindparam("authority")),
                 authorities,
             )
+        # rows a later release wrote, where this runs again after a downgrade
+        held = {
+            (learner, statement_id)
+            for learner, statement_id in connection.execute(
+                sa.select(agents.c.learner_id, agents.c.statement_id).where(
+                    agents.c.statement_id.in_([r[0] for r in rows])
+                )
+            )
+        }
+        related = [r for r in related if (r["learner_id"], r["statement_id"]) not in held]
         if related:
             connection.execute(agents.insert(), related)
 
