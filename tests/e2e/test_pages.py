@@ -298,6 +298,11 @@ def test_a_learner_reads_feedback_on_their_work_and_resubmits(page: Any, site: S
     page.get_by_text("Revise and resubmit").click()
     page.get_by_label("Your revised answer").fill("A relation is a set of tuples.")
     check_accessibility(page, "learner feedback")
+    # new evidence while the learner writes redraws the map, not the answer being written
+    drawn = page.evaluate("document.body.dataset.updated")
+    post_answer(site, learner, competency.id)
+    page.wait_for_function(f"() => document.body.dataset.updated !== {drawn!r}", timeout=2000)
+    assert page.get_by_label("Your revised answer").input_value().endswith("set of tuples.")
     page.get_by_role("button", name="Resubmit").click()
     page.get_by_text("What is a relation? (version 2)").wait_for()
     assert feedback.history(learner, "relations")["levels"]["idea"][-1] == "met"
@@ -346,16 +351,11 @@ def test_an_lms_embeds_a_learners_map_with_a_link(page: Any, site: Site) -> None
     assert framed.locator("#login-form").count() == 0  # Chromium shows its error page
 
 
-def test_map_changes_without_reload_when_evidence_arrives(page: Any, site: Site) -> None:
-    learner = site.learners[0]
-    log_in(page, site, "ana", "ana-password")
-    page.evaluate("window.__sameDocument = true")
-    node = page.locator("svg.map g.node").nth(0)
-    competency = node.get_attribute("data-id")
-    before = node.text_content()
-    token = site.accounts.login("admin", "admin-password").token
+def post_answer(site: Site, learner: str, competency: str) -> None:
+    """A right answer posted through the API (as an LMS would), a second after now."""
     import httpx2 as httpx
 
+    token = site.accounts.login("admin", "admin-password").token
     response = httpx.post(
         site.url + "/api/v1/evidence",
         headers={"Authorization": f"Bearer {token}"},
@@ -367,16 +367,131 @@ def test_map_changes_without_reload_when_evidence_arrives(page: Any, site: Site)
         },
     )
     assert response.status_code == 201, response.text
-    changed = (
+
+
+def node_changed(competency: str, before: str) -> str:
+    """A script true once the map's node for ``competency`` reads other than ``before``."""
+    return (
         f"() => document.querySelector('svg.map g.node[data-id=\"{competency}\"]')"
         f".textContent !== {before!r}"
     )
-    page.wait_for_function(changed, timeout=2000)  # the page must show it within 2 seconds
+
+
+def test_map_and_chosen_details_change_without_reload_when_evidence_arrives(
+    page: Any, site: Site
+) -> None:
+    learner = site.learners[0]
+    log_in(page, site, "ana", "ana-password")
+    page.evaluate("window.__sameDocument = true")
+    node = page.locator("svg.map g.node").nth(0)
+    competency = node.get_attribute("data-id")
+    before = node.text_content()
+    node.click()  # chosen: its details show, and it has the keyboard focus
+    evidence = page.locator("#detail h5").first
+    evidence.wait_for()
+    count = int(evidence.inner_text().removeprefix("Evidence (").removesuffix(")"))
+    post_answer(site, learner, competency)
+    page.wait_for_function(node_changed(competency, before), timeout=2000)  # within 2 s
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
-    node.click()  # its evidence trail, newest first, says what the answer was
-    newest = page.locator("#detail ul.trail li").first
-    newest.wait_for()
-    assert newest.inner_text().endswith(": correct"), newest.inner_text()
+    # the chosen competency's details follow, without choosing it again; its trail, newest
+    # first, says what the answer was
+    page.locator("#detail h5", has_text=f"Evidence ({count + 1})").wait_for(timeout=2000)
+    assert page.locator("#detail ul.trail li").first.inner_text().endswith(": correct")
+    # the map was drawn anew, and the reader's place with it: focus is where it was
+    assert page.evaluate("document.activeElement.dataset.id") == competency
+
+
+def test_the_learner_page_rides_out_a_lost_connection(page: Any, site: Site) -> None:
+    learner = site.learners[8]
+    log_in(page, site, "admin", "admin-password")
+    page.goto(f"{site.url}/app/learner/{learner}")
+    page.wait_for_function("() => document.body.dataset.updated !== undefined")
+    page.evaluate("window.__sameDocument = true")
+    refused: list[str] = []
+
+    def busy(route: Any) -> None:  # the server answers its next two polls with a 503
+        if len(refused) < 2:
+            refused.append(route.request.url)
+            route.fulfill(status=503, content_type="application/json", body='{"message": "busy"}')
+        else:
+            route.fallback()
+
+    page.route(lambda url: "/progress?" in url, busy)
+    notice = page.locator("#connection .error")
+    notice.wait_for()
+    assert "(busy)" in notice.inner_text() and "trying again" in notice.inner_text()
+    assert page.locator("svg.map g.node").count() == 19  # what it showed stays
+    node = page.locator("svg.map g.node").nth(1)
+    competency, before = node.get_attribute("data-id"), node.text_content()
+    post_answer(site, learner, competency)
+    # it kept asking (2 s, then 4 s later): the answer shows and the notice goes
+    page.wait_for_function(node_changed(competency, before), timeout=20_000)
+    notice.wait_for(state="detached")  # once the round that drew it has ended
+    assert len(refused) == 2
+    assert "Back in contact" in page.locator("#live").text_content()
+    assert page.evaluate("window.__sameDocument") is True
+
+
+def grid_cell(page: Any, learner: str, title: str) -> str:
+    """The tooltip of the educator grid's cell for ``learner`` and the competency ``title``:
+    "<title>: <status> <estimate> ±<uncertainty>, <n> evidence"."""
+    return str(
+        page.evaluate(
+            """([learner, title]) => {
+                const heads = [...document.querySelectorAll("table.grid thead th.comp")];
+                const row = document.querySelector(
+                    `table.grid a[data-key="${CSS.escape(learner)}"]`).closest("tr");
+                const column = heads.findIndex((h) => h.title === title);
+                return row.querySelectorAll("td.c")[column].title;
+            }""",
+            [learner, title],
+        )
+    )
+
+
+def test_the_grid_changes_without_reload_when_evidence_arrives(page: Any, site: Site) -> None:
+    learner = site.learners[6]
+    framework = load_demo_framework()
+    competency = framework.topological_order()[0]
+    title = framework.competency(competency).title
+    log_in(page, site, "teacher", "teacher-password")
+    page.evaluate("window.__sameDocument = true")
+    before = grid_cell(page, learner, title)
+    n = int(before.split(", ")[-1].removesuffix(" evidence"))
+    link = page.locator(f'table.grid a[data-key="{learner}"]')
+    link.focus()  # the educator's place in the grid
+    post_answer(site, learner, competency)
+    page.wait_for_function(
+        """([learner, n]) => {
+            const row = document.querySelector(`table.grid a[data-key="${learner}"]`).closest("tr");
+            return row.querySelector("td.c").title.endsWith(`, ${n} evidence`);
+        }""",
+        arg=[learner, n + 1],
+        timeout=5000,  # polled every 2 s
+    )
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    assert page.evaluate("document.activeElement.dataset.key") == learner  # focus kept
+
+
+def test_an_override_shows_in_the_grid_at_once(page: Any, site: Site) -> None:
+    learner = site.learners[7]
+    framework = load_demo_framework()
+    target = next(
+        p
+        for p in MasteryService(site.context).progress(learner, framework.id)
+        if p.unlocked and str(p.decision.status) not in ("mastered", "not_started")
+    )
+    title = framework.competency(target.competency_id).title
+    log_in(page, site, "teacher", "teacher-password")
+    assert not grid_cell(page, learner, title).startswith(f"{title}: mastered")
+    page.get_by_label("Learner id").fill(learner)
+    page.locator("#ov-competency").select_option(target.competency_id)
+    page.get_by_label("Set status to").select_option("mastered")
+    page.get_by_label("Reason").select_option("prior_learning")
+    page.get_by_role("button", name="Apply override").click()
+    page.get_by_text(f"Override applied to {learner}.").wait_for()
+    # said once the grid was drawn anew: the cell shows it already, not at the next poll
+    assert grid_cell(page, learner, title).startswith(f"{title}: mastered")
 
 
 def test_learner_cannot_open_another_learners_page(page: Any, site: Site) -> None:
@@ -552,6 +667,19 @@ def test_framework_page(page: Any, site: Site) -> None:
     with page.expect_download() as download:
         page.get_by_role("button", name="CASE", exact=True).click()
     assert download.value.suggested_filename == "dbe-kt22.json"
+    # an export that fails says why, and saves no file of the error's JSON
+    downloads: list[Any] = []
+    page.on("download", lambda d: downloads.append(d))
+    page.route(
+        lambda url: "/export?" in url,
+        lambda route: route.fulfill(
+            status=500, content_type="application/json", body='{"message": "disk full"}'
+        ),
+    )
+    page.get_by_role("button", name="CSV", exact=True).click()
+    page.get_by_text("Not exported: disk full").wait_for()
+    assert downloads == []
+    page.unroute_all()
     check_accessibility(page, "framework")
     shoot(page, "framework")
 
@@ -579,21 +707,8 @@ def test_placement_conclusions_show_as_inferred_evidence(page: Any, site: Site) 
 def test_the_page_of_a_learner_whose_id_holds_a_slash(page: Any, site: Site) -> None:
     # an LMS id such as "school/42": the page and its API calls encode it as %2F, which
     # the server decoded before routing (a 404, and an empty page)
-    import httpx2 as httpx
-
-    token = site.accounts.login("admin", "admin-password").token
     competency = load_demo_framework().ids[1]
-    response = httpx.post(
-        site.url + "/api/v1/evidence",
-        headers={"Authorization": f"Bearer {token}"},
-        json={
-            "learner_id": "school/42",
-            "competency_ids": [competency],
-            "outcome": {"type": "binary", "correct": True},
-            "timestamp": datetime.now(UTC).isoformat(),
-        },
-    )
-    assert response.status_code == 201, response.text
+    post_answer(site, "school/42", competency)
     log_in(page, site, "admin", "admin-password")
     page.goto(f"{site.url}/app/learner/school%2F42")
     page.wait_for_function("() => document.body.dataset.updated !== undefined")

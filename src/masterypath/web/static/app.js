@@ -37,15 +37,69 @@ async function api(path, options = {}) {
     options.body = JSON.stringify(options.json);
   }
   const response = await fetch(path, Object.assign({}, options, { headers }));
-  if (response.status === 401 && path !== "/auth/login" && !embedded()) { goLogin(); throw new Error("not logged in"); }
+  if (response.status === 401 && path !== "/auth/login" && !embedded()) {
+    goLogin();
+    throw Object.assign(new Error("not logged in"), { status: 401 });
+  }
   const text = await response.text();
-  const body = text ? JSON.parse(text) : null;
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; }
+  catch (e) {  // not JSON: a proxy's or gateway's own page, not this server's answer
+    if (response.ok) throw new Error("the answer was not JSON");
+  }
   if (!response.ok) {
-    const error = new Error((body && body.message) || response.statusText);
+    const error = new Error((body && body.message) || response.statusText || "HTTP " + response.status);
     error.status = response.status;
     throw error;
   }
   return body;
+}
+
+// A failure that may pass when tried again: no answer at all (network down; the error has no
+// status), a timeout, too many requests, or the server's own trouble (5xx, e.g. a busy database).
+function transient(error) {
+  return error.status === undefined || error.status === 408 || error.status === 429 || error.status >= 500;
+}
+
+// Calls `load` after `first` ms, then `every` ms after each call has ended (never two at
+// once), so a page follows changes without a reload; a load that keeps the server busy
+// longer (a big cohort's grid) is asked for less often, keeping the server's time for it
+// at about a tenth. While the server cannot be reached the page keeps what it shows, says
+// so in `notice`, and tries again less often (up to every 30 s); any other failure (403,
+// 404) stops it and goes to `stop`.
+function keepLive(load, { every, first = 0, notice, stop }) {
+  let wait = every, lost = false, shown = null;
+  async function tick() {
+    try {
+      const began = performance.now();
+      await load();
+      shown = new Date();
+      wait = Math.max(every, 10 * (performance.now() - began));
+      if (lost) { lost = false; notice.replaceChildren(); say("Back in contact with the server: the page is up to date."); }
+    } catch (error) {
+      if (!transient(error)) return stop(error);
+      if (!lost) { lost = true; say("Lost contact with the server; trying again."); }
+      notice.replaceChildren(el("p", { class: "error", text: `The page cannot be brought up to date right now (${error.message}). `
+        + (shown ? `What you see is as of ${shown.toLocaleTimeString()}; ` : "") + "trying again." }));
+      wait = Math.min(wait * 2, 30000);
+    }
+    setTimeout(tick, wait);
+  }
+  return first ? new Promise((done) => setTimeout(() => tick().then(done), first)) : tick();
+}
+
+// Redraws what `container` holds (through `draw`) without taking the reader's place: its
+// scroll position stays, and the element that had keyboard focus (found again by its
+// data-key) has it again.
+function redraw(container, draw) {
+  const had = container.contains(document.activeElement) ? document.activeElement.closest("[data-key]") : null;
+  const key = had ? had.dataset.key : null;
+  const { scrollLeft, scrollTop } = container;
+  draw();
+  container.scrollLeft = scrollLeft;
+  container.scrollTop = scrollTop;
+  const again = key === null ? null : container.querySelector(`[data-key="${CSS.escape(key)}"]`);
+  if (again) again.focus({ preventScroll: true });
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -164,7 +218,7 @@ function drawMap(svg, map, byId, onPick) {
   for (const n of map.nodes) {
     const item = byId ? byId[n.id] : null;
     const status = item ? statusOf(item) : "not_started";
-    const g = svgEl("g", { class: "node" + (status === "locked" ? " locked" : ""), "data-id": n.id });
+    const g = svgEl("g", { class: "node" + (status === "locked" ? " locked" : ""), "data-id": n.id, "data-key": n.id });
     if (onPick) { g.setAttribute("tabindex", "0"); g.setAttribute("role", "button"); }
     const est = item && item.explanation.estimate !== null ? ` P=${item.explanation.estimate.toFixed(2)}` : "";
     const spread = item && item.explanation.uncertainty !== null && item.explanation.uncertainty !== undefined ? ` \u00B1${item.explanation.uncertainty.toFixed(2)}` : "";
@@ -218,11 +272,13 @@ async function learnerPage() {
   const steps = el("div", { id: "steps", class: "panel" });
   const table = el("div", { id: "table", class: "panel" });
   const myBadges = el("div", { id: "my-badges", class: "panel" });
+  const mapWrap = el("div", { class: "map-wrap panel" }, svg);
+  const connection = el("div", { id: "connection" });
   document.getElementById("content").replaceChildren(
-    el("h2", { text: map.title }),
+    el("h2", { text: map.title }), connection,
     el("div", { class: "columns" },
       el("section", { "aria-labelledby": "map-h" }, el("h3", { id: "map-h", text: "Progress map" }), legend(),
-        el("div", { class: "map-wrap panel" }, svg)),
+        mapWrap),
       el("aside", {}, el("h3", { text: "Next steps" }), steps, el("h3", { text: "Details" }), detail)),
     el("section", { "aria-labelledby": "table-h" }, el("h3", { id: "table-h", text: "The same, as a table" }), table),
     el("section", { "aria-labelledby": "badges-h" }, el("h3", { id: "badges-h", text: "Badges" }), myBadges));
@@ -241,15 +297,27 @@ async function learnerPage() {
     } catch (error) { fail("my-badges", error); }
   }
   let last = "";
+  let shownItems = {};  // competency id -> its progress as last drawn (JSON)
   let selected = null;
-  let timer = null;
+  let detailStale = false;  // the chosen competency changed while its details were in use
+  let picks = 0;  // only the latest choice's details are shown, however the answers arrive
   let refused = false;
+
+  // the details are in use: focus inside them, or a revised answer not yet sent
+  function detailInUse() {
+    return detail.contains(document.activeElement)
+      || [...detail.querySelectorAll("textarea")].some((t) => t.value !== t.dataset.original);
+  }
 
   async function pick(cid) {
     selected = cid;
+    detailStale = false;
+    const mine = ++picks;
     for (const node of svg.querySelectorAll(".node")) node.classList.toggle("selected", node.dataset.id === cid);
     try {
       const item = await api(`/api/v1/learners/${encodeURIComponent(learner)}/progress/${encodeURIComponent(cid)}?framework_id=${encodeURIComponent(framework)}`);
+      const feedback = await feedbackSection(cid);
+      if (mine !== picks) return;  // another competency was chosen meanwhile
       const ex = item.explanation;
       const trail = el("ul", { class: "trail" });
       for (const t of item.trail.slice(-10).reverse()) {
@@ -266,9 +334,9 @@ async function learnerPage() {
         item.missing_prerequisites.length ? el("p", { text: "Locked until: " + item.missing_prerequisites.map((m) => `${m.competency_id} (${m.requires})`).join(", ") }) : el("span"),
         override,
         el("h5", { text: `Evidence (${ex.n_evidence})` }), item.trail.length ? trail : el("p", { class: "muted", text: "No evidence yet." }),
-        el("h5", { text: "Feedback" }), await feedbackSection(cid));
+        el("h5", { text: "Feedback" }), feedback);
       if (item.status === "mastered") detail.append(badgeSection(cid, item.title));
-    } catch (error) { fail("detail", error); }
+    } catch (error) { if (mine === picks) fail("detail", error); }
   }
 
   // the latest rubric feedback on the learner's work for this competency, to revise
@@ -286,6 +354,7 @@ async function learnerPage() {
       const id = `revise-${w.rubric_id}`;
       const answer = el("textarea", { id, rows: "5", cols: "40" });
       answer.value = w.text;
+      answer.dataset.original = w.text;
       const status = el("p", { "aria-live": "polite" });
       const resubmit = el("form", { onsubmit: async (e) => {
         e.preventDefault();
@@ -322,46 +391,49 @@ async function learnerPage() {
     return el("div", {}, el("h5", { text: "Badge" }), button, result);
   }
 
+  // the progress map, its table and the next steps, redrawn when the learner's progress
+  // changes (the chosen competency's details too, unless the learner is using them)
   async function refresh() {
-    let progress, plan;
-    try {
-      progress = await api(`/api/v1/learners/${encodeURIComponent(learner)}/progress?framework_id=${encodeURIComponent(framework)}`);
-    } catch (error) {
-      if (timer) clearInterval(timer);
-      refused = true;
-      return fail("content", error);
+    const progress = await api(`/api/v1/learners/${encodeURIComponent(learner)}/progress?framework_id=${encodeURIComponent(framework)}`);
+    const fingerprint = JSON.stringify(progress);
+    if (fingerprint === last) {
+      if (detailStale && !detailInUse()) await pick(selected);
+      return;
     }
-    const fingerprint = JSON.stringify(progress.map((p) => [p.competency_id, p.status, p.unlocked, p.explanation.estimate]));
-    if (fingerprint === last) return;
     last = fingerprint;
     const byId = Object.fromEntries(progress.map((p) => [p.competency_id, p]));
-    drawMap(svg, map, byId, (cid) => pick(cid));
+    const items = Object.fromEntries(progress.map((p) => [p.competency_id, JSON.stringify(p)]));
+    if (selected && items[selected] !== shownItems[selected]) detailStale = true;
+    shownItems = items;
+    redraw(mapWrap, () => drawMap(svg, map, byId, (cid) => pick(cid)));
     if (selected) for (const node of svg.querySelectorAll(".node")) node.classList.toggle("selected", node.dataset.id === selected);
     const rows = progress.map((p) => el("tr", {},
-      el("th", { scope: "row" }, el("a", { href: "#", onclick: (e) => { e.preventDefault(); pick(p.competency_id); } , text: p.title })),
+      el("th", { scope: "row" }, el("a", { href: "#", "data-key": p.competency_id, onclick: (e) => { e.preventDefault(); pick(p.competency_id); }, text: p.title })),
       el("td", {}, statusBadge(statusOf(p))),
       el("td", { text: p.explanation.estimate === null ? "\u2013" : p.explanation.estimate.toFixed(2) }),
       el("td", { text: p.explanation.uncertainty === null || p.explanation.uncertainty === undefined ? "\u2013" : "\u00B1" + p.explanation.uncertainty.toFixed(2) }),
       el("td", { text: String(p.explanation.n_evidence) }),
       el("td", { text: p.unlocked ? "yes" : "no: needs " + p.missing_prerequisites.map((m) => m.competency_id).join(", ") })));
-    table.replaceChildren(el("table", {},
+    redraw(table, () => table.replaceChildren(el("table", {},
       el("caption", { class: "visually-hidden", text: "Every competency with its status" }),
       el("thead", {}, el("tr", {}, ...["Competency", "Status", "Estimate", "Uncertainty", "Evidence", "Unlocked"].map((h) => el("th", { scope: "col", text: h })))),
-      el("tbody", {}, ...rows)));
+      el("tbody", {}, ...rows))));
+    if (detailStale && !detailInUse()) await pick(selected);
     try {
-      plan = await api(`/api/v1/learners/${encodeURIComponent(learner)}/plan?framework_id=${encodeURIComponent(framework)}&max_steps=5`);
+      const plan = await api(`/api/v1/learners/${encodeURIComponent(learner)}/plan?framework_id=${encodeURIComponent(framework)}&max_steps=5`);
       const list = el("ol", { class: "steps" });
       for (const s of plan.steps) list.append(el("li", { text: `${byId[s.competency_id] ? byId[s.competency_id].title : s.competency_id}${s.item_id ? " (" + s.item_id + ")" : ""}: ${s.reason}` }));
       steps.replaceChildren(plan.steps.length ? list : el("p", { text: "Nothing to do right now: everything on the way is mastered." }));
-    } catch (error) { fail("steps", error); }
+    } catch (error) {
+      fail("steps", error);
+      if (transient(error)) last = "";  // asked again on the next round
+    }
     say("Progress updated " + new Date().toLocaleTimeString());
     document.body.dataset.updated = String(Date.now());
   }
-  await refresh();
-  if (!refused) {
-    timer = setInterval(refresh, 1000);  // live: a change shows within a second
-    await showBadges();
-  }
+  // live: a change shows within a second; a lost connection keeps the map and tries again
+  await keepLive(refresh, { every: 1000, notice: connection, stop: (error) => { refused = true; fail("content", error); } });
+  if (!refused) await showBadges();
 }
 
 // ---- educator page ----------------------------------------------------------------------------
@@ -375,9 +447,11 @@ async function educatorPage() {
   } catch (error) { return fail("content", error); }
   const cohort = param("cohort") || "";
   const query = cohort ? `?cohort_id=${encodeURIComponent(cohort)}` : "";
+  const gridUrl = `/api/v1/frameworks/${encodeURIComponent(framework)}/grid${query}`;
   let grid;
-  try { grid = await api(`/api/v1/frameworks/${encodeURIComponent(framework)}/grid${query}`); }
+  try { grid = await api(gridUrl); }
   catch (error) { return fail("content", error); }
+  let gridText = JSON.stringify(grid);
   const filter = el("input", { id: "filter", type: "search", "aria-describedby": "filter-help" });
   const statusFilter = el("select", { id: "status-filter" }, el("option", { value: "", text: "any" }),
     ...Object.keys(STATUS).map((s) => el("option", { value: s, text: STATUS[s].label })));
@@ -388,6 +462,7 @@ async function educatorPage() {
   cohortSelect.value = cohort;
   cohortSelect.addEventListener("change", () => { location.search = `?framework=${encodeURIComponent(framework)}${cohortSelect.value ? "&cohort=" + encodeURIComponent(cohortSelect.value) : ""}`; });
   const count = el("p", { id: "count", "aria-live": "polite" });
+  const connection = el("div", { id: "connection" });
   const wrap = el("div", { class: "grid-wrap", tabindex: "0", role: "region", "aria-label": "Cohort grid" });
   const mastered = (row) => row.cells.filter((c) => c && c[0] === "mastered").length;
 
@@ -410,13 +485,28 @@ async function educatorPage() {
         const unc = c[2] === null ? "" : " \u00B1" + c[2].toFixed(2);
         return `<td class="c s-${esc(c[0])}" title="${esc(grid.competencies[i].title)}: ${esc(s.label)} ${est}${unc}, ${c[3]} evidence">${s.mark}<span class="visually-hidden"> ${esc(s.label)}</span></td>`;
       });
-      html.push(`<tr><th scope="row"><a href="/app/learner/${encodeURIComponent(r.id)}?framework=${encodeURIComponent(framework)}">${esc(r.id)}</a></th><td>${mastered(r)}</td>${cells.join("")}</tr>`);
+      html.push(`<tr><th scope="row"><a data-key="${esc(r.id)}" href="/app/learner/${encodeURIComponent(r.id)}?framework=${encodeURIComponent(framework)}">${esc(r.id)}</a></th><td>${mastered(r)}</td>${cells.join("")}</tr>`);
     }
     body.innerHTML = html.join("");
-    wrap.replaceChildren(el("table", { class: "grid" }, el("caption", { class: "visually-hidden", text: "Learners by competency; each cell shows the status mark, with the estimate and uncertainty in its tooltip" }), el("thead", {}, head), body));
-    count.textContent = `${rows.length} of ${grid.learners.length} learners shown`;
+    redraw(wrap, () => wrap.replaceChildren(el("table", { class: "grid" }, el("caption", { class: "visually-hidden", text: "Learners by competency; each cell shows the status mark, with the estimate and uncertainty in its tooltip" }), el("thead", {}, head), body)));
+    const shown = `${rows.length} of ${grid.learners.length} learners shown`;
+    if (count.textContent !== shown) count.textContent = shown;  // said again only when it changes
   }
   for (const control of [filter, statusFilter, sort]) control.addEventListener("input", render);
+
+  // the grid as it is now: redrawn (and the alerts read again) only when something changed
+  async function loadGrid() {
+    const fresh = await api(gridUrl);
+    const text = JSON.stringify(fresh);
+    if (text === gridText) return;
+    grid = fresh;
+    gridText = text;
+    render();
+    loadAlerts();
+    document.body.dataset.updated = String(Date.now());
+  }
+  // after the educator's own change: shown at once (or by the next round, if this fails)
+  const refreshGrid = () => loadGrid().catch(() => {});
 
   const alerts = el("div", { id: "alerts", class: "panel" });
   async function loadAlerts() {
@@ -426,9 +516,15 @@ async function educatorPage() {
       for (const a of found.slice(0, 50)) {
         list.append(el("li", {}, el("a", { href: `/app/learner/${encodeURIComponent(a.learner_id)}?framework=${encodeURIComponent(framework)}`, text: a.learner_id }),
           document.createTextNode(` \u2013 ${a.competency_id}: ${a.message} `),
-          el("button", { type: "button", onclick: async () => { await api(`/api/v1/alerts/${a.id}/acknowledge`, { method: "POST" }); loadAlerts(); }, text: "Acknowledge" })));
+          el("button", { type: "button", "data-key": String(a.id), onclick: async () => {
+            try {
+              await api(`/api/v1/alerts/${a.id}/acknowledge`, { method: "POST" });
+              say(`Alert for ${a.learner_id} acknowledged.`);
+              loadAlerts();
+            } catch (error) { fail("alerts", error); }
+          }, text: "Acknowledge" })));
       }
-      alerts.replaceChildren(found.length ? list : el("p", { class: "muted", text: "No open alerts." }));
+      redraw(alerts, () => alerts.replaceChildren(found.length ? list : el("p", { class: "muted", text: "No open alerts." })));
     } catch (error) { fail("alerts", error); }
   }
 
@@ -451,9 +547,12 @@ async function educatorPage() {
           el("blockquote", { text: r.text }),
           el("label", { for: id, text: `Level for ${criterion.title}` }), level,
           el("button", { type: "button", text: "Confirm level", onclick: async () => {
-            await api(`/api/v1/reviews/${r.submission_id}/${encodeURIComponent(r.criterion_id)}`, { method: "PUT", json: { level_id: level.value } });
-            say(`Level recorded for ${r.learner_id}.`);
-            loadReviews();
+            try {
+              await api(`/api/v1/reviews/${r.submission_id}/${encodeURIComponent(r.criterion_id)}`, { method: "PUT", json: { level_id: level.value } });
+              say(`Level recorded for ${r.learner_id}.`);
+              loadReviews();
+              refreshGrid();  // a confirmed level is evidence
+            } catch (error) { fail("reviews", error); }
           } })));
       }
       reviews.replaceChildren(found.length ? list : el("p", { class: "muted", text: "No judgements waiting for review." }));
@@ -487,8 +586,8 @@ async function educatorPage() {
     try {
       await api(`/api/v1/learners/${encodeURIComponent(ovLearner.value)}/overrides`, { method: "POST", json: {
         framework_id: framework, competency_id: ovCompetency.value, status: ovStatus.value, reason: ovReason.value, note: ovNote.value } });
-      ovMessage.textContent = `Override applied to ${ovLearner.value}.`;
-      await showTrail(ovLearner.value);
+      await Promise.all([showTrail(ovLearner.value), refreshGrid()]);
+      ovMessage.textContent = `Override applied to ${ovLearner.value}.`;  // the grid shows it
     } catch (error) { ovMessage.textContent = "Not applied: " + error.message; }
   });
 
@@ -583,7 +682,7 @@ async function educatorPage() {
           event.preventDefault();
           try {
             await api(`${base}/${e.voided ? "evidence-restorations" : "evidence-voids"}`, { method: "POST", json: { key: e.key, reason: reason.value } });
-            await showEvidence(learner);
+            await Promise.all([showEvidence(learner), refreshGrid()]);
             say(`${e.key} ${e.voided ? "counts again" : "voided"}; ${learner}'s statuses were recomputed.`);
           } catch (error) { fail("ev-list", error); }
         });
@@ -607,7 +706,7 @@ async function educatorPage() {
       el("div", {}, el("label", { for: "filter", text: "Filter learners" }), filter, el("span", { id: "filter-help", class: "visually-hidden", text: "Shows learners whose id contains this text" })),
       el("div", {}, el("label", { for: "status-filter", text: "With any competency" }), statusFilter),
       el("div", {}, el("label", { for: "sort", text: "Sort by" }), sort)),
-    legend(), count, wrap,
+    legend(), connection, count, wrap,
     el("div", { class: "columns" },
       el("section", {}, el("h2", { text: "Override a status" }), el("div", { class: "panel" }, form, trail)),
       el("section", {}, el("h2", { text: "Alerts" }), alerts)),
@@ -618,6 +717,8 @@ async function educatorPage() {
   loadAlerts();
   loadReviews();
   document.body.dataset.updated = String(Date.now());
+  // live: new evidence shows within 2 seconds; a lost connection keeps the grid and tries again
+  keepLive(loadGrid, { every: 2000, first: 2000, notice: connection, stop: (error) => fail("connection", error) });
 }
 
 // ---- framework page ---------------------------------------------------------------------------
@@ -631,13 +732,23 @@ async function frameworkPage() {
   const svg = svgEl("svg", { class: "map", role: "img", "aria-label": `Prerequisite graph of ${map.title}: ${map.nodes.length} competencies` });
   drawMap(svg, map, null, null);
   const list = el("ul", {}, ...map.nodes.map((n) => el("li", { text: n.title + (n.requires.length ? " \u2013 requires " + n.requires.join(", ") : "") })));
+  const exported = el("p", { id: "export-message", "aria-live": "polite" });
   async function download(format) {
-    const response = await fetch(`/api/v1/frameworks/${encodeURIComponent(framework)}/export?format=${format}`, { headers: { Authorization: "Bearer " + token() } });
+    let response;
+    try {
+      response = await fetch(`/api/v1/frameworks/${encodeURIComponent(framework)}/export?format=${format}`, { headers: { Authorization: "Bearer " + token() } });
+    } catch (error) { exported.textContent = "Not exported: " + error.message; return; }
+    if (!response.ok) {  // an error's JSON is not the file asked for
+      const problem = await response.json().catch(() => null);
+      exported.textContent = "Not exported: " + ((problem && problem.message) || response.statusText || "HTTP " + response.status);
+      return;
+    }
+    exported.textContent = "";
     const blob = await response.blob();
     const link = el("a", { href: URL.createObjectURL(blob), download: `${framework}.${format === "case" ? "json" : format}` });
     document.body.append(link); link.click(); link.remove();
   }
-  const file = el("input", { id: "case-file", type: "file", accept: "application/json" });
+  const file = el("input", { id: "case-file", type: "file", accept: "application/json", required: "required" });
   const message = el("p", { "aria-live": "polite" });
   const importForm = el("form", {}, el("label", { for: "case-file", text: "CASE 1.1 package (JSON)" }), file,
     el("p", {}, el("button", { type: "submit", text: "Import" })), message);
@@ -653,7 +764,7 @@ async function frameworkPage() {
     el("div", { class: "panel map-wrap", tabindex: "0", role: "region", "aria-label": "Prerequisite graph (scrollable)" }, svg),
     el("section", {}, el("h3", { text: "Competencies and their prerequisites" }), list),
     el("section", { class: "panel" }, el("h3", { text: "Export" }),
-      ...["case", "csv", "yaml"].map((f) => el("button", { type: "button", onclick: () => download(f), text: f.toUpperCase() }))),
+      ...["case", "csv", "yaml"].map((f) => el("button", { type: "button", onclick: () => download(f), text: f.toUpperCase() })), exported),
     el("section", { class: "panel" }, el("h3", { text: "Import" }), importForm));
   document.body.dataset.updated = String(Date.now());
 }
