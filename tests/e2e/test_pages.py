@@ -494,6 +494,43 @@ def test_an_override_shows_in_the_grid_at_once(page: Any, site: Site) -> None:
     assert grid_cell(page, learner, title).startswith(f"{title}: mastered")
 
 
+def test_times_show_in_the_readers_time_zone(browser: Any, site: Site) -> None:
+    # the API says UTC; a reader in India (UTC+05:30) reads the time where they are
+    from zoneinfo import ZoneInfo
+
+    learner = site.learners[9]
+    locked = next(
+        p.competency_id
+        for p in MasteryService(site.context).progress(learner, "dbe-kt22")
+        if not p.unlocked
+    )
+    post_answer(site, learner, locked)
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900}, timezone_id="Asia/Kolkata", locale="en-GB"
+    )
+    page = context.new_page()
+    try:
+        log_in(page, site, "admin", "admin-password")
+        page.goto(f"{site.url}/app/learner/{learner}")
+        page.wait_for_function("() => document.body.dataset.updated !== undefined")
+        page.locator(f'svg.map g.node[data-id="{locked}"]').click()
+        newest = page.locator("#detail ul.trail li").first
+        newest.wait_for()
+        stamp = page.evaluate(
+            """async (url) => (await (await fetch(url, { headers: { Authorization: "Bearer "
+                + sessionStorage.getItem("mp-token") } })).json()).trail.at(-1).timestamp""",
+            f"/api/v1/learners/{learner}/progress/{locked}?framework_id=dbe-kt22",
+        )
+        utc = datetime.fromisoformat(stamp)
+        text = newest.inner_text()
+        assert f"{utc.astimezone(ZoneInfo('Asia/Kolkata')):%H:%M}" in text, (stamp, text)
+        assert f"{utc:%H:%M}" not in text, (stamp, text)
+        # and the answer is marked as given before its prerequisites were met
+        assert text.endswith(": correct (before it was unlocked)"), text
+    finally:
+        context.close()
+
+
 def test_learner_cannot_open_another_learners_page(page: Any, site: Site) -> None:
     log_in(page, site, "ana", "ana-password")
     page.goto(f"{site.url}/app/learner/{site.learners[1]}")

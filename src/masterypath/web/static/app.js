@@ -138,6 +138,13 @@ function statusBadge(status) {
   return el("span", { class: "status s-" + status, text: s.mark + " " + s.label });
 }
 
+// Times come from the API in UTC; each reader sees them in their own time zone and manner
+// (an embed link "until 13:40" must mean 13:40 where the educator is).
+const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+function localDay(iso) { return DATE.format(new Date(iso)); }
+function localTime(iso) { return DATE_TIME.format(new Date(iso)); }
+
 function param(name) { return new URLSearchParams(location.search).get(name); }
 
 async function chooseFramework() {
@@ -288,10 +295,9 @@ async function learnerPage() {
   async function showBadges() {
     try {
       const issued = await api(`/api/v1/learners/${encodeURIComponent(learner)}/badges`);
-      const day = (iso) => iso.slice(0, 10);
-      const items = issued.map((b) => el("li", { text: `${titles[b.competency_id] || b.competency_id}: issued ${day(b.issued_at)}, `
-        + (b.revoked ? `revoked ${day(b.revoked_at)} (${b.reason})`
-          : b.suspended ? `suspended since ${day(b.suspended_at)} (under review)` : "in force") }));
+      const items = issued.map((b) => el("li", { text: `${titles[b.competency_id] || b.competency_id}: issued ${localDay(b.issued_at)}, `
+        + (b.revoked ? `revoked ${localDay(b.revoked_at)} (${b.reason})`
+          : b.suspended ? `suspended since ${localDay(b.suspended_at)} (under review)` : "in force") }));
       myBadges.replaceChildren(items.length ? el("ul", {}, ...items)
         : el("p", { class: "muted", text: "None yet: a mastered competency offers one (choose it on the map)." }));
     } catch (error) { fail("my-badges", error); }
@@ -323,8 +329,8 @@ async function learnerPage() {
       for (const t of item.trail.slice(-10).reverse()) {
         const what = t.kind === "inferred"
           ? `inferred ${t.score >= 0.5 ? "known" : "not known"} from ${t.key.split(":").slice(0, 2).join(" ")}`
-          : `${t.correct === true ? "correct" : t.correct === false ? "incorrect" : "score " + t.score}${t.item_id ? " on " + t.item_id : ""}`;
-        const text = `${t.timestamp.slice(0, 16).replace("T", " ")}: ${what}`;
+          : `${t.correct === true ? "correct" : t.correct === false ? "incorrect" : "score " + t.score}${t.item_id ? " on " + t.item_id : ""}${t.locked ? " (before it was unlocked)" : ""}`;
+        const text = `${localTime(t.timestamp)}: ${what}`;
         trail.append(el("li", t.kind === "inferred" ? { class: "inferred", text } : { text }));
       }
       const override = ex.override ? el("p", { text: `Set to ${ex.override.status} by an educator (${ex.override.reason}${ex.override.note ? ": " + ex.override.note : ""}).` }) : el("p", { class: "muted", text: "No educator override." });
@@ -571,7 +577,7 @@ async function educatorPage() {
       const found = await api(`/api/v1/learners/${encodeURIComponent(learner)}/overrides?framework_id=${encodeURIComponent(framework)}`);
       trail.replaceChildren(el("table", {}, el("caption", { text: `Override audit trail of ${learner}` }),
         el("thead", {}, el("tr", {}, ...["When", "Competency", "Set to", "Model said", "Reason", "Note", "By", "Active"].map((h) => el("th", { scope: "col", text: h })))),
-        el("tbody", {}, ...found.map((o) => el("tr", {}, ...[o.created_at.slice(0, 19).replace("T", " "), o.competency_id, o.status, o.model_status, o.reason, o.note, o.educator, o.active ? "yes" : "lifted"].map((v) => el("td", { text: String(v) })))))));
+        el("tbody", {}, ...found.map((o) => el("tr", {}, ...[localTime(o.created_at), o.competency_id, o.status, o.model_status, o.reason, o.note, o.educator, o.active ? "yes" : "lifted"].map((v) => el("td", { text: String(v) })))))));
     } catch (error) { fail("trail", error); }
   }
   const form = el("form", { id: "override-form" },
@@ -598,13 +604,12 @@ async function educatorPage() {
   const shOut = el("div", { id: "sh-out", "aria-live": "polite" });
   const shLists = el("div", { id: "sh-lists" });
   const cell = (text) => el("td", { text: String(text) });
-  const when = (iso) => iso.slice(0, 16).replace("T", " ");
   const heads = (...names) => el("thead", {}, el("tr", {}, ...names.map((h) => el("th", { scope: "col", text: h }))));
   async function showShared(learner) {
     const base = `/api/v1/learners/${encodeURIComponent(learner)}`;
     try {
       const [links, badges] = await Promise.all([api(`${base}/embed-links`), api(`${base}/badges`)]);
-      const linkRows = links.map((l) => el("tr", {}, cell(l.id), cell(l.created_by), cell(when(l.expires_at)),
+      const linkRows = links.map((l) => el("tr", {}, cell(l.id), cell(l.created_by), cell(localTime(l.expires_at)),
         el("td", {}, el("button", { type: "button", text: "Stop", "aria-label": `Stop link ${l.id}`, onclick: async () => {
           await api(`${base}/embed-links/${l.id}`, { method: "DELETE" });
           await showShared(learner);
@@ -633,9 +638,9 @@ async function educatorPage() {
           onclick: () => act("reinstate", undefined, "reinstated") });
         const actions = b.revoked ? [] : [withReason("revoke", "Revoke", "revoked"),
           b.suspended ? reinstate : withReason("suspend", "Suspend", "suspended")];
-        return el("tr", {}, cell(b.competency_id), cell(when(b.issued_at)),
-          cell(b.revoked ? `revoked ${when(b.revoked_at)}: ${b.reason}`
-            : b.suspended ? `suspended since ${when(b.suspended_at)}` : "in force"), el("td", {}, ...actions));
+        return el("tr", {}, cell(b.competency_id), cell(localTime(b.issued_at)),
+          cell(b.revoked ? `revoked ${localTime(b.revoked_at)}: ${b.reason}`
+            : b.suspended ? `suspended since ${localTime(b.suspended_at)}` : "in force"), el("td", {}, ...actions));
       });
       const none = (what) => [el("tr", {}, el("td", { colspan: "4", class: "muted", text: what }))];
       shLists.replaceChildren(
@@ -687,7 +692,7 @@ async function educatorPage() {
           } catch (error) { fail("ev-list", error); }
         });
         return el("tr", e.voided ? { class: "voided" } : {}, cell(e.key), cell(e.item_id || e.competency_ids.join(", ")),
-          cell(when(e.timestamp)), cell(outcomeText(e.outcome)), cell(e.voided ? "voided" : "counts"), el("td", {}, change));
+          cell(localTime(e.timestamp)), cell(outcomeText(e.outcome)), cell(e.voided ? "voided" : "counts"), el("td", {}, change));
       });
       evList.replaceChildren(el("table", {}, el("caption", { text: `Latest evidence of ${learner}` }),
         heads("Key", "Item", "When", "Outcome", "Status", ""),
