@@ -531,6 +531,31 @@ def test_times_show_in_the_readers_time_zone(browser: Any, site: Site) -> None:
         context.close()
 
 
+def test_pages_reflow_on_a_narrow_screen(browser: Any, site: Site) -> None:
+    # WCAG 1.4.10: at 320 CSS pixels nothing but the map and the tables (each scrolling in
+    # its own box) may need scrolling sideways, and every control stays on the screen
+    context = browser.new_context(viewport={"width": 320, "height": 640})
+    page = context.new_page()
+    try:
+        widths = {}
+        log_in(page, site, "ana", "ana-password")
+        page.locator("svg.map g.node").first.click()
+        page.locator("#detail h4").wait_for()
+        widths["learner"] = page.evaluate("document.documentElement.scrollWidth")
+        log_in(page, site, "teacher", "teacher-password")
+        widths["educator"] = page.evaluate("document.documentElement.scrollWidth")
+        logout = page.get_by_role("button", name="Log out").bounding_box()
+        assert logout is not None and logout["x"] + logout["width"] <= 320, logout
+        page.goto(site.url + "/app/framework/dbe-kt22")
+        page.wait_for_function("() => document.body.dataset.updated !== undefined")
+        widths["framework"] = page.evaluate("document.documentElement.scrollWidth")
+        page.goto(site.url + "/login")
+        widths["login"] = page.evaluate("document.documentElement.scrollWidth")
+        assert widths == dict.fromkeys(widths, 320)
+    finally:
+        context.close()
+
+
 def test_learner_cannot_open_another_learners_page(page: Any, site: Site) -> None:
     log_in(page, site, "ana", "ana-password")
     page.goto(f"{site.url}/app/learner/{site.learners[1]}")
@@ -546,6 +571,15 @@ def test_educator_filters_the_grid_and_overrides_with_a_reason(page: Any, site: 
     rows = page.locator("table.grid tbody tr")
     assert rows.count() == len(site.learners)
     assert page.locator("table.grid thead th.comp").count() == 19
+    # locked where each learner's own map shows it locked
+    mastery = MasteryService(site.context)
+    locked = [
+        (learner, p.competency_id)
+        for learner in site.learners
+        for p in mastery.progress(learner, "dbe-kt22")
+        if not p.unlocked and str(p.decision.status) != "mastered"
+    ]
+    assert locked and page.locator("table.grid td.s-locked").count() == len(locked)
     check_accessibility(page, "educator")
     shoot(page, "educator")
     page.get_by_label("Filter learners").fill(site.learners[2])

@@ -317,7 +317,17 @@ def test_the_grid_shows_the_status_at_now_as_the_learners_page_does(
         order = [c["id"] for c in mastery.grid("arith", now=now)["competencies"]]
         shown = {cid: cell[0] for cid, cell in zip(order, row["cells"], strict=True) if cell}
         assert shown == {cid: page[cid] for cid in shown}, now
+        # locked where the learner's page says so (a mastered one shows as mastered)
+        locked = {
+            p.competency_id
+            for p in mastery.progress("ana", "arith", now=now)
+            if not p.unlocked and p.decision.status is not Status.MASTERED
+        }
+        assert {order[i] for i in row["locked"]} == locked, now
     assert shown["add"] == "needs_review"
+    # a review due keeps what mastery unlocked; without add, mul is locked
+    ana, ben = mastery.grid("arith", ["ana", "ben"], now=now)["learners"]
+    assert (ana["locked"], ben["locked"]) == ([], [order.index("mul")])
     # an educator's override still wins over time
     mastery.override(
         learner_id="ana",
@@ -329,6 +339,7 @@ def test_the_grid_shows_the_status_at_now_as_the_learners_page_does(
     )
     (row,) = mastery.grid("arith", now=due + timedelta(hours=1))["learners"]
     assert row["cells"][order.index("add")][0] == "mastered"
+    assert row["locked"] == []
 
 
 def test_refit_creates_a_model_version_and_replays(setup: Setup, database: ServiceContext) -> None:

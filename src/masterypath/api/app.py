@@ -198,8 +198,9 @@ def create_app(
     ) -> dict[str, Any]:
         """Learners x competencies (status now, as the learner's own page shows it;
         estimate, uncertainty, evidence count) for the caller's learners (an educator's
-        cohorts; a cohort's only with ``cohort_id``). Every learner shown is written to the
-        access log."""
+        cohorts; a cohort's only with ``cohort_id``). Each learner's ``locked`` lists the
+        columns whose prerequisites they have not met (a mastered one is never listed), as
+        their page shows them. Every learner shown is written to the access log."""
         visible = accounts.visible_learners(principal)
         if cohort_id is not None:
             members = accounts.cohort_members(cohort_id)

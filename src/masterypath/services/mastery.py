@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from masterypath.domain.alerts import AlertDraft
 from masterypath.domain.explain import Explanation
-from masterypath.domain.framework import Framework
+from masterypath.domain.framework import Framework, UnlockStatus
 from masterypath.domain.gate import MissingPrerequisite, missing_prerequisites
 from masterypath.domain.models.bkt import BKT
 from masterypath.domain.models.logistic import Logistic
@@ -27,7 +27,7 @@ from masterypath.domain.models.registry import make_model, model_from_dict
 from masterypath.domain.models.responses import Responses
 from masterypath.domain.overrides import Override, OverrideReason
 from masterypath.domain.planner import CompetencyView, Plan, Preferences, plan
-from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
+from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status, satisfies
 from masterypath.domain.progress import (
     CompetencyState,
     Decision,
@@ -175,6 +175,31 @@ class FrameworkRuntime:
 
 CHANGES_WITH_TIME = frozenset({Status.MASTERED.value, Status.PROFICIENT.value})
 """Stored statuses that time alone can lower (a review due, expired evidence)."""
+
+
+def _locked_columns(framework: Framework) -> Callable[[Sequence[list[Any] | None]], list[int]]:
+    """For a grid row (cells in topological order, a status first in each): the columns
+    that the learner's page shows as locked, i.e. not :func:`~masterypath.domain.gate.unlocked`
+    by the row's statuses and not mastered all the same. Prepared once per grid: only the
+    competencies with prerequisites are looked at."""
+    column = {cid: i for i, cid in enumerate(framework.topological_order())}
+    enough = {r: frozenset(s.value for s in Status if satisfies(s, r)) for r in UnlockStatus}
+    gated = [
+        (column[c.id], [(column[p.competency_id], enough[p.requires]) for p in c.prerequisites])
+        for c in framework.competencies
+        if c.prerequisites
+    ]
+
+    def locked(row: Sequence[list[Any] | None]) -> list[int]:
+        statuses = [cell[0] if cell else Status.NOT_STARTED.value for cell in row]
+        return sorted(
+            i
+            for i, prerequisites in gated
+            if statuses[i] != Status.MASTERED.value
+            and not all(statuses[j] in ok for j, ok in prerequisites)
+        )
+
+    return locked
 
 
 def _status_state(row: tuple[Any, ...]) -> CompetencyState:
@@ -580,13 +605,16 @@ class MasteryService:
                 None if spread is None else round(float(spread), 3),
                 n,
             ]
+        locked = _locked_columns(framework)
         return {
             "framework_id": framework_id,
             "competencies": [
                 {"id": cid, "title": framework.competency(cid).title} for cid in order
             ],
             "cell": ["status", "estimate", "uncertainty", "n_evidence"],
-            "learners": [{"id": lr, "cells": cells[lr]} for lr in learners],
+            "learners": [
+                {"id": lr, "cells": cells[lr], "locked": locked(cells[lr])} for lr in learners
+            ],
         }
 
     def plan(

@@ -484,12 +484,18 @@ async function educatorPage() {
     const html = [];
     const esc = (s) => String(s).replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]);
     for (const r of rows) {
+      const locked = new Set(r.locked || []);
       const cells = r.cells.map((c, i) => {
-        if (!c) return `<td class="c s-not_started" title="${esc(grid.competencies[i].title)}: not started">\u25CB</td>`;
+        const title = esc(grid.competencies[i].title);
+        if (locked.has(i)) {  // as the learner's map shows it; what evidence it has, in the tooltip
+          const has = c ? `; ${STATUS[c[0]] ? STATUS[c[0]].label : c[0]}, ${c[3]} evidence` : "";
+          return `<td class="c s-locked" title="${title}: locked (prerequisites not met)${esc(has)}">${LOCK}<span class="visually-hidden"> locked</span></td>`;
+        }
+        if (!c) return `<td class="c s-not_started" title="${title}: not started">\u25CB<span class="visually-hidden"> not started</span></td>`;
         const s = STATUS[c[0]] || STATUS.not_started;
         const est = c[1] === null ? "" : c[1].toFixed(2);
         const unc = c[2] === null ? "" : " \u00B1" + c[2].toFixed(2);
-        return `<td class="c s-${esc(c[0])}" title="${esc(grid.competencies[i].title)}: ${esc(s.label)} ${est}${unc}, ${c[3]} evidence">${s.mark}<span class="visually-hidden"> ${esc(s.label)}</span></td>`;
+        return `<td class="c s-${esc(c[0])}" title="${title}: ${esc(s.label)} ${est}${unc}, ${c[3]} evidence">${s.mark}<span class="visually-hidden"> ${esc(s.label)}</span></td>`;
       });
       html.push(`<tr><th scope="row"><a data-key="${esc(r.id)}" href="/app/learner/${encodeURIComponent(r.id)}?framework=${encodeURIComponent(framework)}">${esc(r.id)}</a></th><td>${mastered(r)}</td>${cells.join("")}</tr>`);
     }
