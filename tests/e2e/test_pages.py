@@ -200,6 +200,7 @@ def test_learner_sees_the_map_and_an_explanation(page: Any, site: Site) -> None:
     assert label.startswith(title.split()[0])  # the node's accessible text names it
     assert page.locator("#table table tbody tr").count() == 19  # the text view
     assert page.locator("#steps li").count() >= 1
+    assert page.locator('nav a[href="/app/educator"]').count() == 0  # the grid is not hers
     check_accessibility(page, "learner")
     shoot(page, "learner")
 
@@ -571,6 +572,7 @@ def test_educator_filters_the_grid_and_overrides_with_a_reason(page: Any, site: 
     rows = page.locator("table.grid tbody tr")
     assert rows.count() == len(site.learners)
     assert page.locator("table.grid thead th.comp").count() == 19
+    assert page.locator('nav a[href="/app/educator"]').count() == 1
     # locked where each learner's own map shows it locked
     mastery = MasteryService(site.context)
     locked = [

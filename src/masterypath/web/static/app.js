@@ -156,11 +156,15 @@ async function chooseFramework() {
 }
 
 function logoutButton() {
+  if (sessionStorage.getItem("mp-role") === "learner") {  // the grid would only refuse them
+    for (const link of document.querySelectorAll('nav a[href="/app/educator"]')) link.remove();
+  }
   const button = document.getElementById("logout");
   if (!button) return;
   button.addEventListener("click", async () => {
     try { await api("/auth/logout", { method: "POST" }); } catch (e) { /* already out */ }
     sessionStorage.removeItem("mp-token");
+    sessionStorage.removeItem("mp-role");
     location.href = "/login";
   });
 }
@@ -177,12 +181,14 @@ async function loginPage() {
         username: form.username.value, password: form.password.value } });
       sessionStorage.setItem("mp-token", issued.token);
       const me = await api("/auth/me");
+      sessionStorage.setItem("mp-role", me.role);
       const next = param("next");
       if (next && next.startsWith("/")) location.href = next;
       else if (me.role === "learner") location.href = "/app/learner/" + encodeURIComponent(me.learner_id);
       else location.href = "/app/educator";
     } catch (error) {
       sessionStorage.removeItem("mp-token");
+      sessionStorage.removeItem("mp-role");
       message.textContent = error.status === 429 ? error.message : "Wrong username or password.";
     }
   });
@@ -506,11 +512,14 @@ async function educatorPage() {
   }
   for (const control of [filter, statusFilter, sort]) control.addEventListener("input", render);
 
-  // the grid as it is now: redrawn (and the alerts read again) only when something changed
+  // the grid as it is now: redrawn (and the alerts read again) only when something changed;
+  // an answer to an earlier request that comes after a later one's is dropped
+  let asked = 0;
   async function loadGrid() {
+    const mine = ++asked;
     const fresh = await api(gridUrl);
     const text = JSON.stringify(fresh);
-    if (text === gridText) return;
+    if (mine !== asked || text === gridText) return;
     grid = fresh;
     gridText = text;
     render();
