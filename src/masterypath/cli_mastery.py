@@ -1,4 +1,4 @@
-"""Mastery commands: status, explain, start, override, lift-override, overrides, alerts,
+"""Mastery commands: status, grid, explain, start, override, lift-override, overrides, alerts,
 ack-alert, policy, replay, refit. Registered on the main ``masterypath`` app."""
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from masterypath.cli_support import (
 from masterypath.domain.policy import MasteryPolicy
 from masterypath.errors import ValidationError
 from masterypath.interop import strict_json
+from masterypath.interop.grid_csv import grid_csv
+from masterypath.services.accounts import AccountService
 from masterypath.services.careers import CareerService
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
@@ -90,6 +92,52 @@ def status(
             else "locked: " + ", ".join(m.competency_id for m in i.missing_prerequisites),
             e.learner_text,
         )
+    out.print(table)
+
+
+def grid(
+    framework: FrameworkOption = None,
+    cohort: Annotated[str | None, typer.Option(help="Only this cohort's learners.")] = None,
+    csv_path: Annotated[
+        str | None,
+        typer.Option(
+            "--csv",
+            help="Write the grid for a spreadsheet to this file (UTF-8 with a byte-order "
+            "mark), or to stdout with '-'.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The cohort grid: every learner's status on every competency now, as the educator's
+    page shows it. Prints how many competencies each learner has in each status."""
+    service, fid = _service(framework)
+    learners = None if cohort is None else AccountService(service.context).cohort_members(cohort)
+    found = service.grid(fid, learners)
+    if csv_path is not None:
+        text = grid_csv(found)
+        if csv_path == "-":
+            typer.echo(text, nl=False)
+        else:
+            Path(csv_path).write_text(text, encoding="utf-8-sig")
+            err.print(f"wrote {len(found['learners'])} learners to {csv_path}")
+        return
+    if as_json:
+        print_json(found)
+        return
+    kinds = ["mastered", "proficient", "in_progress", "needs_review", "not_started", "locked"]
+    table = Table("learner", *(k.replace("_", " ") for k in kinds))
+    for row in found["learners"]:
+        locked = set(row["locked"])
+        shown = [
+            "locked" if i in locked else cell[0] if cell else "not_started"
+            for i, cell in enumerate(row["cells"])
+        ]
+        # insufficient evidence counts as in progress, as the pages show it
+        counts = [
+            sum(s == k or (k == "in_progress" and s == "insufficient_evidence") for s in shown)
+            for k in kinds
+        ]
+        table.add_row(row["id"], *map(str, counts))
     out.print(table)
 
 
@@ -520,6 +568,7 @@ def xapi_remap(as_json: JsonOption = False) -> None:
 
 COMMANDS: dict[str, Callable[..., None]] = {
     "status": status,
+    "grid": grid,
     "explain": explain,
     "plan": plan,
     "simulate": simulate,

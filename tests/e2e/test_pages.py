@@ -582,6 +582,12 @@ def test_educator_filters_the_grid_and_overrides_with_a_reason(page: Any, site: 
         if not p.unlocked and str(p.decision.status) != "mastered"
     ]
     assert locked and page.locator("table.grid td.s-locked").count() == len(locked)
+    with page.expect_download() as download:  # the grid for a spreadsheet
+        page.get_by_role("button", name="Download CSV").click()
+    assert download.value.suggested_filename == "dbe-kt22-grid.csv"
+    saved = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert [line.split(",")[0] for line in saved[1:]] == site.learners
+    assert sum(line.split(",").count("locked") for line in saved[1:]) == len(locked)
     check_accessibility(page, "educator")
     shoot(page, "educator")
     page.get_by_label("Filter learners").fill(site.learners[2])

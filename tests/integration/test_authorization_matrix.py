@@ -257,6 +257,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/frameworks/{framework_id}/items", R_FW, {}),
     ("GET", "/api/v1/frameworks/{framework_id}/map", R_FW, {}),
     ("GET", "/api/v1/frameworks/{framework_id}/grid", AUDIT, {}),
+    ("GET", "/api/v1/frameworks/{framework_id}/grid.csv", AUDIT, {}),
     ("GET", "/api/v1/frameworks/{framework_id}/export", R_FW, {}),
     ("POST", "/api/v1/frameworks/case", W_FW, {"json": "case", "params": {"replace": "true"}}),
     ("POST", "/api/v1/evidence", W_EV, {"json": "evidence"}),

@@ -75,6 +75,36 @@ def test_status_explain_and_gate(run) -> None:  # type: ignore[no-untyped-def]
     assert code == 2 and "--at" in output
 
 
+def test_grid_as_a_table_json_and_csv(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # ana mastered add (3 right), so mul is open to her; ben is still in progress on add,
+    # so mul is locked for him
+    code, output = run("grid", "--json")
+    assert code == 0, output
+    grid = json.loads(output)
+    assert [c["id"] for c in grid["competencies"]] == ["add", "mul"]
+    rows = {r["id"]: r for r in grid["learners"]}
+    assert rows["ana"]["cells"][0][0] == "mastered" and rows["ana"]["locked"] == []
+    assert rows["ben"]["cells"][0][0] == "in_progress" and rows["ben"]["locked"] == [1]
+    code, output = run("grid")
+    assert code == 0 and "locked" in output
+    cells = [line.replace("│", " ").split() for line in output.splitlines()]
+    counts = {c[0]: c[1:] for c in cells if c and c[0] in ("ana", "ben")}
+    # mastered, proficient, in progress, needs review, not started, locked
+    assert counts == {"ana": ["1", "0", "0", "0", "1", "0"], "ben": ["0", "0", "1", "0", "0", "1"]}
+    code, output = run("grid", "--csv", str(tmp_path / "grid.csv"))
+    assert code == 0, output
+    assert (tmp_path / "grid.csv").read_text(encoding="utf-8-sig") == (
+        "learner_id,mastered,Addition (add),Multiplication (mul)\n"
+        "ana,1,mastered,not_started\n"
+        "ben,0,in_progress,locked\n"
+    )
+    assert (tmp_path / "grid.csv").read_bytes().startswith("\ufeff".encode())
+    code, output = run("grid", "--csv", "-")
+    assert output.splitlines()[2] == "ben,0,in_progress,locked"
+    code, output = run("grid", "--cohort", "nope")
+    assert code != 0 and "nope" in output
+
+
 def test_override_alerts_policy_replay_refit(run) -> None:  # type: ignore[no-untyped-def]
     code, output = run(
         "override",

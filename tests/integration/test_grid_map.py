@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -84,3 +86,64 @@ def test_map_layers_respect_every_prerequisite(database: ServiceContext) -> None
     layer = {n["id"]: n["layer"] for n in body["nodes"]}
     assert layer == {"module-sql": 0, "select": 0, "normalise": 1, "recover": 2}
     assert all(layer[a] < layer[b] for a, b in body["edges"])
+
+
+def test_the_grid_as_csv_for_a_spreadsheet(database: ServiceContext) -> None:
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    learners = ("a1", "=SUM(A1:A9)")  # an id from another system that reads as a formula
+    EvidenceService(database).record_many(
+        [
+            Evidence.create(
+                learner_id=lr,
+                competency_ids=("select",),
+                item_id="q-select",
+                outcome=BinaryOutcome(True),
+                timestamp=T0 + timedelta(minutes=n),
+            )
+            for lr in learners
+            for n in range(4)
+        ]
+    )
+    client, accounts = api_app(database)
+    accounts.create_user("admin", "admin-password", Role.ADMIN)
+    ed = accounts.create_user("ed", "ed-password", Role.EDUCATOR)
+    accounts.create_cohort("A", "A", by="t")
+    for learner in learners:
+        accounts.enrol("A", learner, by="t")
+    accounts.assign_educator("A", ed, by="t")
+    headers = login(client, "ed", "ed-password")
+
+    response = client.get("/api/v1/frameworks/dbcourse/grid.csv", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="dbcourse-grid.csv"'
+    assert response.content.startswith("\ufeff".encode())  # spreadsheets read UTF-8 by it
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == [
+        "learner_id",
+        "mastered",
+        "Working with relational databases (module-sql)",
+        "Write SQL queries (select)",
+        "Normalise a schema (normalise)",
+        "Back up and restore (recover)",
+    ]
+    grid = client.get("/api/v1/frameworks/dbcourse/grid", headers=headers).json()
+    shown = {
+        r["id"]: [
+            "locked" if i in r["locked"] else c[0] if c else "not_started"
+            for i, c in enumerate(r["cells"])
+        ]
+        for r in grid["learners"]
+    }
+    # the formula starts with a quote (a spreadsheet shows it, never runs it); the cells
+    # are the grid's statuses: recover waits for normalise, which no one has practised
+    assert [r[0] for r in rows[1:]] == ["'=SUM(A1:A9)", "a1"]
+    for row, learner in zip(rows[1:], ["=SUM(A1:A9)", "a1"], strict=True):
+        assert row[2:] == shown[learner] and row[5] == "locked"
+        assert row[1] == str(shown[learner].count("mastered"))
+    log = client.get(
+        "/api/v1/learners/a1/access-log", headers=login(client, "admin", "admin-password")
+    ).json()
+    assert "GET /api/v1/frameworks/dbcourse/grid.csv" in [r["what"] for r in log]

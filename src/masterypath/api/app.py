@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -59,6 +60,7 @@ from masterypath.errors import NotFoundError, PermissionDeniedError
 from masterypath.interop.audit_report import render_audit_html
 from masterypath.interop.case import import_case
 from masterypath.interop.framework_files import framework_to_dict
+from masterypath.interop.grid_csv import grid_csv
 from masterypath.nlp.embeddings import load_encoder
 from masterypath.nlp.llm import make_scorer
 from masterypath.services.accounts import AccountService
@@ -189,6 +191,17 @@ def create_app(
             "edges": [[before, after] for before, after, _ in fw.edges()],
         }
 
+    def read_grid(
+        request: Request, framework_id: str, cohort_id: str | None, principal: Principal
+    ) -> dict[str, Any]:
+        visible = accounts.visible_learners(principal)
+        if cohort_id is not None:
+            members = accounts.cohort_members(cohort_id)
+            visible = members if visible is None else visible & members
+        grid = mastery.grid(framework_id, visible)
+        guard.log(principal, Action.READ_LEARNER, request, [r["id"] for r in grid["learners"]])
+        return grid
+
     @v1.get("/frameworks/{framework_id}/grid", tags=["mastery"])
     def cohort_grid(
         request: Request,
@@ -201,13 +214,30 @@ def create_app(
         cohorts; a cohort's only with ``cohort_id``). Each learner's ``locked`` lists the
         columns whose prerequisites they have not met (a mastered one is never listed), as
         their page shows them. Every learner shown is written to the access log."""
-        visible = accounts.visible_learners(principal)
-        if cohort_id is not None:
-            members = accounts.cohort_members(cohort_id)
-            visible = members if visible is None else visible & members
-        grid = mastery.grid(framework_id, visible)
-        guard.log(principal, Action.READ_LEARNER, request, [r["id"] for r in grid["learners"]])
-        return grid
+        return read_grid(request, framework_id, cohort_id, principal)
+
+    @v1.get(
+        "/frameworks/{framework_id}/grid.csv",
+        tags=["mastery"],
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    def cohort_grid_csv(
+        request: Request,
+        framework_id: Text,
+        cohort_id: Text | None = None,
+        principal: Principal = allow(Action.READ_AUDIT),
+    ) -> Response:
+        """The same grid for a spreadsheet: a row per learner (id, competencies mastered),
+        a column per competency, each cell its status (``locked`` where the prerequisites
+        are not met). UTF-8 with a byte-order mark (spreadsheets need it to read accents);
+        a cell that would read as a formula starts with ``'``. Logged as the grid is."""
+        grid = read_grid(request, framework_id, cohort_id, principal)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", framework_id)
+        return Response(
+            "\ufeff" + grid_csv(grid),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}-grid.csv"'},
+        )
 
     @v1.get("/frameworks/{framework_id}/items", tags=["frameworks"])
     def list_items(

@@ -475,6 +475,17 @@ async function educatorPage() {
   cohortSelect.addEventListener("change", () => { location.search = `?framework=${encodeURIComponent(framework)}${cohortSelect.value ? "&cohort=" + encodeURIComponent(cohortSelect.value) : ""}`; });
   const count = el("p", { id: "count", "aria-live": "polite" });
   const connection = el("div", { id: "connection" });
+  // the grid for a spreadsheet (the server's CSV: every learner of the cohort, unfiltered)
+  const saved = el("span", { id: "csv-message", "aria-live": "polite" });
+  const csvButton = el("button", { type: "button", id: "csv", text: "Download CSV", onclick: async () => {
+    try {
+      const response = await fetch(`/api/v1/frameworks/${encodeURIComponent(framework)}/grid.csv${query}`, { headers: { Authorization: "Bearer " + token() } });
+      if (!response.ok) throw Object.assign(new Error((await response.json().catch(() => ({}))).message || response.statusText), { status: response.status });
+      const link = el("a", { href: URL.createObjectURL(await response.blob()), download: `${framework}-grid.csv` });
+      document.body.append(link); link.click(); link.remove();
+      saved.textContent = "";
+    } catch (error) { saved.textContent = " Not downloaded: " + error.message; }
+  } });
   const wrap = el("div", { class: "grid-wrap", tabindex: "0", role: "region", "aria-label": "Cohort grid" });
   const mastered = (row) => row.cells.filter((c) => c && c[0] === "mastered").length;
 
@@ -726,7 +737,7 @@ async function educatorPage() {
       el("div", {}, el("label", { for: "filter", text: "Filter learners" }), filter, el("span", { id: "filter-help", class: "visually-hidden", text: "Shows learners whose id contains this text" })),
       el("div", {}, el("label", { for: "status-filter", text: "With any competency" }), statusFilter),
       el("div", {}, el("label", { for: "sort", text: "Sort by" }), sort)),
-    legend(), connection, count, wrap,
+    legend(), connection, el("div", { class: "count-bar" }, count, el("p", {}, csvButton, saved)), wrap,
     el("div", { class: "columns" },
       el("section", {}, el("h2", { text: "Override a status" }), el("div", { class: "panel" }, form, trail)),
       el("section", {}, el("h2", { text: "Alerts" }), alerts)),
