@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from masterypath.domain.framework import UnlockStatus
+from masterypath.domain.careers import CoverageReport, CoveredSkill
+from masterypath.domain.framework import Competency, Framework, Prerequisite, UnlockStatus
 from masterypath.errors import CycleError, InvalidInputError
+from masterypath.interop.career_reports import coverage_matrix_csv
 from masterypath.interop.framework_files import (
     detect_format,
     read_framework_csv,
@@ -124,3 +126,39 @@ def test_undetectable_and_malformed_json() -> None:
         detect_format("hello world")
     with pytest.raises(InvalidInputError, match="line 1 column"):
         detect_format('{"CFDocument": ')
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_quoted_and_read_back() -> None:
+    # a CASE title such as "=HYPERLINK(...)" ran as a formula in the teacher's spreadsheet
+    fw = Framework(
+        id="f",
+        title="F",
+        competencies=(
+            Competency(id="a", title='=HYPERLINK("http://x")', description="-1 and up"),
+            Competency(
+                id="b",
+                title="@here",
+                description="+2",
+                code="-B1",
+                prerequisites=(Prerequisite("a"),),
+            ),
+        ),
+    )
+    text = write_framework_csv(fw)
+    assert text.splitlines()[1:] == [
+        'a,"\'=HYPERLINK(""http://x"")",\'-1 and up,,,',
+        "b,'@here,'+2,,a,'-B1",
+    ]
+    again = read_framework_csv(text, source="x", framework_id="f", title="F").framework
+    assert again == fw
+    # a quote a person typed before other text is theirs, and kept
+    kept = read_framework_csv("id,title\nq,'quoted\n", source="x", framework_id="f", title="F")
+    assert kept.framework.competency("q").title == "'quoted"
+
+
+def test_the_career_coverage_matrix_quotes_formula_text() -> None:
+    report = CoverageReport("o", "O", (CoveredSkill("-s1", "=cmd|' /C calc'!A0", True, ("c1",)),))
+    assert coverage_matrix_csv(report, ["c1", "+c2"]).splitlines() == [
+        "skill_id,skill,essential,covered,c1,'+c2",
+        "'-s1,'=cmd|' /C calc'!A0,1,1,1,0",
+    ]

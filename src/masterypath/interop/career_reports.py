@@ -23,21 +23,25 @@ from typing import Any
 from masterypath.domain.careers import CoverageReport
 from masterypath.domain.framework import Framework
 from masterypath.interop.case import EXTENSION, NAMESPACE, case_identifier
+from masterypath.interop.spreadsheet import spreadsheet_safe
 
 ESCO_SKILL_URI = "http://data.europa.eu/esco/skill/"
 
 
 def coverage_matrix_csv(report: CoverageReport, competencies: Sequence[str]) -> str:
-    """One row per required skill, one 0/1 column per competency that covers it."""
+    """One row per required skill, one 0/1 column per competency that covers it (text
+    that a spreadsheet would run as a formula quoted: :mod:`~masterypath.interop.spreadsheet`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["skill_id", "skill", "essential", "covered", *competencies])
+    writer.writerow(
+        ["skill_id", "skill", "essential", "covered", *map(spreadsheet_safe, competencies)]
+    )
     for skill in report.skills:
         covering = set(skill.competencies)
         writer.writerow(
             [
-                skill.skill_id,
-                skill.label,
+                spreadsheet_safe(skill.skill_id),
+                spreadsheet_safe(skill.label),
                 int(skill.essential),
                 int(bool(covering)),
                 *(int(c in covering) for c in competencies),

@@ -48,6 +48,7 @@ from masterypath.domain.framework import (
 from masterypath.errors import InvalidInputError, MasterypathError, Problem
 from masterypath.interop import strict_json
 from masterypath.interop.case import ImportResult
+from masterypath.interop.spreadsheet import from_spreadsheet, spreadsheet_safe
 from masterypath.interop.text_files import MORE_CELLS
 
 FrameworkFormat = Literal["case", "csv", "yaml", "graphml", "node-link"]
@@ -148,7 +149,11 @@ def read_framework_csv(text: str, *, source: str, framework_id: str, title: str)
     competencies: list[Competency] = []
     for line, row in enumerate(rows, start=2):
         where = f"line {line}"
-        clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        clean = {
+            (k or "").strip(): from_spreadsheet((v or "").strip())
+            for k, v in row.items()
+            if k is not None
+        }
         if None in row:
             problems.append(Problem(where, "(row)", MORE_CELLS))
             continue
@@ -271,6 +276,9 @@ def read_framework_yaml(text: str, *, source: str, framework_id: str | None = No
 
 
 def write_framework_csv(framework: Framework) -> str:
+    """The framework as the CSV a teacher edits in a spreadsheet (a cell that would run
+    as a formula is quoted, and read back without the quote: see
+    :mod:`~masterypath.interop.spreadsheet`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -281,7 +289,8 @@ def write_framework_csv(framework: Framework) -> str:
             else f"{p.competency_id}:{p.requires.value}"
             for p in c.prerequisites
         )
-        writer.writerow([c.id, c.title, c.description, c.parent_id or "", prereqs, c.code or ""])
+        cells = [c.id, c.title, c.description, c.parent_id or "", prereqs, c.code or ""]
+        writer.writerow(map(spreadsheet_safe, cells))
     return out.getvalue()
 
 

@@ -3,10 +3,8 @@ competency (its title and id, in the grid's order), each cell the status the gri
 (``locked`` where the learner has not met its prerequisites; ``not_started`` where there is
 no evidence), after the learner's id and how many competencies they have mastered.
 
-A cell that a spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-``,
-``@``, a tab or a carriage return) is written with a leading ``'``: learner ids and titles
-come from other systems, and a formula in them would run in the educator's spreadsheet
-(OWASP, "CSV injection").
+A cell that a spreadsheet would read as a formula is written with a leading ``'``
+(:mod:`masterypath.interop.spreadsheet`): learner ids and titles come from other systems.
 
 >>> grid = {
 ...     "competencies": [{"id": "add", "title": "Addition"}, {"id": "mul", "title": "Times"}],
@@ -28,16 +26,7 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(text: str) -> str:
-    """``text`` as a spreadsheet shows it, never run as a formula.
-
-    >>> spreadsheet_safe("-2"), spreadsheet_safe("Joins")
-    ("'-2", 'Joins')
-    """
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+from masterypath.interop.spreadsheet import spreadsheet_safe
 
 
 def grid_csv(grid: Mapping[str, Any]) -> str:
