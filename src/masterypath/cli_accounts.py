@@ -215,22 +215,16 @@ def list_embed_links(
     as_json: JsonOption = False,
 ) -> None:
     """The learner's embed links that still work (never their tokens)."""
-    links = AccountService(open_context()).embed_links(learner_id)
-    rows = [
-        {
-            "id": link.id,
-            "created_by": link.created_by,
-            "created_at": link.created_at.isoformat(),
-            "expires_at": link.expires_at.isoformat(),
-        }
-        for link in links
-    ]
+    accounts = AccountService(open_context())
+    links = accounts.embed_links(learner_id)
+    names = accounts.names(link.created_by for link in links)
+    rows = [link.to_dict(names) for link in links]
     if as_json:
         print_json(rows)
         return
     table = Table("id", "created by", "created at", "expires at")
     for row in rows:
-        table.add_row(row["id"], row["created_by"], row["created_at"], row["expires_at"])
+        table.add_row(row["id"], row["created_by_name"], row["created_at"], row["expires_at"])
     out.print(table)
 
 

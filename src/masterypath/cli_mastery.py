@@ -325,9 +325,11 @@ def overrides(
     as_json: JsonOption = False,
 ) -> None:
     """The override audit report: who, when, why, and what the model said at the time."""
-    found = MasteryService(open_context()).overrides(framework_id=framework, learner_id=learner)
+    context = open_context()
+    found = MasteryService(context).overrides(framework_id=framework, learner_id=learner)
+    names = AccountService(context).names(actor for o in found for actor in o.actors)
     if as_json:
-        print_json([o.to_dict() for o in found])
+        print_json([o.to_dict(names) for o in found])
         return
     table = Table(
         "id",
@@ -350,9 +352,11 @@ def overrides(
             str(o.model_status),
             _pct(o.model_estimate),
             str(o.reason),
-            o.educator,
+            names[o.educator],
             o.created_at.isoformat(timespec="seconds"),
-            "" if o.active else f"{o.lifted_by} {o.lifted_at:%Y-%m-%d}",
+            ""
+            if o.active or o.lifted_by is None
+            else f"{names[o.lifted_by]} {o.lifted_at:%Y-%m-%d}",
         )
     out.print(table)
 

@@ -601,6 +601,7 @@ def test_educator_filters_the_grid_and_overrides_with_a_reason(page: Any, site: 
     trail.wait_for()
     text = trail.inner_text()
     assert "demonstrated_elsewhere" in text and "Showed it in the project presentation" in text
+    assert "\tteacher\t" in text and "user:" not in text  # who, by username
     page.goto(f"{site.url}/app/learner/{site.learners[2]}")  # drill-down into that learner
     page.wait_for_function("() => document.body.dataset.updated !== undefined")
     assert page.locator("svg.map g.node").count() == 19
@@ -636,6 +637,7 @@ def test_an_educator_shares_a_map_stops_the_link_and_suspends_and_revokes_a_badg
     assert site.accounts.authenticate(token).learner_id == learner
     links = page.locator("#sh-lists table").first
     links.get_by_role("button", name="Stop link").wait_for()
+    assert "\tteacher\t" in links.inner_text()  # made by, by username
     check_accessibility(page, "educator sharing")
     links.get_by_role("button", name="Stop link").click()
     links.get_by_text("None.").wait_for()  # the list redrawn without the link

@@ -21,6 +21,7 @@ from masterypath.interop.loader import load_framework_file
 from masterypath.services.accounts import AccountService, LoginThrottle, digest
 from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
 from masterypath.settings import Settings
 from masterypath.store.tables import Base, EmbedTokenRow, TokenRow
 from tests.conftest import CHEAP_HASHER, FixedClock, admin_client, api_app, login
@@ -484,6 +485,8 @@ def test_an_embed_link_shows_one_learner_read_only_until_it_expires(
     assert made.status_code == 201, made.text
     link = made.json()
     token = link["token"]
+    listed = client.get("/api/v1/learners/kim/embed-links", headers=lms).json()
+    assert [(x["id"], x["created_by_name"]) for x in listed] == [(link["id"], "key lms")]
     assert link["url"] == f"http://testserver/embed/learner/kim?framework=dbcourse#token={token}"
     clock = database.clock
     assert isinstance(clock, FixedClock)
@@ -560,6 +563,7 @@ def test_an_embed_link_is_listed_and_revoked_before_it_expires(database: Service
         {
             "id": link["id"],
             "created_by": listed[0]["created_by"],
+            "created_by_name": "key lms",
             "created_at": clock.now.isoformat(),
             "expires_at": (clock.now + timedelta(minutes=m)).isoformat(),
         }
@@ -647,3 +651,34 @@ def test_expired_credentials_go_when_new_ones_come(database: ServiceContext) -> 
     # ana's expired link went with her new one; kim's stays until kim gets a new one
     assert stored(EmbedTokenRow, "learner_id") == ["ana", "kim"]
     assert digest(fresh.token) in stored(EmbedTokenRow, "token_hash")
+
+
+def test_the_override_trail_names_educators_by_username(
+    admin: TestClient, database: ServiceContext
+) -> None:
+    # the trail stored the account's id ("user:42da35c7-..."), which the pages showed as is
+    made = admin.post(
+        "/api/v1/learners/kim/overrides",
+        json={
+            "framework_id": "dbcourse",
+            "competency_id": "select",
+            "status": "mastered",
+            "reason": "prior_learning",
+        },
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["educator"].startswith("user:")  # the stable id stays the record
+    assert admin.delete(f"/api/v1/learners/kim/overrides/{made.json()['id']}").status_code == 200
+    MasteryService(database).override(  # from the command line: a name given as it is
+        learner_id="kim",
+        framework_id="dbcourse",
+        competency_id="normalise",
+        status="mastered",
+        reason="prior_learning",
+        educator="ms-lee",
+    )
+    trail = admin.get("/api/v1/learners/kim/overrides").json()
+    assert sorted((o["educator_name"], o["lifted_by_name"]) for o in trail) == [
+        ("admin", "admin"),
+        ("ms-lee", None),
+    ]

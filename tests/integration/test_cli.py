@@ -111,6 +111,7 @@ def test_account_commands_answer_json(run) -> None:  # type: ignore[no-untyped-d
         {
             "id": link["id"],
             "created_by": "cli",
+            "created_by_name": "cli",
             "created_at": json.loads(output)[0]["created_at"],
             "expires_at": link["expires_at"],
         }

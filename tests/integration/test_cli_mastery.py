@@ -123,7 +123,7 @@ def test_override_alerts_policy_replay_refit(run) -> None:  # type: ignore[no-un
     assert json.loads(output)["model_status"] == "in_progress"
     assert run("start", "ben", "--competency", "mul")[0] == 0
     code, output = run("overrides", "--json")
-    assert [o["id"] for o in json.loads(output)] == [oid]
+    assert [(o["id"], o["educator_name"]) for o in json.loads(output)] == [(oid, "ms-lee")]
     code, output = run("alerts", "--json")
     spinning = [a for a in json.loads(output) if a["kind"] == "wheel_spinning"]
     assert [a["learner_id"] for a in spinning] == ["ben"]

@@ -179,17 +179,12 @@ def learner_router(
         learner_id: Text,
         _: Annotated[Principal, allow(Action.EMBED_LEARNER, "learner_id")],
     ) -> list[dict[str, Any]]:
-        """This learner's embed links that still work, oldest first: id, who made it,
-        when, until when. Their tokens are not stored and cannot be shown again."""
-        return [
-            {
-                "id": link.id,
-                "created_by": link.created_by,
-                "created_at": link.created_at.isoformat(),
-                "expires_at": link.expires_at.isoformat(),
-            }
-            for link in accounts.embed_links(learner_id)
-        ]
+        """This learner's embed links that still work, oldest first: id, who made it
+        (``created_by``, and ``created_by_name``: their username), when, until when. Their
+        tokens are not stored and cannot be shown again."""
+        links = accounts.embed_links(learner_id)
+        names = accounts.names(link.created_by for link in links)
+        return [link.to_dict(names) for link in links]
 
     @router.delete(
         "/learners/{learner_id}/embed-links/{link_id}", status_code=204, tags=["learners"]
@@ -282,10 +277,12 @@ def learner_router(
         _: Annotated[Principal, allow(Action.READ_LEARNER, "learner_id")],
         framework_id: Text | None = None,
     ) -> list[dict[str, Any]]:
-        """The learner's overrides, active and lifted (the audit trail)."""
-        return [
-            o.to_dict() for o in mastery.overrides(framework_id=framework_id, learner_id=learner_id)
-        ]
+        """The learner's overrides, active and lifted (the audit trail); ``educator_name``
+        and ``lifted_by_name`` say who by username (``educator`` and ``lifted_by`` are the
+        accounts' stable ids)."""
+        found = mastery.overrides(framework_id=framework_id, learner_id=learner_id)
+        names = accounts.names(actor for o in found for actor in o.actors)
+        return [o.to_dict(names) for o in found]
 
     @router.delete("/learners/{learner_id}/overrides/{override_id}", tags=["overrides"])
     def lift_override(

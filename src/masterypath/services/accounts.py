@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -139,6 +139,16 @@ class EmbedLink:
     created_at: datetime
     expires_at: datetime
 
+    def to_dict(self, names: Mapping[str, str]) -> dict[str, str]:
+        """JSON-ready, who made it also by name (``names``: :meth:`AccountService.names`)."""
+        return {
+            "id": self.id,
+            "created_by": self.created_by,
+            "created_by_name": names[self.created_by],
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+        }
+
 
 def embed_link_id(token_hash: str) -> str:
     """The first 16 hex digits of the token's SHA-256: names the link, reveals nothing.
@@ -231,6 +241,19 @@ class AccountService:
         with self.context.sessions() as session:
             user = PeopleRepository(session).user_by_name(username)
             return None if user is None else user.id
+
+    def names(self, subjects: Iterable[str]) -> dict[str, str]:
+        """What to call each actor that records name by subject (who overrode, who made a
+        link): a user by their username, an API key by ``key <name>``, anything else (a
+        name given on the command line, ``system``, an account since deleted) as it is."""
+        wanted = set(subjects)
+        users = {s.removeprefix("user:") for s in wanted if s.startswith("user:")}
+        keys = {s.removeprefix("key:") for s in wanted if s.startswith("key:")}
+        with self.context.sessions() as session:
+            repo = PeopleRepository(session)
+            found = {f"user:{i}": name for i, name in repo.usernames(users).items()}
+            found |= {f"key:{i}": f"key {name}" for i, name in repo.key_names(keys).items()}
+        return {s: found.get(s, s) for s in wanted}
 
     def users(self) -> list[dict[str, object]]:
         with self.context.sessions() as session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -48,6 +48,20 @@ class PeopleRepository:
 
     def api_key(self, key_hash: str) -> ApiKeyRow | None:
         return self.session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash)).first()
+
+    def usernames(self, user_ids: Collection[str]) -> dict[str, str]:
+        """user id -> username, for those of ``user_ids`` that exist."""
+        if not user_ids:
+            return {}
+        query = select(UserRow.id, UserRow.username).where(UserRow.id.in_(user_ids))
+        return {i: name for i, name in self.session.execute(query)}
+
+    def key_names(self, key_ids: Collection[str]) -> dict[str, str]:
+        """API key id -> its name, for those of ``key_ids`` that exist."""
+        if not key_ids:
+            return {}
+        query = select(ApiKeyRow.id, ApiKeyRow.name).where(ApiKeyRow.id.in_(key_ids))
+        return {i: name for i, name in self.session.execute(query)}
 
     # -- cohorts --------------------------------------------------------------------------
     def in_cohort_of(self, user_id: str, learner_id: str) -> bool:

@@ -603,7 +603,7 @@ async function educatorPage() {
       const found = await api(`/api/v1/learners/${encodeURIComponent(learner)}/overrides?framework_id=${encodeURIComponent(framework)}`);
       trail.replaceChildren(el("table", {}, el("caption", { text: `Override audit trail of ${learner}` }),
         el("thead", {}, el("tr", {}, ...["When", "Competency", "Set to", "Model said", "Reason", "Note", "By", "Active"].map((h) => el("th", { scope: "col", text: h })))),
-        el("tbody", {}, ...found.map((o) => el("tr", {}, ...[localTime(o.created_at), o.competency_id, o.status, o.model_status, o.reason, o.note, o.educator, o.active ? "yes" : "lifted"].map((v) => el("td", { text: String(v) })))))));
+        el("tbody", {}, ...found.map((o) => el("tr", {}, ...[localTime(o.created_at), o.competency_id, o.status, o.model_status, o.reason, o.note, o.educator_name, o.active ? "yes" : `lifted by ${o.lifted_by_name}`].map((v) => el("td", { text: String(v) })))))));
     } catch (error) { fail("trail", error); }
   }
   const form = el("form", { id: "override-form" },
@@ -635,7 +635,7 @@ async function educatorPage() {
     const base = `/api/v1/learners/${encodeURIComponent(learner)}`;
     try {
       const [links, badges] = await Promise.all([api(`${base}/embed-links`), api(`${base}/badges`)]);
-      const linkRows = links.map((l) => el("tr", {}, cell(l.id), cell(l.created_by), cell(localTime(l.expires_at)),
+      const linkRows = links.map((l) => el("tr", {}, cell(l.id), cell(l.created_by_name), cell(localTime(l.expires_at)),
         el("td", {}, el("button", { type: "button", text: "Stop", "aria-label": `Stop link ${l.id}`, onclick: async () => {
           await api(`${base}/embed-links/${l.id}`, { method: "DELETE" });
           await showShared(learner);
