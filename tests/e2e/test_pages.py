@@ -388,6 +388,7 @@ def test_map_and_chosen_details_change_without_reload_when_evidence_arrives(
     competency = node.get_attribute("data-id")
     before = node.text_content()
     node.click()  # chosen: its details show, and it has the keyboard focus
+    page.evaluate("document.querySelector('.map-wrap').scrollLeft = 300")  # and read sideways
     evidence = page.locator("#detail h5").first
     evidence.wait_for()
     count = int(evidence.inner_text().removeprefix("Evidence (").removesuffix(")"))
@@ -398,8 +399,10 @@ def test_map_and_chosen_details_change_without_reload_when_evidence_arrives(
     # first, says what the answer was
     page.locator("#detail h5", has_text=f"Evidence ({count + 1})").wait_for(timeout=2000)
     assert page.locator("#detail ul.trail li").first.inner_text().endswith(": correct")
-    # the map was drawn anew, and the reader's place with it: focus is where it was
+    # the map was drawn anew, and the reader's place with it: focus and scroll are where
+    # they were
     assert page.evaluate("document.activeElement.dataset.id") == competency
+    assert page.evaluate("document.querySelector('.map-wrap').scrollLeft") == 300
 
 
 def test_the_learner_page_rides_out_a_lost_connection(page: Any, site: Site) -> None:

@@ -88,16 +88,14 @@ function keepLive(load, { every, first = 0, notice, stop }) {
   return first ? new Promise((done) => setTimeout(() => tick().then(done), first)) : tick();
 }
 
-// Redraws what `container` holds (through `draw`) without taking the reader's place: its
-// scroll position stays, and the element that had keyboard focus (found again by its
-// data-key) has it again.
+// Redraws what `container` holds (through `draw`) without taking the reader's place: the
+// element that had keyboard focus (found again by its data-key) has it again. The scroll
+// position stays by itself: the container is kept, and its content is swapped before the
+// browser lays it out again.
 function redraw(container, draw) {
   const had = container.contains(document.activeElement) ? document.activeElement.closest("[data-key]") : null;
   const key = had ? had.dataset.key : null;
-  const { scrollLeft, scrollTop } = container;
   draw();
-  container.scrollLeft = scrollLeft;
-  container.scrollTop = scrollTop;
   const again = key === null ? null : container.querySelector(`[data-key="${CSS.escape(key)}"]`);
   if (again) again.focus({ preventScroll: true });
 }
