@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from fastapi.testclient import TestClient
 
 from masterypath.domain.access import Role
 from masterypath.domain.evidence import BinaryOutcome, Evidence
@@ -20,9 +23,17 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
-def test_grid_shows_the_callers_learners_with_stored_states_and_logs_each(
+def course_with_answers(
     database: ServiceContext,
-) -> None:
+    learners: tuple[str, ...],
+    *,
+    cohort: tuple[str, ...],
+    answers: int = 5,
+    right: Callable[[int], bool] = lambda n: True,
+) -> TestClient:
+    """A client of the fixture course with ``answers`` answers on ``select`` from each
+    learner (answer n right when ``right(n)``), an admin and an educator "ed" of cohort
+    "A" (``cohort``)."""
     FrameworkService(database).save(
         load_framework_file(FIXTURES / "careers_programme.yaml").framework
     )
@@ -32,20 +43,29 @@ def test_grid_shows_the_callers_learners_with_stored_states_and_logs_each(
                 learner_id=lr,
                 competency_ids=("select",),
                 item_id="q-select",
-                outcome=BinaryOutcome(n % 3 != 0),
+                outcome=BinaryOutcome(right(n)),
                 timestamp=T0 + timedelta(minutes=n),
             )
-            for lr in ("a1", "a2", "b1")
-            for n in range(5)
+            for lr in learners
+            for n in range(answers)
         ]
     )
     client, accounts = api_app(database)
     accounts.create_user("admin", "admin-password", Role.ADMIN)
     ed = accounts.create_user("ed", "ed-password", Role.EDUCATOR)
     accounts.create_cohort("A", "A", by="t")
-    for learner in ("a1", "a2"):
+    for learner in cohort:
         accounts.enrol("A", learner, by="t")
     accounts.assign_educator("A", ed, by="t")
+    return client
+
+
+def test_grid_shows_the_callers_learners_with_stored_states_and_logs_each(
+    database: ServiceContext,
+) -> None:
+    client = course_with_answers(
+        database, ("a1", "a2", "b1"), cohort=("a1", "a2"), right=lambda n: n % 3 != 0
+    )
 
     grid = client.get(
         "/api/v1/frameworks/dbcourse/grid", headers=login(client, "ed", "ed-password")
@@ -89,30 +109,8 @@ def test_map_layers_respect_every_prerequisite(database: ServiceContext) -> None
 
 
 def test_the_grid_as_csv_for_a_spreadsheet(database: ServiceContext) -> None:
-    FrameworkService(database).save(
-        load_framework_file(FIXTURES / "careers_programme.yaml").framework
-    )
     learners = ("a1", "=SUM(A1:A9)")  # an id from another system that reads as a formula
-    EvidenceService(database).record_many(
-        [
-            Evidence.create(
-                learner_id=lr,
-                competency_ids=("select",),
-                item_id="q-select",
-                outcome=BinaryOutcome(True),
-                timestamp=T0 + timedelta(minutes=n),
-            )
-            for lr in learners
-            for n in range(4)
-        ]
-    )
-    client, accounts = api_app(database)
-    accounts.create_user("admin", "admin-password", Role.ADMIN)
-    ed = accounts.create_user("ed", "ed-password", Role.EDUCATOR)
-    accounts.create_cohort("A", "A", by="t")
-    for learner in learners:
-        accounts.enrol("A", learner, by="t")
-    accounts.assign_educator("A", ed, by="t")
+    client = course_with_answers(database, learners, cohort=learners, answers=4)
     headers = login(client, "ed", "ed-password")
 
     response = client.get("/api/v1/frameworks/dbcourse/grid.csv", headers=headers)
