@@ -585,6 +585,18 @@ def test_educator_filters_the_grid_and_overrides_with_a_reason(page: Any, site: 
         if not p.unlocked and str(p.decision.status) != "mastered"
     ]
     assert locked and page.locator("table.grid td.s-locked").count() == len(locked)
+    page.get_by_label("With any competency").select_option("locked")  # who is held up
+    assert rows.count() == len({learner for learner, _ in locked})
+    # "not started" as shown: no evidence yet, and open
+    page.get_by_label("With any competency").select_option("not_started")
+    open_ = {
+        learner
+        for learner in site.learners
+        for p in mastery.progress(learner, "dbe-kt22")
+        if p.unlocked and str(p.decision.status) == "not_started"
+    }
+    assert 0 < rows.count() == len(open_)
+    page.get_by_label("With any competency").select_option("")
     with page.expect_download() as download:  # the grid for a spreadsheet
         page.get_by_role("button", name="Download CSV").click()
     assert download.value.suggested_filename == "dbe-kt22-grid.csv"

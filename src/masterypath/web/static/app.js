@@ -464,7 +464,8 @@ async function educatorPage() {
   let gridText = JSON.stringify(grid);
   const filter = el("input", { id: "filter", type: "search", "aria-describedby": "filter-help" });
   const statusFilter = el("select", { id: "status-filter" }, el("option", { value: "", text: "any" }),
-    ...Object.keys(STATUS).map((s) => el("option", { value: s, text: STATUS[s].label })));
+    ...Object.keys(STATUS).map((s) => el("option", { value: s, text: STATUS[s].label })),
+    el("option", { value: "locked", text: "locked (waiting on a prerequisite)" }));
   const sort = el("select", { id: "sort" }, el("option", { value: "id", text: "learner id" }),
     el("option", { value: "mastered", text: "fewest mastered first" }), el("option", { value: "-mastered", text: "most mastered first" }));
   const cohortSelect = el("select", { id: "cohort" }, el("option", { value: "", text: "all my learners" }),
@@ -490,7 +491,8 @@ async function educatorPage() {
   function render() {
     const text = filter.value.trim().toLowerCase();
     const want = statusFilter.value;
-    let rows = grid.learners.filter((r) => r.id.toLowerCase().includes(text) && (!want || r.cells.some((c) => c && c[0] === want)));
+    const has = (r) => want === "locked" ? r.locked.length > 0 : r.cells.some((c, i) => (c ? c[0] : "not_started") === want && !r.locked.includes(i));
+    let rows = grid.learners.filter((r) => r.id.toLowerCase().includes(text) && (!want || has(r)));
     if (sort.value === "mastered") rows = rows.slice().sort((a, b) => mastered(a) - mastered(b) || a.id.localeCompare(b.id));
     if (sort.value === "-mastered") rows = rows.slice().sort((a, b) => mastered(b) - mastered(a) || a.id.localeCompare(b.id));
     const head = el("tr", {}, el("th", { scope: "col", text: "Learner" }), el("th", { scope: "col", text: "Mastered" }),
