@@ -465,7 +465,7 @@ async function educatorPage() {
   const filter = el("input", { id: "filter", type: "search", "aria-describedby": "filter-help" });
   const statusFilter = el("select", { id: "status-filter" }, el("option", { value: "", text: "any" }),
     ...Object.keys(STATUS).map((s) => el("option", { value: s, text: STATUS[s].label })),
-    el("option", { value: "locked", text: "locked (waiting on a prerequisite)" }));
+    el("option", { value: "locked", text: "locked" }));
   const sort = el("select", { id: "sort" }, el("option", { value: "id", text: "learner id" }),
     el("option", { value: "mastered", text: "fewest mastered first" }), el("option", { value: "-mastered", text: "most mastered first" }));
   const cohortSelect = el("select", { id: "cohort" }, el("option", { value: "", text: "all my learners" }),
