@@ -30,8 +30,9 @@ _OPENED: list[ServiceContext] = []
 
 
 def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn a MasterypathError into a clear message (or a JSON error) and exit code 2;
-    close the database connections the command opened, whatever happened."""
+    """Turn a MasterypathError, or a file that cannot be read or written (``OSError``),
+    into a clear message (or a JSON error) and exit code 2; close the database
+    connections the command opened, whatever happened."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -45,6 +46,13 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
                 print(json.dumps(payload, indent=2))
             else:
                 err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a file the command was told to read or write
+            message = f"{exc.filename or '(file)'}: {exc.strerror or exc}"
+            if kwargs.get("as_json"):
+                print(json.dumps({"error": "file", "message": message}, indent=2))
+            else:
+                err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
             raise typer.Exit(2) from None
         finally:
             while _OPENED:

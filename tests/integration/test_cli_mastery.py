@@ -103,6 +103,12 @@ def test_grid_as_a_table_json_and_csv(run, tmp_path: Path) -> None:  # type: ign
     assert output.splitlines()[2] == "ben,0,in_progress,locked"
     code, output = run("grid", "--cohort", "nope")
     assert code != 0 and "nope" in output
+    # a file that cannot be written is named, with why (it was a traceback)
+    missing = tmp_path / "no-such-folder" / "grid.csv"
+    code, output = run("grid", "--csv", str(missing))
+    assert code == 2 and f"{missing}: No such file or directory" in output.replace("\n", "")
+    code, output = run("grid", "--csv", str(missing), "--json")
+    assert code == 2 and json.loads(output)["error"] == "file"
 
 
 def test_override_alerts_policy_replay_refit(run) -> None:  # type: ignore[no-untyped-def]
