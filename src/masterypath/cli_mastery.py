@@ -26,7 +26,7 @@ from masterypath.cli_support import (
 from masterypath.domain.policy import MasteryPolicy
 from masterypath.errors import ValidationError
 from masterypath.interop import strict_json
-from masterypath.interop.grid_csv import grid_csv
+from masterypath.interop.grid_csv import grid_csv, shown_statuses
 from masterypath.services.accounts import AccountService
 from masterypath.services.careers import CareerService
 from masterypath.services.evidence import EvidenceService
@@ -127,11 +127,7 @@ def grid(
     kinds = ["mastered", "proficient", "in_progress", "needs_review", "not_started", "locked"]
     table = Table("learner", *(k.replace("_", " ") for k in kinds))
     for row in found["learners"]:
-        locked = set(row["locked"])
-        shown = [
-            "locked" if i in locked else cell[0] if cell else "not_started"
-            for i, cell in enumerate(row["cells"])
-        ]
+        shown = shown_statuses(row)
         # insufficient evidence counts as in progress, as the pages show it
         counts = [
             sum(s == k or (k == "in_progress" and s == "insufficient_evidence") for s in shown)

@@ -29,6 +29,19 @@ from typing import Any
 from masterypath.interop.spreadsheet import spreadsheet_safe
 
 
+def shown_statuses(row: Mapping[str, Any]) -> list[str]:
+    """A grid row's cells as the grid shows them: ``locked``, the status, or ``not_started``.
+
+    >>> shown_statuses({"cells": [["mastered", 1.0, 0.0, 3], None, None], "locked": [2]})
+    ['mastered', 'not_started', 'locked']
+    """
+    locked = set(row.get("locked", ()))
+    return [
+        "locked" if i in locked else cell[0] if cell else "not_started"
+        for i, cell in enumerate(row["cells"])
+    ]
+
+
 def grid_csv(grid: Mapping[str, Any]) -> str:
     """The grid (as :meth:`MasteryService.grid` returns it) as CSV text, lines ending in
     ``\\n``."""
@@ -37,11 +50,7 @@ def grid_csv(grid: Mapping[str, Any]) -> str:
     titles = [f"{c['title']} ({c['id']})" for c in grid["competencies"]]
     writer.writerow(["learner_id", "mastered", *map(spreadsheet_safe, titles)])
     for row in grid["learners"]:
-        locked = set(row.get("locked", ()))
-        statuses = [
-            "locked" if i in locked else cell[0] if cell else "not_started"
-            for i, cell in enumerate(row["cells"])
-        ]
+        statuses = shown_statuses(row)
         mastered = sum(cell is not None and cell[0] == "mastered" for cell in row["cells"])
         writer.writerow([spreadsheet_safe(row["id"]), mastered, *statuses])
     return out.getvalue()

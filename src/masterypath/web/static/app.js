@@ -55,6 +55,21 @@ async function api(path, options = {}) {
   return body;
 }
 
+// Saves what `path` answers as the file `name` (the API's token sent along); a failure says
+// why in `message`, after `failed` ("Not exported: ..."), and saves no error JSON as the file.
+async function downloadFile(path, name, message, failed) {
+  try {
+    const response = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => null);
+      throw new Error((problem && problem.message) || response.statusText || "HTTP " + response.status);
+    }
+    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: name });
+    document.body.append(link); link.click(); link.remove();
+    message.textContent = "";
+  } catch (error) { message.textContent = failed + error.message; }
+}
+
 // A failure that may pass when tried again: no answer at all (network down; the error has no
 // status), a timeout, too many requests, or the server's own trouble (5xx, e.g. a busy database).
 function transient(error) {
@@ -476,15 +491,8 @@ async function educatorPage() {
   const connection = el("div", { id: "connection" });
   // the grid for a spreadsheet (the server's CSV: every learner of the cohort, unfiltered)
   const saved = el("span", { id: "csv-message", "aria-live": "polite" });
-  const csvButton = el("button", { type: "button", id: "csv", text: "Download CSV", onclick: async () => {
-    try {
-      const response = await fetch(`/api/v1/frameworks/${encodeURIComponent(framework)}/grid.csv${query}`, { headers: { Authorization: "Bearer " + token() } });
-      if (!response.ok) throw Object.assign(new Error((await response.json().catch(() => ({}))).message || response.statusText), { status: response.status });
-      const link = el("a", { href: URL.createObjectURL(await response.blob()), download: `${framework}-grid.csv` });
-      document.body.append(link); link.click(); link.remove();
-      saved.textContent = "";
-    } catch (error) { saved.textContent = " Not downloaded: " + error.message; }
-  } });
+  const csvButton = el("button", { type: "button", id: "csv", text: "Download CSV", onclick: () => downloadFile(
+    `/api/v1/frameworks/${encodeURIComponent(framework)}/grid.csv${query}`, `${framework}-grid.csv`, saved, " Not downloaded: ") });
   const wrap = el("div", { class: "grid-wrap", tabindex: "0", role: "region", "aria-label": "Cohort grid" });
   const mastered = (row) => row.cells.filter((c) => c && c[0] === "mastered").length;
 
@@ -766,21 +774,8 @@ async function frameworkPage() {
   drawMap(svg, map, null, null);
   const list = el("ul", {}, ...map.nodes.map((n) => el("li", { text: n.title + (n.requires.length ? " \u2013 requires " + n.requires.join(", ") : "") })));
   const exported = el("p", { id: "export-message", "aria-live": "polite" });
-  async function download(format) {
-    let response;
-    try {
-      response = await fetch(`/api/v1/frameworks/${encodeURIComponent(framework)}/export?format=${format}`, { headers: { Authorization: "Bearer " + token() } });
-    } catch (error) { exported.textContent = "Not exported: " + error.message; return; }
-    if (!response.ok) {  // an error's JSON is not the file asked for
-      const problem = await response.json().catch(() => null);
-      exported.textContent = "Not exported: " + ((problem && problem.message) || response.statusText || "HTTP " + response.status);
-      return;
-    }
-    exported.textContent = "";
-    const blob = await response.blob();
-    const link = el("a", { href: URL.createObjectURL(blob), download: `${framework}.${format === "case" ? "json" : format}` });
-    document.body.append(link); link.click(); link.remove();
-  }
+  const download = (format) => downloadFile(`/api/v1/frameworks/${encodeURIComponent(framework)}/export?format=${format}`,
+    `${framework}.${format === "case" ? "json" : format}`, exported, "Not exported: ");
   const file = el("input", { id: "case-file", type: "file", accept: "application/json", required: "required" });
   const message = el("p", { "aria-live": "polite" });
   const importForm = el("form", {}, el("label", { for: "case-file", text: "CASE 1.1 package (JSON)" }), file,
