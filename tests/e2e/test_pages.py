@@ -11,6 +11,7 @@ unless ``MASTERYPATH_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failu
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -327,6 +328,45 @@ def test_an_educator_confirms_an_unsure_judgement_from_the_queue(page: Any, site
     assert submitted["id"] not in {r["submission_id"] for r in feedback.reviews()}
 
 
+def test_a_failed_acknowledgement_or_confirmation_says_why(page: Any, site: Site) -> None:
+    learner = site.learners[5]
+    feedback = relations_rubric(site, confidence_floor=1.01)
+    submitted = feedback.submit(learner, "relations", "A relation pairs things up.")
+    log_in(page, site, "teacher", "teacher-password")
+    alert = page.locator("#alerts li").first
+    alert.wait_for()
+    open_alerts = len(MasteryService(site.context).alerts())
+    # a gateway in front of the server answers with its own HTML page, not the API's JSON
+    page.route(
+        "**/api/v1/alerts/*/acknowledge",
+        lambda route: route.fulfill(
+            status=502, content_type="text/html", body="<html><h1>502 Bad Gateway</h1></html>"
+        ),
+    )
+    alert.get_by_role("button", name="Acknowledge").click()
+    said = page.locator("#alerts [role=alert]")
+    said.wait_for()
+    assert said.inner_text() == "Error: Bad Gateway"  # not "Unexpected token '<'"
+    assert len(MasteryService(site.context).alerts()) == open_alerts
+    # the server itself refuses for a while (a busy database): its reason is shown
+    page.route(
+        "**/api/v1/reviews/**",
+        lambda route: (
+            route.fulfill(
+                status=503, json={"error": "unavailable", "message": "The database is busy."}
+            )
+            if route.request.method == "PUT"
+            else route.continue_()
+        ),
+    )
+    item = page.locator("#reviews li").filter(has_text=learner)
+    item.get_by_role("button", name="Confirm level").click()
+    said = page.locator("#reviews [role=alert]")
+    said.wait_for()
+    assert said.inner_text() == "Error: The database is busy."
+    assert submitted["id"] in {r["submission_id"] for r in feedback.reviews()}  # still to do
+
+
 def test_an_lms_embeds_a_learners_map_with_a_link(page: Any, site: Site) -> None:
     learner, other = site.learners[1], site.learners[2]
     framework = FrameworkService(site.context).summaries()[0].id
@@ -567,6 +607,57 @@ def test_learner_cannot_open_another_learners_page(page: Any, site: Site) -> Non
     alert.wait_for()
     assert "may not see" in alert.inner_text()
     assert page.locator("svg.map g.node").count() == 0
+
+
+def test_grid_cells_say_their_status_to_a_screen_reader(page: Any, site: Site) -> None:
+    log_in(page, site, "teacher", "teacher-password")
+    # every status (and locked) shows the page's own mark, and is read as its word
+    marks = page.evaluate(
+        """() => {
+            const table = document.createElement("table");
+            table.className = "grid";
+            const row = table.insertRow();
+            document.body.append(table);
+            const seen = {};
+            const all = [...Object.entries(STATUS).map(([k, v]) => [k, v.mark]), ["locked", LOCK]];
+            for (const [status, mark] of all) {
+                const cell = row.insertCell();
+                cell.className = `c s-${status}`;
+                seen[status] = [mark, getComputedStyle(cell, "::before").content];
+            }
+            table.remove();
+            return seen;
+        }"""
+    )
+    words = page.evaluate(
+        "Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [k, v.label]))"
+    )
+    words["locked"] = "locked"
+    assert len(marks) == 7
+    for status, (mark, content) in marks.items():
+        assert content == f'"{mark}" / "{words[status]}"', status
+    # and the legend explains every mark the grid can show ("…" was missing)
+    legend = page.get_by_label("Legend").locator(".status").all_inner_texts()
+    assert legend == [f"{mark} {words[status]}" for status, (mark, _) in marks.items()]
+    # in the grid as drawn, a learner's row reads as the statuses the learner's map shows
+    framework = load_demo_framework()
+    learner = site.learners[0]
+    shown = {
+        p.competency_id: (
+            "locked"
+            if not p.unlocked and str(p.decision.status) != "mastered"
+            else words[str(p.decision.status)]
+        )
+        for p in MasteryService(site.context).progress(learner, framework.id)
+    }
+    by_title = {framework.competency(c).title: c for c in shown}
+    titles = page.locator("table.grid thead th.comp").evaluate_all("hs => hs.map((h) => h.title)")
+    expected = [shown[by_title[t]] for t in titles]
+    row = page.locator(f'table.grid a[data-key="{learner}"]').locator("xpath=ancestor::tr")
+    snapshot = row.aria_snapshot()  # what a screen reader is given
+    said = re.findall(r'^\s*- cell "([^"]*)"', snapshot, flags=re.MULTILINE)
+    assert said[1:] == expected, snapshot  # after the count of mastered competencies
+    assert {"locked", "not started"} <= set(expected)
 
 
 def test_educator_filters_the_grid_and_overrides_with_a_reason(page: Any, site: Site) -> None:

@@ -275,7 +275,7 @@ function drawMap(svg, map, byId, onPick) {
 
 function legend() {
   const box = el("div", { class: "legend", "aria-label": "Legend" });
-  for (const s of ["mastered", "proficient", "in_progress", "needs_review", "not_started"]) box.append(statusBadge(s));
+  for (const s of Object.keys(STATUS)) box.append(statusBadge(s));  // every mark a map or grid shows
   box.append(statusBadge("locked"));
   return box;
 }
@@ -508,21 +508,23 @@ async function educatorPage() {
     const body = document.createElement("tbody");
     const html = [];
     const esc = (s) => String(s).replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]);
+    // a cell's mark and the word a screen reader says for it come from the style sheet
+    // (table.grid td.s-...::before): no text or hidden word in ~55,000 cells of a 500 x 110
+    // grid, and an empty cell is read "not started", not "white circle"
     for (const r of rows) {
       const locked = new Set(r.locked || []);
       const cells = r.cells.map((c, i) => {
         const title = esc(grid.competencies[i].title);
         if (locked.has(i)) {  // as the learner's map shows it; what evidence it has, in the tooltip
           const has = c ? `; ${STATUS[c[0]] ? STATUS[c[0]].label : c[0]}, ${c[3]} evidence` : "";
-          return `<td class="c s-locked" title="${title}: locked (prerequisites not met)${esc(has)}">${LOCK}<span class="visually-hidden"> locked</span></td>`;
+          return `<td class="c s-locked" title="${title}: locked (prerequisites not met)${esc(has)}"></td>`;
         }
-        // no hidden word here (it has its title): 23,000 more elements slowed the first
-        // render of a 500 x 110 grid by half (bench/dashboard_load.py)
-        if (!c) return `<td class="c s-not_started" title="${title}: not started">\u25CB</td>`;
-        const s = STATUS[c[0]] || STATUS.not_started;
+        if (!c) return `<td class="c s-not_started" title="${title}: not started"></td>`;
+        const s = STATUS[c[0]];
         const est = c[1] === null ? "" : c[1].toFixed(2);
         const unc = c[2] === null ? "" : " \u00B1" + c[2].toFixed(2);
-        return `<td class="c s-${esc(c[0])}" title="${title}: ${esc(s.label)} ${est}${unc}, ${c[3]} evidence">${s.mark}<span class="visually-hidden"> ${esc(s.label)}</span></td>`;
+        const shown = s ? "" : `${STATUS.not_started.mark}<span class="visually-hidden"> ${esc(c[0])}</span>`;  // a status this page does not know
+        return `<td class="c s-${esc(c[0])}" title="${title}: ${esc(s ? s.label : c[0])} ${est}${unc}, ${c[3]} evidence">${shown}</td>`;
       });
       html.push(`<tr><th scope="row"><a data-key="${esc(r.id)}" href="/app/learner/${encodeURIComponent(r.id)}?framework=${encodeURIComponent(framework)}">${esc(r.id)}</a></th><td>${mastered(r)}</td>${cells.join("")}</tr>`);
     }
