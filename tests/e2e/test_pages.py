@@ -200,6 +200,26 @@ def test_learner_sees_the_map_and_an_explanation(page: Any, site: Site) -> None:
     title = page.locator("#detail h4").inner_text()
     assert label.startswith(title.split()[0])  # the node's accessible text names it
     assert page.locator("#table table tbody tr").count() == 19  # the text view
+    # a locked competency: what it waits for, named as the learner knows it (not by id)
+    framework = load_demo_framework()
+    locked = next(
+        p
+        for p in MasteryService(site.context).progress(site.learners[0], framework.id)
+        if p.missing_prerequisites and p.decision.explanation.n_evidence == 0
+    )
+    needs = [framework.competency(m.competency_id).title for m in locked.missing_prerequisites]
+    row = page.locator("#table tbody tr").filter(
+        has=page.get_by_role("link", name=locked.title, exact=True)
+    )
+    assert row.locator("td").last.inner_text() == "no: needs " + ", ".join(needs)
+    row.get_by_role("link").click()
+    page.locator("#detail h4").filter(has_text=locked.title).wait_for()
+    assert page.locator("#detail").get_by_text("Locked until: ").inner_text() == (
+        "Locked until: " + ", ".join(f"{t} (mastered)" for t in needs)
+    )
+    assert page.locator("#detail .why").inner_text() == (
+        f"You have not started {locked.title} yet."
+    )
     assert page.locator("#steps li").count() >= 1
     assert page.locator('nav a[href="/app/educator"]').count() == 0  # the grid is not hers
     check_accessibility(page, "learner")
@@ -235,6 +255,10 @@ def _save_badge(page: Any, site: Site, other: str, mastered: str, title: str) ->
     page.locator("#detail h4").wait_for()
     assert page.locator("#badge-button").count() == 0  # only for a mastered competency
     page.locator(f'svg.map g.node[data-id="{mastered}"]').click()
+    # in words, not the API's values ("mastered", "prior_learning")
+    page.locator("#detail").get_by_text(
+        "Set to mastered by an educator (prior learning)."
+    ).wait_for()
     page.get_by_role("button", name="Get my badge").click()
     link = page.locator("#badge-link")
     link.wait_for()
@@ -335,6 +359,9 @@ def test_a_failed_acknowledgement_or_confirmation_says_why(page: Any, site: Site
     log_in(page, site, "teacher", "teacher-password")
     alert = page.locator("#alerts li").first
     alert.wait_for()
+    titles = {c.title for c in load_demo_framework().competencies}
+    named = alert.inner_text().split(" \u2013 ", 1)[1].split(": ", 1)[0]
+    assert named in titles  # the competency as the educator knows it, not its id
     open_alerts = len(MasteryService(site.context).alerts())
     # a gateway in front of the server answers with its own HTML page, not the API's JSON
     page.route(

@@ -92,12 +92,19 @@ def test_live_pipeline_decides_explains_and_unlocks(setup: Setup, database: Serv
     assert add.evidence_keys == ("ana-0", "ana-1")
     assert add.estimate == pytest.approx(0.838, abs=1e-3)  # 0.1 -> 0.4667 -> 0.8380
     assert add.learner_text == (
-        "We need 1 more piece of evidence before we can tell whether you have mastered add."
+        "We need 1 more piece of evidence before we can tell whether you have mastered Addition."
     )
     evidence.record(answer(2, "add", True))
     progress = {p.competency_id: p for p in mastery.progress("ana", "arith", now=T)}
     assert progress["add"].decision.status is Status.MASTERED
     assert progress["mul"].unlocked and not progress["mul"].missing_prerequisites
+    # each sentence names a competency as the learner knows it: by its title
+    assert progress["mul"].decision.explanation.learner_text == (
+        "You have not started Multiplication yet."
+    )
+    assert progress["arith"].decision.explanation.learner_text.startswith(
+        "1 of 2 parts of Arithmetic mastered ("
+    )
     assert progress["arith"].decision.status is Status.IN_PROGRESS  # parent: mul not started
     assert mastery.start_activity("ana", "arith", item_id="q-mul") == ("mul",)
 
@@ -220,7 +227,7 @@ def test_an_override_wins_until_lifted_and_is_audited(
     assert progress["add"].decision.model_status is Status.IN_PROGRESS
     assert progress["mul"].unlocked
     assert progress["add"].decision.explanation.learner_text == (
-        "Your teacher set add to mastered: oral check on 2 March"
+        "Your teacher set Addition to mastered: oral check on 2 March"
     )
     replayed = mastery.replay("arith")  # a replay never undoes an override either
     assert replayed.statuses == {"mastered": 1}

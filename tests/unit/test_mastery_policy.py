@@ -210,6 +210,14 @@ def test_wheel_spinning_and_falling_estimate_alerts() -> None:
     assert [(n, a.kind) for n, s in enumerate(steps) for a in s.alerts] == [
         (2, AlertKind.FALLING_ESTIMATE)
     ]
+    # a peak under the proficient threshold (0.8) is early practice, not a skill being
+    # lost: 0.1 -> 0.4667, then wrong: 0.2789, 0.2369 (0.23 under the peak) raises nothing
+    early = MasteryPolicy(wheel_spinning_opportunities=0)
+    assert [a for s in run([1.0, 0.0, 0.0], early)[1] for a in s.alerts] == []
+    low = MasteryPolicy(wheel_spinning_opportunities=0, proficient_threshold=0.4)
+    assert [(n, a.kind) for n, s in enumerate(run([1.0, 0.0, 0.0], low)[1]) for a in s.alerts] == [
+        (2, AlertKind.FALLING_ESTIMATE)
+    ]
 
 
 def test_parent_rules() -> None:

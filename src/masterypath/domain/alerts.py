@@ -1,5 +1,8 @@
 """Interventions: wheel-spinning and falling estimates raise alerts for an educator.
 
+An estimate is falling when it drops ``falling_drop`` below its peak after that peak had
+reached the proficient threshold: a learner losing what they had shown.
+
 Wheel-spinning follows Beck & Gong (2013): a learner who has not mastered a skill after
 ``wheel_spinning_opportunities`` (10) practice opportunities is unlikely to by practising
 more of the same.
@@ -74,6 +77,9 @@ def detect_alerts(
         AlertKind.FALLING_ESTIMATE.value not in raised
         and after.estimate is not None
         and after.peak_estimate is not None
+        # a skill being lost, not early practice: before proficiency one answer moves a BKT
+        # estimate by about the drop as a matter of course (0.47 -> 0.28 -> 0.24)
+        and after.peak_estimate >= policy.proficient_threshold
         and after.peak_estimate - after.estimate >= policy.falling_drop
     ):
         out.append(

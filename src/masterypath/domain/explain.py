@@ -96,8 +96,11 @@ def explain(
     missing: MissingEvidence,
     review_due: datetime | None,
     override: Override | None,
+    title: str = "",
 ) -> Explanation:
-    c = state.competency_id
+    """The explanation of ``status``; its sentences name the competency by ``title`` (what
+    a learner knows it as), or by its id when it has none."""
+    c = title or state.competency_id
     est = state.estimate
     unc = tracker.uncertainty(est, dict(state.model_state))
     needed = (
@@ -190,7 +193,7 @@ def explain(
             f"{override.status.value}; the model says {status.value}. " + educator
         )
     return Explanation(
-        competency_id=c,
+        competency_id=state.competency_id,
         status=status,
         rule=rule,
         threshold=threshold,

@@ -82,7 +82,8 @@ class MasteryPolicy:
     """Schedule spaced reviews of mastered competencies (FSRS)."""
     wheel_spinning_opportunities: int = 10
     falling_drop: float = 0.2
-    """Alert when the estimate falls this far below its peak."""
+    """Alert when the estimate falls this far below its peak, once the peak had reached
+    ``proficient_threshold``."""
     rollup_weight: float = 0.65
     rollup_n: int = 3
     parent_rule: ParentRule = ParentRule.ALL

@@ -12,9 +12,9 @@ Everything here is pure: the time is the evidence's timestamp or a ``now`` passe
 ...         state, Observation(f"e{n}", 1.0, "practice", t, None), tracker, policy)
 >>> step.status, state.n_evidence, state.mastered_at == t
 (<Status.MASTERED: 'mastered'>, 4, True)
->>> decision = decide(state, policy, tracker, now=t)
+>>> decision = decide(state, policy, tracker, now=t, title="Addition")
 >>> decision.explanation.learner_text
-'You have mastered add. Review it by 2026-03-04.'
+'You have mastered Addition. Review it by 2026-03-04.'
 """
 
 from __future__ import annotations
@@ -175,8 +175,11 @@ def decide(
     tracker: Tracker,
     now: datetime,
     override: Override | None = None,
+    *,
+    title: str = "",
 ) -> Decision:
-    """The status of ``state`` at ``now`` with its explanation; an override wins."""
+    """The status of ``state`` at ``now`` with its explanation (naming the competency by
+    ``title``, else by its id); an override wins."""
     status, rule = model_status(state, policy, now)
     explanation = explain(
         state=state,
@@ -187,6 +190,7 @@ def decide(
         missing=_missing(state, policy),
         review_due=state.review_due,
         override=override,
+        title=title,
     )
     return Decision(override.status if override else status, explanation, status)
 

@@ -529,14 +529,17 @@ class MasteryService:
         runtime = projector.runtime
         override = projector.overrides.get((learner_id, cid))
         state = projector.state(learner_id, cid)
-        decision = decide(state, runtime.policy(cid), runtime.tracker(cid), now, override)
+        title = runtime.framework.competency(cid).title
+        decision = decide(
+            state, runtime.policy(cid), runtime.tracker(cid), now, override, title=title
+        )
         children = runtime.children.get(cid)
         if not children:
             return decision
         statuses = {c: projector.status_at(learner_id, c, now) for c in children}
         status, rule = parent_status(statuses, runtime.policy(cid))
         done = sum(s is Status.MASTERED for s in statuses.values())
-        text = f"{done} of {len(children)} parts of {cid} mastered ({rule.replace('_', ' ')})."
+        text = f"{done} of {len(children)} parts of {title} mastered ({rule.replace('_', ' ')})."
         explanation = Explanation(
             **{
                 **decision.explanation.__dict__,

@@ -352,11 +352,12 @@ async function learnerPage() {
         const text = `${localTime(t.timestamp)}: ${what}`;
         trail.append(el("li", t.kind === "inferred" ? { class: "inferred", text } : { text }));
       }
-      const override = ex.override ? el("p", { text: `Set to ${ex.override.status} by an educator (${ex.override.reason}${ex.override.note ? ": " + ex.override.note : ""}).` }) : el("p", { class: "muted", text: "No educator override." });
+      const ov = ex.override;
+      const override = ov ? el("p", { text: `Set to ${STATUS[ov.status] ? STATUS[ov.status].label : ov.status} by an educator (${ov.reason.replaceAll("_", " ")}${ov.note ? ": " + ov.note : ""}).` }) : el("p", { class: "muted", text: "No educator override." });
       detail.replaceChildren(
         el("h4", { text: item.title }), statusBadge(statusOf(item)),
         el("p", { class: "why", text: ex.learner_text }),
-        item.missing_prerequisites.length ? el("p", { text: "Locked until: " + item.missing_prerequisites.map((m) => `${m.competency_id} (${m.requires})`).join(", ") }) : el("span"),
+        item.missing_prerequisites.length ? el("p", { text: "Locked until: " + item.missing_prerequisites.map((m) => `${titles[m.competency_id] || m.competency_id} (${m.requires})`).join(", ") }) : el("span"),
         override,
         el("h5", { text: `Evidence (${ex.n_evidence})` }), item.trail.length ? trail : el("p", { class: "muted", text: "No evidence yet." }),
         el("h5", { text: "Feedback" }), feedback);
@@ -438,7 +439,7 @@ async function learnerPage() {
       el("td", { text: p.explanation.estimate === null ? "\u2013" : p.explanation.estimate.toFixed(2) }),
       el("td", { text: p.explanation.uncertainty === null || p.explanation.uncertainty === undefined ? "\u2013" : "\u00B1" + p.explanation.uncertainty.toFixed(2) }),
       el("td", { text: String(p.explanation.n_evidence) }),
-      el("td", { text: p.unlocked ? "yes" : "no: needs " + p.missing_prerequisites.map((m) => m.competency_id).join(", ") })));
+      el("td", { text: p.unlocked ? "yes" : "no: needs " + p.missing_prerequisites.map((m) => titles[m.competency_id] || m.competency_id).join(", ") })));
     redraw(table, () => table.replaceChildren(el("table", {},
       el("caption", { class: "visually-hidden", text: "Every competency with its status" }),
       el("thead", {}, el("tr", {}, ...["Competency", "Status", "Estimate", "Uncertainty", "Evidence", "Unlocked"].map((h) => el("th", { scope: "col", text: h })))),
@@ -559,7 +560,7 @@ async function educatorPage() {
       const list = el("ul", {});
       for (const a of found.slice(0, 50)) {
         list.append(el("li", {}, el("a", { href: `/app/learner/${encodeURIComponent(a.learner_id)}?framework=${encodeURIComponent(framework)}`, text: a.learner_id }),
-          document.createTextNode(` \u2013 ${a.competency_id}: ${a.message} `),
+          document.createTextNode(` \u2013 ${(grid.competencies.find((c) => c.id === a.competency_id) || { title: a.competency_id }).title}: ${a.message} `),
           el("button", { type: "button", "data-key": String(a.id), onclick: async () => {
             try {
               await api(`/api/v1/alerts/${a.id}/acknowledge`, { method: "POST" });
