@@ -28,6 +28,7 @@ import uvicorn
 from masterypath.api.app import create_app
 from masterypath.demo import COURSE_WEEKS, default_start, load_demo_framework, simulate_learners
 from masterypath.domain.access import Role
+from masterypath.domain.alerts import SUGGESTIONS
 from masterypath.domain.rubric import Criterion, Level, Rubric
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import AuthenticationError
@@ -350,6 +351,37 @@ def test_an_educator_confirms_an_unsure_judgement_from_the_queue(page: Any, site
     corrected = feedback.history(learner, "relations")["versions"][0]["judgements"][0]
     assert (corrected["level_id"], corrected["scorer"]) == ("met", f"educator:user:{site.teacher}")
     assert submitted["id"] not in {r["submission_id"] for r in feedback.reviews()}
+
+
+def test_alerts_come_grouped_with_their_suggested_action_and_can_be_acknowledged(
+    page: Any, site: Site
+) -> None:
+    mastery = MasteryService(site.context)
+    log_in(page, site, "teacher", "teacher-password")
+    page.locator("#alerts li").first.wait_for()
+    open_ = mastery.alerts(framework_id="dbe-kt22")
+    shown = open_[:50]
+    kinds = list(dict.fromkeys(a.kind for a in shown))
+    assert set(kinds) == {"wheel_spinning", "falling_estimate"}  # the demo raises both
+    labels = {
+        "wheel_spinning": "Not mastered after many attempts",
+        "falling_estimate": "Falling estimates",
+    }
+    groups = page.locator("#alerts section")
+    assert groups.locator("h4").all_inner_texts() == [
+        f"{labels[k]} ({sum(a.kind == k for a in shown)})" for k in kinds
+    ]
+    for n, kind in enumerate(kinds):  # the suggestion once per group, not per alert
+        assert groups.nth(n).locator("p").inner_text() == "Suggested: " + SUGGESTIONS[kind]
+    assert page.locator("#alerts li").count() == len(shown)
+    # the real acknowledgement: gone from the queue and from the page, kept for the record
+    first = shown[0]
+    item = page.locator("#alerts li").filter(has=page.locator(f'button[data-key="{first.id}"]'))
+    assert item.inner_text().startswith(f"{first.learner_id} \u2013 ")
+    item.get_by_role("button", name="Acknowledge").click()
+    item.wait_for(state="detached")
+    assert first.id not in {a.id for a in mastery.alerts(framework_id="dbe-kt22")}
+    assert mastery.alert(first.id).acknowledged_by == f"user:{site.teacher}"
 
 
 def test_a_failed_acknowledgement_or_confirmation_says_why(page: Any, site: Site) -> None:
@@ -878,6 +910,11 @@ def test_framework_page(page: Any, site: Site) -> None:
     page.goto(site.url + "/app/framework/dbe-kt22")
     page.wait_for_function("() => document.body.dataset.updated !== undefined")
     assert page.locator("svg.map g.node").count() == 19
+    # prerequisites by title, as the map shows them
+    framework = load_demo_framework()
+    joined = next(c for c in framework.competencies if len(c.prerequisites) > 1)
+    needs = ", ".join(framework.competency(p.competency_id).title for p in joined.prerequisites)
+    assert f"{joined.title} \u2013 requires {needs}" in page.locator("main li").all_inner_texts()
     with page.expect_download() as download:
         page.get_by_role("button", name="CASE", exact=True).click()
     assert download.value.suggested_filename == "dbe-kt22.json"

@@ -10,6 +10,14 @@ const STATUS = {
   needs_review: { label: "needs review", mark: "\u21BB" },
   not_started: { label: "not started", mark: "\u25CB" },
 };
+const ALERT_KINDS = {
+  wheel_spinning: "Not mastered after many attempts",
+  falling_estimate: "Falling estimates",
+  audit_mastery_gap: "Fairness audit: mastery gap",
+  audit_calibration_gap: "Fairness audit: calibration gap",
+  audit_item_dif: "Fairness audit: item bias",
+};
+const ALERTS_SHOWN = 50;
 const LOCK = "\u2298";  // ⊘, in every common font (the padlock emoji is not)
 
 function token() { return sessionStorage.getItem("mp-token"); }
@@ -553,23 +561,33 @@ async function educatorPage() {
   // after the educator's own change: shown at once (or by the next round, if this fails)
   const refreshGrid = () => loadGrid().catch(() => {});
 
+  // the open alerts, grouped by kind with the suggested action said once per group
   const alerts = el("div", { id: "alerts", class: "panel" });
   async function loadAlerts() {
     try {
       const found = await api(`/api/v1/alerts?framework_id=${encodeURIComponent(framework)}`);
-      const list = el("ul", {});
-      for (const a of found.slice(0, 50)) {
-        list.append(el("li", {}, el("a", { href: `/app/learner/${encodeURIComponent(a.learner_id)}?framework=${encodeURIComponent(framework)}`, text: a.learner_id }),
-          document.createTextNode(` \u2013 ${(grid.competencies.find((c) => c.id === a.competency_id) || { title: a.competency_id }).title}: ${a.message} `),
-          el("button", { type: "button", "data-key": String(a.id), onclick: async () => {
+      const named = Object.fromEntries(grid.competencies.map((c) => [c.id, c.title]));
+      const groups = new Map();  // kind and suggestion -> the alerts shown
+      for (const a of found.slice(0, ALERTS_SHOWN)) {
+        const key = `${a.kind}\n${a.suggested_action}`;
+        if (!groups.has(key)) groups.set(key, []);
+        groups.get(key).push(a);
+      }
+      const sections = [...groups.values()].map((group) => el("section", { class: "alert-group" },
+        el("h4", { text: `${ALERT_KINDS[group[0].kind] || group[0].kind.replaceAll("_", " ")} (${group.length})` }),
+        el("p", { class: "muted", text: "Suggested: " + group[0].suggested_action }),
+        el("ul", {}, ...group.map((a) => el("li", {},
+          el("a", { href: `/app/learner/${encodeURIComponent(a.learner_id)}?framework=${encodeURIComponent(framework)}`, text: a.learner_id }),
+          document.createTextNode(` \u2013 ${named[a.competency_id] || a.competency_id}: ${a.message} (${localDay(a.created_at)}) `),
+          el("button", { type: "button", "data-key": String(a.id), "aria-label": `Acknowledge the alert for ${a.learner_id} on ${named[a.competency_id] || a.competency_id}`, onclick: async () => {
             try {
               await api(`/api/v1/alerts/${a.id}/acknowledge`, { method: "POST" });
               say(`Alert for ${a.learner_id} acknowledged.`);
               loadAlerts();
             } catch (error) { fail("alerts", error); }
-          }, text: "Acknowledge" })));
-      }
-      redraw(alerts, () => alerts.replaceChildren(found.length ? list : el("p", { class: "muted", text: "No open alerts." })));
+          }, text: "Acknowledge" }))))));
+      const more = found.length > ALERTS_SHOWN ? [el("p", { class: "muted", text: `The ${ALERTS_SHOWN} oldest of ${found.length >= 1000 ? "1,000 or more" : found.length} open alerts; acknowledge some to see the rest.` })] : [];
+      redraw(alerts, () => alerts.replaceChildren(...(found.length ? [...more, ...sections] : [el("p", { class: "muted", text: "No open alerts." })])));
     } catch (error) { fail("alerts", error); }
   }
 
@@ -775,7 +793,8 @@ async function frameworkPage() {
   catch (error) { return fail("content", error); }
   const svg = svgEl("svg", { class: "map", role: "img", "aria-label": `Prerequisite graph of ${map.title}: ${map.nodes.length} competencies` });
   drawMap(svg, map, null, null);
-  const list = el("ul", {}, ...map.nodes.map((n) => el("li", { text: n.title + (n.requires.length ? " \u2013 requires " + n.requires.join(", ") : "") })));
+  const titles = Object.fromEntries(map.nodes.map((n) => [n.id, n.title]));
+  const list = el("ul", {}, ...map.nodes.map((n) => el("li", { text: n.title + (n.requires.length ? " \u2013 requires " + n.requires.map((r) => titles[r] || r).join(", ") : "") })));
   const exported = el("p", { id: "export-message", "aria-live": "polite" });
   const download = (format) => downloadFile(`/api/v1/frameworks/${encodeURIComponent(framework)}/export?format=${format}`,
     `${framework}.${format === "case" ? "json" : format}`, exported, "Not exported: ");
