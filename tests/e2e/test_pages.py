@@ -221,6 +221,18 @@ def test_learner_sees_the_map_and_an_explanation(page: Any, site: Site) -> None:
     assert page.locator("#detail .why").inner_text() == (
         f"You have not started {locked.title} yet."
     )
+    # a long trail: the ten latest, and it says so
+    trails = {
+        c: MasteryService(site.context).explain(site.learners[0], framework.id, c)[1]
+        for c in framework.topological_order()
+    }
+    longest = max(trails, key=lambda c: len(trails[c]))
+    assert len(trails[longest]) > 10
+    page.locator("#table").get_by_role(
+        "link", name=framework.competency(longest).title, exact=True
+    ).click()
+    page.locator("#detail").get_by_text(f"The 10 most recent of {len(trails[longest])}.").wait_for()
+    assert page.locator("#detail ul.trail li").count() == 10
     assert page.locator("#steps li").count() >= 1
     assert page.locator('nav a[href="/app/educator"]').count() == 0  # the grid is not hers
     check_accessibility(page, "learner")

@@ -368,6 +368,7 @@ async function learnerPage() {
         item.missing_prerequisites.length ? el("p", { text: "Locked until: " + item.missing_prerequisites.map((m) => `${titles[m.competency_id] || m.competency_id} (${m.requires})`).join(", ") }) : el("span"),
         override,
         el("h5", { text: `Evidence (${ex.n_evidence})` }), item.trail.length ? trail : el("p", { class: "muted", text: "No evidence yet." }),
+        item.trail.length > 10 ? el("p", { class: "muted", text: `The 10 most recent of ${item.trail.length}.` }) : el("span"),
         el("h5", { text: "Feedback" }), feedback);
       if (item.status === "mastered") detail.append(badgeSection(cid, item.title));
     } catch (error) { if (mine === picks) fail("detail", error); }
