@@ -151,6 +151,8 @@ function fail(where, error) {
     error.status === 403 ? "You may not see this: " + error.message : "Error: " + error.message }));
 }
 
+function statusWord(status) { return STATUS[status] ? STATUS[status].label : String(status).replaceAll("_", " "); }
+
 function statusOf(item) { return item.unlocked || item.status === "mastered" ? item.status : "locked"; }
 
 function statusBadge(status) {
@@ -361,7 +363,7 @@ async function learnerPage() {
         trail.append(el("li", t.kind === "inferred" ? { class: "inferred", text } : { text }));
       }
       const ov = ex.override;
-      const override = ov ? el("p", { text: `Set to ${STATUS[ov.status] ? STATUS[ov.status].label : ov.status} by an educator (${ov.reason.replaceAll("_", " ")}${ov.note ? ": " + ov.note : ""}).` }) : el("p", { class: "muted", text: "No educator override." });
+      const override = ov ? el("p", { text: `Set to ${statusWord(ov.status)} by an educator (${ov.reason.replaceAll("_", " ")}${ov.note ? ": " + ov.note : ""}).` }) : el("p", { class: "muted", text: "No educator override." });
       detail.replaceChildren(
         el("h4", { text: item.title }), statusBadge(statusOf(item)),
         el("p", { class: "why", text: ex.learner_text }),
@@ -487,6 +489,7 @@ async function educatorPage() {
   try { grid = await api(gridUrl); }
   catch (error) { return fail("content", error); }
   let gridText = JSON.stringify(grid);
+  const competencyTitle = (id) => (grid.competencies.find((c) => c.id === id) || { title: id }).title;
   const filter = el("input", { id: "filter", type: "search", "aria-describedby": "filter-help" });
   const statusFilter = el("select", { id: "status-filter" }, el("option", { value: "", text: "any" }),
     ...Object.keys(STATUS).map((s) => el("option", { value: s, text: STATUS[s].label })),
@@ -556,6 +559,7 @@ async function educatorPage() {
     grid = fresh;
     gridText = text;
     render();
+    offerLearners();
     loadAlerts();
     document.body.dataset.updated = String(Date.now());
   }
@@ -567,7 +571,6 @@ async function educatorPage() {
   async function loadAlerts() {
     try {
       const found = await api(`/api/v1/alerts?framework_id=${encodeURIComponent(framework)}`);
-      const named = Object.fromEntries(grid.competencies.map((c) => [c.id, c.title]));
       const groups = new Map();  // kind and suggestion -> the alerts shown
       for (const a of found.slice(0, ALERTS_SHOWN)) {
         const key = `${a.kind}\n${a.suggested_action}`;
@@ -579,8 +582,8 @@ async function educatorPage() {
         el("p", { class: "muted", text: "Suggested: " + group[0].suggested_action }),
         el("ul", {}, ...group.map((a) => el("li", {},
           el("a", { href: `/app/learner/${encodeURIComponent(a.learner_id)}?framework=${encodeURIComponent(framework)}`, text: a.learner_id }),
-          document.createTextNode(` \u2013 ${named[a.competency_id] || a.competency_id}: ${a.message} (${localDay(a.created_at)}) `),
-          el("button", { type: "button", "data-key": String(a.id), "aria-label": `Acknowledge the alert for ${a.learner_id} on ${named[a.competency_id] || a.competency_id}`, onclick: async () => {
+          document.createTextNode(` \u2013 ${competencyTitle(a.competency_id)}: ${a.message} (${localDay(a.created_at)}) `),
+          el("button", { type: "button", "data-key": String(a.id), "aria-label": `Acknowledge the alert for ${a.learner_id} on ${competencyTitle(a.competency_id)}`, onclick: async () => {
             try {
               await api(`/api/v1/alerts/${a.id}/acknowledge`, { method: "POST" });
               say(`Alert for ${a.learner_id} acknowledged.`);
@@ -623,7 +626,11 @@ async function educatorPage() {
     } catch (error) { fail("reviews", error); }
   }
 
-  const ovLearner = el("input", { id: "ov-learner", required: "required" });
+  // the cohort's learners, offered as each learner field is typed in (kept with the grid)
+  const learnerOptions = el("datalist", { id: "cohort-learners" });
+  const offerLearners = () => learnerOptions.replaceChildren(...grid.learners.map((r) => el("option", { value: r.id })));
+  offerLearners();
+  const ovLearner = el("input", { id: "ov-learner", required: "required", list: "cohort-learners", autocomplete: "off" });
   const ovCompetency = el("select", { id: "ov-competency" }, ...grid.competencies.map((c) => el("option", { value: c.id, text: c.title })));
   const ovStatus = el("select", { id: "ov-status" }, ...["mastered", "proficient", "needs_review", "in_progress", "not_started"].map((s) => el("option", { value: s, text: STATUS[s].label })));
   const ovReason = el("select", { id: "ov-reason" }, ...["demonstrated_elsewhere", "prior_learning", "assessment_error", "accommodation", "other"].map((s) => el("option", { value: s, text: s.replaceAll("_", " ") })));
@@ -635,7 +642,7 @@ async function educatorPage() {
       const found = await api(`/api/v1/learners/${encodeURIComponent(learner)}/overrides?framework_id=${encodeURIComponent(framework)}`);
       trail.replaceChildren(el("table", {}, el("caption", { text: `Override audit trail of ${learner}` }),
         el("thead", {}, el("tr", {}, ...["When", "Competency", "Set to", "Model said", "Reason", "Note", "By", "Active"].map((h) => el("th", { scope: "col", text: h })))),
-        el("tbody", {}, ...found.map((o) => el("tr", {}, ...[localTime(o.created_at), o.competency_id, o.status, o.model_status, o.reason, o.note, o.educator_name, o.active ? "yes" : `lifted by ${o.lifted_by_name}`].map((v) => el("td", { text: String(v) })))))));
+        el("tbody", {}, ...found.map((o) => el("tr", {}, ...[localTime(o.created_at), competencyTitle(o.competency_id), statusWord(o.status), statusWord(o.model_status), o.reason.replaceAll("_", " "), o.note, o.educator_name, o.active ? "yes" : `lifted by ${o.lifted_by_name}`].map((v) => el("td", { text: String(v) })))))));
     } catch (error) { fail("trail", error); }
   }
   const form = el("form", { id: "override-form" },
@@ -644,7 +651,7 @@ async function educatorPage() {
     el("label", { for: "ov-status", text: "Set status to" }), ovStatus,
     el("label", { for: "ov-reason", text: "Reason" }), ovReason,
     el("label", { for: "ov-note", text: "Note (why)" }), ovNote,
-    el("p", {}, el("button", { type: "submit", class: "primary", text: "Apply override" })), ovMessage);
+    el("p", {}, el("button", { type: "submit", class: "primary", text: "Apply override" })), ovMessage, learnerOptions);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
@@ -656,7 +663,7 @@ async function educatorPage() {
   });
 
   // a learner's embed links (an LMS shows their map with one) and badges: make, stop, revoke
-  const shLearner = el("input", { id: "sh-learner", required: "required" });
+  const shLearner = el("input", { id: "sh-learner", required: "required", list: "cohort-learners", autocomplete: "off" });
   const shMinutes = el("select", { id: "sh-minutes" },
     ...[["60", "an hour"], ["480", "8 hours"], ["1440", "a day"]].map(([v, t]) => el("option", { value: v, text: t })));
   const shOut = el("div", { id: "sh-out", "aria-live": "polite" });
@@ -726,7 +733,7 @@ async function educatorPage() {
   });
 
   // a learner's latest evidence: void a piece recorded in error, or undo a void made in error
-  const evLearner = el("input", { id: "ev-learner", required: "required" });
+  const evLearner = el("input", { id: "ev-learner", required: "required", list: "cohort-learners", autocomplete: "off" });
   const evList = el("div", { id: "ev-list" });
   const outcomeText = (o) => o.type === "binary" ? (o.correct ? "right" : "wrong")
     : o.type === "score" ? `score ${Math.round(o.value * 100)}%` : o.type;
