@@ -651,6 +651,25 @@ def test_times_show_in_the_readers_time_zone(browser: Any, site: Site) -> None:
         assert f"{utc:%H:%M}" not in text, (stamp, text)
         # and the answer is marked as given before its prerequisites were met
         assert text.endswith(": correct (before it was unlocked)"), text
+        # a review's date in a sentence of the API (its UTC day) is the reader's day too
+        due = next(
+            p
+            for p in MasteryService(site.context).progress(learner, "dbe-kt22")
+            if p.decision.explanation.review_due is not None and p.unlocked
+        )
+        when = due.decision.explanation.review_due
+        assert when is not None
+        page.locator(f'svg.map g.node[data-id="{due.competency_id}"]').click()
+        why = page.locator("#detail .why")
+        page.locator("#detail h4").filter(has_text=due.title).wait_for()
+        local = when.astimezone(ZoneInfo("Asia/Kolkata"))
+        assert why.inner_text() == due.decision.explanation.learner_text.replace(
+            when.date().isoformat(), f"{local.day} {local:%b %Y}"
+        )
+        assert when.date().isoformat() not in why.inner_text()
+        steps = page.locator("#steps li").all_inner_texts()
+        assert any("(due " in step for step in steps), steps  # the due reviews come first
+        assert not any(re.search(r"\d{4}-\d\d-\d\d", step) for step in steps), steps
     finally:
         context.close()
 

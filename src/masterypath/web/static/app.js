@@ -167,6 +167,8 @@ const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
 const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 function localDay(iso) { return DATE.format(new Date(iso)); }
 function localTime(iso) { return DATE_TIME.format(new Date(iso)); }
+// the API's sentences give a review's date as its UTC day (YYYY-MM-DD): the reader's own instead
+function withLocalDay(text, iso) { return iso ? text.replaceAll(iso.slice(0, 10), localDay(iso)) : text; }
 
 function param(name) { return new URLSearchParams(location.search).get(name); }
 
@@ -366,7 +368,7 @@ async function learnerPage() {
       const override = ov ? el("p", { text: `Set to ${statusWord(ov.status)} by an educator (${ov.reason.replaceAll("_", " ")}${ov.note ? ": " + ov.note : ""}).` }) : el("p", { class: "muted", text: "No educator override." });
       detail.replaceChildren(
         el("h4", { text: item.title }), statusBadge(statusOf(item)),
-        el("p", { class: "why", text: ex.learner_text }),
+        el("p", { class: "why", text: withLocalDay(ex.learner_text, ex.review_due) }),
         item.missing_prerequisites.length ? el("p", { text: "Locked until: " + item.missing_prerequisites.map((m) => `${titles[m.competency_id] || m.competency_id} (${m.requires})`).join(", ") }) : el("span"),
         override,
         el("h5", { text: `Evidence (${ex.n_evidence})` }), item.trail.length ? trail : el("p", { class: "muted", text: "No evidence yet." }),
@@ -459,7 +461,10 @@ async function learnerPage() {
     try {
       const plan = await api(`/api/v1/learners/${encodeURIComponent(learner)}/plan?framework_id=${encodeURIComponent(framework)}&max_steps=5`);
       const list = el("ol", { class: "steps" });
-      for (const s of plan.steps) list.append(el("li", { text: `${byId[s.competency_id] ? byId[s.competency_id].title : s.competency_id}${s.item_id ? " (" + s.item_id + ")" : ""}: ${s.reason}` }));
+      for (const s of plan.steps) {
+        const p = byId[s.competency_id];
+        list.append(el("li", { text: `${p ? p.title : s.competency_id}${s.item_id ? " (" + s.item_id + ")" : ""}: ${p ? withLocalDay(s.reason, p.explanation.review_due) : s.reason}` }));
+      }
       steps.replaceChildren(plan.steps.length ? list : el("p", { text: "Nothing to do right now: everything on the way is mastered." }));
     } catch (error) {
       fail("steps", error);
