@@ -64,6 +64,12 @@ class FixedClock:
         self.now += timedelta(**kwargs)
 
 
+def advance_clock(context: ServiceContext, **kwargs: float) -> None:
+    """Move the fixed clock of a test database (``database`` fixture) on."""
+    assert isinstance(context.clock, FixedClock)
+    context.clock.advance(**kwargs)
+
+
 def _postgres_reachable() -> str | None:
     try:
         with psycopg.connect(ADMIN_URL, connect_timeout=3):

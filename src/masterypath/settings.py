@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     should be where this server is reached."""
     badge_issuer_name: str = "masterypath"
     """The issuer's name in every badge."""
+    access_log_window: float = Field(default=300.0, ge=0)
+    """Seconds: a learner's data read again by the same account through the same endpoint
+    is logged once per this window while the reads go on (a page polling every second is
+    one access-log row per window, not 3,600 an hour); 0: every read is a row."""
     embed_origins: str = ""
     """The sites (origins, separated by spaces or commas) whose pages may frame an embed
     link's page, e.g. ``https://lms.school.org``; empty: any site. No other page may be

@@ -343,6 +343,46 @@ def test_every_read_of_a_learner_is_logged(admin: TestClient, database: ServiceC
     assert all(r["actor"].startswith("user:") and r["at"] for r in log)
 
 
+def test_a_read_repeated_within_the_window_is_logged_once(database: ServiceContext) -> None:
+    # a page polling every second: one access-log row per account, endpoint and learner per
+    # window (5 minutes by default), not 3,600 an hour that bury every other access
+    clock = database.clock
+    assert isinstance(clock, FixedClock)
+    admin = admin_client(database)
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    for learner in ("l1", "l2"):
+        assert admin.post("/api/v1/evidence", json=evidence(learner, learner)).status_code < 300
+    accounts = AccountService(database, hasher=CHEAP_HASHER)
+    accounts.create_user("ms-li", "ms-li-password", Role.ADMIN)
+    other = login(admin, "ms-li", "ms-li-password")
+    progress = "/api/v1/learners/l1/progress"
+    for _ in range(30):  # 30 polls in 4 minutes 50 seconds
+        admin.get(progress, params={"framework_id": "dbcourse"})
+        admin.get("/api/v1/frameworks/dbcourse/grid")
+        clock.advance(seconds=10)
+    admin.get(progress, params={"framework_id": "dbcourse"}, headers=other)  # another reader
+    clock.advance(seconds=10)  # 5 minutes after the first: logged again
+    admin.get(progress, params={"framework_id": "dbcourse"})
+
+    def log(learner: str) -> list[tuple[str, str]]:
+        rows = admin.get(f"/api/v1/learners/{learner}/access-log").json()
+        return [(r["what"].rsplit("/", 1)[1], r["actor"]) for r in rows]
+
+    me, li = log("l1")[0][1], log("l1")[2][1]
+    assert li != me
+    assert log("l1") == [("progress", me), ("grid", me), ("progress", li), ("progress", me)]
+    assert log("l2") == [("grid", me)]
+    # a window of 0: every read is a row
+    every, _ = api_app(database, Settings(embeddings=False, access_log_window=0))
+    for _ in range(3):
+        every.get(
+            "/api/v1/learners/l2/progress", params={"framework_id": "dbcourse"}, headers=other
+        )
+    assert [w for w, _ in log("l2")] == ["grid", "progress", "progress", "progress"]
+
+
 # -- faults -----------------------------------------------------------------------------------
 def test_oversized_and_malformed_bodies_are_client_errors(database: ServiceContext) -> None:
     client = admin_client(database, Settings(embeddings=False, max_body_bytes=2000))

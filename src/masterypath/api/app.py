@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -118,7 +119,9 @@ def create_app(
     encoder = load_encoder(enabled=settings.embeddings)  # one model, shared
     careers = CareerService(context, encoder=encoder)
     accounts = accounts or AccountService(context)
-    privacy = PrivacyService(context)
+    privacy = PrivacyService(
+        context, access_log_window=timedelta(seconds=settings.access_log_window)
+    )
     guard = Guard(accounts, privacy)
     # /docs and /redoc from assets in a package: a school's server may have no internet
     app = FastAPIOffline(

@@ -5,9 +5,10 @@ with a tombstone, and the access log."""
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
-from collections.abc import Iterable
-from datetime import date, datetime
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, select
@@ -92,8 +93,11 @@ def _row_dict(row: Base) -> dict[str, Any]:
 
 
 class PrivacyService:
-    def __init__(self, context: ServiceContext) -> None:
+    def __init__(
+        self, context: ServiceContext, *, access_log_window: timedelta = timedelta(0)
+    ) -> None:
         self.context = context
+        self.repeated_reads = RepeatedReads(access_log_window)
 
     def create_learner(
         self,
@@ -186,14 +190,19 @@ class PrivacyService:
             )
 
     def log_access(self, actor: str, action: str, what: str, *learner_ids: str) -> None:
-        """One access-log row per learner read (one transaction)."""
+        """One access-log row per learner read (one transaction), but for a read repeated
+        within the access-log window (:class:`RepeatedReads`)."""
         now = self.context.clock()
+        due = self.repeated_reads.due(actor, action, what, learner_ids, now)
+        if not due:
+            return
         with self.context.sessions.begin() as session:
             repo = PeopleRepository(session)
-            for learner_id in learner_ids:
+            for learner_id in due:
                 repo.log_access(
                     at=now, actor=actor, action=action, what=what, learner_id=learner_id
                 )
+        self.repeated_reads.logged(actor, action, what, due, now)
 
     def access_log(self, learner_id: str) -> list[dict[str, Any]]:
         with self.context.sessions() as session:
@@ -302,6 +311,7 @@ class PrivacyService:
             counts["accounts"] = repo.delete_where(UserRow, UserRow.learner_id, learner_id)
             counts["learner"] = repo.delete_where(LearnerRow, LearnerRow.id, learner_id)
             repo.audit(at=now, actor=by, action="erase_learner", target=learner_id, counts=counts)
+        self.repeated_reads.forget(learner_id)
         return counts
 
     def check_consent(self, learner_ids: Iterable[str], session: Session) -> None:
@@ -353,3 +363,64 @@ def _delete_unlinked_attachments(session: Session) -> int:
         delete(XapiAttachmentRow).where(XapiAttachmentRow.sha2.in_(unlinked), ~linked)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class RepeatedReads:
+    """Which reads of learners' data go into the access log: the first by an account
+    through an endpoint, then one per ``window`` while the reads go on, so that a page
+    polling every second leaves one row per window instead of 3,600 an hour (and the log
+    still shows who read what, and until about when). A read is counted once its row is
+    committed. Kept per process: with several workers, each logs its own first read.
+
+    >>> from datetime import UTC
+    >>> reads, t = RepeatedReads(timedelta(minutes=5)), datetime(2026, 3, 2, 9, tzinfo=UTC)
+    >>> reads.due("user:a", "read_learner", "GET /p", ["kim"], t)
+    ['kim']
+    >>> reads.logged("user:a", "read_learner", "GET /p", ["kim"], t)
+    >>> reads.due("user:a", "read_learner", "GET /p", ["kim", "li"], t + timedelta(minutes=4))
+    ['li']
+    >>> reads.due("user:a", "read_learner", "GET /p", ["kim"], t + timedelta(minutes=5))
+    ['kim']
+    """
+
+    max_remembered = 100_000
+    """Reads remembered before those older than the window are forgotten."""
+
+    def __init__(self, window: timedelta) -> None:
+        self.window = window
+        self._last: dict[tuple[str, str, str, str], datetime] = {}
+        self._lock = threading.Lock()
+
+    def due(
+        self, actor: str, action: str, what: str, learner_ids: Iterable[str], now: datetime
+    ) -> list[str]:
+        """The learners whose read is to be logged at ``now`` (each once, in order)."""
+        ids = list(dict.fromkeys(learner_ids))
+        if self.window <= timedelta(0):
+            return ids
+        with self._lock:
+            return [
+                learner_id
+                for learner_id in ids
+                if not (
+                    (last := self._last.get((actor, action, what, learner_id))) is not None
+                    and last <= now < last + self.window
+                )
+            ]
+
+    def logged(
+        self, actor: str, action: str, what: str, learner_ids: Sequence[str], now: datetime
+    ) -> None:
+        """Remember that these reads were logged at ``now``."""
+        if self.window <= timedelta(0):
+            return
+        with self._lock:
+            if len(self._last) + len(learner_ids) > self.max_remembered:
+                self._last = {k: t for k, t in self._last.items() if now - t < self.window}
+            for learner_id in learner_ids:
+                self._last[(actor, action, what, learner_id)] = now
+
+    def forget(self, learner_id: str) -> None:
+        """Forget every read of an erased learner (their id leaves this process too)."""
+        with self._lock:
+            self._last = {k: t for k, t in self._last.items() if k[3] != learner_id}
