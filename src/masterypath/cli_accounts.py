@@ -183,6 +183,28 @@ def export_learner(
         output.write_text(text + "\n", encoding="utf-8")
 
 
+def access_log(
+    learner_id: Annotated[str, typer.Argument(help="Learner id.")],
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Rows to show.")] = 1000,
+    offset: Annotated[int, typer.Option(min=0, help="Rows to skip (oldest first).")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Who read the learner's records, what and when (oldest first); a read repeated by an
+    account through one endpoint is a row per MASTERYPATH_ACCESS_LOG_WINDOW."""
+    context = open_context()
+    rows = PrivacyService(context).access_log(learner_id, limit=limit, offset=offset)
+    names = AccountService(context).names(r["actor"] for r in rows)
+    for row in rows:
+        row["actor_name"] = names[row["actor"]]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("at", "who", "action", "what")
+    for row in rows:
+        table.add_row(row["at"], row["actor_name"], row["action"], row["what"])
+    out.print(table)
+
+
 def embed_link(
     learner_id: Annotated[str, typer.Argument(help="Learner id.")],
     framework: Annotated[str | None, typer.Option(help="Framework the map shows.")] = None,
@@ -268,6 +290,7 @@ def register(parent: typer.Typer) -> None:
             "add": add_learner,
             "consent": consent,
             "export": export_learner,
+            "access-log": access_log,
             "erase": erase_learner,
             "embed": embed_link,
             "embed-links": list_embed_links,

@@ -341,6 +341,12 @@ def test_every_read_of_a_learner_is_logged(admin: TestClient, database: ServiceC
         "GET /api/v1/evidence",
     ]
     assert all(r["actor"].startswith("user:") and r["at"] for r in log)
+    assert {r["actor_name"] for r in log} == {"admin"}  # who, by username
+    # paged, oldest first: past the first rows the latest are still there to read
+    page = admin.get("/api/v1/learners/l1/access-log", params={"limit": 2, "offset": 1}).json()
+    assert [r["what"] for r in page] == [r["what"] for r in log[1:3]]
+    refused = admin.get("/api/v1/learners/l1/access-log", params={"offset": -1})
+    assert refused.status_code == 422 and refused.json()["problems"][0]["field"] == "offset"
 
 
 def test_a_read_repeated_within_the_window_is_logged_once(database: ServiceContext) -> None:

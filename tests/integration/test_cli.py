@@ -10,7 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from masterypath.cli import app
+from masterypath.domain.access import Role
 from masterypath.interop.text_files import MORE_CELLS
+from masterypath.services.accounts import AccountService
+from masterypath.services.context import ServiceContext
+from masterypath.services.privacy import PrivacyService
+from masterypath.settings import Settings
 from tests.conftest import data_file
 
 CASE = Path(__file__).parents[1] / "fixtures" / "case_fractions.json"
@@ -312,3 +317,26 @@ def test_csv_rows_with_more_cells_than_the_header_exit_2_naming_the_line(  # typ
     taxonomy.write_text("occupation,skill,importance\nanalyst,sql, joins,0.9\n")
     code, output = run("careers", "import", str(taxonomy), "--json")
     assert code == 2 and json.loads(output)["problems"][0]["reason"] == MORE_CELLS, output
+
+
+def test_learners_access_log_pages_and_names_the_reader(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run("init")[0] == 0
+    context = ServiceContext.from_settings(
+        Settings(database_url=f"sqlite:///{tmp_path / 'cli.db'}")
+    )
+    ted = AccountService(context).create_user("ted", "a-long-password", Role.EDUCATOR)
+    privacy = PrivacyService(context)  # no window here: every read is a row
+    for n in range(3):
+        privacy.log_access(f"user:{ted}", "read_learner", f"GET /p{n}", "l9")
+    privacy.log_access("key:x", "read_learner", "GET /other", "l8")  # another learner's
+    context.engine.dispose()
+    code, output = run("learners", "access-log", "l9", "--limit", "2", "--offset", "1", "--json")
+    rows = json.loads(output)
+    assert code == 0 and [(r["what"], r["actor_name"]) for r in rows] == [
+        ("GET /p1", "ted"),
+        ("GET /p2", "ted"),
+    ]
+    code, output = run("learners", "access-log", "l9")
+    assert code == 0 and output.count("ted") == 3 and "GET /p0" in output
+    code, output = run("learners", "access-log", "l9", "--limit", "0")
+    assert code == 2 and "--limit" in output

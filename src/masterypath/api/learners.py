@@ -102,10 +102,17 @@ def learner_router(
 
     @router.get("/learners/{learner_id}/access-log", tags=["learners"])
     def access_log(
-        learner_id: Text, _: Annotated[Principal, allow(Action.READ_LOGS)]
+        learner_id: Text,
+        _: Annotated[Principal, allow(Action.READ_LOGS)],
+        limit: Limit = 1000,
+        offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
     ) -> list[dict[str, Any]]:
-        """Who read this learner's records, what and when."""
-        return privacy.access_log(learner_id)
+        """Who read this learner's records, what and when: oldest first, ``limit`` rows
+        after ``offset`` (page on with ``offset`` to reach the latest); ``actor_name`` says
+        who by username."""
+        rows = privacy.access_log(learner_id, limit=limit, offset=offset)
+        names = accounts.names(r["actor"] for r in rows)
+        return [{**r, "actor_name": names[r["actor"]]} for r in rows]
 
     # -- cohorts ---------------------------------------------------------------------------
     @router.post("/cohorts", status_code=201, tags=["cohorts"])

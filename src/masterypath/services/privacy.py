@@ -204,9 +204,13 @@ class PrivacyService:
                 )
         self.repeated_reads.logged(actor, action, what, due, now)
 
-    def access_log(self, learner_id: str) -> list[dict[str, Any]]:
+    def access_log(
+        self, learner_id: str, *, limit: int = 1000, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Who read the learner's records, oldest first: ``limit`` rows after ``offset``."""
         with self.context.sessions() as session:
-            return [_row_dict(r) for r in PeopleRepository(session).access_log(learner_id)]
+            rows = PeopleRepository(session).access_log(learner_id, limit=limit, offset=offset)
+            return [_row_dict(r) for r in rows]
 
     def audit_log(self, *, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
         with self.context.sessions() as session:

@@ -148,13 +148,16 @@ class PeopleRepository:
             AuditLogRow(at=at, actor=actor, action=action, target=target, detail=detail)
         )
 
-    def access_log(self, learner_id: str, *, limit: int = 1000) -> list[AccessLogRow]:
+    def access_log(
+        self, learner_id: str, *, limit: int = 1000, offset: int = 0
+    ) -> list[AccessLogRow]:
         return list(
             self.session.scalars(
                 select(AccessLogRow)
                 .where(AccessLogRow.learner_id == learner_id)
                 .order_by(AccessLogRow.id)
                 .limit(limit)
+                .offset(offset)
             )
         )
 
