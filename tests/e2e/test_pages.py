@@ -242,6 +242,19 @@ def test_learner_sees_the_map_and_an_explanation(page: Any, site: Site) -> None:
     ).click()
     page.locator("#detail").get_by_text(f"The 10 most recent of {len(trails[longest])}.").wait_for()
     assert page.locator("#detail ul.trail li").count() == 10
+    # each answer on an item, and each next step, names the item by its title
+    items = {i.id: i.title for i in framework.items}
+    assert all(t.item_id in items and items[t.item_id] for t in trails[longest])
+    said = page.locator("#detail ul.trail li").all_inner_texts()
+    assert [text.split(": ", 1)[1] for text in said] == [
+        f"{'correct' if t.correct else 'incorrect'} on {items[t.item_id]}"
+        for t in reversed(trails[longest][-10:])
+    ]
+    plan = MasteryService(site.context).plan(site.learners[0], framework.id, max_steps=5)
+    steps = page.locator("#steps li").all_inner_texts()
+    assert [text.split(" \u2013 ", 1)[0] for text in steps] == [
+        items[s.item_id] for s in plan.steps if s.item_id
+    ]
     assert page.locator("#steps li").count() >= 1
     assert page.locator('nav a[href="/app/educator"]').count() == 0  # the grid is not hers
     check_accessibility(page, "learner")

@@ -95,6 +95,41 @@ def test_wheel_spinning_switches_to_a_prerequisite_review_and_says_so() -> None:
     assert p.notes == ("wheel-spinning on mul: the plan switched the kind of activity",)
 
 
+def test_steps_name_competencies_and_items_as_the_learner_knows_them() -> None:
+    titled = Framework(
+        id="m",
+        title="M",
+        competencies=FW.competencies,
+        items=(
+            Item(id="m-mid", competency_ids=("mul",), title="Times tables, set 2"),
+            Item(id="m-hard", competency_ids=("mul",)),
+        ),
+    )
+    view = {"add": CompetencyView(Status.MASTERED, 0.97)}
+    step = plan(titled, view, predict=predict, goals=("div",)).steps[0]
+    assert (step.competency_id, step.item_id, step.item_title) == (
+        "mul",
+        "m-mid",
+        "Times tables, set 2",
+    )
+    assert step.reason == (
+        "Ready to learn: leads to 1 goal competency (Div); Times tables, set 2 is at the right "
+        "difficulty (72% predicted success)."
+    )
+    # an item without a title is named by its id
+    hard = plan(titled, view, predict=predict, goals=("div",), recent_items=("m-mid",)).steps[0]
+    assert (hard.item_title, hard.reason.split("; ")[1]) == (
+        "",
+        "m-hard is at the right difficulty (40% predicted success).",
+    )
+    view["mul"] = CompetencyView(Status.IN_PROGRESS, 0.3, wheel_spinning=True)
+    stuck = plan(titled, view, predict=predict, goals=("div",)).steps[0]
+    assert stuck.reason.startswith("Many tries on Mul without mastery")
+    assert plan(titled, view, predict=predict).to_dict()["steps"][0]["item_title"] == (
+        "Times tables, set 2"
+    )
+
+
 def test_practice_stops_once_mastered() -> None:
     view = {c: CompetencyView(Status.MASTERED, 0.99) for c in FW.ids}
     p = plan(FW, view, predict=predict, goals=("div",))

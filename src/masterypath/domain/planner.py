@@ -18,7 +18,7 @@ A competency where the learner is wheel-spinning gets a remediation step instead
 >>> [(s.kind.value, s.competency_id, s.item_id) for s in p.steps]
 [('learn', 'add', 'a2')]
 >>> print(p.steps[0].reason)
-Ready to learn: leads to 1 goal competency (mul); a2 is at the right difficulty (75% ...
+Ready to learn: leads to 1 goal competency (Mul); a2 is at the right difficulty (75% ...
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ class PlanStep:
     reason: str
     leads_to: tuple[str, ...] = ()
     """Goal competencies this step is on the way to."""
+    item_title: str = ""
+    """The item's title, as a learner reads it (empty: no item, or an item without one)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class Plan:
                     "predicted_success": s.predicted_success,
                     "reason": s.reason,
                     "leads_to": list(s.leads_to),
+                    "item_title": s.item_title,
                 }
                 for s in self.steps
             ],
@@ -149,6 +152,21 @@ def plan(
     in_scope = set(framework.prerequisite_closure(goals)) if goals else set(framework.ids)
     steps: list[PlanStep] = []
     notes: list[str] = []
+    item_titles = {i.id: i.title for i in framework.items}
+
+    def named(cid: str) -> str:  # as the learner knows it
+        return framework.competency(cid).title or cid
+
+    def step(
+        kind: StepKind,
+        cid: str,
+        item: str | None,
+        p: float,
+        reason: str,
+        targets: tuple[str, ...] = (),
+    ) -> None:
+        title = item_titles.get(item, "") if item else ""
+        steps.append(PlanStep(kind, cid, item, p, reason, targets, item_title=title))
 
     def estimate(cid: str) -> float:
         found = view.get(cid)
@@ -166,14 +184,12 @@ def plan(
         item, p = _pick_item(framework, cid, predict, recent_items, prefs)
         due = view[cid].review_due
         when = f" (due {due.date().isoformat()})" if due else ""
-        steps.append(
-            PlanStep(
-                StepKind.REVIEW,
-                cid,
-                item,
-                p,
-                f"Review{when}: keep what you mastered before you forget it.",
-            )
+        step(
+            StepKind.REVIEW,
+            cid,
+            item,
+            p,
+            f"Review{when}: keep what you mastered before you forget it.",
         )
 
     goal_set = set(goals)
@@ -222,34 +238,31 @@ def plan(
                 )
                 continue
             item, p = _pick_item(framework, cid, predict, recent_items, prefs)
-            steps.append(
-                PlanStep(
-                    StepKind.REMEDIATE,
-                    cid,
-                    item,
-                    p,
-                    f"Many tries on {cid} without mastery: switch to another kind of activity "
-                    "(a worked example or a different item), or ask your teacher.",
-                    targets,
-                )
+            step(
+                StepKind.REMEDIATE,
+                cid,
+                item,
+                p,
+                f"Many tries on {named(cid)} without mastery: switch to another kind of activity "
+                "(a worked example or a different item), or ask your teacher.",
+                targets,
             )
             notes.append(f"wheel-spinning on {cid}: the plan switched the kind of activity")
             continue
         item, p = _pick_item(framework, cid, predict, recent_items, prefs)
         goal_text = (
             f"leads to {len(targets)} goal competenc{'y' if len(targets) == 1 else 'ies'} "
-            f"({', '.join(targets)})"
+            f"({', '.join(named(t) for t in targets)})"
             if targets
             else "unlocked and not yet mastered"
         )
         item_text = (
-            f"; {item} is at the right difficulty ({p:.0%} predicted success)" if item else ""
+            f"; {item_titles.get(item) or item} is at the right difficulty ({p:.0%} predicted "
+            "success)"
+            if item
+            else ""
         )
-        steps.append(
-            PlanStep(
-                StepKind.LEARN, cid, item, p, f"Ready to learn: {goal_text}{item_text}.", targets
-            )
-        )
+        step(StepKind.LEARN, cid, item, p, f"Ready to learn: {goal_text}{item_text}.", targets)
     if goals and all(statuses[g] is Status.MASTERED for g in goals):
         notes.append("every goal is mastered")
     locked_goals = [g for g in goals if g not in open_]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -673,7 +673,9 @@ class MasteryService:
                     trail = MasteryRepository(session).trail(
                         framework_id, learner_id, competency_id
                     )
-                return item, trail
+                    items = {i.id: i.title for i in self.framework(session, framework_id).items}
+                named = [replace(t, item_title=items.get(t.item_id or "", "")) for t in trail]
+                return item, named
         raise NotFoundError("competency", competency_id)
 
     def start_activity(

@@ -188,6 +188,8 @@ class TrailEntry:
     estimate_after: float | None
     status: str
     locked: bool
+    item_title: str = ""
+    """The item's title in the framework (empty: no item, or an item without one)."""
 
 
 @dataclass(frozen=True)

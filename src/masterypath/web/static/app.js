@@ -360,7 +360,7 @@ async function learnerPage() {
       for (const t of item.trail.slice(-10).reverse()) {
         const what = t.kind === "inferred"
           ? `inferred ${t.score >= 0.5 ? "known" : "not known"} from ${t.key.split(":").slice(0, 2).join(" ")}`
-          : `${t.correct === true ? "correct" : t.correct === false ? "incorrect" : "score " + t.score}${t.item_id ? " on " + t.item_id : ""}${t.locked ? " (before it was unlocked)" : ""}`;
+          : `${t.correct === true ? "correct" : t.correct === false ? "incorrect" : "score " + t.score}${t.item_id ? " on " + (t.item_title || t.item_id) : ""}${t.locked ? " (before it was unlocked)" : ""}`;
         const text = `${localTime(t.timestamp)}: ${what}`;
         trail.append(el("li", t.kind === "inferred" ? { class: "inferred", text } : { text }));
       }
@@ -463,7 +463,8 @@ async function learnerPage() {
       const list = el("ol", { class: "steps" });
       for (const s of plan.steps) {
         const p = byId[s.competency_id];
-        list.append(el("li", { text: `${p ? p.title : s.competency_id}${s.item_id ? " (" + s.item_id + ")" : ""}: ${p ? withLocalDay(s.reason, p.explanation.review_due) : s.reason}` }));
+        const what = s.item_title || `${p ? p.title : s.competency_id}${s.item_id ? " (" + s.item_id + ")" : ""}`;
+        list.append(el("li", { text: `${what} \u2013 ${p ? withLocalDay(s.reason, p.explanation.review_due) : s.reason}` }));
       }
       steps.replaceChildren(plan.steps.length ? list : el("p", { text: "Nothing to do right now: everything on the way is mastered." }));
     } catch (error) {
