@@ -125,9 +125,8 @@ def test_steps_name_competencies_and_items_as_the_learner_knows_them() -> None:
     view["mul"] = CompetencyView(Status.IN_PROGRESS, 0.3, wheel_spinning=True)
     stuck = plan(titled, view, predict=predict, goals=("div",)).steps[0]
     assert stuck.reason.startswith("Many tries on Mul without mastery")
-    assert plan(titled, view, predict=predict).to_dict()["steps"][0]["item_title"] == (
-        "Times tables, set 2"
-    )
+    steps = plan(titled, view, predict=predict).to_dict()["steps"]
+    assert isinstance(steps, list) and steps[0]["item_title"] == "Times tables, set 2"
 
 
 def test_practice_stops_once_mastered() -> None:
