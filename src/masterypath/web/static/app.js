@@ -10,7 +10,7 @@ const STATUS = {
   needs_review: { label: "needs review", mark: "\u21BB" },
   not_started: { label: "not started", mark: "\u25CB" },
 };
-const ALERT_KINDS = {
+const ALERT_KINDS = {  // in the order the educator's page lists them: the most pressing first
   wheel_spinning: "Not mastered after many attempts",
   falling_estimate: "Falling estimates",
   audit_mastery_gap: "Fairness audit: mastery gap",
@@ -583,7 +583,8 @@ async function educatorPage() {
         if (!groups.has(key)) groups.set(key, []);
         groups.get(key).push(a);
       }
-      const sections = [...groups.values()].map((group) => el("section", { class: "alert-group" },
+      const rank = (group) => { const n = Object.keys(ALERT_KINDS).indexOf(group[0].kind); return n < 0 ? Infinity : n; };
+      const sections = [...groups.values()].sort((a, b) => rank(a) - rank(b)).map((group) => el("section", { class: "alert-group" },
         el("h4", { text: `${ALERT_KINDS[group[0].kind] || group[0].kind.replaceAll("_", " ")} (${group.length})` }),
         el("p", { class: "muted", text: "Suggested: " + group[0].suggested_action }),
         el("ul", {}, ...group.map((a) => el("li", {},
