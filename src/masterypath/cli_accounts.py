@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from masterypath.cli_support import JsonOption, open_context, out, print_json, register_commands
+from masterypath.cli_support import (
+    JsonOption,
+    open_context,
+    out,
+    print_json,
+    print_rows,
+    register_commands,
+)
 from masterypath.domain.access import Role, Scope
 from masterypath.services.accounts import AccountService
 from masterypath.services.privacy import PrivacyService
@@ -196,13 +203,8 @@ def access_log(
     names = AccountService(context).names(r["actor"] for r in rows)
     for row in rows:
         row["actor_name"] = names[row["actor"]]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("at", "who", "action", "what")
-    for row in rows:
-        table.add_row(row["at"], row["actor_name"], row["action"], row["what"])
-    out.print(table)
+    columns = {"at": "at", "who": "actor_name", "action": "action", "what": "what"}
+    print_rows(rows, columns, as_json=as_json)
 
 
 def embed_link(
@@ -241,13 +243,13 @@ def list_embed_links(
     links = accounts.embed_links(learner_id)
     names = accounts.names(link.created_by for link in links)
     rows = [link.to_dict(names) for link in links]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("id", "created by", "created at", "expires at")
-    for row in rows:
-        table.add_row(row["id"], row["created_by_name"], row["created_at"], row["expires_at"])
-    out.print(table)
+    columns = {
+        "id": "id",
+        "created by": "created_by_name",
+        "created at": "created_at",
+        "expires at": "expires_at",
+    }
+    print_rows(rows, columns, as_json=as_json)
 
 
 def revoke_embed_link(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from masterypath.errors import InvalidInputError, MasterypathError, Problem
 from masterypath.services.context import ServiceContext
@@ -70,6 +71,20 @@ def open_context() -> ServiceContext:
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def print_rows(
+    rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str], *, as_json: bool
+) -> None:
+    """Rows as JSON with ``--json``, else as a table: ``columns`` maps each heading to the
+    key it shows."""
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(str(row[key]) for key in columns.values()))
+    out.print(table)
 
 
 def only_framework(service: FrameworkService) -> str:
