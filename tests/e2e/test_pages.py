@@ -258,6 +258,7 @@ def test_learner_sees_the_map_and_an_explanation(page: Any, site: Site) -> None:
     assert page.locator("#steps li").count() >= 1
     assert page.locator('nav a[href="/app/educator"]').count() == 0  # the grid is not hers
     check_accessibility(page, "learner")
+    page.evaluate("window.scrollTo(0, 0)")  # the picture shows the map
     shoot(page, "learner")
 
 
