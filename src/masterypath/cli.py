@@ -644,11 +644,14 @@ def kt_predict(
     ),
     json_path: JsonPathOption = None,
 ) -> None:
-    """P(correct) of every answer from the answers before it, and P(learned) per step."""
+    """P(correct) of every answer from the answers before it, and P(learned) per step. A
+    learner or skill id a spreadsheet would run as a formula is written with a leading
+    ``'``."""
     import pandas as pd
 
     from masterypath.domain.models.metrics import all_metrics
     from masterypath.domain.models.registry import model_from_dict
+    from masterypath.interop.spreadsheet import spreadsheet_safe
 
     if not model_file.is_file():
         raise InvalidInputError(str(model_file), [Problem(str(model_file), "FILE", "no such file")])
@@ -662,8 +665,8 @@ def kt_predict(
     p_correct, p_known = estimator.predict_steps(responses)
     pd.DataFrame(
         {
-            "learner": [responses.learners[i] for i in responses.learner],
-            "skill": [responses.skills[i] for i in responses.skill],
+            "learner": [spreadsheet_safe(responses.learners[i]) for i in responses.learner],
+            "skill": [spreadsheet_safe(responses.skills[i]) for i in responses.skill],
             "response": responses.response,
             "correct": responses.correct,
             "p_correct": p_correct,

@@ -44,6 +44,12 @@ def _service(framework: str | None) -> tuple[MasteryService, str]:
     return MasteryService(context), framework or only_framework(FrameworkService(context))
 
 
+def _named(title: str, id_: str) -> str:
+    """A competency or item as a table shows it: its title, and the id the other commands
+    take."""
+    return f"{title} ({id_})" if title and title != id_ else id_
+
+
 def _at(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -78,18 +84,22 @@ def status(
             }
         )
         return
+    titles = {i.competency_id: i.title for i in items}
     table = Table("competency", "status", "estimate", "±", "evidence", "unlocked", "why")
     for i in items:
         e = i.decision.explanation
         table.add_row(
-            i.competency_id,
-            str(i.decision.status) + (" (override)" if e.override else ""),
+            _named(i.title, i.competency_id),
+            i.decision.status.value.replace("_", " ") + (" (override)" if e.override else ""),
             _pct(e.estimate),
             _pct(e.uncertainty),
             str(e.n_evidence),
             "yes"
             if i.unlocked
-            else "locked: " + ", ".join(m.competency_id for m in i.missing_prerequisites),
+            else "locked: "
+            + ", ".join(
+                titles.get(m.competency_id) or m.competency_id for m in i.missing_prerequisites
+            ),
             e.learner_text,
         )
     out.print(table)
@@ -187,13 +197,14 @@ def plan(
     if as_json:
         print_json({"framework_id": fid, **result.to_dict()})
         return
+    course = FrameworkService(service.context).get(fid)
     table = Table("#", "kind", "competency", "item", "success", "why")
     for n, s in enumerate(result.steps, 1):
         table.add_row(
             str(n),
             s.kind.value,
-            s.competency_id,
-            s.item_id or "-",
+            _named(course.competency(s.competency_id).title, s.competency_id),
+            _named(s.item_title, s.item_id) if s.item_id else "-",
             _pct(s.predicted_success),
             s.reason,
         )

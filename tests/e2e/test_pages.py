@@ -917,7 +917,8 @@ def test_an_educator_voids_evidence_recorded_in_error_and_undoes_it(page: Any, s
         }
 
     before = statuses()
-    newest = evidence.find(learner_id=learner, limit=1, newest_first=True)[0].key
+    piece = evidence.find(learner_id=learner, limit=1, newest_first=True)[0]
+    newest, course = piece.key, FrameworkService(site.context).get(framework)
     log_in(page, site, "teacher", "teacher-password")
     page.get_by_label("Learner whose evidence to check").fill(learner)
     page.get_by_role("button", name="Show latest evidence").click()
@@ -925,6 +926,10 @@ def test_an_educator_voids_evidence_recorded_in_error_and_undoes_it(page: Any, s
     table.wait_for()
     rows = table.locator("tbody tr")
     assert rows.count() == 20 and newest in rows.first.inner_text()  # the newest first
+    # what was answered, by title as the course names it (it was "dbe-32-q2")
+    item = next(i for i in course.items if i.id == piece.item_id)
+    competency = course.competency(piece.competency_ids[0])
+    assert f"{item.title} ({competency.title})" in rows.first.inner_text()
     check_accessibility(page, "educator evidence")
     rows.first.get_by_label(f"Why void {newest}").fill("Posted by the LMS for the wrong learner")
     rows.first.get_by_role("button", name="Void").click()

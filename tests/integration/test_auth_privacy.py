@@ -714,6 +714,11 @@ def test_the_override_trail_names_educators_by_username(
     )
     assert made.status_code == 201, made.text
     assert made.json()["educator"].startswith("user:")  # the stable id stays the record
+    # the explanation said "Override by user:42da35c7-... (prior_learning) sets mastered"
+    shown = admin.get("/api/v1/learners/kim/progress/select", params={"framework_id": "dbcourse"})
+    assert shown.json()["explanation"]["educator_text"].startswith(
+        "Override by admin (prior learning) sets mastered; the model says not started."
+    )
     assert admin.delete(f"/api/v1/learners/kim/overrides/{made.json()['id']}").status_code == 200
     MasteryService(database).override(  # from the command line: a name given as it is
         learner_id="kim",

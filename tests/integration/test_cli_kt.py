@@ -108,3 +108,39 @@ def test_bad_model_and_bad_data_exit_2(slice_csv: Path, tmp_path: Path) -> None:
     bad.write_text("user_id,skill_name,correct,seq_idx,problem_id\nu,s,0.5,1,p\n")
     result = runner.invoke(app, ["kt", "fit", "--data", str(bad), "--columns", COLUMNS])
     assert result.exit_code == 2 and "must be 0 or 1, got '0.5'" in " ".join(result.output.split())
+
+
+def test_predictions_never_hold_a_formula(tmp_path: Path) -> None:
+    # ids come from other systems; a spreadsheet opening the predictions ran "=..." as one
+    log = tmp_path / "log.csv"
+    rows = [
+        f"{u},{s},{n % 2},{n}"
+        for u in ("=HYPERLINK(1)", "kim")
+        for s in ("+sum", "mul")
+        for n in range(4)
+    ]
+    log.write_text("user,skill,correct,order\n" + "\n".join(rows) + "\n")
+    columns = "user=user,skill=skill,correct=correct,order=order"
+    model_file, predictions = tmp_path / "m.json", tmp_path / "p.csv"
+    runner = CliRunner()
+    fit = ["kt", "fit", "--data", str(log), "--columns", columns, "--output", str(model_file)]
+    assert runner.invoke(app, fit).exit_code == 0
+    result = runner.invoke(
+        app,
+        [
+            "kt",
+            "predict",
+            "--data",
+            str(log),
+            "--columns",
+            columns,
+            "--model-file",
+            str(model_file),
+            "--output",
+            str(predictions),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(predictions)
+    assert set(out["learner"]) == {"'=HYPERLINK(1)", "kim"}
+    assert set(out["skill"]) == {"'+sum", "mul"}

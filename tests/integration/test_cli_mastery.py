@@ -71,6 +71,13 @@ def test_status_explain_and_gate(run) -> None:  # type: ignore[no-untyped-def]
     # ben is wheel-spinning on add (11 answers, no mastery): the plan switches strategy
     assert code == 0 and [(s["kind"], s["competency_id"]) for s in steps] == [("remediate", "add")]
     assert "another kind of activity" in steps[0]["reason"]
+    # the tables name competencies and items by title, with the id the commands take
+    code, output = run("status", "ben")
+    assert code == 0 and "Multiplic" in output and "locked:" in output
+    assert "(mul)" in output and "Addition" in output.split("locked:")[1]  # was "add"
+    code, output = run("plan", "ben", "--goal", "mul")
+    assert code == 0 and "Addition (add)" in output
+    assert "wheel-spinning on Addition" in output and "goals still locked: Multiplication" in output
     code, output = run("status", "ana", "--at", "yesterday")
     assert code == 2 and "--at" in output
 

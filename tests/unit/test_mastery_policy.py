@@ -196,8 +196,10 @@ def test_an_override_wins_and_keeps_the_model_status() -> None:
     assert (d.status, d.model_status) == (Status.MASTERED, Status.INSUFFICIENT_EVIDENCE)
     assert d.explanation.learner_text == "Your teacher set add to mastered: transfer credit"
     assert d.explanation.educator_text.startswith(
-        "Override by ms-lee (prior_learning) sets mastered; the model says insufficient_evidence."
+        "Override by ms-lee (prior learning) sets mastered; the model says insufficient evidence."
     )
+    named = decide(state, policy, TRACKER, now=T, override=override, educator_name="Ms Lee")
+    assert named.explanation.educator_text.startswith("Override by Ms Lee (prior learning)")
 
 
 def test_wheel_spinning_and_falling_estimate_alerts() -> None:

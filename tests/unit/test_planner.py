@@ -54,7 +54,7 @@ def test_reviews_first_then_goal_path_ranked_by_what_it_unlocks() -> None:
         p.steps[0].reason == "Review (due 2026-03-01): keep what you mastered before you forget it."
     )
     assert p.steps[1].leads_to == ("div",)
-    assert p.notes == ("goals still locked: div",)
+    assert p.notes == ("goals still locked: Div",)
     # without goals: everything unlocked and not mastered, the one unlocking most first
     p = plan(FW, view, predict=predict)
     assert [s.competency_id for s in p.steps] == ["frac", "mul", "sub"]
@@ -80,7 +80,7 @@ def test_wheel_spinning_switches_to_a_prerequisite_review_and_says_so() -> None:
     p = plan(FW, view, predict=predict, goals=("sub",))
     # add is itself ready to learn (not mastered) and comes first; sub waits for it
     assert [(s.kind, s.competency_id) for s in p.steps] == [(StepKind.LEARN, "add")]
-    assert p.notes == ("wheel-spinning on sub: practise its prerequisite add first",)
+    assert p.notes == ("wheel-spinning on Sub: practise its prerequisite Add first",)
     view["add"] = CompetencyView(Status.NEEDS_REVIEW, 0.85)  # reviewed first, then not again
     p = plan(FW, view, predict=predict, goals=("sub",))
     assert [(s.kind, s.competency_id) for s in p.steps] == [(StepKind.REVIEW, "add")]
@@ -92,7 +92,7 @@ def test_wheel_spinning_switches_to_a_prerequisite_review_and_says_so() -> None:
     p = plan(FW, view, predict=predict, goals=("mul",))
     assert [(s.kind, s.competency_id) for s in p.steps] == [(StepKind.REMEDIATE, "mul")]
     assert "another kind of activity" in p.steps[0].reason
-    assert p.notes == ("wheel-spinning on mul: the plan switched the kind of activity",)
+    assert p.notes == ("wheel-spinning on Mul: the plan switched the kind of activity",)
 
 
 def test_steps_name_competencies_and_items_as_the_learner_knows_them() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from masterypath.domain.overrides import Override
@@ -80,6 +81,10 @@ def _pct(value: float | None) -> str:
     return "none yet" if value is None else f"{value:.0%}"
 
 
+def _words(value: StrEnum) -> str:
+    return value.value.replace("_", " ")
+
+
 def _answers(n: int | None) -> str:
     if n is None:
         return "more practice"
@@ -97,9 +102,11 @@ def explain(
     review_due: datetime | None,
     override: Override | None,
     title: str = "",
+    educator_name: str = "",
 ) -> Explanation:
     """The explanation of ``status``; its sentences name the competency by ``title`` (what
-    a learner knows it as), or by its id when it has none."""
+    a learner knows it as), or by its id when it has none, and who set an override by
+    ``educator_name`` (a username), else by the account id it has."""
     c = title or state.competency_id
     est = state.estimate
     unc = tracker.uncertainty(est, dict(state.model_state))
@@ -185,12 +192,12 @@ def explain(
             f"{_pct(policy.mastery_threshold)}; {_answers(needed)} in a row would restore it."
         )
     if override is not None:
-        learner = f"Your teacher set {c} to {override.status.value.replace('_', ' ')}" + (
+        learner = f"Your teacher set {c} to {_words(override.status)}" + (
             f": {override.note}" if override.note else "."
         )
         educator = (
-            f"Override by {override.educator} ({override.reason.value}) sets "
-            f"{override.status.value}; the model says {status.value}. " + educator
+            f"Override by {educator_name or override.educator} ({_words(override.reason)}) "
+            f"sets {_words(override.status)}; the model says {_words(status)}. " + educator
         )
     return Explanation(
         competency_id=state.competency_id,

@@ -234,7 +234,8 @@ def plan(
             ]
             if pending:
                 notes.append(
-                    f"wheel-spinning on {cid}: practise its prerequisite {', '.join(pending)} first"
+                    f"wheel-spinning on {named(cid)}: practise its prerequisite "
+                    f"{', '.join(named(c) for c in pending)} first"
                 )
                 continue
             item, p = _pick_item(framework, cid, predict, recent_items, prefs)
@@ -247,7 +248,7 @@ def plan(
                 "(a worked example or a different item), or ask your teacher.",
                 targets,
             )
-            notes.append(f"wheel-spinning on {cid}: the plan switched the kind of activity")
+            notes.append(f"wheel-spinning on {named(cid)}: the plan switched the kind of activity")
             continue
         item, p = _pick_item(framework, cid, predict, recent_items, prefs)
         goal_text = (
@@ -267,5 +268,5 @@ def plan(
         notes.append("every goal is mastered")
     locked_goals = [g for g in goals if g not in open_]
     if locked_goals:
-        notes.append("goals still locked: " + ", ".join(locked_goals))
+        notes.append("goals still locked: " + ", ".join(named(g) for g in locked_goals))
     return Plan(learner_id, tuple(goals), tuple(steps[: prefs.max_steps]), tuple(notes))

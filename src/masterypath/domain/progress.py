@@ -177,9 +177,11 @@ def decide(
     override: Override | None = None,
     *,
     title: str = "",
+    educator_name: str = "",
 ) -> Decision:
     """The status of ``state`` at ``now`` with its explanation (naming the competency by
-    ``title``, else by its id); an override wins."""
+    ``title``, else by its id, and who set an override by ``educator_name``, else by its
+    account id); an override wins."""
     status, rule = model_status(state, policy, now)
     explanation = explain(
         state=state,
@@ -191,6 +193,7 @@ def decide(
         review_due=state.review_due,
         override=override,
         title=title,
+        educator_name=educator_name,
     )
     return Decision(override.status if override else status, explanation, status)
 

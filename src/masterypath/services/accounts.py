@@ -244,16 +244,9 @@ class AccountService:
 
     def names(self, subjects: Iterable[str]) -> dict[str, str]:
         """What to call each actor that records name by subject (who overrode, who made a
-        link): a user by their username, an API key by ``key <name>``, anything else (a
-        name given on the command line, ``system``, an account since deleted) as it is."""
-        wanted = set(subjects)
-        users = {s.removeprefix("user:") for s in wanted if s.startswith("user:")}
-        keys = {s.removeprefix("key:") for s in wanted if s.startswith("key:")}
+        link): see :meth:`PeopleRepository.names`."""
         with self.context.sessions() as session:
-            repo = PeopleRepository(session)
-            found = {f"user:{i}": name for i, name in repo.usernames(users).items()}
-            found |= {f"key:{i}": f"key {name}" for i, name in repo.key_names(keys).items()}
-        return {s: found.get(s, s) for s in wanted}
+            return PeopleRepository(session).names(subjects)
 
     def users(self) -> list[dict[str, object]]:
         with self.context.sessions() as session:

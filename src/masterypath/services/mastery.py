@@ -59,6 +59,7 @@ from masterypath.store.mastery import (
     StoredState,
     TrailEntry,
 )
+from masterypath.store.people import PeopleRepository
 from masterypath.store.repositories import FrameworkRepository
 
 Progress = Callable[[int], None]
@@ -236,6 +237,8 @@ class Projector:
     alerts: list[AlertDraft] = field(default_factory=list)
     locked: dict[str, list[str]] = field(default_factory=dict)
     """Evidence key -> competencies that were locked when it arrived."""
+    names: Mapping[str, str] = field(default_factory=dict)
+    """Who set each override (an account id) -> what to call them in an explanation."""
 
     def state(self, learner_id: str, competency_id: str) -> CompetencyState:
         stored = self.states.get((learner_id, competency_id))
@@ -494,10 +497,12 @@ class MasteryService:
 
     def _projector(self, session: Session, framework: Framework, learner_id: str) -> Projector:
         repo = MasteryRepository(session)
+        overrides = repo.active_overrides(framework.id, [learner_id])
         return Projector(
             FrameworkRuntime.load(repo, framework, self.context.cache),
             repo.load_states(framework.id, [learner_id]),
-            repo.active_overrides(framework.id, [learner_id]),
+            overrides,
+            names=PeopleRepository(session).names(o.educator for o in overrides.values()),
         )
 
     def progress(
@@ -530,8 +535,15 @@ class MasteryService:
         override = projector.overrides.get((learner_id, cid))
         state = projector.state(learner_id, cid)
         title = runtime.framework.competency(cid).title
+        by = projector.names.get(override.educator, "") if override else ""
         decision = decide(
-            state, runtime.policy(cid), runtime.tracker(cid), now, override, title=title
+            state,
+            runtime.policy(cid),
+            runtime.tracker(cid),
+            now,
+            override,
+            title=title,
+            educator_name=by,
         )
         children = runtime.children.get(cid)
         if not children:

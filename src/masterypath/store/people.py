@@ -56,6 +56,17 @@ class PeopleRepository:
         query = select(UserRow.id, UserRow.username).where(UserRow.id.in_(user_ids))
         return {i: name for i, name in self.session.execute(query)}
 
+    def names(self, subjects: Iterable[str]) -> dict[str, str]:
+        """What to call each actor that records name by subject (who overrode, who made a
+        link): a user by their username, an API key by ``key <name>``, anything else (a
+        name given on the command line, ``system``, an account since deleted) as it is."""
+        wanted = set(subjects)
+        users = {s.removeprefix("user:") for s in wanted if s.startswith("user:")}
+        keys = {s.removeprefix("key:") for s in wanted if s.startswith("key:")}
+        found = {f"user:{i}": name for i, name in self.usernames(users).items()}
+        found |= {f"key:{i}": f"key {name}" for i, name in self.key_names(keys).items()}
+        return {s: found.get(s, s) for s in wanted}
+
     def key_names(self, key_ids: Collection[str]) -> dict[str, str]:
         """API key id -> its name, for those of ``key_ids`` that exist."""
         if not key_ids:

@@ -744,9 +744,18 @@ async function educatorPage() {
   const evList = el("div", { id: "ev-list" });
   const outcomeText = (o) => o.type === "binary" ? (o.correct ? "right" : "wrong")
     : o.type === "score" ? `score ${Math.round(o.value * 100)}%` : o.type;
+  let itemTitles = null;  // the framework's items by id, fetched when first needed
+  const whatOf = (e) => {
+    const what = e.competency_ids.map(competencyTitle).join(", ");
+    return e.item_id ? `${itemTitles[e.item_id] || e.item_id} (${what})` : what;
+  };
   async function showEvidence(learner) {
     const base = `/api/v1/learners/${encodeURIComponent(learner)}`;
     try {
+      if (!itemTitles) {
+        const items = await api(`/api/v1/frameworks/${encodeURIComponent(framework)}/items`);
+        itemTitles = Object.fromEntries(items.filter((i) => i.title).map((i) => [i.id, i.title]));
+      }
       const found = await api(`/api/v1/evidence?${new URLSearchParams({ learner_id: learner, limit: "20", newest_first: "true" })}`);
       const rows = found.map((e, n) => {
         const id = `ev-reason-${n}`;
@@ -763,11 +772,11 @@ async function educatorPage() {
             say(`${e.key} ${e.voided ? "counts again" : "voided"}; ${learner}'s statuses were recomputed.`);
           } catch (error) { fail("ev-list", error); }
         });
-        return el("tr", e.voided ? { class: "voided" } : {}, cell(e.key), cell(e.item_id || e.competency_ids.join(", ")),
+        return el("tr", e.voided ? { class: "voided" } : {}, cell(e.key), cell(whatOf(e)),
           cell(localTime(e.timestamp)), cell(outcomeText(e.outcome)), cell(e.voided ? "voided" : "counts"), el("td", {}, change));
       });
       evList.replaceChildren(el("table", {}, el("caption", { text: `Latest evidence of ${learner}` }),
-        heads("Key", "Item", "When", "Outcome", "Status", ""),
+        heads("Key", "Item (competencies)", "When", "Outcome", "Status", ""),
         el("tbody", {}, ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "6", class: "muted", text: "None." }))]))));
     } catch (error) { fail("ev-list", error); }
   }
