@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from masterypath.cli_support import (
     JsonOption,
+    err,
     open_context,
     out,
     print_json,
@@ -19,8 +21,9 @@ from masterypath.cli_support import (
     register_commands,
 )
 from masterypath.domain.access import Role, Scope
+from masterypath.errors import ValidationError
 from masterypath.services.accounts import AccountService
-from masterypath.services.privacy import PrivacyService
+from masterypath.services.privacy import MAX_RETENTION_DAYS, PrivacyService
 from masterypath.web.pages import embed_url
 
 users_app = typer.Typer(help="User accounts (argon2 password hashes).")
@@ -282,6 +285,66 @@ def erase_learner(
         out.print(f"{learner_id} erased: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
 
 
+RetentionDays = Annotated[
+    int,
+    typer.Option(
+        "--days", min=1, max=MAX_RETENTION_DAYS, help="Inactive for at least this many days."
+    ),
+]
+
+
+def inactive_learners(days: RetentionDays, as_json: JsonOption = False) -> None:
+    """The learners with no activity in the last DAYS days (nothing they did or was recorded
+    for them, no read of their records by themselves), the longest inactive first: those
+    `learners erase-inactive` would erase."""
+    found = PrivacyService(open_context()).inactive(days=days)
+    print_rows(
+        [f.to_dict() for f in found],
+        {"learner": "learner_id", "last activity (UTC)": "last_activity"},
+        as_json=as_json,
+    )
+
+
+def erase_inactive(
+    days: RetentionDays,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Erase every learner with no activity in the last DAYS days, each as `learners erase`
+    does and in a transaction of its own (a tombstone each, saying when they were last
+    active). A learner who became active after the list was made is kept."""
+    privacy = PrivacyService(open_context())
+    found = privacy.inactive(days=days)
+    if found and not yes:
+        if as_json:
+            raise ValidationError("--yes", "give --yes to erase without being asked")
+        typer.confirm(
+            f"Erase everything about {len(found)} learner{'s' if len(found) != 1 else ''} "
+            f"inactive for {days} days or more?",
+            abort=True,
+        )
+    erased: list[str] = []
+    kept: list[str] = []
+    with Progress(
+        TextColumn("erasing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("erase", total=len(found))
+        for learner in found:
+            done = privacy.erase_if_inactive(learner.learner_id, days=days, by=CLI_ACTOR)
+            (kept if done is None else erased).append(learner.learner_id)
+            bar.advance(task)
+    _done(
+        as_json,
+        {"days": days, "erased": erased, "kept": kept},
+        f"{len(erased)} learner{'s' if len(erased) != 1 else ''} erased"
+        + (f"; {len(kept)} kept (active again): {', '.join(kept)}" if kept else ""),
+    )
+
+
 def register(parent: typer.Typer) -> None:
     register_commands(users_app, {"add": add_user, "password": set_password, "list": list_users})
     register_commands(keys_app, {"create": create_key, "list": list_keys, "revoke": revoke_key})
@@ -294,6 +357,8 @@ def register(parent: typer.Typer) -> None:
             "export": export_learner,
             "access-log": access_log,
             "erase": erase_learner,
+            "inactive": inactive_learners,
+            "erase-inactive": erase_inactive,
             "embed": embed_link,
             "embed-links": list_embed_links,
             "revoke-embed": revoke_embed_link,

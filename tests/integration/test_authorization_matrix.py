@@ -319,6 +319,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("DELETE", "/api/v1/learners/{learner_id}/guardian-consent", M_L, {}),
     ("GET", "/api/v1/learners/{learner_id}/export", EXP, {}),
     ("GET", "/api/v1/learners/{learner_id}/access-log", LOGS, {}),
+    ("GET", "/api/v1/inactive-learners", ERASE, {"params": {"days": "30"}}),
     ("POST", "/api/v1/cohorts", M_L, {"json": {"id": "c9", "title": "new"}}),
     ("GET", "/api/v1/cohorts", R_FW, {}),
     ("PUT", "/api/v1/cohorts/{cohort_id}/learners/spare", M_L, {}),

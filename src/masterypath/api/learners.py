@@ -22,7 +22,7 @@ from masterypath.errors import NotFoundError
 from masterypath.services.accounts import AccountService
 from masterypath.services.careers import CareerService
 from masterypath.services.mastery import MasteryService
-from masterypath.services.privacy import PrivacyService
+from masterypath.services.privacy import MAX_RETENTION_DAYS, PrivacyService
 from masterypath.store.types import INT32_MAX
 from masterypath.web.pages import embed_url
 
@@ -113,6 +113,18 @@ def learner_router(
         rows = privacy.access_log(learner_id, limit=limit, offset=offset)
         names = accounts.names(r["actor"] for r in rows)
         return [{**r, "actor_name": names[r["actor"]]} for r in rows]
+
+    @router.get("/inactive-learners", tags=["learners"])
+    def inactive_learners(
+        days: Annotated[int, Query(ge=1, le=MAX_RETENTION_DAYS)],
+        _: Annotated[Principal, allow(Action.ERASE_LEARNER)],
+    ) -> list[dict[str, str]]:
+        """The learners with no activity in the last ``days`` days (nothing they did or
+        was recorded for them, no read of their records by themselves), the longest
+        inactive first, each with ``last_activity``: those a retention rule of ``days``
+        days would erase (``DELETE /api/v1/learners/{id}`` each, or ``masterypath
+        learners erase-inactive``, which checks each again as it erases)."""
+        return [f.to_dict() for f in privacy.inactive(days=days)]
 
     # -- cohorts ---------------------------------------------------------------------------
     @router.post("/cohorts", status_code=201, tags=["cohorts"])

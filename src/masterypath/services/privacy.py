@@ -8,10 +8,11 @@ import base64
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from masterypath.errors import ConsentRequiredError, NotFoundError, ValidationError
@@ -74,6 +75,25 @@ LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
     ("access_log", AccessLogRow),
 )
 """Every table that holds rows about one learner (by its ``learner_id`` column)."""
+
+
+MAX_RETENTION_DAYS = 36_500
+"""The longest retention period :meth:`PrivacyService.inactive` takes (100 years)."""
+
+
+@dataclass(frozen=True)
+class InactiveLearner:
+    """A learner with nothing recorded since ``last_activity`` (UTC)."""
+
+    learner_id: str
+    last_activity: datetime
+
+    def to_dict(self) -> dict[str, str]:
+        """>>> from datetime import UTC
+        >>> InactiveLearner("kim", datetime(2024, 6, 30, tzinfo=UTC)).to_dict()
+        {'learner_id': 'kim', 'last_activity': '2024-06-30T00:00:00+00:00'}
+        """
+        return {"learner_id": self.learner_id, "last_activity": self.last_activity.isoformat()}
 
 
 def _learner_column(table: type[Base]) -> Any:
@@ -276,47 +296,55 @@ class PrivacyService:
         """Delete the learner's personal data, evidence and everything derived from it, and
         their accounts; leave a tombstone (counts only) in the audit log. One transaction."""
         now = self.context.clock()
-        counts: dict[str, int] = {}
         with self.context.sessions.begin() as session:
-            known = session.get(LearnerRow, learner_id) is not None or any(
-                session.scalar(
-                    select(_learner_column(t)).where(_learner_column(t) == learner_id).limit(1)
-                )
-                is not None
-                for _, t in LEARNER_TABLES
-            )
-            if not known:
-                raise NotFoundError("learner", learner_id)
-            evidence_ids = select(EvidenceRow.id).where(EvidenceRow.learner_id == learner_id)
-            session.execute(
-                delete(EvidenceCompetencyRow).where(
-                    EvidenceCompetencyRow.evidence_id.in_(evidence_ids)
-                )
-            )
-            repo = PeopleRepository(session)
-            # another's statement that names them keeps its own, without them
-            naming = repo.statements_naming(learner_id)
-            for row in naming:
-                row.statement = without_learner(row.statement, learner_id)
-                row.content_hash = statement_digest(row.statement)
-                row.authority_id = authority_of(row.statement)
-            counts["xapi_statements_redacted"] = len(naming)
-            own = select(XapiStatementRow.id).where(XapiStatementRow.learner_id == learner_id)
-            session.execute(
-                delete(XapiStatementAttachmentRow).where(
-                    XapiStatementAttachmentRow.statement_id.in_(own)
-                )
-            )
-            for name, table in LEARNER_TABLES:
-                counts[name] = repo.delete_where(table, _learner_column(table), learner_id)
-            counts["xapi_attachments"] = _delete_unlinked_attachments(session)
-            users = select(UserRow.id).where(UserRow.learner_id == learner_id)
-            session.execute(delete(TokenRow).where(TokenRow.user_id.in_(users)))
-            counts["accounts"] = repo.delete_where(UserRow, UserRow.learner_id, learner_id)
-            counts["learner"] = repo.delete_where(LearnerRow, LearnerRow.id, learner_id)
-            repo.audit(at=now, actor=by, action="erase_learner", target=learner_id, counts=counts)
+            counts = _erase(session, learner_id, by=by, now=now)
         self.repeated_reads.forget(learner_id)
         return counts
+
+    def inactive(self, *, days: int) -> list[InactiveLearner]:
+        """The learners with no activity in the last ``days`` days (nothing they did or was
+        recorded for them, and no read of their records by themselves: see
+        :data:`~masterypath.store.people.ACTIVITY`), the longest inactive first: those a
+        retention rule of ``days`` days would erase. Learners with no dated record are
+        never among them."""
+        cutoff = self._cutoff(days)
+        with self.context.sessions() as session:
+            latest = PeopleRepository(session).last_activity()
+        found = [InactiveLearner(i, at) for i, at in latest.items() if at < cutoff]
+        return sorted(found, key=lambda f: (f.last_activity, f.learner_id))
+
+    def erase_if_inactive(self, learner_id: str, *, days: int, by: str) -> dict[str, int] | None:
+        """:meth:`erase` the learner if they are still inactive for ``days`` days, checked
+        in the erasing transaction with the learner locked, so that evidence arriving
+        after :meth:`inactive` listed them keeps them; None (nothing erased) when they
+        are not. The tombstone says when they were last active."""
+        cutoff = self._cutoff(days)
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            # locks the learner's row (the pipeline's lock) without making one
+            session.execute(
+                update(LearnerRow)
+                .where(LearnerRow.id == learner_id)
+                .values(created_at=LearnerRow.created_at)
+            )
+            last = PeopleRepository(session).last_activity([learner_id]).get(learner_id)
+            if last is None or last >= cutoff:
+                return None
+            counts = _erase(
+                session,
+                learner_id,
+                by=by,
+                now=now,
+                reason=f"no activity for {days} days",
+                last_activity=last.isoformat(),
+            )
+        self.repeated_reads.forget(learner_id)
+        return counts
+
+    def _cutoff(self, days: int) -> datetime:
+        if not 1 <= days <= MAX_RETENTION_DAYS:
+            raise ValidationError("days", f"must be between 1 and {MAX_RETENTION_DAYS}")
+        return self.context.clock() - timedelta(days=days)
 
     def check_consent(self, learner_ids: Iterable[str], session: Session) -> None:
         """Raise :class:`ConsentRequiredError` if any learner is under 13 without consent."""
@@ -325,6 +353,46 @@ class PrivacyService:
         )
         if minors:
             raise ConsentRequiredError(minors)
+
+
+def _erase(
+    session: Session, learner_id: str, *, by: str, now: datetime, **why: str
+) -> dict[str, int]:
+    """What :meth:`PrivacyService.erase` does inside its transaction; ``why`` goes into
+    the tombstone."""
+    known = session.get(LearnerRow, learner_id) is not None or any(
+        session.scalar(select(_learner_column(t)).where(_learner_column(t) == learner_id).limit(1))
+        is not None
+        for _, t in LEARNER_TABLES
+    )
+    if not known:
+        raise NotFoundError("learner", learner_id)
+    counts: dict[str, int] = {}
+    evidence_ids = select(EvidenceRow.id).where(EvidenceRow.learner_id == learner_id)
+    session.execute(
+        delete(EvidenceCompetencyRow).where(EvidenceCompetencyRow.evidence_id.in_(evidence_ids))
+    )
+    repo = PeopleRepository(session)
+    # another's statement that names them keeps its own, without them
+    naming = repo.statements_naming(learner_id)
+    for row in naming:
+        row.statement = without_learner(row.statement, learner_id)
+        row.content_hash = statement_digest(row.statement)
+        row.authority_id = authority_of(row.statement)
+    counts["xapi_statements_redacted"] = len(naming)
+    own = select(XapiStatementRow.id).where(XapiStatementRow.learner_id == learner_id)
+    session.execute(
+        delete(XapiStatementAttachmentRow).where(XapiStatementAttachmentRow.statement_id.in_(own))
+    )
+    for name, table in LEARNER_TABLES:
+        counts[name] = repo.delete_where(table, _learner_column(table), learner_id)
+    counts["xapi_attachments"] = _delete_unlinked_attachments(session)
+    users = select(UserRow.id).where(UserRow.learner_id == learner_id)
+    session.execute(delete(TokenRow).where(TokenRow.user_id.in_(users)))
+    counts["accounts"] = repo.delete_where(UserRow, UserRow.learner_id, learner_id)
+    counts["learner"] = repo.delete_where(LearnerRow, LearnerRow.id, learner_id)
+    repo.audit(at=now, actor=by, action="erase_learner", target=learner_id, counts=counts, **why)
+    return counts
 
 
 def _attachments_of(session: Session, learner_id: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select, union_all
+from sqlalchemy import delete, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from masterypath.store.bulk import execute_arrays
@@ -15,16 +15,53 @@ from masterypath.store.tables import (
     AccessLogRow,
     ApiKeyRow,
     AuditLogRow,
+    CareerGoalRow,
     CohortEducatorRow,
     CohortMemberRow,
     CohortRow,
+    EmbedTokenRow,
+    EvidenceRow,
+    EvidenceVoidRow,
+    GroupAttributeRow,
     GuardianConsentRow,
     LearnerProfileRow,
+    LearnerRow,
+    OverrideRow,
+    PlacementRow,
+    ReviewRow,
+    SubmissionRow,
     TokenRow,
     UserRow,
+    XapiAgentProfileRow,
     XapiStatementAgentRow,
     XapiStatementRow,
+    XapiStateRow,
 )
+
+ACTIVITY: tuple[tuple[Any, Any], ...] = (
+    (LearnerRow.id, LearnerRow.created_at),
+    (LearnerProfileRow.learner_id, LearnerProfileRow.created_at),
+    (GuardianConsentRow.learner_id, GuardianConsentRow.recorded_at),
+    (GroupAttributeRow.learner_id, GroupAttributeRow.consent_recorded_at),
+    (UserRow.learner_id, UserRow.created_at),
+    (EvidenceRow.learner_id, EvidenceRow.recorded_at),
+    (EvidenceVoidRow.learner_id, EvidenceVoidRow.voided_at),
+    (XapiStatementRow.learner_id, XapiStatementRow.stored_at),
+    (XapiStateRow.learner_id, XapiStateRow.updated_at),
+    (XapiAgentProfileRow.learner_id, XapiAgentProfileRow.updated_at),
+    (SubmissionRow.learner_id, SubmissionRow.created_at),
+    (ReviewRow.learner_id, ReviewRow.reviewed_at),
+    (PlacementRow.learner_id, PlacementRow.created_at),
+    (PlacementRow.learner_id, PlacementRow.finished_at),
+    (OverrideRow.learner_id, OverrideRow.created_at),
+    (CareerGoalRow.learner_id, CareerGoalRow.chosen_at),
+    (EmbedTokenRow.learner_id, EmbedTokenRow.created_at),
+)
+"""(learner column, time column) of every record that says a learner is still about:
+what they did or what was recorded for them. Records the engine derives (states, events,
+alerts, badges) are left out, since a replay or a policy change renews them all, and so
+are other people's reads; the learner's own reads (their account or an embed link of
+theirs) count, from the access log (:meth:`PeopleRepository.last_activity`)."""
 
 
 class PeopleRepository:
@@ -178,6 +215,32 @@ class PeopleRepository:
                 select(AuditLogRow).order_by(AuditLogRow.id).limit(limit).offset(offset)
             )
         )
+
+    def last_activity(self, learner_ids: Collection[str] | None = None) -> dict[str, datetime]:
+        """Learner id -> the latest time of any record in :data:`ACTIVITY` or of a read of
+        their records by themselves, for ``learner_ids`` (None: every learner with one)."""
+        own_read = or_(
+            AccessLogRow.actor.like("embed:%"),
+            exists().where(
+                UserRow.learner_id == AccessLogRow.learner_id,
+                AccessLogRow.actor == literal("user:") + UserRow.id,
+            ),
+        )
+        sources = [*ACTIVITY, (AccessLogRow.learner_id, AccessLogRow.at)]
+        latest: dict[str, datetime] = {}
+        for learner, at in sources:
+            query = select(learner, func.max(at)).where(learner.is_not(None), at.is_not(None))
+            if learner is AccessLogRow.learner_id:
+                query = query.where(own_read)
+            if learner_ids is not None:
+                query = query.where(
+                    one_of(learner, list(learner_ids), postgresql=is_postgresql(self.session))
+                )
+            rows: Any = self.session.execute(query.group_by(learner))
+            for learner_id, when in rows:
+                if learner_id not in latest or when > latest[learner_id]:
+                    latest[learner_id] = when
+        return latest
 
     def delete_where(self, table: Any, column: Any, value: str) -> int:
         result = self.session.execute(delete(table).where(column == value))
