@@ -30,6 +30,7 @@ from masterypath import (
     cli_feedback,
     cli_mastery,
     cli_placement,
+    cli_roster,
 )
 from masterypath.cli_support import (
     JsonOption,
@@ -496,6 +497,7 @@ cli_accounts.register(app)
 cli_feedback.register(app)
 cli_placement.register(app)
 cli_badges.register(app)
+cli_roster.register(app)
 
 kt_app = typer.Typer(
     help="Knowledge tracing: fit, evaluate and apply mastery models on "

@@ -1,0 +1,117 @@
+"""``masterypath roster import``: learners, accounts and cohorts from a school's OneRoster
+CSV export."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from masterypath.cli_support import (
+    JsonOption,
+    err,
+    open_context,
+    out,
+    print_json,
+    register_commands,
+)
+from masterypath.errors import InvalidInputError, Problem
+from masterypath.interop.oneroster import FILES, parse_roster
+from masterypath.services.roster import RosterService
+
+roster_app = typer.Typer(help="Learners, accounts and cohorts from a OneRoster CSV export.")
+
+
+def import_roster(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of the export: users.csv [classes.csv enrollments.csv] [demographics.csv]."
+        ),
+    ],
+    accounts_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also make accounts for students and teachers with a username, and write "
+            "their first passwords to this new file (CSV, readable by its owner only)."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Store each student's profile (name, e-mail, birth date) under their roster id, each
+    class as a cohort with its students and teachers, and with --accounts-file accounts:
+    all in one transaction, after every file was checked. Run it again with the next
+    export to add what is new and update what changed."""
+    if not folder.is_dir():
+        raise InvalidInputError(str(folder), [Problem(str(folder), "FOLDER", "no such folder")])
+    files = {}
+    for name in FILES:
+        if (folder / name).is_file():
+            try:
+                files[name] = (folder / name).read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                reason = f"is not UTF-8 (byte {exc.start})"
+                raise InvalidInputError(name, [Problem(name, "encoding", reason)]) from None
+    roster = parse_roster(files)
+    passwords = None if accounts_file is None else _new_private_file(accounts_file)
+    try:
+        with Progress(
+            TextColumn("hashing first passwords"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            disable=as_json or not err.is_terminal or passwords is None,
+        ) as bar:
+            task = bar.add_task("hash", total=None)
+            result = RosterService(open_context()).import_roster(
+                roster,
+                by="cli",
+                accounts=passwords is not None,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except BaseException:
+        if passwords is not None and accounts_file is not None:
+            passwords.close()
+            accounts_file.unlink()  # nothing was stored: no password to hand out
+        raise
+    if passwords is not None:
+        with passwords:
+            writer = csv.writer(passwords, lineterminator="\n")
+            writer.writerow(["username", "password", "role"])
+            for account in result.accounts:
+                writer.writerow([account.username, account.password, account.role.value])
+    if as_json:
+        print_json(result.to_dict() | {"accounts_file": str(accounts_file or "")})
+        return
+    figures = {k: v for k, v in result.to_dict().items() if isinstance(v, int)}
+    out.print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in figures.items()))
+    out.print(
+        f"accounts created {len(result.accounts)}"
+        + (f" (first passwords in {accounts_file})" if result.accounts else "")
+    )
+    for note in result.left_out:
+        out.print(f"left out: {note}")
+
+
+def _new_private_file(path: Path) -> TextIO:
+    """``path``, made now and readable by its owner only; an existing file is an error."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InvalidInputError(
+            str(path), [Problem(str(path), "--accounts-file", "exists: name a new file")]
+        ) from None
+    except OSError as exc:
+        raise InvalidInputError(
+            str(path), [Problem(str(path), "--accounts-file", exc.strerror or str(exc))]
+        ) from None
+    return os.fdopen(descriptor, "w", encoding="utf-8", newline="")
+
+
+def register(parent: typer.Typer) -> None:
+    register_commands(roster_app, {"import": import_roster})
+    parent.add_typer(roster_app, name="roster")

@@ -1,0 +1,301 @@
+"""Provisioning from a school's roster (:mod:`masterypath.interop.oneroster`): each
+student's profile under their roster id (the pseudonymous learner id), accounts for
+students and teachers, and each class as a cohort with its students as members and its
+teachers as educators. One transaction: all of it, or (any problem) none of it. Running
+it again with the next export updates what changed and adds what is new."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from masterypath.domain.access import Role
+from masterypath.errors import InvalidInputError, Problem
+from masterypath.interop.oneroster import Roster, RosterUser
+from masterypath.services.context import ServiceContext
+from masterypath.store.mastery import MasteryRepository
+from masterypath.store.people import PeopleRepository
+from masterypath.store.tables import (
+    CohortEducatorRow,
+    CohortMemberRow,
+    CohortRow,
+    LearnerProfileRow,
+    UserRow,
+)
+
+ROLE_OF = {"student": Role.LEARNER, "teacher": Role.EDUCATOR}
+"""The roster roles this system has a part for; the others (aides, parents, ...) are
+left out, and administrators are made by hand."""
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """An account the import made, with its first password (shown once)."""
+
+    username: str
+    password: str
+    role: Role
+
+
+@dataclass
+class RosterImport:
+    """What an import changed; ``accounts`` holds the new accounts' first passwords."""
+
+    learners_added: int = 0
+    learners_updated: int = 0
+    cohorts_added: int = 0
+    cohorts_renamed: int = 0
+    members_added: int = 0
+    members_removed: int = 0
+    educators_added: int = 0
+    educators_removed: int = 0
+    accounts: list[NewAccount] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+    """What the roster asked for that was not done, and why."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures and the new accounts' usernames, never their passwords.
+
+        >>> RosterImport(learners_added=2).to_dict()["learners_added"]
+        2
+        """
+        figures = {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
+        return {
+            **figures,
+            "accounts_created": [a.username for a in self.accounts],
+            "left_out": self.left_out,
+        }
+
+
+class RosterService:
+    def __init__(self, context: ServiceContext, *, hasher: PasswordHasher | None = None) -> None:
+        self.context = context
+        self.hasher = hasher or PasswordHasher()
+
+    def import_roster(
+        self,
+        roster: Roster,
+        *,
+        by: str,
+        accounts: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RosterImport:
+        """Store ``roster``; with ``accounts``, also an account (with a random first
+        password) for every enabled student and teacher with a username who has none.
+        ``progress`` is told how many passwords are hashed of how many (the slow part,
+        done before the transaction). A username taken by another kind of account, or a
+        birth date in the future, is an :class:`InvalidInputError` and nothing is
+        stored."""
+        now = self.context.clock()
+        result = RosterImport()
+        current = [u for u in roster.users if not u.deleted]
+        gone = len(roster.users) - len(current)
+        if gone:
+            result.left_out.append(
+                f"{gone} user(s) marked tobedeleted: not erased (masterypath learners erase)"
+            )
+        students = [u for u in current if u.role == "student"]
+        _check_birth_dates(students, now)
+        with self.context.sessions() as session:
+            existing = _accounts_by_username(session, (u.username for u in current))
+        _check_accounts(current, existing)
+        wanted = [
+            u
+            for u in current
+            if accounts and u.role in ROLE_OF and u.username and u.enabled
+            if u.username not in existing
+        ]
+        hashed: list[tuple[RosterUser, str, str]] = []
+        for user in wanted:
+            password = secrets.token_urlsafe(12)
+            hashed.append((user, password, self.hasher.hash(password)))
+            if progress is not None:
+                progress(len(hashed), len(wanted))
+        with self.context.sessions.begin() as session:
+            MasteryRepository(session).lock_learners([u.sourced_id for u in students], now=now)
+            self._profiles(session, students, result, now)
+            for user, password, password_hash in hashed:
+                role = ROLE_OF[user.role]
+                row = UserRow(
+                    id=str(uuid.uuid4()),
+                    username=user.username,
+                    password_hash=password_hash,
+                    role=role.value,
+                    learner_id=user.sourced_id if role is Role.LEARNER else None,
+                    created_at=now,
+                )
+                session.add(row)
+                existing[user.username] = row
+                result.accounts.append(NewAccount(user.username, password, role))
+            self._cohorts(session, roster, existing, result, now)
+            PeopleRepository(session).audit(
+                at=now, actor=by, action="import_roster", target="roster", **result.to_dict()
+            )
+        return result
+
+    def _profiles(
+        self, session: Session, students: list[RosterUser], result: RosterImport, now: datetime
+    ) -> None:
+        ids = [s.sourced_id for s in students]
+        stored = {
+            p.learner_id: p
+            for part in _chunks(ids)
+            for p in session.scalars(
+                select(LearnerProfileRow).where(LearnerProfileRow.learner_id.in_(part))
+            )
+        }
+        for student in students:
+            row = stored.get(student.sourced_id)
+            if row is None:
+                session.add(
+                    LearnerProfileRow(
+                        learner_id=student.sourced_id,
+                        name=student.name,
+                        email=student.email,
+                        birth_date=student.birth_date,
+                        created_at=now,
+                    )
+                )
+                result.learners_added += 1
+                continue
+            birth = student.birth_date or row.birth_date  # a roster without demographics
+            if (row.name, row.email, row.birth_date) != (student.name, student.email, birth):
+                row.name, row.email, row.birth_date = student.name, student.email, birth
+                result.learners_updated += 1
+
+    def _cohorts(
+        self,
+        session: Session,
+        roster: Roster,
+        accounts: dict[str, UserRow],
+        result: RosterImport,
+        now: datetime,
+    ) -> None:
+        cohorts = {c.id: c for c in session.scalars(select(CohortRow))}
+        for cls in roster.classes:
+            if cls.deleted:
+                result.left_out.append(f"class {cls.sourced_id} marked tobedeleted: kept")
+            elif cls.sourced_id not in cohorts:
+                row = CohortRow(id=cls.sourced_id, title=cls.title, created_at=now)
+                session.add(row)
+                cohorts[cls.sourced_id] = row
+                result.cohorts_added += 1
+            elif cohorts[cls.sourced_id].title != cls.title:
+                cohorts[cls.sourced_id].title = cls.title
+                result.cohorts_renamed += 1
+        session.flush()
+        members: set[tuple[str, str]] = {
+            (c, lr)
+            for c, lr in session.execute(
+                select(CohortMemberRow.cohort_id, CohortMemberRow.learner_id)
+            )
+        }
+        educators: set[tuple[str, str]] = {
+            (c, u)
+            for c, u in session.execute(
+                select(CohortEducatorRow.cohort_id, CohortEducatorRow.user_id)
+            )
+        }
+        users = {u.sourced_id: u for u in roster.users}
+        for e in roster.enrollments:
+            user = users[e.user_id]
+            if e.class_id not in cohorts:
+                continue  # a class marked tobedeleted that was never a cohort
+            if e.role == "student":
+                key = (e.class_id, e.user_id)
+                if e.deleted or user.deleted:
+                    if key in members:
+                        session.execute(
+                            delete(CohortMemberRow).where(
+                                CohortMemberRow.cohort_id == e.class_id,
+                                CohortMemberRow.learner_id == e.user_id,
+                            )
+                        )
+                        members.discard(key)
+                        result.members_removed += 1
+                elif key not in members:
+                    session.add(CohortMemberRow(cohort_id=e.class_id, learner_id=e.user_id))
+                    members.add(key)
+                    result.members_added += 1
+            elif e.role == "teacher":
+                account = accounts.get(user.username) if user.username else None
+                if account is None:
+                    if not (e.deleted or user.deleted):
+                        result.left_out.append(
+                            f"teacher {e.user_id} has no account: not an educator of {e.class_id}"
+                        )
+                    continue
+                key = (e.class_id, account.id)
+                if e.deleted or user.deleted:
+                    if key in educators:
+                        session.execute(
+                            delete(CohortEducatorRow).where(
+                                CohortEducatorRow.cohort_id == e.class_id,
+                                CohortEducatorRow.user_id == account.id,
+                            )
+                        )
+                        educators.discard(key)
+                        result.educators_removed += 1
+                elif key not in educators:
+                    session.add(CohortEducatorRow(cohort_id=e.class_id, user_id=account.id))
+                    educators.add(key)
+                    result.educators_added += 1
+        others = sorted({e.role for e in roster.enrollments} - {"student", "teacher"})
+        if others:
+            result.left_out.append(f"enrollments as {', '.join(others)}: not kept")
+
+
+def _accounts_by_username(session: Session, usernames: Iterable[str]) -> dict[str, UserRow]:
+    wanted = sorted({u for u in usernames if u})
+    return {
+        u.username: u
+        for part in _chunks(wanted)
+        for u in session.scalars(select(UserRow).where(UserRow.username.in_(part)))
+    }
+
+
+def _check_accounts(users: list[RosterUser], existing: dict[str, UserRow]) -> None:
+    """A username already taken must be the same person's account, of the same kind."""
+    problems = []
+    for user in users:
+        account = existing.get(user.username) if user.username else None
+        if account is None or user.role not in ROLE_OF:
+            continue
+        role = ROLE_OF[user.role]
+        learner = user.sourced_id if role is Role.LEARNER else None
+        if (account.role, account.learner_id) != (role.value, learner):
+            whose = f"learner {account.learner_id}" if account.learner_id else account.role
+            problems.append(
+                Problem(
+                    f"users.csv:{user.line}",
+                    "username",
+                    f"{user.username!r} is taken by another account ({whose})",
+                )
+            )
+    if problems:
+        raise InvalidInputError("roster", problems)
+
+
+def _check_birth_dates(students: list[RosterUser], now: datetime) -> None:
+    future = [s for s in students if s.birth_date is not None and s.birth_date > now.date()]
+    if future:
+        raise InvalidInputError(
+            "roster",
+            [
+                Problem(f"demographics.csv ({s.sourced_id})", "birthDate", "is in the future")
+                for s in future
+            ],
+        )
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
