@@ -212,16 +212,24 @@ def test_learner_sees_the_map_and_an_explanation(page: Any, site: Site) -> None:
     assert page.locator("#table table tbody tr").count() == 19  # the text view
     # a locked competency: what it waits for, named as the learner knows it (not by id)
     framework = load_demo_framework()
+    progress = MasteryService(site.context).progress(site.learners[0], framework.id)
     locked = next(
-        p
-        for p in MasteryService(site.context).progress(site.learners[0], framework.id)
-        if p.missing_prerequisites and p.decision.explanation.n_evidence == 0
+        p for p in progress if p.missing_prerequisites and p.decision.explanation.n_evidence == 0
     )
     needs = [framework.competency(m.competency_id).title for m in locked.missing_prerequisites]
     row = page.locator("#table tbody tr").filter(
         has=page.get_by_role("link", name=locked.title, exact=True)
     )
     assert row.locator("td").last.inner_text() == "no: needs " + ", ".join(needs)
+    # without evidence no estimate is shown: it was the model's starting guess ("P=0.10")
+    node = page.locator(f'svg.map g.node[data-id="{locked.competency_id}"]')
+    assert node.text_content().endswith("locked")
+    assert row.locator("td").nth(1).inner_text() == "\u2013"
+    practised = next(p for p in progress if p.decision.explanation.n_evidence > 0)
+    estimate = practised.decision.explanation.estimate
+    assert estimate is not None
+    shown = page.locator(f'svg.map g.node[data-id="{practised.competency_id}"]').text_content()
+    assert f"P={estimate:.2f}" in shown
     row.get_by_role("link").click()
     page.locator("#detail h4").filter(has_text=locked.title).wait_for()
     assert page.locator("#detail").get_by_text("Locked until: ").inner_text() == (

@@ -258,8 +258,10 @@ function drawMap(svg, map, byId, onPick) {
     const status = item ? statusOf(item) : "not_started";
     const g = svgEl("g", { class: "node" + (status === "locked" ? " locked" : ""), "data-id": n.id, "data-key": n.id });
     if (onPick) { g.setAttribute("tabindex", "0"); g.setAttribute("role", "button"); }
-    const est = item && item.explanation.estimate !== null ? ` P=${item.explanation.estimate.toFixed(2)}` : "";
-    const spread = item && item.explanation.uncertainty !== null && item.explanation.uncertainty !== undefined ? ` \u00B1${item.explanation.uncertainty.toFixed(2)}` : "";
+    // without evidence the estimate is the model's starting guess, not the learner's: not shown
+    const e = item && item.explanation.n_evidence > 0 ? item.explanation : null;
+    const est = e && e.estimate !== null ? ` P=${e.estimate.toFixed(2)}` : "";
+    const spread = e && e.uncertainty !== null && e.uncertainty !== undefined ? ` \u00B1${e.uncertainty.toFixed(2)}` : "";
     const state = item ? (status === "locked" ? "locked" : STATUS[status].label) + est + spread : "";
     const lines = wrap(n.title, 22, 2);
     // no aria-label: the node's name is the text drawn in it, so what is seen is what is read
@@ -446,13 +448,13 @@ async function learnerPage() {
     shownItems = items;
     redraw(mapWrap, () => drawMap(svg, map, byId, (cid) => pick(cid)));
     if (selected) for (const node of svg.querySelectorAll(".node")) node.classList.toggle("selected", node.dataset.id === selected);
-    const rows = progress.map((p) => el("tr", {},
+    const rows = progress.map((p) => { const x = p.explanation, guess = x.n_evidence === 0; return el("tr", {},
       el("th", { scope: "row" }, el("a", { href: "#", "data-key": p.competency_id, onclick: (e) => { e.preventDefault(); pick(p.competency_id); }, text: p.title })),
       el("td", {}, statusBadge(statusOf(p))),
-      el("td", { text: p.explanation.estimate === null ? "\u2013" : p.explanation.estimate.toFixed(2) }),
-      el("td", { text: p.explanation.uncertainty === null || p.explanation.uncertainty === undefined ? "\u2013" : "\u00B1" + p.explanation.uncertainty.toFixed(2) }),
+      el("td", { text: guess || x.estimate === null ? "\u2013" : x.estimate.toFixed(2) }),
+      el("td", { text: guess || x.uncertainty === null || x.uncertainty === undefined ? "\u2013" : "\u00B1" + x.uncertainty.toFixed(2) }),
       el("td", { text: String(p.explanation.n_evidence) }),
-      el("td", { text: p.unlocked ? "yes" : "no: needs " + p.missing_prerequisites.map((m) => titles[m.competency_id] || m.competency_id).join(", ") })));
+      el("td", { text: p.unlocked ? "yes" : "no: needs " + p.missing_prerequisites.map((m) => titles[m.competency_id] || m.competency_id).join(", ") })); });
     redraw(table, () => table.replaceChildren(el("table", {},
       el("caption", { class: "visually-hidden", text: "Every competency with its status" }),
       el("thead", {}, el("tr", {}, ...["Competency", "Status", "Estimate", "Uncertainty", "Evidence", "Unlocked"].map((h) => el("th", { scope: "col", text: h })))),
