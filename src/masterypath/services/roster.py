@@ -192,65 +192,55 @@ class RosterService:
                 cohorts[cls.sourced_id].title = cls.title
                 result.cohorts_renamed += 1
         session.flush()
-        members: set[tuple[str, str]] = {
-            (c, lr)
-            for c, lr in session.execute(
-                select(CohortMemberRow.cohort_id, CohortMemberRow.learner_id)
-            )
-        }
-        educators: set[tuple[str, str]] = {
-            (c, u)
-            for c, u in session.execute(
-                select(CohortEducatorRow.cohort_id, CohortEducatorRow.user_id)
-            )
-        }
+        members = _Links(session, CohortMemberRow, CohortMemberRow.learner_id)
+        educators = _Links(session, CohortEducatorRow, CohortEducatorRow.user_id)
         users = {u.sourced_id: u for u in roster.users}
         for e in roster.enrollments:
             user = users[e.user_id]
+            keep = not (e.deleted or user.deleted)
             if e.class_id not in cohorts:
                 continue  # a class marked tobedeleted that was never a cohort
             if e.role == "student":
-                key = (e.class_id, e.user_id)
-                if e.deleted or user.deleted:
-                    if key in members:
-                        session.execute(
-                            delete(CohortMemberRow).where(
-                                CohortMemberRow.cohort_id == e.class_id,
-                                CohortMemberRow.learner_id == e.user_id,
-                            )
-                        )
-                        members.discard(key)
-                        result.members_removed += 1
-                elif key not in members:
-                    session.add(CohortMemberRow(cohort_id=e.class_id, learner_id=e.user_id))
-                    members.add(key)
-                    result.members_added += 1
+                change = members.set(e.class_id, e.user_id, keep)
+                result.members_added += change > 0
+                result.members_removed += change < 0
             elif e.role == "teacher":
                 account = accounts.get(user.username) if user.username else None
                 if account is None:
-                    if not (e.deleted or user.deleted):
+                    if keep:
                         result.left_out.append(
                             f"teacher {e.user_id} has no account: not an educator of {e.class_id}"
                         )
                     continue
-                key = (e.class_id, account.id)
-                if e.deleted or user.deleted:
-                    if key in educators:
-                        session.execute(
-                            delete(CohortEducatorRow).where(
-                                CohortEducatorRow.cohort_id == e.class_id,
-                                CohortEducatorRow.user_id == account.id,
-                            )
-                        )
-                        educators.discard(key)
-                        result.educators_removed += 1
-                elif key not in educators:
-                    session.add(CohortEducatorRow(cohort_id=e.class_id, user_id=account.id))
-                    educators.add(key)
-                    result.educators_added += 1
+                change = educators.set(e.class_id, account.id, keep)
+                result.educators_added += change > 0
+                result.educators_removed += change < 0
         others = sorted({e.role for e in roster.enrollments} - {"student", "teacher"})
         if others:
             result.left_out.append(f"enrollments as {', '.join(others)}: not kept")
+
+
+class _Links:
+    """The stored (cohort, learner or user) pairs of one table, added and removed."""
+
+    def __init__(self, session: Session, table: type[Any], other: Any) -> None:
+        self.session, self.table, self.other = session, table, other
+        self.pairs = {(c, o) for c, o in session.execute(select(table.cohort_id, other))}
+
+    def set(self, cohort_id: str, other_id: str, wanted: bool) -> int:
+        """Make the pair stored or not: 1 if added, -1 if removed, 0 if it already was."""
+        pair = (cohort_id, other_id)
+        if wanted == (pair in self.pairs):
+            return 0
+        if wanted:
+            self.session.add(self.table(cohort_id=cohort_id, **{self.other.key: other_id}))
+            self.pairs.add(pair)
+            return 1
+        self.session.execute(
+            delete(self.table).where(self.table.cohort_id == cohort_id, self.other == other_id)
+        )
+        self.pairs.discard(pair)
+        return -1
 
 
 def _accounts_by_username(session: Session, usernames: Iterable[str]) -> dict[str, UserRow]:
