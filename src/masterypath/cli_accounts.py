@@ -31,6 +31,13 @@ keys_app = typer.Typer(help="Scoped API keys for integrations (stored hashed).")
 cohorts_app = typer.Typer(help="Cohorts: learners and the educators who see them.")
 learners_app = typer.Typer(help="Learners' personal data, guardian consent, export and erasure.")
 CLI_ACTOR = "cli"
+Temporary = Annotated[
+    bool,
+    typer.Option(
+        "--temporary",
+        help="The password is a first one: the pages ask for a new one at the next login.",
+    ),
+]
 Password = Annotated[
     str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Password.")
 ]
@@ -41,14 +48,22 @@ def add_user(
     role: Annotated[Role, typer.Option(help="admin, educator or learner.")],
     password: Password,
     learner: Annotated[str | None, typer.Option(help="Learner id (learner accounts).")] = None,
+    temporary: Temporary = False,
     as_json: JsonOption = False,
 ) -> None:
     """Create an account (the password is asked for, never echoed)."""
     user_id = AccountService(open_context()).create_user(
-        username, password, role, learner_id=learner, by=CLI_ACTOR
+        username, password, role, learner_id=learner, by=CLI_ACTOR, temporary=temporary
     )
     if as_json:
-        print_json({"id": user_id, "username": username, "role": role.value})
+        print_json(
+            {
+                "id": user_id,
+                "username": username,
+                "role": role.value,
+                "must_change_password": temporary,
+            }
+        )
     else:
         out.print(f"user {username} ({role.value}) created: {user_id}")
 
@@ -56,14 +71,19 @@ def add_user(
 def set_password(
     username: Annotated[str, typer.Argument(help="Login name.")],
     password: Password,
+    temporary: Temporary = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Replace a password (revokes the account's tokens)."""
-    AccountService(open_context()).set_password(username, password, by=CLI_ACTOR)
+    """Replace a password (revokes the account's tokens); a forgotten one with
+    --temporary."""
+    AccountService(open_context()).set_password(
+        username, password, by=CLI_ACTOR, temporary=temporary
+    )
     _done(
         as_json,
-        {"username": username, "tokens_revoked": True},
-        f"password of {username} replaced; its tokens are revoked",
+        {"username": username, "tokens_revoked": True, "must_change_password": temporary},
+        f"password of {username} replaced; its tokens are revoked"
+        + ("; it is to be changed at the next login" if temporary else ""),
     )
 
 
@@ -73,9 +93,15 @@ def list_users(as_json: JsonOption = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("username", "role", "learner", "id")
+    table = Table("username", "role", "learner", "first password", "id")
     for r in rows:
-        table.add_row(str(r["username"]), str(r["role"]), str(r["learner_id"] or ""), str(r["id"]))
+        table.add_row(
+            str(r["username"]),
+            str(r["role"]),
+            str(r["learner_id"] or ""),
+            "yes" if r["must_change_password"] else "",
+            str(r["id"]),
+        )
     out.print(table)
 
 

@@ -722,11 +722,45 @@ def test_pages_reflow_on_a_narrow_screen(browser: Any, site: Site) -> None:
         page.goto(site.url + "/app/framework/dbe-kt22")
         page.wait_for_function("() => document.body.dataset.updated !== undefined")
         widths["framework"] = page.evaluate("document.documentElement.scrollWidth")
+        page.goto(site.url + "/app/account")
+        page.get_by_label("Current password").wait_for()
+        widths["account"] = page.evaluate("document.documentElement.scrollWidth")
         page.goto(site.url + "/login")
         widths["login"] = page.evaluate("document.documentElement.scrollWidth")
         assert widths == dict.fromkeys(widths, 320)
     finally:
         context.close()
+
+
+def test_a_first_password_is_changed_before_anything_else(page: Any, site: Site) -> None:
+    site.accounts.create_user("new-teacher", "first-pass-1", Role.EDUCATOR, temporary=True)
+    page.goto(site.url + "/login")
+    page.get_by_label("Username").fill("new-teacher")
+    page.get_by_label("Password").fill("first-pass-1")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/app/account")
+    assert page.locator("#first-note").is_visible()
+    check_accessibility(page, "account")
+    page.goto(site.url + "/app/educator")  # not before the password is their own
+    page.wait_for_url("**/app/account")
+    message = page.locator("#password-message")
+
+    def submit(current: str, new: str, again: str) -> None:
+        page.get_by_label("Current password").fill(current)
+        page.get_by_label("New password (at least 8 characters)").fill(new)
+        page.get_by_label("New password again").fill(again)
+        page.get_by_role("button", name="Change password").click()
+
+    submit("first-pass-1", "new-pass-22", "new-pass-23")
+    assert message.inner_text() == "The two new passwords differ."
+    submit("not-the-one", "new-pass-22", "new-pass-22")
+    page.get_by_text("Not changed: The current password is not the account's password").wait_for()
+    submit("first-pass-1", "new-pass-22", "new-pass-22")
+    page.wait_for_url("**/app/educator")
+    page.wait_for_function("() => document.body.dataset.updated !== undefined")
+    assert site.accounts.login("new-teacher", "new-pass-22").must_change_password is False
+    with pytest.raises(AuthenticationError):
+        site.accounts.login("new-teacher", "first-pass-1")
 
 
 def test_learner_cannot_open_another_learners_page(page: Any, site: Site) -> None:

@@ -1,6 +1,7 @@
 """Login, logout, accounts and API keys."""
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
@@ -9,7 +10,15 @@ from fastapi.security import HTTPAuthorizationCredentials
 from masterypath.api.errors import ErrorOut
 from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.query import KNOWN_QUERY
-from masterypath.api.schemas import ApiKeyIn, ApiKeyOut, LoginIn, Text, TokenOut, UserIn
+from masterypath.api.schemas import (
+    ApiKeyIn,
+    ApiKeyOut,
+    LoginIn,
+    PasswordChangeIn,
+    Text,
+    TokenOut,
+    UserIn,
+)
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
 from masterypath.services.accounts import AccountService
@@ -35,12 +44,28 @@ def auth_router(accounts: AccountService) -> APIRouter:
         minute for one username or client are answered 429 with ``Retry-After``."""
         client = request.client.host if request.client else ""
         issued = accounts.login(body.username, body.password, client=client)
-        return TokenOut(
-            token=issued.token,
-            expires_at=issued.expires_at,
-            user_id=issued.user_id,
-            role=issued.role,
+        return TokenOut(**asdict(issued))
+
+    @router.post(
+        "/password",
+        responses={
+            429: {"model": ErrorOut, "description": "Too many wrong passwords; see Retry-After"}
+        },
+    )
+    def change_password(
+        body: PasswordChangeIn, request: Request, credentials: Credentials
+    ) -> TokenOut:
+        """Change the logged-in account's own password: ``current_password`` must be
+        right (wrong ones count as failed logins: 429 after five a minute), and
+        ``new_password`` at least 8 characters, neither the current one nor the username
+        (422 naming the field). Every token of the account is revoked, this one too; the
+        answer is a new token. Not for API keys or embed links (403)."""
+        principal = accounts.authenticate(_credential(credentials))
+        client = request.client.host if request.client else ""
+        issued = accounts.change_password(
+            principal, body.current_password, body.new_password, client=client
         )
+        return TokenOut(**asdict(issued))
 
     @router.post("/logout", status_code=204)
     def logout(credentials: Credentials) -> Response:
@@ -74,16 +99,23 @@ def account_router(allow: Allow, accounts: AccountService, privacy: PrivacyServi
     @router.post("/users", status_code=201)
     def create_user(
         body: UserIn, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
-    ) -> dict[str, str]:
-        """Create an account (admin, educator, or learner bound to a learner id)."""
+    ) -> dict[str, str | bool]:
+        """Create an account (admin, educator, or learner bound to a learner id); with
+        ``temporary``, its password is a first one, to be changed at the first login."""
         user_id = accounts.create_user(
             body.username,
             body.password,
             Role(body.role),
             learner_id=body.learner_id,
             by=principal.subject,
+            temporary=body.temporary,
         )
-        return {"id": user_id, "username": body.username, "role": body.role}
+        return {
+            "id": user_id,
+            "username": body.username,
+            "role": body.role,
+            "must_change_password": body.temporary,
+        }
 
     @router.get("/users")
     def list_users(_: Annotated[Principal, allow(Action.MANAGE_USERS)]) -> list[dict[str, Any]]:

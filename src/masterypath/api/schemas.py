@@ -173,6 +173,16 @@ class TokenOut(BaseModel):
     expires_at: datetime
     user_id: str
     role: str
+    must_change_password: bool = Field(
+        default=False,
+        description="The password is a first one (from a roster, or set by an admin as "
+        "temporary): change it with POST /auth/password.",
+    )
+
+
+class PasswordChangeIn(Strict):
+    current_password: Secret
+    new_password: Secret
 
 
 class UserIn(Strict):
@@ -180,6 +190,9 @@ class UserIn(Strict):
     password: Annotated[str, StringConstraints(min_length=8, max_length=1000)]
     role: Literal["admin", "educator", "learner"]
     learner_id: Text | None = Field(default=None, description="Required for a learner account.")
+    temporary: bool = Field(
+        default=False, description="A first password, to be changed at the first login."
+    )
 
 
 class ApiKeyIn(Strict):

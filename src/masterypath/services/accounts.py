@@ -106,6 +106,8 @@ class IssuedToken:
     expires_at: datetime
     user_id: str
     role: str
+    must_change_password: bool = False
+    """The account's password is a first one: the pages ask for a new one at once."""
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,10 @@ class AccountService:
         *,
         learner_id: str | None = None,
         by: str = "system",
+        temporary: bool = False,
     ) -> str:
-        """Create an account; a learner account names the learner id it is."""
+        """Create an account; a learner account names the learner id it is. A
+        ``temporary`` password is to be changed at the first login."""
         if not username.strip():
             raise ValidationError("username", "must not be empty")
         if len(password) < 8:
@@ -209,6 +213,7 @@ class AccountService:
                         role=role.value,
                         learner_id=learner_id,
                         created_at=now,
+                        must_change_password=temporary,
                     )
                 )
                 PeopleRepository(session).audit(
@@ -223,8 +228,11 @@ class AccountService:
             raise ConflictError("username", username, "is taken") from None
         return user_id
 
-    def set_password(self, username: str, password: str, *, by: str = "system") -> None:
-        """Replace a password; every token of the account is revoked."""
+    def set_password(
+        self, username: str, password: str, *, by: str = "system", temporary: bool = False
+    ) -> None:
+        """Replace a password; every token of the account is revoked. A ``temporary``
+        password is to be changed at the next login."""
         if len(password) < 8:
             raise ValidationError("password", "must be at least 8 characters")
         now = self.context.clock()
@@ -234,8 +242,50 @@ class AccountService:
             if user is None:
                 raise NotFoundError("user", username)
             user.password_hash = self.hasher.hash(password)
+            user.must_change_password = temporary
             self._revoke_all(session, user.id, now)
             repo.audit(at=now, actor=by, action="set_password", target=user.id)
+
+    def change_password(
+        self, principal: Principal, current: str, new: str, *, client: str = ""
+    ) -> IssuedToken:
+        """The account's own password change: ``current`` must be right (failures count
+        as failed logins do), ``new`` at least 8 characters and neither the current one
+        nor the username. Every token of the account is revoked; the answer is a new one,
+        so the page that asked stays logged in."""
+        if not principal.subject.startswith("user:"):
+            raise PermissionDeniedError(
+                "change_password", "only an account's own login may change its password"
+            )
+        user_id = principal.subject.removeprefix("user:")
+        with self.context.sessions() as session:
+            user = session.get(UserRow, user_id)
+        if user is None:
+            raise AuthenticationError("the account is gone")
+        keys = _throttled(user.username, client)
+        self.throttle.check(*keys)
+        if not self._verify(user, current):
+            self.throttle.fail(*keys)
+            raise ValidationError("current_password", "is not the account's password")
+        self.throttle.clear(f"user:{user.username}")
+        if len(new) < 8:
+            raise ValidationError("new_password", "must be at least 8 characters")
+        if new in (current, user.username):
+            raise ValidationError(
+                "new_password", "must differ from the current password and the username"
+            )
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            row = session.get(UserRow, user_id, with_for_update=True)
+            if row is None:
+                raise AuthenticationError("the account is gone")
+            row.password_hash = self.hasher.hash(new)
+            row.must_change_password = False
+            self._revoke_all(session, user_id, now)
+            PeopleRepository(session).audit(
+                at=now, actor=principal.subject, action="change_password", target=user_id
+            )
+        return self._issue(user_id, user.role, must_change_password=False)
 
     def user_id(self, username: str) -> str | None:
         with self.context.sessions() as session:
@@ -258,6 +308,7 @@ class AccountService:
                     "learner_id": u.learner_id,
                     "created_at": u.created_at.isoformat(),
                     "disabled": u.disabled_at is not None,
+                    "must_change_password": u.must_change_password,
                 }
                 for u in PeopleRepository(session).users()
             ]
@@ -265,34 +316,46 @@ class AccountService:
     def login(self, username: str, password: str, *, client: str = "") -> IssuedToken:
         """A new bearer token for the right password; failures are rate limited per
         username and per client."""
-        keys = (f"user:{username}", f"client:{client}") if client else (f"user:{username}",)
+        keys = _throttled(username, client)
         self.throttle.check(*keys)
         with self.context.sessions() as session:
             user = PeopleRepository(session).user_by_name(username)
-        ok = False
-        if user is not None and user.disabled_at is None:
-            try:
-                ok = self.hasher.verify(user.password_hash, password)
-            except (VerificationError, InvalidHashError):
-                ok = False
-        if not ok or user is None:
+        if user is None or not self._verify(user, password):
             self.throttle.fail(*keys)
             raise AuthenticationError("wrong username or password")
         self.throttle.clear(f"user:{username}")
+        return self._issue(user.id, user.role, must_change_password=user.must_change_password)
+
+    def _verify(self, user: UserRow, password: str) -> bool:
+        """Whether ``password`` is the (enabled) account's."""
+        if user.disabled_at is not None:
+            return False
+        try:
+            return self.hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _issue(self, user_id: str, role: str, *, must_change_password: bool) -> IssuedToken:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = self.context.clock()
         expires = now + self.token_ttl
         with self.context.sessions.begin() as session:
             # the account's expired tokens are of no more use: they go as a new one comes
             session.execute(
-                delete(TokenRow).where(TokenRow.user_id == user.id, TokenRow.expires_at <= now)
+                delete(TokenRow).where(TokenRow.user_id == user_id, TokenRow.expires_at <= now)
             )
             session.add(
                 TokenRow(
-                    token_hash=digest(token), user_id=user.id, created_at=now, expires_at=expires
+                    token_hash=digest(token), user_id=user_id, created_at=now, expires_at=expires
                 )
             )
-        return IssuedToken(token=token, expires_at=expires, user_id=user.id, role=user.role)
+        return IssuedToken(
+            token=token,
+            expires_at=expires,
+            user_id=user_id,
+            role=role,
+            must_change_password=must_change_password,
+        )
 
     def revoke_token(self, token: str) -> None:
         hashed = digest(token)
@@ -667,6 +730,11 @@ class AccountService:
                 }
                 for c in repo.cohorts(user)
             ]
+
+
+def _throttled(username: str, client: str) -> tuple[str, ...]:
+    """What a failed password counts against: the username, and the client's address."""
+    return (f"user:{username}", f"client:{client}") if client else (f"user:{username}",)
 
 
 def _check_educator(session: Session, user_id: str) -> None:

@@ -131,6 +131,7 @@ class RosterService:
                     role=role.value,
                     learner_id=user.sourced_id if role is Role.LEARNER else None,
                     created_at=now,
+                    must_change_password=True,
                 )
                 session.add(row)
                 existing[user.username] = row

@@ -454,6 +454,10 @@ class UserRow(Base):
     learner_id: Mapped[str | None] = mapped_column(String(ID))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    """The password is a first one (a roster's, or one an admin set as temporary)."""
 
 
 class TokenRow(Base):

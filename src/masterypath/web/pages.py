@@ -19,7 +19,7 @@ from masterypath.api.paths import SlashSafeRoute
 
 NAV = (
     '<a href="/app/educator">Cohort grid</a> <a href="/docs">API</a> '
-    '<a href="/how-it-works">How it works</a> '
+    '<a href="/how-it-works">How it works</a> <a href="/app/account">Password</a> '
     '<button type="button" id="logout">Log out</button>'
 )
 LOGIN = """<h2>Log in</h2>
@@ -32,6 +32,20 @@ LOGIN = """<h2>Log in</h2>
 <p id="login-message" class="error" role="alert"></p>
 </form>
 <p>The demo prints its logins when it starts (<code>python3 scripts/dev.py demo</code>).</p>"""
+ACCOUNT = """<h2>Change your password</h2>
+<p id="first-note" hidden>The password you were given is a first one: choose your own before
+going on.</p>
+<form id="password-form" class="panel narrow">
+<label for="current-password">Current password</label>
+<input id="current-password" type="password" autocomplete="current-password" required>
+<label for="new-password">New password (at least 8 characters)</label>
+<input id="new-password" type="password" autocomplete="new-password" minlength="8" required>
+<label for="repeat-password">New password again</label>
+<input id="repeat-password" type="password" autocomplete="new-password" required>
+<p><button class="primary" type="submit">Change password</button></p>
+<p id="password-message" role="alert"></p>
+</form>
+<p><a id="home" href="/login">Back</a></p>"""
 LOADING = '<p aria-busy="true">Loading…</p>'
 
 
@@ -152,6 +166,10 @@ def pages_router(*, embed_origins: tuple[str, ...] = ()) -> APIRouter:
             learner=learner_id,
             embed="1",
         )
+
+    @router.get("/app/account")
+    def account() -> HTMLResponse:
+        return render("account", "Your password", ACCOUNT)
 
     @router.get("/app/educator")
     def educator() -> HTMLResponse:

@@ -188,8 +188,7 @@ function logoutButton() {
   if (!button) return;
   button.addEventListener("click", async () => {
     try { await api("/auth/logout", { method: "POST" }); } catch (e) { /* already out */ }
-    sessionStorage.removeItem("mp-token");
-    sessionStorage.removeItem("mp-role");
+    for (const key of ["mp-token", "mp-role", "mp-home", "mp-first"]) sessionStorage.removeItem(key);
     location.href = "/login";
   });
 }
@@ -207,14 +206,49 @@ async function loginPage() {
       sessionStorage.setItem("mp-token", issued.token);
       const me = await api("/auth/me");
       sessionStorage.setItem("mp-role", me.role);
+      sessionStorage.setItem("mp-home", me.role === "learner" ? "/app/learner/" + encodeURIComponent(me.learner_id) : "/app/educator");
       const next = param("next");
-      if (next && next.startsWith("/")) location.href = next;
-      else if (me.role === "learner") location.href = "/app/learner/" + encodeURIComponent(me.learner_id);
-      else location.href = "/app/educator";
+      if (issued.must_change_password) {  // a first password: the account page before any other
+        sessionStorage.setItem("mp-first", "1");
+        location.href = "/app/account";
+      } else if (next && next.startsWith("/")) location.href = next;
+      else location.href = sessionStorage.getItem("mp-home");
     } catch (error) {
       sessionStorage.removeItem("mp-token");
       sessionStorage.removeItem("mp-role");
       message.textContent = error.status === 429 ? error.message : "Wrong username or password.";
+    }
+  });
+}
+
+// ---- the account's password ----------------------------------------------------------------
+async function accountPage() {
+  logoutButton();
+  if (!token()) return goLogin();
+  const form = document.getElementById("password-form");
+  const message = document.getElementById("password-message");
+  const home = document.getElementById("home");
+  const first = () => sessionStorage.getItem("mp-first") === "1";
+  home.href = sessionStorage.getItem("mp-home") || "/login";
+  document.getElementById("first-note").hidden = !first();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const [current, fresh, again] = ["current-password", "new-password", "repeat-password"].map((id) => document.getElementById(id).value);
+    message.className = "error";
+    if (fresh !== again) { message.textContent = "The two new passwords differ."; return; }
+    try {
+      const issued = await api("/auth/password", { method: "POST", json: { current_password: current, new_password: fresh } });
+      sessionStorage.setItem("mp-token", issued.token);  // every other token of the account is revoked
+      const wasFirst = first();
+      sessionStorage.removeItem("mp-first");
+      form.reset();
+      message.className = "";
+      message.textContent = "Your password is changed; the account's other logins are logged out.";
+      if (wasFirst) location.href = home.href;
+    } catch (error) {
+      const said = { current_password: "The current password ", new_password: "The new password " };
+      const [field, reason] = error.message.split(/: (.*)/s);
+      message.textContent = "Not changed: " + (error.status === 422 && said[field] ? said[field] + reason : error.message);
     }
   });
 }
@@ -845,5 +879,11 @@ async function frameworkPage() {
   document.body.dataset.updated = String(Date.now());
 }
 
-const PAGES = { login: loginPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
-window.addEventListener("DOMContentLoaded", () => { takeEmbedToken(); PAGES[document.body.dataset.page](); });
+const PAGES = { login: loginPage, account: accountPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
+window.addEventListener("DOMContentLoaded", () => {
+  takeEmbedToken();
+  const page = document.body.dataset.page;
+  // a first password is changed before any other page
+  if (sessionStorage.getItem("mp-first") === "1" && !["login", "account"].includes(page)) location.href = "/app/account";
+  else PAGES[page]();
+});
