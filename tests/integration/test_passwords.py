@@ -92,12 +92,18 @@ def test_first_passwords_say_so_until_changed(database: ServiceContext) -> None:
     issued = client.post("/auth/login", json={"username": "ana", "password": password}).json()
     assert issued["must_change_password"] is True
     assert accounts.users()[0]["must_change_password"] is True
+    # until it is changed, the login may do nothing else
+    own = client.get("/api/v1/learners/s1/export", headers=bearer(issued["token"]))
+    assert own.status_code == 403 and "change the first password first" in own.json()["message"]
+    assert client.get("/auth/me", headers=bearer(issued["token"])).status_code == 200
     changed = client.post(
         "/auth/password",
         json={"current_password": password, "new_password": "ana-own-password"},
         headers=bearer(issued["token"]),
     )
     assert changed.status_code == 200 and changed.json()["must_change_password"] is False
+    own = client.get("/api/v1/learners/s1/export", headers=bearer(changed.json()["token"]))
+    assert own.status_code == 200
     again = client.post("/auth/login", json={"username": "ana", "password": "ana-own-password"})
     assert again.json()["must_change_password"] is False
     # an admin's temporary password for a forgotten one is a first password again

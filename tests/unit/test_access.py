@@ -77,3 +77,18 @@ def test_nobody_but_admins_reaches_a_learner_outside_their_reach(
     decision = decide(principal, action, learner_id=learner, in_cohort=lambda _: False)
     if decision.allowed:
         assert role is Role.LEARNER and learner == "me" and action in ROLE_ACTIONS[role]
+
+
+@given(
+    role=st.sampled_from([Role.ADMIN, Role.EDUCATOR, Role.LEARNER]),
+    action=st.sampled_from(list(Action)),
+    learner=st.sampled_from([None, "l1", "l2"]),
+)
+def test_a_login_with_a_first_password_may_do_nothing_until_it_is_changed(
+    role: Role, action: Action, learner: str | None
+) -> None:
+    first = Principal(
+        "user:f", role, learner_id="l1" if role is Role.LEARNER else None, must_change_password=True
+    )
+    decision = decide(first, action, learner_id=learner, in_cohort=lambda _: True)
+    assert not decision.allowed and "POST /auth/password" in decision.reason

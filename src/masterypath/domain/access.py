@@ -140,6 +140,9 @@ class Principal:
     """For a learner account: the pseudonymous learner id it is; for a viewer, the one
     learner it may see."""
     scopes: frozenset[Scope] = field(default_factory=frozenset)
+    must_change_password: bool = False
+    """A login with a first password: it may change it (``/auth/password``), nothing
+    else, until it has."""
 
     @property
     def actions(self) -> frozenset[Action]:
@@ -163,6 +166,8 @@ def decide(
 ) -> AccessDecision:
     """May ``principal`` do ``action`` (about ``learner_id``)? ``in_cohort`` says whether a
     learner is in one of the (educator) principal's cohorts."""
+    if principal.must_change_password:
+        return AccessDecision(False, "change the first password first (POST /auth/password)")
     if action not in principal.actions:
         if principal.role is Role.INTEGRATION:
             return AccessDecision(False, f"this API key's scopes do not allow {action.value}")

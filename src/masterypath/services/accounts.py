@@ -603,7 +603,10 @@ class AccountService:
             if user.disabled_at is not None:
                 raise AuthenticationError("this account is disabled")
             principal = Principal(
-                subject=f"user:{user.id}", role=Role(user.role), learner_id=user.learner_id
+                subject=f"user:{user.id}",
+                role=Role(user.role),
+                learner_id=user.learner_id,
+                must_change_password=user.must_change_password,
             )
             return principal, token.expires_at
 
