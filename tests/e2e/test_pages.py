@@ -725,6 +725,10 @@ def test_pages_reflow_on_a_narrow_screen(browser: Any, site: Site) -> None:
         page.goto(site.url + "/app/account")
         page.get_by_label("Current password").wait_for()
         widths["account"] = page.evaluate("document.documentElement.scrollWidth")
+        log_in(page, site, "admin", "admin-password")
+        page.goto(site.url + "/app/admin")
+        page.locator("#accounts table").wait_for()
+        widths["admin"] = page.evaluate("document.documentElement.scrollWidth")
         page.goto(site.url + "/login")
         widths["login"] = page.evaluate("document.documentElement.scrollWidth")
         assert widths == dict.fromkeys(widths, 320)
@@ -761,6 +765,47 @@ def test_a_first_password_is_changed_before_anything_else(page: Any, site: Site)
     assert site.accounts.login("new-teacher", "new-pass-22").must_change_password is False
     with pytest.raises(AuthenticationError):
         site.accounts.login("new-teacher", "first-pass-1")
+
+
+def test_an_admin_adds_accounts_and_gives_first_passwords(page: Any, site: Site) -> None:
+    log_in(page, site, "admin", "admin-password")
+    page.get_by_role("link", name="Accounts").click()
+    page.wait_for_url("**/app/admin")
+    page.locator("#accounts table").wait_for()
+    assert page.locator("#accounts tbody tr").count() == len(site.accounts.users())
+    check_accessibility(page, "admin")
+    page.get_by_label("Username").fill("new-educator")
+    page.get_by_label("Role").select_option("educator")
+    page.get_by_role("button", name="Add account").click()
+    first = page.locator("#first-password code")
+    first.wait_for()
+    password = first.inner_text()
+    assert site.accounts.login("new-educator", password).must_change_password is True
+    row = page.locator("#accounts tbody tr").filter(has_text="new-educator")
+    assert "first (to be changed)" in row.inner_text()
+    # forgotten: a new first password, and the old one no longer opens the account
+    row.get_by_role("button", name="New first password for new-educator").click()
+    page.wait_for_function(
+        "(old) => document.querySelector('#first-password code').textContent !== old",
+        arg=password,
+    )
+    with pytest.raises(AuthenticationError):
+        site.accounts.login("new-educator", password)
+    site.accounts.login("new-educator", first.inner_text())
+    row.get_by_role("button", name="Log out everywhere: new-educator").click()
+    page.get_by_text("new-educator: 1 login ended.").first.wait_for()
+    # a learner account needs the learner it is
+    page.get_by_label("Username").fill("new-learner")
+    page.get_by_label("Role").select_option("learner")
+    page.get_by_role("button", name="Add account").click()
+    page.get_by_text(
+        "Not added: learner_id: required for, and only for, learner accounts"
+    ).wait_for()
+    # an educator has no accounts page
+    log_in(page, site, "teacher", "teacher-password")
+    assert page.get_by_role("link", name="Accounts").count() == 0
+    page.goto(site.url + "/app/admin")
+    page.get_by_text("You may not see this").wait_for()
 
 
 def test_learner_cannot_open_another_learners_page(page: Any, site: Site) -> None:

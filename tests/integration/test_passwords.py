@@ -133,3 +133,31 @@ def test_the_commands_set_a_temporary_password(
         app, ["users", "password", "lee", "--json"], input="second-pass-2\nsecond-pass-2\n"
     )
     assert reset.exit_code == 0 and '"must_change_password": false' in reset.output
+
+
+def test_an_admin_gives_first_passwords(database: ServiceContext) -> None:
+    client, accounts = api_app(database)
+    accounts.create_user("root", "root-password", Role.ADMIN)
+    admin = login(client, "root", "root-password")
+    made = client.post("/api/v1/users", json={"username": "lee", "role": "educator"}, headers=admin)
+    assert made.status_code == 201, made.text
+    first = made.json()
+    assert first["must_change_password"] is True and len(first["password"]) == 16
+    issued = client.post("/auth/login", json={"username": "lee", "password": first["password"]})
+    assert issued.json()["must_change_password"] is True
+    lee = bearer(issued.json()["token"])
+    # lee forgot it: the admin gives a new first password; lee's logins end
+    reset = client.post(f"/api/v1/users/{first['id']}/first-password", headers=admin)
+    assert reset.status_code == 200 and reset.json()["username"] == "lee"
+    assert reset.json()["password"] != first["password"]
+    assert client.get("/auth/me", headers=lee).status_code == 401
+    again = client.post(
+        "/auth/login", json={"username": "lee", "password": reset.json()["password"]}
+    )
+    assert again.json()["must_change_password"] is True
+    missing = client.post("/api/v1/users/nobody/first-password", headers=admin)
+    assert missing.status_code == 404
+    # a password given is kept as it is, and is the account's own unless temporary
+    given = {"username": "kim", "role": "educator", "password": "kims-own-password"}
+    kept = client.post("/api/v1/users", json=given, headers=admin).json()
+    assert "password" not in kept and kept["must_change_password"] is False

@@ -21,7 +21,7 @@ from masterypath.api.schemas import (
 )
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
-from masterypath.services.accounts import AccountService
+from masterypath.services.accounts import AccountService, new_first_password
 from masterypath.services.privacy import PrivacyService
 from masterypath.store.types import INT32_MAX
 
@@ -101,26 +101,43 @@ def account_router(allow: Allow, accounts: AccountService, privacy: PrivacyServi
         body: UserIn, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
     ) -> dict[str, str | bool]:
         """Create an account (admin, educator, or learner bound to a learner id); with
-        ``temporary``, its password is a first one, to be changed at the first login."""
+        ``temporary``, its password is a first one, to be changed at the first login.
+        Without a ``password`` a random first password is made and answered (this once)
+        as ``password``."""
+        made = body.password is None
+        password = new_first_password() if body.password is None else body.password
         user_id = accounts.create_user(
             body.username,
-            body.password,
+            password,
             Role(body.role),
             learner_id=body.learner_id,
             by=principal.subject,
-            temporary=body.temporary,
+            temporary=body.temporary or made,
         )
-        return {
+        answer: dict[str, str | bool] = {
             "id": user_id,
             "username": body.username,
             "role": body.role,
-            "must_change_password": body.temporary,
+            "must_change_password": body.temporary or made,
         }
+        if made:
+            answer["password"] = password
+        return answer
 
     @router.get("/users")
     def list_users(_: Annotated[Principal, allow(Action.MANAGE_USERS)]) -> list[dict[str, Any]]:
         """Every account (never a password hash)."""
         return accounts.users()
+
+    @router.post("/users/{user_id}/first-password")
+    def first_password(
+        user_id: Text, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
+    ) -> dict[str, str]:
+        """Replace a forgotten password with a random first one, answered this once
+        (``password``) and to be changed at the next login; every token of the account
+        is revoked."""
+        username, password = accounts.first_password(user_id, by=principal.subject)
+        return {"id": user_id, "username": username, "password": password}
 
     @router.delete("/users/{user_id}/tokens")
     def revoke_tokens(

@@ -187,7 +187,11 @@ class PasswordChangeIn(Strict):
 
 class UserIn(Strict):
     username: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL)]
-    password: Annotated[str, StringConstraints(min_length=8, max_length=1000)]
+    password: Annotated[str, StringConstraints(min_length=8, max_length=1000)] | None = Field(
+        default=None,
+        description="Without one, a random first password is made, answered once and is "
+        "to be changed at the first login.",
+    )
     role: Literal["admin", "educator", "learner"]
     learner_id: Text | None = Field(default=None, description="Required for a learner account.")
     temporary: bool = Field(

@@ -246,6 +246,25 @@ class AccountService:
             self._revoke_all(session, user.id, now)
             repo.audit(at=now, actor=by, action="set_password", target=user.id)
 
+    def first_password(self, user_id: str, *, by: str) -> tuple[str, str]:
+        """Give the account a new random first password (a forgotten one replaced), to be
+        changed at the next login; every token of the account is revoked. The username
+        and the password, which is shown this once."""
+        password = new_first_password()
+        password_hash = self.hasher.hash(password)
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            user = session.get(UserRow, user_id, with_for_update=True)
+            if user is None:
+                raise NotFoundError("user", user_id)
+            user.password_hash = password_hash
+            user.must_change_password = True
+            self._revoke_all(session, user_id, now)
+            PeopleRepository(session).audit(
+                at=now, actor=by, action="set_password", target=user_id, temporary=True
+            )
+            return user.username, password
+
     def change_password(
         self, principal: Principal, current: str, new: str, *, client: str = ""
     ) -> IssuedToken:
@@ -733,6 +752,15 @@ class AccountService:
                 }
                 for c in repo.cohorts(user)
             ]
+
+
+def new_first_password() -> str:
+    """A random first password: 16 characters, 96 bits.
+
+    >>> len(new_first_password()), new_first_password() != new_first_password()
+    (16, True)
+    """
+    return secrets.token_urlsafe(12)
 
 
 def _throttled(username: str, client: str) -> tuple[str, ...]:

@@ -6,7 +6,6 @@ it again with the next export updates what changed and adds what is new."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 from masterypath.domain.access import Role
 from masterypath.errors import InvalidInputError, Problem
 from masterypath.interop.oneroster import Roster, RosterUser
+from masterypath.services.accounts import new_first_password
 from masterypath.services.context import ServiceContext
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
@@ -115,7 +115,7 @@ class RosterService:
         ]
         hashed: list[tuple[RosterUser, str, str]] = []
         for user in wanted:
-            password = secrets.token_urlsafe(12)
+            password = new_first_password()
             hashed.append((user, password, self.hasher.hash(password)))
             if progress is not None:
                 progress(len(hashed), len(wanted))

@@ -19,7 +19,8 @@ from masterypath.api.paths import SlashSafeRoute
 
 NAV = (
     '<a href="/app/educator">Cohort grid</a> <a href="/docs">API</a> '
-    '<a href="/how-it-works">How it works</a> <a href="/app/account">Password</a> '
+    '<a href="/how-it-works">How it works</a> <a href="/app/admin">Accounts</a> '
+    '<a href="/app/account">Password</a> '
     '<button type="button" id="logout">Log out</button>'
 )
 LOGIN = """<h2>Log in</h2>
@@ -170,6 +171,10 @@ def pages_router(*, embed_origins: tuple[str, ...] = ()) -> APIRouter:
     @router.get("/app/account")
     def account() -> HTMLResponse:
         return render("account", "Your password", ACCOUNT)
+
+    @router.get("/app/admin")
+    def admin() -> HTMLResponse:
+        return render("admin", "Accounts", LOADING)
 
     @router.get("/app/educator")
     def educator() -> HTMLResponse:

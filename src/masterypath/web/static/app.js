@@ -151,6 +151,10 @@ function fail(where, error) {
     error.status === 403 ? "You may not see this: " + error.message : "Error: " + error.message }));
 }
 
+function cell(text) { return el("td", { text: String(text) }); }
+
+function heads(...names) { return el("thead", {}, el("tr", {}, ...names.map((h) => el("th", { scope: "col", text: h })))); }
+
 function statusWord(status) { return STATUS[status] ? STATUS[status].label : String(status).replaceAll("_", " "); }
 
 function statusOf(item) { return item.unlocked || item.status === "mastered" ? item.status : "locked"; }
@@ -181,8 +185,12 @@ async function chooseFramework() {
 }
 
 function logoutButton() {
-  if (sessionStorage.getItem("mp-role") === "learner") {  // the grid would only refuse them
+  const role = sessionStorage.getItem("mp-role");
+  if (role === "learner") {  // the grid would only refuse them
     for (const link of document.querySelectorAll('nav a[href="/app/educator"]')) link.remove();
+  }
+  if (role !== "admin") {  // accounts are an admin's
+    for (const link of document.querySelectorAll('nav a[href="/app/admin"]')) link.remove();
   }
   const button = document.getElementById("logout");
   if (!button) return;
@@ -251,6 +259,67 @@ async function accountPage() {
       message.textContent = "Not changed: " + (error.status === 422 && said[field] ? said[field] + reason : error.message);
     }
   });
+}
+
+// ---- accounts (admin) -----------------------------------------------------------------------
+async function adminPage() {
+  logoutButton();
+  if (!token()) return goLogin();
+  const list = el("div", { id: "accounts" });
+  // a first password is shown here once, in words a screen reader says too
+  const shown = el("div", { id: "first-password", role: "status" });
+  const showPassword = (username, password) => shown.replaceChildren(el("p", { class: "panel" },
+    `First password of ${username}: `, el("code", { text: password }),
+    ". Hand it over now: it is not shown again, and it is to be changed at the first login."));
+  async function showAccounts() {
+    const users = await api("/api/v1/users");
+    const rows = users.map((u) => el("tr", {}, cell(u.username), cell(u.role), cell(u.learner_id || "\u2013"),
+      cell(u.must_change_password ? "first (to be changed)" : "own"),
+      el("td", {},
+        el("button", { type: "button", text: "New first password", "aria-label": `New first password for ${u.username}`, onclick: async () => {
+          try {
+            const reset = await api(`/api/v1/users/${encodeURIComponent(u.id)}/first-password`, { method: "POST" });
+            showPassword(reset.username, reset.password);
+            await showAccounts();
+          } catch (error) { fail("accounts", error); }
+        } }), " ",
+        el("button", { type: "button", text: "Log out everywhere", "aria-label": `Log out everywhere: ${u.username}`, onclick: async () => {
+          try {
+            const done = await api(`/api/v1/users/${encodeURIComponent(u.id)}/tokens`, { method: "DELETE" });
+            say(`${u.username}: ${done.revoked} login${done.revoked === 1 ? "" : "s"} ended.`);
+            shown.replaceChildren(el("p", { class: "panel", text: `${u.username}: ${done.revoked} login${done.revoked === 1 ? "" : "s"} ended.` }));
+          } catch (error) { fail("accounts", error); }
+        } }))));
+    list.replaceChildren(el("table", {}, el("caption", { text: `${users.length} accounts` }),
+      heads("Username", "Role", "Learner", "Password", ""), el("tbody", {}, ...rows)));
+  }
+  const username = el("input", { id: "new-username", required: "required", autocomplete: "off" });
+  const role = el("select", { id: "new-role" }, ...["educator", "learner", "admin"].map((r) => el("option", { value: r, text: r })));
+  const learner = el("input", { id: "new-learner", autocomplete: "off" });
+  const added = el("p", { id: "add-message", class: "error", role: "alert" });
+  const form = el("form", { id: "add-account", class: "panel narrow" },
+    el("label", { for: "new-username", text: "Username" }), username,
+    el("label", { for: "new-role", text: "Role" }), role,
+    el("label", { for: "new-learner", text: "Learner id (learner accounts only)" }), learner,
+    el("p", {}, el("button", { class: "primary", type: "submit", text: "Add account" })), added);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    added.textContent = "";
+    const body = { username: username.value, role: role.value };
+    if (learner.value) body.learner_id = learner.value;  // the server says when it is missing or out of place
+    try {
+      const made = await api("/api/v1/users", { method: "POST", json: body });
+      showPassword(made.username, made.password);
+      form.reset();
+      await showAccounts();
+    } catch (error) { added.textContent = "Not added: " + error.message; }
+  });
+  try { await showAccounts(); } catch (error) { return fail("content", error); }
+  document.getElementById("content").replaceChildren(
+    el("h2", { text: "Accounts" }), shown, list,
+    el("section", {}, el("h2", { text: "Add an account" }), form,
+      el("p", { class: "muted", text: "A school's whole roster: masterypath roster import (see the README)." })));
+  document.body.dataset.updated = String(Date.now());
 }
 
 // ---- the progress map ---------------------------------------------------------------------
@@ -711,8 +780,6 @@ async function educatorPage() {
     ...[["60", "an hour"], ["480", "8 hours"], ["1440", "a day"]].map(([v, t]) => el("option", { value: v, text: t })));
   const shOut = el("div", { id: "sh-out", "aria-live": "polite" });
   const shLists = el("div", { id: "sh-lists" });
-  const cell = (text) => el("td", { text: String(text) });
-  const heads = (...names) => el("thead", {}, el("tr", {}, ...names.map((h) => el("th", { scope: "col", text: h }))));
   async function showShared(learner) {
     const base = `/api/v1/learners/${encodeURIComponent(learner)}`;
     try {
@@ -879,7 +946,7 @@ async function frameworkPage() {
   document.body.dataset.updated = String(Date.now());
 }
 
-const PAGES = { login: loginPage, account: accountPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
+const PAGES = { login: loginPage, account: accountPage, admin: adminPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
 window.addEventListener("DOMContentLoaded", () => {
   takeEmbedToken();
   const page = document.body.dataset.page;
