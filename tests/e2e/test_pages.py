@@ -10,6 +10,7 @@ unless ``MASTERYPATH_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failu
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -29,6 +30,7 @@ from masterypath.api.app import create_app
 from masterypath.demo import COURSE_WEEKS, default_start, load_demo_framework, simulate_learners
 from masterypath.domain.access import Role
 from masterypath.domain.alerts import SUGGESTIONS, AlertKind
+from masterypath.domain.evidence import BinaryOutcome, Evidence
 from masterypath.domain.rubric import Criterion, Level, Rubric
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import AuthenticationError
@@ -801,6 +803,37 @@ def test_an_admin_adds_accounts_and_gives_first_passwords(page: Any, site: Site)
     page.get_by_text(
         "Not added: learner_id: required for, and only for, learner accounts"
     ).wait_for()
+    # a learner's data: the export as a file, who read it, and erasure (typed twice)
+    EvidenceService(site.context).record_many(
+        [
+            Evidence.create(
+                key="leaver-1",
+                learner_id="leaver",
+                competency_ids=(load_demo_framework().competencies[0].id,),
+                outcome=BinaryOutcome(True),
+                timestamp=datetime.now(UTC),
+            )
+        ]
+    )
+    page.get_by_label("Learner id", exact=True).fill("leaver")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download everything stored").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert [e["key"] for e in exported["evidence"]] == ["leaver-1"]
+    page.get_by_role("button", name="Who read it").click()
+    page.locator("#data-out table").get_by_text("admin").first.wait_for()  # the export
+    page.get_by_label("type their id again").fill("leaver-2")
+    page.get_by_role("button", name="Erase").click()
+    page.get_by_text("Not erased: the two ids differ.").wait_for()
+    assert EvidenceService(site.context).find(learner_id="leaver") != []
+    page.get_by_label("type their id again").fill("leaver")
+    page.get_by_role("button", name="Erase").click()
+    page.get_by_text("leaver erased: 1 evidence").wait_for()
+    assert EvidenceService(site.context).find(learner_id="leaver") == []
+    page.get_by_label("No activity for at least (days)").fill("1")
+    page.get_by_role("button", name="List inactive learners").click()
+    page.get_by_text("No learner has been inactive for 1 day.").wait_for()
+    check_accessibility(page, "admin, learner data")
     # an educator has no accounts page
     log_in(page, site, "teacher", "teacher-password")
     assert page.get_by_role("link", name="Accounts").count() == 0

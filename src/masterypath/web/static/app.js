@@ -318,8 +318,67 @@ async function adminPage() {
   document.getElementById("content").replaceChildren(
     el("h2", { text: "Accounts" }), shown, list,
     el("section", {}, el("h2", { text: "Add an account" }), form,
-      el("p", { class: "muted", text: "A school's whole roster: masterypath roster import (see the README)." })));
+      el("p", { class: "muted", text: "A school's whole roster: masterypath roster import (see the README)." })),
+    learnerData(), inactiveLearners());
   document.body.dataset.updated = String(Date.now());
+}
+
+// a learner's data, for a data officer: everything stored (a file), who read it, erasure
+function learnerData() {
+  const learner = el("input", { id: "data-learner", required: "required", autocomplete: "off" });
+  const out = el("div", { id: "data-out", role: "status" });
+  const form = el("form", { id: "learner-data", class: "panel narrow" },
+    el("label", { for: "data-learner", text: "Learner id" }), learner,
+    el("p", {},
+      el("button", { type: "button", text: "Download everything stored", onclick: () => learner.reportValidity()
+        && downloadFile(`/api/v1/learners/${encodeURIComponent(learner.value)}/export`, `${learner.value}-export.json`, out, "Not exported: ") }), " ",
+      el("button", { type: "button", text: "Who read it", onclick: async () => {
+        if (!learner.reportValidity()) return;
+        try {
+          const rows = await api(`/api/v1/learners/${encodeURIComponent(learner.value)}/access-log?limit=50`);
+          out.replaceChildren(el("table", {}, el("caption", { text: `The first ${rows.length} reads of ${learner.value}'s records` }),
+            heads("When", "Who", "What"), el("tbody", {}, ...rows.map((r) => el("tr", {}, cell(localTime(r.at)), cell(r.actor_name), cell(r.what))))));
+        } catch (error) { out.replaceChildren(el("p", { class: "error", text: "Not shown: " + error.message })); }
+      } })));
+  const confirm = el("input", { id: "erase-confirm", required: "required", autocomplete: "off" });
+  const erase = el("form", { id: "erase-learner", class: "panel narrow" },
+    el("label", { for: "erase-confirm", text: "To erase everything about the learner above, type their id again" }), confirm,
+    el("p", {}, el("button", { type: "submit", text: "Erase" })));
+  erase.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (confirm.value !== learner.value) {
+      out.replaceChildren(el("p", { class: "error", text: "Not erased: the two ids differ." }));
+      return;
+    }
+    try {
+      const done = await api(`/api/v1/learners/${encodeURIComponent(learner.value)}`, { method: "DELETE" });
+      const rows = Object.entries(done.deleted).filter(([, n]) => n).map(([what, n]) => `${n} ${what.replaceAll("_", " ")}`);
+      out.replaceChildren(el("p", { text: `${done.learner_id} erased: ${rows.join(", ") || "nothing was stored"}. A tombstone with these counts stays in the audit log.` }));
+      erase.reset();
+    } catch (error) { out.replaceChildren(el("p", { class: "error", text: "Not erased: " + error.message })); }
+  });
+  return el("section", {}, el("h2", { text: "A learner's data" }), form, erase, out);
+}
+
+// who has been inactive for a school's retention period (erased from the command line)
+function inactiveLearners() {
+  const days = el("input", { id: "inactive-days", type: "number", min: "1", max: "36500", value: "365", required: "required" });
+  const out = el("div", { id: "inactive-out" });
+  const form = el("form", { id: "inactive", class: "panel narrow" },
+    el("label", { for: "inactive-days", text: "No activity for at least (days)" }), days,
+    el("p", {}, el("button", { type: "submit", text: "List inactive learners" })));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const span = `${days.value} day${days.value === "1" ? "" : "s"}`;
+    try {
+      const found = await api(`/api/v1/inactive-learners?days=${encodeURIComponent(days.value)}`);
+      out.replaceChildren(found.length ? el("table", {}, el("caption", { text: `${found.length} learner${found.length === 1 ? "" : "s"} inactive for ${span} or more` }),
+        heads("Learner", "Last active"), el("tbody", {}, ...found.map((f) => el("tr", {}, cell(f.learner_id), cell(localTime(f.last_activity))))))
+        : el("p", { text: `No learner has been inactive for ${span}.` }),
+      el("p", { class: "muted", text: "To erase them: masterypath learners erase-inactive --days " + days.value }));
+    } catch (error) { out.replaceChildren(el("p", { class: "error", text: "Not listed: " + error.message })); }
+  });
+  return el("section", {}, el("h2", { text: "Inactive learners" }), form, out);
 }
 
 // ---- the progress map ---------------------------------------------------------------------
