@@ -803,6 +803,28 @@ def test_an_admin_adds_accounts_and_gives_first_passwords(page: Any, site: Site)
     page.get_by_text(
         "Not added: learner_id: required for, and only for, learner accounts"
     ).wait_for()
+    # a roster: every problem named, nothing stored; then learners, cohorts and accounts
+    roster = page.get_by_label("OneRoster CSV files")
+    users = "sourcedId,role,username,givenName,familyName\nr-s1,student,r-ana,Ana,Roster\n"
+
+    def upload(users: str) -> None:
+        files = {"users.csv": users, "orgs.csv": "sourcedId,name\no1,School\n"}
+        roster.set_input_files(
+            [{"name": n, "mimeType": "text/csv", "buffer": t.encode()} for n, t in files.items()]
+        )
+        page.get_by_role("button", name="Import").click()
+
+    upload(users.replace("student", "pupil"))
+    page.locator("#roster-out li").filter(has_text="users.csv:2: role: 'pupil'").wait_for()
+    assert "Not imported" in page.locator("#roster-out").inner_text()
+    page.get_by_label("Make accounts for students and teachers").check()
+    upload(users)
+    page.locator("#roster-out table").wait_for()
+    said = page.locator("#roster-out").inner_text()
+    assert "learners added 1" in said and "Left out: orgs.csv: not needed, not read" in said
+    first_password = page.locator("#roster-out code").inner_text()
+    assert site.accounts.login("r-ana", first_password).must_change_password is True
+    page.locator("#accounts tbody tr").filter(has_text="r-ana").wait_for()  # listed at once
     # a learner's data: the export as a file, who read it, and erasure (typed twice)
     EvidenceService(site.context).record_many(
         [

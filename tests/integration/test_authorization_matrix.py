@@ -370,6 +370,12 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/users", USERS, {}),
     ("DELETE", "/api/v1/users/{user_id}/tokens", USERS, {"user": "throwaway"}),
     ("POST", "/api/v1/users/{user_id}/first-password", USERS, {"user": "throwaway"}),
+    (
+        "POST",
+        "/api/v1/roster",
+        USERS,
+        {"json": {"files": {"users.csv": "sourcedId,role,givenName,familyName\n"}}},
+    ),
     ("POST", "/api/v1/api-keys", USERS, {"json": {"name": "k", "scopes": ["xapi:read"]}}),
     ("GET", "/api/v1/api-keys", USERS, {}),
     ("DELETE", "/api/v1/api-keys/{key_id}", USERS, {}),

@@ -87,7 +87,11 @@ def test_account_commands_answer_json(run) -> None:  # type: ignore[no-untyped-d
     # every command that reports something has --json, these included
     assert run("users", "add", "ted", "--role", "educator", "--password", "a-long-password")[0] == 0
     code, output = run("users", "password", "ted", "--password", "another-password", "--json")
-    assert code == 0 and json.loads(output) == {"username": "ted", "tokens_revoked": True}
+    assert code == 0 and json.loads(output) == {
+        "username": "ted",
+        "tokens_revoked": True,
+        "must_change_password": False,
+    }
     code, output = run("learners", "add", "l9", "--birth-date", "2016-05-01", "--json")
     assert code == 0 and json.loads(output) == {"learner_id": "l9", "stored": True}
     code, output = run("learners", "consent", "l9", "--guardian", "Mum", "--json")

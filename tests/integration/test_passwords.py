@@ -161,3 +161,21 @@ def test_an_admin_gives_first_passwords(database: ServiceContext) -> None:
     given = {"username": "kim", "role": "educator", "password": "kims-own-password"}
     kept = client.post("/api/v1/users", json=given, headers=admin).json()
     assert "password" not in kept and kept["must_change_password"] is False
+
+
+def test_migration_0025_keeps_every_login_and_cohort(database: ServiceContext) -> None:
+    # a first version copied the users table on SQLite, and dropping the old one (foreign
+    # keys on) deleted every token and cohort educator that named an account
+    from alembic import command
+
+    from masterypath.store.database import alembic_config, upgrade
+
+    client, accounts = api_app(database)
+    teacher = accounts.create_user("lee", "lee-password", Role.EDUCATOR)
+    accounts.create_cohort("c1", "Class", by="test", educators=[teacher])
+    headers = login(client, "lee", "lee-password")
+    command.downgrade(alembic_config(database.engine), "0024")
+    upgrade(database.engine)
+    assert client.get("/auth/me", headers=headers).status_code == 200
+    assert [c["id"] for c in client.get("/api/v1/cohorts", headers=headers).json()] == ["c1"]
+    assert accounts.users()[0]["must_change_password"] is False

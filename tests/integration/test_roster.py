@@ -96,10 +96,19 @@ def test_a_roster_becomes_learners_accounts_and_cohorts(database: ServiceContext
     # the accounts log in with their first passwords, as who the roster says they are
     client, _ = api_app(database)
     passwords = {a.username: a.password for a in done.accounts}
-    mei = login(client, "mei.lee", passwords["mei.lee"])
+
+    def own_login(username: str) -> dict[str, str]:
+        """Logged in, with the first password changed (nothing else is allowed before)."""
+        first = login(client, username, passwords[username])
+        change = {"current_password": passwords[username], "new_password": username + "-own"}
+        changed = client.post("/auth/password", json=change, headers=first)
+        assert changed.status_code == 200, changed.text
+        return {"Authorization": f"Bearer {changed.json()['token']}"}
+
+    mei = own_login("mei.lee")
     cohorts = client.get("/api/v1/cohorts", headers=mei).json()
     assert [(c["id"], c["title"]) for c in cohorts] == [("c1", "Algebra 1")]
-    ana = login(client, "ana.lima", passwords["ana.lima"])
+    ana = own_login("ana.lima")
     assert client.get("/api/v1/learners/s1", headers=ana).status_code == 200
     assert client.get("/api/v1/learners/s2", headers=ana).status_code == 403
     # the teacher sees her class's learners, not the other class's
@@ -185,3 +194,30 @@ def test_the_command_imports_and_writes_the_first_passwords(
     table = runner.invoke(app, ["roster", "import", str(folder)])
     assert table.exit_code == 0 and "learners added 0" in table.output
     assert "left out: enrollments as aide: not kept" in table.output
+
+
+def test_the_api_imports_a_roster(database: ServiceContext) -> None:
+    client, accounts = api_app(database)
+    accounts.create_user("root", "root-password", Role.ADMIN)
+    admin = login(client, "root", "root-password")
+    broken = {"files": {"users.csv": "sourcedId,role,givenName,familyName\ns1,pupil,A,B\n"}}
+    refused = client.post("/api/v1/roster", json=broken, headers=admin)
+    assert refused.status_code == 422
+    assert refused.json()["problems"][0] == {
+        "location": "users.csv:2",
+        "field": "role",
+        "reason": refused.json()["problems"][0]["reason"],
+    }
+    assert "'pupil' is not a OneRoster role" in refused.json()["problems"][0]["reason"]
+    done = client.post("/api/v1/roster", json={"files": export(), "accounts": True}, headers=admin)
+    assert done.status_code == 200, done.text
+    answer = done.json()
+    assert answer["learners_added"] == 3 and answer["cohorts_added"] == 2
+    made = {a["username"]: a for a in answer["accounts"]}
+    assert sorted(made) == ["ana.lima", "ben", "mei.lee"] and made["mei.lee"]["role"] == "educator"
+    issued = client.post(
+        "/auth/login", json={"username": "ben", "password": made["ben"]["password"]}
+    )
+    assert issued.json()["must_change_password"] is True
+    unknown = {"files": {"orgs.csv": "sourcedId\n"}}
+    assert client.post("/api/v1/roster", json=unknown, headers=admin).status_code == 422

@@ -15,14 +15,17 @@ from masterypath.api.schemas import (
     ApiKeyOut,
     LoginIn,
     PasswordChangeIn,
+    RosterIn,
     Text,
     TokenOut,
     UserIn,
 )
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
+from masterypath.interop.oneroster import parse_roster
 from masterypath.services.accounts import AccountService, new_first_password
 from masterypath.services.privacy import PrivacyService
+from masterypath.services.roster import RosterService
 from masterypath.store.types import INT32_MAX
 
 Allow = Callable[..., Any]
@@ -128,6 +131,27 @@ def account_router(allow: Allow, accounts: AccountService, privacy: PrivacyServi
     def list_users(_: Annotated[Principal, allow(Action.MANAGE_USERS)]) -> list[dict[str, Any]]:
         """Every account (never a password hash)."""
         return accounts.users()
+
+    @router.post("/roster")
+    def import_roster(
+        body: RosterIn, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
+    ) -> dict[str, Any]:
+        """A school's roster (OneRoster 1.1 CSV: ``users.csv``, optionally ``classes.csv``
+        with ``enrollments.csv``, and ``demographics.csv``), as ``masterypath roster
+        import`` stores it: every file checked first (422 naming file, line and column),
+        then learners, cohorts and (with ``accounts``) accounts in one transaction. The
+        answer says what changed and what was left out, and gives each new account's
+        first password this once (``accounts``)."""
+        roster = parse_roster(dict(body.files.items()))
+        done = RosterService(accounts.context, hasher=accounts.hasher).import_roster(
+            roster, by=principal.subject, accounts=body.accounts
+        )
+        return done.to_dict() | {
+            "accounts": [
+                {"username": a.username, "password": a.password, "role": a.role.value}
+                for a in done.accounts
+            ]
+        }
 
     @router.post("/users/{user_id}/first-password")
     def first_password(

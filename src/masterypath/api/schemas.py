@@ -180,6 +180,18 @@ class TokenOut(BaseModel):
     )
 
 
+class RosterIn(Strict):
+    files: dict[
+        Literal["users.csv", "classes.csv", "enrollments.csv", "demographics.csv"],
+        Annotated[str, StringConstraints(max_length=10_000_000)],
+    ] = Field(description="A OneRoster 1.1 CSV export: each file's name and its text.")
+    accounts: bool = Field(
+        default=False,
+        description="Also make accounts (with random first passwords, answered once) for "
+        "the enabled students and teachers with a username who have none.",
+    )
+
+
 class PasswordChangeIn(Strict):
     current_password: Secret
     new_password: Secret

@@ -319,8 +319,47 @@ async function adminPage() {
     el("h2", { text: "Accounts" }), shown, list,
     el("section", {}, el("h2", { text: "Add an account" }), form,
       el("p", { class: "muted", text: "A school's whole roster: masterypath roster import (see the README)." })),
-    learnerData(), inactiveLearners());
+    rosterImport(showAccounts), learnerData(), inactiveLearners());
   document.body.dataset.updated = String(Date.now());
+}
+
+// a school's roster (OneRoster CSV files): learners, cohorts and, if asked, accounts
+const ROSTER_FILES = ["users.csv", "classes.csv", "enrollments.csv", "demographics.csv"];
+function rosterImport(afterwards) {
+  const files = el("input", { id: "roster-files", type: "file", multiple: "multiple", accept: ".csv,text/csv", required: "required" });
+  const accounts = el("input", { id: "roster-accounts", type: "checkbox" });
+  const out = el("div", { id: "roster-out", role: "status" });
+  const form = el("form", { id: "roster", class: "panel narrow" },
+    el("label", { for: "roster-files", text: "OneRoster CSV files: users.csv, and classes.csv, enrollments.csv, demographics.csv if there are" }), files,
+    el("p", {}, accounts, " ", el("label", { for: "roster-accounts", text: "Make accounts for students and teachers (first passwords shown once)" })),
+    el("p", {}, el("button", { type: "submit", text: "Import" })));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const chosen = [...files.files];
+    const known = chosen.filter((f) => ROSTER_FILES.includes(f.name));
+    const unread = chosen.filter((f) => !ROSTER_FILES.includes(f.name)).map((f) => f.name);
+    const body = { files: Object.fromEntries(await Promise.all(known.map(async (f) => [f.name, await f.text()]))), accounts: accounts.checked };
+    try {
+      const done = await api("/api/v1/roster", { method: "POST", json: body });
+      const counts = Object.entries(done).filter(([, v]) => typeof v === "number").map(([k, v]) => `${k.replaceAll("_", " ")} ${v}`);
+      const notes = [...done.left_out, ...unread.map((n) => `${n}: not needed, not read`)];
+      const shown = [el("p", { text: "Imported: " + counts.join(", ") + "." })];
+      if (notes.length) shown.push(el("ul", {}, ...notes.map((n) => el("li", { text: "Left out: " + n }))));
+      if (done.accounts.length) {
+        const csv = "username,password,role\n" + done.accounts.map((a) => [a.username, a.password, a.role].join(",")).join("\n") + "\n";
+        shown.push(el("table", {}, el("caption", { text: `${done.accounts.length} new accounts and their first passwords: hand them over now, they are not shown again` }),
+          heads("Username", "First password", "Role"), el("tbody", {}, ...done.accounts.map((a) => el("tr", {}, cell(a.username), el("td", {}, el("code", { text: a.password })), cell(a.role))))),
+          el("p", {}, el("a", { href: URL.createObjectURL(new Blob([csv], { type: "text/csv" })), download: "first-passwords.csv", text: "Download the first passwords (CSV)" })));
+      }
+      out.replaceChildren(...shown);
+      form.reset();
+      await afterwards();
+    } catch (error) {  // the problems, one a line, each by file, line and column
+      const [head, ...lines] = error.message.split("\n");
+      out.replaceChildren(el("p", { class: "error", text: "Not imported: " + head }), el("ul", {}, ...lines.map((l) => el("li", { text: l.trim() }))));
+    }
+  });
+  return el("section", {}, el("h2", { text: "Import a roster" }), form, out);
 }
 
 // a learner's data, for a data officer: everything stored (a file), who read it, erasure

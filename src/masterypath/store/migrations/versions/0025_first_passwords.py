@@ -21,15 +21,17 @@ branch_labels = None
 depends_on = None
 
 
+# plain ALTER TABLE on both databases (SQLite has DROP COLUMN since 3.35): a batch
+# operation would copy "users" to a new table and drop the old one, and with foreign keys
+# on, that drop deletes every token and cohort educator row that names an account
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column(
-                "must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
+    op.add_column(
+        "users",
+        sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("must_change_password")
+    op.drop_column("users", "must_change_password")
