@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from masterypath.cli import app
 from masterypath.domain.access import Role
-from masterypath.errors import InvalidInputError
+from masterypath.errors import ConflictError, InvalidInputError
 from masterypath.interop.loader import load_framework_file
 from masterypath.interop.oneroster import parse_roster
 from masterypath.services.accounts import AccountService
@@ -221,3 +221,20 @@ def test_the_api_imports_a_roster(database: ServiceContext) -> None:
     assert issued.json()["must_change_password"] is True
     unknown = {"files": {"orgs.csv": "sourcedId\n"}}
     assert client.post("/api/v1/roster", json=unknown, headers=admin).status_code == 422
+
+
+def test_an_account_made_meanwhile_is_a_conflict_and_nothing_is_stored(
+    database: ServiceContext,
+) -> None:
+    accounts = AccountService(database, hasher=CHEAP_HASHER)
+
+    def meanwhile(done: int, total: int) -> None:  # between the check and the transaction
+        if done == total:
+            accounts.create_user("ben", "password-ben", Role.EDUCATOR)
+
+    before = counts(database)
+    with pytest.raises(ConflictError, match="another writer"):
+        RosterService(database, hasher=CHEAP_HASHER).import_roster(
+            parse_roster(export()), by="test", accounts=True, progress=meanwhile
+        )
+    assert counts(database) == before | {"users": before["users"] + 1}  # ben's, no other

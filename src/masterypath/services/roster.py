@@ -14,10 +14,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from masterypath.domain.access import Role
-from masterypath.errors import InvalidInputError, Problem
+from masterypath.errors import ConflictError, InvalidInputError, Problem
 from masterypath.interop.oneroster import Roster, RosterUser
 from masterypath.services.accounts import new_first_password
 from masterypath.services.context import ServiceContext
@@ -119,6 +120,28 @@ class RosterService:
             hashed.append((user, password, self.hasher.hash(password)))
             if progress is not None:
                 progress(len(hashed), len(wanted))
+        try:
+            self._store(roster, students, hashed, existing, result, by=by, now=now)
+        except IntegrityError:
+            # another writer made one of the same accounts, cohorts or profiles meanwhile
+            raise ConflictError(
+                "roster",
+                "users.csv",
+                "changed by another writer meanwhile: nothing stored, run it again",
+            ) from None
+        return result
+
+    def _store(
+        self,
+        roster: Roster,
+        students: list[RosterUser],
+        hashed: list[tuple[RosterUser, str, str]],
+        existing: dict[str, UserRow],
+        result: RosterImport,
+        *,
+        by: str,
+        now: datetime,
+    ) -> None:
         with self.context.sessions.begin() as session:
             MasteryRepository(session).lock_learners([u.sourced_id for u in students], now=now)
             self._profiles(session, students, result, now)
@@ -140,7 +163,6 @@ class RosterService:
             PeopleRepository(session).audit(
                 at=now, actor=by, action="import_roster", target="roster", **result.to_dict()
             )
-        return result
 
     def _profiles(
         self, session: Session, students: list[RosterUser], result: RosterImport, now: datetime
