@@ -387,12 +387,18 @@ def alerts(
     if as_json:
         print_json([asdict(a) for a in found])
         return
+    frameworks = FrameworkService(open_context())
+    titles = {
+        (fid, c.id): c.title
+        for fid in {a.framework_id for a in found}
+        for c in frameworks.get(fid).competencies
+    }
     table = Table("id", "learner", "competency", "kind", "message", "suggested action", "ack")
     for a in found:
         table.add_row(
             str(a.id),
             a.learner_id,
-            a.competency_id,
+            _named(titles.get((a.framework_id, a.competency_id), ""), a.competency_id),
             a.kind,
             a.message,
             a.suggested_action,

@@ -140,6 +140,8 @@ def test_override_alerts_policy_replay_refit(run) -> None:  # type: ignore[no-un
     code, output = run("alerts", "--json")
     spinning = [a for a in json.loads(output) if a["kind"] == "wheel_spinning"]
     assert [a["learner_id"] for a in spinning] == ["ben"]
+    code, output = run("alerts", "--kind", "wheel_spinning")
+    assert code == 0 and "Addition" in output and "(add)" in output  # was the id alone
     assert run("ack-alert", str(spinning[0]["id"]), "--by", "ms-lee")[0] == 0
     code, output = run("alerts", "--kind", "wheel_spinning", "--json")
     assert json.loads(output) == []
