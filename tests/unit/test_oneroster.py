@@ -109,3 +109,22 @@ def test_missing_files_and_columns(files: dict[str, str], problem: str) -> None:
     with pytest.raises(InvalidInputError) as raised:
         parse_roster(files)
     assert str(raised.value.problems[0]) == problem
+
+
+def test_text_that_is_not_csv_is_a_problem_not_a_crash() -> None:
+    # found by the API fuzz test: a bare carriage return, and a field over the csv
+    # module's limit, raised csv.Error (a 500)
+    header = "sourcedId,role,givenName,familyName\n"
+    windows = parse_roster({"users.csv": header.replace("\n", "\r\n") + "s1,student,A,B\r\n"})
+    assert [u.name for u in windows.users] == ["A B"]
+    with pytest.raises(InvalidInputError) as raised:  # a bare "\r" ends a line, as in a file
+        parse_roster({"users.csv": header + "s1,student,A\rs2,B,C\n"})
+    assert str(raised.value.problems[0]).startswith("users.csv:3: role: 'B' is not")
+    with pytest.raises(InvalidInputError) as raised:
+        parse_roster({"users.csv": header + 's1,student,"' + "x" * 200_000 + '",C\n'})
+    problem = raised.value.problems[0]
+    assert (problem.location, problem.field) == ("users.csv:2", "file")
+    assert problem.reason.startswith("is not CSV (field larger than field limit")
+    with pytest.raises(InvalidInputError) as raised:
+        parse_roster({"users.csv": '"' + "y" * 200_000 + '"\n'})
+    assert str(raised.value.problems[0]).startswith("users.csv:1: file: is not CSV")

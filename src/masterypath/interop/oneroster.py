@@ -105,8 +105,14 @@ class _Reader:
         self, name: str, text: str, required: tuple[str, ...], problems: list[Problem]
     ) -> None:
         self.name, self.problems = name, problems
-        self.reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
-        columns = self.reader.fieldnames or []
+        # newline="": the csv module's own line endings, a bare "\r" included
+        self.reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+        try:
+            columns = self.reader.fieldnames or []
+        except csv.Error as exc:
+            problems.append(Problem(f"{name}:1", "file", f"is not CSV ({exc})"))
+            self.ok = False
+            return
         missing = [c for c in required if c not in columns]
         for column in missing:
             problems.append(Problem(f"{name}:1", column, "required column is missing"))
@@ -115,10 +121,15 @@ class _Reader:
     def rows(self) -> list[tuple[int, dict[str, str]]]:
         if not self.ok:
             return []
-        return [
-            (self.reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
-            for row in self.reader
-        ]
+        read = []
+        try:
+            for row in self.reader:
+                cells = {k: v.strip() if isinstance(v, str) else "" for k, v in row.items() if k}
+                read.append((self.reader.line_num, cells))
+        except csv.Error as exc:
+            where = f"{self.name}:{self.reader.line_num + 1}"  # the line it was reading
+            self.problems.append(Problem(where, "file", f"is not CSV ({exc})"))
+        return read
 
     def text(self, line: int, row: Mapping[str, str], column: str, *, required: bool) -> str:
         value = row.get(column, "")
