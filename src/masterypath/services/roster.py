@@ -22,7 +22,7 @@ from masterypath.errors import ConflictError, InvalidInputError, Problem
 from masterypath.interop.oneroster import Roster, RosterUser
 from masterypath.services.accounts import new_first_password
 from masterypath.services.context import ServiceContext
-from masterypath.store.mastery import MasteryRepository
+from masterypath.store.mastery import MasteryRepository, chunks
 from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import (
     CohortEducatorRow,
@@ -170,7 +170,7 @@ class RosterService:
         ids = [s.sourced_id for s in students]
         stored = {
             p.learner_id: p
-            for part in _chunks(ids)
+            for part in chunks(ids)
             for p in session.scalars(
                 select(LearnerProfileRow).where(LearnerProfileRow.learner_id.in_(part))
             )
@@ -270,7 +270,7 @@ def _accounts_by_username(session: Session, usernames: Iterable[str]) -> dict[st
     wanted = sorted({u for u in usernames if u})
     return {
         u.username: u
-        for part in _chunks(wanted)
+        for part in chunks(wanted)
         for u in session.scalars(select(UserRow).where(UserRow.username.in_(part)))
     }
 
@@ -307,8 +307,3 @@ def _check_birth_dates(students: list[RosterUser], now: datetime) -> None:
                 for s in future
             ],
         )
-
-
-def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

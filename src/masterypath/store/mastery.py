@@ -226,7 +226,8 @@ def _add_states(out: dict[tuple[str, str], StoredState], rows: Iterable[Any]) ->
         out[(learner_id, competency_id)] = StoredState(None, STATUSES[status], version, raw=state)
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+def chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """``values`` in parts of at most ``CHUNK``, each small enough for one ``IN (...)``."""
     for start in range(0, len(values), CHUNK):
         yield values[start : start + CHUNK]
 
@@ -239,7 +240,7 @@ class MasteryRepository:
     def _parts(self, ids: Sequence[str]) -> list[Sequence[str]]:
         """``ids`` in one piece for an array parameter (PostgreSQL), else in ``IN``-list
         chunks."""
-        return [ids] if self._postgresql else list(_chunks(ids))
+        return [ids] if self._postgresql else list(chunks(ids))
 
     def _one_of(self, column: Any, ids: Sequence[str]) -> Any:
         return one_of(column, ids, postgresql=self._postgresql)
@@ -263,7 +264,7 @@ class MasteryRepository:
                 [ids, now],
             )
             return
-        for part in _chunks(ids):
+        for part in chunks(ids):
             self.session.execute(
                 dialect_insert(self.session)(LearnerRow)
                 .values([{"id": i, "created_at": now} for i in part])
@@ -375,7 +376,7 @@ class MasteryRepository:
             return out
         query = select(*_STATE_COLUMNS).where(MasteryStateRow.framework_id == framework_id)
         pair = tuple_(MasteryStateRow.learner_id, MasteryStateRow.competency_id)
-        for part in _chunks(wanted):
+        for part in chunks(wanted):
             _add_states(out, self.session.execute(query.where(pair.in_(part))))
         return out
 
@@ -406,7 +407,7 @@ class MasteryRepository:
         if learner_ids is None:
             return [tuple(r) for r in self.session.execute(query)]
         out: list[tuple[Any, ...]] = []
-        for part in _chunks(sorted(set(learner_ids))):
+        for part in chunks(sorted(set(learner_ids))):
             out += [
                 tuple(r)
                 for r in self.session.execute(query.where(MasteryStateRow.learner_id.in_(part)))
@@ -454,7 +455,7 @@ class MasteryRepository:
             return
         if not bulk:
             pairs = [(s.state.learner_id, s.state.competency_id) for s in states]
-            for part in _chunks(pairs):
+            for part in chunks(pairs):
                 self.session.execute(
                     delete(MasteryStateRow)
                     .where(
