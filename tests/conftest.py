@@ -124,6 +124,9 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
 
 
 TABLES = (
+    "lti_accounts",
+    "lti_logins",
+    "lti_platforms",
     "placements",
     "reviews",
     "submissions",

@@ -28,6 +28,7 @@ from masterypath import (
     cli_badges,
     cli_careers,
     cli_feedback,
+    cli_lti,
     cli_mastery,
     cli_placement,
     cli_roster,
@@ -498,6 +499,7 @@ cli_feedback.register(app)
 cli_placement.register(app)
 cli_badges.register(app)
 cli_roster.register(app)
+cli_lti.register(app)
 
 kt_app = typer.Typer(
     help="Knowledge tracing: fit, evaluate and apply mastery models on "

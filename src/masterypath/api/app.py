@@ -29,6 +29,7 @@ from masterypath.api.fast_lane import FastLane, json_or_none
 from masterypath.api.feedback import feedback_router
 from masterypath.api.how_it_works import PAGE
 from masterypath.api.learners import learner_router
+from masterypath.api.lti import lti_platform_router, lti_router
 from masterypath.api.paths import EncodedSlashes, SlashSafeRoute
 from masterypath.api.placement import placement_router
 from masterypath.api.query import KNOWN_QUERY
@@ -73,6 +74,7 @@ from masterypath.services.evidence import EvidenceService
 from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.group_commit import GroupCommitter
+from masterypath.services.lti import LtiService
 from masterypath.services.mastery import MasteryService
 from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
@@ -471,8 +473,12 @@ def create_app(
         has an item for them, most answered first (answers, learners, last stored)."""
         return xapi.unmapped_activities(limit=limit)
 
+    lti = LtiService(context, accounts)
+    v1.include_router(lti_platform_router(lti, allow))
+
     document_xapi_errors(app)
     app.include_router(auth_router(accounts))
+    app.include_router(lti_router(lti))
     app.include_router(v1)
     app.include_router(verify_router(badges))
 

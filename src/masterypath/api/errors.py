@@ -47,6 +47,15 @@ STATUS: list[tuple[type[MasterypathError], int]] = [
 ]
 
 
+def status_of(exc: MasterypathError) -> int:
+    """The HTTP status an error is answered with.
+
+    >>> status_of(NotFoundError("learner", "l1"))
+    404
+    """
+    return next(code for kind, code in STATUS if isinstance(exc, kind))
+
+
 class ProblemOut(BaseModel):
     location: str
     field: str
@@ -114,7 +123,7 @@ def answered_version(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MasterypathError)
     async def domain_error(_: Request, exc: MasterypathError) -> JSONResponse:
-        status = next(code for kind, code in STATUS if isinstance(exc, kind))
+        status = status_of(exc)
         problems = [asdict(p) for p in exc.problems] if isinstance(exc, InvalidInputError) else []
         if isinstance(exc, ValidationError):
             problems = [

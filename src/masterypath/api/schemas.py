@@ -192,6 +192,18 @@ class RosterIn(Strict):
     )
 
 
+class LtiPlatformIn(Strict):
+    id: Text = Field(description="A short name for the platform: lower-case letters, digits, -, _.")
+    title: Text = Field(description="The platform's name as people know it.")
+    issuer: Text = Field(description="The platform's issuer (the id_token's iss), an https URL.")
+    client_id: Text = Field(description="The client id the platform gave this tool.")
+    auth_login_url: Text = Field(description="The platform's OIDC authentication request URL.")
+    key_set_url: Text = Field(description="The URL of the platform's public keys (JWKS).")
+    deployment_ids: list[Text] = Field(
+        min_length=1, max_length=100, description="The deployment ids launches may come from."
+    )
+
+
 class PasswordChangeIn(Strict):
     current_password: Secret
     new_password: Secret

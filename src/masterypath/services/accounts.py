@@ -304,7 +304,7 @@ class AccountService:
             PeopleRepository(session).audit(
                 at=now, actor=principal.subject, action="change_password", target=user_id
             )
-        return self._issue(user_id, user.role, must_change_password=False)
+        return self.issue(user_id, user.role, must_change_password=False)
 
     def user_id(self, username: str) -> str | None:
         with self.context.sessions() as session:
@@ -343,7 +343,7 @@ class AccountService:
             self.throttle.fail(*keys)
             raise AuthenticationError("wrong username or password")
         self.throttle.clear(f"user:{username}")
-        return self._issue(user.id, user.role, must_change_password=user.must_change_password)
+        return self.issue(user.id, user.role, must_change_password=user.must_change_password)
 
     def _verify(self, user: UserRow, password: str) -> bool:
         """Whether ``password`` is the (enabled) account's."""
@@ -354,7 +354,9 @@ class AccountService:
         except (VerificationError, InvalidHashError):
             return False
 
-    def _issue(self, user_id: str, role: str, *, must_change_password: bool) -> IssuedToken:
+    def issue(self, user_id: str, role: str, *, must_change_password: bool) -> IssuedToken:
+        """A new bearer token for the account ``user_id`` (its credentials already checked:
+        a password, or a platform's signed launch)."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = self.context.clock()
         expires = now + self.token_ttl

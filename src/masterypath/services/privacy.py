@@ -35,6 +35,7 @@ from masterypath.store.tables import (
     GuardianConsentRow,
     LearnerProfileRow,
     LearnerRow,
+    LtiAccountRow,
     MasteryEventRow,
     MasteryStateRow,
     OverrideRow,
@@ -272,6 +273,12 @@ class PrivacyService:
                     "username": u.username,
                     "role": u.role,
                     "created_at": _plain(u.created_at),
+                    "lti_launches_from": [
+                        {"platform_id": link.platform_id, "subject": link.subject}
+                        for link in session.scalars(
+                            select(LtiAccountRow).where(LtiAccountRow.user_id == u.id)
+                        )
+                    ],
                 }
                 for u in session.scalars(select(UserRow).where(UserRow.learner_id == learner_id))
             ]
@@ -389,6 +396,7 @@ def _erase(
     counts["xapi_attachments"] = _delete_unlinked_attachments(session)
     users = select(UserRow.id).where(UserRow.learner_id == learner_id)
     session.execute(delete(TokenRow).where(TokenRow.user_id.in_(users)))
+    session.execute(delete(LtiAccountRow).where(LtiAccountRow.user_id.in_(users)))
     counts["accounts"] = repo.delete_where(UserRow, UserRow.learner_id, learner_id)
     counts["learner"] = repo.delete_where(LearnerRow, LearnerRow.id, learner_id)
     repo.audit(at=now, actor=by, action="erase_learner", target=learner_id, counts=counts, **why)

@@ -530,6 +530,50 @@ class CohortEducatorRow(Base):
     )
 
 
+class LtiPlatformRow(Base):
+    """A learning platform (Moodle, Canvas, ...) registered to launch this tool (LTI 1.3)."""
+
+    __tablename__ = "lti_platforms"
+    __table_args__ = (Index("ix_lti_platforms_issuer", "issuer", "client_id", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    issuer: Mapped[str] = mapped_column(String(ID))
+    client_id: Mapped[str] = mapped_column(String(ID))
+    auth_login_url: Mapped[str] = mapped_column(Text)
+    key_set_url: Mapped[str] = mapped_column(Text)
+    deployment_ids: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LtiLoginRow(Base):
+    """A launch begun (OIDC login initiation) and not yet completed: its state and nonce,
+    used once."""
+
+    __tablename__ = "lti_logins"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    platform_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("lti_platforms.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LtiAccountRow(Base):
+    """Which account a platform's user (its ``sub``) launches as."""
+
+    __tablename__ = "lti_accounts"
+    __table_args__ = (Index("ix_lti_accounts_user", "user_id"),)
+
+    platform_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True
+    )
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(ID), ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class LearnerProfileRow(Base):
     """Personal data, kept apart from the pseudonymous learner id used everywhere else."""
 

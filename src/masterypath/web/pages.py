@@ -61,6 +61,25 @@ def embed_url(base: str, learner_id: str, framework_id: str | None, token: str) 
     return f"{base.rstrip('/')}/embed/learner/{quote(learner_id, safe='')}{query}#token={token}"
 
 
+def lti_page(
+    *, error: str = "", status: int = 200, token: str = "", role: str = "", home: str = ""
+) -> HTMLResponse:
+    """The page an LTI launch lands on: with a ``token`` it keeps the login (and ``role``)
+    in this tab and opens ``home``; with an ``error`` it says what went wrong."""
+    if error:
+        body = (
+            "<h2>The launch did not work</h2>"
+            f'<p id="lti-message" class="error" role="alert">{html.escape(error)}</p>'
+            "<p>Open masterypath again from your course; if it goes on failing, show this "
+            "message to whoever runs your learning platform.</p>"
+        )
+    else:
+        body = '<p id="lti-message" aria-busy="true">Opening masterypath…</p>'
+    answer = render("lti", "Launch", body, nav="", token=token, role=role, home=home)
+    answer.status_code = status
+    return answer
+
+
 def _template() -> str:
     return resources.files("masterypath.web").joinpath("templates/base.html").read_text("utf-8")
 

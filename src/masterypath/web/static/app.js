@@ -189,6 +189,9 @@ function logoutButton() {
   if (role === "learner") {  // the grid would only refuse them
     for (const link of document.querySelectorAll('nav a[href="/app/educator"]')) link.remove();
   }
+  if (sessionStorage.getItem("mp-lti") === "1") {  // launched from a platform: no password here
+    for (const link of document.querySelectorAll('nav a[href="/app/account"]')) link.remove();
+  }
   if (role !== "admin") {  // accounts are an admin's
     for (const link of document.querySelectorAll('nav a[href="/app/admin"]')) link.remove();
   }
@@ -196,7 +199,7 @@ function logoutButton() {
   if (!button) return;
   button.addEventListener("click", async () => {
     try { await api("/auth/logout", { method: "POST" }); } catch (e) { /* already out */ }
-    for (const key of ["mp-token", "mp-role", "mp-home", "mp-first"]) sessionStorage.removeItem(key);
+    for (const key of ["mp-token", "mp-role", "mp-home", "mp-first", "mp-lti"]) sessionStorage.removeItem(key);
     location.href = "/login";
   });
 }
@@ -212,6 +215,7 @@ async function loginPage() {
       const issued = await api("/auth/login", { method: "POST", json: {
         username: form.username.value, password: form.password.value } });
       sessionStorage.setItem("mp-token", issued.token);
+      sessionStorage.removeItem("mp-lti");
       const me = await api("/auth/me");
       sessionStorage.setItem("mp-role", me.role);
       sessionStorage.setItem("mp-home", me.role === "learner" ? "/app/learner/" + encodeURIComponent(me.learner_id) : "/app/educator");
@@ -227,6 +231,20 @@ async function loginPage() {
       message.textContent = error.status === 429 ? error.message : "Wrong username or password.";
     }
   });
+}
+
+// ---- an LTI launch -------------------------------------------------------------------------
+function ltiPage() {
+  // the server checked the platform's signed launch and logged the user in: keep the login
+  // in this tab, as the login page does, and open their page (an error is shown as served)
+  const launch = document.body.dataset;
+  if (!launch.token) return;
+  sessionStorage.removeItem("mp-first");
+  sessionStorage.setItem("mp-token", launch.token);
+  sessionStorage.setItem("mp-role", launch.role);
+  sessionStorage.setItem("mp-home", launch.home);
+  sessionStorage.setItem("mp-lti", "1");  // no password here: the platform logs them in
+  location.replace(launch.home);
 }
 
 // ---- the account's password ----------------------------------------------------------------
@@ -1044,7 +1062,7 @@ async function frameworkPage() {
   document.body.dataset.updated = String(Date.now());
 }
 
-const PAGES = { login: loginPage, account: accountPage, admin: adminPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
+const PAGES = { lti: ltiPage, login: loginPage, account: accountPage, admin: adminPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
 window.addEventListener("DOMContentLoaded", () => {
   takeEmbedToken();
   const page = document.body.dataset.page;

@@ -1,0 +1,121 @@
+"""LTI 1.3 launches (``/lti/login``, ``/lti/launch``) and the registered platforms
+(``/api/v1/lti/platforms``, admin)."""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from masterypath.api.errors import status_of
+from masterypath.api.paths import SlashSafeRoute
+from masterypath.api.schemas import LtiPlatformIn, Text
+from masterypath.domain.access import Action, Principal
+from masterypath.errors import MasterypathError
+from masterypath.services.lti import LOGIN_TTL, LtiService, Platform
+from masterypath.web.pages import lti_page
+
+Allow = Callable[..., Any]
+STATE_COOKIE = "mp_lti_state"
+"""Binds a launch to the browser that began it (no login from another's id_token)."""
+MAX_FORM_BYTES = 256 * 1024
+
+
+def lti_router(lti: LtiService) -> APIRouter:
+    """The two steps of a launch, answered as pages (a person's browser is on them)."""
+    router = APIRouter(route_class=SlashSafeRoute, prefix="/lti", tags=["lti"])
+
+    @router.api_route("/login", methods=["GET", "POST"], response_model=None)
+    async def login(request: Request) -> Response:
+        """LTI 1.3 login initiation (a platform's third-party initiated login): the
+        browser is sent on to the platform's authentication URL with a new state and
+        nonce; the state is also set in a cookie for ``/lti/launch``."""
+        params = dict(request.query_params) | await _form(request)
+        try:
+            url, state = lti.begin_login(params, tool_url=str(request.base_url))
+        except MasterypathError as exc:
+            return lti_page(error=str(exc), status=status_of(exc))
+        answer = RedirectResponse(url, status_code=302)
+        secure = request.url.scheme == "https"
+        answer.set_cookie(
+            STATE_COOKIE,
+            state,
+            max_age=int(LOGIN_TTL.total_seconds()),
+            path="/lti",
+            httponly=True,
+            secure=secure,
+            # the platform posts the launch from its own site: over https the cookie must
+            # go with a cross-site POST; plain http (this machine) is same-site or nothing
+            samesite="none" if secure else "lax",
+        )
+        return answer
+
+    @router.post("/launch", response_class=HTMLResponse)
+    async def launch(request: Request) -> HTMLResponse:
+        """LTI 1.3 resource-link launch: the platform's form post of ``id_token`` and
+        ``state``. The user is logged in (an account and cohort made at the first launch)
+        and their page opens: a learner's progress map, an educator's cohort grid."""
+        form = await _form(request)
+        try:
+            done = lti.launch(
+                form.get("id_token", ""),
+                form.get("state", ""),
+                browser_state=request.cookies.get(STATE_COOKIE),
+            )
+        except MasterypathError as exc:
+            answer = lti_page(error=str(exc), status=status_of(exc))
+        else:
+            answer = lti_page(
+                token=done.token.token,
+                role=done.role.value,
+                home=done.home,
+            )
+        answer.delete_cookie(STATE_COOKIE, path="/lti")
+        return answer
+
+    return router
+
+
+def lti_platform_router(lti: LtiService, allow: Allow) -> APIRouter:
+    router = APIRouter(route_class=SlashSafeRoute, prefix="/lti/platforms", tags=["lti"])
+
+    @router.get("")
+    def list_platforms(_: Annotated[Principal, allow(Action.MANAGE_USERS)]) -> list[dict[str, Any]]:
+        """Every registered LTI 1.3 platform."""
+        return [p.to_dict() for p in lti.platforms()]
+
+    @router.post("", status_code=201)
+    def register_platform(
+        body: LtiPlatformIn, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
+    ) -> dict[str, Any]:
+        """Register a platform that may launch this tool (409 if its id, or its issuer
+        and client id, are registered already). Give the platform this tool's login URL
+        ``/lti/login`` and launch (redirect) URL ``/lti/launch``."""
+        platform = Platform(**body.model_dump() | {"deployment_ids": tuple(body.deployment_ids)})
+        lti.register(platform, by=principal.subject)
+        return platform.to_dict()
+
+    @router.delete("/{platform_id}", status_code=204)
+    def remove_platform(
+        platform_id: Text, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
+    ) -> Response:
+        """Forget a platform: its launches stop working; the accounts its users made stay."""
+        lti.remove(platform_id, by=principal.subject)
+        return Response(status_code=204)
+
+    return router
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A form post's fields (the first of each name); nothing for another kind of body."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method != "POST" or kind != "application/x-www-form-urlencoded":
+        return {}
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    fields: dict[str, str] = {}
+    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        fields.setdefault(name, value)
+    return fields

@@ -1,0 +1,170 @@
+"""What an LTI 1.3 launch says (pure): the claims of a platform's verified ``id_token``
+read into a :class:`Launch`, and the platform's roles mapped to this system's.
+
+A learning platform (Moodle, Canvas, ...) launches this tool for one of its users with an
+OpenID Connect ``id_token`` (IMS LTI 1.3 Core). The signature, issuer, audience and times
+are checked before (:mod:`masterypath.interop.lti_jwt`); here the LTI claims are: message
+type and version, a deployment the platform was registered with, the nonce this tool sent,
+a subject and roles this system has a part for.
+
+>>> claims = {
+...     "sub": "u7", "nonce": "n1",
+...     MESSAGE_TYPE: "LtiResourceLinkRequest", VERSION: "1.3.0", DEPLOYMENT: "d1",
+...     ROLES: [MEMBERSHIP + "Learner"],
+...     CONTEXT: {"id": "c42", "title": "Algebra 1"},
+... }
+>>> launch = read_launch(claims, deployments=("d1",), nonce="n1")
+>>> launch.role.value, launch.subject, launch.context_id, launch.context_title
+('learner', 'u7', 'c42', 'Algebra 1')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from masterypath.domain.access import Role
+from masterypath.errors import PermissionDeniedError, ValidationError
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+MESSAGE_TYPE = CLAIM + "message_type"
+VERSION = CLAIM + "version"
+DEPLOYMENT = CLAIM + "deployment_id"
+ROLES = CLAIM + "roles"
+CONTEXT = CLAIM + "context"
+RESOURCE_LINK = CLAIM + "resource_link"
+LIS = CLAIM + "lis"
+CUSTOM = CLAIM + "custom"
+TARGET_LINK_URI = CLAIM + "target_link_uri"
+
+LIS_ROLES = "http://purl.imsglobal.org/vocab/lis/v2/"
+MEMBERSHIP = LIS_ROLES + "membership#"
+INSTITUTION = LIS_ROLES + "institution/person#"
+
+EDUCATOR_ROLES = frozenset(
+    {
+        MEMBERSHIP + "Instructor",
+        MEMBERSHIP + "ContentDeveloper",
+        MEMBERSHIP + "Administrator",
+        MEMBERSHIP + "Instructor#TeachingAssistant",
+        INSTITUTION + "Instructor",
+        INSTITUTION + "Faculty",
+    }
+)
+"""Roles that teach: an educator here, for the launch's course."""
+LEARNER_ROLES = frozenset(
+    {MEMBERSHIP + "Learner", INSTITUTION + "Student", INSTITUTION + "Learner"}
+)
+"""Roles that learn: a learner here, seeing their own records."""
+SHORT_ROLES = {"Instructor": MEMBERSHIP + "Instructor", "Learner": MEMBERSHIP + "Learner"}
+"""LTI 1.1's simple names, which LTI 1.3 deprecates but platforms still send."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One verified resource-link launch, as this system uses it."""
+
+    subject: str
+    """The platform's stable id of the user (``sub``): never shown, only matched."""
+    role: Role
+    deployment_id: str
+    context_id: str | None = None
+    context_title: str | None = None
+    person_sourced_id: str | None = None
+    """The user's id in the school's roster (``lis.person_sourcedid``), if sent: links a
+    launch to a learner imported from that roster."""
+    section_sourced_id: str | None = None
+    """The course section's roster id (``lis.course_section_sourcedid``)."""
+    name: str | None = None
+    email: str | None = None
+    framework_id: str | None = None
+    """The framework to open (custom parameter ``framework``), if the link names one."""
+
+
+def role_of(roles: Iterable[str]) -> Role | None:
+    """This system's role for a user with these LTI roles: an educator if any role teaches,
+    else a learner if any role learns, else none. A platform's administrators are not made
+    administrators here (that is given by hand), and mentors get no part.
+
+    >>> role_of([MEMBERSHIP + "Learner", MEMBERSHIP + "Instructor"]).value
+    'educator'
+    >>> role_of(["Learner"]).value
+    'learner'
+    >>> role_of([LIS_ROLES + "system/person#Administrator"]) is None
+    True
+    """
+    full = {SHORT_ROLES.get(r, r) for r in roles}
+    if full & EDUCATOR_ROLES:
+        return Role.EDUCATOR
+    if full & LEARNER_ROLES:
+        return Role.LEARNER
+    return None
+
+
+def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce: str) -> Launch:
+    """The :class:`Launch` in a verified token's ``claims``; a :class:`ValidationError`
+    names the first claim that is missing or wrong, a :class:`PermissionDeniedError` says
+    when the user has no role here.
+
+    >>> read_launch({"nonce": "other"}, deployments=(), nonce="n1")
+    Traceback (most recent call last):
+    ...
+    masterypath.errors.ValidationError: id_token: nonce: is not the one this tool sent
+    """
+    if claims.get("nonce") != nonce:
+        raise _wrong("nonce", "is not the one this tool sent")
+    if claims.get(MESSAGE_TYPE) != "LtiResourceLinkRequest":
+        raise _wrong(MESSAGE_TYPE, "must be LtiResourceLinkRequest (no other launch is served)")
+    if claims.get(VERSION) != "1.3.0":
+        raise _wrong(VERSION, "must be 1.3.0")
+    deployment = claims.get(DEPLOYMENT)
+    if not isinstance(deployment, str) or deployment not in set(deployments):
+        raise _wrong(DEPLOYMENT, f"{deployment!r} is not a deployment registered for this platform")
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject or len(subject) > 255:
+        raise _wrong("sub", "must be a non-empty string of at most 255 characters")
+    roles = claims.get(ROLES)
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise _wrong(ROLES, "must be a list of role URIs")
+    role = role_of(roles)
+    if role is None:
+        raise PermissionDeniedError(
+            "launch", "none of the launch's roles is a learner's or an educator's"
+        )
+    context = _object(claims, CONTEXT)
+    lis = _object(claims, LIS)
+    custom = _object(claims, CUSTOM)
+    return Launch(
+        subject=subject,
+        role=role,
+        deployment_id=deployment,
+        context_id=_text(context, "id", CONTEXT),
+        context_title=_text(context, "title", CONTEXT) or _text(context, "label", CONTEXT),
+        person_sourced_id=_text(lis, "person_sourcedid", LIS),
+        section_sourced_id=_text(lis, "course_section_sourcedid", LIS),
+        name=_text(claims, "name", "name"),
+        email=_text(claims, "email", "email"),
+        framework_id=_text(custom, "framework", CUSTOM),
+    )
+
+
+def _object(claims: Mapping[str, Any], claim: str) -> Mapping[str, Any]:
+    value = claims.get(claim, {})
+    if not isinstance(value, dict):
+        raise _wrong(claim, "must be a JSON object")
+    return value
+
+
+def _text(values: Mapping[str, Any], key: str, claim: str) -> str | None:
+    value = values.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 1000:
+        where = key if claim == key else f"{claim} {key}"
+        raise _wrong(where, "must be a string of at most 1000 characters")
+    return value
+
+
+def _wrong(claim: str, reason: str) -> ValidationError:
+    return ValidationError(claim, reason, location="id_token")

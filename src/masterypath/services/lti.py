@@ -1,0 +1,375 @@
+"""Launches from a school's learning platform (IMS LTI 1.3 Core, resource-link launches).
+
+An admin registers the platform (its issuer, the client id it gave this tool, its login
+and key-set URLs, its deployments). A launch is then the OpenID Connect third-party login
+LTI 1.3 prescribes:
+
+1. the platform sends the browser to ``/lti/login`` (:meth:`LtiService.begin_login`);
+   this tool keeps a random state and nonce and sends the browser on to the platform's
+   login URL, the state also in a cookie;
+2. the platform posts a signed ``id_token`` and the state to ``/lti/launch``
+   (:meth:`LtiService.launch`): the state must be this browser's and unused, the token
+   signed by the platform's key and carry the nonce;
+3. the platform's user gets an account here (made at their first launch; a learner the
+   school's roster already holds is matched by ``lis.person_sourcedid``), the launch's
+   course becomes a cohort with them in it, and they are logged in.
+
+A platform's user never gets a password here nor more than an educator's role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import jwt
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from masterypath.domain.access import Role
+from masterypath.domain.lti import Launch, read_launch
+from masterypath.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    ValidationError,
+)
+from masterypath.interop.lti_jwt import key_set, verify_id_token
+from masterypath.services.accounts import AccountService, IssuedToken
+from masterypath.services.context import ServiceContext
+from masterypath.store.lti import LtiRepository
+from masterypath.store.mastery import MasteryRepository
+from masterypath.store.people import PeopleRepository
+from masterypath.store.tables import (
+    LearnerProfileRow,
+    LtiAccountRow,
+    LtiLoginRow,
+    LtiPlatformRow,
+    UserRow,
+)
+
+LOGIN_TTL = timedelta(minutes=10)
+"""How long a begun launch waits for the platform's answer."""
+NO_PASSWORD = "!lti"
+"""The password hash of an account made by a launch: no password matches it."""
+PLATFORM_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A platform as an admin registers it."""
+
+    id: str
+    title: str
+    issuer: str
+    client_id: str
+    auth_login_url: str
+    key_set_url: str
+    deployment_ids: tuple[str, ...]
+
+    def check(self) -> None:
+        """Raise :class:`InvalidInputError` naming every field that is wrong.
+
+        >>> Platform("moodle", "Moodle", "https://lms.school.org", "abc",
+        ...          "https://lms.school.org/auth", "https://lms.school.org/keys", ("1",)).check()
+        >>> Platform("Moodle!", "", "ftp://x", "", "https://x", "http://x", ()).check()
+        Traceback (most recent call last):
+        ...
+        masterypath.errors.InvalidInputError: platform: 6 problem(s); first: platform: id: ...
+        """
+        problems = []
+        if not PLATFORM_ID.fullmatch(self.id):
+            problems.append("id: must be 1-64 lower-case letters, digits, '-' or '_'")
+        for name in ("title", "client_id"):
+            value = getattr(self, name)
+            if not value.strip() or len(value) > 1000:
+                problems.append(f"{name}: must be 1-1000 characters")
+        for name in ("issuer", "auth_login_url", "key_set_url"):
+            if not _secure_url(getattr(self, name)):
+                problems.append(f"{name}: must be an https URL (http only on this machine)")
+        if not self.deployment_ids or not all(d.strip() for d in self.deployment_ids):
+            problems.append("deployment_ids: must name at least one deployment, none empty")
+        if problems:
+            raise InvalidInputError(
+                "platform",
+                [Problem("platform", p.split(": ", 1)[0], p.split(": ", 1)[1]) for p in problems],
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "deployment_ids": list(self.deployment_ids)}
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    """A completed launch: who it logged in, and the page to open."""
+
+    token: IssuedToken
+    role: Role
+    learner_id: str | None
+    cohort_id: str | None
+    home: str
+
+
+class LtiService:
+    def __init__(self, context: ServiceContext, accounts: AccountService) -> None:
+        self.context = context
+        self.accounts = accounts
+        self._key_sets: dict[str, jwt.PyJWKClient] = {}
+
+    # -- registration ---------------------------------------------------------------------
+    def register(self, platform: Platform, *, by: str) -> None:
+        platform.check()
+        now = self.context.clock()
+        try:
+            with self.context.sessions.begin() as session:
+                session.add(LtiPlatformRow(**platform.to_dict() | {"created_at": now}))
+                session.flush()
+                PeopleRepository(session).audit(
+                    at=now,
+                    actor=by,
+                    action="register_lti_platform",
+                    target=platform.id,
+                    issuer=platform.issuer,
+                    client_id=platform.client_id,
+                )
+        except IntegrityError:
+            raise ConflictError(
+                "platform", platform.id, "is registered already (or its issuer and client id are)"
+            ) from None
+
+    def platforms(self) -> list[Platform]:
+        with self.context.sessions() as session:
+            return [_platform(r) for r in LtiRepository(session).platforms()]
+
+    def remove(self, platform_id: str, *, by: str) -> None:
+        """Forget a platform, its begun launches and which account each of its users
+        launches as (the accounts stay, with their records)."""
+        with self.context.sessions.begin() as session:
+            if not LtiRepository(session).remove_platform(platform_id):
+                raise NotFoundError("platform", platform_id)
+            PeopleRepository(session).audit(
+                at=self.context.clock(), actor=by, action="remove_lti_platform", target=platform_id
+            )
+
+    # -- launch ---------------------------------------------------------------------------
+    def begin_login(self, params: Mapping[str, str], *, tool_url: str) -> tuple[str, str]:
+        """The platform's login URL to send the browser to, and the state to keep in its
+        cookie, for the login initiation ``params`` (``iss``, ``login_hint``,
+        ``target_link_uri``; ``client_id``, ``lti_deployment_id``, ``lti_message_hint``)."""
+        missing = [k for k in ("iss", "login_hint", "target_link_uri") if not params.get(k)]
+        if missing:
+            raise InvalidInputError(
+                "login", [Problem("login initiation", k, "is required") for k in missing]
+            )
+        if not params["target_link_uri"].startswith(tool_url.rstrip("/") + "/"):
+            raise ValidationError("target_link_uri", f"is not a page of this tool ({tool_url})")
+        now = self.context.clock()
+        state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        with self.context.sessions.begin() as session:
+            repo = LtiRepository(session)
+            found = repo.platforms_of(params["iss"], params.get("client_id"))
+            if not found:
+                raise NotFoundError("platform", params["iss"])
+            if len(found) > 1:
+                raise ValidationError(
+                    "client_id", f"is needed: {params['iss']} is registered {len(found)} times"
+                )
+            platform = found[0]
+            deployment = params.get("lti_deployment_id")
+            if deployment and deployment not in platform.deployment_ids:
+                raise ValidationError("lti_deployment_id", f"{deployment!r} is not registered")
+            repo.forget_logins(before=now - LOGIN_TTL)
+            session.add(
+                LtiLoginRow(state=state, nonce=nonce, platform_id=platform.id, created_at=now)
+            )
+            asked = {
+                "scope": "openid",
+                "response_type": "id_token",
+                "response_mode": "form_post",
+                "prompt": "none",
+                "client_id": platform.client_id,
+                "redirect_uri": tool_url.rstrip("/") + "/lti/launch",
+                "login_hint": params["login_hint"],
+                "state": state,
+                "nonce": nonce,
+            }
+            if params.get("lti_message_hint"):
+                asked["lti_message_hint"] = params["lti_message_hint"]
+            url = platform.auth_login_url
+        return f"{url}{'&' if '?' in url else '?'}{urlencode(asked)}", state
+
+    def launch(self, id_token: str, state: str, *, browser_state: str | None) -> LaunchResult:
+        """Complete a launch: check it, make or find the user's account and cohort, and log
+        them in. A state is used once, whatever the outcome."""
+        if not state or not browser_state or not secrets.compare_digest(state, browser_state):
+            raise AuthenticationError(
+                "state: this browser did not begin the launch (its cookie is missing or "
+                "another); launch again from the platform"
+            )
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            repo = LtiRepository(session)
+            login = repo.take_login(state)
+            row = None if login is None else repo.platform(login.platform_id)
+            platform = None if row is None else _platform(row)
+        if login is None or platform is None or login.created_at + LOGIN_TTL <= now:
+            raise AuthenticationError(
+                "state: unknown, used, or older than 10 minutes; launch again from the platform"
+            )
+        keys = self._key_sets.setdefault(platform.key_set_url, key_set(platform.key_set_url))
+        claims = verify_id_token(
+            id_token, keys=keys, issuer=platform.issuer, client_id=platform.client_id, now=now
+        )
+        launch = read_launch(claims, deployments=platform.deployment_ids, nonce=login.nonce)
+        try:
+            user, cohort_id = self._provision(platform, launch, now)
+        except IntegrityError:
+            # the same user's first launch twice at once: the other made the account
+            user, cohort_id = self._provision(platform, launch, now)
+        role = Role(user.role)
+        token = self.accounts.issue(user.id, user.role, must_change_password=False)
+        return LaunchResult(
+            token=token,
+            role=role,
+            learner_id=user.learner_id,
+            cohort_id=cohort_id,
+            home=_home(role, user.learner_id, cohort_id, launch.framework_id),
+        )
+
+    def _provision(
+        self, platform: Platform, launch: Launch, now: datetime
+    ) -> tuple[UserRow, str | None]:
+        with self.context.sessions.begin() as session:
+            repo = LtiRepository(session)
+            user = repo.account_of(platform.id, launch.subject)
+            if user is None:
+                user = self._new_link(session, repo, platform, launch, now)
+            if user.disabled_at is not None:
+                raise PermissionDeniedError("launch", f"the account {user.username} is disabled")
+            cohort_id = None
+            if launch.context_id is not None:
+                cohort_id = _cohort_id(repo, platform, launch)
+                repo.join_cohort(
+                    cohort_id,
+                    launch.context_title or launch.context_id,
+                    learner_id=user.learner_id if user.role == Role.LEARNER else None,
+                    user_id=user.id if user.role == Role.EDUCATOR else None,
+                    now=now,
+                )
+            session.expunge(user)
+            return user, cohort_id
+
+    def _new_link(
+        self,
+        session: Session,
+        repo: LtiRepository,
+        platform: Platform,
+        launch: Launch,
+        now: datetime,
+    ) -> UserRow:
+        """The account a platform user's first launch links to: a roster learner's own
+        account when the launch names them, else a new one without a password."""
+        people = PeopleRepository(session)
+        learner_id = None
+        user = None
+        if launch.role is Role.LEARNER:
+            learner_id = launch.person_sourced_id or f"lti-{_short(platform.id, launch.subject)}"
+            user = repo.learner_account(learner_id)
+            MasteryRepository(session).lock_learners([learner_id], now=now)
+            if session.get(LearnerProfileRow, learner_id) is None:
+                session.add(
+                    LearnerProfileRow(
+                        learner_id=learner_id, name=launch.name, email=launch.email, created_at=now
+                    )
+                )
+        if user is None:
+            user = UserRow(
+                id=str(uuid.uuid4()),
+                username=_username(platform.id, launch.subject),
+                password_hash=NO_PASSWORD,
+                role=launch.role.value,
+                learner_id=learner_id,
+                created_at=now,
+                must_change_password=False,
+            )
+            session.add(user)
+            session.flush()  # the account before the link that names it
+        session.add(
+            LtiAccountRow(
+                platform_id=platform.id, subject=launch.subject, user_id=user.id, created_at=now
+            )
+        )
+        session.flush()
+        people.audit(
+            at=now,
+            actor=f"lti:{platform.id}",
+            action="link_lti_account",
+            target=user.id,
+            role=user.role,
+            learner_id=learner_id,
+        )
+        return user
+
+
+def _platform(row: LtiPlatformRow) -> Platform:
+    return Platform(
+        id=row.id,
+        title=row.title,
+        issuer=row.issuer,
+        client_id=row.client_id,
+        auth_login_url=row.auth_login_url,
+        key_set_url=row.key_set_url,
+        deployment_ids=tuple(row.deployment_ids),
+    )
+
+
+def _cohort_id(repo: LtiRepository, platform: Platform, launch: Launch) -> str:
+    """The roster's class when the launch names one this system holds, else the
+    platform's course under the platform's id."""
+    section = launch.section_sourced_id
+    if section is not None and repo.has_cohort(section):
+        return section
+    return f"{platform.id}:{launch.context_id}"
+
+
+def _home(role: Role, learner_id: str | None, cohort_id: str | None, framework: str | None) -> str:
+    """The page a launch opens.
+
+    >>> _home(Role.LEARNER, "s/1", None, "sql")
+    '/app/learner/s%2F1?framework=sql'
+    >>> _home(Role.EDUCATOR, None, "moodle:7", None)
+    '/app/educator?cohort=moodle%3A7'
+    """
+    query = {"framework": framework} if framework else {}
+    if role is Role.LEARNER and learner_id is not None:
+        path = f"/app/learner/{quote(learner_id, safe='')}"
+    else:
+        path = "/app/educator"
+        query = ({"cohort": cohort_id} if cohort_id else {}) | query
+    return path + (f"?{urlencode(query)}" if query else "")
+
+
+def _short(platform_id: str, subject: str) -> str:
+    return hashlib.sha256(f"{platform_id}\n{subject}".encode()).hexdigest()[:20]
+
+
+def _username(platform_id: str, subject: str) -> str:
+    """``platform:subject``, or a digest of it where that is too long for a username."""
+    name = f"{platform_id}:{subject}"
+    return name if len(name) <= 200 else f"{platform_id}:{_short(platform_id, subject)}"
+
+
+def _secure_url(url: str) -> bool:
+    parts = urlsplit(url)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    return bool(parts.netloc) and (parts.scheme == "https" or (parts.scheme == "http" and local))

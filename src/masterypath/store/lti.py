@@ -1,0 +1,94 @@
+"""Registered LTI platforms, launches begun, and which account a platform's user launches
+as (never commits)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from masterypath.store.tables import (
+    CohortEducatorRow,
+    CohortMemberRow,
+    CohortRow,
+    LtiAccountRow,
+    LtiLoginRow,
+    LtiPlatformRow,
+    UserRow,
+)
+
+
+class LtiRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def platforms(self) -> list[LtiPlatformRow]:
+        return list(self.session.scalars(select(LtiPlatformRow).order_by(LtiPlatformRow.id)))
+
+    def platform(self, platform_id: str) -> LtiPlatformRow | None:
+        return self.session.get(LtiPlatformRow, platform_id)
+
+    def platforms_of(self, issuer: str, client_id: str | None) -> list[LtiPlatformRow]:
+        """The platforms registered for ``issuer`` (and ``client_id`` when given)."""
+        query = select(LtiPlatformRow).where(LtiPlatformRow.issuer == issuer)
+        if client_id is not None:
+            query = query.where(LtiPlatformRow.client_id == client_id)
+        return list(self.session.scalars(query.order_by(LtiPlatformRow.id)))
+
+    def remove_platform(self, platform_id: str) -> bool:
+        # its logins and account links go with it (foreign keys cascade; said here too,
+        # for a SQLite connection made without them)
+        for table in (LtiLoginRow, LtiAccountRow):
+            self.session.execute(delete(table).where(table.platform_id == platform_id))
+        gone = self.session.execute(delete(LtiPlatformRow).where(LtiPlatformRow.id == platform_id))
+        return bool(getattr(gone, "rowcount", 0))
+
+    def take_login(self, state: str) -> LtiLoginRow | None:
+        """The login begun with ``state``, deleted so that it is used once."""
+        row = self.session.get(LtiLoginRow, state, with_for_update=True)
+        if row is not None:
+            self.session.delete(row)
+        return row
+
+    def forget_logins(self, *, before: datetime) -> None:
+        self.session.execute(delete(LtiLoginRow).where(LtiLoginRow.created_at < before))
+
+    def account_of(self, platform_id: str, subject: str) -> UserRow | None:
+        return self.session.scalars(
+            select(UserRow)
+            .join(LtiAccountRow, LtiAccountRow.user_id == UserRow.id)
+            .where(LtiAccountRow.platform_id == platform_id, LtiAccountRow.subject == subject)
+        ).first()
+
+    def learner_account(self, learner_id: str) -> UserRow | None:
+        return self.session.scalars(
+            select(UserRow).where(UserRow.learner_id == learner_id).order_by(UserRow.created_at)
+        ).first()
+
+    def has_cohort(self, cohort_id: str) -> bool:
+        return self.session.get(CohortRow, cohort_id) is not None
+
+    def join_cohort(
+        self,
+        cohort_id: str,
+        title: str,
+        *,
+        learner_id: str | None,
+        user_id: str | None,
+        now: datetime,
+    ) -> None:
+        """Make the cohort if there is none, and put the learner (or the educator) in it."""
+        if self.session.get(CohortRow, cohort_id) is None:
+            self.session.add(CohortRow(id=cohort_id, title=title, created_at=now))
+            self.session.flush()
+        if (
+            learner_id is not None
+            and self.session.get(CohortMemberRow, (cohort_id, learner_id)) is None
+        ):
+            self.session.add(CohortMemberRow(cohort_id=cohort_id, learner_id=learner_id))
+        if (
+            user_id is not None
+            and self.session.get(CohortEducatorRow, (cohort_id, user_id)) is None
+        ):
+            self.session.add(CohortEducatorRow(cohort_id=cohort_id, user_id=user_id))

@@ -1,0 +1,344 @@
+"""LTI 1.3 launches end to end over the real app and database (SQLite and PostgreSQL), from
+a platform whose key set is served over real HTTP (``tests/lti_platform.py``)."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx2 as httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from masterypath.domain.lti import CONTEXT, CUSTOM, DEPLOYMENT, LIS, MEMBERSHIP, ROLES, VERSION
+from masterypath.services.context import ServiceContext
+from masterypath.store.tables import (
+    CohortEducatorRow,
+    CohortMemberRow,
+    CohortRow,
+    LearnerProfileRow,
+    UserRow,
+)
+from tests.conftest import admin_client, advance_clock
+from tests.lti_platform import CLIENT_ID, INSTRUCTOR, LEARNER, Platform, new_key, running_platform
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[Platform]:
+    with running_platform() as running:
+        yield running
+
+
+@pytest.fixture
+def client(database: ServiceContext, platform: Platform) -> TestClient:
+    """An admin's client with ``platform`` registered; launches use its cookies."""
+    admin = admin_client(database)
+    platform.user = {"sub": "user-1", ROLES: [LEARNER]}
+    response = admin.post("/api/v1/lti/platforms", json=platform.registration())
+    assert response.status_code == 201, response.text
+    return admin
+
+
+def begin(client: TestClient, platform: Platform, **params: str) -> tuple[str, str]:
+    """The login initiation: the state and nonce the tool sent to the platform."""
+    response = client.get(
+        "/lti/login",
+        params={
+            "iss": platform.issuer,
+            "login_hint": "user-1",
+            "target_link_uri": "http://testserver/app/educator",
+            "client_id": CLIENT_ID,
+        }
+        | params,
+        follow_redirects=False,
+    )
+    assert response.status_code == 302, response.text
+    location = urlsplit(response.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == platform.auth_login_url
+    asked = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert asked["redirect_uri"] == "http://testserver/lti/launch"
+    assert (asked["response_mode"], asked["client_id"]) == ("form_post", CLIENT_ID)
+    assert client.cookies.get("mp_lti_state") == asked["state"]
+    return asked["state"], asked["nonce"]
+
+
+def launch(
+    client: TestClient, database: ServiceContext, platform: Platform, **claims: Any
+) -> httpx.Response:
+    state, nonce = begin(client, platform)
+    token = platform.id_token(nonce=nonce, now=database.clock().timestamp(), **claims)
+    return client.post("/lti/launch", data={"id_token": token, "state": state})
+
+
+def landed(response: httpx.Response) -> dict[str, str]:
+    """The launch page's data: the token it keeps, the role and the page it opens."""
+    assert response.status_code == 200, response.text
+    return {
+        k: html.unescape(v)
+        for k, v in re.findall(r'data-(token|role|home)="([^"]*)"', response.text)
+    }
+
+
+def message(response: httpx.Response) -> str:
+    found = re.search(r'id="lti-message"[^>]*>([^<]*)<', response.text)
+    assert found, response.text
+    return html.unescape(found.group(1))
+
+
+def me(client: TestClient, token: str) -> dict[str, Any]:
+    answer = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result | {"id": result["subject"].removeprefix("user:")}
+
+
+def count_users(database: ServiceContext) -> int:
+    with database.sessions() as session:
+        return session.scalar(select(func.count()).select_from(UserRow)) or 0
+
+
+def test_a_learners_first_launch_makes_their_account_and_cohort_and_logs_them_in(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    page = landed(launch(client, database, platform, **{CUSTOM: {"framework": "sql"}}))
+    who = me(client, page["token"])
+    assert who["role"] == "learner" and page["role"] == "learner"
+    learner = who["learner_id"]
+    assert learner.startswith("lti-")
+    assert page["home"] == f"/app/learner/{learner}?framework=sql"
+    with database.sessions() as session:
+        profile = session.get(LearnerProfileRow, learner)
+        assert profile is not None and profile.name == "Ada Lovelace"
+        assert session.get(CohortMemberRow, ("moodle:course-42", learner)) is not None
+        account = session.scalars(select(UserRow).where(UserRow.learner_id == learner)).one()
+        assert account.username == "moodle:user-1"
+    cohorts = client.get("/api/v1/cohorts").json()
+    assert {"id": "moodle:course-42", "title": "Algebra 1"}.items() <= cohorts[0].items()
+    # no password opens the account
+    assert (
+        client.post(
+            "/auth/login", json={"username": "moodle:user-1", "password": "!lti"}
+        ).status_code
+        == 401
+    )
+
+    # the next launch is the same account, and makes nothing new
+    users = count_users(database)
+    again = landed(launch(client, database, platform))
+    assert me(client, again["token"])["learner_id"] == learner
+    assert count_users(database) == users
+
+
+def test_an_educator_launched_into_the_course_reads_its_learners(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    learner = me(client, landed(launch(client, database, platform))["token"])["learner_id"]
+    platform.user = {"sub": "teacher-9", ROLES: [INSTRUCTOR, LEARNER]}
+    page = landed(launch(client, database, platform))
+    assert page["role"] == "educator"
+    assert page["home"] == "/app/educator?cohort=moodle%3Acourse-42"
+    teacher = {"Authorization": f"Bearer {page['token']}"}
+    progress = client.get(f"/api/v1/learners/{learner}", headers=teacher)
+    assert progress.status_code == 200, progress.text
+    with database.sessions() as session:
+        user_id = me(client, page["token"])["id"]
+        assert session.get(CohortEducatorRow, ("moodle:course-42", user_id)) is not None
+    # an educator of another course may not
+    platform.user = {"sub": "teacher-10", ROLES: [INSTRUCTOR]}
+    other = landed(launch(client, database, platform, **{CONTEXT: {"id": "course-7"}}))
+    refused = client.get(
+        f"/api/v1/learners/{learner}", headers={"Authorization": f"Bearer {other['token']}"}
+    )
+    assert refused.status_code == 403
+
+
+def test_a_roster_learner_launches_as_their_own_account_into_their_class(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    made = client.post(
+        "/api/v1/users",
+        json={
+            "username": "sam",
+            "password": "sam-password",
+            "role": "learner",
+            "learner_id": "s-17",
+        },
+    )
+    assert made.status_code == 201, made.text
+    assert client.post("/api/v1/cohorts", json={"id": "class-3", "title": "3B"}).status_code == 201
+    platform.user = {"sub": "user-77", ROLES: [LEARNER]}
+    lis = {"person_sourcedid": "s-17", "course_section_sourcedid": "class-3"}
+    page = landed(launch(client, database, platform, **{LIS: lis}))
+    who = me(client, page["token"])
+    assert (who["id"], who["learner_id"]) == (made.json()["id"], "s-17")
+    with database.sessions() as session:
+        assert session.get(CohortMemberRow, ("class-3", "s-17")) is not None
+        assert session.get(CohortRow, "moodle:course-42") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "says"),
+    [
+        ({"nonce": "another"}, 422, "nonce: is not the one this tool sent"),
+        ({"aud": "another-client"}, 401, "Audience doesn't match"),
+        ({"iss": "https://evil.example"}, 401, "Invalid issuer"),
+        ({"exp": 1}, 401, "has expired"),
+        ({DEPLOYMENT: "d9"}, 422, "'d9' is not a deployment"),
+        ({ROLES: [MEMBERSHIP + "Mentor"]}, 403, "none of the launch's roles"),
+        ({VERSION: "1.1"}, 422, "must be 1.3.0"),
+        ({"key": "another"}, 401, "Signature verification failed"),
+    ],
+)
+def test_a_launch_that_is_not_right_is_refused_and_makes_nothing(
+    database: ServiceContext,
+    client: TestClient,
+    platform: Platform,
+    change: dict[str, Any],
+    status: int,
+    says: str,
+) -> None:
+    users = count_users(database)
+    state, nonce = begin(client, platform)
+    claims = {"nonce": nonce} | change
+    if claims.pop("key", None):
+        claims["key"] = new_key()
+    token = platform.id_token(now=database.clock().timestamp(), **claims)
+    response = client.post("/lti/launch", data={"id_token": token, "state": state})
+    assert response.status_code == status, response.text
+    assert says in message(response)
+    assert 'data-token="mp' not in response.text
+    assert count_users(database) == users
+
+
+def test_a_state_is_used_once_bound_to_its_browser_and_expires(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    state, nonce = begin(client, platform)
+    token = platform.id_token(nonce=nonce, now=database.clock().timestamp())
+    # another browser (without the cookie) posting the same launch is refused
+    stranger = TestClient(client.app)
+    refused = stranger.post("/lti/launch", data={"id_token": token, "state": state})
+    assert refused.status_code == 401 and "this browser did not begin" in message(refused)
+    assert landed(client.post("/lti/launch", data={"id_token": token, "state": state}))["token"]
+    client.cookies.clear()
+    client.cookies.set("mp_lti_state", state)
+    replay = client.post("/lti/launch", data={"id_token": token, "state": state})
+    assert replay.status_code == 401 and "unknown, used" in message(replay)
+    client.cookies.clear()
+
+    state, nonce = begin(client, platform)
+    advance_clock(database, minutes=10)
+    late = client.post(
+        "/lti/launch",
+        data={
+            "id_token": platform.id_token(nonce=nonce, now=database.clock().timestamp()),
+            "state": state,
+        },
+    )
+    assert late.status_code == 401 and "older than 10 minutes" in message(late)
+
+
+def test_a_disabled_account_cannot_launch(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    who = me(client, landed(launch(client, database, platform))["token"])
+    with database.sessions.begin() as session:
+        account = session.get(UserRow, who["id"])
+        assert account is not None
+        account.disabled_at = database.clock()
+    refused = launch(client, database, platform)
+    assert refused.status_code == 403 and "is disabled" in message(refused)
+
+
+def test_login_initiation_names_what_is_wrong(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    missing = client.get("/lti/login", params={"iss": platform.issuer}, follow_redirects=False)
+    assert missing.status_code == 422
+    assert "login_hint" in missing.text and "target_link_uri" in missing.text
+    unknown = client.get(
+        "/lti/login",
+        params={
+            "iss": "https://other.example",
+            "login_hint": "u",
+            "target_link_uri": "http://testserver/app",
+        },
+        follow_redirects=False,
+    )
+    assert unknown.status_code == 404 and "https://other.example" in message(unknown)
+    elsewhere = client.get(
+        "/lti/login",
+        params={
+            "iss": platform.issuer,
+            "login_hint": "u",
+            "target_link_uri": "https://evil.example/x",
+        },
+        follow_redirects=False,
+    )
+    assert elsewhere.status_code == 422 and "target_link_uri" in message(elsewhere)
+    # the platform may post its login initiation as a form, as Moodle does
+    posted = client.post(
+        "/lti/login",
+        data={
+            "iss": platform.issuer,
+            "login_hint": "u",
+            "target_link_uri": "http://testserver/app",
+        },
+        follow_redirects=False,
+    )
+    assert posted.status_code == 302
+
+
+def test_platforms_are_registered_checked_listed_and_removed(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    listed = client.get("/api/v1/lti/platforms").json()
+    assert [p["id"] for p in listed] == ["moodle"]
+    assert listed[0]["deployment_ids"] == ["deployment-1"]
+    again = client.post("/api/v1/lti/platforms", json=platform.registration())
+    assert again.status_code == 409
+    twin = client.post("/api/v1/lti/platforms", json=platform.registration("other"))
+    assert twin.status_code == 409  # the same issuer and client id
+    bad = platform.registration("Bad Id") | {"key_set_url": "http://lms.example/keys"}
+    refused = client.post("/api/v1/lti/platforms", json=bad)
+    assert refused.status_code == 422
+    fields = {p["field"] for p in refused.json()["problems"]}
+    assert fields == {"id", "key_set_url"}
+    landed(launch(client, database, platform))
+    assert client.delete("/api/v1/lti/platforms/moodle").status_code == 204
+    assert client.delete("/api/v1/lti/platforms/moodle").status_code == 404
+    gone = client.get(
+        "/lti/login",
+        params={
+            "iss": platform.issuer,
+            "login_hint": "u",
+            "target_link_uri": "http://testserver/app",
+        },
+    )
+    assert gone.status_code == 404
+    assert count_users(database) == 2  # the admin and the launched learner stay
+
+
+def test_erasing_a_launched_learner_forgets_which_platform_user_they_were(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    learner = me(client, landed(launch(client, database, platform))["token"])["learner_id"]
+    exported = client.get(f"/api/v1/learners/{learner}/export").json()
+    assert exported["accounts"][0]["lti_launches_from"] == [
+        {"platform_id": "moodle", "subject": "user-1"}
+    ]
+    erased = client.delete(f"/api/v1/learners/{learner}")
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["deleted"]["accounts"] == 1
+    # the same platform user launching again is a new learner, not the erased one
+    page = landed(launch(client, database, platform))
+    assert me(client, page["token"])["learner_id"] == learner  # same pseudonym, new records
+    with database.sessions() as session:
+        profile = session.get(LearnerProfileRow, learner)
+        assert profile is not None and profile.name == "Ada Lovelace"

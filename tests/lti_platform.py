@@ -1,0 +1,167 @@
+"""A learning platform for the LTI tests, standing in for Moodle or Canvas (which cannot run
+here): its own RSA key signs each ``id_token``, and a real HTTP server on 127.0.0.1 serves
+its key set, its OIDC authentication endpoint (which answers, as a platform does, with a
+page that posts the signed launch to the tool) and a course page with a launch link."""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from masterypath.domain.lti import (
+    CONTEXT,
+    DEPLOYMENT,
+    MEMBERSHIP,
+    MESSAGE_TYPE,
+    ROLES,
+    VERSION,
+)
+
+CLIENT_ID = "tool-client-1"
+DEPLOYMENT_ID = "deployment-1"
+LEARNER = MEMBERSHIP + "Learner"
+INSTRUCTOR = MEMBERSHIP + "Instructor"
+
+
+def new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+class Platform:
+    """The platform: ``issuer`` and the URLs a tool registers are on its own server."""
+
+    def __init__(self, key: rsa.RSAPrivateKey, port: int, *, kid: str = "platform-key-1") -> None:
+        self.key, self.kid = key, kid
+        self.issuer = f"http://127.0.0.1:{port}"
+        self.auth_login_url = f"{self.issuer}/auth"
+        self.key_set_url = f"{self.issuer}/keys"
+        self.user: dict[str, Any] = {"sub": "user-1", ROLES: [LEARNER]}
+        """The claims of the user the browser is logged in as, on the platform."""
+        self.tool_url = ""
+
+    def registration(self, platform_id: str = "moodle") -> dict[str, Any]:
+        """The body of ``POST /api/v1/lti/platforms`` for this platform."""
+        return {
+            "id": platform_id,
+            "title": "School Moodle",
+            "issuer": self.issuer,
+            "client_id": CLIENT_ID,
+            "auth_login_url": self.auth_login_url,
+            "key_set_url": self.key_set_url,
+            "deployment_ids": [DEPLOYMENT_ID],
+        }
+
+    def key_set(self) -> dict[str, Any]:
+        public = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        return {"keys": [public | {"kid": self.kid, "alg": "RS256", "use": "sig"}]}
+
+    def id_token(
+        self,
+        *,
+        nonce: str,
+        now: float | None = None,
+        key: rsa.RSAPrivateKey | None = None,
+        **claims: Any,
+    ) -> str:
+        """A resource-link launch for ``self.user`` (claims given here win)."""
+        at = time.time() if now is None else now
+        payload = (
+            {
+                "iss": self.issuer,
+                "aud": CLIENT_ID,
+                "iat": int(at),
+                "exp": int(at) + 300,
+                "nonce": nonce,
+                MESSAGE_TYPE: "LtiResourceLinkRequest",
+                VERSION: "1.3.0",
+                DEPLOYMENT: DEPLOYMENT_ID,
+                CONTEXT: {"id": "course-42", "title": "Algebra 1"},
+                "name": "Ada Lovelace",
+            }
+            | self.user
+            | claims
+        )
+        return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    def login_form(self, target: str) -> str:
+        """The platform's course page: its link posts a login initiation to the tool."""
+        fields = {
+            "iss": self.issuer,
+            "login_hint": self.user["sub"],
+            "target_link_uri": target,
+            "client_id": CLIENT_ID,
+            "lti_deployment_id": DEPLOYMENT_ID,
+        }
+        inputs = "".join(
+            f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items()
+        )
+        return (
+            f'<!doctype html><html lang="en"><title>Algebra 1</title><h1>Algebra 1</h1>'
+            f'<form method="post" action="{self.tool_url}/lti/login">{inputs}'
+            f'<button type="submit">Open masterypath</button></form></html>'
+        )
+
+    def authenticate(self, query: dict[str, str]) -> str:
+        """The answer to the tool's authentication request: a page posting the launch."""
+        token = self.id_token(nonce=query["nonce"])
+        fields = {"id_token": token, "state": query["state"]}
+        inputs = "".join(
+            f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items()
+        )
+        return (
+            f'<!doctype html><html lang="en"><title>Launching</title>'
+            f'<form id="launch" method="post" action="{html.escape(query["redirect_uri"])}">'
+            f"{inputs}</form><script>document.getElementById('launch').submit()</script></html>"
+        )
+
+
+@contextmanager
+def running_platform(key: rsa.RSAPrivateKey | None = None) -> Iterator[Platform]:
+    """A platform whose HTTP server runs for the ``with`` block."""
+    holder: dict[str, Platform] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            platform = holder["platform"]
+            url = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            if url.path == "/keys":
+                self._send(json.dumps(platform.key_set()), "application/json")
+            elif url.path == "/auth":
+                self._send(platform.authenticate(query), "text/html")
+            elif url.path == "/course":
+                self._send(platform.login_form(query["target"]), "text/html")
+            else:
+                self.send_error(404)
+
+        def _send(self, text: str, kind: str) -> None:
+            body = text.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:  # quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    holder["platform"] = Platform(key or new_key(), server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield holder["platform"]
+    finally:
+        server.shutdown()
+        server.server_close()
