@@ -376,6 +376,24 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
         USERS,
         {"json": {"files": {"users.csv": "sourcedId,role,givenName,familyName\n"}}},
     ),
+    ("GET", "/api/v1/lti/platforms", USERS, {}),
+    (
+        "POST",
+        "/api/v1/lti/platforms",
+        USERS,
+        {
+            "json": {
+                "id": "lms",
+                "title": "LMS",
+                "issuer": "https://lms.example",
+                "client_id": "c",
+                "auth_login_url": "https://lms.example/auth",
+                "key_set_url": "https://lms.example/keys",
+                "deployment_ids": ["1"],
+            }
+        },
+    ),
+    ("DELETE", "/api/v1/lti/platforms/{platform_id}", USERS, {}),
     ("POST", "/api/v1/api-keys", USERS, {"json": {"name": "k", "scopes": ["xapi:read"]}}),
     ("GET", "/api/v1/api-keys", USERS, {}),
     ("DELETE", "/api/v1/api-keys/{key_id}", USERS, {}),
@@ -561,6 +579,7 @@ def request(
         "criterion_id": "path",
         "placement_id": ids["placement"][learner],
         "link_id": ids["embed_link"][learner],
+        "platform_id": "nowhere",
     }
     if "taxonomy" in extras:
         values["taxonomy_id"] = extras["taxonomy"].format(

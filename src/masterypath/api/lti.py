@@ -26,11 +26,7 @@ def lti_router(lti: LtiService) -> APIRouter:
     """The two steps of a launch, answered as pages (a person's browser is on them)."""
     router = APIRouter(route_class=SlashSafeRoute, prefix="/lti", tags=["lti"])
 
-    @router.api_route("/login", methods=["GET", "POST"], response_model=None)
-    async def login(request: Request) -> Response:
-        """LTI 1.3 login initiation (a platform's third-party initiated login): the
-        browser is sent on to the platform's authentication URL with a new state and
-        nonce; the state is also set in a cookie for ``/lti/launch``."""
+    async def begin(request: Request) -> Response:
         params = dict(request.query_params) | await _form(request)
         try:
             url, state = lti.begin_login(params, tool_url=str(request.base_url))
@@ -50,6 +46,20 @@ def lti_router(lti: LtiService) -> APIRouter:
             samesite="none" if secure else "lax",
         )
         return answer
+
+    @router.get("/login", response_model=None)
+    async def login_by_link(request: Request) -> Response:
+        """LTI 1.3 login initiation (a platform's third-party initiated login), its fields
+        in the query (``iss``, ``login_hint``, ``target_link_uri``; ``client_id``,
+        ``lti_deployment_id``, ``lti_message_hint``): the browser is sent on to the
+        platform's authentication URL with a new state and nonce; the state is also set in
+        a cookie for ``/lti/launch``. A problem is answered as a page that names it."""
+        return await begin(request)
+
+    @router.post("/login", response_model=None)
+    async def login_by_form(request: Request) -> Response:
+        """The same login initiation, its fields in a form post (as Moodle sends it)."""
+        return await begin(request)
 
     @router.post("/launch", response_class=HTMLResponse)
     async def launch(request: Request) -> HTMLResponse:

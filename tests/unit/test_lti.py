@@ -1,0 +1,192 @@
+"""What an LTI 1.3 launch says (``domain/lti.py``) and when its token is in time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from masterypath.domain.access import Role
+from masterypath.domain.lti import (
+    CONTEXT,
+    CUSTOM,
+    DEPLOYMENT,
+    EDUCATOR_ROLES,
+    INSTITUTION,
+    LEARNER_ROLES,
+    LIS,
+    LIS_ROLES,
+    MEMBERSHIP,
+    MESSAGE_TYPE,
+    ROLES,
+    VERSION,
+    Launch,
+    read_launch,
+    role_of,
+)
+from masterypath.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from masterypath.interop.lti_jwt import check_times
+from masterypath.services.lti import Platform
+
+CLAIMS: dict[str, Any] = {
+    "sub": "u7",
+    "nonce": "n1",
+    MESSAGE_TYPE: "LtiResourceLinkRequest",
+    VERSION: "1.3.0",
+    DEPLOYMENT: "d1",
+    ROLES: [MEMBERSHIP + "Learner"],
+    CONTEXT: {"id": "c42", "label": "ALG1"},
+    LIS: {"person_sourcedid": "s-17", "course_section_sourcedid": "3B"},
+    CUSTOM: {"framework": "algebra"},
+    "name": "Ada Lovelace",
+    "email": "ada@example.org",
+}
+ADMINS = [
+    LIS_ROLES + "system/person#Administrator",
+    LIS_ROLES + "system/person#SysAdmin",
+    INSTITUTION + "Administrator",
+    MEMBERSHIP + "Mentor",
+    INSTITUTION + "Guest",
+]
+
+
+def test_a_launch_reads_every_claim_this_system_uses() -> None:
+    assert read_launch(CLAIMS, deployments=("d0", "d1"), nonce="n1") == Launch(
+        subject="u7",
+        role=Role.LEARNER,
+        deployment_id="d1",
+        context_id="c42",
+        context_title="ALG1",  # the label when there is no title
+        person_sourced_id="s-17",
+        section_sourced_id="3B",
+        name="Ada Lovelace",
+        email="ada@example.org",
+        framework_id="algebra",
+    )
+
+
+def test_the_optional_claims_may_be_absent() -> None:
+    bare = {k: v for k, v in CLAIMS.items() if k not in (CONTEXT, LIS, CUSTOM, "name", "email")}
+    launch = read_launch(bare, deployments=("d1",), nonce="n1")
+    assert (launch.context_id, launch.person_sourced_id, launch.name, launch.framework_id) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("claim", "value", "field"),
+    [
+        (MESSAGE_TYPE, "LtiDeepLinkingRequest", MESSAGE_TYPE),
+        (VERSION, "1.1", VERSION),
+        (DEPLOYMENT, "d2", DEPLOYMENT),
+        (DEPLOYMENT, None, DEPLOYMENT),
+        ("sub", "", "sub"),
+        ("sub", "x" * 256, "sub"),
+        (ROLES, "Learner", ROLES),
+        (CONTEXT, ["c42"], CONTEXT),
+        (CONTEXT, {"id": 42}, f"{CONTEXT} id"),
+        ("name", ["Ada"], "name"),
+    ],
+)
+def test_a_wrong_claim_is_named(claim: str, value: object, field: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        read_launch(CLAIMS | {claim: value}, deployments=("d1",), nonce="n1")
+    assert refused.value.field == field and refused.value.location == "id_token"
+
+
+def test_a_user_with_no_role_here_is_refused() -> None:
+    with pytest.raises(PermissionDeniedError, match="none of the launch's roles"):
+        read_launch(CLAIMS | {ROLES: ADMINS}, deployments=("d1",), nonce="n1")
+
+
+@given(st.text(max_size=50).filter(lambda n: n != "n1"))
+def test_a_launch_is_never_read_with_a_nonce_other_than_the_one_sent(nonce: str) -> None:
+    with pytest.raises(ValidationError, match="nonce"):
+        read_launch(CLAIMS | {"nonce": nonce}, deployments=("d1",), nonce="n1")
+
+
+@pytest.mark.parametrize(
+    ("roles", "role"),
+    [
+        ([MEMBERSHIP + "Learner"], Role.LEARNER),
+        (["Learner"], Role.LEARNER),
+        ([INSTITUTION + "Student"], Role.LEARNER),
+        ([MEMBERSHIP + "Learner", MEMBERSHIP + "Instructor"], Role.EDUCATOR),
+        (["Instructor"], Role.EDUCATOR),
+        ([MEMBERSHIP + "Instructor#TeachingAssistant"], Role.EDUCATOR),
+        ([MEMBERSHIP + "ContentDeveloper"], Role.EDUCATOR),
+        ([INSTITUTION + "Faculty", INSTITUTION + "Administrator"], Role.EDUCATOR),
+        (ADMINS, None),
+        ([], None),
+    ],
+)
+def test_platform_roles_map_to_this_systems(roles: list[str], role: Role | None) -> None:
+    assert role_of(roles) is role
+
+
+@given(
+    st.lists(
+        st.sampled_from(sorted(EDUCATOR_ROLES | LEARNER_ROLES) + ADMINS + ["Instructor"])
+        | st.text(max_size=30),
+        max_size=6,
+    )
+)
+def test_a_launch_never_makes_an_admin_and_teaches_only_with_a_teaching_role(
+    roles: list[str],
+) -> None:
+    role = role_of(roles)
+    assert role in (Role.EDUCATOR, Role.LEARNER, None)
+    teaches = any(r in EDUCATOR_ROLES or r == "Instructor" for r in roles)
+    assert (role is Role.EDUCATOR) == teaches
+
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("exp", "iat", "says"),
+    [
+        (-59, -300, None),  # expired 59 s ago: inside the minute of leeway
+        (-60, -300, "has expired"),
+        (300, 59, None),
+        (300, 61, "is issued in the future"),
+        ("soon", 0, "must be numbers"),
+    ],
+)
+def test_a_token_is_in_time_within_a_minute_of_leeway(
+    exp: float | str, iat: float, says: str | None
+) -> None:
+    at = NOW.timestamp()
+    claims = {"exp": exp if isinstance(exp, str) else at + exp, "iat": at + iat}
+    if says is None:
+        check_times(claims, NOW)
+    else:
+        with pytest.raises(AuthenticationError, match=says):
+            check_times(claims, NOW)
+
+
+def test_a_platform_registration_names_each_wrong_field() -> None:
+    wrong = Platform(
+        id="Moodle 4",
+        title=" ",
+        issuer="https://lms.example",
+        client_id="c",
+        auth_login_url="http://lms.example/auth",  # plain http off this machine
+        key_set_url="http://127.0.0.1:8080/keys",  # on this machine: allowed
+        deployment_ids=("1", ""),
+    )
+    with pytest.raises(InvalidInputError) as refused:
+        wrong.check()
+    fields = [p.field for p in refused.value.problems]
+    assert fields == ["id", "title", "auth_login_url", "deployment_ids"]
