@@ -31,6 +31,7 @@ from masterypath.demo import COURSE_WEEKS, default_start, load_demo_framework, s
 from masterypath.domain.access import Role
 from masterypath.domain.alerts import SUGGESTIONS, AlertKind
 from masterypath.domain.evidence import BinaryOutcome, Evidence
+from masterypath.domain.lti import LIS, MEMBERSHIP, ROLES
 from masterypath.domain.rubric import Criterion, Level, Rubric
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import AuthenticationError
@@ -44,6 +45,7 @@ from masterypath.services.mastery import MasteryService
 from masterypath.settings import Settings
 from masterypath.store.database import upgrade
 from tests.conftest import CHEAP_HASHER, _notes, badge_settings
+from tests.lti_platform import INSTRUCTOR, LEARNER, running_platform
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -1203,3 +1205,62 @@ def test_the_page_of_a_learner_whose_id_holds_a_slash(page: Any, site: Site) -> 
     newest = page.locator("#detail ul.trail li").first
     newest.wait_for()
     assert newest.inner_text().endswith(": correct"), newest.inner_text()
+
+
+def test_a_school_platform_launches_a_learner_and_their_teacher(page: Any, site: Site) -> None:
+    import httpx2 as httpx
+
+    learner = site.learners[3]  # in the school's roster: the launch names them
+    with running_platform() as platform:
+        platform.tool_url = site.url
+        # registered through the server (as an admin would), so that it knows at once
+        platforms = f"{site.url}/api/v1/lti/platforms"
+        token = site.accounts.login("admin", "admin-password").token
+        admin = {"Authorization": f"Bearer {token}"}
+        made = httpx.post(platforms, headers=admin, json=platform.registration("school-lms"))
+        assert made.status_code == 201, made.text
+        try:
+            platform.user = {
+                "sub": "student-5",
+                ROLES: [LEARNER],
+                LIS: {"person_sourcedid": learner},
+            }
+            # the course page of the platform, another origin: its link begins the launch
+            page.goto(f"{platform.issuer}/course?target={site.url}/app")
+            page.get_by_role("button", name="Open masterypath").click()
+            page.wait_for_url(f"**/app/learner/{learner}*")
+            page.wait_for_function("() => document.body.dataset.updated !== undefined")
+            assert page.locator("svg.map g.node").count() == 19
+            assert page.locator('nav a[href="/app/account"]').count() == 0  # no password here
+            assert page.locator('nav a[href="/app/educator"]').count() == 0
+
+            platform.user = {"sub": "teacher-2", ROLES: [INSTRUCTOR]}
+            page.goto(f"{platform.issuer}/course?target={site.url}/app")
+            page.get_by_role("button", name="Open masterypath").click()
+            page.wait_for_url("**/app/educator?cohort=school-lms*")
+            page.wait_for_function("() => document.body.dataset.updated !== undefined")
+            keys = page.eval_on_selector_all(
+                "table.grid a[data-key]", "(a) => a.map((x) => x.dataset.key)"
+            )
+            assert keys == [learner]  # the course's learners, no others
+
+            # a platform that shows the tool inside its course page, as Moodle does by default
+            platform.user = {
+                "sub": "student-5",
+                ROLES: [LEARNER],
+                LIS: {"person_sourcedid": learner},
+            }
+            page.goto(f"{platform.issuer}/course-framed?target={site.url}/app")
+            tool = page.frame_locator('iframe[name="tool"]')
+            tool.get_by_role("button", name="Open masterypath").click()
+            tool.locator("svg.map g.node").first.wait_for()
+            assert tool.locator("svg.map g.node").count() == 19
+
+            platform.user = {"sub": "parent-1", ROLES: [MEMBERSHIP + "Mentor"]}
+            page.goto(f"{platform.issuer}/course?target={site.url}/app")
+            page.get_by_role("button", name="Open masterypath").click()
+            page.get_by_text("The launch did not work").wait_for()
+            assert "none of the launch's roles" in page.locator("#lti-message").inner_text()
+            check_accessibility(page, "launch refused")
+        finally:  # the other pages refuse to be framed again
+            httpx.delete(f"{platforms}/school-lms", headers=admin).raise_for_status()

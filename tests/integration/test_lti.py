@@ -342,3 +342,23 @@ def test_erasing_a_launched_learner_forgets_which_platform_user_they_were(
     with database.sessions() as session:
         profile = session.get(LearnerProfileRow, learner)
         assert profile is not None and profile.name == "Ada Lovelace"
+
+
+def test_the_pages_may_be_framed_by_the_registered_platforms_only(
+    database: ServiceContext, platform: Platform
+) -> None:
+    admin = admin_client(database)
+    alone = admin.get("/app/educator")
+    assert alone.headers["X-Frame-Options"] == "DENY"
+    assert alone.headers["Content-Security-Policy"].endswith("frame-ancestors 'none'")
+    assert admin.post("/api/v1/lti/platforms", json=platform.registration()).status_code == 201
+    for path in ("/app/educator", "/app/learner/l1", "/login", "/app/framework/f"):
+        framed = admin.get(path)
+        assert "X-Frame-Options" not in framed.headers, path
+        policy = framed.headers["Content-Security-Policy"]
+        assert policy.endswith(f"; frame-ancestors {platform.issuer}"), policy
+    # the launch page too: a platform shows the launched tool inside its course page
+    page = launch(admin, database, platform)
+    assert page.headers["Content-Security-Policy"].endswith(f"frame-ancestors {platform.issuer}")
+    assert admin.delete("/api/v1/lti/platforms/moodle").status_code == 204
+    assert admin.get("/app/educator").headers["X-Frame-Options"] == "DENY"

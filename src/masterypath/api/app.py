@@ -482,7 +482,11 @@ def create_app(
     app.include_router(v1)
     app.include_router(verify_router(badges))
 
-    app.include_router(pages_router(embed_origins=parse_origins(settings.embed_origins)))
+    app.include_router(
+        pages_router(
+            embed_origins=parse_origins(settings.embed_origins), frame_origins=lti.frame_origins
+        )
+    )
     app.mount("/static", static_files(), name="static")
 
     @app.get("/how-it-works", response_class=HTMLResponse, tags=["meta"])

@@ -80,6 +80,7 @@ def lti_router(lti: LtiService) -> APIRouter:
                 token=done.token.token,
                 role=done.role.value,
                 home=done.home,
+                origins=lti.frame_origins(),
             )
         answer.delete_cookie(STATE_COOKIE, path="/lti")
         return answer

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ LOGIN_TTL = timedelta(minutes=10)
 """How long a begun launch waits for the platform's answer."""
 NO_PASSWORD = "!lti"
 """The password hash of an account made by a launch: no password matches it."""
+ORIGINS_TTL_S = 30.0
 PLATFORM_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
@@ -125,6 +127,7 @@ class LtiService:
         self.context = context
         self.accounts = accounts
         self._key_sets: dict[str, jwt.PyJWKClient] = {}
+        self._origins: tuple[float, tuple[str, ...]] | None = None
 
     # -- registration ---------------------------------------------------------------------
     def register(self, platform: Platform, *, by: str) -> None:
@@ -146,6 +149,20 @@ class LtiService:
             raise ConflictError(
                 "platform", platform.id, "is registered already (or its issuer and client id are)"
             ) from None
+        self._origins = None  # once committed: a read meanwhile would keep the old sites
+
+    def frame_origins(self) -> tuple[str, ...]:
+        """The sites of the registered platforms (their issuer's and login URL's origins),
+        which may show this tool's pages inside their own: read again after
+        :data:`ORIGINS_TTL_S` (another process may have registered one meanwhile)."""
+        kept = self._origins
+        if kept is not None and time.monotonic() - kept[0] < ORIGINS_TTL_S:
+            return kept[1]
+        origins = tuple(
+            sorted({_origin(url) for p in self.platforms() for url in (p.issuer, p.auth_login_url)})
+        )
+        self._origins = (time.monotonic(), origins)
+        return origins
 
     def platforms(self) -> list[Platform]:
         with self.context.sessions() as session:
@@ -160,6 +177,7 @@ class LtiService:
             PeopleRepository(session).audit(
                 at=self.context.clock(), actor=by, action="remove_lti_platform", target=platform_id
             )
+        self._origins = None
 
     # -- launch ---------------------------------------------------------------------------
     def begin_login(self, params: Mapping[str, str], *, tool_url: str) -> tuple[str, str]:
@@ -367,6 +385,15 @@ def _username(platform_id: str, subject: str) -> str:
     """``platform:subject``, or a digest of it where that is too long for a username."""
     name = f"{platform_id}:{subject}"
     return name if len(name) <= 200 else f"{platform_id}:{_short(platform_id, subject)}"
+
+
+def _origin(url: str) -> str:
+    """
+    >>> _origin("https://lms.school.org/mod/lti/auth.php")
+    'https://lms.school.org'
+    """
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _secure_url(url: str) -> bool:

@@ -8,7 +8,9 @@ may see, so a learner who opens another learner's page gets the API's refusal, s
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from importlib import resources
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter
@@ -62,10 +64,18 @@ def embed_url(base: str, learner_id: str, framework_id: str | None, token: str) 
 
 
 def lti_page(
-    *, error: str = "", status: int = 200, token: str = "", role: str = "", home: str = ""
+    *,
+    error: str = "",
+    status: int = 200,
+    token: str = "",
+    role: str = "",
+    home: str = "",
+    origins: tuple[str, ...] = (),
 ) -> HTMLResponse:
     """The page an LTI launch lands on: with a ``token`` it keeps the login (and ``role``)
-    in this tab and opens ``home``; with an ``error`` it says what went wrong."""
+    in this tab and opens ``home``, framed only by the sites of ``origins`` (the
+    platforms'); with an ``error`` it says what went wrong (a page with nothing to click,
+    which any platform may frame)."""
     if error:
         body = (
             "<h2>The launch did not work</h2>"
@@ -75,7 +85,17 @@ def lti_page(
         )
     else:
         body = '<p id="lti-message" aria-busy="true">Opening masterypath…</p>'
-    answer = render("lti", "Launch", body, nav="", token=token, role=role, home=home)
+    answer = render(
+        "lti",
+        "Launch",
+        body,
+        nav="",
+        framed=True,
+        origins=() if error else origins,
+        token=token,
+        role=role,
+        home=home,
+    )
     answer.status_code = status
     return answer
 
@@ -160,18 +180,28 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=str(resources.files("masterypath.web").joinpath("static")))
 
 
-def pages_router(*, embed_origins: tuple[str, ...] = ()) -> APIRouter:
+def pages_router(
+    *,
+    embed_origins: tuple[str, ...] = (),
+    frame_origins: Callable[[], tuple[str, ...]] = tuple,
+) -> APIRouter:
     """The pages; an embed link's page may be framed by the sites of ``embed_origins``
-    (by any site when there are none), every other page by none."""
+    (by any site when there are none), every other page only by the sites
+    ``frame_origins`` names at the time (the registered learning platforms, which show a
+    launched tool inside their own page), by none when it names none."""
     router = APIRouter(route_class=SlashSafeRoute, include_in_schema=False)
+
+    def app_page(page: str, title: str, body: str, *, nav: str = NAV, **data: Any) -> HTMLResponse:
+        origins = frame_origins()
+        return render(page, title, body, nav=nav, framed=bool(origins), origins=origins, **data)
 
     @router.get("/login")
     def login() -> HTMLResponse:
-        return render("login", "Log in", LOGIN, nav='<a href="/how-it-works">How it works</a>')
+        return app_page("login", "Log in", LOGIN, nav='<a href="/how-it-works">How it works</a>')
 
     @router.get("/app/learner/{learner_id}")
     def learner(learner_id: str) -> HTMLResponse:
-        return render("learner", f"Progress of {learner_id}", LOADING, learner=learner_id)
+        return app_page("learner", f"Progress of {learner_id}", LOADING, learner=learner_id)
 
     @router.get("/embed/learner/{learner_id}")
     def embedded_learner(learner_id: str) -> HTMLResponse:
@@ -189,18 +219,18 @@ def pages_router(*, embed_origins: tuple[str, ...] = ()) -> APIRouter:
 
     @router.get("/app/account")
     def account() -> HTMLResponse:
-        return render("account", "Your password", ACCOUNT)
+        return app_page("account", "Your password", ACCOUNT)
 
     @router.get("/app/admin")
     def admin() -> HTMLResponse:
-        return render("admin", "Accounts", LOADING)
+        return app_page("admin", "Accounts", LOADING)
 
     @router.get("/app/educator")
     def educator() -> HTMLResponse:
-        return render("educator", "Cohort grid", LOADING)
+        return app_page("educator", "Cohort grid", LOADING)
 
     @router.get("/app/framework/{framework_id}")
     def framework(framework_id: str) -> HTMLResponse:
-        return render("framework", f"Framework {framework_id}", LOADING, framework=framework_id)
+        return app_page("framework", f"Framework {framework_id}", LOADING, framework=framework_id)
 
     return router
