@@ -124,6 +124,7 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
 
 
 TABLES = (
+    "lti_grade_links",
     "lti_accounts",
     "lti_logins",
     "lti_platforms",

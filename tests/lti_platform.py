@@ -9,7 +9,7 @@ import html
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -49,6 +49,15 @@ class Platform:
         self.user: dict[str, Any] = {"sub": "user-1", ROLES: [LEARNER]}
         """The claims of the user the browser is logged in as, on the platform."""
         self.tool_url = ""
+        self.token_url = f"{self.issuer}/token"
+        self.tool_key: rsa.RSAPublicKey | None = None
+        """This tool's public key, as an admin pastes it into the platform."""
+        self.access_tokens: list[str] = []
+        self.scores: list[tuple[str, dict[str, Any]]] = []
+        """(line item path, score) of every score the tool posted."""
+        self.refuse_scores = False
+        self.clock: Callable[[], float] = time.time
+        """The platform's clock, which checks the tool's signed requests."""
 
     def registration(self, platform_id: str = "moodle") -> dict[str, Any]:
         """The body of ``POST /api/v1/lti/platforms`` for this platform."""
@@ -60,7 +69,43 @@ class Platform:
             "auth_login_url": self.auth_login_url,
             "key_set_url": self.key_set_url,
             "deployment_ids": [DEPLOYMENT_ID],
+            "token_url": self.token_url,
         }
+
+    def lineitem(self, n: int) -> str:
+        return f"{self.issuer}/lineitems/{n}/lineitem"
+
+    def issue_access_token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """The token endpoint: a client-credentials grant with a JWT signed by the tool."""
+        if self.tool_key is None or form.get("grant_type") != "client_credentials":
+            return 400, {"error": "unsupported_grant_type"}
+        try:
+            claims = jwt.decode(
+                form.get("client_assertion", ""),
+                self.tool_key,
+                algorithms=["RS256"],
+                audience=self.token_url,
+                issuer=CLIENT_ID,
+                options={"verify_exp": False, "verify_iat": False},
+            )
+        except jwt.InvalidTokenError as exc:
+            return 401, {"error": "invalid_client", "error_description": str(exc)}
+        if not claims["iat"] - 60 <= self.clock() < claims["exp"]:
+            return 401, {"error": "invalid_client", "error_description": "not in time"}
+        token = f"access-{len(self.access_tokens)}"
+        self.access_tokens.append(token)
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+
+    def take_score(self, path: str, headers: Any, body: bytes) -> int:
+        """A line item's scores endpoint."""
+        if self.refuse_scores:
+            return 503
+        if headers.get("Authorization", "").removeprefix("Bearer ") not in self.access_tokens:
+            return 401
+        if headers.get("Content-Type") != "application/vnd.ims.lis.v1.score+json":
+            return 415
+        self.scores.append((path, json.loads(body)))
+        return 204
 
     def key_set(self) -> dict[str, Any]:
         public = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
@@ -153,9 +198,23 @@ def running_platform(key: rsa.RSAPrivateKey | None = None) -> Iterator[Platform]
             else:
                 self.send_error(404)
 
-        def _send(self, text: str, kind: str) -> None:
+        def do_POST(self) -> None:
+            platform = holder["platform"]
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.path == "/token":
+                form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+                status, answer = platform.issue_access_token(form)
+                self._send(json.dumps(answer), "application/json", status)
+            elif self.path.startswith("/lineitems/") and self.path.endswith("/scores"):
+                self.send_response(platform.take_score(self.path, self.headers, body))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                self.send_error(404)
+
+        def _send(self, text: str, kind: str, status: int = 200) -> None:
             body = text.encode()
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("Content-Type", f"{kind}; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

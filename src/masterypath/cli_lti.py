@@ -3,14 +3,25 @@ tool with LTI 1.3."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from masterypath.cli_support import JsonOption, open_context, out, print_json, register_commands
+from masterypath.cli_support import (
+    JsonOption,
+    err,
+    open_context,
+    out,
+    print_json,
+    register_commands,
+)
+from masterypath.interop import vc_jwt
 from masterypath.services.accounts import AccountService
 from masterypath.services.lti import LtiService, Platform
+from masterypath.settings import Settings
 
 lti_app = typer.Typer(
     help="Learning platforms that launch this tool (LTI 1.3): give each the tool's login "
@@ -20,7 +31,7 @@ lti_app = typer.Typer(
 
 def _service() -> LtiService:
     context = open_context()
-    return LtiService(context, AccountService(context))
+    return LtiService.from_settings(Settings.from_environment(), context, AccountService(context))
 
 
 def add_platform(
@@ -35,6 +46,9 @@ def add_platform(
         list[str], typer.Option(help="A deployment id launches may come from (repeatable).")
     ],
     title: Annotated[str | None, typer.Option(help="A name people know it by.")] = None,
+    token_url: Annotated[
+        str | None, typer.Option(help="The platform's OAuth 2 token URL (to send grades back).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a platform (Moodle: Site administration > Plugins > External tool > Manage
@@ -47,6 +61,7 @@ def add_platform(
         auth_login_url=auth_login_url,
         key_set_url=key_set_url,
         deployment_ids=tuple(deployment),
+        token_url=token_url,
     )
     _service().register(platform, by="cli")
     if as_json:
@@ -79,8 +94,60 @@ def remove_platform(
         out.print(f"removed {platform_id}")
 
 
+def new_key(
+    path: Annotated[Path, typer.Argument(help="A new PEM file (never overwritten).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Make this tool's RSA key (readable by its owner only); set MASTERYPATH_LTI_KEY_FILE
+    to it. Its public half is published at /lti/jwks for the platforms."""
+    key = vc_jwt.generate_key()
+    vc_jwt.write_key(key, path)
+    kid = vc_jwt.thumbprint(vc_jwt.public_jwk(key))
+    if as_json:
+        print_json({"key_file": str(path), "kid": kid})
+    else:
+        out.print(f"wrote {path} (kid {kid}); set MASTERYPATH_LTI_KEY_FILE={path}")
+
+
+def send_grades(
+    platform: Annotated[str | None, typer.Option(help="Only this platform's links.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send each launched learner's score (competencies mastered of the framework their
+    link names) to their platform's gradebook, where it changed since it was last sent
+    (LTI Assignment and Grade Services). Run it from cron, or after a day's work."""
+    with Progress(
+        TextColumn("sending grades"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("send", total=None)
+        report = _service().send_grades(
+            platform, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    out.print(f"sent {report.sent}, unchanged {report.unchanged}")
+    for line in report.skipped:
+        out.print(f"skipped: {line}")
+    for line in report.failed:
+        out.print(f"failed: {line}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
 def register(parent: typer.Typer) -> None:
     register_commands(
-        lti_app, {"add": add_platform, "list": list_platforms, "remove": remove_platform}
+        lti_app,
+        {
+            "add": add_platform,
+            "list": list_platforms,
+            "remove": remove_platform,
+            "key": new_key,
+            "send-grades": send_grades,
+        },
     )
     parent.add_typer(lti_app, name="lti")

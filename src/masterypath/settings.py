@@ -111,10 +111,14 @@ class Settings(BaseSettings):
     """Seconds: a learner's data read again by the same account through the same endpoint
     is logged once per this window while the reads go on (a page polling every second is
     one access-log row per window, not 3,600 an hour); 0: every read is a row."""
+    lti_key_file: str = ""
+    """PEM file of this tool's RSA key for LTI 1.3 (``masterypath lti key PATH`` makes one):
+    it signs the requests that send grades back to a platform, and its public half is
+    published at ``/lti/jwks`` for the platform. Empty: no grades are sent back."""
     embed_origins: str = ""
     """The sites (origins, separated by spaces or commas) whose pages may frame an embed
     link's page, e.g. ``https://lms.school.org``; empty: any site. No other page may be
-    framed, whatever this says."""
+    framed by these (the app's pages only by the registered LTI platforms' sites)."""
 
     @field_validator("embed_origins")
     @classmethod

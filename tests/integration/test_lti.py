@@ -4,8 +4,12 @@ a platform whose key set is served over real HTTP (``tests/lti_platform.py``).""
 from __future__ import annotations
 
 import html
+import json
 import re
+import stat
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,9 +17,26 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
-from masterypath.domain.lti import CONTEXT, CUSTOM, DEPLOYMENT, LIS, MEMBERSHIP, ROLES, VERSION
+from masterypath.cli import app
+from masterypath.demo import load_demo_framework
+from masterypath.domain.lti import (
+    AGS_ENDPOINT,
+    CONTEXT,
+    CUSTOM,
+    DEPLOYMENT,
+    LIS,
+    MEMBERSHIP,
+    RESOURCE_LINK,
+    ROLES,
+    SCORE_SCOPE,
+    VERSION,
+)
+from masterypath.interop import vc_jwt
 from masterypath.services.context import ServiceContext
+from masterypath.services.frameworks import FrameworkService
+from masterypath.settings import Settings
 from masterypath.store.tables import (
     CohortEducatorRow,
     CohortMemberRow,
@@ -23,7 +44,7 @@ from masterypath.store.tables import (
     LearnerProfileRow,
     UserRow,
 )
-from tests.conftest import admin_client, advance_clock
+from tests.conftest import admin_client, advance_clock, api_app, login
 from tests.lti_platform import CLIENT_ID, INSTRUCTOR, LEARNER, Platform, new_key, running_platform
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -362,3 +383,153 @@ def test_the_pages_may_be_framed_by_the_registered_platforms_only(
     assert page.headers["Content-Security-Policy"].endswith(f"frame-ancestors {platform.issuer}")
     assert admin.delete("/api/v1/lti/platforms/moodle").status_code == 204
     assert admin.get("/app/educator").headers["X-Frame-Options"] == "DENY"
+
+
+GRADES: dict[str, Any] = {
+    AGS_ENDPOINT: {
+        "scope": [SCORE_SCOPE, "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"],
+        "lineitems": "https://ignored.example/lineitems",
+    },
+    CUSTOM: {"framework": "dbe-kt22"},
+}
+
+
+@pytest.fixture
+def graded(
+    database: ServiceContext, platform: Platform, tmp_path: Path, badge_key_file: Path
+) -> Iterator[TestClient]:
+    """An admin's client of a server with a tool key (the platform knows its public half)
+    and the demo course, ``platform`` registered with its token URL."""
+    settings = Settings(embeddings=False, lti_key_file=str(badge_key_file))
+    admin = admin_client(database, settings)
+    FrameworkService(database).save(load_demo_framework())
+    platform.user = {"sub": "user-1", ROLES: [LEARNER]}
+    platform.tool_key = vc_jwt.read_public_key(badge_key_file)
+    platform.clock = lambda: database.clock().timestamp()
+    platform.scores.clear()
+    platform.refuse_scores = False
+    assert admin.post("/api/v1/lti/platforms", json=platform.registration()).status_code == 201
+    yield admin
+    platform.tool_key, platform.clock = None, time.time
+
+
+def master(client: TestClient, learner: str, competency: str) -> None:
+    body = {
+        "framework_id": "dbe-kt22",
+        "competency_id": competency,
+        "status": "mastered",
+        "reason": "prior_learning",
+    }
+    made = client.post(f"/api/v1/learners/{learner}/overrides", json=body)
+    assert made.status_code == 201, made.text
+
+
+def test_a_learners_score_goes_back_to_the_platforms_gradebook_when_it_changes(
+    database: ServiceContext, graded: TestClient, platform: Platform
+) -> None:
+    link = {RESOURCE_LINK: {"id": "link-1"}}
+    grades = GRADES | {AGS_ENDPOINT: GRADES[AGS_ENDPOINT] | {"lineitem": platform.lineitem(7)}}
+    learner = me(graded, landed(launch(graded, database, platform, **grades, **link))["token"])[
+        "learner_id"
+    ]
+    framework = load_demo_framework()
+    first, second = framework.topological_order()[:2]
+    master(graded, learner, first)
+
+    sent = graded.post("/api/v1/lti/grades")
+    assert sent.status_code == 200, sent.text
+    assert sent.json() == {"sent": 1, "unchanged": 0, "skipped": [], "failed": []}
+    path, score = platform.scores[-1]
+    assert path == "/lineitems/7/lineitem/scores"
+    assert (score["userId"], score["scoreGiven"], score["scoreMaximum"]) == ("user-1", 1, 19)
+    assert score["comment"] == f"1 of 19 competencies of {framework.title} mastered"
+    assert (score["activityProgress"], score["gradingProgress"]) == ("InProgress", "Pending")
+    assert score["timestamp"] == database.clock().isoformat()
+
+    # nothing changed: nothing sent; one more mastered: sent again
+    assert graded.post("/api/v1/lti/grades").json()["unchanged"] == 1
+    assert len(platform.scores) == 1
+    master(graded, learner, second)
+    assert graded.post("/api/v1/lti/grades").json()["sent"] == 1
+    assert platform.scores[-1][1]["scoreGiven"] == 2
+
+
+def test_a_refused_score_is_said_and_sent_at_the_next_run(
+    database: ServiceContext, graded: TestClient, platform: Platform
+) -> None:
+    grades = GRADES | {AGS_ENDPOINT: GRADES[AGS_ENDPOINT] | {"lineitem": platform.lineitem(1)}}
+    landed(launch(graded, database, platform, **grades, **{RESOURCE_LINK: {"id": "l"}}))
+    platform.refuse_scores = True
+    report = graded.post("/api/v1/lti/grades").json()
+    assert report["sent"] == 0 and len(report["failed"]) == 1
+    assert "/lineitems/1/lineitem/scores: 503" in report["failed"][0]
+    platform.refuse_scores = False
+    assert graded.post("/api/v1/lti/grades").json()["sent"] == 1
+    assert platform.scores[-1][1]["scoreGiven"] == 0
+
+
+def test_links_without_a_framework_or_a_grade_scope_send_nothing(
+    database: ServiceContext, graded: TestClient, platform: Platform
+) -> None:
+    no_scope = {AGS_ENDPOINT: {"scope": [], "lineitem": platform.lineitem(2)}}
+    landed(launch(graded, database, platform, **no_scope, **{RESOURCE_LINK: {"id": "a"}}))
+    no_framework = {AGS_ENDPOINT: GRADES[AGS_ENDPOINT] | {"lineitem": platform.lineitem(3)}}
+    landed(launch(graded, database, platform, **no_framework, **{RESOURCE_LINK: {"id": "b"}}))
+    report = graded.post("/api/v1/lti/grades").json()
+    assert report["sent"] == 0 and platform.scores == []
+    assert len(report["skipped"]) == 1 and "names no framework" in report["skipped"][0]
+
+
+def test_grades_need_the_tool_key_and_the_key_set_publishes_its_public_half(
+    database: ServiceContext, graded: TestClient, platform: Platform, badge_key_file: Path
+) -> None:
+    keys = graded.get("/lti/jwks").json()["keys"]
+    public = vc_jwt.public_jwk(vc_jwt.read_public_key(badge_key_file))
+    assert len(keys) == 1 and {k: keys[0][k] for k in ("kty", "n", "e")} == public
+    assert "d" not in keys[0] and keys[0]["kid"] == vc_jwt.thumbprint(public)
+    keyless = api_app(database)[0]  # another server, without MASTERYPATH_LTI_KEY_FILE
+    keyless.headers.update(login(keyless, "admin", "admin-password"))
+    assert keyless.get("/lti/jwks").json() == {"keys": []}
+    refused = keyless.post("/api/v1/lti/grades")
+    assert refused.status_code == 503 and "MASTERYPATH_LTI_KEY_FILE" in refused.text
+    assert graded.post("/api/v1/lti/grades", params={"platform": "nowhere"}).status_code == 404
+
+
+def test_the_commands_register_platforms_make_the_key_and_send_grades(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: Platform
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("MASTERYPATH_DATABASE_URL", database_url)
+    runner = CliRunner()
+    key = tmp_path / "tool-key.pem"
+    made = runner.invoke(app, ["lti", "key", str(key), "--json"])
+    assert made.exit_code == 0, made.output
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert json.loads(made.output)["kid"] == vc_jwt.thumbprint(
+        vc_jwt.public_jwk(vc_jwt.read_public_key(key))
+    )
+    again = runner.invoke(app, ["lti", "key", str(key)])
+    assert again.exit_code == 2 and "never overwritten" in again.output
+
+    options = platform.registration()
+    add = ["lti", "add", "moodle", "--issuer", options["issuer"], "--client-id", CLIENT_ID]
+    add += ["--auth-login-url", options["auth_login_url"], "--key-set-url", platform.key_set_url]
+    add += ["--deployment", "deployment-1", "--deployment", "2", "--token-url", platform.token_url]
+    assert runner.invoke(app, [*add, "--json"]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["lti", "list", "--json"]).output)
+    assert listed[0]["deployment_ids"] == ["deployment-1", "2"]
+    assert listed[0]["token_url"] == platform.token_url
+    twice = runner.invoke(app, add)
+    assert twice.exit_code != 0 and "is registered already" in twice.output
+    bad = runner.invoke(app, ["lti", "add", "x y", *add[3:]])
+    assert bad.exit_code == 2 and "id: must be" in bad.output.replace("\n", " ")
+
+    # without a key, sending grades says which setting is missing
+    no_key = runner.invoke(app, ["lti", "send-grades"])
+    assert no_key.exit_code != 0 and "MASTERYPATH_LTI_KEY_FILE" in no_key.output
+    monkeypatch.setenv("MASTERYPATH_LTI_KEY_FILE", str(key))
+    sent = runner.invoke(app, ["lti", "send-grades", "--json"])
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.output) == {"sent": 0, "unchanged": 0, "skipped": [], "failed": []}
+    assert runner.invoke(app, ["lti", "remove", "moodle"]).exit_code == 0
+    assert "no platform is registered" in runner.invoke(app, ["lti", "list"]).output

@@ -473,7 +473,7 @@ def create_app(
         has an item for them, most answered first (answers, learners, last stored)."""
         return xapi.unmapped_activities(limit=limit)
 
-    lti = LtiService(context, accounts)
+    lti = LtiService.from_settings(settings, context, accounts, mastery=mastery)
     v1.include_router(lti_platform_router(lti, allow))
 
     document_xapi_errors(app)

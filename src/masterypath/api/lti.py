@@ -85,18 +85,24 @@ def lti_router(lti: LtiService) -> APIRouter:
         answer.delete_cookie(STATE_COOKIE, path="/lti")
         return answer
 
+    @router.get("/jwks")
+    def key_set() -> dict[str, Any]:
+        """This tool's public key (a JWK set) for the platforms: it checks the requests
+        that send grades back (empty when ``MASTERYPATH_LTI_KEY_FILE`` is not set)."""
+        return lti.tool_key_set()
+
     return router
 
 
 def lti_platform_router(lti: LtiService, allow: Allow) -> APIRouter:
-    router = APIRouter(route_class=SlashSafeRoute, prefix="/lti/platforms", tags=["lti"])
+    router = APIRouter(route_class=SlashSafeRoute, prefix="/lti", tags=["lti"])
 
-    @router.get("")
+    @router.get("/platforms")
     def list_platforms(_: Annotated[Principal, allow(Action.MANAGE_USERS)]) -> list[dict[str, Any]]:
         """Every registered LTI 1.3 platform."""
         return [p.to_dict() for p in lti.platforms()]
 
-    @router.post("", status_code=201)
+    @router.post("/platforms", status_code=201)
     def register_platform(
         body: LtiPlatformIn, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
     ) -> dict[str, Any]:
@@ -107,7 +113,17 @@ def lti_platform_router(lti: LtiService, allow: Allow) -> APIRouter:
         lti.register(platform, by=principal.subject)
         return platform.to_dict()
 
-    @router.delete("/{platform_id}", status_code=204)
+    @router.post("/grades")
+    def send_grades(
+        _: Annotated[Principal, allow(Action.MANAGE_USERS)], platform: Text | None = None
+    ) -> dict[str, Any]:
+        """Send each launched learner's score (competencies mastered of the framework their
+        link names) to the platform's gradebook where it changed (LTI Assignment and Grade
+        Services); ``platform``: only that platform's. The answer counts the scores sent and
+        unchanged, and says which links were skipped or refused, and why."""
+        return lti.send_grades(platform).to_dict()
+
+    @router.delete("/platforms/{platform_id}", status_code=204)
     def remove_platform(
         platform_id: Text, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
     ) -> Response:

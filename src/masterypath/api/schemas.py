@@ -202,6 +202,9 @@ class LtiPlatformIn(Strict):
     deployment_ids: list[Text] = Field(
         min_length=1, max_length=100, description="The deployment ids launches may come from."
     )
+    token_url: Text | None = Field(
+        default=None, description="The platform's OAuth 2 token URL, to send grades back."
+    )
 
 
 class PasswordChangeIn(Strict):

@@ -37,6 +37,9 @@ RESOURCE_LINK = CLAIM + "resource_link"
 LIS = CLAIM + "lis"
 CUSTOM = CLAIM + "custom"
 TARGET_LINK_URI = CLAIM + "target_link_uri"
+AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+"""The Assignment and Grade Services scope that lets a tool send scores."""
 
 LIS_ROLES = "http://purl.imsglobal.org/vocab/lis/v2/"
 MEMBERSHIP = LIS_ROLES + "membership#"
@@ -80,6 +83,10 @@ class Launch:
     email: str | None = None
     framework_id: str | None = None
     """The framework to open (custom parameter ``framework``), if the link names one."""
+    resource_link_id: str | None = None
+    lineitem: str | None = None
+    """Where this link's score goes in the platform's gradebook, when the platform lets the
+    tool send scores (Assignment and Grade Services, the ``score`` scope)."""
 
 
 def role_of(roles: Iterable[str]) -> Role | None:
@@ -135,6 +142,10 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
     context = _object(claims, CONTEXT)
     lis = _object(claims, LIS)
     custom = _object(claims, CUSTOM)
+    link = _object(claims, RESOURCE_LINK)
+    grades = _object(claims, AGS_ENDPOINT)
+    scopes = grades.get("scope", [])
+    may_score = isinstance(scopes, list) and SCORE_SCOPE in scopes
     return Launch(
         subject=subject,
         role=role,
@@ -146,6 +157,49 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
         name=_text(claims, "name", "name"),
         email=_text(claims, "email", "email"),
         framework_id=_text(custom, "framework", CUSTOM),
+        resource_link_id=_text(link, "id", RESOURCE_LINK),
+        lineitem=_text(grades, "lineitem", AGS_ENDPOINT) if may_score else None,
+    )
+
+
+@dataclass(frozen=True)
+class Score:
+    """A learner's score for a link, as LTI Assignment and Grade Services sends it: how
+    many of the framework's competencies are mastered, of how many."""
+
+    given: int
+    maximum: int
+    comment: str
+
+    def to_json(self, user_id: str, timestamp: str) -> dict[str, Any]:
+        """The score's JSON (``application/vnd.ims.lis.v1.score+json``) for the platform's
+        user ``user_id``: final once every competency is mastered, pending before.
+
+        >>> Score(3, 3, "").to_json("u7", "2026-11-23T09:00:00+00:00")["gradingProgress"]
+        'FullyGraded'
+        """
+        done = self.given == self.maximum
+        return {
+            "userId": user_id,
+            "scoreGiven": self.given,
+            "scoreMaximum": self.maximum,
+            "comment": self.comment,
+            "timestamp": timestamp,
+            "activityProgress": "Completed" if done else "InProgress",
+            "gradingProgress": "FullyGraded" if done else "Pending",
+        }
+
+
+def score_of(mastered: Iterable[bool], framework_title: str) -> Score:
+    """The :class:`Score` of a learner whose competencies are each ``mastered`` or not.
+
+    >>> score_of([True, False, True], "SQL")
+    Score(given=2, maximum=3, comment='2 of 3 competencies of SQL mastered')
+    """
+    flags = list(mastered)
+    given = sum(flags)
+    return Score(
+        given, len(flags), f"{given} of {len(flags)} competencies of {framework_title} mastered"
     )
 
 

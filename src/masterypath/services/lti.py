@@ -24,20 +24,24 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from masterypath.domain.access import Role
-from masterypath.domain.lti import Launch, read_launch
+from masterypath.domain.lti import Launch, read_launch, score_of
+from masterypath.domain.policy import Status
 from masterypath.errors import (
     AuthenticationError,
+    ConfigurationError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -45,15 +49,26 @@ from masterypath.errors import (
     Problem,
     ValidationError,
 )
+from masterypath.interop import vc_jwt
+from masterypath.interop.lti_ags import (
+    PlatformRefusedError,
+    access_token,
+    client_assertion,
+    post_score,
+)
 from masterypath.interop.lti_jwt import key_set, verify_id_token
 from masterypath.services.accounts import AccountService, IssuedToken
 from masterypath.services.context import ServiceContext
+from masterypath.services.frameworks import FrameworkService
+from masterypath.services.mastery import MasteryService
+from masterypath.settings import Settings
 from masterypath.store.lti import LtiRepository
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import (
     LearnerProfileRow,
     LtiAccountRow,
+    LtiGradeLinkRow,
     LtiLoginRow,
     LtiPlatformRow,
     UserRow,
@@ -78,6 +93,8 @@ class Platform:
     auth_login_url: str
     key_set_url: str
     deployment_ids: tuple[str, ...]
+    token_url: str | None = None
+    """The platform's OAuth 2 token URL: needed to send grades back."""
 
     def check(self) -> None:
         """Raise :class:`InvalidInputError` naming every field that is wrong.
@@ -96,8 +113,9 @@ class Platform:
             value = getattr(self, name)
             if not value.strip() or len(value) > 1000:
                 problems.append(f"{name}: must be 1-1000 characters")
-        for name in ("issuer", "auth_login_url", "key_set_url"):
-            if not _secure_url(getattr(self, name)):
+        for name in ("issuer", "auth_login_url", "key_set_url", "token_url"):
+            value = getattr(self, name)
+            if value is not None and not _secure_url(value):
                 problems.append(f"{name}: must be an https URL (http only on this machine)")
         if not self.deployment_ids or not all(d.strip() for d in self.deployment_ids):
             problems.append("deployment_ids: must name at least one deployment, none empty")
@@ -122,12 +140,57 @@ class LaunchResult:
     home: str
 
 
+@dataclass
+class GradeReport:
+    """What sending grades back did: scores sent, those the platform has already, and the
+    links skipped or refused (each said in words)."""
+
+    sent: int = 0
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 class LtiService:
-    def __init__(self, context: ServiceContext, accounts: AccountService) -> None:
+    def __init__(
+        self,
+        context: ServiceContext,
+        accounts: AccountService,
+        *,
+        mastery: MasteryService | None = None,
+        tool_key: rsa.RSAPrivateKey | None = None,
+    ) -> None:
         self.context = context
         self.accounts = accounts
+        self.mastery = mastery or MasteryService(context)
+        self.frameworks = FrameworkService(context)
+        self.tool_key = tool_key
         self._key_sets: dict[str, jwt.PyJWKClient] = {}
         self._origins: tuple[float, tuple[str, ...]] | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, context: ServiceContext, accounts: AccountService, **more: Any
+    ) -> LtiService:
+        """The service with the tool key ``MASTERYPATH_LTI_KEY_FILE`` names (a
+        :class:`ConfigurationError` when it cannot be used)."""
+        key = None
+        if settings.lti_key_file:
+            try:
+                key = vc_jwt.read_key(Path(settings.lti_key_file))
+            except ValidationError as exc:
+                raise ConfigurationError(f"MASTERYPATH_LTI_KEY_FILE: {exc}") from None
+        return cls(context, accounts, tool_key=key, **more)
+
+    def tool_key_set(self) -> dict[str, Any]:
+        """This tool's public key as a JWK set (no key: an empty set)."""
+        if self.tool_key is None:
+            return {"keys": []}
+        jwk = vc_jwt.public_jwk(self.tool_key)
+        return {"keys": [jwk | {"kid": vc_jwt.thumbprint(jwk), "alg": "RS256", "use": "sig"}]}
 
     # -- registration ---------------------------------------------------------------------
     def register(self, platform: Platform, *, by: str) -> None:
@@ -264,6 +327,83 @@ class LtiService:
             home=_home(role, user.learner_id, cohort_id, launch.framework_id),
         )
 
+    # -- grades ---------------------------------------------------------------------------
+    def send_grades(
+        self,
+        platform_id: str | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> GradeReport:
+        """Send each launched learner's score (competencies mastered of the link's
+        framework) to the platform's gradebook, where it changed since last sent.
+        ``progress`` is told how many links are done of how many."""
+        now = self.context.clock()
+        with self.context.sessions() as session:
+            repo = LtiRepository(session)
+            if platform_id is not None and repo.platform(platform_id) is None:
+                raise NotFoundError("platform", platform_id)
+            if self.tool_key is None:
+                raise ConfigurationError(
+                    "MASTERYPATH_LTI_KEY_FILE: required to send grades (masterypath lti key PATH)"
+                )
+            platforms = {p.id: _platform(p) for p in repo.platforms()}
+            links = repo.grade_links(platform_id)
+            session.expunge_all()
+        report = GradeReport()
+        tokens: dict[str, str] = {}
+        for done, link in enumerate(links, 1):
+            self._send_grade(platforms[link.platform_id], link, tokens, report, now)
+            if progress is not None:
+                progress(done, len(links))
+        return report
+
+    def _send_grade(
+        self,
+        platform: Platform,
+        link: LtiGradeLinkRow,
+        tokens: dict[str, str],
+        report: GradeReport,
+        now: datetime,
+    ) -> None:
+        where = f"{link.learner_id} ({platform.id}, link {link.resource_link_id})"
+        if platform.token_url is None:
+            report.skipped.append(f"{where}: the platform has no token URL registered")
+            return
+        if link.framework_id is None:
+            report.skipped.append(f"{where}: the link names no framework (custom framework=ID)")
+            return
+        try:
+            framework = self.frameworks.get(link.framework_id)
+            statuses = self.mastery.progress(link.learner_id, link.framework_id, now=now)
+        except NotFoundError as exc:
+            report.skipped.append(f"{where}: {exc}")
+            return
+        score = score_of((p.decision.status is Status.MASTERED for p in statuses), framework.title)
+        share = score.given / score.maximum if score.maximum else 0.0
+        if link.sent_score == share:
+            report.unchanged += 1
+            return
+        try:
+            if platform.id not in tokens:
+                assert self.tool_key is not None
+                assertion = client_assertion(
+                    client_id=platform.client_id,
+                    token_url=platform.token_url,
+                    key=self.tool_key,
+                    kid=self.tool_key_set()["keys"][0]["kid"],
+                    now=now,
+                )
+                tokens[platform.id] = access_token(platform.token_url, assertion)[0]
+            post_score(
+                link.lineitem, tokens[platform.id], score.to_json(link.subject, now.isoformat())
+            )
+        except PlatformRefusedError as exc:
+            report.failed.append(f"{where}: {exc}")
+            return
+        with self.context.sessions.begin() as session:
+            LtiRepository(session).grade_sent(link, share=share, at=now)
+        report.sent += 1
+
     def _provision(
         self, platform: Platform, launch: Launch, now: datetime
     ) -> tuple[UserRow, str | None]:
@@ -274,6 +414,8 @@ class LtiService:
                 user = self._new_link(session, repo, platform, launch, now)
             if user.disabled_at is not None:
                 raise PermissionDeniedError("launch", f"the account {user.username} is disabled")
+            if user.role == Role.LEARNER and user.learner_id and launch.lineitem:
+                repo.keep_grade_link(platform.id, launch, learner_id=user.learner_id, now=now)
             cohort_id = None
             if launch.context_id is not None:
                 cohort_id = _cohort_id(repo, platform, launch)
@@ -348,6 +490,7 @@ def _platform(row: LtiPlatformRow) -> Platform:
         auth_login_url=row.auth_login_url,
         key_set_url=row.key_set_url,
         deployment_ids=tuple(row.deployment_ids),
+        token_url=row.token_url,
     )
 
 

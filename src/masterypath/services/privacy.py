@@ -36,6 +36,7 @@ from masterypath.store.tables import (
     LearnerProfileRow,
     LearnerRow,
     LtiAccountRow,
+    LtiGradeLinkRow,
     MasteryEventRow,
     MasteryStateRow,
     OverrideRow,
@@ -74,6 +75,7 @@ LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
     ("embed_tokens", EmbedTokenRow),
     ("badges", BadgeRow),
     ("access_log", AccessLogRow),
+    ("lti_grade_links", LtiGradeLinkRow),
 )
 """Every table that holds rows about one learner (by its ``learner_id`` column)."""
 

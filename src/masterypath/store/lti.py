@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from masterypath.domain.lti import Launch
 from masterypath.store.tables import (
     CohortEducatorRow,
     CohortMemberRow,
     CohortRow,
     LtiAccountRow,
+    LtiGradeLinkRow,
     LtiLoginRow,
     LtiPlatformRow,
     UserRow,
@@ -39,7 +41,7 @@ class LtiRepository:
     def remove_platform(self, platform_id: str) -> bool:
         # its logins and account links go with it (foreign keys cascade; said here too,
         # for a SQLite connection made without them)
-        for table in (LtiLoginRow, LtiAccountRow):
+        for table in (LtiLoginRow, LtiAccountRow, LtiGradeLinkRow):
             self.session.execute(delete(table).where(table.platform_id == platform_id))
         gone = self.session.execute(delete(LtiPlatformRow).where(LtiPlatformRow.id == platform_id))
         return bool(getattr(gone, "rowcount", 0))
@@ -65,6 +67,51 @@ class LtiRepository:
         return self.session.scalars(
             select(UserRow).where(UserRow.learner_id == learner_id).order_by(UserRow.created_at)
         ).first()
+
+    def keep_grade_link(
+        self, platform_id: str, launch: Launch, *, learner_id: str, now: datetime
+    ) -> None:
+        """Keep where the learner's score for the launch's link goes (the latest launch's
+        line item and framework)."""
+        key = (platform_id, launch.resource_link_id or "", learner_id)
+        row = self.session.get(LtiGradeLinkRow, key)
+        if row is None:
+            row = LtiGradeLinkRow(
+                platform_id=platform_id,
+                resource_link_id=key[1],
+                learner_id=learner_id,
+                created_at=now,
+            )
+            self.session.add(row)
+        if (row.lineitem, row.framework_id) != (launch.lineitem, launch.framework_id):
+            row.sent_score = None  # another line item or framework: send it again
+        row.subject, row.lineitem, row.framework_id = (
+            launch.subject,
+            launch.lineitem or "",
+            launch.framework_id,
+        )
+
+    def grade_links(self, platform_id: str | None) -> list[LtiGradeLinkRow]:
+        query = select(LtiGradeLinkRow)
+        if platform_id is not None:
+            query = query.where(LtiGradeLinkRow.platform_id == platform_id)
+        order = (
+            LtiGradeLinkRow.platform_id,
+            LtiGradeLinkRow.resource_link_id,
+            LtiGradeLinkRow.learner_id,
+        )
+        return list(self.session.scalars(query.order_by(*order)))
+
+    def grade_sent(self, link: LtiGradeLinkRow, *, share: float, at: datetime) -> None:
+        self.session.execute(
+            update(LtiGradeLinkRow)
+            .where(
+                LtiGradeLinkRow.platform_id == link.platform_id,
+                LtiGradeLinkRow.resource_link_id == link.resource_link_id,
+                LtiGradeLinkRow.learner_id == link.learner_id,
+            )
+            .values(sent_score=share, sent_at=at)
+        )
 
     def has_cohort(self, cohort_id: str) -> bool:
         return self.session.get(CohortRow, cohort_id) is not None

@@ -544,6 +544,8 @@ class LtiPlatformRow(Base):
     key_set_url: Mapped[str] = mapped_column(Text)
     deployment_ids: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    token_url: Mapped[str | None] = mapped_column(Text)
+    """The platform's OAuth 2 token URL, for sending grades back (none: grades are not)."""
 
 
 class LtiLoginRow(Base):
@@ -572,6 +574,27 @@ class LtiAccountRow(Base):
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(ID), ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LtiGradeLinkRow(Base):
+    """Where a learner's grade for a link of a course goes back to: the line item of the
+    platform's gradebook a launch named (LTI Assignment and Grade Services)."""
+
+    __tablename__ = "lti_grade_links"
+    __table_args__ = (Index("ix_lti_grade_links_learner", "learner_id"),)
+
+    platform_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True
+    )
+    resource_link_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    """The platform's id of the user: the score's ``userId``."""
+    lineitem: Mapped[str] = mapped_column(Text)
+    framework_id: Mapped[str | None] = mapped_column(String(ID))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_score: Mapped[float | None] = mapped_column(Float)
 
 
 class LearnerProfileRow(Base):

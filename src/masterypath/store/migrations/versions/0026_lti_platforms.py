@@ -1,8 +1,9 @@
 """Learning platforms that launch this tool (LTI 1.3)
 
-A platform an admin registers (its issuer, client id, login and key-set URLs and
+A platform an admin registers (its issuer, client id, login, key-set and token URLs and
 deployments), the launches it has begun and not completed (state and nonce, used once),
-and which account each of its users launches as.
+which account each of its users launches as, and where each learner's grade for a link
+goes back to (a line item of the platform's gradebook).
 
 Revision ID: 0026
 Revises: 0025
@@ -33,6 +34,7 @@ def upgrade() -> None:
         sa.Column("key_set_url", sa.Text(), nullable=False),
         sa.Column("deployment_ids", sa.JSON(), nullable=False),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("token_url", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_lti_platforms"),
     )
     op.create_index(
@@ -70,9 +72,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("platform_id", "subject", name="pk_lti_accounts"),
     )
     op.create_index("ix_lti_accounts_user", "lti_accounts", ["user_id"])
+    op.create_table(
+        "lti_grade_links",
+        sa.Column("platform_id", sa.String(1000), nullable=False),
+        sa.Column("resource_link_id", sa.String(1000), nullable=False),
+        sa.Column("learner_id", sa.String(1000), nullable=False),
+        sa.Column("subject", sa.String(255), nullable=False),
+        sa.Column("lineitem", sa.Text(), nullable=False),
+        sa.Column("framework_id", sa.String(1000), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sent_score", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["platform_id"],
+            ["lti_platforms.id"],
+            name="fk_lti_grade_links_platform_id_lti_platforms",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "platform_id", "resource_link_id", "learner_id", name="pk_lti_grade_links"
+        ),
+    )
+    op.create_index("ix_lti_grade_links_learner", "lti_grade_links", ["learner_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_lti_grade_links_learner", table_name="lti_grade_links")
+    op.drop_table("lti_grade_links")
     op.drop_index("ix_lti_accounts_user", table_name="lti_accounts")
     op.drop_table("lti_accounts")
     op.drop_table("lti_logins")

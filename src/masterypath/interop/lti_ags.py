@@ -1,0 +1,95 @@
+"""Scores sent back to a learning platform's gradebook (IMS LTI Assignment and Grade
+Services 2.0): an OAuth 2 access token got with a JWT signed by this tool's key (IMS
+Security Framework 4.1, client credentials), then each score posted to its line item."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from masterypath.domain.lti import SCORE_SCOPE
+from masterypath.errors import MasterypathError
+
+TIMEOUT_S = 15
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+
+
+class PlatformRefusedError(MasterypathError):
+    """The platform could not be reached or answered with an error (the message says
+    which URL and what it said)."""
+
+    code = "platform_refused"
+
+
+def client_assertion(
+    *, client_id: str, token_url: str, key: rsa.RSAPrivateKey, kid: str, now: datetime
+) -> str:
+    """The JWT that authenticates this tool at the platform's token URL: five minutes, a
+    random ``jti``."""
+    at = int(now.timestamp())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": token_url,
+        "iat": at,
+        "exp": at + 300,
+        "jti": secrets.token_urlsafe(16),
+    }
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+
+
+def access_token(token_url: str, assertion: str) -> tuple[str, int]:
+    """An access token for sending scores, and for how many seconds it holds."""
+    form = urllib.parse.urlencode(
+        {
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+            "scope": SCORE_SCOPE,
+        }
+    ).encode()
+    answer = _send(
+        token_url, form, {"Content-Type": "application/x-www-form-urlencoded"}, expect_json=True
+    )
+    token = answer.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise PlatformRefusedError(f"{token_url}: the answer holds no access_token")
+    expires = answer.get("expires_in", 3600)
+    return token, int(expires) if isinstance(expires, int | float) else 3600
+
+
+def post_score(lineitem: str, token: str, score: dict[str, Any]) -> None:
+    """Post ``score`` to the line item (its ``/scores`` endpoint, query kept)."""
+    parts = urllib.parse.urlsplit(lineitem)
+    url = urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
+    headers = {"Content-Type": SCORE_TYPE, "Authorization": f"Bearer {token}"}
+    _send(url, json.dumps(score).encode(), headers, expect_json=False)
+
+
+def _send(url: str, body: bytes, headers: dict[str, str], *, expect_json: bool) -> dict[str, Any]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            text = response.read()
+    except urllib.error.HTTPError as exc:
+        said = exc.read(500).decode("utf-8", "replace").strip()
+        raise PlatformRefusedError(f"{url}: {exc.code} {said}".strip()) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise PlatformRefusedError(f"{url}: {exc}") from None
+    if not expect_json:
+        return {}
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        raise PlatformRefusedError(f"{url}: the answer is not JSON") from None
+    if not isinstance(answer, dict):
+        raise PlatformRefusedError(f"{url}: the answer is not a JSON object")
+    return answer
