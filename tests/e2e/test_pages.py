@@ -31,7 +31,15 @@ from masterypath.demo import COURSE_WEEKS, default_start, load_demo_framework, s
 from masterypath.domain.access import Role
 from masterypath.domain.alerts import SUGGESTIONS, AlertKind
 from masterypath.domain.evidence import BinaryOutcome, Evidence
-from masterypath.domain.lti import LIS, MEMBERSHIP, ROLES
+from masterypath.domain.lti import (
+    AGS_ENDPOINT,
+    CUSTOM,
+    LIS,
+    MEMBERSHIP,
+    RESOURCE_LINK,
+    ROLES,
+    SCORE_SCOPE,
+)
 from masterypath.domain.rubric import Criterion, Level, Rubric
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.errors import AuthenticationError
@@ -88,6 +96,8 @@ class Site:
     context: ServiceContext
     teacher: str
     """The educator account's id."""
+    lti_key: Path
+    """This tool's LTI key file (the badge key, doing both jobs here)."""
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +128,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     accounts.assign_educator("class-a", teacher, by="test")
     key = tmp_path_factory.mktemp("badges") / "key.pem"
     vc_jwt.write_key(vc_jwt.generate_key(), key)
-    app = create_app(badge_settings(key), context=context, accounts=accounts)
+    settings = badge_settings(key).model_copy(update={"lti_key_file": str(key)})
+    app = create_app(settings, context=context, accounts=accounts)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -129,7 +140,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         if server.started:
             break
         time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", learners, accounts, context, str(teacher))
+    yield Site(f"http://127.0.0.1:{port}", learners, accounts, context, str(teacher), key)
     server.should_exit = True
     thread.join(timeout=10)
     context.engine.dispose()
@@ -1264,3 +1275,47 @@ def test_a_school_platform_launches_a_learner_and_their_teacher(page: Any, site:
             check_accessibility(page, "launch refused")
         finally:  # the other pages refuse to be framed again
             httpx.delete(f"{platforms}/school-lms", headers=admin).raise_for_status()
+
+
+def test_an_admin_registers_a_platform_and_sends_its_grades_back(page: Any, site: Site) -> None:
+    learner = site.learners[4]
+    with running_platform() as platform:
+        platform.tool_url = site.url
+        platform.tool_key = vc_jwt.read_public_key(site.lti_key)
+        log_in(page, site, "admin", "admin-password")
+        page.goto(site.url + "/app/admin")
+        page.locator("#platforms p, #platforms table").first.wait_for()
+        assert page.locator("dd code").first.inner_text() == f"{site.url}/lti/login"
+        values = platform.registration("grades-lms") | {"deployment_ids": "deployment-1"}
+        for name, value in values.items():
+            page.locator(f"#platform-{name}").fill(value)
+        page.get_by_role("button", name="Register platform").click()
+        row = page.locator("#platforms tbody tr").filter(has_text="grades-lms")
+        row.wait_for()
+        assert "yes" in row.inner_text()  # grades go back: it has a token URL
+        check_accessibility(page, "admin with a platform")
+        try:
+            # the learner opens the course's link, which names a gradebook column
+            platform.user = {
+                "sub": "student-8",
+                ROLES: [LEARNER],
+                LIS: {"person_sourcedid": learner},
+                RESOURCE_LINK: {"id": "week-1"},
+                CUSTOM: {"framework": load_demo_framework().id},
+                AGS_ENDPOINT: {"scope": [SCORE_SCOPE], "lineitem": platform.lineitem(5)},
+            }
+            launched = page.context.new_page()
+            launched.goto(f"{platform.issuer}/course?target={site.url}/app")
+            launched.get_by_role("button", name="Open masterypath").click()
+            launched.wait_for_url(f"**/app/learner/{learner}*")
+            launched.close()
+            page.get_by_role("button", name="Send grades now").click()
+            page.get_by_text("Grades sent 1, unchanged 0.").wait_for()
+            path, score = platform.scores[-1]
+            assert path == "/lineitems/5/lineitem/scores" and score["userId"] == "student-8"
+            assert score["scoreMaximum"] == 19 and 0 <= score["scoreGiven"] <= 19
+            page.get_by_role("button", name="Send grades now").click()
+            page.get_by_text("Grades sent 0, unchanged 1.").wait_for()
+        finally:
+            row.get_by_role("button", name="Remove School Moodle").click()
+            page.get_by_text("No platform is registered.").wait_for()

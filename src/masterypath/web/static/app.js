@@ -337,7 +337,7 @@ async function adminPage() {
     el("h2", { text: "Accounts" }), shown, list,
     el("section", {}, el("h2", { text: "Add an account" }), form,
       el("p", { class: "muted", text: "A school's whole roster: masterypath roster import (see the README)." })),
-    rosterImport(showAccounts), learnerData(), inactiveLearners());
+    rosterImport(showAccounts), ltiPlatforms(), learnerData(), inactiveLearners());
   document.body.dataset.updated = String(Date.now());
 }
 
@@ -436,6 +436,66 @@ function inactiveLearners() {
     } catch (error) { out.replaceChildren(el("p", { class: "error", text: "Not listed: " + error.message })); }
   });
   return el("section", {}, el("h2", { text: "Inactive learners" }), form, out);
+}
+
+// the learning platforms (Moodle, Canvas, ...) that launch this tool, and grades sent back
+const PLATFORM_FIELDS = [
+  ["id", "Short name (lower-case letters, digits, - and _)"], ["title", "Name"],
+  ["issuer", "Issuer (the platform's URL)"], ["client_id", "Client id the platform gave this tool"],
+  ["auth_login_url", "Authentication request URL"], ["key_set_url", "Public key set URL"],
+  ["deployment_ids", "Deployment ids (separated by commas)"], ["token_url", "Access token URL (to send grades back; optional)"],
+];
+function ltiPlatforms() {
+  const list = el("div", { id: "platforms" });
+  const out = el("div", { id: "platforms-out", role: "status" });
+  const said = (text, bad) => out.replaceChildren(el("p", { class: bad ? "error" : "", text }));
+  async function show() {
+    const platforms = await api("/api/v1/lti/platforms");
+    list.replaceChildren(platforms.length ? el("table", {}, el("caption", { text: `${platforms.length} registered platform${platforms.length === 1 ? "" : "s"}` }),
+      heads("Name", "Issuer", "Client id", "Deployments", "Grades back", ""),
+      el("tbody", {}, ...platforms.map((p) => el("tr", {}, cell(`${p.title} (${p.id})`), cell(p.issuer), cell(p.client_id),
+        cell(p.deployment_ids.join(", ")), cell(p.token_url ? "yes" : "no"),
+        el("td", {}, el("button", { type: "button", text: "Remove", "aria-label": `Remove ${p.title}`, onclick: async () => {
+          try {
+            await api(`/api/v1/lti/platforms/${encodeURIComponent(p.id)}`, { method: "DELETE" });
+            said(`${p.title} removed: its launches stop working; its users' accounts stay.`);
+            await show();
+          } catch (error) { said("Not removed: " + error.message, true); }
+        } }))))))
+      : el("p", { text: "No platform is registered." }));
+  }
+  const inputs = Object.fromEntries(PLATFORM_FIELDS.map(([name]) => [name, el("input", { id: `platform-${name}`, autocomplete: "off", ...(name === "token_url" ? {} : { required: "required" }) })]));
+  const form = el("form", { id: "add-platform", class: "panel narrow" },
+    ...PLATFORM_FIELDS.flatMap(([name, label]) => [el("label", { for: `platform-${name}`, text: label }), inputs[name]]),
+    el("p", {}, el("button", { type: "submit", text: "Register platform" })));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = Object.fromEntries(PLATFORM_FIELDS.map(([name]) => [name, inputs[name].value.trim()]));
+    body.deployment_ids = body.deployment_ids.split(",").map((d) => d.trim()).filter(Boolean);
+    if (!body.token_url) delete body.token_url;
+    try {
+      await api("/api/v1/lti/platforms", { method: "POST", json: body });
+      said(`${body.title} registered.`);
+      form.reset();
+      await show();
+    } catch (error) { said("Not registered: " + error.message, true); }
+  });
+  const send = el("button", { type: "button", id: "send-grades", text: "Send grades now", onclick: async () => {
+    try {
+      const done = await api("/api/v1/lti/grades", { method: "POST" });
+      out.replaceChildren(el("p", { text: `Grades sent ${done.sent}, unchanged ${done.unchanged}.` }),
+        el("ul", {}, ...done.skipped.map((s) => el("li", { text: "Skipped: " + s })), ...done.failed.map((f) => el("li", { class: "error", text: "Refused: " + f }))));
+    } catch (error) { said("Not sent: " + error.message, true); }
+  } });
+  const here = location.origin;
+  const tool = el("dl", { class: "panel" },
+    el("dt", { text: "Login URL" }), el("dd", {}, el("code", { text: `${here}/lti/login` })),
+    el("dt", { text: "Launch (redirect) URL" }), el("dd", {}, el("code", { text: `${here}/lti/launch` })),
+    el("dt", { text: "Public key set URL" }), el("dd", {}, el("code", { text: `${here}/lti/jwks` })));
+  show().catch((error) => fail("platforms", error));
+  return el("section", {}, el("h2", { text: "Learning platforms (LTI 1.3)" }),
+    el("p", { text: "Give a platform these values of this tool, then register the platform with the values it shows for it." }), tool,
+    list, form, el("p", {}, send), out);
 }
 
 // ---- the progress map ---------------------------------------------------------------------
