@@ -66,7 +66,9 @@ def test_api_never_fails_and_matches_its_schema(
     )
     # credentials cached: the single posts go through their fast lane (api/fast_lane.py)
     # a server that issues badges: without, their endpoint is rightly a 503
-    client, accounts = api_app(database, badge_settings(badge_key_file), cache_seconds=3600.0)
+    # and sends LTI grades back (the same key as its LTI key), else that endpoint is a 503
+    served = badge_settings(badge_key_file).model_copy(update={"lti_key_file": str(badge_key_file)})
+    client, accounts = api_app(database, served, cache_seconds=3600.0)
     learner_id = "fuzz-learner" if role is Role.LEARNER else None
     user = accounts.create_user("fuzzer", "fuzzer-password", role, learner_id=learner_id)
     if role is Role.EDUCATOR:

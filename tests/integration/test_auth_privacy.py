@@ -23,7 +23,14 @@ from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
 from masterypath.settings import Settings
-from masterypath.store.tables import Base, EmbedTokenRow, TokenRow
+from masterypath.store.tables import (
+    Base,
+    EmbedTokenRow,
+    LtiAccountRow,
+    LtiGradeLinkRow,
+    TokenRow,
+    UserRow,
+)
 from tests.conftest import CHEAP_HASHER, FixedClock, admin_client, api_app, login
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -218,6 +225,41 @@ def every_text_value(database: ServiceContext) -> list[str]:
     return found
 
 
+def launched_from_a_learning_platform(
+    admin: TestClient, database: ServiceContext, learner_id: str, username: str
+) -> None:
+    """What a launch from an LTI platform keeps: which platform user the learner's account
+    is (``s-<learner>``), and where their grade goes."""
+    platform = {
+        "id": "lms",
+        "title": "LMS",
+        "issuer": "https://lms.example",
+        "client_id": "c",
+        "auth_login_url": "https://lms.example/auth",
+        "key_set_url": "https://lms.example/keys",
+        "deployment_ids": ["1"],
+    }
+    assert admin.post("/api/v1/lti/platforms", json=platform).status_code == 201
+    now = database.clock()
+    with database.sessions.begin() as session:
+        user = session.scalars(select(UserRow).where(UserRow.username == username)).one()
+        subject = f"s-{learner_id}"
+        session.add(
+            LtiAccountRow(platform_id="lms", subject=subject, user_id=user.id, created_at=now)
+        )
+        session.add(
+            LtiGradeLinkRow(
+                platform_id="lms",
+                resource_link_id="week-1",
+                learner_id=learner_id,
+                subject=subject,
+                lineitem="https://lms.example/items/1",
+                framework_id="dbcourse",
+                created_at=now,
+            )
+        )
+
+
 def test_export_contains_everything_and_erasure_leaves_nothing_personal(
     admin: TestClient, database: ServiceContext
 ) -> None:
@@ -260,7 +302,10 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
     admin.get("/api/v1/learners/zq/progress", params={"framework_id": "dbcourse"})  # logged read
     link = admin.post("/api/v1/learners/zq/embed-links", json={})
     assert link.status_code == 201
+    launched_from_a_learning_platform(admin, database, "zq", "zq-login")
     export = admin.get("/api/v1/learners/zq/export").json()
+    assert export["accounts"][0]["lti_launches_from"] == [{"platform_id": "lms", "subject": "s-zq"}]
+    assert export["lti_grade_links"][0]["lineitem"] == "https://lms.example/items/1"
     assert (
         export["profile"]["name"] == personal["name"]
         and export["profile"]["email"] == personal["email"]
@@ -299,6 +344,7 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
         "xapi_states": "xapi_states",
         "xapi_agent_profiles": "xapi_agent_profiles",
         "xapi_statement_agents": "xapi_statement_agents",
+        "lti_grade_links": "lti_grade_links",
     }
     with database.sessions() as session:
         for table in Base.metadata.sorted_tables:
@@ -312,11 +358,13 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
     erased = admin.delete("/api/v1/learners/zq").json()["deleted"]
     assert erased["evidence"] == 3 and erased["profile"] == 1 and erased["accounts"] == 1
     assert erased["placements"] == 1 and erased["embed_tokens"] == 1
+    assert erased["lti_grade_links"] == 1
     embed = {"Authorization": f"Bearer {link.json()['token']}"}
     assert admin.get("/api/v1/frameworks", headers=embed).status_code == 401  # gone with zq
     remaining = " ".join(every_text_value(database))
     for value in personal.values():
         assert value not in remaining
+    assert "s-zq" not in remaining  # nor which platform user they were
     assert admin.get("/api/v1/evidence", params={"learner_id": "zq"}).json() == []
     assert admin.get("/api/v1/learners/zq/export").status_code == 404
     tombstone = [e for e in admin.get("/api/v1/audit-log").json() if e["action"] == "erase_learner"]

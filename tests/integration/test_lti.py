@@ -533,3 +533,30 @@ def test_the_commands_register_platforms_make_the_key_and_send_grades(
     assert json.loads(sent.output) == {"sent": 0, "unchanged": 0, "skipped": [], "failed": []}
     assert runner.invoke(app, ["lti", "remove", "moodle"]).exit_code == 0
     assert "no platform is registered" in runner.invoke(app, ["lti", "list"]).output
+
+
+@pytest.mark.parametrize(
+    "state", ["", "short", "é" * 43, "a\x00" * 20, "x" * 65, "../../etc/passwd-and-more-text"]
+)
+def test_a_state_that_this_tool_never_made_is_refused_before_any_lookup(
+    client: TestClient, state: str
+) -> None:
+    client.cookies.set("mp_lti_state", "a" * 43)
+    refused = client.post("/lti/launch", data={"id_token": "x", "state": state})
+    assert refused.status_code == 401 and "this browser did not begin" in message(refused)
+
+
+def test_login_fields_with_control_characters_are_named_not_a_crash(
+    client: TestClient, platform: Platform
+) -> None:
+    fields = {
+        "iss": platform.issuer,
+        "login_hint": "u\x01",
+        "target_link_uri": "http://testserver/",
+    }
+    refused = client.get("/lti/login", params=fields, follow_redirects=False)
+    assert refused.status_code == 422 and "login_hint" in message(refused)
+    posted = client.post(
+        "/lti/login", data=fields | {"login_hint": "u", "lti_message_hint": "\x7f"}
+    )
+    assert posted.status_code == 422 and "lti_message_hint" in message(posted)

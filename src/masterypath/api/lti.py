@@ -47,7 +47,9 @@ def lti_router(lti: LtiService) -> APIRouter:
         )
         return answer
 
-    @router.get("/login", response_model=None)
+    # the launch's two steps are a browser's, answered with redirects and pages: not part
+    # of the API's OpenAPI description (the README documents them)
+    @router.get("/login", response_model=None, include_in_schema=False)
     async def login_by_link(request: Request) -> Response:
         """LTI 1.3 login initiation (a platform's third-party initiated login), its fields
         in the query (``iss``, ``login_hint``, ``target_link_uri``; ``client_id``,
@@ -56,12 +58,12 @@ def lti_router(lti: LtiService) -> APIRouter:
         a cookie for ``/lti/launch``. A problem is answered as a page that names it."""
         return await begin(request)
 
-    @router.post("/login", response_model=None)
+    @router.post("/login", response_model=None, include_in_schema=False)
     async def login_by_form(request: Request) -> Response:
         """The same login initiation, its fields in a form post (as Moodle sends it)."""
         return await begin(request)
 
-    @router.post("/launch", response_class=HTMLResponse)
+    @router.post("/launch", response_class=HTMLResponse, include_in_schema=False)
     async def launch(request: Request) -> HTMLResponse:
         """LTI 1.3 resource-link launch: the platform's form post of ``id_token`` and
         ``state``. The user is logged in (an account and cohort made at the first launch)

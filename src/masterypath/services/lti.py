@@ -79,6 +79,9 @@ LOGIN_TTL = timedelta(minutes=10)
 NO_PASSWORD = "!lti"
 """The password hash of an account made by a launch: no password matches it."""
 ORIGINS_TTL_S = 30.0
+STATE = re.compile(r"[A-Za-z0-9_-]{20,64}")
+"""What a state this tool made looks like (``secrets.token_urlsafe(32)``)."""
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PLATFORM_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
@@ -104,7 +107,9 @@ class Platform:
         >>> Platform("Moodle!", "", "ftp://x", "", "https://x", "http://x", ()).check()
         Traceback (most recent call last):
         ...
-        masterypath.errors.InvalidInputError: platform: 6 problem(s); first: platform: id: ...
+        masterypath.errors.InvalidInputError: platform: 6 problem(s), nothing stored:
+          platform: id: must be 1-64 lower-case letters, digits, '-' or '_'
+        ...
         """
         problems = []
         if not PLATFORM_ID.fullmatch(self.id):
@@ -252,6 +257,9 @@ class LtiService:
             raise InvalidInputError(
                 "login", [Problem("login initiation", k, "is required") for k in missing]
             )
+        for name, value in params.items():
+            if len(value) > 2000 or CONTROL.search(value):
+                raise ValidationError(name, "must be at most 2000 characters, none a control")
         if not params["target_link_uri"].startswith(tool_url.rstrip("/") + "/"):
             raise ValidationError("target_link_uri", f"is not a page of this tool ({tool_url})")
         now = self.context.clock()
@@ -292,7 +300,11 @@ class LtiService:
     def launch(self, id_token: str, state: str, *, browser_state: str | None) -> LaunchResult:
         """Complete a launch: check it, make or find the user's account and cohort, and log
         them in. A state is used once, whatever the outcome."""
-        if not state or not browser_state or not secrets.compare_digest(state, browser_state):
+        if (
+            not STATE.fullmatch(state)
+            or not STATE.fullmatch(browser_state or "")
+            or not secrets.compare_digest(state, browser_state or "")
+        ):
             raise AuthenticationError(
                 "state: this browser did not begin the launch (its cookie is missing or "
                 "another); launch again from the platform"
