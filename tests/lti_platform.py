@@ -148,27 +148,39 @@ class Platform:
             "client_id": CLIENT_ID,
             "lti_deployment_id": DEPLOYMENT_ID,
         }
-        inputs = "".join(
-            f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items()
-        )
-        return (
-            f'<!doctype html><html lang="en"><title>Algebra 1</title><h1>Algebra 1</h1>'
-            f'<form method="post" action="{self.tool_url}/lti/login">{inputs}'
-            f'<button type="submit">Open masterypath</button></form></html>'
-        )
+        button = '<button type="submit">Open masterypath</button>'
+        return _form_page("Algebra 1", f"{self.tool_url}/lti/login", fields, inside=button)
 
     def authenticate(self, query: dict[str, str]) -> str:
         """The answer to the tool's authentication request: a page posting the launch."""
-        token = self.id_token(nonce=query["nonce"])
-        fields = {"id_token": token, "state": query["state"]}
-        inputs = "".join(
-            f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items()
-        )
-        return (
-            f'<!doctype html><html lang="en"><title>Launching</title>'
-            f'<form id="launch" method="post" action="{html.escape(query["redirect_uri"])}">'
-            f"{inputs}</form><script>document.getElementById('launch').submit()</script></html>"
-        )
+        fields = {"id_token": self.id_token(nonce=query["nonce"]), "state": query["state"]}
+        submit = "<script>document.forms[0].submit()</script>"
+        return _form_page("Launching", query["redirect_uri"], fields, after=submit)
+
+
+def _form_page(
+    title: str, action: str, fields: dict[str, str], *, inside: str = "", after: str = ""
+) -> str:
+    """A page with a form of hidden ``fields`` (and ``inside``) posted to ``action``."""
+    inputs = "".join(
+        f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items()
+    )
+    return (
+        f'<!doctype html><html lang="en"><title>{title}</title><h1>{title}</h1>'
+        f'<form method="post" action="{html.escape(action)}">{inputs}{inside}</form>{after}</html>'
+    )
+
+
+REGISTRATION = {
+    "id": "lms",
+    "title": "LMS",
+    "issuer": "https://lms.example",
+    "client_id": "c",
+    "auth_login_url": "https://lms.example/auth",
+    "key_set_url": "https://lms.example/keys",
+    "deployment_ids": ["1"],
+}
+"""A registration of a platform that is never asked anything (its URLs go nowhere)."""
 
 
 @contextmanager

@@ -32,6 +32,7 @@ from masterypath.store.tables import (
     UserRow,
 )
 from tests.conftest import CHEAP_HASHER, FixedClock, admin_client, api_app, login
+from tests.lti_platform import REGISTRATION
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -230,16 +231,7 @@ def launched_from_a_learning_platform(
 ) -> None:
     """What a launch from an LTI platform keeps: which platform user the learner's account
     is (``s-<learner>``), and where their grade goes."""
-    platform = {
-        "id": "lms",
-        "title": "LMS",
-        "issuer": "https://lms.example",
-        "client_id": "c",
-        "auth_login_url": "https://lms.example/auth",
-        "key_set_url": "https://lms.example/keys",
-        "deployment_ids": ["1"],
-    }
-    assert admin.post("/api/v1/lti/platforms", json=platform).status_code == 201
+    assert admin.post("/api/v1/lti/platforms", json=REGISTRATION).status_code == 201
     now = database.clock()
     with database.sessions.begin() as session:
         user = session.scalars(select(UserRow).where(UserRow.username == username)).one()

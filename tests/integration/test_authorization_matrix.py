@@ -36,6 +36,7 @@ from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
 from masterypath.store.mastery import MasteryRepository
 from tests.conftest import api_app, badge_settings, login
+from tests.lti_platform import REGISTRATION
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 OWN, OTHER = "own", "other"
@@ -381,17 +382,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
         "POST",
         "/api/v1/lti/platforms",
         USERS,
-        {
-            "json": {
-                "id": "lms",
-                "title": "LMS",
-                "issuer": "https://lms.example",
-                "client_id": "c",
-                "auth_login_url": "https://lms.example/auth",
-                "key_set_url": "https://lms.example/keys",
-                "deployment_ids": ["1"],
-            }
-        },
+        {"json": REGISTRATION},
     ),
     ("DELETE", "/api/v1/lti/platforms/{platform_id}", USERS, {}),
     ("POST", "/api/v1/lti/grades", USERS, {"params": {"platform": "nowhere"}}),

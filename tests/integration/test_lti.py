@@ -280,40 +280,25 @@ def test_a_disabled_account_cannot_launch(
 def test_login_initiation_names_what_is_wrong(
     database: ServiceContext, client: TestClient, platform: Platform
 ) -> None:
-    missing = client.get("/lti/login", params={"iss": platform.issuer}, follow_redirects=False)
+    def initiate(method: str = "GET", **fields: str) -> httpx.Response:
+        sent = {
+            "iss": platform.issuer,
+            "login_hint": "u",
+            "target_link_uri": "http://testserver/app",
+        }
+        sent = {k: v for k, v in (sent | fields).items() if v}
+        where = {"data": sent} if method == "POST" else {"params": sent}
+        return client.request(method, "/lti/login", **where, follow_redirects=False)  # type: ignore[arg-type]
+
+    missing = initiate(login_hint="", target_link_uri="")
     assert missing.status_code == 422
     assert "login_hint" in missing.text and "target_link_uri" in missing.text
-    unknown = client.get(
-        "/lti/login",
-        params={
-            "iss": "https://other.example",
-            "login_hint": "u",
-            "target_link_uri": "http://testserver/app",
-        },
-        follow_redirects=False,
-    )
+    unknown = initiate(iss="https://other.example")
     assert unknown.status_code == 404 and "https://other.example" in message(unknown)
-    elsewhere = client.get(
-        "/lti/login",
-        params={
-            "iss": platform.issuer,
-            "login_hint": "u",
-            "target_link_uri": "https://evil.example/x",
-        },
-        follow_redirects=False,
-    )
+    elsewhere = initiate(target_link_uri="https://evil.example/x")
     assert elsewhere.status_code == 422 and "target_link_uri" in message(elsewhere)
     # the platform may post its login initiation as a form, as Moodle does
-    posted = client.post(
-        "/lti/login",
-        data={
-            "iss": platform.issuer,
-            "login_hint": "u",
-            "target_link_uri": "http://testserver/app",
-        },
-        follow_redirects=False,
-    )
-    assert posted.status_code == 302
+    assert initiate("POST").status_code == 302
 
 
 def test_platforms_are_registered_checked_listed_and_removed(
