@@ -19,8 +19,10 @@ from masterypath.cli_support import (
     register_commands,
 )
 from masterypath.interop import vc_jwt
+from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.services.accounts import AccountService
 from masterypath.services.lti import LtiService, Platform
+from masterypath.services.lti_grades import LtiGradeService
 from masterypath.settings import Settings
 
 lti_app = typer.Typer(
@@ -31,7 +33,7 @@ lti_app = typer.Typer(
 
 def _service() -> LtiService:
     context = open_context()
-    return LtiService.from_settings(Settings.from_environment(), context, AccountService(context))
+    return LtiService(context, AccountService(context))
 
 
 def add_platform(
@@ -102,7 +104,7 @@ def new_key(
     to it. Its public half is published at /lti/jwks for the platforms."""
     key = vc_jwt.generate_key()
     vc_jwt.write_key(key, path)
-    kid = vc_jwt.thumbprint(vc_jwt.public_jwk(key))
+    kid = ToolKey(key).kid
     if as_json:
         print_json({"key_file": str(path), "kid": kid})
     else:
@@ -124,7 +126,10 @@ def send_grades(
         disable=as_json or not err.is_terminal,
     ) as bar:
         task = bar.add_task("send", total=None)
-        report = _service().send_grades(
+        grades = LtiGradeService(
+            open_context(), tool_key=ToolKey.from_settings(Settings.from_environment())
+        )
+        report = grades.send_grades(
             platform, progress=lambda done, total: bar.update(task, completed=done, total=total)
         )
     if as_json:

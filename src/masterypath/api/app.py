@@ -63,6 +63,7 @@ from masterypath.interop.audit_report import render_audit_html
 from masterypath.interop.case import import_case
 from masterypath.interop.framework_files import framework_to_dict
 from masterypath.interop.grid_csv import grid_csv
+from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.nlp.embeddings import load_encoder
 from masterypath.nlp.llm import make_scorer
 from masterypath.services.accounts import AccountService
@@ -75,6 +76,7 @@ from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.group_commit import GroupCommitter
 from masterypath.services.lti import LtiService
+from masterypath.services.lti_grades import LtiGradeService
 from masterypath.services.mastery import MasteryService
 from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
@@ -473,8 +475,10 @@ def create_app(
         has an item for them, most answered first (answers, learners, last stored)."""
         return xapi.unmapped_activities(limit=limit)
 
-    lti = LtiService.from_settings(settings, context, accounts, mastery=mastery)
-    v1.include_router(lti_platform_router(lti, allow))
+    tool_key = ToolKey.from_settings(settings)
+    lti = LtiService(context, accounts, tool_key=tool_key)
+    grades = LtiGradeService(context, tool_key=tool_key, mastery=mastery)
+    v1.include_router(lti_platform_router(lti, grades, allow))
 
     document_xapi_errors(app)
     app.include_router(auth_router(accounts))

@@ -14,6 +14,7 @@ from masterypath.api.schemas import LtiPlatformIn, Text
 from masterypath.domain.access import Action, Principal
 from masterypath.errors import MasterypathError
 from masterypath.services.lti import LOGIN_TTL, LtiService, Platform
+from masterypath.services.lti_grades import LtiGradeService
 from masterypath.web.pages import lti_page
 
 Allow = Callable[..., Any]
@@ -96,7 +97,7 @@ def lti_router(lti: LtiService) -> APIRouter:
     return router
 
 
-def lti_platform_router(lti: LtiService, allow: Allow) -> APIRouter:
+def lti_platform_router(lti: LtiService, grades: LtiGradeService, allow: Allow) -> APIRouter:
     router = APIRouter(route_class=SlashSafeRoute, prefix="/lti", tags=["lti"])
 
     @router.get("/platforms")
@@ -123,7 +124,7 @@ def lti_platform_router(lti: LtiService, allow: Allow) -> APIRouter:
         link names) to the platform's gradebook where it changed (LTI Assignment and Grade
         Services); ``platform``: only that platform's. The answer counts the scores sent and
         unchanged, and says which links were skipped or refused, and why."""
-        return lti.send_grades(platform).to_dict()
+        return grades.send_grades(platform).to_dict()
 
     @router.delete("/platforms/{platform_id}", status_code=204)
     def remove_platform(

@@ -12,11 +12,9 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from masterypath.domain.lti import SCORE_SCOPE
 from masterypath.errors import MasterypathError
+from masterypath.interop.lti_tool_key import ToolKey
 
 TIMEOUT_S = 15
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
@@ -29,9 +27,7 @@ class PlatformRefusedError(MasterypathError):
     code = "platform_refused"
 
 
-def client_assertion(
-    *, client_id: str, token_url: str, key: rsa.RSAPrivateKey, kid: str, now: datetime
-) -> str:
+def client_assertion(*, client_id: str, token_url: str, key: ToolKey, now: datetime) -> str:
     """The JWT that authenticates this tool at the platform's token URL: five minutes, a
     random ``jti``."""
     at = int(now.timestamp())
@@ -43,7 +39,7 @@ def client_assertion(
         "exp": at + 300,
         "jti": secrets.token_urlsafe(16),
     }
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+    return key.sign(claims)
 
 
 def access_token(token_url: str, assertion: str) -> tuple[str, int]:

@@ -14,7 +14,8 @@ LTI 1.3 prescribes:
    school's roster already holds is matched by ``lis.person_sourcedid``), the launch's
    course becomes a cohort with them in it, and they are logged in.
 
-A platform's user never gets a password here nor more than an educator's role.
+A platform's user never gets a password here nor more than an educator's role. Grades
+go back to the platform from :mod:`masterypath.services.lti_grades`.
 """
 
 from __future__ import annotations
@@ -24,24 +25,20 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from masterypath.domain.access import Role
-from masterypath.domain.lti import Launch, read_launch, score_of
-from masterypath.domain.policy import Status
+from masterypath.domain.lti import Launch, read_launch
 from masterypath.errors import (
     AuthenticationError,
-    ConfigurationError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -49,26 +46,16 @@ from masterypath.errors import (
     Problem,
     ValidationError,
 )
-from masterypath.interop import vc_jwt
-from masterypath.interop.lti_ags import (
-    PlatformRefusedError,
-    access_token,
-    client_assertion,
-    post_score,
-)
 from masterypath.interop.lti_jwt import key_set, verify_id_token
+from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.services.accounts import AccountService, IssuedToken
 from masterypath.services.context import ServiceContext
-from masterypath.services.frameworks import FrameworkService
-from masterypath.services.mastery import MasteryService
-from masterypath.settings import Settings
 from masterypath.store.lti import LtiRepository
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import (
     LearnerProfileRow,
     LtiAccountRow,
-    LtiGradeLinkRow,
     LtiLoginRow,
     LtiPlatformRow,
     UserRow,
@@ -145,57 +132,19 @@ class LaunchResult:
     home: str
 
 
-@dataclass
-class GradeReport:
-    """What sending grades back did: scores sent, those the platform has already, and the
-    links skipped or refused (each said in words)."""
-
-    sent: int = 0
-    unchanged: int = 0
-    skipped: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
 class LtiService:
     def __init__(
-        self,
-        context: ServiceContext,
-        accounts: AccountService,
-        *,
-        mastery: MasteryService | None = None,
-        tool_key: rsa.RSAPrivateKey | None = None,
+        self, context: ServiceContext, accounts: AccountService, *, tool_key: ToolKey | None = None
     ) -> None:
         self.context = context
         self.accounts = accounts
-        self.mastery = mastery or MasteryService(context)
-        self.frameworks = FrameworkService(context)
         self.tool_key = tool_key
         self._key_sets: dict[str, jwt.PyJWKClient] = {}
         self._origins: tuple[float, tuple[str, ...]] | None = None
 
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, context: ServiceContext, accounts: AccountService, **more: Any
-    ) -> LtiService:
-        """The service with the tool key ``MASTERYPATH_LTI_KEY_FILE`` names (a
-        :class:`ConfigurationError` when it cannot be used)."""
-        key = None
-        if settings.lti_key_file:
-            try:
-                key = vc_jwt.read_key(Path(settings.lti_key_file))
-            except ValidationError as exc:
-                raise ConfigurationError(f"MASTERYPATH_LTI_KEY_FILE: {exc}") from None
-        return cls(context, accounts, tool_key=key, **more)
-
     def tool_key_set(self) -> dict[str, Any]:
         """This tool's public key as a JWK set (no key: an empty set)."""
-        if self.tool_key is None:
-            return {"keys": []}
-        jwk = vc_jwt.public_jwk(self.tool_key)
-        return {"keys": [jwk | {"kid": vc_jwt.thumbprint(jwk), "alg": "RS256", "use": "sig"}]}
+        return {"keys": []} if self.tool_key is None else self.tool_key.key_set()
 
     # -- registration ---------------------------------------------------------------------
     def register(self, platform: Platform, *, by: str) -> None:
@@ -234,7 +183,7 @@ class LtiService:
 
     def platforms(self) -> list[Platform]:
         with self.context.sessions() as session:
-            return [_platform(r) for r in LtiRepository(session).platforms()]
+            return [platform_of(r) for r in LtiRepository(session).platforms()]
 
     def remove(self, platform_id: str, *, by: str) -> None:
         """Forget a platform, its begun launches and which account each of its users
@@ -314,7 +263,7 @@ class LtiService:
             repo = LtiRepository(session)
             login = repo.take_login(state)
             row = None if login is None else repo.platform(login.platform_id)
-            platform = None if row is None else _platform(row)
+            platform = None if row is None else platform_of(row)
         if login is None or platform is None or login.created_at + LOGIN_TTL <= now:
             raise AuthenticationError(
                 "state: unknown, used, or older than 10 minutes; launch again from the platform"
@@ -338,83 +287,6 @@ class LtiService:
             cohort_id=cohort_id,
             home=_home(role, user.learner_id, cohort_id, launch.framework_id),
         )
-
-    # -- grades ---------------------------------------------------------------------------
-    def send_grades(
-        self,
-        platform_id: str | None = None,
-        *,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> GradeReport:
-        """Send each launched learner's score (competencies mastered of the link's
-        framework) to the platform's gradebook, where it changed since last sent.
-        ``progress`` is told how many links are done of how many."""
-        now = self.context.clock()
-        with self.context.sessions() as session:
-            repo = LtiRepository(session)
-            if platform_id is not None and repo.platform(platform_id) is None:
-                raise NotFoundError("platform", platform_id)
-            if self.tool_key is None:
-                raise ConfigurationError(
-                    "MASTERYPATH_LTI_KEY_FILE: required to send grades (masterypath lti key PATH)"
-                )
-            platforms = {p.id: _platform(p) for p in repo.platforms()}
-            links = repo.grade_links(platform_id)
-            session.expunge_all()
-        report = GradeReport()
-        tokens: dict[str, str] = {}
-        for done, link in enumerate(links, 1):
-            self._send_grade(platforms[link.platform_id], link, tokens, report, now)
-            if progress is not None:
-                progress(done, len(links))
-        return report
-
-    def _send_grade(
-        self,
-        platform: Platform,
-        link: LtiGradeLinkRow,
-        tokens: dict[str, str],
-        report: GradeReport,
-        now: datetime,
-    ) -> None:
-        where = f"{link.learner_id} ({platform.id}, link {link.resource_link_id})"
-        if platform.token_url is None:
-            report.skipped.append(f"{where}: the platform has no token URL registered")
-            return
-        if link.framework_id is None:
-            report.skipped.append(f"{where}: the link names no framework (custom framework=ID)")
-            return
-        try:
-            framework = self.frameworks.get(link.framework_id)
-            statuses = self.mastery.progress(link.learner_id, link.framework_id, now=now)
-        except NotFoundError as exc:
-            report.skipped.append(f"{where}: {exc}")
-            return
-        score = score_of((p.decision.status is Status.MASTERED for p in statuses), framework.title)
-        share = score.given / score.maximum if score.maximum else 0.0
-        if link.sent_score == share:
-            report.unchanged += 1
-            return
-        try:
-            if platform.id not in tokens:
-                assert self.tool_key is not None
-                assertion = client_assertion(
-                    client_id=platform.client_id,
-                    token_url=platform.token_url,
-                    key=self.tool_key,
-                    kid=self.tool_key_set()["keys"][0]["kid"],
-                    now=now,
-                )
-                tokens[platform.id] = access_token(platform.token_url, assertion)[0]
-            post_score(
-                link.lineitem, tokens[platform.id], score.to_json(link.subject, now.isoformat())
-            )
-        except PlatformRefusedError as exc:
-            report.failed.append(f"{where}: {exc}")
-            return
-        with self.context.sessions.begin() as session:
-            LtiRepository(session).grade_sent(link, share=share, at=now)
-        report.sent += 1
 
     def _provision(
         self, platform: Platform, launch: Launch, now: datetime
@@ -493,7 +365,8 @@ class LtiService:
         return user
 
 
-def _platform(row: LtiPlatformRow) -> Platform:
+def platform_of(row: LtiPlatformRow) -> Platform:
+    """The registration a stored row holds."""
     return Platform(
         id=row.id,
         title=row.title,
