@@ -56,6 +56,8 @@ class Platform:
         self.scores: list[tuple[str, dict[str, Any]]] = []
         """(line item path, score) of every score the tool posted."""
         self.refuse_scores = False
+        self.linked: list[str] = []
+        """The signed deep-linking answers the tool posted back (an instructor's choices)."""
         self.clock: Callable[[], float] = time.time
         """The platform's clock, which checks the tool's signed requests."""
 
@@ -217,6 +219,12 @@ def running_platform(key: rsa.RSAPrivateKey | None = None) -> Iterator[Platform]
                 form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                 status, answer = platform.issue_access_token(form)
                 self._send(json.dumps(answer), "application/json", status)
+            elif self.path.startswith("/deep-link-return"):
+                form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+                platform.linked.append(form["JWT"])
+                self._send(
+                    '<!doctype html><html lang="en"><title>Linked</title>Linked</html>', "text/html"
+                )
             elif self.path.startswith("/lineitems/") and self.path.endswith("/scores"):
                 self.send_response(platform.take_score(self.path, self.headers, body))
                 self.send_header("Content-Length", "0")

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jwt
 import numpy as np
 import pytest
 import uvicorn
@@ -34,8 +35,12 @@ from masterypath.domain.evidence import BinaryOutcome, Evidence
 from masterypath.domain.lti import (
     AGS_ENDPOINT,
     CUSTOM,
+    DEEP_LINKING_REQUEST,
+    DL_CONTENT_ITEMS,
+    DL_SETTINGS,
     LIS,
     MEMBERSHIP,
+    MESSAGE_TYPE,
     RESOURCE_LINK,
     ROLES,
     SCORE_SCOPE,
@@ -1316,6 +1321,33 @@ def test_an_admin_registers_a_platform_and_sends_its_grades_back(page: Any, site
             assert score["scoreMaximum"] == 19 and 0 <= score["scoreGiven"] <= 19
             page.get_by_role("button", name="Send grades now").click()
             page.get_by_text("Grades sent 0, unchanged 1.").wait_for()
+
+            # a teacher adding the tool to a course picks the framework the link opens
+            framework = load_demo_framework()
+            platform.user = {
+                "sub": "teacher-3",
+                ROLES: [INSTRUCTOR],
+                MESSAGE_TYPE: DEEP_LINKING_REQUEST,
+                DL_SETTINGS: {
+                    "deep_link_return_url": f"{platform.issuer}/deep-link-return",
+                    "accept_types": ["ltiResourceLink"],
+                },
+            }
+            adding = page.context.new_page()
+            adding.goto(f"{platform.issuer}/course?target={site.url}/app")
+            adding.get_by_role("button", name="Open masterypath").click()
+            adding.get_by_role("heading", name="Add masterypath to your course").wait_for()
+            check_accessibility(adding, "deep linking")
+            adding.get_by_role("button", name=f"Link {framework.title}").click()
+            adding.get_by_text("Linked").wait_for()  # the platform's page: the post went there
+            adding.close()
+            item = jwt.decode(
+                platform.linked[-1],
+                vc_jwt.read_public_key(site.lti_key),
+                algorithms=["RS256"],
+                audience=platform.issuer,
+            )[DL_CONTENT_ITEMS][0]
+            assert item["custom"] == {"framework": framework.id}
         finally:
             row.get_by_role("button", name="Remove School Moodle").click()
             page.get_by_text("No platform is registered.").wait_for()

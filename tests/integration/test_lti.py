@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2 as httpx
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -25,9 +26,14 @@ from masterypath.domain.lti import (
     AGS_ENDPOINT,
     CONTEXT,
     CUSTOM,
+    DEEP_LINKING_REQUEST,
     DEPLOYMENT,
+    DL_CONTENT_ITEMS,
+    DL_DATA,
+    DL_SETTINGS,
     LIS,
     MEMBERSHIP,
+    MESSAGE_TYPE,
     RESOURCE_LINK,
     ROLES,
     SCORE_SCOPE,
@@ -545,3 +551,85 @@ def test_login_fields_with_control_characters_are_named_not_a_crash(
         "/lti/login", data=fields | {"login_hint": "u", "lti_message_hint": "\x7f"}
     )
     assert posted.status_code == 422 and "lti_message_hint" in message(posted)
+
+
+def deep_linking(platform: Platform, **settings: Any) -> dict[str, Any]:
+    """The claims of a deep-linking launch (an instructor adding the tool to a course)."""
+    wanted = {
+        "deep_link_return_url": f"{platform.issuer}/deep-link-return?course=42",
+        "accept_types": ["ltiResourceLink", "link"],
+        "data": "opaque-42",
+    }
+    return {MESSAGE_TYPE: DEEP_LINKING_REQUEST, DL_SETTINGS: wanted | settings}
+
+
+def test_an_instructor_adding_the_tool_picks_the_framework_the_link_opens(
+    database: ServiceContext, graded: TestClient, platform: Platform, badge_key_file: Path
+) -> None:
+    platform.user = {"sub": "teacher-9", ROLES: [INSTRUCTOR]}
+    users = count_users(database)
+    page = launch(graded, database, platform, **deep_linking(platform))
+    assert page.status_code == 200, page.text
+    policy = page.headers["Content-Security-Policy"]
+    assert f"form-action 'self' {platform.issuer};" in policy
+    forms = re.findall(
+        r'<form method="post" action="([^"]*)" class="panel">'
+        r'<input type="hidden" name="JWT" value="([^"]*)"><button[^>]*>([^<]*)</button>',
+        page.text,
+    )
+    framework = load_demo_framework()
+    assert [(html.unescape(a), t) for a, _, t in forms] == [
+        (f"{platform.issuer}/deep-link-return?course=42", f"Link {framework.title}")
+    ]
+    answer = jwt.decode(
+        html.unescape(forms[0][1]),
+        vc_jwt.read_public_key(badge_key_file),
+        algorithms=["RS256"],
+        audience=platform.issuer,
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    assert answer["iss"] == CLIENT_ID and answer[MESSAGE_TYPE] == "LtiDeepLinkingResponse"
+    assert answer[DEPLOYMENT] == "deployment-1" and answer[DL_DATA] == "opaque-42"
+    assert answer["exp"] - answer["iat"] == 600 and answer["iat"] == int(
+        database.clock().timestamp()
+    )
+    assert answer[DL_CONTENT_ITEMS] == [
+        {
+            "type": "ltiResourceLink",
+            "title": framework.title,
+            "url": "http://testserver/lti/launch",
+            "custom": {"framework": framework.id},
+            "lineItem": {"scoreMaximum": 19, "label": framework.title, "resourceId": framework.id},
+        }
+    ]
+    assert count_users(database) == users  # choosing a link logs nobody in
+
+
+@pytest.mark.parametrize(
+    ("who", "settings", "status", "says"),
+    [
+        ([LEARNER], {}, 403, "only a course's instructors add links"),
+        ([INSTRUCTOR], {"accept_types": ["link"]}, 422, "must accept ltiResourceLink"),
+        ([INSTRUCTOR], {"deep_link_return_url": "javascript:alert(1)"}, 422, "http(s) URL"),
+    ],
+)
+def test_a_deep_linking_launch_that_cannot_be_answered_says_why(
+    database: ServiceContext,
+    graded: TestClient,
+    platform: Platform,
+    who: list[str],
+    settings: dict[str, Any],
+    status: int,
+    says: str,
+) -> None:
+    platform.user = {"sub": "someone", ROLES: who}
+    refused = launch(graded, database, platform, **deep_linking(platform, **settings))
+    assert refused.status_code == status and says in message(refused)
+
+
+def test_deep_linking_needs_the_tool_key(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    platform.user = {"sub": "teacher-9", ROLES: [INSTRUCTOR]}
+    refused = launch(client, database, platform, **deep_linking(platform))
+    assert refused.status_code == 503 and "MASTERYPATH_LTI_KEY_FILE" in message(refused)

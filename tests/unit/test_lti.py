@@ -13,7 +13,9 @@ from masterypath.domain.access import Role
 from masterypath.domain.lti import (
     CONTEXT,
     CUSTOM,
+    DEEP_LINKING_REQUEST,
     DEPLOYMENT,
+    DL_SETTINGS,
     EDUCATOR_ROLES,
     INSTITUTION,
     LEARNER_ROLES,
@@ -87,7 +89,8 @@ def test_the_optional_claims_may_be_absent() -> None:
 @pytest.mark.parametrize(
     ("claim", "value", "field"),
     [
-        (MESSAGE_TYPE, "LtiDeepLinkingRequest", MESSAGE_TYPE),
+        (MESSAGE_TYPE, "LtiSubmissionReviewRequest", MESSAGE_TYPE),
+        (MESSAGE_TYPE, DEEP_LINKING_REQUEST, f"{DL_SETTINGS} deep_link_return_url"),
         (VERSION, "1.1", VERSION),
         (DEPLOYMENT, "d2", DEPLOYMENT),
         (DEPLOYMENT, None, DEPLOYMENT),
@@ -190,3 +193,21 @@ def test_a_platform_registration_names_each_wrong_field() -> None:
         wrong.check()
     fields = [p.field for p in refused.value.problems]
     assert fields == ["id", "title", "auth_login_url", "deployment_ids"]
+
+
+def test_a_deep_linking_launch_says_where_the_answer_goes_and_what_to_give_back() -> None:
+    settings = {
+        "deep_link_return_url": "https://lms.example/return?c=4",
+        "accept_types": ["ltiResourceLink"],
+        "data": "keep-me",
+    }
+    claims = CLAIMS | {MESSAGE_TYPE: DEEP_LINKING_REQUEST, DL_SETTINGS: settings}
+    launch = read_launch(claims, deployments=("d1",), nonce="n1")
+    assert launch.message_type == DEEP_LINKING_REQUEST
+    assert (launch.deep_link_return_url, launch.deep_link_data) == (
+        "https://lms.example/return?c=4",
+        "keep-me",
+    )
+    # a resource-link launch carries none of it, whatever claims ride along
+    plain = read_launch(CLAIMS | {DL_SETTINGS: settings}, deployments=("d1",), nonce="n1")
+    assert plain.deep_link_return_url is None and plain.message_type == "LtiResourceLinkRequest"

@@ -13,9 +13,9 @@ from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.schemas import LtiPlatformIn, Text
 from masterypath.domain.access import Action, Principal
 from masterypath.errors import MasterypathError
-from masterypath.services.lti import LOGIN_TTL, LtiService, Platform
+from masterypath.services.lti import LOGIN_TTL, LinkChoices, LtiService, Platform
 from masterypath.services.lti_grades import LtiGradeService
-from masterypath.web.pages import lti_page
+from masterypath.web.pages import links_page, lti_page
 
 Allow = Callable[..., Any]
 STATE_COOKIE = "mp_lti_state"
@@ -66,19 +66,27 @@ def lti_router(lti: LtiService) -> APIRouter:
 
     @router.post("/launch", response_class=HTMLResponse, include_in_schema=False)
     async def launch(request: Request) -> HTMLResponse:
-        """LTI 1.3 resource-link launch: the platform's form post of ``id_token`` and
-        ``state``. The user is logged in (an account and cohort made at the first launch)
-        and their page opens: a learner's progress map, an educator's cohort grid."""
+        """LTI 1.3 launch: the platform's form post of ``id_token`` and ``state``. A
+        resource-link launch logs the user in (an account and cohort made at the first
+        launch) and opens their page: a learner's progress map, an educator's cohort grid.
+        A deep-linking launch (an instructor adding the tool to a course) shows the
+        frameworks to link, each a button that posts the signed answer to the platform."""
         form = await _form(request)
         try:
             done = lti.launch(
                 form.get("id_token", ""),
                 form.get("state", ""),
                 browser_state=request.cookies.get(STATE_COOKIE),
+                tool_url=str(request.base_url),
             )
         except MasterypathError as exc:
             answer = lti_page(error=str(exc), status=status_of(exc))
         else:
+            if isinstance(done, LinkChoices):
+                choices = [(c.title, c.description, c.answer) for c in done.choices]
+                answer = links_page(done.return_url, choices, origins=lti.frame_origins())
+                answer.delete_cookie(STATE_COOKIE, path="/lti")
+                return answer
             answer = lti_page(
                 token=done.token.token,
                 role=done.role.value,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from masterypath.domain.access import Role
 from masterypath.errors import PermissionDeniedError, ValidationError
@@ -40,6 +41,13 @@ TARGET_LINK_URI = CLAIM + "target_link_uri"
 AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 """The Assignment and Grade Services scope that lets a tool send scores."""
+DEEP_LINKING = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+DL_SETTINGS = DEEP_LINKING + "deep_linking_settings"
+DL_CONTENT_ITEMS = DEEP_LINKING + "content_items"
+DL_DATA = DEEP_LINKING + "data"
+RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+"""A teacher adding the tool to a course: the tool answers with the link(s) to add."""
 
 LIS_ROLES = "http://purl.imsglobal.org/vocab/lis/v2/"
 MEMBERSHIP = LIS_ROLES + "membership#"
@@ -84,6 +92,11 @@ class Launch:
     framework_id: str | None = None
     """The framework to open (custom parameter ``framework``), if the link names one."""
     resource_link_id: str | None = None
+    message_type: str = RESOURCE_LINK_REQUEST
+    deep_link_return_url: str | None = None
+    """Where a deep-linking answer goes (a deep-linking launch only)."""
+    deep_link_data: str | None = None
+    """The request's opaque ``data``, given back in the answer."""
     lineitem: str | None = None
     """Where this link's score goes in the platform's gradebook, when the platform lets the
     tool send scores (Assignment and Grade Services, the ``score`` scope)."""
@@ -121,8 +134,9 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
     """
     if claims.get("nonce") != nonce:
         raise _wrong("nonce", "is not the one this tool sent")
-    if claims.get(MESSAGE_TYPE) != "LtiResourceLinkRequest":
-        raise _wrong(MESSAGE_TYPE, "must be LtiResourceLinkRequest (no other launch is served)")
+    message_type = claims.get(MESSAGE_TYPE)
+    if message_type not in (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST):
+        raise _wrong(MESSAGE_TYPE, f"must be {RESOURCE_LINK_REQUEST} or {DEEP_LINKING_REQUEST}")
     if claims.get(VERSION) != "1.3.0":
         raise _wrong(VERSION, "must be 1.3.0")
     deployment = claims.get(DEPLOYMENT)
@@ -146,6 +160,16 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
     grades = _object(claims, AGS_ENDPOINT)
     scopes = grades.get("scope", [])
     may_score = isinstance(scopes, list) and SCORE_SCOPE in scopes
+    return_url, data = None, None
+    if message_type == DEEP_LINKING_REQUEST:
+        wanted = _object(claims, DL_SETTINGS)
+        return_url = _text(wanted, "deep_link_return_url", DL_SETTINGS)
+        if return_url is None or not _web_url(return_url):
+            raise _wrong(f"{DL_SETTINGS} deep_link_return_url", "must be an http(s) URL")
+        accepted = wanted.get("accept_types", [])
+        if not isinstance(accepted, list) or "ltiResourceLink" not in accepted:
+            raise _wrong(f"{DL_SETTINGS} accept_types", "must accept ltiResourceLink")
+        data = _text(wanted, "data", DL_SETTINGS)
     return Launch(
         subject=subject,
         role=role,
@@ -159,7 +183,62 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
         framework_id=_text(custom, "framework", CUSTOM),
         resource_link_id=_text(link, "id", RESOURCE_LINK),
         lineitem=_text(grades, "lineitem", AGS_ENDPOINT) if may_score else None,
+        message_type=message_type,
+        deep_link_return_url=return_url,
+        deep_link_data=data,
     )
+
+
+def deep_linking_response(
+    launch: Launch,
+    *,
+    client_id: str,
+    issuer: str,
+    nonce: str,
+    now: float,
+    item: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The claims of the tool's answer to a deep-linking launch (LTI Deep Linking 2.0):
+    the one content ``item`` chosen, for the platform ``issuer``, valid ten minutes, the
+    request's ``data`` given back.
+
+    >>> launch = Launch("u", Role.EDUCATOR, "d1", message_type=DEEP_LINKING_REQUEST,
+    ...                 deep_link_return_url="https://lms/return", deep_link_data="x")
+    >>> answer = deep_linking_response(launch, client_id="c", issuer="https://lms",
+    ...                                nonce="n", now=0, item={"type": "ltiResourceLink"})
+    >>> answer[MESSAGE_TYPE], answer["aud"], answer[DL_DATA], answer["exp"]
+    ('LtiDeepLinkingResponse', 'https://lms', 'x', 600)
+    """
+    claims: dict[str, Any] = {
+        "iss": client_id,
+        "aud": issuer,
+        "iat": int(now),
+        "exp": int(now) + 600,
+        "nonce": nonce,
+        MESSAGE_TYPE: "LtiDeepLinkingResponse",
+        VERSION: "1.3.0",
+        DEPLOYMENT: launch.deployment_id,
+        DL_CONTENT_ITEMS: [dict(item)],
+    }
+    if launch.deep_link_data is not None:
+        claims[DL_DATA] = launch.deep_link_data
+    return claims
+
+
+def framework_link(framework_id: str, title: str, competencies: int, url: str) -> dict[str, Any]:
+    """A content item that links a framework: the launch opens it (custom ``framework``),
+    and the platform makes a gradebook column scored out of its competencies.
+
+    >>> framework_link("sql", "SQL", 12, "https://tool/lti/launch")["lineItem"]
+    {'scoreMaximum': 12, 'label': 'SQL', 'resourceId': 'sql'}
+    """
+    return {
+        "type": "ltiResourceLink",
+        "title": title,
+        "url": url,
+        "custom": {"framework": framework_id},
+        "lineItem": {"scoreMaximum": competencies, "label": title, "resourceId": framework_id},
+    }
 
 
 @dataclass(frozen=True)
@@ -218,6 +297,16 @@ def _text(values: Mapping[str, Any], key: str, claim: str) -> str | None:
         where = key if claim == key else f"{claim} {key}"
         raise _wrong(where, "must be a string of at most 1000 characters")
     return value
+
+
+def _web_url(url: str) -> bool:
+    """
+    >>> _web_url("https://lms.example/dl?x=1"), _web_url("javascript:alert(1)")
+    (True, False)
+    """
+    parts = urlsplit(url)
+    plain = not any(c in parts.netloc for c in " ;,'\"")
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and plain
 
 
 def _wrong(claim: str, reason: str) -> ValidationError:

@@ -36,9 +36,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from masterypath.domain.access import Role
-from masterypath.domain.lti import Launch, read_launch
+from masterypath.domain.lti import (
+    DEEP_LINKING_REQUEST,
+    Launch,
+    deep_linking_response,
+    framework_link,
+    read_launch,
+)
 from masterypath.errors import (
     AuthenticationError,
+    ConfigurationError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -50,6 +57,7 @@ from masterypath.interop.lti_jwt import key_set, verify_id_token
 from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.services.accounts import AccountService, IssuedToken
 from masterypath.services.context import ServiceContext
+from masterypath.services.frameworks import FrameworkService
 from masterypath.store.lti import LtiRepository
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
@@ -130,6 +138,24 @@ class LaunchResult:
     learner_id: str | None
     cohort_id: str | None
     home: str
+
+
+@dataclass(frozen=True)
+class LinkChoice:
+    """One link an instructor may add: what it opens, and the signed answer that adds it."""
+
+    title: str
+    description: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class LinkChoices:
+    """A deep-linking launch's outcome: the links to choose from, and where the chosen
+    one's answer is posted (the platform's return URL)."""
+
+    return_url: str
+    choices: list[LinkChoice]
 
 
 class LtiService:
@@ -246,9 +272,12 @@ class LtiService:
             url = platform.auth_login_url
         return f"{url}{'&' if '?' in url else '?'}{urlencode(asked)}", state
 
-    def launch(self, id_token: str, state: str, *, browser_state: str | None) -> LaunchResult:
+    def launch(
+        self, id_token: str, state: str, *, browser_state: str | None, tool_url: str = ""
+    ) -> LaunchResult | LinkChoices:
         """Complete a launch: check it, make or find the user's account and cohort, and log
-        them in. A state is used once, whatever the outcome."""
+        them in; a deep-linking launch gets the links an instructor may add instead. A
+        state is used once, whatever the outcome."""
         if (
             not STATE.fullmatch(state)
             or not STATE.fullmatch(browser_state or "")
@@ -273,6 +302,8 @@ class LtiService:
             id_token, keys=keys, issuer=platform.issuer, client_id=platform.client_id, now=now
         )
         launch = read_launch(claims, deployments=platform.deployment_ids, nonce=login.nonce)
+        if launch.message_type == DEEP_LINKING_REQUEST:
+            return self._link_choices(platform, launch, tool_url=tool_url, now=now)
         try:
             user, cohort_id = self._provision(platform, launch, now)
         except IntegrityError:
@@ -287,6 +318,37 @@ class LtiService:
             cohort_id=cohort_id,
             home=_home(role, user.learner_id, cohort_id, launch.framework_id),
         )
+
+    def _link_choices(
+        self, platform: Platform, launch: Launch, *, tool_url: str, now: datetime
+    ) -> LinkChoices:
+        """A signed answer for each framework: the instructor picks the one to link."""
+        if launch.role is not Role.EDUCATOR:
+            raise PermissionDeniedError("deep_linking", "only a course's instructors add links")
+        if self.tool_key is None:
+            raise ConfigurationError(
+                "MASTERYPATH_LTI_KEY_FILE: required to add links from a platform (deep linking)"
+            )
+        assert launch.deep_link_return_url is not None  # read_launch requires it
+        choices = []
+        for framework in FrameworkService(self.context).summaries():
+            item = framework_link(
+                framework.id,
+                framework.title,
+                framework.competencies,
+                tool_url.rstrip("/") + "/lti/launch",
+            )
+            answer = deep_linking_response(
+                launch,
+                client_id=platform.client_id,
+                issuer=platform.issuer,
+                nonce=secrets.token_urlsafe(16),
+                now=now.timestamp(),
+                item=item,
+            )
+            described = f"{framework.competencies} competencies"
+            choices.append(LinkChoice(framework.title, described, self.tool_key.sign(answer)))
+        return LinkChoices(launch.deep_link_return_url, choices)
 
     def _provision(
         self, platform: Platform, launch: Launch, now: datetime

@@ -11,7 +11,7 @@ import html
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
@@ -100,6 +100,33 @@ def lti_page(
     return answer
 
 
+def links_page(
+    return_url: str, choices: list[tuple[str, str, str]], *, origins: tuple[str, ...]
+) -> HTMLResponse:
+    """A deep-linking launch's page: each of ``choices`` (title, description, signed
+    answer) a button that posts its answer to the platform's ``return_url``, the one site
+    besides this one the page's forms may post to."""
+    action = html.escape(return_url)
+    forms = "".join(
+        f'<form method="post" action="{action}" class="panel">'
+        f'<input type="hidden" name="JWT" value="{html.escape(answer)}">'
+        f'<button class="primary" type="submit">Link {html.escape(title)}</button> '
+        f"<span>{html.escape(description)}</span></form>"
+        for title, description, answer in choices
+    )
+    body = "<h2>Add masterypath to your course</h2>" + (
+        f"<p>Choose the framework the link opens; its learners' scores go to a column of "
+        f"your gradebook.</p>{forms}"
+        if choices
+        else '<p id="lti-message" role="alert">No framework is stored yet: import one first.</p>'
+    )
+    parts = urlsplit(return_url)
+    policy = APP_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}"
+    )
+    return render("links", "Add a link", body, nav="", framed=True, origins=origins, policy=policy)
+
+
 def _template() -> str:
     return resources.files("masterypath.web").joinpath("templates/base.html").read_text("utf-8")
 
@@ -157,6 +184,7 @@ def render(
     nav: str = NAV,
     framed: bool = False,
     origins: tuple[str, ...] = (),
+    policy: str = APP_POLICY,
     **data: str,
 ) -> HTMLResponse:
     attributes = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in data.items())
@@ -168,7 +196,7 @@ def render(
         .replace("{{nav}}", nav)
         .replace("{{body}}", body)
     )
-    return HTMLResponse(text, headers=security_headers(APP_POLICY, framed=framed, origins=origins))
+    return HTMLResponse(text, headers=security_headers(policy, framed=framed, origins=origins))
 
 
 def document(text: str) -> HTMLResponse:

@@ -1122,7 +1122,8 @@ async function frameworkPage() {
   document.body.dataset.updated = String(Date.now());
 }
 
-const PAGES = { lti: ltiPage, login: loginPage, account: accountPage, admin: adminPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
+// the links page (deep linking) is plain forms posted to the platform: nothing to run
+const PAGES = { lti: ltiPage, links: () => {}, login: loginPage, account: accountPage, admin: adminPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
 window.addEventListener("DOMContentLoaded", () => {
   takeEmbedToken();
   const page = document.body.dataset.page;
