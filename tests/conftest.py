@@ -125,6 +125,7 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
 
 TABLES = (
     "lti_grade_links",
+    "lti_contexts",
     "lti_accounts",
     "lti_logins",
     "lti_platforms",

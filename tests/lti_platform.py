@@ -56,6 +56,10 @@ class Platform:
         self.scores: list[tuple[str, dict[str, Any]]] = []
         """(line item path, score) of every score the tool posted."""
         self.refuse_scores = False
+        self.members: list[dict[str, Any]] = []
+        """The course's membership list, served two a page."""
+        self.scopes: list[str] = []
+        """The scope of every access token asked for."""
         self.linked: list[str] = []
         """The signed deep-linking answers the tool posted back (an instructor's choices)."""
         self.clock: Callable[[], float] = time.time
@@ -96,6 +100,7 @@ class Platform:
             return 401, {"error": "invalid_client", "error_description": "not in time"}
         token = f"access-{len(self.access_tokens)}"
         self.access_tokens.append(token)
+        self.scopes.append(form.get("scope", ""))
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
 
     def take_score(self, path: str, headers: Any, body: bytes) -> int:
@@ -108,6 +113,18 @@ class Platform:
             return 415
         self.scores.append((path, json.loads(body)))
         return 204
+
+    def memberships_url(self, course: str) -> str:
+        return f"{self.issuer}/memberships/{course}"
+
+    def membership_page(self, query: dict[str, str], headers: Any) -> tuple[int, str, str]:
+        """A page of the membership list: (status, JSON, the next page's URL or "")."""
+        if headers.get("Authorization", "").removeprefix("Bearer ") not in self.access_tokens:
+            return 401, "{}", ""
+        page = int(query.get("page", "0"))
+        members = self.members[2 * page : 2 * page + 2]
+        more = len(self.members) > 2 * page + 2
+        return 200, json.dumps({"id": "m", "members": members}), "" if not more else str(page + 1)
 
     def key_set(self) -> dict[str, Any]:
         public = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
@@ -199,6 +216,18 @@ def running_platform(key: rsa.RSAPrivateKey | None = None) -> Iterator[Platform]
                 self._send(json.dumps(platform.key_set()), "application/json")
             elif url.path == "/auth":
                 self._send(platform.authenticate(query), "text/html")
+            elif url.path.startswith("/memberships/"):
+                status, text, more = platform.membership_page(query, self.headers)
+                body = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if more:
+                    self.send_header(
+                        "Link", f'<{platform.issuer}{url.path}?page={more}>; rel="next"'
+                    )
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
             elif url.path == "/course":
                 self._send(platform.login_form(query["target"]), "text/html")
             elif url.path == "/course-framed":  # the tool shown inside the course page

@@ -23,6 +23,7 @@ from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.services.accounts import AccountService
 from masterypath.services.lti import LtiService, Platform
 from masterypath.services.lti_grades import LtiGradeService
+from masterypath.services.lti_members import LtiMemberService
 from masterypath.settings import Settings
 
 lti_app = typer.Typer(
@@ -31,9 +32,10 @@ lti_app = typer.Typer(
 )
 
 
-def _service() -> LtiService:
+def _service(*, with_key: bool = False) -> LtiService:
     context = open_context()
-    return LtiService(context, AccountService(context))
+    key = ToolKey.from_settings(Settings.from_environment()) if with_key else None
+    return LtiService(context, AccountService(context), tool_key=key)
 
 
 def add_platform(
@@ -144,6 +146,39 @@ def send_grades(
         raise typer.Exit(1)
 
 
+def sync_members(
+    platform: Annotated[str | None, typer.Option(help="Only this platform's courses.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read the members of every course launched from (LTI Names and Role Provisioning
+    Services): each active learner and teacher gets their account and place in the
+    course's cohort before their first launch; a learner no longer active leaves it."""
+    with Progress(
+        TextColumn("reading course members"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("members", total=None)
+        report = LtiMemberService(_service(with_key=True)).sync_members(
+            platform, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    out.print(
+        f"courses {report.courses}, members {report.members}, accounts linked "
+        f"{report.accounts_linked}, removed from their cohort {report.removed}"
+    )
+    for line in report.skipped:
+        out.print(f"skipped: {line}")
+    for line in report.failed:
+        out.print(f"failed: {line}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
 def register(parent: typer.Typer) -> None:
     register_commands(
         lti_app,
@@ -153,6 +188,7 @@ def register(parent: typer.Typer) -> None:
             "remove": remove_platform,
             "key": new_key,
             "send-grades": send_grades,
+            "sync-members": sync_members,
         },
     )
     parent.add_typer(lti_app, name="lti")

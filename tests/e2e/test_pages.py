@@ -41,6 +41,7 @@ from masterypath.domain.lti import (
     LIS,
     MEMBERSHIP,
     MESSAGE_TYPE,
+    NAMES_ROLES,
     RESOURCE_LINK,
     ROLES,
     SCORE_SCOPE,
@@ -1308,6 +1309,7 @@ def test_an_admin_registers_a_platform_and_sends_its_grades_back(page: Any, site
                 RESOURCE_LINK: {"id": "week-1"},
                 CUSTOM: {"framework": load_demo_framework().id},
                 AGS_ENDPOINT: {"scope": [SCORE_SCOPE], "lineitem": platform.lineitem(5)},
+                NAMES_ROLES: {"context_memberships_url": platform.memberships_url("c42")},
             }
             launched = page.context.new_page()
             launched.goto(f"{platform.issuer}/course?target={site.url}/app")
@@ -1321,6 +1323,15 @@ def test_an_admin_registers_a_platform_and_sends_its_grades_back(page: Any, site
             assert score["scoreMaximum"] == 19 and 0 <= score["scoreGiven"] <= 19
             page.get_by_role("button", name="Send grades now").click()
             page.get_by_text("Grades sent 0, unchanged 1.").wait_for()
+            # the course's other learners, before their first launch
+            platform.members = [
+                {"user_id": "student-8", "roles": [LEARNER]},
+                {"user_id": "student-9", "roles": [LEARNER], "name": "New Learner"},
+            ]
+            page.get_by_role("button", name="Fetch course members").click()
+            page.get_by_text(
+                "Courses read 1: members 2, accounts linked 1, removed from their course 0."
+            ).wait_for()
 
             # a teacher adding the tool to a course picks the framework the link opens
             framework = load_demo_framework()

@@ -386,6 +386,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ),
     ("DELETE", "/api/v1/lti/platforms/{platform_id}", USERS, {}),
     ("POST", "/api/v1/lti/grades", USERS, {"params": {"platform": "nowhere"}}),
+    ("POST", "/api/v1/lti/members", USERS, {"params": {"platform": "nowhere"}}),
     ("POST", "/api/v1/api-keys", USERS, {"json": {"name": "k", "scopes": ["xapi:read"]}}),
     ("GET", "/api/v1/api-keys", USERS, {}),
     ("DELETE", "/api/v1/api-keys/{key_id}", USERS, {}),

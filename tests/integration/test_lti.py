@@ -32,8 +32,10 @@ from masterypath.domain.lti import (
     DL_DATA,
     DL_SETTINGS,
     LIS,
+    MEMBERS_SCOPE,
     MEMBERSHIP,
     MESSAGE_TYPE,
+    NAMES_ROLES,
     RESOURCE_LINK,
     ROLES,
     SCORE_SCOPE,
@@ -399,6 +401,7 @@ def graded(
     platform.clock = lambda: database.clock().timestamp()
     platform.scores.clear()
     platform.refuse_scores = False
+    platform.members = []
     assert admin.post("/api/v1/lti/platforms", json=platform.registration()).status_code == 201
     yield admin
     platform.tool_key, platform.clock = None, time.time
@@ -516,12 +519,15 @@ def test_the_commands_register_platforms_make_the_key_and_send_grades(
     assert bad.exit_code == 2 and "id: must be" in bad.output.replace("\n", " ")
 
     # without a key, sending grades says which setting is missing
-    no_key = runner.invoke(app, ["lti", "send-grades"])
-    assert no_key.exit_code != 0 and "MASTERYPATH_LTI_KEY_FILE" in no_key.output
+    for command in ("send-grades", "sync-members"):
+        no_key = runner.invoke(app, ["lti", command])
+        assert no_key.exit_code != 0 and "MASTERYPATH_LTI_KEY_FILE" in no_key.output
     monkeypatch.setenv("MASTERYPATH_LTI_KEY_FILE", str(key))
     sent = runner.invoke(app, ["lti", "send-grades", "--json"])
     assert sent.exit_code == 0, sent.output
     assert json.loads(sent.output) == {"sent": 0, "unchanged": 0, "skipped": [], "failed": []}
+    read = runner.invoke(app, ["lti", "sync-members", "--platform", "moodle"])
+    assert read.exit_code == 0 and "courses 0, members 0" in read.output
     assert runner.invoke(app, ["lti", "remove", "moodle"]).exit_code == 0
     assert "no platform is registered" in runner.invoke(app, ["lti", "list"]).output
 
@@ -633,3 +639,60 @@ def test_deep_linking_needs_the_tool_key(
     platform.user = {"sub": "teacher-9", ROLES: [INSTRUCTOR]}
     refused = launch(client, database, platform, **deep_linking(platform))
     assert refused.status_code == 503 and "MASTERYPATH_LTI_KEY_FILE" in message(refused)
+
+
+def test_a_courses_members_get_their_accounts_and_cohort_before_they_launch(
+    database: ServiceContext, graded: TestClient, platform: Platform
+) -> None:
+    sam = {"username": "sam", "password": "sam-password", "role": "learner", "learner_id": "s-17"}
+    assert graded.post("/api/v1/users", json=sam).status_code == 201  # from the roster
+    service = {
+        "context_memberships_url": platform.memberships_url("course-42"),
+        "service_versions": ["2.0"],
+    }
+    platform.user = {"sub": "teacher-9", ROLES: [INSTRUCTOR], NAMES_ROLES: service}
+    teacher = {"Authorization": f"Bearer {landed(launch(graded, database, platform))['token']}"}
+    platform.members = [
+        {"user_id": "teacher-9", "roles": [INSTRUCTOR], "status": "Active"},
+        {"user_id": "user-5", "roles": [LEARNER], "name": "Bo Li", "status": "Active"},
+        {"user_id": "user-6", "roles": ["Learner"], "lis_person_sourcedid": "s-17"},
+        {"user_id": "parent-1", "roles": [MEMBERSHIP + "Mentor"]},
+        {"user_id": "user-7", "roles": [LEARNER], "status": "Inactive"},
+    ]  # three pages of two
+    report = graded.post("/api/v1/lti/members").json()
+    assert report == {
+        "courses": 1,
+        "members": 3,
+        "accounts_linked": 2,
+        "removed": 0,
+        "skipped": [],
+        "failed": [],
+    }
+    assert platform.scopes[-1] == MEMBERS_SCOPE
+    cohort = next(c for c in graded.get("/api/v1/cohorts").json() if c["id"] == "moodle:course-42")
+    bo = next(learner for learner in cohort["learners"] if learner != "s-17")
+    assert sorted(cohort["learners"]) == sorted(["s-17", bo])
+    with database.sessions() as session:
+        profile = session.get(LearnerProfileRow, bo)
+        assert profile is not None and profile.name == "Bo Li"
+    # the teacher sees them before they ever launched
+    assert graded.get("/api/v1/learners/s-17", headers=teacher).status_code == 200
+    # once Bo is no longer active in the course, Bo leaves its cohort (the account stays)
+    platform.members[1]["status"] = "Deleted"
+    again = graded.post("/api/v1/lti/members", params={"platform": "moodle"}).json()
+    assert (again["members"], again["accounts_linked"], again["removed"]) == (2, 0, 1)
+    cohort = next(c for c in graded.get("/api/v1/cohorts").json() if c["id"] == "moodle:course-42")
+    assert cohort["learners"] == ["s-17"]
+    assert graded.get(f"/api/v1/learners/{bo}", headers=teacher).status_code == 403
+
+
+def test_members_are_read_only_where_a_launch_offered_them(
+    database: ServiceContext, graded: TestClient, platform: Platform
+) -> None:
+    landed(launch(graded, database, platform))  # no membership service in the launch
+    assert graded.post("/api/v1/lti/members").json()["courses"] == 0
+    service = {"context_memberships_url": f"{platform.issuer}/nowhere"}
+    platform.user = {"sub": "teacher-9", ROLES: [INSTRUCTOR], NAMES_ROLES: service}
+    landed(launch(graded, database, platform))
+    refused = graded.post("/api/v1/lti/members").json()
+    assert refused["courses"] == 0 and "/nowhere: 404" in refused["failed"][0]

@@ -26,6 +26,7 @@ from masterypath.domain.lti import (
     ROLES,
     VERSION,
     Launch,
+    member_launch,
     read_launch,
     role_of,
 )
@@ -211,3 +212,30 @@ def test_a_deep_linking_launch_says_where_the_answer_goes_and_what_to_give_back(
     # a resource-link launch carries none of it, whatever claims ride along
     plain = read_launch(CLAIMS | {DL_SETTINGS: settings}, deployments=("d1",), nonce="n1")
     assert plain.deep_link_return_url is None and plain.message_type == "LtiResourceLinkRequest"
+
+
+@pytest.mark.parametrize(
+    ("member", "role"),
+    [
+        ({"user_id": "u1", "roles": ["Instructor"]}, Role.EDUCATOR),
+        ({"user_id": "u1", "roles": [MEMBERSHIP + "Learner"], "status": "Active"}, Role.LEARNER),
+        ({"user_id": "u1", "roles": [MEMBERSHIP + "Learner"], "status": "Inactive"}, None),
+        ({"user_id": "u1", "roles": [MEMBERSHIP + "Learner"], "status": "Deleted"}, None),
+        ({"user_id": "u1", "roles": [MEMBERSHIP + "Mentor"]}, None),
+    ],
+)
+def test_a_course_member_is_the_launch_they_would_make(
+    member: dict[str, Any], role: Role | None
+) -> None:
+    launch = member_launch(member, deployment_id="d1", context_id="c", context_title="Algebra")
+    assert (launch.role if launch else None) is role
+    if launch is not None:
+        assert (launch.subject, launch.context_id, launch.deployment_id) == ("u1", "c", "d1")
+
+
+def test_a_malformed_member_is_named_by_the_membership_list() -> None:
+    with pytest.raises(ValidationError) as refused:
+        member_launch(
+            {"user_id": 7, "roles": []}, deployment_id="d", context_id="c", context_title="C"
+        )
+    assert (refused.value.field, refused.value.location) == ("user_id", "membership list")

@@ -77,6 +77,7 @@ from masterypath.services.frameworks import FrameworkService
 from masterypath.services.group_commit import GroupCommitter
 from masterypath.services.lti import LtiService
 from masterypath.services.lti_grades import LtiGradeService
+from masterypath.services.lti_members import LtiMemberService
 from masterypath.services.mastery import MasteryService
 from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
@@ -478,7 +479,7 @@ def create_app(
     tool_key = ToolKey.from_settings(settings)
     lti = LtiService(context, accounts, tool_key=tool_key)
     grades = LtiGradeService(context, tool_key=tool_key, mastery=mastery)
-    v1.include_router(lti_platform_router(lti, grades, allow))
+    v1.include_router(lti_platform_router(lti, grades, LtiMemberService(lti), allow))
 
     document_xapi_errors(app)
     app.include_router(auth_router(accounts))

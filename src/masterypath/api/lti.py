@@ -15,6 +15,7 @@ from masterypath.domain.access import Action, Principal
 from masterypath.errors import MasterypathError
 from masterypath.services.lti import LOGIN_TTL, LinkChoices, LtiService, Platform
 from masterypath.services.lti_grades import LtiGradeService
+from masterypath.services.lti_members import LtiMemberService
 from masterypath.web.pages import links_page, lti_page
 
 Allow = Callable[..., Any]
@@ -105,7 +106,9 @@ def lti_router(lti: LtiService) -> APIRouter:
     return router
 
 
-def lti_platform_router(lti: LtiService, grades: LtiGradeService, allow: Allow) -> APIRouter:
+def lti_platform_router(
+    lti: LtiService, grades: LtiGradeService, members: LtiMemberService, allow: Allow
+) -> APIRouter:
     router = APIRouter(route_class=SlashSafeRoute, prefix="/lti", tags=["lti"])
 
     @router.get("/platforms")
@@ -133,6 +136,17 @@ def lti_platform_router(lti: LtiService, grades: LtiGradeService, allow: Allow) 
         Services); ``platform``: only that platform's. The answer counts the scores sent and
         unchanged, and says which links were skipped or refused, and why."""
         return grades.send_grades(platform).to_dict()
+
+    @router.post("/members")
+    def sync_members(
+        _: Annotated[Principal, allow(Action.MANAGE_USERS)], platform: Text | None = None
+    ) -> dict[str, Any]:
+        """Read the members of every course launched from (LTI Names and Role Provisioning
+        Services; ``platform``: only that platform's courses): each active learner and
+        teacher gets their account and place in the course's cohort before their first
+        launch; a learner no longer active leaves the cohort. The answer counts them and
+        says which courses were skipped or refused, and why."""
+        return members.sync_members(platform).to_dict()
 
     @router.delete("/platforms/{platform_id}", status_code=204)
     def remove_platform(

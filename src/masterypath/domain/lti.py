@@ -41,6 +41,9 @@ TARGET_LINK_URI = CLAIM + "target_link_uri"
 AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 """The Assignment and Grade Services scope that lets a tool send scores."""
+NAMES_ROLES = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+MEMBERS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+"""The Names and Role Provisioning Services scope that lets a tool read a course's members."""
 DEEP_LINKING = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 DL_SETTINGS = DEEP_LINKING + "deep_linking_settings"
 DL_CONTENT_ITEMS = DEEP_LINKING + "content_items"
@@ -97,6 +100,8 @@ class Launch:
     """Where a deep-linking answer goes (a deep-linking launch only)."""
     deep_link_data: str | None = None
     """The request's opaque ``data``, given back in the answer."""
+    memberships_url: str | None = None
+    """Where the course's members can be read (Names and Role Provisioning Services)."""
     lineitem: str | None = None
     """Where this link's score goes in the platform's gradebook, when the platform lets the
     tool send scores (Assignment and Grade Services, the ``score`` scope)."""
@@ -160,6 +165,7 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
     grades = _object(claims, AGS_ENDPOINT)
     scopes = grades.get("scope", [])
     may_score = isinstance(scopes, list) and SCORE_SCOPE in scopes
+    names_roles = _object(claims, NAMES_ROLES)
     return_url, data = None, None
     if message_type == DEEP_LINKING_REQUEST:
         wanted = _object(claims, DL_SETTINGS)
@@ -184,8 +190,45 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
         resource_link_id=_text(link, "id", RESOURCE_LINK),
         lineitem=_text(grades, "lineitem", AGS_ENDPOINT) if may_score else None,
         message_type=message_type,
+        memberships_url=_text(names_roles, "context_memberships_url", NAMES_ROLES),
         deep_link_return_url=return_url,
         deep_link_data=data,
+    )
+
+
+def member_launch(
+    member: Mapping[str, Any], *, deployment_id: str, context_id: str, context_title: str
+) -> Launch | None:
+    """A course member from the platform's membership list (Names and Role Provisioning
+    Services 2.0) as the launch they would make: None for a member who is not active or
+    has no part here. A malformed member is a :class:`ValidationError`.
+
+    >>> member = {"user_id": "u9", "roles": ["Learner"], "name": "Bo", "status": "Active"}
+    >>> member_launch(member, deployment_id="d", context_id="c", context_title="C").subject
+    'u9'
+    >>> member_launch(member | {"status": "Inactive"}, deployment_id="d", context_id="c",
+    ...               context_title="C") is None
+    True
+    """
+    if member.get("status", "Active") != "Active":
+        return None
+    subject, roles = member.get("user_id"), member.get("roles")
+    if not isinstance(subject, str) or not subject or len(subject) > 255:
+        raise _wrong("user_id", "must be a non-empty string of at most 255 characters", MEMBERS)
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise _wrong("roles", "must be a list of role URIs", MEMBERS)
+    role = role_of(roles)
+    if role is None:
+        return None
+    return Launch(
+        subject=subject,
+        role=role,
+        deployment_id=deployment_id,
+        context_id=context_id,
+        context_title=context_title,
+        person_sourced_id=_text(member, "lis_person_sourcedid", "lis_person_sourcedid", MEMBERS),
+        name=_text(member, "name", "name", MEMBERS),
+        email=_text(member, "email", "email", MEMBERS),
     )
 
 
@@ -289,13 +332,13 @@ def _object(claims: Mapping[str, Any], claim: str) -> Mapping[str, Any]:
     return value
 
 
-def _text(values: Mapping[str, Any], key: str, claim: str) -> str | None:
+def _text(values: Mapping[str, Any], key: str, claim: str, where: str = "id_token") -> str | None:
     value = values.get(key)
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 1000:
-        where = key if claim == key else f"{claim} {key}"
-        raise _wrong(where, "must be a string of at most 1000 characters")
+        field = key if claim == key else f"{claim} {key}"
+        raise _wrong(field, "must be a string of at most 1000 characters", where)
     return value
 
 
@@ -309,5 +352,8 @@ def _web_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and plain
 
 
-def _wrong(claim: str, reason: str) -> ValidationError:
-    return ValidationError(claim, reason, location="id_token")
+MEMBERS = "membership list"
+
+
+def _wrong(claim: str, reason: str, where: str = "id_token") -> ValidationError:
+    return ValidationError(claim, reason, location=where)

@@ -305,10 +305,10 @@ class LtiService:
         if launch.message_type == DEEP_LINKING_REQUEST:
             return self._link_choices(platform, launch, tool_url=tool_url, now=now)
         try:
-            user, cohort_id = self._provision(platform, launch, now)
+            user, cohort_id = self.provision(platform, launch, now)
         except IntegrityError:
             # the same user's first launch twice at once: the other made the account
-            user, cohort_id = self._provision(platform, launch, now)
+            user, cohort_id = self.provision(platform, launch, now)
         role = Role(user.role)
         token = self.accounts.issue(user.id, user.role, must_change_password=False)
         return LaunchResult(
@@ -350,9 +350,11 @@ class LtiService:
             choices.append(LinkChoice(framework.title, described, self.tool_key.sign(answer)))
         return LinkChoices(launch.deep_link_return_url, choices)
 
-    def _provision(
+    def provision(
         self, platform: Platform, launch: Launch, now: datetime
     ) -> tuple[UserRow, str | None]:
+        """The account ``launch``'s user has here (made at the first one), in the launch's
+        course's cohort, with the grade link and the course kept; and the cohort's id."""
         with self.context.sessions.begin() as session:
             repo = LtiRepository(session)
             user = repo.account_of(platform.id, launch.subject)
@@ -365,13 +367,24 @@ class LtiService:
             cohort_id = None
             if launch.context_id is not None:
                 cohort_id = _cohort_id(repo, platform, launch)
+                title = launch.context_title or launch.context_id
                 repo.join_cohort(
                     cohort_id,
-                    launch.context_title or launch.context_id,
+                    title,
                     learner_id=user.learner_id if user.role == Role.LEARNER else None,
                     user_id=user.id if user.role == Role.EDUCATOR else None,
                     now=now,
                 )
+                if launch.memberships_url is not None:
+                    repo.keep_context(
+                        platform.id,
+                        launch.context_id,
+                        title=title,
+                        deployment_id=launch.deployment_id,
+                        memberships_url=launch.memberships_url,
+                        cohort_id=cohort_id,
+                        now=now,
+                    )
             session.expunge(user)
             return user, cohort_id
 

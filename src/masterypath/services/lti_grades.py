@@ -12,7 +12,7 @@ from typing import Any
 from masterypath.domain.lti import score_of
 from masterypath.domain.policy import Status
 from masterypath.errors import ConfigurationError, NotFoundError
-from masterypath.interop.lti_ags import (
+from masterypath.interop.lti_services import (
     PlatformRefusedError,
     access_token,
     client_assertion,

@@ -14,6 +14,7 @@ from masterypath.store.tables import (
     CohortMemberRow,
     CohortRow,
     LtiAccountRow,
+    LtiContextRow,
     LtiGradeLinkRow,
     LtiLoginRow,
     LtiPlatformRow,
@@ -41,7 +42,7 @@ class LtiRepository:
     def remove_platform(self, platform_id: str) -> bool:
         # its logins and account links go with it (foreign keys cascade; said here too,
         # for a SQLite connection made without them)
-        for table in (LtiLoginRow, LtiAccountRow, LtiGradeLinkRow):
+        for table in (LtiLoginRow, LtiAccountRow, LtiGradeLinkRow, LtiContextRow):
             self.session.execute(delete(table).where(table.platform_id == platform_id))
         gone = self.session.execute(delete(LtiPlatformRow).where(LtiPlatformRow.id == platform_id))
         return bool(getattr(gone, "rowcount", 0))
@@ -90,6 +91,47 @@ class LtiRepository:
             launch.lineitem or "",
             launch.framework_id,
         )
+
+    def keep_context(
+        self,
+        platform_id: str,
+        context_id: str,
+        *,
+        title: str,
+        deployment_id: str,
+        memberships_url: str,
+        cohort_id: str,
+        now: datetime,
+    ) -> None:
+        """Keep a course launched from whose members can be read (the latest URL)."""
+        row = self.session.get(LtiContextRow, (platform_id, context_id))
+        if row is None:
+            row = LtiContextRow(platform_id=platform_id, context_id=context_id, created_at=now)
+            self.session.add(row)
+        row.cohort_id, row.title, row.deployment_id = cohort_id, title, deployment_id
+        row.memberships_url = memberships_url
+
+    def contexts(self, platform_id: str | None) -> list[LtiContextRow]:
+        query = select(LtiContextRow)
+        if platform_id is not None:
+            query = query.where(LtiContextRow.platform_id == platform_id)
+        order = (LtiContextRow.platform_id, LtiContextRow.context_id)
+        return list(self.session.scalars(query.order_by(*order)))
+
+    def synced(self, platform_id: str, context_id: str, *, at: datetime) -> None:
+        self.session.execute(
+            update(LtiContextRow)
+            .where(LtiContextRow.platform_id == platform_id, LtiContextRow.context_id == context_id)
+            .values(synced_at=at)
+        )
+
+    def leave_cohort(self, cohort_id: str, learner_id: str) -> bool:
+        gone = self.session.execute(
+            delete(CohortMemberRow).where(
+                CohortMemberRow.cohort_id == cohort_id, CohortMemberRow.learner_id == learner_id
+            )
+        )
+        return bool(getattr(gone, "rowcount", 0))
 
     def grade_links(self, platform_id: str | None) -> list[LtiGradeLinkRow]:
         query = select(LtiGradeLinkRow)

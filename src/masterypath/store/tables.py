@@ -576,6 +576,24 @@ class LtiAccountRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class LtiContextRow(Base):
+    """A platform's course the tool was launched in: its cohort here, and where its
+    members can be read (Names and Role Provisioning Services)."""
+
+    __tablename__ = "lti_contexts"
+
+    platform_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True
+    )
+    context_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    cohort_id: Mapped[str] = mapped_column(String(ID))
+    title: Mapped[str] = mapped_column(Text)
+    deployment_id: Mapped[str] = mapped_column(String(ID))
+    memberships_url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class LtiGradeLinkRow(Base):
     """Where a learner's grade for a link of a course goes back to: the line item of the
     platform's gradebook a launch named (LTI Assignment and Grade Services)."""

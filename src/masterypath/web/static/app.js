@@ -487,6 +487,13 @@ function ltiPlatforms() {
         el("ul", {}, ...done.skipped.map((s) => el("li", { text: "Skipped: " + s })), ...done.failed.map((f) => el("li", { class: "error", text: "Refused: " + f }))));
     } catch (error) { said("Not sent: " + error.message, true); }
   } });
+  const fetchMembers = el("button", { type: "button", id: "sync-members", text: "Fetch course members", onclick: async () => {
+    try {
+      const done = await api("/api/v1/lti/members", { method: "POST" });
+      out.replaceChildren(el("p", { text: `Courses read ${done.courses}: members ${done.members}, accounts linked ${done.accounts_linked}, removed from their course ${done.removed}.` }),
+        el("ul", {}, ...done.skipped.map((s) => el("li", { text: "Skipped: " + s })), ...done.failed.map((f) => el("li", { class: "error", text: "Refused: " + f }))));
+    } catch (error) { said("Not read: " + error.message, true); }
+  } });
   const here = location.origin;
   const tool = el("dl", { class: "panel" },
     el("dt", { text: "Login URL" }), el("dd", {}, el("code", { text: `${here}/lti/login` })),
@@ -495,7 +502,7 @@ function ltiPlatforms() {
   show().catch((error) => fail("platforms", error));
   return el("section", {}, el("h2", { text: "Learning platforms (LTI 1.3)" }),
     el("p", { text: "Give a platform these values of this tool, then register the platform with the values it shows for it." }), tool,
-    list, form, el("p", {}, send), out);
+    list, form, el("p", {}, send, " ", fetchMembers), out);
 }
 
 // ---- the progress map ---------------------------------------------------------------------

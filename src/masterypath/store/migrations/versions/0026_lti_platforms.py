@@ -2,8 +2,9 @@
 
 A platform an admin registers (its issuer, client id, login, key-set and token URLs and
 deployments), the launches it has begun and not completed (state and nonce, used once),
-which account each of its users launches as, and where each learner's grade for a link
-goes back to (a line item of the platform's gradebook).
+which account each of its users launches as, each course launched from (its cohort, and
+where its members can be read), and where each learner's grade for a link goes back to
+(a line item of the platform's gradebook).
 
 Revision ID: 0026
 Revises: 0025
@@ -73,6 +74,24 @@ def upgrade() -> None:
     )
     op.create_index("ix_lti_accounts_user", "lti_accounts", ["user_id"])
     op.create_table(
+        "lti_contexts",
+        sa.Column("platform_id", sa.String(1000), nullable=False),
+        sa.Column("context_id", sa.String(1000), nullable=False),
+        sa.Column("cohort_id", sa.String(1000), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("deployment_id", sa.String(1000), nullable=False),
+        sa.Column("memberships_url", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("synced_at", UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["platform_id"],
+            ["lti_platforms.id"],
+            name="fk_lti_contexts_platform_id_lti_platforms",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("platform_id", "context_id", name="pk_lti_contexts"),
+    )
+    op.create_table(
         "lti_grade_links",
         sa.Column("platform_id", sa.String(1000), nullable=False),
         sa.Column("resource_link_id", sa.String(1000), nullable=False),
@@ -99,6 +118,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_lti_grade_links_learner", table_name="lti_grade_links")
     op.drop_table("lti_grade_links")
+    op.drop_table("lti_contexts")
     op.drop_index("ix_lti_accounts_user", table_name="lti_accounts")
     op.drop_table("lti_accounts")
     op.drop_table("lti_logins")

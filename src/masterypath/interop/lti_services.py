@@ -1,6 +1,7 @@
-"""Scores sent back to a learning platform's gradebook (IMS LTI Assignment and Grade
-Services 2.0): an OAuth 2 access token got with a JWT signed by this tool's key (IMS
-Security Framework 4.1, client credentials), then each score posted to its line item."""
+"""A learning platform's services, called by this tool: an OAuth 2 access token got with
+a JWT signed by this tool's key (IMS Security Framework 4.1, client credentials), then
+each score posted to its line item (Assignment and Grade Services 2.0), or a course's
+members read page by page (Names and Role Provisioning Services 2.0)."""
 
 from __future__ import annotations
 
@@ -42,14 +43,15 @@ def client_assertion(*, client_id: str, token_url: str, key: ToolKey, now: datet
     return key.sign(claims)
 
 
-def access_token(token_url: str, assertion: str) -> tuple[str, int]:
-    """An access token for sending scores, and for how many seconds it holds."""
+def access_token(token_url: str, assertion: str, scope: str = SCORE_SCOPE) -> tuple[str, int]:
+    """An access token for ``scope`` (sending scores, by default), and for how many seconds
+    it holds."""
     form = urllib.parse.urlencode(
         {
             "grant_type": "client_credentials",
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             "client_assertion": assertion,
-            "scope": SCORE_SCOPE,
+            "scope": scope,
         }
     ).encode()
     answer = _send(
@@ -70,22 +72,52 @@ def post_score(lineitem: str, token: str, score: dict[str, Any]) -> None:
     _send(url, json.dumps(score).encode(), headers, expect_json=False)
 
 
+def get_json(url: str, token: str, accept: str) -> tuple[dict[str, Any], str | None]:
+    """The JSON object at ``url`` (with the access ``token``), and the URL of its next page
+    (the ``Link`` header's ``rel="next"``), if any."""
+    headers = {"Accept": accept, "Authorization": f"Bearer {token}"}
+    answer, link = _exchange(urllib.request.Request(url, headers=headers), expect_json=True)
+    return answer, _next_page(link)
+
+
+def _next_page(link: str | None) -> str | None:
+    """
+    >>> _next_page('<https://lms/m?p=2>; rel="next", <https://lms/m?p=1>; rel="first"')
+    'https://lms/m?p=2'
+    >>> _next_page(None) is None
+    True
+    """
+    for part in (link or "").split(","):
+        target, _, params = part.partition(";")
+        if 'rel="next"' in params.replace(" ", "") or "rel=next" in params.replace(" ", ""):
+            return target.strip().removeprefix("<").removesuffix(">")
+    return None
+
+
 def _send(url: str, body: bytes, headers: dict[str, str], *, expect_json: bool) -> dict[str, Any]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    return _exchange(request, expect_json=expect_json)[0]
+
+
+def _exchange(
+    request: urllib.request.Request, *, expect_json: bool
+) -> tuple[dict[str, Any], str | None]:
+    url = request.full_url
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             text = response.read()
+            link = response.headers.get("Link")
     except urllib.error.HTTPError as exc:
         said = exc.read(500).decode("utf-8", "replace").strip()
         raise PlatformRefusedError(f"{url}: {exc.code} {said}".strip()) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise PlatformRefusedError(f"{url}: {exc}") from None
     if not expect_json:
-        return {}
+        return {}, link
     try:
         answer = json.loads(text)
     except ValueError:
         raise PlatformRefusedError(f"{url}: the answer is not JSON") from None
     if not isinstance(answer, dict):
         raise PlatformRefusedError(f"{url}: the answer is not a JSON object")
-    return answer
+    return answer, link
