@@ -159,6 +159,9 @@ class LinkChoices:
 
 
 class LtiService:
+    """The registered platforms and their launches; ``tool_key`` (optional) signs the
+    answers to deep-linking launches."""
+
     def __init__(
         self, context: ServiceContext, accounts: AccountService, *, tool_key: ToolKey | None = None
     ) -> None:
@@ -174,6 +177,8 @@ class LtiService:
 
     # -- registration ---------------------------------------------------------------------
     def register(self, platform: Platform, *, by: str) -> None:
+        """Register ``platform`` (checked first; a :class:`ConflictError` when its id, or
+        its issuer and client id, are registered already); audited as ``by``."""
         platform.check()
         now = self.context.clock()
         try:
@@ -208,6 +213,7 @@ class LtiService:
         return origins
 
     def platforms(self) -> list[Platform]:
+        """Every registered platform, by id."""
         with self.context.sessions() as session:
             return [platform_of(r) for r in LtiRepository(session).platforms()]
 

@@ -42,6 +42,8 @@ class GradeReport:
 
 
 class LtiGradeService:
+    """Sends scores with ``tool_key`` (without one, sending is a configuration error)."""
+
     def __init__(
         self,
         context: ServiceContext,

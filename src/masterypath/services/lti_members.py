@@ -47,6 +47,9 @@ class MemberReport:
 
 
 class LtiMemberService:
+    """Reads members with the tool key of ``lti``, and provisions them as ``lti`` does a
+    launch."""
+
     def __init__(self, lti: LtiService) -> None:
         self.lti = lti
         self.context = lti.context

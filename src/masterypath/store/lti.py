@@ -23,6 +23,8 @@ from masterypath.store.tables import (
 
 
 class LtiRepository:
+    """The LTI tables of one session."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
