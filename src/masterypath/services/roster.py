@@ -7,26 +7,23 @@ it again with the next export updates what changed and adds what is new."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from masterypath.domain.access import Role
 from masterypath.errors import ConflictError, InvalidInputError, Problem
 from masterypath.interop.oneroster import Roster, RosterUser
 from masterypath.services.accounts import new_first_password
 from masterypath.services.context import ServiceContext
-from masterypath.store.mastery import MasteryRepository, chunks
+from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
+from masterypath.store.roster import RosterRepository
 from masterypath.store.tables import (
-    CohortEducatorRow,
-    CohortMemberRow,
     CohortRow,
     LearnerProfileRow,
     UserRow,
@@ -106,7 +103,7 @@ class RosterService:
         students = [u for u in current if u.role == "student"]
         _check_birth_dates(students, now)
         with self.context.sessions() as session:
-            existing = _accounts_by_username(session, (u.username for u in current))
+            existing = RosterRepository(session).accounts(u.username for u in current)
         _check_accounts(current, existing)
         wanted = [
             u
@@ -144,7 +141,8 @@ class RosterService:
     ) -> None:
         with self.context.sessions.begin() as session:
             MasteryRepository(session).lock_learners([u.sourced_id for u in students], now=now)
-            self._profiles(session, students, result, now)
+            repo = RosterRepository(session)
+            self._profiles(repo, students, result, now)
             for user, password, password_hash in hashed:
                 role = ROLE_OF[user.role]
                 row = UserRow(
@@ -156,29 +154,26 @@ class RosterService:
                     created_at=now,
                     must_change_password=True,
                 )
-                session.add(row)
+                repo.add(row)
                 existing[user.username] = row
                 result.accounts.append(NewAccount(user.username, password, role))
-            self._cohorts(session, roster, existing, result, now)
+            self._cohorts(repo, roster, existing, result, now)
             PeopleRepository(session).audit(
                 at=now, actor=by, action="import_roster", target="roster", **result.to_dict()
             )
 
     def _profiles(
-        self, session: Session, students: list[RosterUser], result: RosterImport, now: datetime
+        self,
+        repo: RosterRepository,
+        students: list[RosterUser],
+        result: RosterImport,
+        now: datetime,
     ) -> None:
-        ids = [s.sourced_id for s in students]
-        stored = {
-            p.learner_id: p
-            for part in chunks(ids)
-            for p in session.scalars(
-                select(LearnerProfileRow).where(LearnerProfileRow.learner_id.in_(part))
-            )
-        }
+        stored = repo.profiles(s.sourced_id for s in students)
         for student in students:
             row = stored.get(student.sourced_id)
             if row is None:
-                session.add(
+                repo.add(
                     LearnerProfileRow(
                         learner_id=student.sourced_id,
                         name=student.name,
@@ -196,27 +191,26 @@ class RosterService:
 
     def _cohorts(
         self,
-        session: Session,
+        repo: RosterRepository,
         roster: Roster,
         accounts: dict[str, UserRow],
         result: RosterImport,
         now: datetime,
     ) -> None:
-        cohorts = {c.id: c for c in session.scalars(select(CohortRow))}
+        cohorts = repo.cohorts()
         for cls in roster.classes:
             if cls.deleted:
                 result.left_out.append(f"class {cls.sourced_id} marked tobedeleted: kept")
             elif cls.sourced_id not in cohorts:
                 row = CohortRow(id=cls.sourced_id, title=cls.title, created_at=now)
-                session.add(row)
+                repo.add(row)
                 cohorts[cls.sourced_id] = row
                 result.cohorts_added += 1
             elif cohorts[cls.sourced_id].title != cls.title:
                 cohorts[cls.sourced_id].title = cls.title
                 result.cohorts_renamed += 1
-        session.flush()
-        members = _Links(session, CohortMemberRow, CohortMemberRow.learner_id)
-        educators = _Links(session, CohortEducatorRow, CohortEducatorRow.user_id)
+        repo.flush()
+        members, educators = repo.members(), repo.educators()
         users = {u.sourced_id: u for u in roster.users}
         for e in roster.enrollments:
             user = users[e.user_id]
@@ -241,38 +235,6 @@ class RosterService:
         others = sorted({e.role for e in roster.enrollments} - {"student", "teacher"})
         if others:
             result.left_out.append(f"enrollments as {', '.join(others)}: not kept")
-
-
-class _Links:
-    """The stored (cohort, learner or user) pairs of one table, added and removed."""
-
-    def __init__(self, session: Session, table: type[Any], other: Any) -> None:
-        self.session, self.table, self.other = session, table, other
-        self.pairs = {(c, o) for c, o in session.execute(select(table.cohort_id, other))}
-
-    def set(self, cohort_id: str, other_id: str, wanted: bool) -> int:
-        """Make the pair stored or not: 1 if added, -1 if removed, 0 if it already was."""
-        pair = (cohort_id, other_id)
-        if wanted == (pair in self.pairs):
-            return 0
-        if wanted:
-            self.session.add(self.table(cohort_id=cohort_id, **{self.other.key: other_id}))
-            self.pairs.add(pair)
-            return 1
-        self.session.execute(
-            delete(self.table).where(self.table.cohort_id == cohort_id, self.other == other_id)
-        )
-        self.pairs.discard(pair)
-        return -1
-
-
-def _accounts_by_username(session: Session, usernames: Iterable[str]) -> dict[str, UserRow]:
-    wanted = sorted({u for u in usernames if u})
-    return {
-        u.username: u
-        for part in chunks(wanted)
-        for u in session.scalars(select(UserRow).where(UserRow.username.in_(part)))
-    }
 
 
 def _check_accounts(users: list[RosterUser], existing: dict[str, UserRow]) -> None:
