@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from masterypath.api.errors import status_of
 from masterypath.api.paths import SlashSafeRoute
@@ -31,7 +32,10 @@ def lti_router(lti: LtiService) -> APIRouter:
     async def begin(request: Request) -> Response:
         params = dict(request.query_params) | await _form(request)
         try:
-            url, state = lti.begin_login(params, tool_url=str(request.base_url))
+            # a database transaction: in a worker thread, never on the event loop
+            url, state = await run_in_threadpool(
+                lti.begin_login, params, tool_url=str(request.base_url)
+            )
         except MasterypathError as exc:
             return lti_page(error=str(exc), status=status_of(exc))
         answer = RedirectResponse(url, status_code=302)
@@ -74,7 +78,9 @@ def lti_router(lti: LtiService) -> APIRouter:
         frameworks to link, each a button that posts the signed answer to the platform."""
         form = await _form(request)
         try:
-            done = lti.launch(
+            # the platform's key set may be fetched over the network, then a transaction
+            done = await run_in_threadpool(
+                lti.launch,
                 form.get("id_token", ""),
                 form.get("state", ""),
                 browser_state=request.cookies.get(STATE_COOKIE),
@@ -85,14 +91,15 @@ def lti_router(lti: LtiService) -> APIRouter:
         else:
             if isinstance(done, LinkChoices):
                 choices = [(c.title, c.description, c.answer) for c in done.choices]
-                answer = links_page(done.return_url, choices, origins=lti.frame_origins())
+                origins = await run_in_threadpool(lti.frame_origins)
+                answer = links_page(done.return_url, choices, origins=origins)
                 answer.delete_cookie(STATE_COOKIE, path="/lti")
                 return answer
             answer = lti_page(
                 token=done.token.token,
                 role=done.role.value,
                 home=done.home,
-                origins=lti.frame_origins(),
+                origins=await run_in_threadpool(lti.frame_origins),
             )
         answer.delete_cookie(STATE_COOKIE, path="/lti")
         return answer
