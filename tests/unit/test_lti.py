@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from masterypath.domain.access import Role
 from masterypath.domain.lti import (
+    AGS_ENDPOINT,
     CONTEXT,
     CUSTOM,
     DEEP_LINKING_REQUEST,
@@ -23,7 +24,9 @@ from masterypath.domain.lti import (
     LIS_ROLES,
     MEMBERSHIP,
     MESSAGE_TYPE,
+    NAMES_ROLES,
     ROLES,
+    SCORE_SCOPE,
     VERSION,
     Launch,
     member_launch,
@@ -37,6 +40,7 @@ from masterypath.errors import (
     ValidationError,
 )
 from masterypath.interop.lti_jwt import check_times
+from masterypath.interop.lti_services import PlatformRefusedError, get_json
 from masterypath.services.lti import Platform
 
 CLAIMS: dict[str, Any] = {
@@ -239,3 +243,31 @@ def test_a_malformed_member_is_named_by_the_membership_list() -> None:
             {"user_id": 7, "roles": []}, deployment_id="d", context_id="c", context_title="C"
         )
     assert (refused.value.field, refused.value.location) == ("user_id", "membership list")
+
+
+@pytest.mark.parametrize(
+    ("claim", "value", "field"),
+    [
+        (
+            AGS_ENDPOINT,
+            {"scope": [SCORE_SCOPE], "lineitem": "file:///etc/passwd"},
+            f"{AGS_ENDPOINT} lineitem",
+        ),
+        (
+            NAMES_ROLES,
+            {"context_memberships_url": "ftp://lms/members"},
+            f"{NAMES_ROLES} context_memberships_url",
+        ),
+    ],
+)
+def test_the_addresses_the_tool_calls_later_must_be_web_addresses(
+    claim: str, value: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        read_launch(CLAIMS | {claim: value}, deployments=("d1",), nonce="n1")
+    assert refused.value.field == field
+
+
+def test_a_platform_answer_naming_a_local_file_is_never_opened() -> None:
+    with pytest.raises(PlatformRefusedError, match="not an http"):
+        get_json("file:///etc/passwd", "token", "application/json")

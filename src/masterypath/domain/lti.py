@@ -166,6 +166,13 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
     scopes = grades.get("scope", [])
     may_score = isinstance(scopes, list) and SCORE_SCOPE in scopes
     names_roles = _object(claims, NAMES_ROLES)
+    lineitem = _text(grades, "lineitem", AGS_ENDPOINT) if may_score else None
+    memberships = _text(names_roles, "context_memberships_url", NAMES_ROLES)
+    # the tool calls these later: a web address, never a file or another scheme
+    for url, field in ((lineitem, "lineitem"), (memberships, "context_memberships_url")):
+        if url is not None and not _web_url(url):
+            claim = AGS_ENDPOINT if field == "lineitem" else NAMES_ROLES
+            raise _wrong(f"{claim} {field}", "must be an http(s) URL")
     return_url, data = None, None
     if message_type == DEEP_LINKING_REQUEST:
         wanted = _object(claims, DL_SETTINGS)
@@ -188,9 +195,9 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
         email=_text(claims, "email", "email"),
         framework_id=_text(custom, "framework", CUSTOM),
         resource_link_id=_text(link, "id", RESOURCE_LINK),
-        lineitem=_text(grades, "lineitem", AGS_ENDPOINT) if may_score else None,
+        lineitem=lineitem,
         message_type=message_type,
-        memberships_url=_text(names_roles, "context_memberships_url", NAMES_ROLES),
+        memberships_url=memberships,
         deep_link_return_url=return_url,
         deep_link_data=data,
     )

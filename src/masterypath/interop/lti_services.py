@@ -103,6 +103,9 @@ def _exchange(
     request: urllib.request.Request, *, expect_json: bool
 ) -> tuple[dict[str, Any], str | None]:
     url = request.full_url
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        # a platform's answer names the next page: a web address, never a local file
+        raise PlatformRefusedError(f"{url}: not an http(s) URL")
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             text = response.read()
