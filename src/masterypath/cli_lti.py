@@ -3,8 +3,9 @@ tool with LTI 1.3."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -25,6 +26,8 @@ from masterypath.services.lti import LtiService, Platform
 from masterypath.services.lti_grades import LtiGradeService
 from masterypath.services.lti_members import LtiMemberService
 from masterypath.settings import Settings
+
+Report = TypeVar("Report")
 
 lti_app = typer.Typer(
     help="Learning platforms that launch this tool (LTI 1.3): give each the tool's login "
@@ -120,30 +123,17 @@ def send_grades(
     """Send each launched learner's score (competencies mastered of the framework their
     link names) to their platform's gradebook, where it changed since it was last sent
     (LTI Assignment and Grade Services). Run it from cron, or after a day's work."""
-    with Progress(
-        TextColumn("sending grades"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        disable=as_json or not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("send", total=None)
-        grades = LtiGradeService(
-            open_context(), tool_key=ToolKey.from_settings(Settings.from_environment())
-        )
-        report = grades.send_grades(
-            platform, progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    grades = LtiGradeService(
+        open_context(), tool_key=ToolKey.from_settings(Settings.from_environment())
+    )
+    report = _with_progress(
+        "sending grades", as_json, lambda p: grades.send_grades(platform, progress=p)
+    )
     if as_json:
         print_json(report.to_dict())
         return
     out.print(f"sent {report.sent}, unchanged {report.unchanged}")
-    for line in report.skipped:
-        out.print(f"skipped: {line}")
-    for line in report.failed:
-        out.print(f"failed: {line}")
-    if report.failed:
-        raise typer.Exit(1)
+    _say_problems(report.skipped, report.failed)
 
 
 def sync_members(
@@ -153,17 +143,10 @@ def sync_members(
     """Read the members of every course launched from (LTI Names and Role Provisioning
     Services): each active learner and teacher gets their account and place in the
     course's cohort before their first launch; a learner no longer active leaves it."""
-    with Progress(
-        TextColumn("reading course members"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        disable=as_json or not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("members", total=None)
-        report = LtiMemberService(_service(with_key=True)).sync_members(
-            platform, progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    members = LtiMemberService(_service(with_key=True))
+    report = _with_progress(
+        "reading course members", as_json, lambda p: members.sync_members(platform, progress=p)
+    )
     if as_json:
         print_json(report.to_dict())
         return
@@ -171,11 +154,31 @@ def sync_members(
         f"courses {report.courses}, members {report.members}, accounts linked "
         f"{report.accounts_linked}, removed from their cohort {report.removed}"
     )
-    for line in report.skipped:
+    _say_problems(report.skipped, report.failed)
+
+
+def _with_progress(
+    label: str, quiet: bool, run: Callable[[Callable[[int, int], None]], Report]
+) -> Report:
+    """``run`` with a progress bar on the terminal (told how many are done of how many)."""
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        return run(lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def _say_problems(skipped: list[str], failed: list[str]) -> None:
+    """Print what was skipped and refused; exit 1 when something was refused."""
+    for line in skipped:
         out.print(f"skipped: {line}")
-    for line in report.failed:
+    for line in failed:
         out.print(f"failed: {line}")
-    if report.failed:
+    if failed:
         raise typer.Exit(1)
 
 
