@@ -191,13 +191,14 @@ def test_a_platform_registration_names_each_wrong_field() -> None:
         issuer="https://lms.example",
         client_id="c",
         auth_login_url="http://lms.example/auth",  # plain http off this machine
+        token_url="https://lms.example;script-src */token",  # would change the pages' policy
         key_set_url="http://127.0.0.1:8080/keys",  # on this machine: allowed
         deployment_ids=("1", ""),
     )
     with pytest.raises(InvalidInputError) as refused:
         wrong.check()
     fields = [p.field for p in refused.value.problems]
-    assert fields == ["id", "title", "auth_login_url", "deployment_ids"]
+    assert fields == ["id", "title", "auth_login_url", "token_url", "deployment_ids"]
 
 
 def test_a_deep_linking_launch_says_where_the_answer_goes_and_what_to_give_back() -> None:

@@ -58,6 +58,7 @@ from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.services.accounts import AccountService, IssuedToken
 from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
+from masterypath.settings import parse_origins
 from masterypath.store.lti import LtiRepository
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
@@ -506,6 +507,17 @@ def _origin(url: str) -> str:
 
 
 def _secure_url(url: str) -> bool:
+    """An https URL (http only on this machine) whose site is a plain origin: its origin
+    goes into the pages' ``frame-ancestors``, so it is checked as ``MASTERYPATH_EMBED_ORIGINS``
+    is (a ``;`` or a space there would change the whole policy).
+
+    >>> _secure_url("https://lms.school.org/auth"), _secure_url("https://lms.school.org;x */a")
+    (True, False)
+    """
     parts = urlsplit(url)
     local = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    return bool(parts.netloc) and (parts.scheme == "https" or (parts.scheme == "http" and local))
+    try:
+        parse_origins(_origin(url))
+    except ValueError:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and local)
