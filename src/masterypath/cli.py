@@ -466,29 +466,37 @@ def demo(
         for who in logins:
             out.print(f"  {who['role']:<9} {who['username']:<10} {who['password']}")
     if not no_serve:
-        badges = _demo_badges(f"http://{host}:{port}/")
-        if badges:
-            out.print(badges)
+        for said in demo_keys(f"http://{host}:{port}/"):
+            out.print(said)
         out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
         serve(port=port, host=host)
 
 
 DEMO_BADGE_KEY = Path("var/demo-badge-key.pem")
+DEMO_LTI_KEY = Path("var/demo-lti-key.pem")
 
 
-def _demo_badges(url: str) -> str:
-    """Let the demo server issue Open Badges (a key of its own in ``var/``), unless badge
+def demo_keys(url: str) -> list[str]:
+    """Let the demo server issue Open Badges and answer LTI 1.3 platforms in full (grades
+    back, deep linking), each with a key of its own in ``var/`` (made once), unless its
     settings are given; says what it did."""
-    if os.environ.get("MASTERYPATH_BADGE_KEY_FILE") or os.environ.get(
-        "MASTERYPATH_BADGE_ISSUER_URL"
-    ):
-        return ""
-    if not DEMO_BADGE_KEY.exists():
-        vc_jwt.write_key(vc_jwt.generate_key(), DEMO_BADGE_KEY)
-    os.environ["MASTERYPATH_BADGE_KEY_FILE"] = str(DEMO_BADGE_KEY)
-    os.environ["MASTERYPATH_BADGE_ISSUER_URL"] = url
-    os.environ.setdefault("MASTERYPATH_BADGE_ISSUER_NAME", "masterypath demo")
-    return f"badges for mastered competencies are signed with {DEMO_BADGE_KEY} (demo only)"
+    said = []
+    badge_settings = ("MASTERYPATH_BADGE_KEY_FILE", "MASTERYPATH_BADGE_ISSUER_URL")
+    if not any(os.environ.get(name) for name in badge_settings):
+        os.environ["MASTERYPATH_BADGE_KEY_FILE"] = str(_demo_key(DEMO_BADGE_KEY))
+        os.environ["MASTERYPATH_BADGE_ISSUER_URL"] = url
+        os.environ.setdefault("MASTERYPATH_BADGE_ISSUER_NAME", "masterypath demo")
+        said.append(f"badges for mastered competencies are signed with {DEMO_BADGE_KEY}")
+    if not os.environ.get("MASTERYPATH_LTI_KEY_FILE"):
+        os.environ["MASTERYPATH_LTI_KEY_FILE"] = str(_demo_key(DEMO_LTI_KEY))
+        said.append(f"LTI 1.3: grades back and deep linking are signed with {DEMO_LTI_KEY}")
+    return [f"{line} (demo only)" for line in said]
+
+
+def _demo_key(path: Path) -> Path:
+    if not path.exists():
+        vc_jwt.write_key(vc_jwt.generate_key(), path)
+    return path
 
 
 cli_mastery.register(app)

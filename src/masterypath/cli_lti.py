@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -28,6 +28,14 @@ from masterypath.services.lti_members import LtiMemberService
 from masterypath.settings import Settings
 
 Report = TypeVar("Report")
+ServiceOrigins = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Another site (https://host[:port]) the platform's services are on, e.g. "
+        "Canvas's school host (repeatable; given to update, they replace the list, and "
+        "'' empties it)."
+    ),
+]
 
 lti_app = typer.Typer(
     help="Learning platforms that launch this tool (LTI 1.3): give each the tool's login "
@@ -56,6 +64,7 @@ def add_platform(
     token_url: Annotated[
         str | None, typer.Option(help="The platform's OAuth 2 token URL (to send grades back).")
     ] = None,
+    service_origin: ServiceOrigins = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a platform (Moodle: Site administration > Plugins > External tool > Manage
@@ -69,12 +78,53 @@ def add_platform(
         key_set_url=key_set_url,
         deployment_ids=tuple(deployment),
         token_url=token_url,
+        service_origins=tuple(service_origin or ()),
     )
     _service().register(platform, by="cli")
     if as_json:
         print_json(platform.to_dict())
     else:
         out.print(f"registered {platform_id} ({issuer}, client id {client_id})")
+
+
+def update_platform(
+    platform_id: Annotated[str, typer.Argument(help="The platform's id.")],
+    title: Annotated[str | None, typer.Option(help="A name people know it by.")] = None,
+    issuer: Annotated[str | None, typer.Option(help="The platform's issuer (iss).")] = None,
+    client_id: Annotated[str | None, typer.Option(help="The client id it gave this tool.")] = None,
+    auth_login_url: Annotated[
+        str | None, typer.Option(help="Its OIDC authentication request URL.")
+    ] = None,
+    key_set_url: Annotated[str | None, typer.Option(help="The URL of its public keys.")] = None,
+    deployment: Annotated[
+        list[str] | None,
+        typer.Option(help="A deployment id (repeatable): the ones given replace the list."),
+    ] = None,
+    token_url: Annotated[
+        str | None, typer.Option(help="Its OAuth 2 token URL; '' removes it.")
+    ] = None,
+    service_origin: ServiceOrigins = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a registered platform (the options given): the accounts its users launch
+    as, their courses and grade links stay, which removing and adding it again would lose."""
+    given = {
+        "title": title,
+        "issuer": issuer,
+        "client_id": client_id,
+        "auth_login_url": auth_login_url,
+        "key_set_url": key_set_url,
+        "deployment_ids": deployment,
+        "service_origins": None if service_origin is None else [o for o in service_origin if o],
+    }
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if token_url is not None:
+        changes["token_url"] = token_url or None
+    platform = _service().update(platform_id, changes, by="cli")
+    if as_json:
+        print_json(platform.to_dict())
+    else:
+        out.print(f"updated {platform_id}: {', '.join(sorted(changes)) or 'nothing'}")
 
 
 def list_platforms(as_json: JsonOption = False) -> None:
@@ -187,6 +237,7 @@ def register(parent: typer.Typer) -> None:
         lti_app,
         {
             "add": add_platform,
+            "update": update_platform,
             "list": list_platforms,
             "remove": remove_platform,
             "key": new_key,

@@ -120,7 +120,26 @@ class Settings(BaseSettings):
     link's page, e.g. ``https://lms.school.org``; empty: any site. No other page may be
     framed by these (the app's pages only by the registered LTI platforms' sites)."""
 
+    public_url: str = ""
+    """The address people and platforms reach this server at, when a proxy stands in
+    front (``https://mastery.school.org``: a scheme and host, an optional port, no path).
+    Every URL this server makes (an LTI launch's redirect, the tool URLs a platform is
+    given, an embed link, the xAPI ``authority``) then names it, whatever address the
+    proxy forwards to. Empty: the address each request was sent to (its ``Host``)."""
+
     @field_validator("embed_origins")
     @classmethod
     def _origins(cls, value: str) -> str:
         return " ".join(parse_origins(value))
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value:
+            return value
+        origins = parse_origins(value)
+        if len(origins) != 1 or "*" in origins[0]:
+            raise ValueError(
+                f"{value!r} is not one address: write it as https://host[:port], no path"
+            )
+        return origins[0]

@@ -1291,7 +1291,8 @@ def test_an_admin_registers_a_platform_and_sends_its_grades_back(page: Any, site
         log_in(page, site, "admin", "admin-password")
         page.goto(site.url + "/app/admin")
         page.locator("#platforms p, #platforms table").first.wait_for()
-        assert page.locator("dd code").first.inner_text() == f"{site.url}/lti/login"
+        page.get_by_text(f"{site.url}/lti/login").wait_for()  # the URLs the server says
+        assert page.locator("dd code").first.inner_text() == site.url
         values = platform.registration("grades-lms") | {"deployment_ids": "deployment-1"}
         for name, value in values.items():
             page.locator(f"#platform-{name}").fill(value)
@@ -1300,6 +1301,18 @@ def test_an_admin_registers_a_platform_and_sends_its_grades_back(page: Any, site
         row.wait_for()
         assert "yes" in row.inner_text()  # grades go back: it has a token URL
         check_accessibility(page, "admin with a platform")
+        # changed in place: the form shows its values, its id stays
+        page.get_by_role("button", name="Edit School Moodle").click()
+        assert page.locator("#platform-id").is_disabled()
+        assert page.locator("#platform-deployment_ids").input_value() == "deployment-1"
+        page.locator("#platform-title").fill("School LMS")
+        page.locator("#platform-service_origins").fill("https://school.instructure.com")
+        page.get_by_role("button", name="Save School Moodle").click()
+        page.get_by_text("School LMS saved.").wait_for()
+        row = page.locator("#platforms tbody tr").filter(has_text="School LMS (grades-lms)")
+        row.wait_for()
+        assert not page.locator("#platform-id").is_disabled()
+        assert page.get_by_role("button", name="Register platform").is_visible()
         try:
             # the learner opens the course's link, which names a gradebook column
             platform.user = {
@@ -1360,5 +1373,5 @@ def test_an_admin_registers_a_platform_and_sends_its_grades_back(page: Any, site
             )[DL_CONTENT_ITEMS][0]
             assert item["custom"] == {"framework": framework.id}
         finally:
-            row.get_by_role("button", name="Remove School Moodle").click()
+            row.get_by_role("button", name="Remove School LMS").click()
             page.get_by_text("No platform is registered.").wait_for()

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from masterypath.cli import app
+from masterypath.cli import app, demo_keys
 from masterypath.domain.access import Role
+from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.interop.text_files import MORE_CELLS
 from masterypath.services.accounts import AccountService
 from masterypath.services.context import ServiceContext
@@ -344,3 +345,26 @@ def test_learners_access_log_pages_and_names_the_reader(run, tmp_path: Path) -> 
     assert code == 0 and output.count("ted") == 3 and "GET /p0" in output
     code, output = run("learners", "access-log", "l9", "--limit", "0")
     assert code == 2 and "--limit" in output
+
+
+def test_the_demo_server_signs_badges_and_lti_answers_with_keys_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("BADGE_KEY_FILE", "BADGE_ISSUER_URL", "BADGE_ISSUER_NAME", "LTI_KEY_FILE"):
+        monkeypatch.setenv(f"MASTERYPATH_{name}", "")  # restored after the test: demo_keys
+        monkeypatch.delenv(f"MASTERYPATH_{name}")  # sets them
+    said = demo_keys("http://127.0.0.1:8000/")
+    assert said == [
+        "badges for mastered competencies are signed with var/demo-badge-key.pem (demo only)",
+        "LTI 1.3: grades back and deep linking are signed with var/demo-lti-key.pem (demo only)",
+    ]
+    settings = Settings.from_environment()
+    assert settings.badge_issuer_url == "http://127.0.0.1:8000/"
+    key = ToolKey.from_settings(settings)
+    assert key is not None and key.key_set()["keys"][0]["kid"] == key.kid
+    made = (tmp_path / "var/demo-lti-key.pem").read_bytes()
+    assert demo_keys("http://127.0.0.1:8000/") == []  # set now: kept as they are
+    monkeypatch.delenv("MASTERYPATH_LTI_KEY_FILE")
+    assert len(demo_keys("http://127.0.0.1:8000/")) == 1
+    assert (tmp_path / "var/demo-lti-key.pem").read_bytes() == made  # the same key, kept

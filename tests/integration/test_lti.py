@@ -41,6 +41,7 @@ from masterypath.domain.lti import (
     SCORE_SCOPE,
     VERSION,
 )
+from masterypath.errors import ConfigurationError
 from masterypath.interop import vc_jwt
 from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
@@ -517,6 +518,18 @@ def test_the_commands_register_platforms_make_the_key_and_send_grades(
     assert twice.exit_code != 0 and "is registered already" in twice.output
     bad = runner.invoke(app, ["lti", "add", "x y", *add[3:]])
     assert bad.exit_code == 2 and "id: must be" in bad.output.replace("\n", " ")
+    update = ["lti", "update", "moodle", "--title", "Moodle 4.5", "--token-url", ""]
+    update += ["--service-origin", "https://school.instructure.com", "--json"]
+    updated = runner.invoke(app, update)
+    assert updated.exit_code == 0, updated.output
+    assert json.loads(updated.output)["service_origins"] == ["https://school.instructure.com"]
+    listed = json.loads(runner.invoke(app, ["lti", "list", "--json"]).output)
+    assert (listed[0]["title"], listed[0]["token_url"]) == ("Moodle 4.5", None)
+    emptied = runner.invoke(app, ["lti", "update", "moodle", "--service-origin", ""])
+    assert emptied.exit_code == 0 and "updated moodle: service_origins" in emptied.output
+    nothing = runner.invoke(app, ["lti", "update", "moodle"])
+    assert nothing.exit_code == 2 and "name at least one field" in nothing.output
+    assert runner.invoke(app, [*update[:3], "--token-url", platform.token_url]).exit_code == 0
 
     # without a key, sending grades says which setting is missing
     for command in ("send-grades", "sync-members"):
@@ -696,3 +709,139 @@ def test_members_are_read_only_where_a_launch_offered_them(
     landed(launch(graded, database, platform))
     refused = graded.post("/api/v1/lti/members").json()
     assert refused["courses"] == 0 and "/nowhere: 404" in refused["failed"][0]
+
+
+def test_behind_a_proxy_every_url_made_names_the_public_address(
+    database: ServiceContext, platform: Platform
+) -> None:
+    public = "https://mastery.school.org:8443"
+    admin = admin_client(database, Settings(embeddings=False, public_url=public + "/"))
+    admin.base_url = httpx.URL("https://10.0.0.5:8000")  # the proxy forwards here
+    platform.user = {"sub": "user-1", ROLES: [LEARNER]}
+    assert admin.post("/api/v1/lti/platforms", json=platform.registration()).status_code == 201
+    assert admin.get("/api/v1/lti/tool").json() == {
+        "tool_url": public,
+        "login_url": f"{public}/lti/login",
+        "launch_url": f"{public}/lti/launch",
+        "key_set_url": f"{public}/lti/jwks",
+    }
+    asked = {"iss": platform.issuer, "login_hint": "user-1", "client_id": CLIENT_ID}
+    inside = admin.get(
+        "/lti/login",
+        params=asked | {"target_link_uri": "https://10.0.0.5:8000/app/educator"},
+        follow_redirects=False,
+    )
+    assert inside.status_code == 422
+    assert "is not a page of this tool" in message(inside)
+    started = admin.get(
+        "/lti/login",
+        params=asked | {"target_link_uri": f"{public}/app/educator"},
+        follow_redirects=False,
+    )
+    assert started.status_code == 302, started.text
+    sent = {k: v[0] for k, v in parse_qs(urlsplit(started.headers["location"]).query).items()}
+    assert sent["redirect_uri"] == f"{public}/lti/launch"
+    cookie = started.headers["set-cookie"].lower()
+    assert "secure" in cookie  # the browser speaks https to the proxy
+    assert "samesite=none" in cookie
+    token = platform.id_token(nonce=sent["nonce"], now=database.clock().timestamp())
+    done = admin.post("/lti/launch", data={"id_token": token, "state": sent["state"]})
+    assert landed(done)["role"] == "learner"
+    link = admin.post("/api/v1/learners/ana/embed-links", json={})
+    assert link.status_code == 201, link.text
+    assert link.json()["url"].startswith(f"{public}/embed/learner/ana#token=")
+    xapi = {"X-Experience-API-Version": "1.0.3"}
+    posted = admin.post(
+        "/xapi/statements",
+        json={
+            "actor": {"account": {"homePage": "https://lms.example", "name": "ana"}},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+            "object": {"id": "https://lms.example/activities/q-1"},
+        },
+        headers=xapi,
+    )
+    assert posted.status_code == 200, posted.text
+    stored = admin.get("/xapi/statements", headers=xapi).json()["statements"][0]
+    assert stored["authority"]["account"]["homePage"] == f"{public}/"
+
+
+def test_tool_urls_follow_the_request_without_a_public_address(client: TestClient) -> None:
+    assert client.get("/api/v1/lti/tool").json()["launch_url"] == "http://testserver/lti/launch"
+
+
+@pytest.mark.parametrize(
+    "value", ["https://mastery.school.org/app", "https://*.school.org", "a b", "ftp://x.org"]
+)
+def test_a_public_address_that_is_not_one_origin_is_named(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("MASTERYPATH_PUBLIC_URL", value)
+    with pytest.raises(ConfigurationError, match="MASTERYPATH_PUBLIC_URL: Value error"):
+        Settings.from_environment()
+
+
+def test_a_platform_is_changed_in_place_and_its_users_keep_their_accounts(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    first = me(client, landed(launch(client, database, platform))["token"])
+    change = {"title": "Moodle 4.5", "deployment_ids": ["deployment-1", "deployment-2"]}
+    changed = client.patch("/api/v1/lti/platforms/moodle", json=change)
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["title"], changed.json()["deployment_ids"]) == (
+        "Moodle 4.5",
+        ["deployment-1", "deployment-2"],
+    )
+    assert client.get("/api/v1/lti/platforms").json()[0]["title"] == "Moodle 4.5"
+    again = me(client, landed(launch(client, database, platform))["token"])
+    assert again["id"] == first["id"]  # the same account: the link to it was kept
+    assert count_users(database) == 2
+    # a wrong value is named and changes nothing; the id and required fields stay
+    bad = client.patch(
+        "/api/v1/lti/platforms/moodle", json={"title": "X", "key_set_url": "ftp://keys"}
+    )
+    assert bad.status_code == 422
+    assert [p["field"] for p in bad.json()["problems"]] == ["key_set_url"]
+    assert client.get("/api/v1/lti/platforms").json()[0]["title"] == "Moodle 4.5"
+    for body in ({}, {"id": "other"}, {"title": None}, {"service_origins": ["lms.org"]}):
+        refused = client.patch("/api/v1/lti/platforms/moodle", json=body)
+        assert refused.status_code == 422, body
+    assert client.patch("/api/v1/lti/platforms/nowhere", json={"title": "X"}).status_code == 404
+    other = platform.registration("other") | {"client_id": "another-client"}
+    assert client.post("/api/v1/lti/platforms", json=other).status_code == 201
+    twin = client.patch("/api/v1/lti/platforms/other", json={"client_id": CLIENT_ID})
+    assert twin.status_code == 409
+    with_token = client.patch("/api/v1/lti/platforms/moodle", json={"token_url": None})
+    assert with_token.json()["token_url"] is None
+
+
+def test_the_tool_calls_a_platforms_services_on_its_own_sites_only(
+    database: ServiceContext, graded: TestClient, platform: Platform
+) -> None:
+    # the same test platform, under another name: another site as far as the tool knows
+    elsewhere = platform.issuer.replace("127.0.0.1", "localhost")
+    lineitem = platform.lineitem(3).replace(platform.issuer, elsewhere)
+    grades = GRADES | {AGS_ENDPOINT: GRADES[AGS_ENDPOINT] | {"lineitem": lineitem}}
+    landed(launch(graded, database, platform, **grades, **{RESOURCE_LINK: {"id": "l"}}))
+    service = {"context_memberships_url": f"{elsewhere}/memberships/course-42"}
+    platform.user = {"sub": "teacher-9", ROLES: [INSTRUCTOR], NAMES_ROLES: service}
+    landed(launch(graded, database, platform))
+    asked = len(platform.scopes)
+    refused = graded.post("/api/v1/lti/grades").json()
+    assert refused["sent"] == 0
+    assert refused["failed"] == [
+        f"{refused['failed'][0].split(':')[0]}: line item {lineitem}: not on a site of "
+        f"platform moodle (add its site, {elsewhere}, to the platform's service_origins)"
+    ]
+    unread = graded.post("/api/v1/lti/members").json()
+    assert unread["courses"] == 0
+    assert f"member list {elsewhere}/memberships/course-42: not on a site" in unread["failed"][0]
+    assert platform.scores == []
+    assert len(platform.scopes) == asked  # not even an access token was asked for
+    # the admin says the platform's services are on that site too: they are called
+    allowed = graded.patch(
+        "/api/v1/lti/platforms/moodle", json={"service_origins": [elsewhere.upper() + "/"]}
+    )
+    assert allowed.status_code == 200, allowed.text
+    assert graded.post("/api/v1/lti/grades").json()["sent"] == 1
+    assert platform.scores[-1][0] == "/lineitems/3/lineitem/scores"
+    assert graded.post("/api/v1/lti/members").json()["courses"] == 1

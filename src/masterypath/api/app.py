@@ -32,6 +32,7 @@ from masterypath.api.learners import learner_router
 from masterypath.api.lti import lti_platform_router, lti_router
 from masterypath.api.paths import EncodedSlashes, SlashSafeRoute
 from masterypath.api.placement import placement_router
+from masterypath.api.public_url import PublicUrl
 from masterypath.api.query import KNOWN_QUERY
 from masterypath.api.schemas import (
     AttributeIn,
@@ -144,6 +145,8 @@ def create_app(
     app.add_middleware(XapiConventions)  # outside the guard: its 422s are 400s there too
     # outermost: all the rest sees the request an alternate-syntax one stands for
     app.add_middleware(AlternateSyntax, max_bytes=settings.max_body_bytes)
+    if settings.public_url:  # before all the rest: every URL made names the public one
+        app.add_middleware(PublicUrl, public_url=settings.public_url)
     app.router.route_class = SlashSafeRoute  # ids may hold an encoded slash (api/paths.py)
     v1 = APIRouter(route_class=SlashSafeRoute, prefix="/api/v1", dependencies=[KNOWN_QUERY])
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from masterypath.api.errors import status_of
 from masterypath.api.paths import SlashSafeRoute
-from masterypath.api.schemas import LtiPlatformIn, Text
+from masterypath.api.schemas import LtiPlatformChangeIn, LtiPlatformIn, Text
 from masterypath.domain.access import Action, Principal
 from masterypath.errors import MasterypathError
 from masterypath.services.lti import LOGIN_TTL, LinkChoices, LtiService, Platform
@@ -118,6 +118,22 @@ def lti_platform_router(
 ) -> APIRouter:
     router = APIRouter(route_class=SlashSafeRoute, prefix="/lti", tags=["lti"])
 
+    @router.get("/tool")
+    def tool_urls(
+        request: Request, _: Annotated[Principal, allow(Action.MANAGE_USERS)]
+    ) -> dict[str, str]:
+        """The values a platform asks of this tool when an admin adds it there: its URL
+        (also the target link URI), login initiation URL, launch (redirect) URL and public
+        key set URL, at this server's public address (``MASTERYPATH_PUBLIC_URL``, else the
+        address this request was sent to)."""
+        base = str(request.base_url).rstrip("/")
+        return {
+            "tool_url": base,
+            "login_url": f"{base}/lti/login",
+            "launch_url": f"{base}/lti/launch",
+            "key_set_url": f"{base}/lti/jwks",
+        }
+
     @router.get("/platforms")
     def list_platforms(_: Annotated[Principal, allow(Action.MANAGE_USERS)]) -> list[dict[str, Any]]:
         """Every registered LTI 1.3 platform."""
@@ -130,9 +146,24 @@ def lti_platform_router(
         """Register a platform that may launch this tool (409 if its id, or its issuer
         and client id, are registered already). Give the platform this tool's login URL
         ``/lti/login`` and launch (redirect) URL ``/lti/launch``."""
-        platform = Platform(**body.model_dump() | {"deployment_ids": tuple(body.deployment_ids)})
+        lists = {"deployment_ids": tuple(body.deployment_ids)}
+        platform = Platform(
+            **body.model_dump() | lists | {"service_origins": tuple(body.service_origins)}
+        )
         lti.register(platform, by=principal.subject)
         return platform.to_dict()
+
+    @router.patch("/platforms/{platform_id}")
+    def update_platform(
+        platform_id: Text,
+        body: LtiPlatformChangeIn,
+        principal: Annotated[Principal, allow(Action.MANAGE_USERS)],
+    ) -> dict[str, Any]:
+        """Change a registered platform (the fields given; a list replaces the registered
+        one, ``token_url: null`` removes it): the accounts its users launch as, their
+        courses and grade links stay. 409 if its issuer and client id become another's."""
+        changes = body.model_dump(exclude_unset=True)
+        return lti.update(platform_id, changes, by=principal.subject).to_dict()
 
     @router.post("/grades")
     def send_grades(

@@ -205,6 +205,27 @@ class LtiPlatformIn(Strict):
     token_url: Text | None = Field(
         default=None, description="The platform's OAuth 2 token URL, to send grades back."
     )
+    service_origins: list[Text] = Field(
+        default_factory=list,
+        max_length=100,
+        description="More sites (https://host[:port]; https://*.host for its subdomains) "
+        "the platform's launches may name for its services (line items, member lists), "
+        "beyond its registered URLs' sites: Canvas's are the school's own host.",
+    )
+
+
+class LtiPlatformChangeIn(Strict):
+    """The fields of a registered platform to change (any but its id); a list replaces
+    the one registered, ``token_url: null`` removes it."""
+
+    title: Text | None = None
+    issuer: Text | None = None
+    client_id: Text | None = None
+    auth_login_url: Text | None = None
+    key_set_url: Text | None = None
+    deployment_ids: list[Text] | None = Field(default=None, min_length=1, max_length=100)
+    token_url: Text | None = None
+    service_origins: list[Text] | None = Field(default=None, max_length=100)
 
 
 class PasswordChangeIn(Strict):

@@ -26,7 +26,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -54,6 +54,7 @@ from masterypath.errors import (
     ValidationError,
 )
 from masterypath.interop.lti_jwt import key_set, verify_id_token
+from masterypath.interop.lti_services import PlatformRefusedError
 from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.services.accounts import AccountService, IssuedToken
 from masterypath.services.context import ServiceContext
@@ -79,6 +80,19 @@ STATE = re.compile(r"[A-Za-z0-9_-]{20,64}")
 """What a state this tool made looks like (``secrets.token_urlsafe(32)``)."""
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PLATFORM_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+UPDATABLE = frozenset(
+    {
+        "title",
+        "issuer",
+        "client_id",
+        "auth_login_url",
+        "key_set_url",
+        "deployment_ids",
+        "token_url",
+        "service_origins",
+    }
+)
+"""The fields of a registered platform an admin may change."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,43 @@ class Platform:
     deployment_ids: tuple[str, ...]
     token_url: str | None = None
     """The platform's OAuth 2 token URL: needed to send grades back."""
+    service_origins: tuple[str, ...] = ()
+    """More sites (origins; ``https://*.host`` for its subdomains) the platform's launches
+    may name for its services (a line item, a course's member list), beyond the sites of
+    its registered URLs: Canvas serves them from the school's own host
+    (``https://school.instructure.com``), not its issuer's. This tool calls no other."""
+
+    def service_sites(self) -> tuple[str, ...]:
+        """The sites this tool calls the platform's services on: those of its registered
+        URLs, then :attr:`service_origins`.
+
+        >>> Platform("m", "M", "https://lms.org", "c", "https://sso.lms.org/auth",
+        ...          "https://sso.lms.org/keys", ("1",),
+        ...          service_origins=("https://*.school.org",)).service_sites()
+        ('https://lms.org', 'https://sso.lms.org', 'https://*.school.org')
+        """
+        registered = (self.issuer, self.auth_login_url, self.key_set_url, self.token_url)
+        origins = [_origin(url).lower() for url in registered if url is not None]
+        return tuple(dict.fromkeys([*origins, *self.service_origins]))
+
+    def check_service_url(self, url: str, what: str) -> None:
+        """Raise :class:`~masterypath.interop.lti_services.PlatformRefusedError` unless
+        ``url`` is on one of :meth:`service_sites` (a launch, signed by the platform, names
+        it; a compromised or mistaken one must not make this tool call inside addresses).
+
+        >>> p = Platform("m", "M", "https://lms.org", "c", "https://lms.org/auth",
+        ...              "https://lms.org/keys", ("1",), service_origins=("https://*.k12.org",))
+        >>> p.check_service_url("https://a.k12.org/lineitems/1", "line item")
+        >>> p.check_service_url("http://10.0.0.1/admin", "line item")
+        Traceback (most recent call last):
+        ...
+        masterypath.interop.lti_services.PlatformRefusedError: line item http://10.0.0.1/admin: ...
+        """
+        if not any(on_site(url, site) for site in self.service_sites()):
+            raise PlatformRefusedError(
+                f"{what} {url}: not on a site of platform {self.id} (add its site, "
+                f"{_origin(url)}, to the platform's service_origins)"
+            )
 
     def check(self) -> None:
         """Raise :class:`InvalidInputError` naming every field that is wrong.
@@ -120,6 +171,11 @@ class Platform:
                 problems.append(f"{name}: must be an https URL (http only on this machine)")
         if not self.deployment_ids or not all(d.strip() for d in self.deployment_ids):
             problems.append("deployment_ids: must name at least one deployment, none empty")
+        for origin in self.service_origins:
+            try:
+                parse_origins(origin)
+            except ValueError as exc:
+                problems.append(f"service_origins: {exc}")
         if problems:
             raise InvalidInputError(
                 "platform",
@@ -127,7 +183,11 @@ class Platform:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "deployment_ids": list(self.deployment_ids)}
+        return {
+            **self.__dict__,
+            "deployment_ids": list(self.deployment_ids),
+            "service_origins": list(self.service_origins),
+        }
 
 
 @dataclass(frozen=True)
@@ -199,6 +259,48 @@ class LtiService:
                 "platform", platform.id, "is registered already (or its issuer and client id are)"
             ) from None
         self._origins = None  # once committed: a read meanwhile would keep the old sites
+
+    def update(self, platform_id: str, changes: Mapping[str, Any], *, by: str) -> Platform:
+        """Change a registered platform's fields (any but its id; a key-set URL, new
+        deployments, the token URL, more service sites), keeping the accounts its users
+        launch as, their courses and grade links; checked as a registration is (nothing
+        changes when a field is wrong), audited as ``by`` with the fields changed."""
+        unknown = sorted(set(changes) - UPDATABLE)
+        if unknown:
+            raise ValidationError(unknown[0], "cannot be changed (a platform's id stays)")
+        if not changes:
+            raise ValidationError("changes", "name at least one field to change")
+        for name, value in changes.items():
+            if value is None and name != "token_url":
+                raise ValidationError(name, "cannot be removed (only token_url can)")
+        now = self.context.clock()
+        try:
+            with self.context.sessions.begin() as session:
+                row = LtiRepository(session).platform(platform_id, for_update=True)
+                if row is None:
+                    raise NotFoundError("platform", platform_id)
+                before = platform_of(row)
+                listed = {k: tuple(v) for k, v in changes.items() if isinstance(v, list | tuple)}
+                after = replace(before, **(dict(changes) | listed))
+                after.check()
+                changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
+                for name in changed:
+                    setattr(row, name, after.to_dict()[name])
+                session.flush()
+                PeopleRepository(session).audit(
+                    at=now,
+                    actor=by,
+                    action="update_lti_platform",
+                    target=platform_id,
+                    fields=changed,
+                )
+        except IntegrityError:
+            raise ConflictError(
+                "platform", platform_id, "its issuer and client id are another platform's"
+            ) from None
+        self._origins = None
+        self._key_sets.pop(before.key_set_url, None)  # a new key set is read at the next launch
+        return after
 
     def frame_origins(self) -> tuple[str, ...]:
         """The sites of the registered platforms (their issuer's and login URL's origins),
@@ -458,6 +560,7 @@ def platform_of(row: LtiPlatformRow) -> Platform:
         key_set_url=row.key_set_url,
         deployment_ids=tuple(row.deployment_ids),
         token_url=row.token_url,
+        service_origins=tuple(row.service_origins or ()),
     )
 
 
@@ -504,6 +607,34 @@ def _origin(url: str) -> str:
     """
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def on_site(url: str, site: str) -> bool:
+    """Whether ``url`` is on ``site``: an origin as :func:`~masterypath.settings.parse_origins`
+    takes it (``*.`` before the host: any subdomain; ``:*``: any port).
+
+    >>> on_site("https://a.school.org/x", "https://*.school.org")
+    True
+    >>> on_site("https://school.org:443/x", "https://school.org"), on_site(
+    ...     "https://school.org.evil.com/", "https://school.org")
+    (True, False)
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    host = (parts.hostname or "").lower()
+    scheme, _, rest = site.rstrip("/").lower().partition("://")
+    site_host, _, site_port = rest.partition(":")
+    if parts.scheme != scheme or default is None or not host:
+        return False
+    if site_port != "*" and (port or default) != (int(site_port) if site_port else default):
+        return False
+    if site_host.startswith("*."):
+        return host.endswith(site_host[1:])
+    return host == site_host
 
 
 def _secure_url(url: str) -> bool:

@@ -112,6 +112,7 @@ class LtiGradeService:
             report.unchanged += 1
             return
         try:
+            platform.check_service_url(link.lineitem, "line item")
             if platform.id not in tokens:
                 assert self.tool_key is not None
                 assertion = client_assertion(

@@ -129,6 +129,7 @@ class LtiMemberService:
     ) -> list[dict[str, Any]]:
         assert platform.token_url is not None
         assert self.lti.tool_key is not None
+        platform.check_service_url(url, "member list")  # before a token is asked for it
         if platform.id not in tokens:
             assertion = client_assertion(
                 client_id=platform.client_id,
@@ -142,6 +143,7 @@ class LtiMemberService:
         for _ in range(MAX_PAGES):
             if next_page is None:
                 return members
+            platform.check_service_url(next_page, "member list")
             page, next_page = get_json(next_page, tokens[platform.id], MEMBERSHIP_TYPE)
             found = page.get("members", [])
             if not isinstance(found, list):

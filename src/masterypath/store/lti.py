@@ -31,8 +31,8 @@ class LtiRepository:
     def platforms(self) -> list[LtiPlatformRow]:
         return list(self.session.scalars(select(LtiPlatformRow).order_by(LtiPlatformRow.id)))
 
-    def platform(self, platform_id: str) -> LtiPlatformRow | None:
-        return self.session.get(LtiPlatformRow, platform_id)
+    def platform(self, platform_id: str, *, for_update: bool = False) -> LtiPlatformRow | None:
+        return self.session.get(LtiPlatformRow, platform_id, with_for_update=for_update)
 
     def platforms_of(self, issuer: str, client_id: str | None) -> list[LtiPlatformRow]:
         """The platforms registered for ``issuer`` (and ``client_id`` when given)."""

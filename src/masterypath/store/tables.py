@@ -546,6 +546,8 @@ class LtiPlatformRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     token_url: Mapped[str | None] = mapped_column(Text)
     """The platform's OAuth 2 token URL, for sending grades back (none: grades are not)."""
+    service_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """More sites the platform's services may be called on (see ``Platform``)."""
 
 
 class LtiLoginRow(Base):

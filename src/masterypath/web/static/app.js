@@ -444,7 +444,10 @@ const PLATFORM_FIELDS = [
   ["issuer", "Issuer (the platform's URL)"], ["client_id", "Client id the platform gave this tool"],
   ["auth_login_url", "Authentication request URL"], ["key_set_url", "Public key set URL"],
   ["deployment_ids", "Deployment ids (separated by commas)"], ["token_url", "Access token URL (to send grades back; optional)"],
+  ["service_origins", "Other sites of its services, e.g. Canvas's school host (separated by commas; optional)"],
 ];
+const LISTED = ["deployment_ids", "service_origins"];
+const OPTIONAL = ["token_url", "service_origins"];
 function ltiPlatforms() {
   const list = el("div", { id: "platforms" });
   const out = el("div", { id: "platforms-out", role: "status" });
@@ -455,7 +458,8 @@ function ltiPlatforms() {
       heads("Name", "Issuer", "Client id", "Deployments", "Grades back", ""),
       el("tbody", {}, ...platforms.map((p) => el("tr", {}, cell(`${p.title} (${p.id})`), cell(p.issuer), cell(p.client_id),
         cell(p.deployment_ids.join(", ")), cell(p.token_url ? "yes" : "no"),
-        el("td", {}, el("button", { type: "button", text: "Remove", "aria-label": `Remove ${p.title}`, onclick: async () => {
+        el("td", {}, el("button", { type: "button", text: "Edit", "aria-label": `Edit ${p.title}`, onclick: () => edit(p) }), " ",
+          el("button", { type: "button", text: "Remove", "aria-label": `Remove ${p.title}`, onclick: async () => {
           try {
             await api(`/api/v1/lti/platforms/${encodeURIComponent(p.id)}`, { method: "DELETE" });
             said(`${p.title} removed: its launches stop working; its users' accounts stay.`);
@@ -464,21 +468,44 @@ function ltiPlatforms() {
         } }))))))
       : el("p", { text: "No platform is registered." }));
   }
-  const inputs = Object.fromEntries(PLATFORM_FIELDS.map(([name]) => [name, el("input", { id: `platform-${name}`, autocomplete: "off", ...(name === "token_url" ? {} : { required: "required" }) })]));
+  const inputs = Object.fromEntries(PLATFORM_FIELDS.map(([name]) => [name, el("input", { id: `platform-${name}`, autocomplete: "off", ...(OPTIONAL.includes(name) ? {} : { required: "required" }) })]));
+  // one form registers a platform, or changes the one picked with "Edit" (its id stays)
+  let editing = null;
+  const submit = el("button", { type: "submit", text: "Register platform" });
+  const cancel = el("button", { type: "button", text: "Cancel", hidden: "hidden", onclick: () => { editing = null; form.reset(); inputs.id.disabled = false; submit.textContent = "Register platform"; cancel.hidden = true; } });
   const form = el("form", { id: "add-platform", class: "panel narrow" },
     ...PLATFORM_FIELDS.flatMap(([name, label]) => [el("label", { for: `platform-${name}`, text: label }), inputs[name]]),
-    el("p", {}, el("button", { type: "submit", text: "Register platform" })));
+    el("p", {}, submit, " ", cancel));
+  function edit(platform) {
+    editing = platform.id;
+    for (const [name] of PLATFORM_FIELDS) {
+      const value = platform[name];
+      inputs[name].value = Array.isArray(value) ? value.join(", ") : (value || "");
+    }
+    inputs.id.disabled = true;
+    submit.textContent = `Save ${platform.title}`;
+    cancel.hidden = false;
+    inputs.title.focus();
+  }
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = Object.fromEntries(PLATFORM_FIELDS.map(([name]) => [name, inputs[name].value.trim()]));
-    body.deployment_ids = body.deployment_ids.split(",").map((d) => d.trim()).filter(Boolean);
-    if (!body.token_url) delete body.token_url;
+    for (const name of LISTED) body[name] = body[name].split(",").map((d) => d.trim()).filter(Boolean);
     try {
-      await api("/api/v1/lti/platforms", { method: "POST", json: body });
-      said(`${body.title} registered.`);
-      form.reset();
+      if (editing) {
+        delete body.id;
+        body.token_url = body.token_url || null;
+        await api(`/api/v1/lti/platforms/${encodeURIComponent(editing)}`, { method: "PATCH", json: body });
+        said(`${body.title} saved.`);
+        cancel.click();
+      } else {
+        if (!body.token_url) delete body.token_url;
+        await api("/api/v1/lti/platforms", { method: "POST", json: body });
+        said(`${body.title} registered.`);
+        form.reset();
+      }
       await show();
-    } catch (error) { said("Not registered: " + error.message, true); }
+    } catch (error) { said((editing ? "Not saved: " : "Not registered: ") + error.message, true); }
   });
   const send = el("button", { type: "button", id: "send-grades", text: "Send grades now", onclick: async () => {
     try {
@@ -494,11 +521,16 @@ function ltiPlatforms() {
         el("ul", {}, ...done.skipped.map((s) => el("li", { text: "Skipped: " + s })), ...done.failed.map((f) => el("li", { class: "error", text: "Refused: " + f }))));
     } catch (error) { said("Not read: " + error.message, true); }
   } });
-  const here = location.origin;
-  const tool = el("dl", { class: "panel" },
-    el("dt", { text: "Login URL" }), el("dd", {}, el("code", { text: `${here}/lti/login` })),
-    el("dt", { text: "Launch (redirect) URL" }), el("dd", {}, el("code", { text: `${here}/lti/launch` })),
-    el("dt", { text: "Public key set URL" }), el("dd", {}, el("code", { text: `${here}/lti/jwks` })));
+  const tool = el("dl", { class: "panel" });
+  const showTool = async () => {
+    const urls = await api("/api/v1/lti/tool");
+    tool.replaceChildren(
+      el("dt", { text: "Tool URL (target link URI)" }), el("dd", {}, el("code", { text: urls.tool_url })),
+      el("dt", { text: "Login URL" }), el("dd", {}, el("code", { text: urls.login_url })),
+      el("dt", { text: "Launch (redirect) URL" }), el("dd", {}, el("code", { text: urls.launch_url })),
+      el("dt", { text: "Public key set URL" }), el("dd", {}, el("code", { text: urls.key_set_url })));
+  };
+  showTool().catch((error) => fail("tool URLs", error));
   show().catch((error) => fail("platforms", error));
   return el("section", {}, el("h2", { text: "Learning platforms (LTI 1.3)" }),
     el("p", { text: "Give a platform these values of this tool, then register the platform with the values it shows for it." }), tool,
