@@ -41,7 +41,7 @@ from masterypath.errors import (
 )
 from masterypath.interop.lti_jwt import check_times
 from masterypath.interop.lti_services import PlatformRefusedError, get_json
-from masterypath.services.lti import Platform
+from masterypath.services.lti import Platform, on_site
 
 CLAIMS: dict[str, Any] = {
     "sub": "u7",
@@ -272,3 +272,34 @@ def test_the_addresses_the_tool_calls_later_must_be_web_addresses(
 def test_a_platform_answer_naming_a_local_file_is_never_opened() -> None:
     with pytest.raises(PlatformRefusedError, match="not an http"):
         get_json("file:///etc/passwd", "token", "application/json")
+
+
+LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
+
+
+@given(
+    st.lists(LABEL, min_size=1, max_size=3),
+    st.lists(LABEL, min_size=1, max_size=3),
+    st.sampled_from(["http", "https"]),
+)
+def test_a_subdomain_site_holds_exactly_the_hosts_below_it(
+    below: list[str], parent: list[str], scheme: str
+) -> None:
+    host, site_host = ".".join(below + parent), ".".join(parent)
+    assert on_site(f"{scheme}://{host}/x", f"{scheme}://*.{site_host}")
+    assert on_site(f"{scheme}://{host}:8443/x", f"{scheme}://{host}:8443")
+    assert not on_site(f"{scheme}://{host}:8443/x", f"{scheme}://{host}")  # another port
+    assert not on_site(f"{scheme}://{site_host}/x", f"{scheme}://*.{site_host}")
+    # a host that merely ends with the same letters is another site
+    assert not on_site(f"{scheme}://x{site_host}/", f"{scheme}://*.{site_host}")
+    other = "https" if scheme == "http" else "http"
+    assert not on_site(f"{other}://{host}/x", f"{scheme}://{host}")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "https://lms.org:99999/x", "https:///x", "ftp://lms.org/x"],
+)
+def test_an_address_that_is_no_web_address_is_on_no_site(url: str) -> None:
+    assert not on_site(url, "https://lms.org")
+    assert not on_site(url, "https://lms.org:*")
