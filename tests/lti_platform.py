@@ -56,6 +56,8 @@ class Platform:
         self.scores: list[tuple[str, dict[str, Any]]] = []
         """(line item path, score) of every score the tool posted."""
         self.refuse_scores = False
+        self.line_items: list[dict[str, Any]] = []
+        """The gradebook's columns (line items), the tool's own included."""
         self.members: list[dict[str, Any]] = []
         """The course's membership list, served two a page."""
         self.scopes: list[str] = []
@@ -113,6 +115,31 @@ class Platform:
             return 415
         self.scores.append((path, json.loads(body)))
         return 204
+
+    def line_item_list(self, query: dict[str, str], headers: Any) -> tuple[int, str]:
+        """The course's line item container, filtered as Assignment and Grade Services
+        filters it (``resource_link_id``, ``resource_id``, ``tag``)."""
+        if headers.get("Authorization", "").removeprefix("Bearer ") not in self.access_tokens:
+            return 401, "{}"
+        filters = {"resource_link_id": "resourceLinkId", "resource_id": "resourceId", "tag": "tag"}
+        found = [
+            item
+            for item in self.line_items
+            if all(
+                item.get(field) == query[name] for name, field in filters.items() if name in query
+            )
+        ]
+        return 200, json.dumps(found)
+
+    def make_line_item(self, headers: Any, body: bytes) -> tuple[int, str]:
+        """A new column of the course's gradebook: its ``id`` is where its scores go."""
+        if headers.get("Authorization", "").removeprefix("Bearer ") not in self.access_tokens:
+            return 401, "{}"
+        if headers.get("Content-Type") != "application/vnd.ims.lis.v2.lineitem+json":
+            return 415, "{}"
+        item = json.loads(body) | {"id": self.lineitem(100 + len(self.line_items))}
+        self.line_items.append(item)
+        return 201, json.dumps(item)
 
     def memberships_url(self, course: str) -> str:
         return f"{self.issuer}/memberships/{course}"
@@ -228,6 +255,9 @@ def running_platform(key: rsa.RSAPrivateKey | None = None) -> Iterator[Platform]
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+            elif url.path == "/lineitems":
+                status, text = platform.line_item_list(query, self.headers)
+                self._send(text, "application/vnd.ims.lis.v2.lineitemcontainer+json", status)
             elif url.path == "/course":
                 self._send(platform.login_form(query["target"]), "text/html")
             elif url.path == "/course-framed":  # the tool shown inside the course page
@@ -254,6 +284,9 @@ def running_platform(key: rsa.RSAPrivateKey | None = None) -> Iterator[Platform]
                 self._send(
                     '<!doctype html><html lang="en"><title>Linked</title>Linked</html>', "text/html"
                 )
+            elif self.path == "/lineitems":
+                status, text = platform.make_line_item(self.headers, body)
+                self._send(text, "application/vnd.ims.lis.v2.lineitem+json", status)
             elif self.path.startswith("/lineitems/") and self.path.endswith("/scores"):
                 self.send_response(platform.take_score(self.path, self.headers, body))
                 self.send_header("Content-Length", "0")

@@ -31,6 +31,7 @@ from masterypath.domain.lti import (
     DL_CONTENT_ITEMS,
     DL_DATA,
     DL_SETTINGS,
+    LINEITEM_SCOPE,
     LIS,
     MEMBERS_SCOPE,
     MEMBERSHIP,
@@ -51,6 +52,7 @@ from masterypath.store.tables import (
     CohortMemberRow,
     CohortRow,
     LearnerProfileRow,
+    LtiGradeLinkRow,
     UserRow,
 )
 from tests.conftest import admin_client, advance_clock, api_app, login
@@ -401,6 +403,7 @@ def graded(
     platform.tool_key = vc_jwt.read_public_key(badge_key_file)
     platform.clock = lambda: database.clock().timestamp()
     platform.scores.clear()
+    platform.line_items.clear()
     platform.refuse_scores = False
     platform.members = []
     assert admin.post("/api/v1/lti/platforms", json=platform.registration()).status_code == 201
@@ -845,3 +848,60 @@ def test_the_tool_calls_a_platforms_services_on_its_own_sites_only(
     assert graded.post("/api/v1/lti/grades").json()["sent"] == 1
     assert platform.scores[-1][0] == "/lineitems/3/lineitem/scores"
     assert graded.post("/api/v1/lti/members").json()["courses"] == 1
+
+
+def test_a_link_without_a_column_gets_the_tools_own_made_once_for_all_its_learners(
+    database: ServiceContext, graded: TestClient, platform: Platform
+) -> None:
+    container = f"{platform.issuer}/lineitems"
+    may_make = {"scope": [SCORE_SCOPE, LINEITEM_SCOPE], "lineitems": container}
+    claims = {AGS_ENDPOINT: may_make, CUSTOM: {"framework": "dbe-kt22"}}
+    claims |= {RESOURCE_LINK: {"id": "week-2"}}
+    platform.line_items.append(  # a teacher's own column of the same link: not the tool's
+        {"id": platform.lineitem(1), "resourceLinkId": "week-2", "label": "Quiz"}
+    )
+    for subject in ("user-1", "user-2"):
+        platform.user = {"sub": subject, ROLES: [LEARNER]}
+        landed(launch(graded, database, platform, **claims))
+    report = graded.post("/api/v1/lti/grades").json()
+    assert report == {"sent": 2, "unchanged": 0, "skipped": [], "failed": []}
+    made = platform.line_items[1:]
+    assert made == [
+        {
+            "scoreMaximum": 19,
+            "label": load_demo_framework().title,
+            "resourceId": "dbe-kt22",
+            "resourceLinkId": "week-2",
+            "tag": "masterypath",
+            "id": platform.lineitem(101),
+        }
+    ]
+    assert [path for path, _ in platform.scores] == ["/lineitems/101/lineitem/scores"] * 2
+    assert sorted(score["userId"] for _, score in platform.scores) == ["user-1", "user-2"]
+    assert LINEITEM_SCOPE in platform.scopes
+    with database.sessions() as session:  # kept: the next run asks the platform no more
+        kept = session.scalars(select(LtiGradeLinkRow.lineitem)).all()
+    assert kept == [platform.lineitem(101)] * 2
+    # a learner's first launch later: the column is found, not made again
+    platform.user = {"sub": "user-3", ROLES: [LEARNER]}
+    landed(launch(graded, database, platform, **claims))
+    platform.user = {"sub": "user-1", ROLES: [LEARNER]}
+    landed(launch(graded, database, platform, **claims))  # a launch again keeps the column
+    again = graded.post("/api/v1/lti/grades").json()
+    assert (again["sent"], again["unchanged"], again["failed"]) == (1, 2, [])
+    assert len(platform.line_items) == 2
+    assert platform.scores[-1] == (
+        "/lineitems/101/lineitem/scores",
+        platform.scores[-1][1] | {"userId": "user-3"},
+    )
+
+
+def test_a_launch_that_lets_the_tool_send_scores_but_not_make_columns_keeps_no_link(
+    database: ServiceContext, graded: TestClient, platform: Platform
+) -> None:
+    no_make = {"scope": [SCORE_SCOPE], "lineitems": f"{platform.issuer}/lineitems"}
+    claims = {AGS_ENDPOINT: no_make, CUSTOM: {"framework": "dbe-kt22"}}
+    landed(launch(graded, database, platform, **claims, **{RESOURCE_LINK: {"id": "w"}}))
+    report = graded.post("/api/v1/lti/grades").json()
+    assert report == {"sent": 0, "unchanged": 0, "skipped": [], "failed": []}
+    assert platform.line_items == []

@@ -20,6 +20,7 @@ from masterypath.domain.lti import (
     EDUCATOR_ROLES,
     INSTITUTION,
     LEARNER_ROLES,
+    LINEITEM_SCOPE,
     LIS,
     LIS_ROLES,
     MEMBERSHIP,
@@ -255,6 +256,11 @@ def test_a_malformed_member_is_named_by_the_membership_list() -> None:
             f"{AGS_ENDPOINT} lineitem",
         ),
         (
+            AGS_ENDPOINT,
+            {"scope": [SCORE_SCOPE, LINEITEM_SCOPE], "lineitems": "file:///etc/items"},
+            f"{AGS_ENDPOINT} lineitems",
+        ),
+        (
             NAMES_ROLES,
             {"context_memberships_url": "ftp://lms/members"},
             f"{NAMES_ROLES} context_memberships_url",
@@ -267,6 +273,28 @@ def test_the_addresses_the_tool_calls_later_must_be_web_addresses(
     with pytest.raises(ValidationError) as refused:
         read_launch(CLAIMS | {claim: value}, deployments=("d1",), nonce="n1")
     assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("scopes", "named", "lineitem", "lineitems"),
+    [
+        ([SCORE_SCOPE, LINEITEM_SCOPE], {}, None, "https://lms/items"),
+        ([SCORE_SCOPE], {}, None, None),  # may send scores, not make a column
+        ([LINEITEM_SCOPE], {}, None, None),  # may make a column, not send scores
+        (
+            [SCORE_SCOPE, LINEITEM_SCOPE],
+            {"lineitem": "https://lms/items/7"},
+            "https://lms/items/7",
+            None,
+        ),
+    ],
+)
+def test_the_tool_makes_its_own_column_only_where_it_may_and_none_is_named(
+    scopes: list[str], named: dict[str, str], lineitem: str | None, lineitems: str | None
+) -> None:
+    grades = {"scope": scopes, "lineitems": "https://lms/items"} | named
+    launch = read_launch(CLAIMS | {AGS_ENDPOINT: grades}, deployments=("d1",), nonce="n1")
+    assert (launch.lineitem, launch.lineitems) == (lineitem, lineitems)
 
 
 def test_a_platform_answer_naming_a_local_file_is_never_opened() -> None:

@@ -41,6 +41,10 @@ TARGET_LINK_URI = CLAIM + "target_link_uri"
 AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 """The Assignment and Grade Services scope that lets a tool send scores."""
+LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+"""The Assignment and Grade Services scope that lets a tool make its own gradebook columns."""
+LINEITEM_TAG = "masterypath"
+"""The ``tag`` of the columns this tool makes (with the framework as ``resourceId``)."""
 NAMES_ROLES = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 MEMBERS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 """The Names and Role Provisioning Services scope that lets a tool read a course's members."""
@@ -105,6 +109,10 @@ class Launch:
     lineitem: str | None = None
     """Where this link's score goes in the platform's gradebook, when the platform lets the
     tool send scores (Assignment and Grade Services, the ``score`` scope)."""
+    lineitems: str | None = None
+    """The course's gradebook columns (line item container), when the launch names no
+    column of its own but lets the tool make one (the ``lineitem`` scope too): the tool
+    finds or makes its column there before it sends the first score."""
 
 
 def role_of(roles: Iterable[str]) -> Role | None:
@@ -167,11 +175,16 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
     may_score = isinstance(scopes, list) and SCORE_SCOPE in scopes
     names_roles = _object(claims, NAMES_ROLES)
     lineitem = _text(grades, "lineitem", AGS_ENDPOINT) if may_score else None
+    may_make = may_score and lineitem is None and LINEITEM_SCOPE in scopes
+    lineitems = _text(grades, "lineitems", AGS_ENDPOINT) if may_make else None
     memberships = _text(names_roles, "context_memberships_url", NAMES_ROLES)
     # the tool calls these later: a web address, never a file or another scheme
-    for url, field in ((lineitem, "lineitem"), (memberships, "context_memberships_url")):
+    for url, claim, field in (
+        (lineitem, AGS_ENDPOINT, "lineitem"),
+        (lineitems, AGS_ENDPOINT, "lineitems"),
+        (memberships, NAMES_ROLES, "context_memberships_url"),
+    ):
         if url is not None and not _web_url(url):
-            claim = AGS_ENDPOINT if field == "lineitem" else NAMES_ROLES
             raise _wrong(f"{claim} {field}", "must be an http(s) URL")
     return_url, data = None, None
     if message_type == DEEP_LINKING_REQUEST:
@@ -196,6 +209,7 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
         framework_id=_text(custom, "framework", CUSTOM),
         resource_link_id=_text(link, "id", RESOURCE_LINK),
         lineitem=lineitem,
+        lineitems=lineitems,
         message_type=message_type,
         memberships_url=memberships,
         deep_link_return_url=return_url,
@@ -289,6 +303,44 @@ def framework_link(framework_id: str, title: str, competencies: int, url: str) -
         "custom": {"framework": framework_id},
         "lineItem": {"scoreMaximum": competencies, "label": title, "resourceId": framework_id},
     }
+
+
+def line_item(
+    framework_id: str, title: str, competencies: int, resource_link_id: str
+) -> dict[str, Any]:
+    """The gradebook column this tool makes for a link (``application/vnd.ims.lis.v2.
+    lineitem+json``): scored out of the framework's competencies, tagged as this tool's.
+
+    >>> line_item("sql", "SQL", 12, "link-7")
+    {'scoreMaximum': 12, 'label': 'SQL', 'resourceId': 'sql', 'resourceLinkId': 'link-7', \
+'tag': 'masterypath'}
+    """
+    return {
+        "scoreMaximum": competencies,
+        "label": title,
+        "resourceId": framework_id,
+        "resourceLinkId": resource_link_id,
+        "tag": LINEITEM_TAG,
+    }
+
+
+def is_own_line_item(item: Any, framework_id: str, resource_link_id: str) -> bool:
+    """Whether a column of the platform's gradebook is the one :func:`line_item` made for
+    this link and framework (a platform may ignore the list's filters).
+
+    >>> is_own_line_item(line_item("sql", "SQL", 12, "l7") | {"id": "https://lms/li/1"},
+    ...                  "sql", "l7")
+    True
+    >>> is_own_line_item({"id": "https://lms/li/2", "resourceLinkId": "l7"}, "sql", "l7")
+    False
+    """
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("id"), str)
+        and item.get("resourceLinkId") == resource_link_id
+        and item.get("resourceId") == framework_id
+        and item.get("tag") == LINEITEM_TAG
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from masterypath.interop.lti_tool_key import ToolKey
 
 TIMEOUT_S = 15
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
+LINEITEMS_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 
 
 class PlatformRefusedError(MasterypathError):
@@ -54,8 +56,14 @@ def access_token(token_url: str, assertion: str, scope: str = SCORE_SCOPE) -> tu
             "scope": scope,
         }
     ).encode()
-    answer = _send(
-        token_url, form, {"Content-Type": "application/x-www-form-urlencoded"}, expect_json=True
+    answer = _json_object(
+        token_url,
+        _send(
+            token_url,
+            form,
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            expect_json=True,
+        ),
     )
     token = answer.get("access_token")
     if not isinstance(token, str) or not token:
@@ -75,9 +83,42 @@ def post_score(lineitem: str, token: str, score: dict[str, Any]) -> None:
 def get_json(url: str, token: str, accept: str) -> tuple[dict[str, Any], str | None]:
     """The JSON object at ``url`` (with the access ``token``), and the URL of its next page
     (the ``Link`` header's ``rel="next"``), if any."""
+    answer, link = _get(url, token, accept)
+    return _json_object(url, answer), _next_page(link)
+
+
+def line_items(url: str, token: str, query: dict[str, str]) -> list[Any]:
+    """The gradebook columns of the line item container ``url`` that match ``query``
+    (its first page: a link's own columns are few)."""
+    parts = urllib.parse.urlsplit(url)
+    joined = "&".join(q for q in (parts.query, urllib.parse.urlencode(query)) if q)
+    listed = urllib.parse.urlunsplit(parts._replace(query=joined))
+    answer = _get(listed, token, LINEITEMS_TYPE)[0]
+    if not isinstance(answer, list):
+        raise PlatformRefusedError(f"{listed}: the answer is not a JSON list")
+    return answer
+
+
+def make_line_item(url: str, token: str, item: dict[str, Any]) -> dict[str, Any]:
+    """Post a new gradebook column to the line item container ``url``: the platform's
+    answer is the column, its ``id`` the URL scores go to."""
+    headers = {
+        "Content-Type": LINEITEM_TYPE,
+        "Accept": LINEITEM_TYPE,
+        "Authorization": f"Bearer {token}",
+    }
+    return _json_object(url, _send(url, json.dumps(item).encode(), headers, expect_json=True))
+
+
+def _get(url: str, token: str, accept: str) -> tuple[Any, str | None]:
     headers = {"Accept": accept, "Authorization": f"Bearer {token}"}
-    answer, link = _exchange(urllib.request.Request(url, headers=headers), expect_json=True)
-    return answer, _next_page(link)
+    return _exchange(urllib.request.Request(url, headers=headers), expect_json=True)
+
+
+def _json_object(url: str, answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise PlatformRefusedError(f"{url}: the answer is not a JSON object")
+    return answer
 
 
 def _next_page(link: str | None) -> str | None:
@@ -94,14 +135,12 @@ def _next_page(link: str | None) -> str | None:
     return None
 
 
-def _send(url: str, body: bytes, headers: dict[str, str], *, expect_json: bool) -> dict[str, Any]:
+def _send(url: str, body: bytes, headers: dict[str, str], *, expect_json: bool) -> Any:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     return _exchange(request, expect_json=expect_json)[0]
 
 
-def _exchange(
-    request: urllib.request.Request, *, expect_json: bool
-) -> tuple[dict[str, Any], str | None]:
+def _exchange(request: urllib.request.Request, *, expect_json: bool) -> tuple[Any, str | None]:
     url = request.full_url
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         # a platform's answer names the next page: a web address, never a local file
@@ -118,9 +157,6 @@ def _exchange(
     if not expect_json:
         return {}, link
     try:
-        answer = json.loads(text)
+        return json.loads(text), link
     except ValueError:
         raise PlatformRefusedError(f"{url}: the answer is not JSON") from None
-    if not isinstance(answer, dict):
-        raise PlatformRefusedError(f"{url}: the answer is not a JSON object")
-    return answer, link

@@ -471,7 +471,11 @@ class LtiService:
                 user = self._new_link(session, repo, platform, launch, now)
             if user.disabled_at is not None:
                 raise PermissionDeniedError("launch", f"the account {user.username} is disabled")
-            if user.role == Role.LEARNER and user.learner_id and launch.lineitem:
+            if (
+                user.role == Role.LEARNER
+                and user.learner_id
+                and (launch.lineitem or launch.lineitems)
+            ):
                 repo.keep_grade_link(platform.id, launch, learner_id=user.learner_id, now=now)
             cohort_id = None
             if launch.context_id is not None:

@@ -1,6 +1,7 @@
 """Grades back to a learning platform's gradebook (IMS LTI Assignment and Grade Services):
 each launched learner's score for a link (competencies mastered of the framework it names)
-posted to the line item their launch named, where it changed since it was last sent."""
+posted to the line item their launch named, where it changed since it was last sent. A
+launch that named no line item but let the tool make one gets the tool's own column."""
 
 from __future__ import annotations
 
@@ -9,13 +10,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from masterypath.domain.lti import score_of
+from masterypath.domain.lti import (
+    LINEITEM_SCOPE,
+    LINEITEM_TAG,
+    SCORE_SCOPE,
+    is_own_line_item,
+    line_item,
+    score_of,
+)
 from masterypath.domain.policy import Status
 from masterypath.errors import ConfigurationError, NotFoundError
 from masterypath.interop.lti_services import (
     PlatformRefusedError,
     access_token,
     client_assertion,
+    line_items,
+    make_line_item,
     post_score,
 )
 from masterypath.interop.lti_tool_key import ToolKey
@@ -78,7 +88,7 @@ class LtiGradeService:
             links = repo.grade_links(platform_id)
             session.expunge_all()
         report = GradeReport()
-        tokens: dict[str, str] = {}
+        tokens: dict[tuple[str, str], str] = {}
         for done, link in enumerate(links, 1):
             self._send_grade(platforms[link.platform_id], link, tokens, report, now)
             if progress is not None:
@@ -89,7 +99,7 @@ class LtiGradeService:
         self,
         platform: Platform,
         link: LtiGradeLinkRow,
-        tokens: dict[str, str],
+        tokens: dict[tuple[str, str], str],
         report: GradeReport,
         now: datetime,
     ) -> None:
@@ -112,22 +122,66 @@ class LtiGradeService:
             report.unchanged += 1
             return
         try:
-            platform.check_service_url(link.lineitem, "line item")
-            if platform.id not in tokens:
-                assert self.tool_key is not None
-                assertion = client_assertion(
-                    client_id=platform.client_id,
-                    token_url=platform.token_url,
-                    key=self.tool_key,
-                    now=now,
-                )
-                tokens[platform.id] = access_token(platform.token_url, assertion)[0]
-            post_score(
-                link.lineitem, tokens[platform.id], score.to_json(link.subject, now.isoformat())
+            lineitem = link.lineitem or self._own_line_item(
+                platform, link, framework.title, score.maximum, tokens, now
             )
+            platform.check_service_url(lineitem, "line item")
+            token = self._token(platform, SCORE_SCOPE, tokens, now)
+            post_score(lineitem, token, score.to_json(link.subject, now.isoformat()))
         except PlatformRefusedError as exc:
             report.failed.append(f"{where}: {exc}")
             return
         with self.context.sessions.begin() as session:
             LtiRepository(session).grade_sent(link, share=share, at=now)
         report.sent += 1
+
+    def _own_line_item(
+        self,
+        platform: Platform,
+        link: LtiGradeLinkRow,
+        title: str,
+        competencies: int,
+        tokens: dict[tuple[str, str], str],
+        now: datetime,
+    ) -> str:
+        """The column this tool made in the course's gradebook for ``link``'s course link
+        and framework: found among the container's columns (another learner's first score
+        made it), else made now; kept for every learner of the link."""
+        assert link.lineitems is not None
+        assert link.framework_id is not None
+        platform.check_service_url(link.lineitems, "line item container")
+        token = self._token(platform, LINEITEM_SCOPE, tokens, now)
+        wanted = {"resource_link_id": link.resource_link_id, "resource_id": link.framework_id}
+        found: list[str] = [
+            item["id"]
+            for item in line_items(link.lineitems, token, wanted | {"tag": LINEITEM_TAG})
+            if is_own_line_item(item, link.framework_id, link.resource_link_id)
+        ]
+        if found:
+            lineitem = found[0]
+        else:
+            item = line_item(link.framework_id, title, competencies, link.resource_link_id)
+            made = make_line_item(link.lineitems, token, item).get("id")
+            if not isinstance(made, str):
+                raise PlatformRefusedError(f"{link.lineitems}: the new column has no id")
+            lineitem = made
+        platform.check_service_url(lineitem, "line item")  # an http(s) URL of its sites
+        with self.context.sessions.begin() as session:
+            LtiRepository(session).line_item_made(link, lineitem)
+        return lineitem
+
+    def _token(
+        self, platform: Platform, scope: str, tokens: dict[tuple[str, str], str], now: datetime
+    ) -> str:
+        """An access token of ``platform`` for ``scope``, got once a run."""
+        if (platform.id, scope) not in tokens:
+            assert self.tool_key is not None
+            assert platform.token_url is not None
+            assertion = client_assertion(
+                client_id=platform.client_id,
+                token_url=platform.token_url,
+                key=self.tool_key,
+                now=now,
+            )
+            tokens[platform.id, scope] = access_token(platform.token_url, assertion, scope)[0]
+        return tokens[platform.id, scope]

@@ -86,12 +86,17 @@ class LtiRepository:
                 created_at=now,
             )
             self.session.add(row)
-        if (row.lineitem, row.framework_id) != (launch.lineitem, launch.framework_id):
+        lineitem = launch.lineitem
+        if lineitem is None:  # the tool's own column, kept while it is the same framework's
+            same = (row.framework_id, row.lineitems) == (launch.framework_id, launch.lineitems)
+            lineitem = (row.lineitem or "") if same else ""
+        if (row.lineitem, row.framework_id) != (lineitem, launch.framework_id):
             row.sent_score = None  # another line item or framework: send it again
-        row.subject, row.lineitem, row.framework_id = (
+        row.subject, row.lineitem, row.framework_id, row.lineitems = (
             launch.subject,
-            launch.lineitem or "",
+            lineitem,
             launch.framework_id,
+            launch.lineitems,
         )
 
     def keep_context(
@@ -145,6 +150,21 @@ class LtiRepository:
             LtiGradeLinkRow.learner_id,
         )
         return list(self.session.scalars(query.order_by(*order)))
+
+    def line_item_made(self, link: LtiGradeLinkRow, lineitem: str) -> None:
+        """Keep the column made (or found) for ``link``'s course link and framework, for
+        every learner of that link still without one."""
+        self.session.execute(
+            update(LtiGradeLinkRow)
+            .where(
+                LtiGradeLinkRow.platform_id == link.platform_id,
+                LtiGradeLinkRow.resource_link_id == link.resource_link_id,
+                LtiGradeLinkRow.framework_id == link.framework_id,
+                LtiGradeLinkRow.lineitems == link.lineitems,
+                LtiGradeLinkRow.lineitem == "",
+            )
+            .values(lineitem=lineitem)
+        )
 
     def grade_sent(self, link: LtiGradeLinkRow, *, share: float, at: datetime) -> None:
         self.session.execute(

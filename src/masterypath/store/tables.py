@@ -611,7 +611,11 @@ class LtiGradeLinkRow(Base):
     subject: Mapped[str] = mapped_column(String(255))
     """The platform's id of the user: the score's ``userId``."""
     lineitem: Mapped[str] = mapped_column(Text)
+    """Where the score goes; empty until this tool has made its column in ``lineitems``."""
     framework_id: Mapped[str | None] = mapped_column(String(ID))
+    lineitems: Mapped[str | None] = mapped_column(Text)
+    """The course's column container, where this tool makes the link's column when the
+    launch named none (and let it)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_score: Mapped[float | None] = mapped_column(Float)
