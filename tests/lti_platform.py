@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -66,6 +66,12 @@ class Platform:
         """The signed deep-linking answers the tool posted back (an instructor's choices)."""
         self.clock: Callable[[], float] = time.time
         """The platform's clock, which checks the tool's signed requests."""
+        self.registration_token = "registration-token-1"
+        """The token the platform gives a tool with the registration link it opens."""
+        self.registrations: list[dict[str, Any]] = []
+        """The registrations tools posted (LTI Dynamic Registration)."""
+        self.configured_issuer: str | None = None
+        """The issuer its OpenID configuration says (another than its own: a wrong one)."""
 
     def registration(self, platform_id: str = "moodle") -> dict[str, Any]:
         """The body of ``POST /api/v1/lti/platforms`` for this platform."""
@@ -140,6 +146,44 @@ class Platform:
         item = json.loads(body) | {"id": self.lineitem(100 + len(self.line_items))}
         self.line_items.append(item)
         return 201, json.dumps(item)
+
+    @property
+    def configuration_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    def openid_configuration(self) -> dict[str, Any]:
+        """What the platform says of itself to a tool that registers (LTI Dynamic
+        Registration), as Moodle says it."""
+        return {
+            "issuer": self.configured_issuer or self.issuer,
+            "authorization_endpoint": self.auth_login_url,
+            "token_endpoint": self.token_url,
+            "jwks_uri": self.key_set_url,
+            "registration_endpoint": f"{self.issuer}/register",
+            "scopes_supported": [
+                "openid",
+                "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+                "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+                "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
+            ],
+            "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                "product_family_code": "moodle",
+                "version": "4.5",
+            },
+        }
+
+    def register(self, headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
+        """The registration endpoint: a tool's registration, with the registration token."""
+        if headers.get("Authorization") != f"Bearer {self.registration_token}":
+            return 401, {"error": "invalid_token"}
+        registration = json.loads(body)
+        self.registrations.append(registration)
+        tool = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+        answer = registration | {
+            "client_id": CLIENT_ID,
+            tool: registration[tool] | {"deployment_id": DEPLOYMENT_ID},
+        }
+        return 200, answer
 
     def memberships_url(self, course: str) -> str:
         return f"{self.issuer}/memberships/{course}"
@@ -255,6 +299,23 @@ def running_platform(key: rsa.RSAPrivateKey | None = None) -> Iterator[Platform]
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+            elif url.path == "/.well-known/openid-configuration":
+                self._send(json.dumps(platform.openid_configuration()), "application/json")
+            elif url.path == "/register-tool":  # an admin adds a tool by its registration link
+                link = f"{query['link']}?" + urlencode(
+                    {
+                        "openid_configuration": platform.configuration_url,
+                        "registration_token": platform.registration_token,
+                    }
+                )
+                self._send(
+                    '<!doctype html><html lang="en"><title>Add a tool</title>'
+                    f'<iframe title="tool registration" src="{html.escape(link)}" width="800" '
+                    'height="400"></iframe><script>addEventListener("message", (e) => {'
+                    'if (e.data && e.data.subject === "org.imsglobal.lti.close") '
+                    'document.title = "Tool registered"; });</script></html>',
+                    "text/html",
+                )
             elif url.path == "/lineitems":
                 status, text = platform.line_item_list(query, self.headers)
                 self._send(text, "application/vnd.ims.lis.v2.lineitemcontainer+json", status)
@@ -284,6 +345,9 @@ def running_platform(key: rsa.RSAPrivateKey | None = None) -> Iterator[Platform]
                 self._send(
                     '<!doctype html><html lang="en"><title>Linked</title>Linked</html>', "text/html"
                 )
+            elif self.path == "/register":
+                status, answer = platform.register(self.headers, body)
+                self._send(json.dumps(answer), "application/json", status)
             elif self.path == "/lineitems":
                 status, text = platform.make_line_item(self.headers, body)
                 self._send(text, "application/vnd.ims.lis.v2.lineitem+json", status)

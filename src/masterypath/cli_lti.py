@@ -25,6 +25,7 @@ from masterypath.services.accounts import AccountService
 from masterypath.services.lti import LtiService, Platform
 from masterypath.services.lti_grades import LtiGradeService
 from masterypath.services.lti_members import LtiMemberService
+from masterypath.services.lti_registration import LtiRegistrationService
 from masterypath.settings import Settings
 
 Report = TypeVar("Report")
@@ -151,6 +152,29 @@ def remove_platform(
         out.print(f"removed {platform_id}")
 
 
+def registration_link(
+    hours: Annotated[float, typer.Option(help="How long it holds (at most 168).")] = 24.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a one-time link that lets a platform register this tool itself (LTI Dynamic
+    Registration): paste it into Moodle's "Tool URL" (Site administration > Plugins >
+    External tool > Manage tools) or Canvas's "LTI Registration". Shown once."""
+    settings = Settings.from_environment()
+    link = LtiRegistrationService(_service()).make_link(by="cli", hours=hours)
+    base = settings.public_url or "https://<this server>"
+    if as_json:
+        print_json(
+            {
+                "url": f"{settings.public_url}{link.path}" if settings.public_url else None,
+                "path": link.path,
+                "expires_at": link.expires_at.isoformat(),
+            }
+        )
+        return
+    out.print(f"{base}{link.path}", soft_wrap=True)
+    out.print(f"holds until {link.expires_at:%Y-%m-%d %H:%M} UTC, for one registration")
+
+
 def new_key(
     path: Annotated[Path, typer.Argument(help="A new PEM file (never overwritten).")],
     as_json: JsonOption = False,
@@ -241,6 +265,7 @@ def register(parent: typer.Typer) -> None:
             "list": list_platforms,
             "remove": remove_platform,
             "key": new_key,
+            "registration-link": registration_link,
             "send-grades": send_grades,
             "sync-members": sync_members,
         },

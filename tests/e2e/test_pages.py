@@ -1283,6 +1283,32 @@ def test_a_school_platform_launches_a_learner_and_their_teacher(page: Any, site:
             httpx.delete(f"{platforms}/school-lms", headers=admin).raise_for_status()
 
 
+def test_a_platform_registers_the_tool_from_the_admins_one_time_link(page: Any, site: Site) -> None:
+    with running_platform() as platform:
+        log_in(page, site, "admin", "admin-password")
+        page.goto(site.url + "/app/admin")
+        page.get_by_role("button", name="Make a registration link").click()
+        link = page.locator("#registration-link code").inner_text()
+        assert link.startswith(f"{site.url}/lti/register/mpr_")
+        check_accessibility(page, "admin with a registration link")
+        # the platform's admin pastes the link: the platform opens it in a frame, and the
+        # tool tells it when it is done
+        added = page.context.new_page()
+        added.goto(f"{platform.issuer}/register-tool?link={link}")
+        frame = added.frame_locator('iframe[title="tool registration"]')
+        frame.get_by_text("masterypath is registered").wait_for()
+        added.wait_for_function("document.title === 'Tool registered'")
+        added.close()
+        try:
+            page.reload()
+            row = page.locator("#platforms tbody tr").filter(has_text="Moodle (127.0.0.1)")
+            row.wait_for()
+            assert "deployment-1" in row.inner_text()
+        finally:
+            row.get_by_role("button", name="Remove Moodle (127.0.0.1)").click()
+            page.get_by_text("No platform is registered.").wait_for()
+
+
 def test_an_admin_registers_a_platform_and_sends_its_grades_back(page: Any, site: Site) -> None:
     learner = site.learners[4]
     with running_platform() as platform:

@@ -387,6 +387,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("PATCH", "/api/v1/lti/platforms/{platform_id}", USERS, {"json": {"title": "Moodle"}}),
     ("DELETE", "/api/v1/lti/platforms/{platform_id}", USERS, {}),
     ("GET", "/api/v1/lti/tool", USERS, {}),
+    ("POST", "/api/v1/lti/registration-links", USERS, {"json": {"hours": 1}}),
     ("POST", "/api/v1/lti/grades", USERS, {"params": {"platform": "nowhere"}}),
     ("POST", "/api/v1/lti/members", USERS, {"params": {"platform": "nowhere"}}),
     ("POST", "/api/v1/api-keys", USERS, {"json": {"name": "k", "scopes": ["xapi:read"]}}),

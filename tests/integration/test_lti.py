@@ -530,6 +530,18 @@ def test_the_commands_register_platforms_make_the_key_and_send_grades(
     assert (listed[0]["title"], listed[0]["token_url"]) == ("Moodle 4.5", None)
     emptied = runner.invoke(app, ["lti", "update", "moodle", "--service-origin", ""])
     assert emptied.exit_code == 0 and "updated moodle: service_origins" in emptied.output
+    link = runner.invoke(app, ["lti", "registration-link", "--hours", "2", "--json"])
+    assert link.exit_code == 0, link.output
+    made = json.loads(link.output)
+    assert made["url"] is None  # no MASTERYPATH_PUBLIC_URL: the path, on this server
+    assert re.fullmatch(r"/lti/register/mpr_[\w-]{32}", made["path"])
+    monkeypatch.setenv("MASTERYPATH_PUBLIC_URL", "https://mastery.school.org")
+    shown = runner.invoke(app, ["lti", "registration-link"])
+    assert shown.exit_code == 0
+    assert re.match(r"https://mastery\.school\.org/lti/register/mpr_", shown.output)
+    monkeypatch.delenv("MASTERYPATH_PUBLIC_URL")
+    too_long = runner.invoke(app, ["lti", "registration-link", "--hours", "200"])
+    assert too_long.exit_code == 2 and "hours" in too_long.output
     nothing = runner.invoke(app, ["lti", "update", "moodle"])
     assert nothing.exit_code == 2 and "name at least one field" in nothing.output
     assert runner.invoke(app, [*update[:3], "--token-url", platform.token_url]).exit_code == 0
@@ -905,3 +917,136 @@ def test_a_launch_that_lets_the_tool_send_scores_but_not_make_columns_keeps_no_l
     report = graded.post("/api/v1/lti/grades").json()
     assert report == {"sent": 0, "unchanged": 0, "skipped": [], "failed": []}
     assert platform.line_items == []
+
+
+def registration_link(admin: TestClient, **body: Any) -> str:
+    made = admin.post("/api/v1/lti/registration-links", json=body or None)
+    assert made.status_code == 201, made.text
+    return str(made.json()["url"])
+
+
+def test_a_platform_registers_the_tool_itself_with_a_one_time_link(
+    database: ServiceContext, platform: Platform
+) -> None:
+    admin = admin_client(database)
+    platform.registrations.clear()
+    link = registration_link(admin)
+    assert re.fullmatch(r"http://testserver/lti/register/mpr_[\w-]{32}", link)
+    opened = admin.get(
+        link,
+        params={
+            "openid_configuration": platform.configuration_url,
+            "registration_token": platform.registration_token,
+        },
+    )
+    assert opened.status_code == 200, opened.text
+    assert message(opened) == (
+        f"Registered with Moodle (127.0.0.1) as platform 127-0-0-1 (client id {CLIENT_ID}, "
+        "deployment deployment-1)."
+    )
+    assert 'data-done="1"' in opened.text  # its script tells the platform it is done
+    [sent] = platform.registrations
+    assert sent["initiate_login_uri"] == "http://testserver/lti/login"
+    assert sent["redirect_uris"] == ["http://testserver/lti/launch"]
+    assert sent["jwks_uri"] == "http://testserver/lti/jwks"
+    assert sent["token_endpoint_auth_method"] == "private_key_jwt"
+    assert sent["scope"].split() == [SCORE_SCOPE, LINEITEM_SCOPE, MEMBERS_SCOPE]
+    tool = sent["https://purl.imsglobal.org/spec/lti-tool-configuration"]
+    assert tool["domain"] == "testserver"
+    assert [m["type"] for m in tool["messages"]] == [
+        "LtiResourceLinkRequest",
+        DEEP_LINKING_REQUEST,
+    ]
+    [registered] = admin.get("/api/v1/lti/platforms").json()
+    assert registered == {
+        "id": "127-0-0-1",
+        "title": "Moodle (127.0.0.1)",
+        "issuer": platform.issuer,
+        "client_id": CLIENT_ID,
+        "auth_login_url": platform.auth_login_url,
+        "key_set_url": platform.key_set_url,
+        "deployment_ids": ["deployment-1"],
+        "token_url": platform.token_url,
+        "service_origins": [],
+    }
+    # launches work at once
+    platform.user = {"sub": "user-1", ROLES: [LEARNER]}
+    assert landed(launch(admin, database, platform))["role"] == "learner"
+    # the link is used up
+    again = admin.get(link, params={"openid_configuration": platform.configuration_url})
+    assert again.status_code == 401
+    assert "unknown, used or expired" in message(again)
+    assert len(platform.registrations) == 1
+
+
+def test_a_registration_that_fails_records_nothing_and_the_link_still_holds(
+    database: ServiceContext, platform: Platform
+) -> None:
+    admin = admin_client(database)
+    platform.registrations.clear()
+    link = registration_link(admin, hours=1)
+    asked = {"openid_configuration": platform.configuration_url}
+
+    def opened(**params: str) -> httpx.Response:
+        return admin.get(link, params=params)
+
+    no_params = opened()  # a link preview, say: nothing happens, nothing is used
+    assert no_params.status_code == 422
+    assert "openid_configuration: is required" in message(no_params)
+    assert opened(openid_configuration="file:///etc/passwd").status_code == 422
+    platform.configured_issuer = "https://lms.elsewhere.org"
+    try:
+        other = opened(**asked, registration_token=platform.registration_token)
+    finally:
+        platform.configured_issuer = None
+    assert other.status_code == 422
+    assert "issuer: 'https://lms.elsewhere.org' is not on the host" in message(other)
+    refused = opened(**asked, registration_token="not-the-token")
+    assert refused.status_code == 502
+    assert f"{platform.issuer}/register: 401" in message(refused)
+    assert platform.registrations == []
+    assert admin.get("/api/v1/lti/platforms").json() == []
+    done = opened(**asked, registration_token=platform.registration_token)
+    assert done.status_code == 200, done.text
+    # an hour later a new link has expired
+    late = registration_link(admin, hours=1)
+    advance_clock(database, hours=1)
+    expired = admin.get(late, params=asked)
+    assert expired.status_code == 401
+    for hours in (0, 169):
+        bad = admin.post("/api/v1/lti/registration-links", json={"hours": hours})
+        assert bad.status_code == 422
+    unknown = admin.get("/lti/register/mpr_" + "x" * 32, params=asked)
+    assert unknown.status_code == 401
+
+
+def test_a_platform_registered_without_a_deployment_says_which_to_add(
+    database: ServiceContext, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = admin_client(database)
+    original = platform.register
+
+    def no_deployment(headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
+        status, answer = original(headers, body)
+        tool = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+        answer[tool].pop("deployment_id", None)
+        return status, answer
+
+    monkeypatch.setattr(platform, "register", no_deployment)
+    link = registration_link(admin)
+    opened = admin.get(
+        link,
+        params={
+            "openid_configuration": platform.configuration_url,
+            "registration_token": platform.registration_token,
+        },
+    )
+    assert "no deployment yet" in message(opened)
+    platform.user = {"sub": "user-1", ROLES: [LEARNER]}
+    refused = launch(admin, database, platform)
+    assert refused.status_code == 422
+    assert "'deployment-1' is not a deployment registered" in message(refused)
+    assert "masterypath lti update ID --deployment" in message(refused)
+    change = {"deployment_ids": ["deployment-1"]}
+    assert admin.patch("/api/v1/lti/platforms/127-0-0-1", json=change).status_code == 200
+    assert landed(launch(admin, database, platform))["role"] == "learner"

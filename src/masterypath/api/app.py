@@ -79,6 +79,7 @@ from masterypath.services.group_commit import GroupCommitter
 from masterypath.services.lti import LtiService
 from masterypath.services.lti_grades import LtiGradeService
 from masterypath.services.lti_members import LtiMemberService
+from masterypath.services.lti_registration import LtiRegistrationService
 from masterypath.services.mastery import MasteryService
 from masterypath.services.placement import PlacementService
 from masterypath.services.privacy import PrivacyService
@@ -482,11 +483,12 @@ def create_app(
     tool_key = ToolKey.from_settings(settings)
     lti = LtiService(context, accounts, tool_key=tool_key)
     grades = LtiGradeService(context, tool_key=tool_key, mastery=mastery)
-    v1.include_router(lti_platform_router(lti, grades, LtiMemberService(lti), allow))
+    registrations = LtiRegistrationService(lti)
+    v1.include_router(lti_platform_router(lti, grades, LtiMemberService(lti), registrations, allow))
 
     document_xapi_errors(app)
     app.include_router(auth_router(accounts))
-    app.include_router(lti_router(lti))
+    app.include_router(lti_router(lti, registrations))
     app.include_router(v1)
     app.include_router(verify_router(badges))
 

@@ -11,13 +11,19 @@ from starlette.concurrency import run_in_threadpool
 
 from masterypath.api.errors import status_of
 from masterypath.api.paths import SlashSafeRoute
-from masterypath.api.schemas import LtiPlatformChangeIn, LtiPlatformIn, Text
+from masterypath.api.schemas import (
+    LtiPlatformChangeIn,
+    LtiPlatformIn,
+    RegistrationLinkIn,
+    Text,
+)
 from masterypath.domain.access import Action, Principal
 from masterypath.errors import MasterypathError
 from masterypath.services.lti import LOGIN_TTL, LinkChoices, LtiService, Platform
 from masterypath.services.lti_grades import LtiGradeService
 from masterypath.services.lti_members import LtiMemberService
-from masterypath.web.pages import links_page, lti_page
+from masterypath.services.lti_registration import LtiRegistrationService
+from masterypath.web.pages import links_page, lti_page, registration_page
 
 Allow = Callable[..., Any]
 STATE_COOKIE = "mp_lti_state"
@@ -25,8 +31,9 @@ STATE_COOKIE = "mp_lti_state"
 MAX_FORM_BYTES = 256 * 1024
 
 
-def lti_router(lti: LtiService) -> APIRouter:
-    """The two steps of a launch, answered as pages (a person's browser is on them)."""
+def lti_router(lti: LtiService, registrations: LtiRegistrationService) -> APIRouter:
+    """The two steps of a launch, and a platform's registration of this tool, answered as
+    pages (a person's browser is on them)."""
     router = APIRouter(route_class=SlashSafeRoute, prefix="/lti", tags=["lti"])
 
     async def begin(request: Request) -> Response:
@@ -104,6 +111,32 @@ def lti_router(lti: LtiService) -> APIRouter:
         answer.delete_cookie(STATE_COOKIE, path="/lti")
         return answer
 
+    @router.get("/register/{token}", response_class=HTMLResponse, include_in_schema=False)
+    async def register(token: str, request: Request) -> HTMLResponse:
+        """LTI Dynamic Registration: a platform opens a registration link an admin made
+        (``/lti/register/mpr_...``) with ``openid_configuration`` and
+        ``registration_token``; this tool registers itself there, records the platform and
+        answers a page that tells the platform it is done."""
+        try:
+            # the platform is called over the network, then a transaction
+            platform = await run_in_threadpool(
+                registrations.register,
+                token,
+                dict(request.query_params),
+                tool_url=str(request.base_url),
+            )
+        except MasterypathError as exc:
+            return registration_page(error=str(exc), status=status_of(exc))
+        deployments = (
+            f"deployment {', '.join(platform.deployment_ids)}"
+            if platform.deployment_ids
+            else "no deployment yet: the first launch names the one an admin adds"
+        )
+        return registration_page(
+            registered=f"Registered with {platform.title} as platform {platform.id} "
+            f"(client id {platform.client_id}, {deployments})."
+        )
+
     @router.get("/jwks")
     def key_set() -> dict[str, Any]:
         """This tool's public key (a JWK set) for the platforms: it checks the requests
@@ -114,9 +147,29 @@ def lti_router(lti: LtiService) -> APIRouter:
 
 
 def lti_platform_router(
-    lti: LtiService, grades: LtiGradeService, members: LtiMemberService, allow: Allow
+    lti: LtiService,
+    grades: LtiGradeService,
+    members: LtiMemberService,
+    registrations: LtiRegistrationService,
+    allow: Allow,
 ) -> APIRouter:
     router = APIRouter(route_class=SlashSafeRoute, prefix="/lti", tags=["lti"])
+
+    @router.post("/registration-links", status_code=201)
+    def make_registration_link(
+        request: Request,
+        principal: Annotated[Principal, allow(Action.MANAGE_USERS)],
+        body: RegistrationLinkIn | None = None,
+    ) -> dict[str, Any]:
+        """A one-time link (for ``hours``, 24 by default, at most a week) that lets a
+        platform register this tool itself (LTI Dynamic Registration): paste it into
+        Moodle's "Tool URL" or Canvas's "LTI Registration". The link is shown once."""
+        hours = 24.0 if body is None else body.hours
+        link = registrations.make_link(by=principal.subject, hours=hours)
+        return {
+            "url": str(request.base_url).rstrip("/") + link.path,
+            "expires_at": link.expires_at.isoformat(),
+        }
 
     @router.get("/tool")
     def tool_urls(

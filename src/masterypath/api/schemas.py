@@ -214,6 +214,12 @@ class LtiPlatformIn(Strict):
     )
 
 
+class RegistrationLinkIn(Strict):
+    hours: float = Field(
+        default=24.0, gt=0, le=168, description="How long the link holds (at most a week)."
+    )
+
+
 class LtiPlatformChangeIn(Strict):
     """The fields of a registered platform to change (any but its id); a list replaces
     the one registered, ``token_url: null`` removes it."""

@@ -154,7 +154,11 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
         raise _wrong(VERSION, "must be 1.3.0")
     deployment = claims.get(DEPLOYMENT)
     if not isinstance(deployment, str) or deployment not in set(deployments):
-        raise _wrong(DEPLOYMENT, f"{deployment!r} is not a deployment registered for this platform")
+        raise _wrong(
+            DEPLOYMENT,
+            f"{deployment!r} is not a deployment registered for this platform (an admin "
+            "adds it to the platform's deployments: masterypath lti update ID --deployment)",
+        )
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         raise _wrong("sub", "must be a non-empty string of at most 255 characters")

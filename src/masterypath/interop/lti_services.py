@@ -110,6 +110,28 @@ def make_line_item(url: str, token: str, item: dict[str, Any]) -> dict[str, Any]
     return _json_object(url, _send(url, json.dumps(item).encode(), headers, expect_json=True))
 
 
+def platform_configuration(url: str, registration_token: str | None) -> dict[str, Any]:
+    """A platform's OpenID configuration (LTI Dynamic Registration), asked with its
+    registration token when it gave one."""
+    headers = {"Accept": "application/json"}
+    if registration_token:
+        headers["Authorization"] = f"Bearer {registration_token}"
+    request = urllib.request.Request(url, headers=headers)
+    return _json_object(url, _exchange(request, expect_json=True)[0])
+
+
+def register_tool(
+    url: str, registration_token: str | None, registration: dict[str, Any]
+) -> dict[str, Any]:
+    """Post this tool's registration to the platform's registration endpoint: the answer
+    holds the client id it made."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if registration_token:
+        headers["Authorization"] = f"Bearer {registration_token}"
+    answer = _send(url, json.dumps(registration).encode(), headers, expect_json=True)
+    return _json_object(url, answer)
+
+
 def _get(url: str, token: str, accept: str) -> tuple[Any, str | None]:
     headers = {"Accept": accept, "Authorization": f"Bearer {token}"}
     return _exchange(urllib.request.Request(url, headers=headers), expect_json=True)

@@ -154,7 +154,7 @@ class Platform:
         >>> Platform("Moodle!", "", "ftp://x", "", "https://x", "http://x", ()).check()
         Traceback (most recent call last):
         ...
-        masterypath.errors.InvalidInputError: platform: 6 problem(s), nothing stored:
+        masterypath.errors.InvalidInputError: platform: 5 problem(s), nothing stored:
           platform: id: must be 1-64 lower-case letters, digits, '-' or '_'
         ...
         """
@@ -169,8 +169,8 @@ class Platform:
             value = getattr(self, name)
             if value is not None and not _secure_url(value):
                 problems.append(f"{name}: must be an https URL (http only on this machine)")
-        if not self.deployment_ids or not all(d.strip() for d in self.deployment_ids):
-            problems.append("deployment_ids: must name at least one deployment, none empty")
+        if not all(d.strip() for d in self.deployment_ids):
+            problems.append("deployment_ids: none may be empty")
         for origin in self.service_origins:
             try:
                 parse_origins(origin)
@@ -241,24 +241,29 @@ class LtiService:
         """Register ``platform`` (checked first; a :class:`ConflictError` when its id, or
         its issuer and client id, are registered already); audited as ``by``."""
         platform.check()
-        now = self.context.clock()
         try:
             with self.context.sessions.begin() as session:
-                session.add(LtiPlatformRow(**platform.to_dict() | {"created_at": now}))
-                session.flush()
-                PeopleRepository(session).audit(
-                    at=now,
-                    actor=by,
-                    action="register_lti_platform",
-                    target=platform.id,
-                    issuer=platform.issuer,
-                    client_id=platform.client_id,
-                )
+                self.add_platform(session, platform, by=by)
         except IntegrityError:
             raise ConflictError(
                 "platform", platform.id, "is registered already (or its issuer and client id are)"
             ) from None
         self._origins = None  # once committed: a read meanwhile would keep the old sites
+
+    def add_platform(self, session: Session, platform: Platform, *, by: str) -> None:
+        """Store a checked ``platform`` in ``session``'s transaction, audited as ``by``
+        (an :class:`IntegrityError` when its id, or issuer and client id, are taken)."""
+        now = self.context.clock()
+        session.add(LtiPlatformRow(**platform.to_dict() | {"created_at": now}))
+        session.flush()
+        PeopleRepository(session).audit(
+            at=now,
+            actor=by,
+            action="register_lti_platform",
+            target=platform.id,
+            issuer=platform.issuer,
+            client_id=platform.client_id,
+        )
 
     def update(self, platform_id: str, changes: Mapping[str, Any], *, by: str) -> Platform:
         """Change a registered platform's fields (any but its id; a key-set URL, new
@@ -301,6 +306,11 @@ class LtiService:
         self._origins = None
         self._key_sets.pop(before.key_set_url, None)  # a new key set is read at the next launch
         return after
+
+    def forget_origins(self) -> None:
+        """Read the platforms' sites again at the next :meth:`frame_origins` (one was
+        registered or changed)."""
+        self._origins = None
 
     def frame_origins(self) -> tuple[str, ...]:
         """The sites of the registered platforms (their issuer's and login URL's origins),

@@ -550,6 +550,21 @@ class LtiPlatformRow(Base):
     """More sites the platform's services may be called on (see ``Platform``)."""
 
 
+class LtiRegistrationLinkRow(Base):
+    """A one-time link an admin gives a platform to register this tool itself (LTI Dynamic
+    Registration): only its SHA-256 is kept."""
+
+    __tablename__ = "lti_registration_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(ID))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    platform_id: Mapped[str | None] = mapped_column(String(ID))
+    """The platform it registered."""
+
+
 class LtiLoginRow(Base):
     """A launch begun (OIDC login initiation) and not yet completed: its state and nonce,
     used once."""

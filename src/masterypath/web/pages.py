@@ -100,6 +100,29 @@ def lti_page(
     return answer
 
 
+def registration_page(*, error: str = "", status: int = 200, registered: str = "") -> HTMLResponse:
+    """The page a platform's registration of this tool ends on: what was ``registered``
+    (its script then tells the platform it is done, which closes it), or the ``error``. It
+    has nothing to click, and any platform may frame it (none is registered yet)."""
+    if error:
+        body = (
+            "<h2>The registration did not work</h2>"
+            f'<p id="lti-message" class="error" role="alert">{html.escape(error)}</p>'
+            "<p>An admin of masterypath can make a new registration link and try again.</p>"
+        )
+    else:
+        body = (
+            "<h2>masterypath is registered</h2>"
+            f'<p id="lti-message" role="status">{html.escape(registered)}</p>'
+            "<p>You can close this window.</p>"
+        )
+    answer = render(
+        "registration", "Registration", body, nav="", framed=True, done="" if error else "1"
+    )
+    answer.status_code = status
+    return answer
+
+
 def links_page(
     return_url: str, choices: list[tuple[str, str, str]], *, origins: tuple[str, ...]
 ) -> HTMLResponse:

@@ -531,9 +531,18 @@ function ltiPlatforms() {
       el("dt", { text: "Public key set URL" }), el("dd", {}, el("code", { text: urls.key_set_url })));
   };
   showTool().catch((error) => fail("tool URLs", error));
+  const linkOut = el("div", { id: "registration-link", role: "status" });
+  const makeLink = el("button", { type: "button", text: "Make a registration link", onclick: async () => {
+    try {
+      const link = await api("/api/v1/lti/registration-links", { method: "POST", json: { hours: 24 } });
+      linkOut.replaceChildren(el("p", { text: `Paste this link into the platform (Moodle: "Tool URL" of a new tool; Canvas: "LTI Registration"). It registers one platform, until ${localTime(link.expires_at)}, and is shown once:` }),
+        el("p", { class: "panel" }, el("code", { text: link.url })));
+    } catch (error) { linkOut.replaceChildren(el("p", { class: "error", text: "Not made: " + error.message })); }
+  } });
   show().catch((error) => fail("platforms", error));
   return el("section", {}, el("h2", { text: "Learning platforms (LTI 1.3)" }),
-    el("p", { text: "Give a platform these values of this tool, then register the platform with the values it shows for it." }), tool,
+    el("p", { text: "A platform that supports LTI Dynamic Registration registers this tool itself from a one-time link:" }), el("p", {}, makeLink), linkOut,
+    el("p", { text: "Otherwise give a platform these values of this tool, then register the platform with the values it shows for it." }), tool,
     list, form, el("p", {}, send, " ", fetchMembers), out);
 }
 
@@ -1162,7 +1171,13 @@ async function frameworkPage() {
 }
 
 // the links page (deep linking) is plain forms posted to the platform: nothing to run
-const PAGES = { lti: ltiPage, links: () => {}, login: loginPage, account: accountPage, admin: adminPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
+// a platform that opened the registration link closes its window or frame on this message
+function registrationPage() {
+  if (document.body.dataset.done !== "1") return;
+  const platform = window.opener || (window.parent !== window ? window.parent : null);
+  if (platform) platform.postMessage({ subject: "org.imsglobal.lti.close" }, "*");
+}
+const PAGES = { lti: ltiPage, registration: registrationPage, links: () => {}, login: loginPage, account: accountPage, admin: adminPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
 window.addEventListener("DOMContentLoaded", () => {
   takeEmbedToken();
   const page = document.body.dataset.page;
