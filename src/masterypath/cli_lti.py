@@ -81,7 +81,7 @@ def add_platform(
         token_url=token_url,
         service_origins=tuple(service_origin or ()),
     )
-    _service().register(platform, by="cli")
+    platform = _service().register(platform, by="cli")
     if as_json:
         print_json(platform.to_dict())
     else:

@@ -857,6 +857,10 @@ def test_the_tool_calls_a_platforms_services_on_its_own_sites_only(
         "/api/v1/lti/platforms/moodle", json={"service_origins": [elsewhere.upper() + "/"]}
     )
     assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["service_origins"] == [elsewhere]  # as an origin is written
+    # the platform's course pages there may show the tool (Canvas: the school's host)
+    policy = graded.get("/app/educator").headers["Content-Security-Policy"]
+    assert policy.endswith(f"; frame-ancestors {platform.issuer} {elsewhere}"), policy
     assert graded.post("/api/v1/lti/grades").json()["sent"] == 1
     assert platform.scores[-1][0] == "/lineitems/3/lineitem/scores"
     assert graded.post("/api/v1/lti/members").json()["courses"] == 1

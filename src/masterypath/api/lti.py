@@ -203,8 +203,7 @@ def lti_platform_router(
         platform = Platform(
             **body.model_dump() | lists | {"service_origins": tuple(body.service_origins)}
         )
-        lti.register(platform, by=principal.subject)
-        return platform.to_dict()
+        return lti.register(platform, by=principal.subject).to_dict()
 
     @router.patch("/platforms/{platform_id}")
     def update_platform(

@@ -109,10 +109,11 @@ class Platform:
     token_url: str | None = None
     """The platform's OAuth 2 token URL: needed to send grades back."""
     service_origins: tuple[str, ...] = ()
-    """More sites (origins; ``https://*.host`` for its subdomains) the platform's launches
-    may name for its services (a line item, a course's member list), beyond the sites of
-    its registered URLs: Canvas serves them from the school's own host
-    (``https://school.instructure.com``), not its issuer's. This tool calls no other."""
+    """More sites of the platform (origins; ``https://*.host`` for its subdomains) beyond
+    those of its registered URLs: where its course pages show this tool in a frame and
+    where its services are (a line item, a course's member list). Canvas has both on the
+    school's own host (``https://school.instructure.com``), not its issuer's. This tool
+    calls no other site of a platform, and no other may frame it."""
 
     def service_sites(self) -> tuple[str, ...]:
         """The sites this tool calls the platform's services on: those of its registered
@@ -182,6 +183,16 @@ class Platform:
                 [Problem("platform", p.split(": ", 1)[0], p.split(": ", 1)[1]) for p in problems],
             )
 
+    def normalised(self) -> Platform:
+        """The platform with its (checked) service origins written as
+        :func:`~masterypath.settings.parse_origins` writes them.
+
+        >>> Platform("m", "M", "https://lms.org", "c", "https://lms.org/a", "https://lms.org/k",
+        ...          ("1",), service_origins=("HTTPS://K12.org/",)).normalised().service_origins
+        ('https://k12.org',)
+        """
+        return replace(self, service_origins=parse_origins(" ".join(self.service_origins)))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.__dict__,
@@ -237,10 +248,12 @@ class LtiService:
         return {"keys": []} if self.tool_key is None else self.tool_key.key_set()
 
     # -- registration ---------------------------------------------------------------------
-    def register(self, platform: Platform, *, by: str) -> None:
+    def register(self, platform: Platform, *, by: str) -> Platform:
         """Register ``platform`` (checked first; a :class:`ConflictError` when its id, or
-        its issuer and client id, are registered already); audited as ``by``."""
+        its issuer and client id, are registered already); audited as ``by``. Answers the
+        platform as registered (:meth:`Platform.normalised`)."""
         platform.check()
+        platform = platform.normalised()
         try:
             with self.context.sessions.begin() as session:
                 self.add_platform(session, platform, by=by)
@@ -249,6 +262,7 @@ class LtiService:
                 "platform", platform.id, "is registered already (or its issuer and client id are)"
             ) from None
         self._origins = None  # once committed: a read meanwhile would keep the old sites
+        return platform
 
     def add_platform(self, session: Session, platform: Platform, *, by: str) -> None:
         """Store a checked ``platform`` in ``session``'s transaction, audited as ``by``
@@ -288,6 +302,7 @@ class LtiService:
                 listed = {k: tuple(v) for k, v in changes.items() if isinstance(v, list | tuple)}
                 after = replace(before, **(dict(changes) | listed))
                 after.check()
+                after = after.normalised()
                 changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
                 for name in changed:
                     setattr(row, name, after.to_dict()[name])
@@ -313,15 +328,18 @@ class LtiService:
         self._origins = None
 
     def frame_origins(self) -> tuple[str, ...]:
-        """The sites of the registered platforms (their issuer's and login URL's origins),
-        which may show this tool's pages inside their own: read again after
-        :data:`ORIGINS_TTL_S` (another process may have registered one meanwhile)."""
+        """The sites of the registered platforms (their issuer's and login URL's origins,
+        and their service origins), which may show this tool's pages inside their own:
+        read again after :data:`ORIGINS_TTL_S` (another process may have registered one
+        meanwhile)."""
         kept = self._origins
         if kept is not None and time.monotonic() - kept[0] < ORIGINS_TTL_S:
             return kept[1]
-        origins = tuple(
-            sorted({_origin(url) for p in self.platforms() for url in (p.issuer, p.auth_login_url)})
-        )
+        sites = set()
+        for platform in self.platforms():
+            sites |= {_origin(platform.issuer), _origin(platform.auth_login_url)}
+            sites |= set(platform.service_origins)
+        origins = tuple(sorted(sites))
         self._origins = (time.monotonic(), origins)
         return origins
 
