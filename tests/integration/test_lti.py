@@ -946,7 +946,8 @@ def test_a_platform_registers_the_tool_itself_with_a_one_time_link(
     assert opened.status_code == 200, opened.text
     assert message(opened) == (
         f"Registered with Moodle (127.0.0.1) as platform 127-0-0-1 (client id {CLIENT_ID}, "
-        "deployment deployment-1)."
+        "deployment deployment-1). Grades back and deep linking need this tool's key first "
+        "(MASTERYPATH_LTI_KEY_FILE)."
     )
     assert 'data-done="1"' in opened.text  # its script tells the platform it is done
     [sent] = platform.registrations

@@ -132,9 +132,14 @@ def lti_router(lti: LtiService, registrations: LtiRegistrationService) -> APIRou
             if platform.deployment_ids
             else "no deployment yet: the first launch names the one an admin adds"
         )
+        keyless = (
+            " Grades back and deep linking need this tool's key first (MASTERYPATH_LTI_KEY_FILE)."
+            if lti.tool_key is None
+            else ""
+        )
         return registration_page(
             registered=f"Registered with {platform.title} as platform {platform.id} "
-            f"(client id {platform.client_id}, {deployments})."
+            f"(client id {platform.client_id}, {deployments}).{keyless}"
         )
 
     @router.get("/jwks")

@@ -11,7 +11,6 @@ id (and deployment) the platform made, as an admin's registration would.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from masterypath.domain.lti_registration import (
 )
 from masterypath.errors import AuthenticationError, ConflictError, ValidationError
 from masterypath.interop.lti_services import platform_configuration, register_tool
+from masterypath.services.accounts import digest
 from masterypath.services.lti import PLATFORM_ID, LtiService, Platform
 from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import LtiPlatformRow, LtiRegistrationLinkRow
@@ -74,14 +74,14 @@ class LtiRegistrationService:
         with self.context.sessions.begin() as session:
             session.add(
                 LtiRegistrationLinkRow(
-                    token_hash=_digest(token), created_by=by, created_at=now, expires_at=expires
+                    token_hash=digest(token), created_by=by, created_at=now, expires_at=expires
                 )
             )
             PeopleRepository(session).audit(
                 at=now,
                 actor=by,
                 action="make_lti_registration_link",
-                target=_digest(token)[:12],
+                target=digest(token)[:12],
                 expires_at=expires.isoformat(),
             )
         return RegistrationLink(token, expires)
@@ -150,16 +150,12 @@ class LtiRegistrationService:
         now = self.context.clock()
         if session is None:
             with self.context.sessions() as reading:
-                row = reading.get(LtiRegistrationLinkRow, _digest(token))
+                row = reading.get(LtiRegistrationLinkRow, digest(token))
         else:
-            row = session.get(LtiRegistrationLinkRow, _digest(token), with_for_update=True)
+            row = session.get(LtiRegistrationLinkRow, digest(token), with_for_update=True)
         if row is None or row.used_at is not None or row.expires_at <= now:
             raise refused
         return row
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _platform_id(host: str, taken: set[str]) -> str:
