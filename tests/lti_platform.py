@@ -58,6 +58,9 @@ class Platform:
         self.refuse_scores = False
         self.line_items: list[dict[str, Any]] = []
         """The gradebook's columns (line items), the tool's own included."""
+        self.columns_made = 0
+        self.deleted: set[str] = set()
+        """Line items a teacher deleted: their scores endpoint answers 404."""
         self.members: list[dict[str, Any]] = []
         """The course's membership list, served two a page."""
         self.scopes: list[str] = []
@@ -115,6 +118,8 @@ class Platform:
         """A line item's scores endpoint."""
         if self.refuse_scores:
             return 503
+        if self.issuer + path.removesuffix("/scores") in self.deleted:
+            return 404
         if headers.get("Authorization", "").removeprefix("Bearer ") not in self.access_tokens:
             return 401
         if headers.get("Content-Type") != "application/vnd.ims.lis.v1.score+json":
@@ -143,7 +148,8 @@ class Platform:
             return 401, "{}"
         if headers.get("Content-Type") != "application/vnd.ims.lis.v2.lineitem+json":
             return 415, "{}"
-        item = json.loads(body) | {"id": self.lineitem(100 + len(self.line_items))}
+        self.columns_made += 1
+        item = json.loads(body) | {"id": self.lineitem(100 + self.columns_made)}
         self.line_items.append(item)
         return 201, json.dumps(item)
 

@@ -404,6 +404,8 @@ def graded(
     platform.clock = lambda: database.clock().timestamp()
     platform.scores.clear()
     platform.line_items.clear()
+    platform.columns_made = 0
+    platform.deleted.clear()
     platform.refuse_scores = False
     platform.members = []
     assert admin.post("/api/v1/lti/platforms", json=platform.registration()).status_code == 201
@@ -900,7 +902,7 @@ def test_a_link_without_a_column_gets_the_tools_own_made_once_for_all_its_learne
     assert kept == [platform.lineitem(101)] * 2
     # a learner's first launch later: the column is found, not made again
     platform.user = {"sub": "user-3", ROLES: [LEARNER]}
-    landed(launch(graded, database, platform, **claims))
+    third = me(graded, landed(launch(graded, database, platform, **claims))["token"])
     platform.user = {"sub": "user-1", ROLES: [LEARNER]}
     landed(launch(graded, database, platform, **claims))  # a launch again keeps the column
     again = graded.post("/api/v1/lti/grades").json()
@@ -910,6 +912,19 @@ def test_a_link_without_a_column_gets_the_tools_own_made_once_for_all_its_learne
         "/lineitems/101/lineitem/scores",
         platform.scores[-1][1] | {"userId": "user-3"},
     )
+    # a teacher deletes the column: the tool says so, then makes it again for everyone
+    platform.line_items.pop()
+    platform.deleted.add(platform.lineitem(101))
+    master(graded, third["learner_id"], load_demo_framework().topological_order()[0])
+    gone = graded.post("/api/v1/lti/grades").json()
+    assert (gone["sent"], gone["unchanged"]) == (0, 2)
+    assert gone["failed"][0].endswith(
+        "(the tool's column is gone: it is made again at the next run)"
+    )
+    made_again = graded.post("/api/v1/lti/grades").json()
+    assert (made_again["sent"], made_again["failed"]) == (3, [])
+    assert [item["id"] for item in platform.line_items[1:]] == [platform.lineitem(102)]
+    assert {path for path, _ in platform.scores[-3:]} == {"/lineitems/102/lineitem/scores"}
 
 
 def test_a_launch_that_lets_the_tool_send_scores_but_not_make_columns_keeps_no_link(

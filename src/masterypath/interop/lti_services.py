@@ -29,6 +29,11 @@ class PlatformRefusedError(MasterypathError):
 
     code = "platform_refused"
 
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The platform's HTTP status, when it answered with one."""
+
 
 def client_assertion(*, client_id: str, token_url: str, key: ToolKey, now: datetime) -> str:
     """The JWT that authenticates this tool at the platform's token URL: five minutes, a
@@ -173,7 +178,7 @@ def _exchange(request: urllib.request.Request, *, expect_json: bool) -> tuple[An
             link = response.headers.get("Link")
     except urllib.error.HTTPError as exc:
         said = exc.read(500).decode("utf-8", "replace").strip()
-        raise PlatformRefusedError(f"{url}: {exc.code} {said}".strip()) from None
+        raise PlatformRefusedError(f"{url}: {exc.code} {said}".strip(), status=exc.code) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise PlatformRefusedError(f"{url}: {exc}") from None
     if not expect_json:

@@ -129,7 +129,12 @@ class LtiGradeService:
             token = self._token(platform, SCORE_SCOPE, tokens, now)
             post_score(lineitem, token, score.to_json(link.subject, now.isoformat()))
         except PlatformRefusedError as exc:
-            report.failed.append(f"{where}: {exc}")
+            gone = exc.status == 404 and link.lineitems is not None and link.lineitem != ""
+            if gone:  # the tool's own column, deleted on the platform: made again next run
+                with self.context.sessions.begin() as session:
+                    LtiRepository(session).forget_line_item(link)
+            again = " (the tool's column is gone: it is made again at the next run)"
+            report.failed.append(f"{where}: {exc}{again if gone else ''}")
             return
         with self.context.sessions.begin() as session:
             LtiRepository(session).grade_sent(link, share=share, at=now)

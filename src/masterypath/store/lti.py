@@ -166,6 +166,19 @@ class LtiRepository:
             .values(lineitem=lineitem)
         )
 
+    def forget_line_item(self, link: LtiGradeLinkRow) -> None:
+        """Forget the column ``link`` scores in, for every learner of its link (it is gone
+        from the platform), so that its scores are sent again to a new one."""
+        self.session.execute(
+            update(LtiGradeLinkRow)
+            .where(
+                LtiGradeLinkRow.platform_id == link.platform_id,
+                LtiGradeLinkRow.resource_link_id == link.resource_link_id,
+                LtiGradeLinkRow.lineitem == link.lineitem,
+            )
+            .values(lineitem="", sent_score=None)
+        )
+
     def grade_sent(self, link: LtiGradeLinkRow, *, share: float, at: datetime) -> None:
         self.session.execute(
             update(LtiGradeLinkRow)
