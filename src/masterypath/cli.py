@@ -25,6 +25,7 @@ from rich.tree import Tree
 from masterypath import (
     cli_accounts,
     cli_audit,
+    cli_backup,
     cli_badges,
     cli_careers,
     cli_feedback,
@@ -508,6 +509,7 @@ cli_placement.register(app)
 cli_badges.register(app)
 cli_roster.register(app)
 cli_lti.register(app)
+cli_backup.register(app)
 
 kt_app = typer.Typer(
     help="Knowledge tracing: fit, evaluate and apply mastery models on "

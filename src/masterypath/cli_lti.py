@@ -3,21 +3,19 @@ tool with LTI 1.3."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from masterypath.cli_support import (
     JsonOption,
-    err,
     open_context,
     out,
     print_json,
     register_commands,
+    with_progress,
 )
 from masterypath.interop import vc_jwt
 from masterypath.interop.lti_tool_key import ToolKey
@@ -28,7 +26,6 @@ from masterypath.services.lti_members import LtiMemberService
 from masterypath.services.lti_registration import LtiRegistrationService
 from masterypath.settings import Settings
 
-Report = TypeVar("Report")
 ServiceOrigins = Annotated[
     list[str] | None,
     typer.Option(
@@ -200,7 +197,7 @@ def send_grades(
     grades = LtiGradeService(
         open_context(), tool_key=ToolKey.from_settings(Settings.from_environment())
     )
-    report = _with_progress(
+    report = with_progress(
         "sending grades", as_json, lambda p: grades.send_grades(platform, progress=p)
     )
     if as_json:
@@ -218,7 +215,7 @@ def sync_members(
     Services): each active learner and teacher gets their account and place in the
     course's cohort before their first launch; a learner no longer active leaves it."""
     members = LtiMemberService(_service(with_key=True))
-    report = _with_progress(
+    report = with_progress(
         "reading course members", as_json, lambda p: members.sync_members(platform, progress=p)
     )
     if as_json:
@@ -229,21 +226,6 @@ def sync_members(
         f"{report.accounts_linked}, removed from their cohort {report.removed}"
     )
     _say_problems(report.skipped, report.failed)
-
-
-def _with_progress(
-    label: str, quiet: bool, run: Callable[[Callable[[int, int], None]], Report]
-) -> Report:
-    """``run`` with a progress bar on the terminal (told how many are done of how many)."""
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        disable=quiet or not err.is_terminal,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-        return run(lambda done, total: bar.update(task, completed=done, total=total))
 
 
 def _say_problems(skipped: list[str], failed: list[str]) -> None:

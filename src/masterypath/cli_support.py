@@ -10,6 +10,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from masterypath.errors import InvalidInputError, MasterypathError, Problem
@@ -108,3 +109,16 @@ def register_commands(app: typer.Typer, commands: dict[str, Callable[..., None]]
     """Add each command to ``app`` under its name, wrapped in :func:`reports_errors`."""
     for name, fn in commands.items():
         app.command(name)(reports_errors(fn))
+
+
+def with_progress(label: str, quiet: bool, run: Callable[[Callable[[int, int], None]], R]) -> R:
+    """``run`` with a progress bar on the terminal (told how many are done of how many)."""
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        return run(lambda done, total: bar.update(task, completed=done, total=total))

@@ -1,0 +1,119 @@
+"""``masterypath backup`` and ``restore`` on the real databases (SQLite's online backup;
+PostgreSQL's own ``pg_dump``, ``pg_restore`` and ``psql``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from masterypath.cli import app
+from masterypath.demo import load_demo_framework
+from masterypath.domain.access import Role
+from masterypath.errors import ValidationError
+from masterypath.services.accounts import AccountService
+from masterypath.services.context import ServiceContext
+from masterypath.services.frameworks import FrameworkService
+from masterypath.settings import Settings
+from masterypath.store.backup import backup_database, restore_database
+from masterypath.store.database import upgrade
+from masterypath.store.tables import UserRow
+from tests.conftest import CHEAP_HASHER, REQUIRE_POSTGRES
+
+
+def run(database: ServiceContext, *args: str) -> tuple[int, str]:
+    url = database.engine.url.render_as_string(hide_password=False)
+    done = CliRunner().invoke(app, list(args), env={"MASTERYPATH_DATABASE_URL": url})
+    return done.exit_code, " ".join(done.output.split())  # as one line, however wrapped
+
+
+def users(database: ServiceContext) -> list[str]:
+    with database.sessions() as session:
+        return sorted(session.scalars(select(UserRow.username)))
+
+
+@pytest.fixture
+def stored(database: ServiceContext) -> ServiceContext:
+    """The demo course and two accounts; PostgreSQL's leg needs its client programs."""
+    if database.engine.dialect.name == "postgresql" and shutil.which("pg_dump") is None:
+        if REQUIRE_POSTGRES:
+            pytest.fail("pg_dump is not installed (apt-get install postgresql-client)")
+        pytest.skip("pg_dump is not installed: the PostgreSQL backup leg is skipped")
+    FrameworkService(database).save(load_demo_framework())
+    accounts = AccountService(database, hasher=CHEAP_HASHER)
+    accounts.create_user("ada", "ada-password", Role.ADMIN)
+    accounts.create_user("ms-lee", "lee-password", Role.EDUCATOR)
+    return database
+
+
+def test_a_backup_holds_the_database_as_it_was_and_a_restore_puts_it_back(
+    stored: ServiceContext, tmp_path: Path
+) -> None:
+    backup = tmp_path / "monday.backup"
+    code, output = run(stored, "backup", str(backup), "--json")
+    assert code == 0, output
+    made: dict[str, Any] = json.loads(output)
+    assert made["rows"] == {"frameworks": 1, "users": 2, "evidence": 0}
+    assert made["database"] == stored.engine.dialect.name
+    assert made["bytes"] == backup.stat().st_size > 0
+    assert not list(tmp_path.glob("*.partial*"))  # nothing left beside it
+
+    # a day's work after the backup
+    AccountService(stored, hasher=CHEAP_HASHER).create_user("tuesday", "tue-password", Role.ADMIN)
+    assert users(stored) == ["ada", "ms-lee", "tuesday"]
+
+    code, output = run(stored, "restore", str(backup))
+    assert code == 2 and "--yes: is required" in output
+    code, output = run(stored, "restore", str(backup), "--yes", "--json")
+    assert code == 0, output
+    assert json.loads(output)["rows"] == made["rows"]
+    assert users(stored) == ["ada", "ms-lee"]
+    assert [f.id for f in FrameworkService(stored).summaries()] == [load_demo_framework().id]
+    # the restored database takes writes as before (sequences and functions came back)
+    AccountService(stored, hasher=CHEAP_HASHER).create_user("again", "again-password", Role.ADMIN)
+    assert "again" in users(stored)
+
+
+def test_a_backup_is_never_written_over_and_a_file_that_is_none_is_refused(
+    stored: ServiceContext, tmp_path: Path
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    code, output = run(stored, "backup", str(taken))
+    assert code == 2 and "exists: a backup is never written over a file" in output
+    assert taken.read_text() == "keep me"
+    code, output = run(stored, "restore", str(taken), "--yes")
+    assert code == 2
+    assert "is not" in output or "failed" in output
+    assert users(stored) == ["ada", "ms-lee"]  # nothing changed
+    code, output = run(stored, "restore", str(tmp_path / "missing"), "--yes")
+    assert code == 2 and "is not a file" in output
+
+
+def test_a_backup_from_an_earlier_release_is_brought_up_to_date(tmp_path: Path) -> None:
+    older = ServiceContext.from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'o.db'}"))
+    upgrade(older.engine, "0020")
+    report = backup_database(older.engine, tmp_path / "old.backup")
+    assert report.schema_revision == "0020"
+    older.engine.dispose()
+    current = ServiceContext.from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'n.db'}"))
+    upgrade(current.engine)
+    restored = restore_database(current.engine, tmp_path / "old.backup")
+    assert restored.schema_revision == "0029"
+    with current.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(UserRow)).scalar_one() == 0
+    # a backup from a newer release is refused before anything changes
+    newer = tmp_path / "newer.backup"
+    shutil.copy(tmp_path / "old.backup", newer)
+    with sqlite3.connect(newer) as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    db.close()
+    with pytest.raises(ValidationError, match=r"its schema \(9999\) is newer than this release's"):
+        restore_database(current.engine, newer)
+    current.engine.dispose()
