@@ -1070,3 +1070,27 @@ def test_a_platform_registered_without_a_deployment_says_which_to_add(
     change = {"deployment_ids": ["deployment-1"]}
     assert admin.patch("/api/v1/lti/platforms/127-0-0-1", json=change).status_code == 200
     assert landed(launch(admin, database, platform))["role"] == "learner"
+
+
+def test_a_flood_of_begun_launches_is_refused_until_they_expire(
+    database: ServiceContext,
+    client: TestClient,
+    platform: Platform,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("masterypath.services.lti.MAX_LOGINS_BEGUN", 3)
+    for _ in range(3):
+        begin(client, platform)
+    asked = {
+        "iss": platform.issuer,
+        "login_hint": "user-1",
+        "target_link_uri": "http://testserver/app/educator",
+        "client_id": CLIENT_ID,
+    }
+    flooded = client.get("/lti/login", params=asked, follow_redirects=False)
+    assert flooded.status_code == 429
+    assert "too many launches begun from moodle" in message(flooded)
+    advance_clock(database, minutes=10, seconds=1)  # the begun ones expire
+    state, nonce = begin(client, platform)
+    token = platform.id_token(nonce=nonce, now=database.clock().timestamp())
+    assert landed(client.post("/lti/launch", data={"id_token": token, "state": state}))["role"]

@@ -51,6 +51,7 @@ from masterypath.errors import (
     NotFoundError,
     PermissionDeniedError,
     Problem,
+    RateLimitedError,
     ValidationError,
 )
 from masterypath.interop.lti_jwt import key_set, verify_id_token
@@ -73,6 +74,9 @@ from masterypath.store.tables import (
 
 LOGIN_TTL = timedelta(minutes=10)
 """How long a begun launch waits for the platform's answer."""
+MAX_LOGINS_BEGUN = 10_000
+"""Launches of one platform begun and not completed within :data:`LOGIN_TTL`: more are
+refused (429) until older ones expire (a school's busiest minute is far below)."""
 NO_PASSWORD = "!lti"
 """The password hash of an account made by a launch: no password matches it."""
 ORIGINS_TTL_S = 30.0
@@ -390,6 +394,12 @@ class LtiService:
             if deployment and deployment not in platform.deployment_ids:
                 raise ValidationError("lti_deployment_id", f"{deployment!r} is not registered")
             repo.forget_logins(before=now - LOGIN_TTL)
+            # anyone may begin a launch: a flood of them stops here, not at the disk
+            if repo.logins_begun(platform.id) >= MAX_LOGINS_BEGUN:
+                raise RateLimitedError(
+                    f"launches begun from {platform.id} in the last 10 minutes",
+                    int(LOGIN_TTL.total_seconds()) // 10,
+                )
             session.add(
                 LtiLoginRow(state=state, nonce=nonce, platform_id=platform.id, created_at=now)
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from masterypath.domain.lti import Launch
@@ -58,6 +58,11 @@ class LtiRepository:
 
     def forget_logins(self, *, before: datetime) -> None:
         self.session.execute(delete(LtiLoginRow).where(LtiLoginRow.created_at < before))
+
+    def logins_begun(self, platform_id: str) -> int:
+        """How many launches of the platform are begun and not completed."""
+        query = select(func.count()).where(LtiLoginRow.platform_id == platform_id)
+        return int(self.session.scalar(query) or 0)
 
     def account_of(self, platform_id: str, subject: str) -> UserRow | None:
         return self.session.scalars(
