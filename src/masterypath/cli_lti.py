@@ -131,9 +131,16 @@ def list_platforms(as_json: JsonOption = False) -> None:
     if as_json:
         print_json([p.to_dict() for p in platforms])
         return
-    table = Table("id", "title", "issuer", "client id", "deployments")
+    table = Table("id", "title", "issuer", "client id", "deployments", "other sites")
     for p in platforms:
-        table.add_row(p.id, p.title, p.issuer, p.client_id, ", ".join(p.deployment_ids))
+        table.add_row(
+            p.id,
+            p.title,
+            p.issuer,
+            p.client_id,
+            ", ".join(p.deployment_ids) or "none yet",
+            ", ".join(p.service_origins),
+        )
     out.print(table if platforms else "no platform is registered")
 
 
