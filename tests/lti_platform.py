@@ -75,6 +75,8 @@ class Platform:
         """The registrations tools posted (LTI Dynamic Registration)."""
         self.configured_issuer: str | None = None
         """The issuer its OpenID configuration says (another than its own: a wrong one)."""
+        self.configured: dict[str, Any] = {}
+        """Other values its OpenID configuration says instead of its own (wrong ones)."""
 
     def registration(self, platform_id: str = "moodle") -> dict[str, Any]:
         """The body of ``POST /api/v1/lti/platforms`` for this platform."""
@@ -176,7 +178,7 @@ class Platform:
                 "product_family_code": "moodle",
                 "version": "4.5",
             },
-        }
+        } | self.configured
 
     def register(self, headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
         """The registration endpoint: a tool's registration, with the registration token."""

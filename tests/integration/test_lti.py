@@ -1021,6 +1021,14 @@ def test_a_registration_that_fails_records_nothing_and_the_link_still_holds(
         platform.configured_issuer = None
     assert other.status_code == 422
     assert "issuer: 'https://lms.elsewhere.org' is not on the host" in message(other)
+    platform.configured = {"token_endpoint": "http://lms.school.org/token"}  # not https
+    try:
+        insecure = opened(**asked, registration_token=platform.registration_token)
+    finally:
+        platform.configured = {}
+    assert insecure.status_code == 422
+    assert "token_url: must be an https URL" in message(insecure)
+    assert opened(**asked, registration_token="a\nb").status_code == 422
     refused = opened(**asked, registration_token="not-the-token")
     assert refused.status_code == 502
     assert f"{platform.issuer}/register: 401" in message(refused)

@@ -179,7 +179,8 @@ def _exchange(request: urllib.request.Request, *, expect_json: bool) -> tuple[An
     except urllib.error.HTTPError as exc:
         said = exc.read(500).decode("utf-8", "replace").strip()
         raise PlatformRefusedError(f"{url}: {exc.code} {said}".strip(), status=exc.code) from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        # ValueError: an address or header the HTTP client cannot send (a bad port, ...)
         raise PlatformRefusedError(f"{url}: {exc}") from None
     if not expect_json:
         return {}, link

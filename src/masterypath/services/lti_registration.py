@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -31,7 +31,7 @@ from masterypath.domain.lti_registration import (
 from masterypath.errors import AuthenticationError, ConflictError, ValidationError
 from masterypath.interop.lti_services import platform_configuration, register_tool
 from masterypath.services.accounts import digest
-from masterypath.services.lti import PLATFORM_ID, LtiService, Platform
+from masterypath.services.lti import CONTROL, PLATFORM_ID, LtiService, Platform
 from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import LtiPlatformRow, LtiRegistrationLinkRow
 
@@ -102,32 +102,47 @@ class LtiRegistrationService:
         parts = urlsplit(config_url)
         if parts.scheme not in ("http", "https") or not parts.hostname or len(config_url) > 2000:
             raise ValidationError("openid_configuration", "must be an http(s) URL")
-        if registration_token is not None and len(registration_token) > 8000:
-            raise ValidationError("registration_token", "must be at most 8000 characters")
+        if registration_token is not None and (
+            len(registration_token) > 8000 or CONTROL.search(registration_token)
+        ):
+            raise ValidationError(
+                "registration_token", "must be at most 8000 characters, none a control"
+            )
+        if CONTROL.search(config_url):
+            raise ValidationError("openid_configuration", "must hold no control character")
         self._usable_link(token)
         config = read_configuration(
             platform_configuration(config_url, registration_token), url=config_url
         )
+        host = urlsplit(config.issuer).hostname or "platform"
+        # checked as an admin's registration is before the platform is asked to register
+        # this tool: what it answers must not leave it a registration this tool refuses
+        pending = Platform(
+            id=_platform_id(host, set()),
+            title=f"{config.product.capitalize()} ({host})" if config.product else host,
+            issuer=config.issuer,
+            client_id="pending",
+            auth_login_url=config.authorization_endpoint,
+            key_set_url=config.jwks_uri,
+            deployment_ids=(),
+            token_url=config.token_endpoint,
+        )
+        pending.check()
         answer = register_tool(
             config.registration_endpoint,
             registration_token,
             tool_registration(tool_url, name=TOOL_NAME, scopes=SCOPES, supported=config.scopes),
         )
         client_id, deployment = registered_client(answer)
-        host = urlsplit(config.issuer).hostname or "platform"
         try:
             with self.context.sessions.begin() as session:
                 link = self._usable_link(token, session=session)
                 taken = set(session.scalars(select(LtiPlatformRow.id)))
-                platform = Platform(
+                platform = replace(
+                    pending,
                     id=_platform_id(host, taken),
-                    title=f"{config.product.capitalize()} ({host})" if config.product else host,
-                    issuer=config.issuer,
                     client_id=client_id,
-                    auth_login_url=config.authorization_endpoint,
-                    key_set_url=config.jwks_uri,
                     deployment_ids=(deployment,) if deployment else (),
-                    token_url=config.token_endpoint,
                 )
                 platform.check()
                 self.lti.add_platform(session, platform, by=f"registration:{link.created_by}")
