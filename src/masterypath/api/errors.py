@@ -30,8 +30,8 @@ from masterypath.errors import (
     RateLimitedError,
     ValidationError,
 )
-from masterypath.interop.lti_services import PlatformRefusedError
 from masterypath.interop.strict_json import first_path, lax_value_in
+from masterypath.interop.web_json import RemoteRefusedError
 
 STATUS: list[tuple[type[MasterypathError], int]] = [
     (AuthenticationError, 401),
@@ -44,7 +44,7 @@ STATUS: list[tuple[type[MasterypathError], int]] = [
     (InvalidInputError, 422),
     (FrameworkError, 422),
     (ConfigurationError, 503),  # raised while serving: the server is not set up for it
-    (PlatformRefusedError, 502),  # a learning platform this server called answered badly
+    (RemoteRefusedError, 502),  # a server this one called (a platform's, a SIS) answered badly
     (MasterypathError, 400),
 ]
 

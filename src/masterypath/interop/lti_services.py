@@ -7,32 +7,25 @@ from __future__ import annotations
 
 import json
 import secrets
-import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime
 from typing import Any
 
 from masterypath.domain.lti import SCORE_SCOPE
-from masterypath.errors import MasterypathError
 from masterypath.interop.lti_tool_key import ToolKey
+from masterypath.interop.web_json import RemoteRefusedError, exchange, json_object
 
-TIMEOUT_S = 15
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 LINEITEMS_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 
 
-class PlatformRefusedError(MasterypathError):
+class PlatformRefusedError(RemoteRefusedError):
     """The platform could not be reached or answered with an error (the message says
     which URL and what it said)."""
 
     code = "platform_refused"
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        """The platform's HTTP status, when it answered with one."""
 
 
 def client_assertion(*, client_id: str, token_url: str, key: ToolKey, now: datetime) -> str:
@@ -143,9 +136,7 @@ def _get(url: str, token: str, accept: str) -> tuple[Any, str | None]:
 
 
 def _json_object(url: str, answer: Any) -> dict[str, Any]:
-    if not isinstance(answer, dict):
-        raise PlatformRefusedError(f"{url}: the answer is not a JSON object")
-    return answer
+    return json_object(url, answer, PlatformRefusedError)
 
 
 def _next_page(link: str | None) -> str | None:
@@ -168,23 +159,4 @@ def _send(url: str, body: bytes, headers: dict[str, str], *, expect_json: bool) 
 
 
 def _exchange(request: urllib.request.Request, *, expect_json: bool) -> tuple[Any, str | None]:
-    url = request.full_url
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        # a platform's answer names the next page: a web address, never a local file
-        raise PlatformRefusedError(f"{url}: not an http(s) URL")
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            text = response.read()
-            link = response.headers.get("Link")
-    except urllib.error.HTTPError as exc:
-        said = exc.read(500).decode("utf-8", "replace").strip()
-        raise PlatformRefusedError(f"{url}: {exc.code} {said}".strip(), status=exc.code) from None
-    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
-        # ValueError: an address or header the HTTP client cannot send (a bad port, ...)
-        raise PlatformRefusedError(f"{url}: {exc}") from None
-    if not expect_json:
-        return {}, link
-    try:
-        return json.loads(text), link
-    except ValueError:
-        raise PlatformRefusedError(f"{url}: the answer is not JSON") from None
+    return exchange(request, expect_json=expect_json, refused=PlatformRefusedError)
