@@ -18,12 +18,24 @@ from masterypath.cli_support import (
     out,
     print_json,
     register_commands,
+    with_progress,
 )
 from masterypath.errors import InvalidInputError, Problem
 from masterypath.interop.oneroster import FILES, parse_roster
+from masterypath.interop.oneroster_rest import access_token, as_csv_files, read_collections
 from masterypath.services.roster import RosterService
+from masterypath.settings import Settings
 
-roster_app = typer.Typer(help="Learners, accounts and cohorts from a OneRoster CSV export.")
+roster_app = typer.Typer(
+    help="Learners, accounts and cohorts from a OneRoster CSV export or REST service."
+)
+AccountsFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also make accounts for students and teachers with a username, and write "
+        "their first passwords to this new file (CSV, readable by its owner only)."
+    ),
+]
 
 
 def import_roster(
@@ -33,13 +45,7 @@ def import_roster(
             help="Folder of the export: users.csv [classes.csv enrollments.csv] [demographics.csv]."
         ),
     ],
-    accounts_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also make accounts for students and teachers with a username, and write "
-            "their first passwords to this new file (CSV, readable by its owner only)."
-        ),
-    ] = None,
+    accounts_file: AccountsFile = None,
     as_json: JsonOption = False,
 ) -> None:
     """Store each student's profile (name, e-mail, birth date) under their roster id, each
@@ -56,6 +62,67 @@ def import_roster(
             except UnicodeDecodeError as exc:
                 reason = f"is not UTF-8 (byte {exc.start})"
                 raise InvalidInputError(name, [Problem(name, "encoding", reason)]) from None
+    _store(files, accounts_file, as_json)
+
+
+def sync_roster(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The rostering service's base URL (https://sis/ims/oneroster/rostering/v1p2); "
+            "default MASTERYPATH_ONEROSTER_URL."
+        ),
+    ] = None,
+    token_url: Annotated[
+        str | None,
+        typer.Option(help="Its OAuth 2 token URL; default MASTERYPATH_ONEROSTER_TOKEN_URL."),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(
+            help="The client id it gave this server; default MASTERYPATH_ONEROSTER_CLIENT_ID."
+        ),
+    ] = None,
+    accounts_file: AccountsFile = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read the roster from the school's student information system (OneRoster 1.2 REST:
+    users, classes, enrollments, demographics) and store it as roster import stores an
+    export; the client secret comes from MASTERYPATH_ONEROSTER_CLIENT_SECRET, never the
+    command line. Run it from cron to keep learners and classes current."""
+    settings = Settings.from_environment()
+    base = url or settings.oneroster_url
+    token_at = token_url or settings.oneroster_token_url
+    client = client_id or settings.oneroster_client_id
+    missing = [
+        Problem("roster sync", name, f"is required (or {variable})")
+        for name, value, variable in (
+            ("--url", base, "MASTERYPATH_ONEROSTER_URL"),
+            ("--token-url", token_at, "MASTERYPATH_ONEROSTER_TOKEN_URL"),
+            ("--client-id", client, "MASTERYPATH_ONEROSTER_CLIENT_ID"),
+            (
+                "client secret",
+                settings.oneroster_client_secret,
+                "MASTERYPATH_ONEROSTER_CLIENT_SECRET",
+            ),
+        )
+        if not value
+    ]
+    if missing:
+        raise InvalidInputError("roster sync", missing)
+    token = access_token(token_at, client, settings.oneroster_client_secret)
+    collections = with_progress(
+        "reading the roster",
+        as_json,
+        lambda progress: read_collections(
+            base, token, progress=lambda _name, read: progress(read, read)
+        ),
+    )
+    _store(as_csv_files(collections), accounts_file, as_json)
+
+
+def _store(files: dict[str, str], accounts_file: Path | None, as_json: bool) -> None:
+    """Check the roster's files, store them, write the first passwords, report."""
     roster = parse_roster(files)
     passwords = None if accounts_file is None else _new_private_file(accounts_file)
     try:
@@ -113,5 +180,5 @@ def _new_private_file(path: Path) -> TextIO:
 
 
 def register(parent: typer.Typer) -> None:
-    register_commands(roster_app, {"import": import_roster})
+    register_commands(roster_app, {"import": import_roster, "sync": sync_roster})
     parent.add_typer(roster_app, name="roster")

@@ -120,6 +120,14 @@ class Settings(BaseSettings):
     link's page, e.g. ``https://lms.school.org``; empty: any site. No other page may be
     framed by these (the app's pages only by the registered LTI platforms' sites)."""
 
+    oneroster_url: str = ""
+    """The school's OneRoster 1.2 rostering service (``https://sis/ims/oneroster/rostering/
+    v1p2``) that ``masterypath roster sync`` reads; empty: give ``--url``."""
+    oneroster_token_url: str = ""
+    """Its OAuth 2 token URL."""
+    oneroster_client_id: str = ""
+    oneroster_client_secret: str = ""
+    """The client id and secret it gave this server (the secret only ever from here)."""
     public_url: str = ""
     """The address people and platforms reach this server at, when a proxy stands in
     front (``https://mastery.school.org``: a scheme and host, an optional port, no path).

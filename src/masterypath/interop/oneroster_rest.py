@@ -1,0 +1,154 @@
+"""A school's roster read from its student information system's OneRoster 1.2 REST API
+(rostering service), instead of a CSV export.
+
+The system gives this server a client id and secret; an access token comes from its
+token URL (OAuth 2 client credentials, the ``roster-core.readonly`` and
+``roster-demographics.readonly`` scopes), then ``users``, ``classes``, ``enrollments``
+and ``demographics`` are read page by page (``limit`` and ``offset``). Each record is
+written as the row of the CSV export's file it stands for (:func:`as_csv_files`), so the
+one reader (:func:`~masterypath.interop.oneroster.parse_roster`) checks both: a problem
+names the file and the record's place (``users.csv:3`` is the second user).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from masterypath.interop.web_json import RemoteRefusedError, exchange, json_object
+
+SCOPES = (
+    "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly "
+    "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly"
+)
+PAGE = 100
+MAX_PAGES = 10_000
+"""A collection is read at most this many pages (a system that pages forever stops here)."""
+COLLECTIONS = ("users", "classes", "enrollments", "demographics")
+COLUMNS = {
+    "users": (
+        "sourcedId",
+        "status",
+        "role",
+        "username",
+        "givenName",
+        "familyName",
+        "email",
+        "enabledUser",
+    ),
+    "classes": ("sourcedId", "status", "title"),
+    "enrollments": ("sourcedId", "status", "classSourcedId", "userSourcedId", "role"),
+    "demographics": ("sourcedId", "birthDate"),
+}
+
+
+class SisRefusedError(RemoteRefusedError):
+    """The student information system could not be reached or answered with an error."""
+
+    code = "sis_refused"
+
+
+def access_token(token_url: str, client_id: str, client_secret: str) -> str:
+    """An access token of the system's token URL for reading the roster."""
+    basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    request = urllib.request.Request(
+        token_url,
+        data=urllib.parse.urlencode({"grant_type": "client_credentials", "scope": SCOPES}).encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": f"Basic {basic}",
+        },
+        method="POST",
+    )
+    answer = json_object(token_url, exchange(request, expect_json=True, refused=SisRefusedError)[0])
+    token = answer.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise SisRefusedError(f"{token_url}: the answer holds no access_token")
+    return token
+
+
+def read_collections(
+    base_url: str, token: str, *, progress: Callable[[str, int], None] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Every record of the rostering service at ``base_url`` (``.../ims/oneroster/
+    rostering/v1p2``) in each of :data:`COLLECTIONS`; a system that offers no
+    demographics (404 or 403) gives none. ``progress`` is told each collection's records
+    read so far."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name in COLLECTIONS:
+        try:
+            found[name] = _collection(base_url.rstrip("/"), name, token, progress)
+        except SisRefusedError as exc:
+            if name != "demographics" or exc.status not in (403, 404):
+                raise
+    return found
+
+
+def _collection(
+    base: str, name: str, token: str, progress: Callable[[str, int], None] | None
+) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for page in range(MAX_PAGES):
+        url = f"{base}/{name}?" + urllib.parse.urlencode({"limit": PAGE, "offset": page * PAGE})
+        request = urllib.request.Request(
+            url, headers={"Accept": "application/json", "Authorization": f"Bearer {token}"}
+        )
+        answer = json_object(url, exchange(request, expect_json=True, refused=SisRefusedError)[0])
+        listed = answer.get(name)
+        if not isinstance(listed, list):
+            raise SisRefusedError(f"{url}: the answer holds no {name!r} list")
+        records.extend(r for r in listed if isinstance(r, dict))
+        if progress is not None:
+            progress(name, len(records))
+        if len(listed) < PAGE:
+            return records
+    raise SisRefusedError(f"{base}/{name}: more than {MAX_PAGES} pages")
+
+
+def as_csv_files(collections: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[str, str]:
+    """The records of the REST API as the CSV export's files.
+
+    >>> files = as_csv_files({
+    ...     "users": [{"sourcedId": "s1", "status": "active", "enabledUser": True,
+    ...                "givenName": "Ana", "familyName": "Lima", "username": "ana",
+    ...                "roles": [{"roleType": "primary", "role": "student"}]}],
+    ...     "classes": [{"sourcedId": "c1", "title": "Algebra 1"}],
+    ...     "enrollments": [{"sourcedId": "e1", "role": "student",
+    ...                      "user": {"sourcedId": "s1"}, "class": {"sourcedId": "c1"}}],
+    ... })
+    >>> files["users.csv"].splitlines()[1]
+    's1,active,student,ana,Ana,Lima,,true'
+    >>> files["enrollments.csv"].splitlines()[1]
+    'e1,,c1,s1,student'
+    """
+    files = {}
+    for name, records in collections.items():
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(COLUMNS[name])
+        for record in records:
+            writer.writerow([_cell(record, column) for column in COLUMNS[name]])
+        files[f"{name}.csv"] = out.getvalue()
+    return files
+
+
+def _cell(record: Mapping[str, Any], column: str) -> str:
+    """A record's value for a column of the CSV export (1.1's and 1.2's shapes alike)."""
+    if column in ("classSourcedId", "userSourcedId"):
+        value: Any = record.get(column[: -len("SourcedId")], {})
+        value = value.get("sourcedId", "") if isinstance(value, Mapping) else ""
+    elif column == "role" and "role" not in record:
+        roles = record.get("roles")
+        listed = [r for r in roles if isinstance(r, Mapping)] if isinstance(roles, list) else []
+        primary = [r for r in listed if r.get("roleType") == "primary"] or listed
+        value = primary[0].get("role", "") if primary else ""
+    else:
+        value = record.get(column, "")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else ("" if value is None else str(value))
