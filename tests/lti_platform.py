@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import html
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -27,6 +26,7 @@ from masterypath.domain.lti import (
     ROLES,
     VERSION,
 )
+from tests.http_stub import serving
 
 CLIENT_ID = "tool-client-1"
 DEPLOYMENT_ID = "deployment-1"
@@ -377,12 +377,6 @@ def running_platform(key: rsa.RSAPrivateKey | None = None) -> Iterator[Platform]
         def log_message(self, *args: Any) -> None:  # quiet
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    holder["platform"] = Platform(key or new_key(), server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as port:
+        holder["platform"] = Platform(key or new_key(), port)
         yield holder["platform"]
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +21,7 @@ from masterypath.services.context import ServiceContext
 from masterypath.settings import Settings
 from masterypath.store.database import upgrade
 from masterypath.store.tables import CohortMemberRow, CohortRow, LearnerProfileRow, UserRow
+from tests.http_stub import serving
 
 CLIENT = ("sis-client", "sis-secret")
 PRIMARY = "primary"
@@ -116,15 +116,9 @@ def sis() -> Iterator[Sis]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    holder["sis"] = Sis(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as port:
+        holder["sis"] = Sis(port)
         yield holder["sis"]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

@@ -4,16 +4,16 @@ timeouts, malformed JSON and invalid judgements fall back to the offline scorer 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from masterypath.domain.scoring import SimilarityScorer
 from masterypath.nlp.llm import LlmScorer
+from tests.http_stub import serving
 from tests.unit.test_rubric_scoring import CIRCUITS, GOOD
 
 REPLIES: list[tuple[int, Any]] = []
@@ -43,12 +43,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as port:
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 def chat(content: Any) -> dict[str, Any]:
