@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,37 @@ def test_a_backup_from_an_earlier_release_is_brought_up_to_date(tmp_path: Path) 
     with pytest.raises(ValidationError, match=r"its schema \(9999\) is newer than this release's"):
         restore_database(current.engine, newer)
     current.engine.dispose()
+
+
+def test_a_backup_made_while_the_server_writes_is_whole_and_ends(tmp_path: Path) -> None:
+    live = ServiceContext.from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'l.db'}"))
+    upgrade(live.engine)
+    FrameworkService(live).save(load_demo_framework())
+    accounts = AccountService(live, hasher=CHEAP_HASHER)
+    stop = threading.Event()
+    written: list[str] = []
+
+    def write_meanwhile() -> None:  # the server goes on writing while the copy is made
+        while not stop.is_set():
+            written.append(f"user-{len(written)}")
+            accounts.create_user(written[-1], "a-password", Role.EDUCATOR)
+
+    writer = threading.Thread(target=write_meanwhile)
+    writer.start()
+    try:
+        while len(written) < 5:
+            time.sleep(0.01)
+        report = backup_database(live.engine, tmp_path / "b.backup")
+    finally:
+        stop.set()
+        writer.join()
+    assert report.rows["frameworks"] == 1
+    assert 4 <= report.rows["users"] <= len(written)  # a snapshot: no half-written row
+    restored = ServiceContext.from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}"))
+    upgrade(restored.engine)
+    assert restore_database(restored.engine, tmp_path / "b.backup").rows == report.rows
+    with restored.sessions() as session:
+        kept = set(session.scalars(select(UserRow.username)))
+    assert kept == set(written[: len(kept)])  # the first ones, in order: none skipped
+    live.engine.dispose()
+    restored.engine.dispose()

@@ -1,8 +1,10 @@
 """A copy of the whole database, made while the server runs, and put back.
 
-SQLite (the default): the online backup API copies a consistent snapshot page by page
-while the server goes on writing (what was committed when the copy began, nothing half
-written); the copy is one self-contained file, checked with ``PRAGMA integrity_check``.
+SQLite (the default): the online backup API copies a consistent snapshot in one read
+transaction while the server goes on writing beside it (write-ahead log): what was
+committed when the copy began, nothing half written. (Copied a few pages at a time, the
+copy would start again at every write of the server, and a busy server's would never
+end.) The copy is one self-contained file, checked with ``PRAGMA integrity_check``.
 PostgreSQL: the server's own ``pg_dump`` (custom format, a snapshot of one transaction),
 checked with ``pg_restore --list``, put back with ``pg_restore``.
 
@@ -31,10 +33,9 @@ from masterypath.errors import ConfigurationError, ValidationError
 from masterypath.store.database import alembic_config, upgrade
 
 Progress = Callable[[int, int], None]
-"""Told how many parts (SQLite pages) are copied of how many."""
+"""Told how many parts are copied of how many (SQLite: its pages, once the copy is made)."""
 COUNTED = ("frameworks", "users", "evidence")
 """The tables a report counts the rows of, to show what a backup holds."""
-PAGES_A_STEP = 1024
 OWN_OBJECTS = text(
     """
     SELECT 'TABLE', format('%I.%I', schemaname, tablename) FROM pg_tables
@@ -137,7 +138,7 @@ def _sqlite_file(url: URL) -> Path:
 def _copy_sqlite(
     source: Path, target: Path, progress: Progress | None, *, journaled: bool = False
 ) -> None:
-    """Copy the SQLite database ``source`` into ``target`` (page by page, a consistent
+    """Copy the SQLite database ``source`` into ``target`` (in one step: a consistent
     snapshot); ``journaled``: ``target`` is the live database, whose write-ahead log
     stays."""
 
@@ -150,7 +151,7 @@ def _copy_sqlite(
         target_db = sqlite3.connect(target)
         try:
             target_db.execute("PRAGMA busy_timeout=10000")
-            origin.backup(target_db, pages=PAGES_A_STEP, progress=step)
+            origin.backup(target_db, pages=-1, progress=step)
             if not journaled:  # a backup is one file: no write-ahead log beside it
                 target_db.execute("PRAGMA journal_mode=DELETE")
         finally:
