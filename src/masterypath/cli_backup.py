@@ -3,6 +3,7 @@ while the server runs, and put back."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,12 @@ from masterypath.cli_support import (
     with_progress,
 )
 from masterypath.errors import ValidationError
-from masterypath.store.backup import BackupReport, backup_database, restore_database
+from masterypath.store.backup import (
+    BackupReport,
+    backup_database,
+    replaced_copy_path,
+    restore_database,
+)
 
 
 def backup(
@@ -39,14 +45,31 @@ def restore(
     yes: Annotated[
         bool, typer.Option("--yes", help="Yes: replace everything in the database.")
     ] = False,
+    copy_to: Annotated[
+        Path | None,
+        typer.Option(
+            help="Back the database up to this new file before replacing it; default beside "
+            "the SQLite file (NAME.before-restore-STAMP) or, for PostgreSQL, "
+            "DBNAME-before-restore-STAMP.dump in the current folder."
+        ),
+    ] = None,
+    no_copy: Annotated[
+        bool, typer.Option("--no-copy", help="Keep no copy of what the restore replaces.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Replace everything in the database with the backup at PATH (made by masterypath
-    backup, from this release or an earlier one), then bring its schema up to date. Stop
+    backup, from this release or an earlier one), then bring its schema up to date. What
+    it replaces is backed up first (see --copy-to): restoring that copy undoes it. Stop
     the server first: its sessions and caches would outlive what they read."""
     if not yes:
         raise ValidationError("--yes", "is required: a restore replaces everything in the database")
-    report = restore_database(open_context().engine, path)
+    if no_copy and copy_to is not None:
+        raise ValidationError("--no-copy", "and --copy-to exclude each other: give one")
+    engine = open_context().engine
+    if not no_copy and copy_to is None:
+        copy_to = replaced_copy_path(engine, datetime.now(UTC), Path.cwd())
+    report = restore_database(engine, path, replaced_copy=None if no_copy else copy_to)
     _say(report, "restored from", as_json)
 
 
@@ -60,6 +83,12 @@ def _say(report: BackupReport, done: str, as_json: bool) -> None:
         f"{report.schema_revision}): {counted}",
         soft_wrap=True,
     )
+    if report.replaced_copy is not None:
+        out.print(
+            f"what it replaced is in {report.replaced_copy} "
+            f"(masterypath restore {report.replaced_copy} --yes undoes this)",
+            soft_wrap=True,
+        )
 
 
 def register(parent: typer.Typer) -> None:

@@ -35,6 +35,17 @@ def run(database: ServiceContext, *args: str) -> tuple[int, str]:
     return done.exit_code, " ".join(done.output.split())  # as one line, however wrapped
 
 
+def run_in(folder: Path, database: ServiceContext, *args: str) -> tuple[int, str]:
+    """:func:`run` with ``folder`` as the current folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        return run(database, *args)
+
+
+def stored_file(database: ServiceContext) -> Path:
+    return Path(str(database.engine.url.database))
+
+
 def users(database: ServiceContext) -> list[str]:
     with database.sessions() as session:
         return sorted(session.scalars(select(UserRow.username)))
@@ -72,14 +83,59 @@ def test_a_backup_holds_the_database_as_it_was_and_a_restore_puts_it_back(
 
     code, output = run(stored, "restore", str(backup))
     assert code == 2 and "--yes: is required" in output
-    code, output = run(stored, "restore", str(backup), "--yes", "--json")
+    replaced = tmp_path / "tuesday.backup"
+    code, output = run(
+        stored, "restore", str(backup), "--yes", "--copy-to", str(replaced), "--json"
+    )
     assert code == 0, output
-    assert json.loads(output)["rows"] == made["rows"]
+    restored: dict[str, Any] = json.loads(output)
+    assert restored["rows"] == made["rows"]
+    assert restored["replaced_copy"] == str(replaced)
     assert users(stored) == ["ada", "ms-lee"]
     assert [f.id for f in FrameworkService(stored).summaries()] == [load_demo_framework().id]
     # the restored database takes writes as before (sequences and functions came back)
     AccountService(stored, hasher=CHEAP_HASHER).create_user("again", "again-password", Role.ADMIN)
     assert "again" in users(stored)
+
+    # the wrong backup restored: the copy of what it replaced undoes it
+    code, output = run(stored, "restore", str(replaced), "--yes", "--no-copy")
+    assert code == 0, output
+    assert "what it replaced" not in output
+    assert users(stored) == ["ada", "ms-lee", "tuesday"]
+
+
+def test_a_restore_keeps_what_it_replaces_unless_told_not_to(
+    stored: ServiceContext, tmp_path: Path
+) -> None:
+    backup = tmp_path / "monday.backup"
+    assert run(stored, "backup", str(backup))[0] == 0
+    AccountService(stored, hasher=CHEAP_HASHER).create_user("tuesday", "tue-password", Role.ADMIN)
+
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    code, output = run(stored, "restore", str(backup), "--yes", "--copy-to", str(taken))
+    assert code == 2 and "exists: a backup is never written over a file" in output
+    assert taken.read_text() == "keep me"
+    code, output = run(stored, "restore", str(backup), "--yes", "--copy-to", "x", "--no-copy")
+    assert code == 2 and "--no-copy: and --copy-to exclude each other" in output
+    assert users(stored) == ["ada", "ms-lee", "tuesday"]  # neither changed anything
+
+    # without --copy-to the copy goes beside the SQLite file (or, for PostgreSQL, here)
+    folder = tmp_path / "here"
+    folder.mkdir()
+    code, output = run_in(folder, stored, "restore", str(backup), "--yes")
+    assert code == 0, output
+    copies = list(
+        (folder if stored.engine.dialect.name == "postgresql" else stored_file(stored).parent).glob(
+            "*before-restore-*"
+        )
+    )
+    assert len(copies) == 1
+    assert f"what it replaced is in {copies[0]}" in output
+    assert f"masterypath restore {copies[0]} --yes undoes this" in output
+    assert users(stored) == ["ada", "ms-lee"]
+    assert run(stored, "restore", str(copies[0]), "--yes", "--no-copy")[0] == 0
+    assert users(stored) == ["ada", "ms-lee", "tuesday"]
 
 
 def test_a_backup_is_never_written_over_and_a_file_that_is_none_is_refused(

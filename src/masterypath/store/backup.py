@@ -10,7 +10,9 @@ checked with ``pg_restore --list``, put back with ``pg_restore``.
 
 A backup is written beside its name and renamed into place when it is whole and checked:
 an interrupted one never leaves a file that looks like a backup. A restore replaces
-everything in the database, then brings an older backup's schema up to date.
+everything in the database, then brings an older backup's schema up to date; it first
+backs up what it replaces (unless told not to), so a restore of the wrong file is undone by
+restoring that copy.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sqlite3
 import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,8 @@ class BackupReport:
     schema_revision: str
     rows: dict[str, int]
     """Rows of the tables in :data:`COUNTED`."""
+    replaced_copy: str | None = None
+    """A restore's backup of the database it replaced (None: none was made)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,15 +94,26 @@ def backup_database(
     return BackupReport(engine.dialect.name, str(path), path.stat().st_size, revision, rows)
 
 
-def restore_database(engine: Engine, path: Path) -> BackupReport:
+def restore_database(
+    engine: Engine, path: Path, *, replaced_copy: Path | None = None
+) -> BackupReport:
     """Replace everything in the database of ``engine`` with the backup at ``path``, then
     migrate it to this release's schema. A file that is not a backup of this kind of
-    database, or one from a newer release, is refused before anything changes."""
+    database, or one from a newer release, is refused before anything changes.
+    ``replaced_copy``: a new file to back the database up to first (a restore of the
+    wrong backup is undone by restoring it); if that copy cannot be made, nothing is
+    restored."""
     if not path.is_file():
         raise ValidationError("path", f"{path} is not a file")
+    if replaced_copy is not None and replaced_copy.exists():
+        raise ValidationError(
+            "replaced_copy", f"{replaced_copy} exists: a backup is never written over a file"
+        )
     if engine.dialect.name == "sqlite":
         revision, _ = _sqlite_contents(path)
         _check_known(engine, revision)
+        if replaced_copy is not None:
+            backup_database(engine, replaced_copy)
         engine.dispose()  # no pooled connection holds the file while it is replaced
         _copy_sqlite(path, _sqlite_file(engine.url), None, journaled=True)
     else:
@@ -108,6 +124,8 @@ def restore_database(engine: Engine, path: Path) -> BackupReport:
         if found is None:
             raise ValidationError("path", f"{path} is not a backup of a masterypath database")
         _check_known(engine, found.group(1))
+        if replaced_copy is not None:
+            backup_database(engine, replaced_copy)
         # one transaction: what is there now goes and the backup comes, or nothing changes
         with engine.connect() as conn:
             drop = "".join(
@@ -126,7 +144,27 @@ def restore_database(engine: Engine, path: Path) -> BackupReport:
     engine.dispose()
     upgrade(engine)
     revision, rows = _contents(engine)
-    return BackupReport(engine.dialect.name, str(path), path.stat().st_size, revision, rows)
+    kept = None if replaced_copy is None else str(replaced_copy)
+    return BackupReport(engine.dialect.name, str(path), path.stat().st_size, revision, rows, kept)
+
+
+def replaced_copy_path(engine: Engine, at: datetime, folder: Path) -> Path:
+    """Where a restore at ``at`` backs up the database it replaces, unless told otherwise:
+    beside a SQLite file, or in ``folder`` for PostgreSQL.
+
+    >>> from sqlalchemy import create_engine
+    >>> at = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    >>> replaced_copy_path(create_engine("sqlite:///var/m.db"), at, Path("/srv")).as_posix()
+    'var/m.db.before-restore-20261207T093000Z'
+    >>> url = "postgresql+psycopg://u@db/school"
+    >>> replaced_copy_path(create_engine(url), at, Path("/srv")).as_posix()
+    '/srv/school-before-restore-20261207T093000Z.dump'
+    """
+    stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if engine.dialect.name == "sqlite":
+        live = _sqlite_file(engine.url)
+        return live.with_name(f"{live.name}.before-restore-{stamp}")
+    return folder / f"{engine.url.database or 'masterypath'}-before-restore-{stamp}.dump"
 
 
 def _sqlite_file(url: URL) -> Path:
