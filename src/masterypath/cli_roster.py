@@ -22,7 +22,7 @@ from masterypath.cli_support import (
 )
 from masterypath.errors import InvalidInputError, Problem
 from masterypath.interop.oneroster import FILES, parse_roster
-from masterypath.interop.oneroster_rest import access_token, as_csv_files, read_collections
+from masterypath.interop.oneroster_rest import RosterSource
 from masterypath.services.roster import RosterService
 from masterypath.settings import Settings
 
@@ -110,15 +110,13 @@ def sync_roster(
     ]
     if missing:
         raise InvalidInputError("roster sync", missing)
-    token = access_token(token_at, client, settings.oneroster_client_secret)
-    collections = with_progress(
+    source = RosterSource(base, token_at, client, settings.oneroster_client_secret)
+    files = with_progress(
         "reading the roster",
         as_json,
-        lambda progress: read_collections(
-            base, token, progress=lambda _name, read: progress(read, read)
-        ),
+        lambda progress: source.read(progress=lambda _name, read: progress(read, read)),
     )
-    _store(as_csv_files(collections), accounts_file, as_json)
+    _store(files, accounts_file, as_json)
 
 
 def _store(files: dict[str, str], accounts_file: Path | None, as_json: bool) -> None:

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +61,7 @@ from masterypath.settings import Settings
 from masterypath.store.database import upgrade
 from tests.conftest import CHEAP_HASHER, _notes, badge_settings
 from tests.lti_platform import INSTRUCTOR, LEARNER, running_platform
+from tests.sis_stub import CLIENT, Sis, running_sis
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -104,11 +106,14 @@ class Site:
     """The educator account's id."""
     lti_key: Path
     """This tool's LTI key file (the badge key, doing both jobs here)."""
+    sis: Sis
+    """The school's student information system the roster is synced from."""
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     _require()
+    stack = ExitStack()
     path = tmp_path_factory.mktemp("site") / "site.db"
     context = ServiceContext.from_settings(Settings(database_url=f"sqlite:///{path}"))
     upgrade(context.engine)
@@ -134,7 +139,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     accounts.assign_educator("class-a", teacher, by="test")
     key = tmp_path_factory.mktemp("badges") / "key.pem"
     vc_jwt.write_key(vc_jwt.generate_key(), key)
-    settings = badge_settings(key).model_copy(update={"lti_key_file": str(key)})
+    sis = stack.enter_context(running_sis())
+    settings = badge_settings(key).model_copy(
+        update={
+            "lti_key_file": str(key),
+            "oneroster_url": sis.url,
+            "oneroster_token_url": sis.token_url,
+            "oneroster_client_id": CLIENT[0],
+            "oneroster_client_secret": CLIENT[1],
+        }
+    )
     app = create_app(settings, context=context, accounts=accounts)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -146,10 +160,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         if server.started:
             break
         time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", learners, accounts, context, str(teacher), key)
+    yield Site(f"http://127.0.0.1:{port}", learners, accounts, context, str(teacher), key, sis)
     server.should_exit = True
     thread.join(timeout=10)
     context.engine.dispose()
+    stack.close()
 
 
 @pytest.fixture(scope="module")
@@ -853,6 +868,25 @@ def test_an_admin_adds_accounts_and_gives_first_passwords(page: Any, site: Site)
     first_password = page.locator("#roster-out code").inner_text()
     assert site.accounts.login("r-ana", first_password).must_change_password is True
     page.locator("#accounts tbody tr").filter(has_text="r-ana").wait_for()  # listed at once
+    # the same from the school's system, read now: a taken username stores nothing
+    assert site.sis.url in page.locator("#roster-sync").inner_text()
+    sync = page.get_by_role("button", name="Sync now")
+    page.get_by_label("Make accounts for its new students and teachers").check()
+    sync.click()
+    page.locator("#roster-out .error").filter(has_text="Not synced").wait_for()
+    assert "ana" in page.locator("#roster-out").inner_text()
+    assert "ms-lee" not in {u["username"] for u in site.accounts.users()}
+    for record in site.sis.records["users"]:
+        record["username"] = "sis-" + record.get("username", record["sourcedId"])
+    sync.click()
+    page.locator("#roster-out table").wait_for()
+    said = page.locator("#roster-out").inner_text()
+    assert "Synced: learners added 3" in said and "cohorts added 1" in said
+    made = page.locator("#roster-out tbody tr").filter(has_text="sis-ms-lee")
+    first_password = made.locator("code").inner_text()
+    assert site.accounts.login("sis-ms-lee", first_password).must_change_password is True
+    page.locator("#accounts tbody tr").filter(has_text="sis-ms-lee").wait_for()
+    check_accessibility(page, "admin, roster synced")
     # a learner's data: the export as a file, who read it, and erasure (typed twice)
     EvidenceService(site.context).record_many(
         [

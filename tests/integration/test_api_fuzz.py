@@ -12,6 +12,7 @@ set ``MASTERYPATH_FUZZ_EXAMPLES``, e.g.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from masterypath.interop.loader import load_framework_file
 from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
 from tests.conftest import api_app, badge_settings, login
+from tests.sis_stub import CLIENT, Sis, running_sis
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SKIP = {("POST", "/auth/logout")}  # would revoke the fuzzer's own token
@@ -48,6 +50,12 @@ EXCLUDED = {
 }
 
 
+@pytest.fixture
+def sis() -> Iterator[Sis]:
+    with running_sis() as system:
+        yield system
+
+
 @pytest.mark.parametrize(
     ("role", "mode"),
     [
@@ -59,15 +67,24 @@ EXCLUDED = {
     ids=lambda v: v.value,
 )
 def test_api_never_fails_and_matches_its_schema(
-    database: ServiceContext, role: Role, mode: GenerationMode, badge_key_file: Path
+    database: ServiceContext, role: Role, mode: GenerationMode, badge_key_file: Path, sis: Sis
 ) -> None:
     FrameworkService(database).save(
         load_framework_file(FIXTURES / "careers_programme.yaml").framework
     )
     # credentials cached: the single posts go through their fast lane (api/fast_lane.py)
     # a server that issues badges: without, their endpoint is rightly a 503
-    # and sends LTI grades back (the same key as its LTI key), else that endpoint is a 503
-    served = badge_settings(badge_key_file).model_copy(update={"lti_key_file": str(badge_key_file)})
+    # and sends LTI grades back (the same key as its LTI key), else that endpoint is a 503;
+    # and reads the roster from a student information system, else its sync is a 503
+    served = badge_settings(badge_key_file).model_copy(
+        update={
+            "lti_key_file": str(badge_key_file),
+            "oneroster_url": sis.url,
+            "oneroster_token_url": sis.token_url,
+            "oneroster_client_id": CLIENT[0],
+            "oneroster_client_secret": CLIENT[1],
+        }
+    )
     client, accounts = api_app(database, served, cache_seconds=3600.0)
     learner_id = "fuzz-learner" if role is Role.LEARNER else None
     user = accounts.create_user("fuzzer", "fuzzer-password", role, learner_id=learner_id)

@@ -4,121 +4,28 @@ OneRoster 1.2 REST service, here a real HTTP server on 127.0.0.1 standing in for
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from masterypath.cli import app
+from masterypath.domain.access import Role
 from masterypath.services.context import ServiceContext
 from masterypath.settings import Settings
 from masterypath.store.database import upgrade
 from masterypath.store.tables import CohortMemberRow, CohortRow, LearnerProfileRow, UserRow
-from tests.http_stub import serving
-
-CLIENT = ("sis-client", "sis-secret")
-PRIMARY = "primary"
-
-
-def user(sourced_id: str, role: str, given: str, family: str, **more: Any) -> dict[str, Any]:
-    """A user as OneRoster 1.2 writes one (roles as a list, enabledUser a boolean)."""
-    return {
-        "sourcedId": sourced_id,
-        "status": "active",
-        "enabledUser": True,
-        "givenName": given,
-        "familyName": family,
-        "roles": [{"roleType": PRIMARY, "role": role, "org": {"sourcedId": "school-1"}}],
-        **more,
-    }
-
-
-def enrollment(sourced_id: str, class_id: str, user_id: str, role: str) -> dict[str, Any]:
-    return {
-        "sourcedId": sourced_id,
-        "status": "active",
-        "role": role,
-        "class": {"sourcedId": class_id, "type": "class"},
-        "user": {"sourcedId": user_id, "type": "user"},
-    }
-
-
-class Sis:
-    """The system's records, token endpoint and rostering service."""
-
-    def __init__(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}/ims/oneroster/rostering/v1p2"
-        self.token_url = f"http://127.0.0.1:{port}/oauth/token"
-        self.records: dict[str, list[dict[str, Any]]] = {
-            "users": [
-                user("s1", "student", "Ana", "Lima", username="ana", email="ana@school.org"),
-                user("s2", "student", "Ben", "Okafor", username="ben"),
-                user("s3", "student", "Cleo", "Park"),
-                user("t1", "teacher", "Mei", "Lee", username="ms-lee"),
-            ],
-            "classes": [{"sourcedId": "c1", "status": "active", "title": "Algebra 1"}],
-            "enrollments": [
-                enrollment("e1", "c1", "s1", "student"),
-                enrollment("e2", "c1", "s2", "student"),
-                enrollment("e3", "c1", "t1", "teacher"),
-            ],
-            "demographics": [{"sourcedId": "s3", "birthDate": "2016-04-01"}],
-        }
-        self.pages: list[str] = []
-        self.scopes: list[str] = []
+from tests.conftest import api_app, login
+from tests.sis_stub import CLIENT, Sis, running_sis
 
 
 @pytest.fixture
 def sis() -> Iterator[Sis]:
-    holder: dict[str, Sis] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            system = holder["sis"]
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
-            basic = base64.b64encode(":".join(CLIENT).encode()).decode()
-            if self.path != "/oauth/token" or self.headers.get("Authorization") != f"Basic {basic}":
-                self._send(401, {"error": "invalid_client"})
-                return
-            system.scopes.append(parse_qs(body)["scope"][0])
-            self._send(200, {"access_token": "sis-token", "token_type": "bearer"})
-
-        def do_GET(self) -> None:
-            system = holder["sis"]
-            url = urlsplit(self.path)
-            name = url.path.rsplit("/", 1)[-1]
-            if self.headers.get("Authorization") != "Bearer sis-token":
-                self._send(401, {"imsx_codeMajor": "failure"})
-                return
-            if name not in system.records:
-                self._send(404, {"imsx_codeMajor": "failure"})
-                return
-            query = {k: int(v[0]) for k, v in parse_qs(url.query).items()}
-            system.pages.append(f"{name}@{query['offset']}")
-            page = system.records[name][query["offset"] : query["offset"] + query["limit"]]
-            self._send(200, {name: page})
-
-        def _send(self, status: int, answer: dict[str, Any]) -> None:
-            body = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    with serving(Handler) as port:
-        holder["sis"] = Sis(port)
-        yield holder["sis"]
+    with running_sis() as system:
+        yield system
 
 
 @pytest.fixture
@@ -191,3 +98,79 @@ def test_a_sis_that_refuses_or_sends_a_bad_record_stores_nothing(
     unset = CliRunner().invoke(app, ["roster", "sync"])
     assert unset.exit_code == 2
     assert "--url: is required (or MASTERYPATH_ONEROSTER_URL)" in " ".join(unset.output.split())
+
+
+def sis_settings(sis: Sis, **changes: str) -> Settings:
+    settings = Settings(
+        embeddings=False,
+        oneroster_url=sis.url,
+        oneroster_token_url=sis.token_url,
+        oneroster_client_id=CLIENT[0],
+        oneroster_client_secret=CLIENT[1],
+    )
+    return settings.model_copy(update=changes)
+
+
+def test_an_admin_syncs_the_roster_from_the_api(
+    database: ServiceContext, sis: Sis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("masterypath.interop.oneroster_rest.PAGE", 2)
+    client, accounts = api_app(database, sis_settings(sis))
+    accounts.create_user("root", "root-password", Role.ADMIN)
+    accounts.create_user("ms-kay", "kay-password", Role.EDUCATOR)
+    admin = login(client, "root", "root-password")
+    source = client.get("/api/v1/roster/sync", headers=admin)
+    assert source.json() == {"configured": True, "url": sis.url}
+    teacher = login(client, "ms-kay", "kay-password")
+    assert client.post("/api/v1/roster/sync", json={}, headers=teacher).status_code == 403
+    assert sis.pages == []  # nothing was read for a refused caller
+
+    done = client.post("/api/v1/roster/sync", json={"accounts": True}, headers=admin)
+    assert done.status_code == 200, done.text
+    answer = done.json()
+    assert answer["learners_added"] == 3 and answer["cohorts_added"] == 1
+    assert answer["members_added"] == 2 and answer["educators_added"] == 1
+    made = {a["username"]: a for a in answer["accounts"]}
+    assert sorted(made) == ["ana", "ben", "ms-lee"] and made["ms-lee"]["role"] == "educator"
+    first = {"username": "ana", "password": made["ana"]["password"]}
+    assert client.post("/auth/login", json=first).json()["must_change_password"] is True
+
+    sis.records["users"][1]["givenName"] = "Benjamin"  # the next sync: what changed
+    again = client.post("/api/v1/roster/sync", json={}, headers=admin).json()
+    assert again["learners_added"] == 0 and again["learners_updated"] == 1
+    assert again["accounts"] == []
+    with database.sessions() as session:
+        ben = session.get(LearnerProfileRow, "s2")
+        assert ben is not None and ben.name == "Benjamin Okafor"
+
+    unknown = client.post("/api/v1/roster/sync", json={"acounts": True}, headers=admin)
+    assert unknown.status_code == 422
+
+
+def test_a_sync_the_server_is_not_set_up_for_or_the_sis_refuses_stores_nothing(
+    database: ServiceContext, sis: Sis
+) -> None:
+    unset, accounts = api_app(database, sis_settings(sis, oneroster_client_secret=""))
+    accounts.create_user("root", "root-password", Role.ADMIN)
+    admin = login(unset, "root", "root-password")
+    assert unset.get("/api/v1/roster/sync", headers=admin).json() == {
+        "configured": False,
+        "url": None,
+    }
+    refused = unset.post("/api/v1/roster/sync", json={}, headers=admin)
+    assert refused.status_code == 503
+    assert "set MASTERYPATH_ONEROSTER_URL, _TOKEN_URL" in refused.json()["message"]
+
+    wrong, _ = api_app(database, sis_settings(sis, oneroster_client_secret="wrong"))
+    answered = wrong.post("/api/v1/roster/sync", json={}, headers=admin)
+    assert answered.status_code == 502
+    assert f"{sis.token_url}: 401" in answered.json()["message"]
+
+    sis.records["users"][2]["roles"][0]["role"] = "pupil"
+    right, _ = api_app(database, sis_settings(sis))
+    bad = right.post("/api/v1/roster/sync", json={}, headers=admin)
+    assert bad.status_code == 422
+    problem = bad.json()["problems"][0]
+    assert problem["location"] == "users.csv:4" and problem["field"] == "role"
+    with database.sessions() as session:
+        assert session.scalars(select(LearnerProfileRow)).first() is None

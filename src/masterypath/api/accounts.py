@@ -16,13 +16,16 @@ from masterypath.api.schemas import (
     LoginIn,
     PasswordChangeIn,
     RosterIn,
+    RosterSyncIn,
     Text,
     TokenOut,
     UserIn,
 )
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
-from masterypath.interop.oneroster import parse_roster
+from masterypath.errors import ConfigurationError
+from masterypath.interop.oneroster import Roster, parse_roster
+from masterypath.interop.oneroster_rest import RosterSource
 from masterypath.services.accounts import AccountService, new_first_password
 from masterypath.services.privacy import PrivacyService
 from masterypath.services.roster import RosterService
@@ -96,8 +99,26 @@ def _credential(credentials: HTTPAuthorizationCredentials | None) -> str | None:
     return None if credentials is None else credentials.credentials
 
 
-def account_router(allow: Allow, accounts: AccountService, privacy: PrivacyService) -> APIRouter:
+def account_router(
+    allow: Allow,
+    accounts: AccountService,
+    privacy: PrivacyService,
+    roster_source: RosterSource | None = None,
+) -> APIRouter:
+    """Accounts, API keys, cohorts and rosters; ``roster_source``: the student information
+    system the roster is read from, if the server is set up for one."""
     router = APIRouter(route_class=SlashSafeRoute, tags=["accounts"])
+
+    def store_roster(roster: Roster, principal: Principal, with_accounts: bool) -> dict[str, Any]:
+        done = RosterService(accounts.context, hasher=accounts.hasher).import_roster(
+            roster, by=principal.subject, accounts=with_accounts
+        )
+        return done.to_dict() | {
+            "accounts": [
+                {"username": a.username, "password": a.password, "role": a.role.value}
+                for a in done.accounts
+            ]
+        }
 
     @router.post("/users", status_code=201)
     def create_user(
@@ -142,16 +163,43 @@ def account_router(allow: Allow, accounts: AccountService, privacy: PrivacyServi
         then learners, cohorts and (with ``accounts``) accounts in one transaction. The
         answer says what changed and what was left out, and gives each new account's
         first password this once (``accounts``)."""
-        roster = parse_roster(dict(body.files.items()))
-        done = RosterService(accounts.context, hasher=accounts.hasher).import_roster(
-            roster, by=principal.subject, accounts=body.accounts
-        )
-        return done.to_dict() | {
-            "accounts": [
-                {"username": a.username, "password": a.password, "role": a.role.value}
-                for a in done.accounts
-            ]
+        return store_roster(parse_roster(dict(body.files.items())), principal, body.accounts)
+
+    @router.get("/roster/sync")
+    def roster_sync_source(
+        principal: Annotated[Principal, allow(Action.MANAGE_USERS)],
+    ) -> dict[str, Any]:
+        """Whether this server reads the roster from the school's student information
+        system (``configured``: ``MASTERYPATH_ONEROSTER_URL``, ``_TOKEN_URL``,
+        ``_CLIENT_ID`` and ``_CLIENT_SECRET`` are all set), and the rostering service's
+        ``url`` (null when not)."""
+        return {
+            "configured": roster_source is not None,
+            "url": None if roster_source is None else roster_source.url,
         }
+
+    @router.post(
+        "/roster/sync",
+        responses={
+            502: {"model": ErrorOut, "description": "The system refused or could not be reached"},
+            503: {"model": ErrorOut, "description": "No student information system is set up"},
+        },
+    )
+    def sync_roster(
+        body: RosterSyncIn, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
+    ) -> dict[str, Any]:
+        """Read the roster from the school's student information system now (OneRoster
+        1.2 REST, as ``masterypath roster sync`` does) and store it as ``POST
+        /api/v1/roster`` stores an export, with the same answer: every record checked
+        first (422 naming the file the record stands for and its place: ``users.csv:3`` is
+        the second user), then all of it in one transaction. 502 naming the URL when the
+        system refuses or cannot be reached; 503 when the server has no system set up."""
+        if roster_source is None:
+            raise ConfigurationError(
+                "no student information system is set up: set MASTERYPATH_ONEROSTER_URL, "
+                "_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET"
+            )
+        return store_roster(parse_roster(roster_source.read()), principal, body.accounts)
 
     @router.post("/users/{user_id}/first-password")
     def first_password(

@@ -192,6 +192,14 @@ class RosterIn(Strict):
     )
 
 
+class RosterSyncIn(Strict):
+    accounts: bool = Field(
+        default=False,
+        description="Also make accounts (with random first passwords, answered once) for "
+        "the enabled students and teachers with a username who have none.",
+    )
+
+
 class LtiPlatformIn(Strict):
     id: Text = Field(description="A short name for the platform: lower-case letters, digits, -, _.")
     title: Text = Field(description="The platform's name as people know it.")

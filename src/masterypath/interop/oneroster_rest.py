@@ -18,6 +18,7 @@ import io
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from masterypath.interop.web_json import RemoteRefusedError, exchange, json_object
@@ -45,6 +46,22 @@ COLUMNS = {
     "enrollments": ("sourcedId", "status", "classSourcedId", "userSourcedId", "role"),
     "demographics": ("sourcedId", "birthDate"),
 }
+
+
+@dataclass(frozen=True)
+class RosterSource:
+    """Where the roster is read and as whom: the rostering service's base URL, its token
+    URL, and the client id and secret it gave this server."""
+
+    url: str
+    token_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+
+    def read(self, *, progress: Callable[[str, int], None] | None = None) -> dict[str, str]:
+        """The roster as the CSV export's files (:func:`as_csv_files`), read now."""
+        token = access_token(self.token_url, self.client_id, self.client_secret)
+        return as_csv_files(read_collections(self.url, token, progress=progress))
 
 
 class SisRefusedError(RemoteRefusedError):

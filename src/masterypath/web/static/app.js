@@ -355,29 +355,57 @@ function rosterImport(afterwards) {
     event.preventDefault();
     const chosen = [...files.files];
     const known = chosen.filter((f) => ROSTER_FILES.includes(f.name));
-    const unread = chosen.filter((f) => !ROSTER_FILES.includes(f.name)).map((f) => f.name);
+    const unread = chosen.filter((f) => !ROSTER_FILES.includes(f.name)).map((f) => `${f.name}: not needed, not read`);
     const body = { files: Object.fromEntries(await Promise.all(known.map(async (f) => [f.name, await f.text()]))), accounts: accounts.checked };
-    try {
-      const done = await api("/api/v1/roster", { method: "POST", json: body });
-      const counts = Object.entries(done).filter(([, v]) => typeof v === "number").map(([k, v]) => `${k.replaceAll("_", " ")} ${v}`);
-      const notes = [...done.left_out, ...unread.map((n) => `${n}: not needed, not read`)];
-      const shown = [el("p", { text: "Imported: " + counts.join(", ") + "." })];
-      if (notes.length) shown.push(el("ul", {}, ...notes.map((n) => el("li", { text: "Left out: " + n }))));
-      if (done.accounts.length) {
-        const csv = "username,password,role\n" + done.accounts.map((a) => [a.username, a.password, a.role].join(",")).join("\n") + "\n";
-        shown.push(el("table", {}, el("caption", { text: `${done.accounts.length} new accounts and their first passwords: hand them over now, they are not shown again` }),
-          heads("Username", "First password", "Role"), el("tbody", {}, ...done.accounts.map((a) => el("tr", {}, cell(a.username), el("td", {}, el("code", { text: a.password })), cell(a.role))))),
-          el("p", {}, el("a", { href: URL.createObjectURL(new Blob([csv], { type: "text/csv" })), download: "first-passwords.csv", text: "Download the first passwords (CSV)" })));
-      }
-      out.replaceChildren(...shown);
-      form.reset();
-      await afterwards();
-    } catch (error) {  // the problems, one a line, each by file, line and column
-      const [head, ...lines] = error.message.split("\n");
-      out.replaceChildren(el("p", { class: "error", text: "Not imported: " + head }), el("ul", {}, ...lines.map((l) => el("li", { text: l.trim() }))));
-    }
+    if (!await storeRoster(out, "Imported", "Not imported", () => api("/api/v1/roster", { method: "POST", json: body }), unread)) return;
+    form.reset();
+    await afterwards();
   });
-  return el("section", {}, el("h2", { text: "Import a roster" }), form, out);
+  // with a student information system set up: read the roster from it now
+  const sync = el("div", { id: "roster-sync" });
+  (async () => {
+    try {
+      const source = await api("/api/v1/roster/sync");
+      if (!source.configured) return;
+      const syncAccounts = el("input", { id: "sync-accounts", type: "checkbox" });
+      const button = el("button", { type: "button", text: "Sync now" });
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        out.replaceChildren(el("p", { text: "Reading the roster from the school's system\u2026" }));
+        try {
+          if (await storeRoster(out, "Synced", "Not synced", () => api("/api/v1/roster/sync", { method: "POST", json: { accounts: syncAccounts.checked } }), [])) await afterwards();
+        } finally { button.disabled = false; }
+      });
+      sync.replaceChildren(el("div", { class: "panel narrow" },
+        el("p", {}, "The school's system: ", el("code", { text: source.url }), " (masterypath roster sync reads it from cron)"),
+        el("p", {}, syncAccounts, " ", el("label", { for: "sync-accounts", text: "Make accounts for its new students and teachers (first passwords shown once)" })),
+        el("p", {}, button)));
+    } catch (error) { sync.replaceChildren(el("p", { class: "error", text: "The school's system: " + error.message })); }
+  })();
+  return el("section", {}, el("h2", { text: "Import a roster" }), sync, form, out);
+}
+
+// what a roster import or sync changed, the accounts it made (passwords shown this once), or why nothing was stored; whether it was
+async function storeRoster(out, done, notDone, send, notes) {
+  try {
+    const answer = await send();
+    const counts = Object.entries(answer).filter(([, v]) => typeof v === "number").map(([k, v]) => `${k.replaceAll("_", " ")} ${v}`);
+    const leftOut = [...answer.left_out, ...notes];
+    const shown = [el("p", { text: `${done}: ` + counts.join(", ") + "." })];
+    if (leftOut.length) shown.push(el("ul", {}, ...leftOut.map((n) => el("li", { text: "Left out: " + n }))));
+    if (answer.accounts.length) {
+      const csv = "username,password,role\n" + answer.accounts.map((a) => [a.username, a.password, a.role].join(",")).join("\n") + "\n";
+      shown.push(el("table", {}, el("caption", { text: `${answer.accounts.length} new accounts and their first passwords: hand them over now, they are not shown again` }),
+        heads("Username", "First password", "Role"), el("tbody", {}, ...answer.accounts.map((a) => el("tr", {}, cell(a.username), el("td", {}, el("code", { text: a.password })), cell(a.role))))),
+        el("p", {}, el("a", { href: URL.createObjectURL(new Blob([csv], { type: "text/csv" })), download: "first-passwords.csv", text: "Download the first passwords (CSV)" })));
+    }
+    out.replaceChildren(...shown);
+    return true;
+  } catch (error) {  // the problems, one a line, each by file, line and column
+    const [head, ...lines] = error.message.split("\n");
+    out.replaceChildren(el("p", { class: "error", text: `${notDone}: ` + head }), el("ul", {}, ...lines.map((l) => el("li", { text: l.trim() }))));
+    return false;
+  }
 }
 
 // a learner's data, for a data officer: everything stored (a file), who read it, erasure

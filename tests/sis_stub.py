@@ -1,0 +1,113 @@
+"""A school's student information system for the tests: a real HTTP server on 127.0.0.1
+with a OneRoster 1.2 rostering service (pages of ``limit`` records from ``offset``) and
+an OAuth 2 client-credentials token endpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.http_stub import serving
+
+CLIENT = ("sis-client", "sis-secret")
+PRIMARY = "primary"
+
+
+def user(sourced_id: str, role: str, given: str, family: str, **more: Any) -> dict[str, Any]:
+    """A user as OneRoster 1.2 writes one (roles as a list, enabledUser a boolean)."""
+    return {
+        "sourcedId": sourced_id,
+        "status": "active",
+        "enabledUser": True,
+        "givenName": given,
+        "familyName": family,
+        "roles": [{"roleType": PRIMARY, "role": role, "org": {"sourcedId": "school-1"}}],
+        **more,
+    }
+
+
+def enrollment(sourced_id: str, class_id: str, user_id: str, role: str) -> dict[str, Any]:
+    return {
+        "sourcedId": sourced_id,
+        "status": "active",
+        "role": role,
+        "class": {"sourcedId": class_id, "type": "class"},
+        "user": {"sourcedId": user_id, "type": "user"},
+    }
+
+
+class Sis:
+    """The system's records, token endpoint and rostering service."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}/ims/oneroster/rostering/v1p2"
+        self.token_url = f"http://127.0.0.1:{port}/oauth/token"
+        self.records: dict[str, list[dict[str, Any]]] = {
+            "users": [
+                user("s1", "student", "Ana", "Lima", username="ana", email="ana@school.org"),
+                user("s2", "student", "Ben", "Okafor", username="ben"),
+                user("s3", "student", "Cleo", "Park"),
+                user("t1", "teacher", "Mei", "Lee", username="ms-lee"),
+            ],
+            "classes": [{"sourcedId": "c1", "status": "active", "title": "Algebra 1"}],
+            "enrollments": [
+                enrollment("e1", "c1", "s1", "student"),
+                enrollment("e2", "c1", "s2", "student"),
+                enrollment("e3", "c1", "t1", "teacher"),
+            ],
+            "demographics": [{"sourcedId": "s3", "birthDate": "2016-04-01"}],
+        }
+        self.pages: list[str] = []
+        self.scopes: list[str] = []
+
+
+@contextmanager
+def running_sis() -> Iterator[Sis]:
+    """A student information system serving on 127.0.0.1 while the block runs."""
+    holder: dict[str, Sis] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            system = holder["sis"]
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+            basic = base64.b64encode(":".join(CLIENT).encode()).decode()
+            if self.path != "/oauth/token" or self.headers.get("Authorization") != f"Basic {basic}":
+                self._send(401, {"error": "invalid_client"})
+                return
+            system.scopes.append(parse_qs(body)["scope"][0])
+            self._send(200, {"access_token": "sis-token", "token_type": "bearer"})
+
+        def do_GET(self) -> None:
+            system = holder["sis"]
+            url = urlsplit(self.path)
+            name = url.path.rsplit("/", 1)[-1]
+            if self.headers.get("Authorization") != "Bearer sis-token":
+                self._send(401, {"imsx_codeMajor": "failure"})
+                return
+            if name not in system.records:
+                self._send(404, {"imsx_codeMajor": "failure"})
+                return
+            query = {k: int(v[0]) for k, v in parse_qs(url.query).items()}
+            system.pages.append(f"{name}@{query['offset']}")
+            page = system.records[name][query["offset"] : query["offset"] + query["limit"]]
+            self._send(200, {name: page})
+
+        def _send(self, status: int, answer: dict[str, Any]) -> None:
+            body = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with serving(Handler) as port:
+        holder["sis"] = Sis(port)
+        yield holder["sis"]
