@@ -372,11 +372,14 @@ def alerts(
     framework: Annotated[str | None, typer.Option("--framework", "-f")] = None,
     learner: Annotated[str | None, typer.Option(help="Only this learner.")] = None,
     kind: Annotated[str | None, typer.Option(help="wheel_spinning or falling_estimate.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Include acknowledged alerts.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include closed alerts (acknowledged or cleared).")
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 1000,
     as_json: JsonOption = False,
 ) -> None:
-    """The educator alert queue (open alerts unless --all)."""
+    """The educator alert queue: open alerts (neither acknowledged nor cleared by later
+    evidence) unless --all."""
     found = MasteryService(open_context()).alerts(
         framework_id=framework,
         learner_id=learner,
@@ -393,7 +396,7 @@ def alerts(
         for fid in {a.framework_id for a in found}
         for c in frameworks.get(fid).competencies
     }
-    table = Table("id", "learner", "competency", "kind", "message", "suggested action", "ack")
+    table = Table("id", "learner", "competency", "kind", "message", "suggested action", "closed")
     for a in found:
         table.add_row(
             str(a.id),
@@ -402,7 +405,11 @@ def alerts(
             a.kind,
             a.message,
             a.suggested_action,
-            a.acknowledged_by or "",
+            f"acknowledged by {a.acknowledged_by}"
+            if a.acknowledged_by
+            else f"cleared: {a.cleared_reason} ({a.cleared_by_evidence})"
+            if a.cleared_by_evidence
+            else "",
         )
     out.print(table)
 

@@ -145,6 +145,10 @@ def test_override_alerts_policy_replay_refit(run) -> None:  # type: ignore[no-un
     assert run("ack-alert", str(spinning[0]["id"]), "--by", "ms-lee")[0] == 0
     code, output = run("alerts", "--kind", "wheel_spinning", "--json")
     assert json.loads(output) == []
+    with pytest.MonkeyPatch.context() as wide:  # the table's cells unwrapped
+        wide.setenv("COLUMNS", "300")
+        code, output = run("alerts", "--kind", "wheel_spinning", "--all")
+    assert code == 0 and "acknowledged by ms-lee" in output
     code, output = run("policy", "arith", "--set", '{"min_evidence": 20}', "--json")
     assert code == 0 and json.loads(output)["policy"]["min_evidence"] == 20
     code, output = run("policy", "arith", "--set", '{"min_evidence": "many"}')

@@ -260,6 +260,55 @@ def test_wheel_spinning_raises_one_alert_that_can_be_acknowledged(
         mastery.acknowledge_alert(99_999, by="ms-lee")
 
 
+def test_an_alert_whose_reason_went_leaves_the_queue_and_replay_keeps_it_so(
+    setup: Setup, database: ServiceContext
+) -> None:
+    evidence, mastery = setup
+
+    def spinning(learner: str) -> list[object]:
+        found = mastery.alerts(learner_id=learner, kind="wheel_spinning", include_acknowledged=True)
+        return [(a.evidence_key, a.cleared_by_evidence, a.cleared_reason) for a in found]
+
+    evidence.record_many([answer(n, "add", False) for n in range(10)])
+    assert spinning("ana") == [("ana-9", None, None)]
+    evidence.record_many([answer(10, "add", True), answer(11, "add", True)])
+    assert [a.kind for a in mastery.alerts(learner_id="ana")] == ["wheel_spinning"]
+    evidence.record(answer(12, "add", True))  # 0.2286 -> 0.6571 -> 0.9169 -> 0.9842: mastered
+    cleared = [("ana-9", "ana-12", "mastered after 13 practice opportunities")]
+    assert spinning("ana") == cleared
+    assert mastery.alerts(learner_id="ana") == []  # the open queue
+    (record,) = mastery.alerts(learner_id="ana", include_acknowledged=True)
+    assert record.cleared_at == T + timedelta(minutes=12) and record.acknowledged_at is None
+    mastery.replay("arith")
+    assert spinning("ana") == cleared
+    # the evidence that cleared it voided: not mastered, so the alert is open again
+    evidence.void("ana", "ana-12", reason="another learner's answer", by="ms-lee")
+    assert spinning("ana") == [("ana-9", None, None)]
+    evidence.restore("ana", "ana-12", reason="it was hers", by="ms-lee")
+    assert spinning("ana") == cleared
+
+    # raised and cleared in one transaction (an import of a term's answers)
+    evidence.record_many([answer(n, "add", n >= 10, learner="ben") for n in range(13)])
+    assert spinning("ben") == [("ben-9", "ben-12", "mastered after 13 practice opportunities")]
+    # fell, recovered (cleared), fell again: only the second stays open
+    evidence.record_many([answer(n, "add", n in (0, 1, 3), learner="cy") for n in range(5)])
+    falls = mastery.alerts(learner_id="cy", include_acknowledged=True)
+    assert [(a.evidence_key, a.cleared_by_evidence) for a in falls] == [
+        ("cy-2", "cy-3"),
+        ("cy-4", None),
+    ]
+    mastery.replay("arith")
+    assert mastery.alerts(learner_id="cy", include_acknowledged=True) == falls
+    client = admin_client(database)
+    assert client.get("/api/v1/alerts", params={"learner_id": "ben"}).json() == []
+    listed = client.get(
+        "/api/v1/alerts", params={"learner_id": "ben", "include_acknowledged": "true"}
+    ).json()
+    assert [(a["cleared_by_evidence"], a["cleared_reason"]) for a in listed] == [
+        ("ben-12", "mastered after 13 practice opportunities")
+    ]
+
+
 def test_policy_with_required_kinds_and_rollup_rule(setup: Setup, database: ServiceContext) -> None:
     evidence, mastery = setup
     mastery.set_policy(

@@ -323,7 +323,12 @@ def learner_router(
         include_acknowledged: bool = False,
         limit: Limit = 1000,
     ) -> list[dict[str, Any]]:
-        """The alert queue; educators see alerts of their cohorts' learners only."""
+        """The alert queue: the open alerts, neither acknowledged nor cleared by later
+        evidence (a wheel-spinning learner who has mastered the competency, a fallen
+        estimate that recovered); ``include_acknowledged``: the closed ones too, with who
+        acknowledged each or the evidence that cleared it (``cleared_by_evidence``,
+        ``cleared_at``, ``cleared_reason``). Educators see alerts of their cohorts'
+        learners only."""
         visible = accounts.visible_learners(principal)
         found = mastery.alerts(
             framework_id=framework_id,

@@ -6,11 +6,19 @@ reached the proficient threshold: a learner losing what they had shown.
 Wheel-spinning follows Beck & Gong (2013): a learner who has not mastered a skill after
 ``wheel_spinning_opportunities`` (10) practice opportunities is unlikely to by practising
 more of the same.
+
+An alert whose reason has gone is cleared by the evidence that took it away
+(:func:`cleared_alerts`): wheel-spinning once the competency is mastered, a falling
+estimate once it is at the proficient threshold again and within half ``falling_drop``
+of its peak (the half keeps an estimate that wavers about one level from raising and
+clearing alerts in turn). The educator's queue then no longer holds a learner who has
+already recovered; a new fall after that raises a new alert.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -48,6 +56,50 @@ class AlertDraft:
     evidence_key: str
     message: str
     suggested_action: str
+
+
+@dataclass(frozen=True)
+class AlertClearing:
+    """An open alert whose reason ``evidence_key`` (of time ``at``) took away."""
+
+    kind: AlertKind
+    learner_id: str
+    competency_id: str
+    evidence_key: str
+    at: datetime
+    reason: str
+
+
+def cleared_alerts(
+    before: CompetencyState,
+    after: CompetencyState,
+    policy: MasteryPolicy,
+    *,
+    evidence_key: str,
+    at: datetime,
+) -> tuple[AlertClearing, ...]:
+    """The alerts raised before whose reason ``after`` took away."""
+    out = []
+    raised = set(before.alerts_raised)
+    if (
+        AlertKind.WHEEL_SPINNING.value in raised
+        and before.mastered_at is None
+        and after.mastered_at is not None
+    ):
+        reason = f"mastered after {after.opportunities_to_mastery} practice opportunities"
+        out.append((AlertKind.WHEEL_SPINNING, reason))
+    if (
+        AlertKind.FALLING_ESTIMATE.value in raised
+        and after.estimate is not None
+        and after.peak_estimate is not None
+        and after.estimate >= policy.proficient_threshold
+        and after.peak_estimate - after.estimate < policy.falling_drop / 2
+    ):
+        out.append((AlertKind.FALLING_ESTIMATE, f"estimate back at {after.estimate:.2f}"))
+    return tuple(
+        AlertClearing(kind, after.learner_id, after.competency_id, evidence_key, at, reason)
+        for kind, reason in out
+    )
 
 
 def detect_alerts(

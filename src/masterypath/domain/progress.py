@@ -26,7 +26,13 @@ from typing import Any
 
 from fsrs import Card, Rating, Scheduler
 
-from masterypath.domain.alerts import AlertDraft, detect_alerts
+from masterypath.domain.alerts import (
+    AlertClearing,
+    AlertDraft,
+    AlertKind,
+    cleared_alerts,
+    detect_alerts,
+)
 from masterypath.domain.explain import Explanation, MissingEvidence, explain
 from masterypath.domain.overrides import Override
 from masterypath.domain.policy import MasteryPolicy, ParentRule, Status, satisfies
@@ -125,6 +131,8 @@ class Step:
     model_status: Status
     alerts: tuple[AlertDraft, ...]
     reviewed: bool
+    cleared: tuple[AlertClearing, ...] = ()
+    """Alerts raised earlier whose reason this observation took away."""
 
 
 def _missing(state: CompetencyState, policy: MasteryPolicy) -> MissingEvidence:
@@ -251,14 +259,15 @@ def apply_observation(
             review_due=None if first is None else first.due,
         )
     alerts = detect_alerts(state, new, policy, evidence_key=obs.key)
-    if alerts or (new_peak and new.alerts_raised):
+    cleared = cleared_alerts(state, new, policy, evidence_key=obs.key, at=obs.timestamp)
+    if alerts or cleared or (new_peak and new.alerts_raised):
         raised = set(new.alerts_raised) | {a.kind.value for a in alerts}
-        if new_peak:
-            raised.discard("falling_estimate")
+        if new_peak or any(c.kind is AlertKind.FALLING_ESTIMATE for c in cleared):
+            raised.discard("falling_estimate")  # a new fall is a new alert
         new = replace(new, alerts_raised=tuple(sorted(raised)))
     # alerts never change the status, and a first mastery is MASTERED by construction
     effective = override.status if override is not None else status
-    return new, Step(before, estimate, effective, status, alerts, reviewed)
+    return new, Step(before, estimate, effective, status, alerts, reviewed, cleared)
 
 
 def parent_status(children: Mapping[str, Status], policy: MasteryPolicy) -> tuple[Status, str]:

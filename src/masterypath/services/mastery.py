@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from masterypath.domain.alerts import AlertDraft
+from masterypath.domain.alerts import AlertClearing, AlertDraft
 from masterypath.domain.explain import Explanation
 from masterypath.domain.framework import Framework, UnlockStatus
 from masterypath.domain.gate import MissingPrerequisite, missing_prerequisites
@@ -235,6 +235,8 @@ class Projector:
     touched: set[tuple[str, str]] = field(default_factory=set)
     events: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: list[AlertDraft] = field(default_factory=list)
+    cleared: list[tuple[AlertClearing, int]] = field(default_factory=list)
+    """Alerts whose reason an event took away, with that event's evidence id, in order."""
     locked: dict[str, list[str]] = field(default_factory=dict)
     """Evidence key -> competencies that were locked when it arrived."""
     names: Mapping[str, str] = field(default_factory=dict)
@@ -303,6 +305,7 @@ class Projector:
                 )
             )
             self.alerts.extend(step.alerts)
+            self.cleared.extend((c, event.evidence_id) for c in step.cleared)
 
 
 @dataclass(frozen=True)
@@ -395,6 +398,8 @@ class MasteryService:
             now=now,
             bulk=bulk,
         )
+        if projector.cleared:  # after the alerts this projection raised: it may clear them
+            repo.clear_alerts(projector.runtime.framework.id, projector.cleared)
 
     def replay(self, framework_id: str, *, progress: Progress | None = None) -> ReplaySummary:
         """Rebuild every state of ``framework_id`` from the ledger in one transaction;
@@ -431,6 +436,7 @@ class MasteryService:
         )
         repo.lock_learners(learners, now=self.context.clock())
         repo.clear_projection(framework_id, learner_id=learner_id)
+        repo.reopen_cleared_alerts(framework_id, learner_id=learner_id)
         overrides = repo.active_overrides(
             framework_id, None if learner_id is None else [learner_id]
         )

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from masterypath.domain.alerts import AlertDraft
+from masterypath.domain.alerts import AlertClearing, AlertDraft
 from masterypath.domain.overrides import Override, OverrideReason
 from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
 from masterypath.domain.progress import CompetencyState, state_from_dict
@@ -205,6 +205,10 @@ class AlertRecord:
     created_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    cleared_at: datetime | None = None
+    """When later evidence (``cleared_by_evidence``) took the reason away."""
+    cleared_by_evidence: str | None = None
+    cleared_reason: str | None = None
 
 
 _STATE_COLUMNS = (
@@ -769,8 +773,8 @@ class MasteryRepository:
             stmt = stmt.where(AlertRow.learner_id == learner_id)
         if kind is not None:
             stmt = stmt.where(AlertRow.kind == kind)
-        if not include_acknowledged:
-            stmt = stmt.where(AlertRow.acknowledged_at.is_(None))
+        if not include_acknowledged:  # the open ones: neither acknowledged nor cleared
+            stmt = stmt.where(AlertRow.acknowledged_at.is_(None), AlertRow.cleared_at.is_(None))
         return [
             AlertRecord(
                 r.id,
@@ -784,9 +788,57 @@ class MasteryRepository:
                 r.created_at,
                 r.acknowledged_at,
                 r.acknowledged_by,
+                r.cleared_at,
+                r.cleared_by_evidence,
+                r.cleared_reason,
             )
             for r in self.session.scalars(stmt.limit(limit))
         ]
+
+    def clear_alerts(
+        self, framework_id: str, clearings: Sequence[tuple[AlertClearing, int]]
+    ) -> None:
+        """Close the open alerts each clearing took the reason of: those of its learner,
+        competency and kind raised by evidence that came before it (``int``: the clearing
+        evidence's id), in order."""
+        for clearing, evidence_id in clearings:
+            earlier = (
+                select(EvidenceRow.id)
+                .where(EvidenceRow.key == AlertRow.evidence_key, EvidenceRow.id < evidence_id)
+                .exists()
+            )
+            self.session.execute(
+                update(AlertRow)
+                .where(
+                    AlertRow.framework_id == framework_id,
+                    AlertRow.learner_id == clearing.learner_id,
+                    AlertRow.competency_id == clearing.competency_id,
+                    AlertRow.kind == clearing.kind.value,
+                    AlertRow.acknowledged_at.is_(None),
+                    AlertRow.cleared_at.is_(None),
+                    earlier,
+                )
+                .values(
+                    cleared_at=clearing.at,
+                    cleared_by_evidence=clearing.evidence_key,
+                    cleared_reason=clearing.reason,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def reopen_cleared_alerts(self, framework_id: str, *, learner_id: str | None = None) -> None:
+        """Undo every clearing of the framework's alerts (one learner's, if given), for a
+        replay to clear them again from the ledger as it is now."""
+        stmt = update(AlertRow).where(
+            AlertRow.framework_id == framework_id, AlertRow.cleared_at.is_not(None)
+        )
+        if learner_id is not None:
+            stmt = stmt.where(AlertRow.learner_id == learner_id)
+        self.session.execute(
+            stmt.values(
+                cleared_at=None, cleared_by_evidence=None, cleared_reason=None
+            ).execution_options(synchronize_session=False)
+        )
 
     def acknowledge_alert(self, alert_id: int, *, by: str, now: datetime) -> bool:
         result = self.session.execute(

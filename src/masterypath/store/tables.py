@@ -277,6 +277,10 @@ class AlertRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(ID))
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When later evidence took the alert's reason away (that evidence's time)."""
+    cleared_by_evidence: Mapped[str | None] = mapped_column(String(KEY))
+    cleared_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class GroupAttributeRow(Base):
