@@ -21,7 +21,7 @@ from masterypath.cli_support import (
     register_commands,
 )
 from masterypath.domain.access import Role, Scope
-from masterypath.errors import ValidationError
+from masterypath.errors import NotFoundError, ValidationError
 from masterypath.services.accounts import AccountService
 from masterypath.services.privacy import MAX_RETENTION_DAYS, PrivacyService
 from masterypath.web.pages import embed_url
@@ -93,16 +93,43 @@ def list_users(as_json: JsonOption = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("username", "role", "learner", "first password", "id")
+    table = Table("username", "role", "learner", "first password", "disabled", "id")
     for r in rows:
         table.add_row(
             str(r["username"]),
             str(r["role"]),
             str(r["learner_id"] or ""),
             "yes" if r["must_change_password"] else "",
+            f"by {r['disabled_by']}" if r["disabled"] else "",
             str(r["id"]),
         )
     out.print(table)
+
+
+def disable_user(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Disable an account: it can no longer log in or launch from a platform, and every
+    token of it is revoked at once (its data, cohorts and links stay)."""
+    _set_disabled(username, True, as_json)
+
+
+def enable_user(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Enable a disabled account again."""
+    _set_disabled(username, False, as_json)
+
+
+def _set_disabled(username: str, disabled: bool, as_json: bool) -> None:
+    accounts = AccountService(open_context())
+    user_id = accounts.user_id(username)
+    if user_id is None:
+        raise NotFoundError("user", username)
+    account = accounts.set_disabled(user_id, disabled, by=CLI_ACTOR)
+    _done(as_json, account, f"{username} {'disabled' if disabled else 'enabled'}")
 
 
 def create_key(
@@ -372,7 +399,16 @@ def erase_inactive(
 
 
 def register(parent: typer.Typer) -> None:
-    register_commands(users_app, {"add": add_user, "password": set_password, "list": list_users})
+    register_commands(
+        users_app,
+        {
+            "add": add_user,
+            "password": set_password,
+            "list": list_users,
+            "disable": disable_user,
+            "enable": enable_user,
+        },
+    )
     register_commands(keys_app, {"create": create_key, "list": list_keys, "revoke": revoke_key})
     register_commands(cohorts_app, {"create": create_cohort})
     register_commands(

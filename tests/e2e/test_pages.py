@@ -836,9 +836,24 @@ def test_an_admin_adds_accounts_and_gives_first_passwords(page: Any, site: Site)
     )
     with pytest.raises(AuthenticationError):
         site.accounts.login("new-educator", password)
-    site.accounts.login("new-educator", first.inner_text())
+    renewed = first.inner_text()
+    site.accounts.login("new-educator", renewed)
     row.get_by_role("button", name="Log out everywhere: new-educator").click()
     page.get_by_text("new-educator: 1 login ended.").first.wait_for()
+    # disabled (a teacher who left): no login until enabled again; never one's own account
+    row.get_by_role("button", name="Disable new-educator").click()
+    page.get_by_text("new-educator disabled: it can no longer log in").first.wait_for()
+    assert "disabled" in row.inner_text()
+    with pytest.raises(AuthenticationError):
+        site.accounts.login("new-educator", renewed)
+    row.get_by_role("button", name="Enable new-educator").click()
+    page.get_by_text("new-educator enabled: it can log in again.").first.wait_for()
+    site.accounts.login("new-educator", renewed)
+    own = page.locator("#accounts tbody tr").filter(has_text="admin").first
+    own.get_by_role("button", name="Disable admin").click()
+    refusal = page.locator("#first-password .error")
+    refusal.filter(has_text="an account cannot disable itself").wait_for()
+    assert refusal.inner_text().startswith("admin not disabled: ")
     # a learner account needs the learner it is
     page.get_by_label("Username").fill("new-learner")
     page.get_by_label("Role").select_option("learner")

@@ -371,6 +371,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/users", USERS, {}),
     ("DELETE", "/api/v1/users/{user_id}/tokens", USERS, {"user": "throwaway"}),
     ("POST", "/api/v1/users/{user_id}/first-password", USERS, {"user": "throwaway"}),
+    ("PATCH", "/api/v1/users/{user_id}", USERS, {"user": "throwaway", "json": {"disabled": False}}),
     (
         "POST",
         "/api/v1/roster",

@@ -20,6 +20,7 @@ from masterypath.api.schemas import (
     Text,
     TokenOut,
     UserIn,
+    UserPatchIn,
 )
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
@@ -152,6 +153,18 @@ def account_router(
     def list_users(_: Annotated[Principal, allow(Action.MANAGE_USERS)]) -> list[dict[str, Any]]:
         """Every account (never a password hash)."""
         return accounts.users()
+
+    @router.patch("/users/{user_id}")
+    def change_user(
+        user_id: Text,
+        body: UserPatchIn,
+        principal: Annotated[Principal, allow(Action.MANAGE_USERS)],
+    ) -> dict[str, Any]:
+        """Disable an account (``{"disabled": true}``: it can no longer log in or launch
+        from a platform, and every token of it is revoked at once; its data, cohorts and
+        links stay) or enable it again; answers the account. 422 for one's own account,
+        409 for the last enabled admin."""
+        return accounts.set_disabled(user_id, body.disabled, by=principal.subject)
 
     @router.post("/roster")
     def import_roster(

@@ -247,6 +247,13 @@ class PasswordChangeIn(Strict):
     new_password: Secret
 
 
+class UserPatchIn(Strict):
+    disabled: bool = Field(
+        description="true: the account may no longer log in or launch, and its tokens are "
+        "revoked; false: enabled again."
+    )
+
+
 class UserIn(Strict):
     username: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL)]
     password: Annotated[str, StringConstraints(min_length=8, max_length=1000)] | None = Field(

@@ -319,18 +319,36 @@ class AccountService:
 
     def users(self) -> list[dict[str, object]]:
         with self.context.sessions() as session:
-            return [
-                {
-                    "id": u.id,
-                    "username": u.username,
-                    "role": u.role,
-                    "learner_id": u.learner_id,
-                    "created_at": u.created_at.isoformat(),
-                    "disabled": u.disabled_at is not None,
-                    "must_change_password": u.must_change_password,
-                }
-                for u in PeopleRepository(session).users()
-            ]
+            return [account_dict(u) for u in PeopleRepository(session).users()]
+
+    def set_disabled(self, user_id: str, disabled: bool, *, by: str) -> dict[str, object]:
+        """Disable an account (it can no longer log in or launch from a platform, and
+        every token of it is revoked at once) or enable it again; the account as it is
+        now. Its data, cohorts and links stay. An account cannot disable itself, and the
+        last enabled admin cannot be disabled (nobody could enable it again)."""
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            user = session.get(UserRow, user_id, with_for_update=True)
+            if user is None:
+                raise NotFoundError("user", user_id)
+            if disabled and user.disabled_at is None:
+                if by == f"user:{user_id}":
+                    raise ValidationError("disabled", "an account cannot disable itself")
+                if user.role == Role.ADMIN.value and not _other_enabled_admins(session, user_id):
+                    raise ConflictError(
+                        "user", user.username, "is the last enabled admin: it stays enabled"
+                    )
+                user.disabled_at, user.disabled_by = now, by
+                revoked = self._revoke_all(session, user_id, now)
+                PeopleRepository(session).audit(
+                    at=now, actor=by, action="disable_user", target=user_id, tokens=revoked
+                )
+            elif not disabled and user.disabled_at is not None:
+                user.disabled_at = user.disabled_by = None
+                PeopleRepository(session).audit(
+                    at=now, actor=by, action="enable_user", target=user_id
+                )
+            return account_dict(user)
 
     def login(self, username: str, password: str, *, client: str = "") -> IssuedToken:
         """A new bearer token for the right password; failures are rate limited per
@@ -399,15 +417,10 @@ class AccountService:
 
     def _revoke_all(self, session: Session, user_id: str, now: datetime) -> int:
         """Revoke every live token of an account (and forget them here); how many."""
-        rows = list(
-            session.scalars(
-                select(TokenRow).where(TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None))
-            )
-        )
-        for row in rows:
-            row.revoked_at = now
-            self._cache.pop(row.token_hash, None)
-        return len(rows)
+        revoked = revoke_tokens(session, user_id, now)
+        for token_hash in revoked:
+            self._cache.pop(token_hash, None)
+        return len(revoked)
 
     # -- API keys -------------------------------------------------------------------------
     def create_api_key(
@@ -754,6 +767,49 @@ class AccountService:
                 }
                 for c in repo.cohorts(user)
             ]
+
+
+def revoke_tokens(session: Session, user_id: str, now: datetime) -> list[str]:
+    """Revoke every live token of an account, in the caller's transaction; their hashes
+    (another process's cache holds a revoked token at most ``cache_seconds``)."""
+    rows = list(
+        session.scalars(
+            select(TokenRow).where(TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None))
+        )
+    )
+    for row in rows:
+        row.revoked_at = now
+    return [row.token_hash for row in rows]
+
+
+def account_dict(user: UserRow) -> dict[str, object]:
+    """An account as the API and the CLI show it (never its password hash)."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "learner_id": user.learner_id,
+        "created_at": user.created_at.isoformat(),
+        "disabled": user.disabled_at is not None,
+        "disabled_at": None if user.disabled_at is None else user.disabled_at.isoformat(),
+        "disabled_by": user.disabled_by,
+        "must_change_password": user.must_change_password,
+    }
+
+
+def _other_enabled_admins(session: Session, user_id: str) -> int:
+    """How many enabled admins there are besides ``user_id``; their rows locked, so that
+    two admins disabling each other at once cannot leave none."""
+    others = session.scalars(
+        select(UserRow.id)
+        .where(
+            UserRow.role == Role.ADMIN.value,
+            UserRow.disabled_at.is_(None),
+            UserRow.id != user_id,
+        )
+        .with_for_update()
+    )
+    return len(list(others))
 
 
 def new_first_password() -> str:

@@ -14,11 +14,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from masterypath.domain.access import Role
 from masterypath.errors import ConflictError, InvalidInputError, Problem
 from masterypath.interop.oneroster import Roster, RosterUser
-from masterypath.services.accounts import new_first_password
+from masterypath.services.accounts import new_first_password, revoke_tokens
 from masterypath.services.context import ServiceContext
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
@@ -29,6 +30,8 @@ from masterypath.store.tables import (
     UserRow,
 )
 
+ROSTER = "roster"
+"""Who disabled an account the roster marked disabled or gone (``UserRow.disabled_by``)."""
 ROLE_OF = {"student": Role.LEARNER, "teacher": Role.EDUCATOR}
 """The roster roles this system has a part for; the others (aides, parents, ...) are
 left out, and administrators are made by hand."""
@@ -55,6 +58,10 @@ class RosterImport:
     members_removed: int = 0
     educators_added: int = 0
     educators_removed: int = 0
+    accounts_disabled: int = 0
+    """Accounts of users the roster marks disabled (``enabledUser`` false) or gone."""
+    accounts_enabled: int = 0
+    """Accounts the roster had disabled whose users it lists enabled again."""
     accounts: list[NewAccount] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     """What the roster asked for that was not done, and why."""
@@ -103,7 +110,7 @@ class RosterService:
         students = [u for u in current if u.role == "student"]
         _check_birth_dates(students, now)
         with self.context.sessions() as session:
-            existing = RosterRepository(session).accounts(u.username for u in current)
+            existing = RosterRepository(session).accounts(u.username for u in roster.users)
         _check_accounts(current, existing)
         wanted = [
             u
@@ -158,6 +165,7 @@ class RosterService:
                 existing[user.username] = row
                 result.accounts.append(NewAccount(user.username, password, role))
             self._cohorts(repo, roster, existing, result, now)
+            _disable_leavers(session, roster, existing, result, now)
             PeopleRepository(session).audit(
                 at=now, actor=by, action="import_roster", target="roster", **result.to_dict()
             )
@@ -237,6 +245,41 @@ class RosterService:
             result.left_out.append(f"enrollments as {', '.join(others)}: not kept")
 
 
+def _disable_leavers(
+    session: Session,
+    roster: Roster,
+    accounts: dict[str, UserRow],
+    result: RosterImport,
+    now: datetime,
+) -> None:
+    """Disable the accounts of users marked disabled or gone (their tokens revoked), and
+    enable again those the roster disabled whose users it lists enabled; an account an
+    admin disabled stays so."""
+    for user in roster.users:
+        known = accounts.get(user.username) if user.username else None
+        if known is None or not _same_person(user, known):
+            continue
+        account = session.get(UserRow, known.id)  # read before this transaction: again
+        if account is None:
+            continue  # deleted meanwhile
+        if (user.deleted or not user.enabled) and account.disabled_at is None:
+            account.disabled_at, account.disabled_by = now, ROSTER
+            revoke_tokens(session, account.id, now)
+            result.accounts_disabled += 1
+        elif not (user.deleted or not user.enabled) and account.disabled_by == ROSTER:
+            account.disabled_at = account.disabled_by = None
+            result.accounts_enabled += 1
+
+
+def _same_person(user: RosterUser, account: UserRow) -> bool:
+    """Whether ``account`` is the roster user's: of their kind (and learner id)."""
+    role = ROLE_OF.get(user.role)
+    if role is None:
+        return False
+    learner = user.sourced_id if role is Role.LEARNER else None
+    return (account.role, account.learner_id) == (role.value, learner)
+
+
 def _check_accounts(users: list[RosterUser], existing: dict[str, UserRow]) -> None:
     """A username already taken must be the same person's account, of the same kind."""
     problems = []
@@ -244,9 +287,7 @@ def _check_accounts(users: list[RosterUser], existing: dict[str, UserRow]) -> No
         account = existing.get(user.username) if user.username else None
         if account is None or user.role not in ROLE_OF:
             continue
-        role = ROLE_OF[user.role]
-        learner = user.sourced_id if role is Role.LEARNER else None
-        if (account.role, account.learner_id) != (role.value, learner):
+        if not _same_person(user, account):
             whose = f"learner {account.learner_id}" if account.learner_id else account.role
             problems.append(
                 Problem(

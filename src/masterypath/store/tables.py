@@ -458,6 +458,11 @@ class UserRow(Base):
     learner_id: Mapped[str | None] = mapped_column(String(ID))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set while the account may not log in or launch."""
+    disabled_by: Mapped[str | None] = mapped_column(String(ID))
+    """Who disabled it: an admin (``user:ID``, ``cli``) or ``roster`` (the school's
+    roster marked the user disabled or gone; a later roster that lists them enabled
+    enables it again)."""
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )

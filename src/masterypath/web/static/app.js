@@ -293,6 +293,7 @@ async function adminPage() {
     const users = await api("/api/v1/users");
     const rows = users.map((u) => el("tr", {}, cell(u.username), cell(u.role), cell(u.learner_id || "\u2013"),
       cell(u.must_change_password ? "first (to be changed)" : "own"),
+      cell(u.disabled ? `disabled${u.disabled_by === "roster" ? " by the roster" : ""}` : "enabled"),
       el("td", {},
         el("button", { type: "button", text: "New first password", "aria-label": `New first password for ${u.username}`, onclick: async () => {
           try {
@@ -307,9 +308,19 @@ async function adminPage() {
             say(`${u.username}: ${done.revoked} login${done.revoked === 1 ? "" : "s"} ended.`);
             shown.replaceChildren(el("p", { class: "panel", text: `${u.username}: ${done.revoked} login${done.revoked === 1 ? "" : "s"} ended.` }));
           } catch (error) { fail("accounts", error); }
+        } }), " ",
+        // a teacher who left, a lost account: no login or launch until enabled again
+        el("button", { type: "button", text: u.disabled ? "Enable" : "Disable", "aria-label": `${u.disabled ? "Enable" : "Disable"} ${u.username}`, onclick: async () => {
+          try {
+            await api(`/api/v1/users/${encodeURIComponent(u.id)}`, { method: "PATCH", json: { disabled: !u.disabled } });
+            const said = u.disabled ? `${u.username} enabled: it can log in again.` : `${u.username} disabled: it can no longer log in, and its logins ended.`;
+            say(said);
+            shown.replaceChildren(el("p", { class: "panel", text: said }));
+            await showAccounts();
+          } catch (error) { shown.replaceChildren(el("p", { class: "error", text: `${u.username} not ${u.disabled ? "enabled" : "disabled"}: ${error.message}` })); }
         } }))));
     list.replaceChildren(el("table", {}, el("caption", { text: `${users.length} accounts` }),
-      heads("Username", "Role", "Learner", "Password", ""), el("tbody", {}, ...rows)));
+      heads("Username", "Role", "Learner", "Password", "Account", ""), el("tbody", {}, ...rows)));
   }
   const username = el("input", { id: "new-username", required: "required", autocomplete: "off" });
   const role = el("select", { id: "new-role" }, ...["educator", "learner", "admin"].map((r) => el("option", { value: r, text: r })));
