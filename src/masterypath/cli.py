@@ -29,6 +29,7 @@ from masterypath import (
     cli_badges,
     cli_careers,
     cli_feedback,
+    cli_jobs,
     cli_lti,
     cli_mastery,
     cli_placement,
@@ -510,6 +511,7 @@ cli_badges.register(app)
 cli_roster.register(app)
 cli_lti.register(app)
 cli_backup.register(app)
+cli_jobs.register(app)
 
 kt_app = typer.Typer(
     help="Knowledge tracing: fit, evaluate and apply mastery models on "

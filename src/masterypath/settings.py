@@ -128,6 +128,21 @@ class Settings(BaseSettings):
     oneroster_client_id: str = ""
     oneroster_client_secret: str = ""
     """The client id and secret it gave this server (the secret only ever from here)."""
+    roster_sync_hours: float = Field(default=0.0, ge=0)
+    """Hours between the server's syncs of the roster from the student information system
+    (the ``oneroster_*`` settings; no accounts are made); 0: none (cron or "Sync now")."""
+    lti_grades_minutes: float = Field(default=0.0, ge=0)
+    """Minutes between the server's sends of changed grades to every platform that takes
+    them (needs ``lti_key_file``); 0: none (cron or "Send grades now")."""
+    lti_members_hours: float = Field(default=0.0, ge=0)
+    """Hours between the server's reads of the members of every course launched from; 0:
+    none."""
+    backup_hours: float = Field(default=0.0, ge=0)
+    """Hours between the server's backups of the database into ``backup_dir``; 0: none."""
+    backup_dir: str = ""
+    """The folder scheduled backups go to (``masterypath-STAMP.sqlite`` or ``.dump``)."""
+    backup_keep: int = Field(default=7, ge=1)
+    """How many scheduled backups are kept: the oldest beyond it are deleted."""
     public_url: str = ""
     """The address people and platforms reach this server at, when a proxy stands in
     front (``https://mastery.school.org``: a scheme and host, an optional port, no path).

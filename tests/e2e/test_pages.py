@@ -108,6 +108,8 @@ class Site:
     """This tool's LTI key file (the badge key, doing both jobs here)."""
     sis: Sis
     """The school's student information system the roster is synced from."""
+    backups: Path
+    """The folder of the server's scheduled backups."""
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +142,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     key = tmp_path_factory.mktemp("badges") / "key.pem"
     vc_jwt.write_key(vc_jwt.generate_key(), key)
     sis = stack.enter_context(running_sis())
+    backups = tmp_path_factory.mktemp("backups")
     settings = badge_settings(key).model_copy(
         update={
             "lti_key_file": str(key),
@@ -147,6 +150,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "oneroster_token_url": sis.token_url,
             "oneroster_client_id": CLIENT[0],
             "oneroster_client_secret": CLIENT[1],
+            "backup_hours": 24,
+            "backup_dir": str(backups),
         }
     )
     app = create_app(settings, context=context, accounts=accounts)
@@ -160,7 +165,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         if server.started:
             break
         time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", learners, accounts, context, str(teacher), key, sis)
+    yield Site(
+        f"http://127.0.0.1:{port}", learners, accounts, context, str(teacher), key, sis, backups
+    )
     server.should_exit = True
     thread.join(timeout=10)
     context.engine.dispose()
@@ -902,6 +909,16 @@ def test_an_admin_adds_accounts_and_gives_first_passwords(page: Any, site: Site)
     assert site.accounts.login("sis-ms-lee", first_password).must_change_password is True
     page.locator("#accounts tbody tr").filter(has_text="sis-ms-lee").wait_for()
     check_accessibility(page, "admin, roster synced")
+    # the server's scheduled jobs: the backup it made at its start, and one more now
+    backups = site.backups
+    jobs = page.locator("#jobs tbody tr").filter(has_text="backup")
+    jobs.wait_for()
+    assert "24 h" in jobs.inner_text()
+    made = len(list(backups.iterdir()))
+    jobs.get_by_role("button", name="Run now: backup").click()
+    page.get_by_text("backup: ok.").wait_for()
+    assert len(list(backups.iterdir())) == made + 1
+    assert "ok: " in jobs.inner_text()  # with what it did
     # a learner's data: the export as a file, who read it, and erasure (typed twice)
     EvidenceService(site.context).record_many(
         [

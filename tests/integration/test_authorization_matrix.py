@@ -379,6 +379,8 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"json": {"files": {"users.csv": "sourcedId,role,givenName,familyName\n"}}},
     ),
     ("GET", "/api/v1/roster/sync", USERS, {}),
+    ("GET", "/api/v1/jobs", USERS, {}),
+    ("POST", "/api/v1/jobs/{name}/run", USERS, {}),  # 404: the server has no such job
     ("POST", "/api/v1/roster/sync", USERS, {"json": {}, "answers": 503}),  # none set up
     ("GET", "/api/v1/lti/platforms", USERS, {}),
     (
@@ -579,6 +581,7 @@ def request(
         "placement_id": ids["placement"][learner],
         "link_id": ids["embed_link"][learner],
         "platform_id": "nowhere",
+        "name": "nightly",
     }
     if "taxonomy" in extras:
         values["taxonomy_id"] = extras["taxonomy"].format(

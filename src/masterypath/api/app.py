@@ -28,6 +28,7 @@ from masterypath.api.errors import (
 from masterypath.api.fast_lane import FastLane, json_or_none
 from masterypath.api.feedback import feedback_router
 from masterypath.api.how_it_works import PAGE
+from masterypath.api.jobs import jobs_lifespan, jobs_router
 from masterypath.api.learners import learner_router
 from masterypath.api.lti import lti_platform_router, lti_router
 from masterypath.api.paths import EncodedSlashes, SlashSafeRoute
@@ -77,6 +78,7 @@ from masterypath.services.evidence import EvidenceService
 from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.group_commit import GroupCommitter
+from masterypath.services.jobs import JobRunner, scheduled_jobs
 from masterypath.services.lti import LtiService
 from masterypath.services.lti_grades import LtiGradeService
 from masterypath.services.lti_members import LtiMemberService
@@ -131,6 +133,10 @@ def create_app(
         context, access_log_window=timedelta(seconds=settings.access_log_window)
     )
     guard = Guard(accounts, privacy)
+    tool_key = ToolKey.from_settings(settings)
+    runner = JobRunner(
+        context, scheduled_jobs(settings, context, accounts=accounts, tool_key=tool_key)
+    )
     # /docs and /redoc from assets in a package: a school's server may have no internet
     app = FastAPIOffline(
         title="masterypath",
@@ -140,6 +146,7 @@ def create_app(
         "and `/xapi` endpoint but `/xapi/about` needs `Authorization: Bearer <token or API "
         "key>`.",
         telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
+        lifespan=jobs_lifespan(runner),
     )
     install_error_handlers(app)
     app.add_middleware(EncodedSlashes)
@@ -481,11 +488,11 @@ def create_app(
         has an item for them, most answered first (answers, learners, last stored)."""
         return xapi.unmapped_activities(limit=limit)
 
-    tool_key = ToolKey.from_settings(settings)
     lti = LtiService(context, accounts, tool_key=tool_key)
     grades = LtiGradeService(context, tool_key=tool_key, mastery=mastery)
     registrations = LtiRegistrationService(lti)
     v1.include_router(lti_platform_router(lti, grades, LtiMemberService(lti), registrations, allow))
+    v1.include_router(jobs_router(runner, allow))
 
     document_xapi_errors(app)
     app.include_router(auth_router(accounts))

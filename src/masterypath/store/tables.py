@@ -926,3 +926,21 @@ class BadgeRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(ID))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class JobRunRow(Base):
+    """A scheduled job of the server (a roster sync, a backup, ...): when it last ran,
+    how that went, when it is due, and the lease of the server process running it (so
+    that of several processes one runs it)."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    """``ok`` or ``failed``."""
+    summary: Mapped[str | None] = mapped_column(Text)
+    """What the last run did (JSON), or why it failed."""

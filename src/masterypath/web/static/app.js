@@ -348,7 +348,7 @@ async function adminPage() {
     el("h2", { text: "Accounts" }), shown, list,
     el("section", {}, el("h2", { text: "Add an account" }), form,
       el("p", { class: "muted", text: "A school's whole roster: masterypath roster import (see the README)." })),
-    rosterImport(showAccounts), ltiPlatforms(), learnerData(), inactiveLearners());
+    rosterImport(showAccounts), ltiPlatforms(), scheduledJobs(), learnerData(), inactiveLearners());
   document.body.dataset.updated = String(Date.now());
 }
 
@@ -417,6 +417,36 @@ async function storeRoster(out, done, notDone, send, notes) {
     out.replaceChildren(el("p", { class: "error", text: `${notDone}: ` + head }), el("ul", {}, ...lines.map((l) => el("li", { text: l.trim() }))));
     return false;
   }
+}
+
+// the server's scheduled jobs (roster sync, grades, members, backups): how each went, run one now
+function scheduledJobs() {
+  const section = el("section", { id: "jobs", hidden: "hidden" });
+  const out = el("div", { id: "jobs-out", role: "status" });
+  const hours = (seconds) => seconds >= 3600 ? `${seconds / 3600} h` : `${seconds / 60} min`;
+  async function show() {
+    const jobs = await api("/api/v1/jobs");
+    if (!jobs.length) return;  // none set up: nothing to show
+    section.hidden = false;
+    section.replaceChildren(el("h2", { text: "Scheduled jobs" }),
+      el("table", {}, el("caption", { text: "What the server does on its own (settings MASTERYPATH_*_HOURS, _MINUTES)" }),
+        heads("Job", "Every", "Last run", "Outcome", "Due", ""),
+        el("tbody", {}, ...jobs.map((j) => el("tr", {}, cell(j.name), cell(hours(j.every_seconds)),
+          cell(j.started_at ? localTime(j.started_at) : "never"),
+          el("td", { class: j.outcome === "failed" ? "error" : "" }, j.running ? "running" : j.outcome ? `${j.outcome}${j.summary ? ": " + j.summary : ""}` : "\u2013"),
+          cell(j.due_at ? localTime(j.due_at) : "at the server's start"),
+          el("td", {}, el("button", { type: "button", text: "Run now", "aria-label": `Run now: ${j.name}`, onclick: async (event) => {
+            event.target.disabled = true;
+            out.replaceChildren(el("p", { text: `Running ${j.name}\u2026` }));
+            try {
+              const done = await api(`/api/v1/jobs/${encodeURIComponent(j.name)}/run`, { method: "POST" });
+              out.replaceChildren(el("p", { class: done.outcome === "failed" ? "error" : "", text: `${j.name}: ${done.outcome}.` }));
+              await show();
+            } catch (error) { out.replaceChildren(el("p", { class: "error", text: `${j.name} not run: ${error.message}` })); event.target.disabled = false; }
+          } })))))), out);
+  }
+  show().catch((error) => { section.hidden = false; section.replaceChildren(el("p", { class: "error", text: "Scheduled jobs: " + error.message })); });
+  return section;
 }
 
 // a learner's data, for a data officer: everything stored (a file), who read it, erasure

@@ -1,0 +1,248 @@
+"""The server's scheduled jobs: the roster synced, grades sent back, course members read
+and the database backed up on their own, without cron.
+
+Each :class:`Job` runs every ``every``; :meth:`JobRunner.run_due` runs those due now.
+Several server processes (``serve --workers``) share the one database, so a process first
+takes a job's lease in a transaction (``job_runs``): of all the processes that find it
+due, one runs it and the others skip it. A run that fails is recorded with why, and the
+job is due again a period later (a server that stopped mid-run leaves a lease that ends
+after :data:`LEASE`). The server calls :meth:`JobRunner.run_due` every
+:data:`POLL_SECONDS` (``api/app.py``); ``masterypath jobs run`` does it once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from masterypath.errors import ConfigurationError
+from masterypath.interop.lti_tool_key import ToolKey
+from masterypath.interop.oneroster import parse_roster
+from masterypath.interop.oneroster_rest import RosterSource
+from masterypath.services.accounts import AccountService
+from masterypath.services.context import ServiceContext
+from masterypath.services.lti import LtiService
+from masterypath.services.lti_grades import LtiGradeService
+from masterypath.services.lti_members import LtiMemberService
+from masterypath.services.roster import RosterService
+from masterypath.settings import Settings
+from masterypath.store.backup import backup_database
+from masterypath.store.tables import JobRunRow
+
+LEASE = timedelta(hours=1)
+"""How long a process holds a job it runs: another takes it over only after this."""
+POLL_SECONDS = 30.0
+"""How often the server looks for due jobs."""
+BY = "schedule"
+"""Who a scheduled job acts as, in the audit log."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job of the server: its name, how often it runs, and what it does (answering a
+    summary of what it did)."""
+
+    name: str
+    every: timedelta
+    run: Callable[[], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """How a job stands: when it last ran and how that went, and when it is due."""
+
+    name: str
+    every_seconds: float
+    due_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    outcome: str | None
+    summary: str | None
+    running: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(t: datetime | None) -> str | None:
+            return None if t is None else t.isoformat()
+
+        return {
+            "name": self.name,
+            "every_seconds": self.every_seconds,
+            "due_at": iso(self.due_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "outcome": self.outcome,
+            "summary": self.summary,
+            "running": self.running,
+        }
+
+
+class JobRunner:
+    """Runs ``jobs`` when due, one process at a time (see the module's docstring)."""
+
+    def __init__(self, context: ServiceContext, jobs: Sequence[Job]) -> None:
+        self.context = context
+        self.jobs = list(jobs)
+
+    def run_due(self, *, only: str | None = None, now_too: bool = False) -> list[JobStatus]:
+        """Run every job due now (``only``: just that one; ``now_too``: due or not, if no
+        other process runs it); the status of each that ran."""
+        ran = []
+        for job in self.jobs:
+            if only is not None and job.name != only:
+                continue
+            if self._claim(job, force=now_too):
+                self._run(job)
+                ran.append(self._status(job))
+        return ran
+
+    def statuses(self) -> list[JobStatus]:
+        """Every job's status, in the order given."""
+        return [self._status(job) for job in self.jobs]
+
+    def _claim(self, job: Job, *, force: bool) -> bool:
+        """Take the job's lease if it is due (or ``force``) and no process holds it."""
+        now = self.context.clock()
+        try:
+            with self.context.sessions.begin() as session:
+                row = session.get(JobRunRow, job.name, with_for_update=True)
+                if row is None:  # a job never run is due at once
+                    row = JobRunRow(name=job.name, due_at=now)
+                    session.add(row)
+                if row.lease_until is not None and row.lease_until > now:
+                    return False
+                if row.due_at > now and not force:
+                    return False
+                row.lease_until, row.started_at = now + LEASE, now
+        except IntegrityError:
+            return False  # another process made the row meanwhile, and runs it
+        return True
+
+    def _run(self, job: Job) -> None:
+        outcome, summary = "ok", ""
+        try:
+            summary = json.dumps(job.run(), default=str, sort_keys=True)
+        except Exception as exc:  # any failure is recorded, and the server goes on
+            outcome, summary = "failed", f"{type(exc).__name__}: {exc}"
+        now = self.context.clock()
+        with self.context.sessions.begin() as session:
+            row = session.get(JobRunRow, job.name, with_for_update=True)
+            if row is None:  # removed meanwhile (a restore): nothing to record
+                return
+            row.finished_at, row.outcome, row.summary = now, outcome, summary
+            row.lease_until = None
+            row.due_at = (row.started_at or now) + job.every
+
+    def _status(self, job: Job) -> JobStatus:
+        with self.context.sessions() as session:
+            row = session.get(JobRunRow, job.name)
+        now = self.context.clock()
+        seconds = job.every.total_seconds()
+        if row is None:
+            return JobStatus(job.name, seconds, None, None, None, None, None, False)
+        running = row.lease_until is not None and row.lease_until > now
+        return JobStatus(
+            job.name,
+            seconds,
+            row.due_at,
+            row.started_at,
+            row.finished_at,
+            row.outcome,
+            row.summary,
+            running,
+        )
+
+
+def scheduled_jobs(
+    settings: Settings,
+    context: ServiceContext,
+    *,
+    accounts: AccountService | None = None,
+    tool_key: ToolKey | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> list[Job]:
+    """The jobs ``settings`` ask for; a job whose settings are missing is a
+    :class:`ConfigurationError` naming them (at start-up, not at its first run)."""
+    jobs = []
+    if settings.roster_sync_hours:
+        source = RosterSource(
+            settings.oneroster_url,
+            settings.oneroster_token_url,
+            settings.oneroster_client_id,
+            settings.oneroster_client_secret,
+        )
+        if not all(vars(source).values()):
+            raise ConfigurationError(
+                "MASTERYPATH_ROSTER_SYNC_HOURS needs MASTERYPATH_ONEROSTER_URL, _TOKEN_URL, "
+                "_CLIENT_ID and _CLIENT_SECRET"
+            )
+        roster = RosterService(context)
+
+        def sync_roster() -> dict[str, Any]:
+            return roster.import_roster(parse_roster(source.read()), by=BY).to_dict()
+
+        jobs.append(Job("roster-sync", timedelta(hours=settings.roster_sync_hours), sync_roster))
+    if settings.lti_grades_minutes or settings.lti_members_hours:
+        if tool_key is None:
+            raise ConfigurationError(
+                "MASTERYPATH_LTI_GRADES_MINUTES and _LTI_MEMBERS_HOURS need "
+                "MASTERYPATH_LTI_KEY_FILE (masterypath lti key PATH makes one)"
+            )
+        lti = LtiService(context, accounts or AccountService(context), tool_key=tool_key)
+        if settings.lti_grades_minutes:
+            grades = LtiGradeService(context, tool_key=tool_key)
+            jobs.append(
+                Job(
+                    "lti-grades",
+                    timedelta(minutes=settings.lti_grades_minutes),
+                    lambda: grades.send_grades().to_dict(),
+                )
+            )
+        if settings.lti_members_hours:
+            members = LtiMemberService(lti)
+            jobs.append(
+                Job(
+                    "lti-members",
+                    timedelta(hours=settings.lti_members_hours),
+                    lambda: members.sync_members().to_dict(),
+                )
+            )
+    if settings.backup_hours:
+        if not settings.backup_dir:
+            raise ConfigurationError("MASTERYPATH_BACKUP_HOURS needs MASTERYPATH_BACKUP_DIR")
+        folder, keep = Path(settings.backup_dir), settings.backup_keep
+        clock = now or context.clock
+
+        def back_up() -> dict[str, Any]:
+            return scheduled_backup(context, folder, keep=keep, at=clock())
+
+        jobs.append(Job("backup", timedelta(hours=settings.backup_hours), back_up))
+    return jobs
+
+
+def scheduled_backup(
+    context: ServiceContext, folder: Path, *, keep: int, at: datetime
+) -> dict[str, Any]:
+    """Back the database up into ``folder`` as ``masterypath-STAMP.sqlite`` (``.dump`` for
+    PostgreSQL), then delete the oldest of those beyond ``keep``; what was made and
+    deleted."""
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = "sqlite" if context.engine.dialect.name == "sqlite" else "dump"
+    stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"masterypath-{stamp}.{suffix}"
+    n = 1
+    while path.exists():  # a run by hand in the same second as the last
+        path, n = folder / f"masterypath-{stamp}-{n}.{suffix}", n + 1
+    report = backup_database(context.engine, path)
+    made = sorted(
+        folder.glob(f"masterypath-*.{suffix}"), key=lambda p: (p.stat().st_mtime_ns, p.name)
+    )
+    deleted = made[: max(len(made) - keep, 0)]
+    for old in deleted:
+        old.unlink()
+    return report.to_dict() | {"deleted": [p.name for p in deleted]}

@@ -1,0 +1,250 @@
+"""The server's scheduled jobs (``services/jobs.py``, ``api/jobs.py``, ``masterypath
+jobs``) on SQLite and PostgreSQL: run when due and only then, by one process at a time,
+failures recorded; the real jobs (a backup, a roster sync, grades and members) as the
+settings ask for them; in the background of a serving app."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from masterypath.api.app import create_app
+from masterypath.cli import app as cli
+from masterypath.domain.access import Role
+from masterypath.errors import ConfigurationError
+from masterypath.interop.lti_tool_key import ToolKey
+from masterypath.services.accounts import AccountService
+from masterypath.services.context import ServiceContext
+from masterypath.services.jobs import LEASE, Job, JobRunner, scheduled_jobs
+from masterypath.settings import Settings
+from masterypath.store.tables import LearnerProfileRow, UserRow
+from tests.conftest import CHEAP_HASHER, REQUIRE_POSTGRES, advance_clock, api_app, login
+from tests.sis_stub import CLIENT, Sis, running_sis
+
+HOUR = timedelta(hours=1)
+
+
+class Counter:
+    """A job's work: counts its runs, and does what it is told during one."""
+
+    def __init__(self, during: Any = None) -> None:
+        self.runs = 0
+        self.during = during
+
+    def __call__(self) -> dict[str, Any]:
+        self.runs += 1
+        if self.during is not None:
+            self.during()
+        return {"run": self.runs}
+
+
+@pytest.fixture
+def sis() -> Iterator[Sis]:
+    with running_sis() as system:
+        yield system
+
+
+def needs_pg_dump(database: ServiceContext) -> None:
+    if database.engine.dialect.name == "postgresql" and shutil.which("pg_dump") is None:
+        if REQUIRE_POSTGRES:
+            pytest.fail("pg_dump is not installed (apt-get install postgresql-client)")
+        pytest.skip("pg_dump is not installed: the PostgreSQL backup leg is skipped")
+
+
+def test_a_job_runs_when_due_and_only_then(database: ServiceContext) -> None:
+    work = Counter()
+    runner = JobRunner(database, [Job("tidy", HOUR, work)])
+    (ran,) = runner.run_due()  # never run: due at once
+    assert (ran.name, ran.outcome, json.loads(ran.summary or "")) == ("tidy", "ok", {"run": 1})
+    assert ran.due_at == ran.started_at + HOUR  # type: ignore[operator]
+    assert runner.run_due() == []
+    advance_clock(database, minutes=59)
+    assert runner.run_due() == [] and work.runs == 1
+    advance_clock(database, minutes=1)
+    assert [s.name for s in runner.run_due()] == ["tidy"] and work.runs == 2
+    # by hand: now, due or not
+    assert [s.name for s in runner.run_due(only="tidy", now_too=True)] == ["tidy"]
+    assert work.runs == 3
+
+
+def test_of_two_processes_one_runs_a_job_and_a_dead_ones_lease_ends(
+    database: ServiceContext,
+) -> None:
+    other = JobRunner(database, [Job("tidy", HOUR, Counter())])
+    seen: list[object] = []
+    work = Counter(
+        during=lambda: seen.extend([other.run_due(), other.run_due(only="tidy", now_too=True)])
+    )
+    runner = JobRunner(database, [Job("tidy", HOUR, work)])
+    assert len(runner.run_due()) == 1
+    assert seen == [[], []]  # while it ran, the other process let it be
+    (status,) = other.statuses()
+    assert status.outcome == "ok" and status.running is False
+
+    # a process that died running it: its lease ends after LEASE, then another runs it
+    dead = JobRunner(database, [Job("stuck", HOUR, Counter())])
+    assert dead._claim(dead.jobs[0], force=False)
+    survivor = JobRunner(database, [Job("stuck", HOUR, work)])
+    assert survivor.run_due() == [] and survivor.statuses()[0].running is True
+    advance_clock(database, seconds=LEASE.total_seconds())
+    assert [s.name for s in survivor.run_due()] == ["stuck"]
+
+
+def test_a_failed_run_is_recorded_and_the_others_still_run(database: ServiceContext) -> None:
+    def broken() -> dict[str, Any]:
+        raise ValueError("the folder is full")
+
+    work = Counter()
+    runner = JobRunner(database, [Job("broken", HOUR, broken), Job("tidy", HOUR, work)])
+    failed, done = runner.run_due()
+    assert (failed.outcome, failed.summary) == ("failed", "ValueError: the folder is full")
+    assert done.outcome == "ok" and work.runs == 1
+    assert runner.run_due() == []  # due again a period later, not at once
+    advance_clock(database, hours=1)
+    assert [s.name for s in runner.run_due()] == ["broken", "tidy"]
+
+
+def test_scheduled_backups_keep_the_newest(database: ServiceContext, tmp_path: Path) -> None:
+    needs_pg_dump(database)
+    AccountService(database, hasher=CHEAP_HASHER).create_user("ada", "ada-password", Role.ADMIN)
+    folder = tmp_path / "backups"
+    settings = Settings(backup_hours=24, backup_dir=str(folder), backup_keep=2)
+    runner = JobRunner(database, scheduled_jobs(settings, database))
+    assert [job.name for job in runner.jobs] == ["backup"]
+    made = []
+    for _ in range(3):
+        (status,) = runner.run_due()
+        assert status.outcome == "ok", status.summary
+        made.append(json.loads(status.summary or "")["path"])
+        advance_clock(database, hours=24)
+    suffix = "sqlite" if database.engine.dialect.name == "sqlite" else "dump"
+    assert Path(made[0]).name == f"masterypath-20261123T090000Z.{suffix}"
+    assert sorted(str(p) for p in folder.iterdir()) == made[1:]  # the oldest deleted
+    assert json.loads(status.summary or "")["deleted"] == [Path(made[0]).name]
+    assert json.loads(status.summary or "")["rows"]["users"] == 1
+
+
+def test_a_scheduled_roster_sync_stores_the_roster_without_accounts(
+    database: ServiceContext, sis: Sis
+) -> None:
+    settings = Settings(
+        roster_sync_hours=6,
+        oneroster_url=sis.url,
+        oneroster_token_url=sis.token_url,
+        oneroster_client_id=CLIENT[0],
+        oneroster_client_secret=CLIENT[1],
+    )
+    runner = JobRunner(database, scheduled_jobs(settings, database))
+    (status,) = runner.run_due()
+    assert status.outcome == "ok", status.summary
+    assert json.loads(status.summary or "")["learners_added"] == 3
+    with database.sessions() as session:
+        assert len(list(session.scalars(select(LearnerProfileRow)))) == 3
+        assert list(session.scalars(select(UserRow))) == []  # nobody to hand passwords to
+    sis.records["users"][0]["givenName"] = "Ana Maria"
+    advance_clock(database, hours=6)
+    (again,) = runner.run_due()
+    assert json.loads(again.summary or "")["learners_updated"] == 1
+
+
+def test_grades_and_members_jobs_run_the_real_services(
+    database: ServiceContext, badge_key_file: Path
+) -> None:
+    settings = Settings(
+        lti_key_file=str(badge_key_file), lti_grades_minutes=15, lti_members_hours=24
+    )
+    runner = JobRunner(
+        database, scheduled_jobs(settings, database, tool_key=ToolKey.from_settings(settings))
+    )
+    assert [job.every for job in runner.jobs] == [timedelta(minutes=15), timedelta(hours=24)]
+    grades, members = runner.run_due()
+    assert (grades.name, grades.outcome) == ("lti-grades", "ok")
+    assert json.loads(grades.summary or "")["sent"] == 0  # no launch yet: nothing to send
+    assert (members.name, json.loads(members.summary or "")["courses"]) == ("lti-members", 0)
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"roster_sync_hours": 1}, "MASTERYPATH_ONEROSTER_URL"),
+        ({"lti_grades_minutes": 5}, "MASTERYPATH_LTI_KEY_FILE"),
+        ({"lti_members_hours": 5}, "MASTERYPATH_LTI_KEY_FILE"),
+        ({"backup_hours": 24}, "MASTERYPATH_BACKUP_DIR"),
+    ],
+)
+def test_a_job_without_its_settings_stops_the_start(
+    settings: dict[str, Any], named: str, tmp_path: Path
+) -> None:
+    context = ServiceContext.from_settings(Settings(database_url=f"sqlite:///{tmp_path}/x.db"))
+    with pytest.raises(ConfigurationError, match=named):
+        create_app(Settings.model_validate({"embeddings": False, **settings}), context=context)
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        Settings.model_validate(dict.fromkeys(settings, -1))
+
+
+def test_admins_see_and_run_the_jobs_and_the_server_runs_them_itself(
+    database: ServiceContext, tmp_path: Path
+) -> None:
+    needs_pg_dump(database)
+    folder = tmp_path / "backups"
+    settings = Settings(embeddings=False, backup_hours=24, backup_dir=str(folder))
+    client, accounts = api_app(database, settings)
+    accounts.create_user("root", "root-password", Role.ADMIN)
+    accounts.create_user("lee", "lee-password", Role.EDUCATOR)
+    admin = login(client, "root", "root-password")
+    teacher = login(client, "lee", "lee-password")
+    (listed,) = client.get("/api/v1/jobs", headers=admin).json()
+    assert listed["name"] == "backup" and listed["every_seconds"] == 86_400
+    assert listed["outcome"] is None  # not started: a TestClient outside `with` serves none
+    assert client.post("/api/v1/jobs/backup/run", headers=teacher).status_code == 403
+    ran = client.post("/api/v1/jobs/backup/run", headers=admin)
+    assert ran.status_code == 200 and ran.json()["outcome"] == "ok", ran.text
+    assert len(list(folder.iterdir())) == 1
+    assert client.post("/api/v1/jobs/nightly/run", headers=admin).status_code == 404
+
+    # a serving app runs the due ones itself, in the background
+    advance_clock(database, hours=24)
+    admin = login(client, "root", "root-password")  # a day on: the first token expired
+    with TestClient(client.app) as serving:
+        for _ in range(400):  # room for a slow machine; the first look is at start-up
+            if len(list(folder.iterdir())) == 2:
+                break
+            time.sleep(0.05)
+        assert len(list(folder.iterdir())) == 2
+        answer = serving.get("/api/v1/jobs", headers=admin)
+        assert answer.status_code == 200, answer.text
+        (after,) = answer.json()
+    assert after["started_at"] == "2026-11-24T09:00:00+00:00"
+
+
+def test_the_cli_lists_and_runs_the_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASTERYPATH_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    assert CliRunner().invoke(cli, ["init"]).exit_code == 0
+    unscheduled = CliRunner().invoke(cli, ["jobs", "list"])
+    assert unscheduled.exit_code == 0 and "no job is scheduled" in unscheduled.output
+    monkeypatch.setenv("MASTERYPATH_BACKUP_HOURS", "12")
+    monkeypatch.setenv("MASTERYPATH_BACKUP_DIR", str(tmp_path / "backups"))
+    listed = CliRunner().invoke(cli, ["jobs", "list", "--json"])
+    assert json.loads(listed.output)[0]["every_seconds"] == 43_200
+    ran = CliRunner().invoke(cli, ["jobs", "run", "--json"])
+    assert ran.exit_code == 0, ran.output
+    assert [s["outcome"] for s in json.loads(ran.output)] == ["ok"]
+    again = CliRunner().invoke(cli, ["jobs", "run"])
+    assert "nothing was due" in again.output
+    forced = CliRunner().invoke(cli, ["jobs", "run", "backup", "--json"])
+    assert forced.exit_code == 0 and json.loads(forced.output)[0]["name"] == "backup"
+    table = CliRunner().invoke(cli, ["jobs", "list"])
+    assert "│ ok " in table.output and "backup" in table.output.replace("│", "")
+    assert len(list((tmp_path / "backups").iterdir())) == 2
+    unknown = CliRunner().invoke(cli, ["jobs", "run", "nightly"])
+    assert unknown.exit_code != 0 and "nightly" in unknown.output
