@@ -23,7 +23,13 @@ from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.privacy import PrivacyService
 from masterypath.services.roster import RosterService
-from masterypath.store.tables import CohortMemberRow, CohortRow, LearnerProfileRow, UserRow
+from masterypath.store.tables import (
+    CohortEducatorRow,
+    CohortMemberRow,
+    CohortRow,
+    LearnerProfileRow,
+    UserRow,
+)
 from tests.conftest import CHEAP_HASHER, api_app, login
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -148,6 +154,30 @@ def test_the_next_export_changes_what_changed(database: ServiceContext) -> None:
     # a roster without demographics keeps the birth dates stored
     roster.import_roster(parse_roster({"users.csv": users}), by="test")
     assert PrivacyService(database).profile("s1")["under_13"] is True
+    # Algebra 1 ended: nobody sees its learners through it any more; the cohort stays
+    ended = export(
+        users_csv=users,
+        enrollments_csv=enrollments,
+        classes_csv=CLASSES.replace("c1,Algebra 1", "c1,Algebra 1,tobedeleted").replace(
+            "sourcedId,title", "sourcedId,title,status"
+        ),
+    )
+    AccountService(database).enrol("c1", "by-hand", by="test")  # not in the roster at all
+    closed = roster.import_roster(parse_roster(ended), by="test").to_dict()
+    assert (closed["members_removed"], closed["educators_removed"]) == (2, 1)
+    assert AccountService(database).cohort_members("c1") == set()
+    assert AccountService(database).cohort_members("c2") == {"s3", "s4"}
+    assert "class c1 marked tobedeleted: its cohort is kept, without its students and " in (
+        " ".join(closed["left_out"])
+    )
+    teacher = AccountService(database).user_id("mei.lee")
+    with database.sessions() as session:
+        assert (
+            session.scalars(
+                select(CohortEducatorRow).where(CohortEducatorRow.user_id == teacher)
+            ).all()
+            == []
+        )
 
 
 def test_a_taken_username_stores_nothing(database: ServiceContext) -> None:

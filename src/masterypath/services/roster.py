@@ -206,9 +206,14 @@ class RosterService:
         now: datetime,
     ) -> None:
         cohorts = repo.cohorts()
+        ended = {cls.sourced_id for cls in roster.classes if cls.deleted}
         for cls in roster.classes:
             if cls.deleted:
-                result.left_out.append(f"class {cls.sourced_id} marked tobedeleted: kept")
+                if cls.sourced_id in cohorts:
+                    result.left_out.append(
+                        f"class {cls.sourced_id} marked tobedeleted: its cohort is kept, "
+                        "without its students and teachers"
+                    )
             elif cls.sourced_id not in cohorts:
                 row = CohortRow(id=cls.sourced_id, title=cls.title, created_at=now)
                 repo.add(row)
@@ -219,10 +224,15 @@ class RosterService:
                 result.cohorts_renamed += 1
         repo.flush()
         members, educators = repo.members(), repo.educators()
+        for class_id in sorted(ended & set(cohorts)):  # a class that ended: nobody sees it
+            for learner in members.of(class_id):
+                result.members_removed += -members.set(class_id, learner, False)
+            for user_id in educators.of(class_id):
+                result.educators_removed += -educators.set(class_id, user_id, False)
         users = {u.sourced_id: u for u in roster.users}
         for e in roster.enrollments:
             user = users[e.user_id]
-            keep = not (e.deleted or user.deleted)
+            keep = not (e.deleted or user.deleted or e.class_id in ended)
             if e.class_id not in cohorts:
                 continue  # a class marked tobedeleted that was never a cohort
             if e.role == "student":

@@ -68,6 +68,10 @@ class Links:
         self.session, self.table, self.other = session, table, other
         self.pairs = {(c, o) for c, o in session.execute(select(table.cohort_id, other))}
 
+    def of(self, cohort_id: str) -> list[str]:
+        """The learners or users paired with ``cohort_id``."""
+        return sorted(str(o) for c, o in self.pairs if c == cohort_id)
+
     def set(self, cohort_id: str, other_id: str, wanted: bool) -> int:
         """Make the pair stored or not: 1 if added, -1 if removed, 0 if it already was."""
         pair = (cohort_id, other_id)
