@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     lti_members_hours: float = Field(default=0.0, ge=0)
     """Hours between the server's reads of the members of every course launched from; 0:
     none."""
+    retention_days: int = Field(default=0, ge=0, le=36_500)
+    """Once a day the server erases every learner with no activity for this many days, as
+    ``masterypath learners erase-inactive`` does; 0: none (a school's retention policy,
+    e.g. 1,095 for three years)."""
     backup_hours: float = Field(default=0.0, ge=0)
     """Hours between the server's backups of the database into ``backup_dir``; 0: none."""
     backup_dir: str = ""

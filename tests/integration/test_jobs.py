@@ -9,7 +9,7 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,14 @@ from typer.testing import CliRunner
 from masterypath.api.app import create_app
 from masterypath.cli import app as cli
 from masterypath.domain.access import Role
+from masterypath.domain.evidence import BinaryOutcome, Evidence
 from masterypath.errors import ConfigurationError
+from masterypath.interop.loader import load_framework_file
 from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.services.accounts import AccountService
 from masterypath.services.context import ServiceContext
+from masterypath.services.evidence import EvidenceService
+from masterypath.services.frameworks import FrameworkService
 from masterypath.services.jobs import LEASE, Job, JobRunner, scheduled_jobs
 from masterypath.settings import Settings
 from masterypath.store.tables import LearnerProfileRow, UserRow
@@ -32,6 +36,17 @@ from tests.conftest import CHEAP_HASHER, REQUIRE_POSTGRES, advance_clock, api_ap
 from tests.sis_stub import CLIENT, Sis, running_sis
 
 HOUR = timedelta(hours=1)
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def piece(learner: str, at: datetime) -> Evidence:
+    return Evidence.create(
+        key=f"{learner}-1",
+        learner_id=learner,
+        competency_ids=("select",),
+        outcome=BinaryOutcome(True),
+        timestamp=at,
+    )
 
 
 class Counter:
@@ -155,6 +170,28 @@ def test_a_scheduled_roster_sync_stores_the_roster_without_accounts(
     advance_clock(database, hours=6)
     (again,) = runner.run_due()
     assert json.loads(again.summary or "")["learners_updated"] == 1
+
+
+def test_the_retention_job_erases_learners_inactive_beyond_the_period(
+    database: ServiceContext,
+) -> None:
+    FrameworkService(database).save(
+        load_framework_file(FIXTURES / "careers_programme.yaml").framework
+    )
+    evidence = EvidenceService(database)
+    evidence.record(piece("ana", database.clock()))
+    runner = JobRunner(database, scheduled_jobs(Settings(retention_days=30), database))
+    (first,) = runner.run_due()
+    assert json.loads(first.summary or "")["erased"] == []  # ana was active today
+    advance_clock(database, days=20)
+    evidence.record(piece("ben", database.clock()))
+    advance_clock(database, days=11)  # ana inactive 31 days, ben 11
+    (second,) = runner.run_due()
+    assert json.loads(second.summary or "") == {"days": 30, "erased": ["ana"], "kept": []}
+    assert evidence.find(learner_id="ana") == [] and evidence.find(learner_id="ben") != []
+    assert runner.run_due() == []  # once a day
+    with pytest.raises(ValueError, match="less than or equal to 36500"):
+        Settings(retention_days=36_501)
 
 
 def test_grades_and_members_jobs_run_the_real_services(

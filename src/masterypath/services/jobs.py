@@ -1,5 +1,6 @@
-"""The server's scheduled jobs: the roster synced, grades sent back, course members read
-and the database backed up on their own, without cron.
+"""The server's scheduled jobs: the roster synced, grades sent back, course members read,
+learners inactive beyond the retention period erased and the database backed up on their
+own, without cron.
 
 Each :class:`Job` runs every ``every``; :meth:`JobRunner.run_due` runs those due now.
 Several server processes (``serve --workers``) share the one database, so a process first
@@ -30,6 +31,7 @@ from masterypath.services.context import ServiceContext
 from masterypath.services.lti import LtiService
 from masterypath.services.lti_grades import LtiGradeService
 from masterypath.services.lti_members import LtiMemberService
+from masterypath.services.privacy import PrivacyService
 from masterypath.services.roster import RosterService
 from masterypath.settings import Settings
 from masterypath.store.backup import backup_database
@@ -212,6 +214,18 @@ def scheduled_jobs(
                     lambda: members.sync_members().to_dict(),
                 )
             )
+    if settings.retention_days:
+        days, privacy = settings.retention_days, PrivacyService(context)
+
+        def erase_inactive() -> dict[str, Any]:
+            erased: list[str] = []
+            kept: list[str] = []
+            for learner in privacy.inactive(days=days):
+                done = privacy.erase_if_inactive(learner.learner_id, days=days, by=BY)
+                (kept if done is None else erased).append(learner.learner_id)
+            return {"days": days, "erased": erased, "kept": kept}
+
+        jobs.append(Job("retention", timedelta(days=1), erase_inactive))
     if settings.backup_hours:
         if not settings.backup_dir:
             raise ConfigurationError("MASTERYPATH_BACKUP_HOURS needs MASTERYPATH_BACKUP_DIR")
