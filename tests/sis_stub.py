@@ -111,3 +111,13 @@ def running_sis() -> Iterator[Sis]:
     with serving(Handler) as port:
         holder["sis"] = Sis(port)
         yield holder["sis"]
+
+
+def settings_of(sis: Sis) -> dict[str, str]:
+    """The settings of a server that reads its roster from ``sis``."""
+    return {
+        "oneroster_url": sis.url,
+        "oneroster_token_url": sis.token_url,
+        "oneroster_client_id": CLIENT[0],
+        "oneroster_client_secret": CLIENT[1],
+    }

@@ -61,7 +61,7 @@ from masterypath.settings import Settings
 from masterypath.store.database import upgrade
 from tests.conftest import CHEAP_HASHER, _notes, badge_settings
 from tests.lti_platform import INSTRUCTOR, LEARNER, running_platform
-from tests.sis_stub import CLIENT, Sis, running_sis
+from tests.sis_stub import Sis, running_sis, settings_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -146,10 +146,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = badge_settings(key).model_copy(
         update={
             "lti_key_file": str(key),
-            "oneroster_url": sis.url,
-            "oneroster_token_url": sis.token_url,
-            "oneroster_client_id": CLIENT[0],
-            "oneroster_client_secret": CLIENT[1],
+            **settings_of(sis),
             "backup_hours": 24,
             "backup_dir": str(backups),
         }

@@ -30,7 +30,7 @@ from masterypath.interop.loader import load_framework_file
 from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
 from tests.conftest import api_app, badge_settings, login
-from tests.sis_stub import CLIENT, Sis, running_sis
+from tests.sis_stub import Sis, running_sis, settings_of
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SKIP = {("POST", "/auth/logout")}  # would revoke the fuzzer's own token
@@ -79,10 +79,7 @@ def test_api_never_fails_and_matches_its_schema(
     served = badge_settings(badge_key_file).model_copy(
         update={
             "lti_key_file": str(badge_key_file),
-            "oneroster_url": sis.url,
-            "oneroster_token_url": sis.token_url,
-            "oneroster_client_id": CLIENT[0],
-            "oneroster_client_secret": CLIENT[1],
+            **settings_of(sis),
         }
     )
     client, accounts = api_app(database, served, cache_seconds=3600.0)

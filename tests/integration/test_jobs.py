@@ -9,7 +9,7 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from typer.testing import CliRunner
 from masterypath.api.app import create_app
 from masterypath.cli import app as cli
 from masterypath.domain.access import Role
-from masterypath.domain.evidence import BinaryOutcome, Evidence
 from masterypath.errors import ConfigurationError
 from masterypath.interop.loader import load_framework_file
 from masterypath.interop.lti_tool_key import ToolKey
@@ -33,20 +32,10 @@ from masterypath.services.jobs import LEASE, Job, JobRunner, scheduled_jobs
 from masterypath.settings import Settings
 from masterypath.store.tables import LearnerProfileRow, UserRow
 from tests.conftest import CHEAP_HASHER, REQUIRE_POSTGRES, advance_clock, api_app, login
-from tests.sis_stub import CLIENT, Sis, running_sis
+from tests.integration.test_retention import FIXTURES, piece
+from tests.sis_stub import Sis, running_sis, settings_of
 
 HOUR = timedelta(hours=1)
-FIXTURES = Path(__file__).parents[1] / "fixtures"
-
-
-def piece(learner: str, at: datetime) -> Evidence:
-    return Evidence.create(
-        key=f"{learner}-1",
-        learner_id=learner,
-        competency_ids=("select",),
-        outcome=BinaryOutcome(True),
-        timestamp=at,
-    )
 
 
 class Counter:
@@ -152,13 +141,7 @@ def test_scheduled_backups_keep_the_newest(database: ServiceContext, tmp_path: P
 def test_a_scheduled_roster_sync_stores_the_roster_without_accounts(
     database: ServiceContext, sis: Sis
 ) -> None:
-    settings = Settings(
-        roster_sync_hours=6,
-        oneroster_url=sis.url,
-        oneroster_token_url=sis.token_url,
-        oneroster_client_id=CLIENT[0],
-        oneroster_client_secret=CLIENT[1],
-    )
+    settings = Settings.model_validate({"roster_sync_hours": 6, **settings_of(sis)})
     runner = JobRunner(database, scheduled_jobs(settings, database))
     (status,) = runner.run_due()
     assert status.outcome == "ok", status.summary
@@ -179,12 +162,12 @@ def test_the_retention_job_erases_learners_inactive_beyond_the_period(
         load_framework_file(FIXTURES / "careers_programme.yaml").framework
     )
     evidence = EvidenceService(database)
-    evidence.record(piece("ana", database.clock()))
+    evidence.record(piece("ana"))
     runner = JobRunner(database, scheduled_jobs(Settings(retention_days=30), database))
     (first,) = runner.run_due()
     assert json.loads(first.summary or "")["erased"] == []  # ana was active today
     advance_clock(database, days=20)
-    evidence.record(piece("ben", database.clock()))
+    evidence.record(piece("ben"))
     advance_clock(database, days=11)  # ana inactive 31 days, ben 11
     (second,) = runner.run_due()
     assert json.loads(second.summary or "") == {"days": 30, "erased": ["ana"], "kept": []}

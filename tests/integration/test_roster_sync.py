@@ -19,7 +19,7 @@ from masterypath.settings import Settings
 from masterypath.store.database import upgrade
 from masterypath.store.tables import CohortMemberRow, CohortRow, LearnerProfileRow, UserRow
 from tests.conftest import api_app, login
-from tests.sis_stub import CLIENT, Sis, running_sis
+from tests.sis_stub import CLIENT, Sis, running_sis, settings_of
 
 
 @pytest.fixture
@@ -101,14 +101,7 @@ def test_a_sis_that_refuses_or_sends_a_bad_record_stores_nothing(
 
 
 def sis_settings(sis: Sis, **changes: str) -> Settings:
-    settings = Settings(
-        embeddings=False,
-        oneroster_url=sis.url,
-        oneroster_token_url=sis.token_url,
-        oneroster_client_id=CLIENT[0],
-        oneroster_client_secret=CLIENT[1],
-    )
-    return settings.model_copy(update=changes)
+    return Settings.model_validate({"embeddings": False, **settings_of(sis), **changes})
 
 
 def test_an_admin_syncs_the_roster_from_the_api(

@@ -466,7 +466,9 @@ def create_app(
         return audits.model_card(framework_id, version=version, attribute=attribute)
 
     v1.include_router(learner_router(guard, allow, accounts, privacy, mastery, careers))
-    v1.include_router(account_router(allow, accounts, privacy, _roster_source(settings)))
+    v1.include_router(
+        account_router(allow, accounts, privacy, RosterSource.from_settings(settings))
+    )
     v1.include_router(careers_router(careers, frameworks, allow))
     feedback = FeedbackService(context, make_scorer(settings, encoder))
     v1.include_router(feedback_router(feedback, guard, accounts, allow))
@@ -529,17 +531,6 @@ def app_from_environment() -> FastAPI:
     """``create_app(Settings.from_environment())``: the factory ``uvicorn --factory`` (and
     each worker process of ``masterypath serve --workers N``) calls."""
     return create_app(Settings.from_environment())
-
-
-def _roster_source(settings: Settings) -> RosterSource | None:
-    """The student information system of the settings, if all four of its are set."""
-    source = RosterSource(
-        settings.oneroster_url,
-        settings.oneroster_token_url,
-        settings.oneroster_client_id,
-        settings.oneroster_client_secret,
-    )
-    return source if all(vars(source).values()) else None
 
 
 def _json_response(status: int, content: Any) -> Response:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from masterypath.interop.web_json import RemoteRefusedError, exchange, json_object
+from masterypath.settings import Settings
 
 SCOPES = (
     "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly "
@@ -57,6 +58,22 @@ class RosterSource:
     token_url: str
     client_id: str
     client_secret: str = field(repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RosterSource | None:
+        """The system ``MASTERYPATH_ONEROSTER_URL``, ``_TOKEN_URL``, ``_CLIENT_ID`` and
+        ``_CLIENT_SECRET`` name; None unless all four are set.
+
+        >>> RosterSource.from_settings(Settings(oneroster_url="https://sis")) is None
+        True
+        """
+        source = cls(
+            settings.oneroster_url,
+            settings.oneroster_token_url,
+            settings.oneroster_client_id,
+            settings.oneroster_client_secret,
+        )
+        return source if all(vars(source).values()) else None
 
     def read(self, *, progress: Callable[[str, int], None] | None = None) -> dict[str, str]:
         """The roster as the CSV export's files (:func:`as_csv_files`), read now."""

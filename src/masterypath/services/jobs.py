@@ -172,13 +172,8 @@ def scheduled_jobs(
     :class:`ConfigurationError` naming them (at start-up, not at its first run)."""
     jobs = []
     if settings.roster_sync_hours:
-        source = RosterSource(
-            settings.oneroster_url,
-            settings.oneroster_token_url,
-            settings.oneroster_client_id,
-            settings.oneroster_client_secret,
-        )
-        if not all(vars(source).values()):
+        source = RosterSource.from_settings(settings)
+        if source is None:
             raise ConfigurationError(
                 "MASTERYPATH_ROSTER_SYNC_HOURS needs MASTERYPATH_ONEROSTER_URL, _TOKEN_URL, "
                 "_CLIENT_ID and _CLIENT_SECRET"
@@ -196,24 +191,13 @@ def scheduled_jobs(
                 "MASTERYPATH_LTI_KEY_FILE (masterypath lti key PATH makes one)"
             )
         lti = LtiService(context, accounts or AccountService(context), tool_key=tool_key)
-        if settings.lti_grades_minutes:
-            grades = LtiGradeService(context, tool_key=tool_key)
-            jobs.append(
-                Job(
-                    "lti-grades",
-                    timedelta(minutes=settings.lti_grades_minutes),
-                    lambda: grades.send_grades().to_dict(),
-                )
-            )
-        if settings.lti_members_hours:
-            members = LtiMemberService(lti)
-            jobs.append(
-                Job(
-                    "lti-members",
-                    timedelta(hours=settings.lti_members_hours),
-                    lambda: members.sync_members().to_dict(),
-                )
-            )
+        grades, members = LtiGradeService(context, tool_key=tool_key), LtiMemberService(lti)
+        for name, every, run in (
+            ("lti-grades", timedelta(minutes=settings.lti_grades_minutes), grades.send_grades),
+            ("lti-members", timedelta(hours=settings.lti_members_hours), members.sync_members),
+        ):
+            if every:
+                jobs.append(Job(name, every, _reported(run)))
     if settings.retention_days:
         days, privacy = settings.retention_days, PrivacyService(context)
 
@@ -237,6 +221,16 @@ def scheduled_jobs(
 
         jobs.append(Job("backup", timedelta(hours=settings.backup_hours), back_up))
     return jobs
+
+
+def _reported(run: Callable[[], Any]) -> Callable[[], dict[str, Any]]:
+    """``run``, answering its report (a grades or members report) as a dict."""
+
+    def summary() -> dict[str, Any]:
+        report: dict[str, Any] = run().to_dict()
+        return report
+
+    return summary
 
 
 def scheduled_backup(
