@@ -69,13 +69,15 @@ def sync_roster(
     url: Annotated[
         str | None,
         typer.Option(
-            help="The rostering service's base URL (https://sis/ims/oneroster/rostering/v1p2); "
-            "default MASTERYPATH_ONEROSTER_URL."
+            help="The rostering service's base URL (https://sis/ims/oneroster/rostering/v1p2, "
+            "or 1.1's https://sis/ims/oneroster/v1p1); default MASTERYPATH_ONEROSTER_URL."
         ),
     ] = None,
     token_url: Annotated[
         str | None,
-        typer.Option(help="Its OAuth 2 token URL; default MASTERYPATH_ONEROSTER_TOKEN_URL."),
+        typer.Option(
+            help="Its OAuth 2 token URL (oauth2 only); default MASTERYPATH_ONEROSTER_TOKEN_URL."
+        ),
     ] = None,
     client_id: Annotated[
         str | None,
@@ -83,34 +85,47 @@ def sync_roster(
             help="The client id it gave this server; default MASTERYPATH_ONEROSTER_CLIENT_ID."
         ),
     ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            help="oauth2 (OneRoster 1.2) or oauth1 (1.1: signed requests); default "
+            "MASTERYPATH_ONEROSTER_AUTH, else oauth2."
+        ),
+    ] = None,
     accounts_file: AccountsFile = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Read the roster from the school's student information system (OneRoster 1.2 REST:
-    users, classes, enrollments, demographics) and store it as roster import stores an
-    export; the client secret comes from MASTERYPATH_ONEROSTER_CLIENT_SECRET, never the
-    command line. Run it from cron to keep learners and classes current."""
+    """Read the roster from the school's student information system (OneRoster REST:
+    users, classes, enrollments, demographics; 1.2 with OAuth 2, or 1.1 with OAuth 1.0a
+    signatures) and store it as roster import stores an export; the client secret comes
+    from MASTERYPATH_ONEROSTER_CLIENT_SECRET, never the command line. Run it from cron,
+    or let the server do it (MASTERYPATH_ROSTER_SYNC_HOURS), to keep learners and classes
+    current."""
     settings = Settings.from_environment()
-    base = url or settings.oneroster_url
-    token_at = token_url or settings.oneroster_token_url
-    client = client_id or settings.oneroster_client_id
-    missing = [
-        Problem("roster sync", name, f"is required (or {variable})")
-        for name, value, variable in (
-            ("--url", base, "MASTERYPATH_ONEROSTER_URL"),
-            ("--token-url", token_at, "MASTERYPATH_ONEROSTER_TOKEN_URL"),
-            ("--client-id", client, "MASTERYPATH_ONEROSTER_CLIENT_ID"),
-            (
-                "client secret",
-                settings.oneroster_client_secret,
-                "MASTERYPATH_ONEROSTER_CLIENT_SECRET",
-            ),
+    chosen = auth or settings.oneroster_auth
+    if chosen not in ("oauth2", "oauth1"):
+        raise InvalidInputError(
+            "roster sync", [Problem("roster sync", "--auth", "must be oauth2 or oauth1")]
         )
-        if not value
+    source = RosterSource(
+        url or settings.oneroster_url,
+        token_url or settings.oneroster_token_url,
+        client_id or settings.oneroster_client_id,
+        settings.oneroster_client_secret,
+        "oauth1" if chosen == "oauth1" else "oauth2",
+    )
+    named = {
+        "url": ("--url", "MASTERYPATH_ONEROSTER_URL"),
+        "token_url": ("--token-url", "MASTERYPATH_ONEROSTER_TOKEN_URL"),
+        "client_id": ("--client-id", "MASTERYPATH_ONEROSTER_CLIENT_ID"),
+        "client_secret": ("client secret", "MASTERYPATH_ONEROSTER_CLIENT_SECRET"),
+    }
+    missing = [
+        Problem("roster sync", named[field][0], f"is required (or {named[field][1]})")
+        for field in source.missing()
     ]
     if missing:
         raise InvalidInputError("roster sync", missing)
-    source = RosterSource(base, token_at, client, settings.oneroster_client_secret)
     files = with_progress(
         "reading the roster",
         as_json,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -128,6 +129,10 @@ class Settings(BaseSettings):
     oneroster_client_id: str = ""
     oneroster_client_secret: str = ""
     """The client id and secret it gave this server (the secret only ever from here)."""
+    oneroster_auth: Literal["oauth2", "oauth1"] = "oauth2"
+    """How it is asked: ``oauth2`` (OneRoster 1.2: a token from the token URL) or
+    ``oauth1`` (OneRoster 1.1: each request signed with the client id and secret, OAuth
+    1.0a HMAC-SHA256; no token URL)."""
     roster_sync_hours: float = Field(default=0.0, ge=0)
     """Hours between the server's syncs of the roster from the student information system
     (the ``oneroster_*`` settings; no accounts are made); 0: none (cron or "Sync now")."""

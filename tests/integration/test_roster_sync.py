@@ -153,6 +153,7 @@ def test_a_sync_the_server_is_not_set_up_for_or_the_sis_refuses_stores_nothing(
     refused = unset.post("/api/v1/roster/sync", json={}, headers=admin)
     assert refused.status_code == 503
     assert "set MASTERYPATH_ONEROSTER_URL, _TOKEN_URL" in refused.json()["message"]
+    assert "_AUTH=oauth1 without _TOKEN_URL" in refused.json()["message"]
 
     wrong, _ = api_app(database, sis_settings(sis, oneroster_client_secret="wrong"))
     answered = wrong.post("/api/v1/roster/sync", json={}, headers=admin)
@@ -167,3 +168,25 @@ def test_a_sync_the_server_is_not_set_up_for_or_the_sis_refuses_stores_nothing(
     assert problem["location"] == "users.csv:4" and problem["field"] == "role"
     with database.sessions() as session:
         assert session.scalars(select(LearnerProfileRow)).first() is None
+
+
+def test_a_oneroster_1_1_system_is_read_with_signed_requests(
+    configured: ServiceContext, sis: Sis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MASTERYPATH_ONEROSTER_AUTH", "oauth1")
+    monkeypatch.setenv("MASTERYPATH_ONEROSTER_TOKEN_URL", "")  # 1.1 asks for no token
+    done = CliRunner().invoke(app, ["roster", "sync", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["learners_added"] == 3
+    assert sis.scopes == []  # no token was asked for
+    assert len(sis.nonces) == len(sis.pages) == 7  # every page signed, each nonce new
+    monkeypatch.setenv("MASTERYPATH_ONEROSTER_CLIENT_SECRET", "wrong")
+    refused = CliRunner().invoke(app, ["roster", "sync"])
+    assert refused.exit_code != 0 and "401" in " ".join(refused.output.split())
+    wrong = CliRunner().invoke(app, ["roster", "sync", "--auth", "oauth3"])
+    assert wrong.exit_code == 2 and "--auth: must be oauth2 or oauth1" in " ".join(
+        wrong.output.split()
+    )
+    monkeypatch.setenv("MASTERYPATH_ONEROSTER_AUTH", "oauth2")  # then the token URL is needed
+    unset = CliRunner().invoke(app, ["roster", "sync"])
+    assert "--token-url: is required" in " ".join(unset.output.split())

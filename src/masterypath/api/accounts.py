@@ -210,7 +210,7 @@ def account_router(
         if roster_source is None:
             raise ConfigurationError(
                 "no student information system is set up: set MASTERYPATH_ONEROSTER_URL, "
-                "_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET"
+                "_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET (or _AUTH=oauth1 without _TOKEN_URL)"
             )
         return store_roster(parse_roster(roster_source.read()), principal, body.accounts)
 

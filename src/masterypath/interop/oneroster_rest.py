@@ -1,10 +1,12 @@
-"""A school's roster read from its student information system's OneRoster 1.2 REST API
+"""A school's roster read from its student information system's OneRoster REST API
 (rostering service), instead of a CSV export.
 
-The system gives this server a client id and secret; an access token comes from its
-token URL (OAuth 2 client credentials, the ``roster-core.readonly`` and
-``roster-demographics.readonly`` scopes), then ``users``, ``classes``, ``enrollments``
-and ``demographics`` are read page by page (``limit`` and ``offset``). Each record is
+The system gives this server a client id and secret. OneRoster 1.2 (``oauth2``): an
+access token comes from its token URL (OAuth 2 client credentials, the
+``roster-core.readonly`` and ``roster-demographics.readonly`` scopes). OneRoster 1.1
+(``oauth1``): each request is signed with them (OAuth 1.0a, HMAC-SHA256, by
+``oauthlib``). Then ``users``, ``classes``, ``enrollments`` and ``demographics`` are read
+page by page (``limit`` and ``offset``). Each record is
 written as the row of the CSV export's file it stands for (:func:`as_csv_files`), so the
 one reader (:func:`~masterypath.interop.oneroster.parse_roster`) checks both: a problem
 names the file and the record's place (``users.csv:3`` is the second user).
@@ -19,7 +21,9 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+import oauthlib.oauth1
 
 from masterypath.interop.web_json import RemoteRefusedError, exchange, json_object
 from masterypath.settings import Settings
@@ -56,13 +60,16 @@ class RosterSource:
 
     url: str
     token_url: str
+    """Empty with ``oauth1``: OneRoster 1.1 signs each request instead."""
     client_id: str
     client_secret: str = field(repr=False)
+    auth: Literal["oauth2", "oauth1"] = "oauth2"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RosterSource | None:
         """The system ``MASTERYPATH_ONEROSTER_URL``, ``_TOKEN_URL``, ``_CLIENT_ID`` and
-        ``_CLIENT_SECRET`` name; None unless all four are set.
+        ``_CLIENT_SECRET`` name (with ``_AUTH``); None unless all it needs are set (no
+        token URL for OneRoster 1.1's ``oauth1``).
 
         >>> RosterSource.from_settings(Settings(oneroster_url="https://sis")) is None
         True
@@ -72,13 +79,30 @@ class RosterSource:
             settings.oneroster_token_url,
             settings.oneroster_client_id,
             settings.oneroster_client_secret,
+            settings.oneroster_auth,
         )
-        return source if all(vars(source).values()) else None
+        return source if not source.missing() else None
+
+    def missing(self) -> list[str]:
+        """The fields it needs and lacks.
+
+        >>> RosterSource("https://sis", "", "id", "secret", "oauth1").missing()
+        []
+        >>> RosterSource("https://sis", "", "id", "", "oauth2").missing()
+        ['token_url', 'client_secret']
+        """
+        needed = ["url", "client_id", "client_secret"]
+        if self.auth == "oauth2":
+            needed.insert(1, "token_url")
+        return [name for name in needed if not getattr(self, name)]
 
     def read(self, *, progress: Callable[[str, int], None] | None = None) -> dict[str, str]:
         """The roster as the CSV export's files (:func:`as_csv_files`), read now."""
-        token = access_token(self.token_url, self.client_id, self.client_secret)
-        return as_csv_files(read_collections(self.url, token, progress=progress))
+        if self.auth == "oauth1":
+            sign = oauth1_signer(self.client_id, self.client_secret)
+        else:
+            sign = bearer(access_token(self.token_url, self.client_id, self.client_secret))
+        return as_csv_files(read_collections(self.url, sign, progress=progress))
 
 
 class SisRefusedError(RemoteRefusedError):
@@ -106,17 +130,43 @@ def access_token(token_url: str, client_id: str, client_secret: str) -> str:
     return token
 
 
+Signer = Callable[[str], str]
+"""The ``Authorization`` header of a GET of a URL."""
+
+
+def bearer(token: str) -> Signer:
+    """An OAuth 2 access token's header, whatever the URL."""
+    return lambda _url: f"Bearer {token}"
+
+
+def oauth1_signer(client_id: str, client_secret: str) -> Signer:
+    """OneRoster 1.1's OAuth 1.0a signature of each GET (HMAC-SHA256, no token): a fresh
+    nonce and timestamp, the URL's query parameters signed with it."""
+    client = oauthlib.oauth1.Client(
+        client_id,
+        client_secret=client_secret,
+        signature_method=oauthlib.oauth1.SIGNATURE_HMAC_SHA256,
+    )
+
+    def sign(url: str) -> str:
+        _, headers, _ = client.sign(url, http_method="GET")
+        return str(headers["Authorization"])
+
+    return sign
+
+
 def read_collections(
-    base_url: str, token: str, *, progress: Callable[[str, int], None] | None = None
+    base_url: str, sign: Signer, *, progress: Callable[[str, int], None] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """Every record of the rostering service at ``base_url`` (``.../ims/oneroster/
-    rostering/v1p2``) in each of :data:`COLLECTIONS`; a system that offers no
+    rostering/v1p2``, or 1.1's ``.../ims/oneroster/v1p1``) in each of
+    :data:`COLLECTIONS`, each GET authorized by ``sign``; a system that offers no
     demographics (404 or 403) gives none. ``progress`` is told each collection's records
     read so far."""
     found: dict[str, list[dict[str, Any]]] = {}
     for name in COLLECTIONS:
         try:
-            found[name] = _collection(base_url.rstrip("/"), name, token, progress)
+            found[name] = _collection(base_url.rstrip("/"), name, sign, progress)
         except SisRefusedError as exc:
             if name != "demographics" or exc.status not in (403, 404):
                 raise
@@ -124,13 +174,13 @@ def read_collections(
 
 
 def _collection(
-    base: str, name: str, token: str, progress: Callable[[str, int], None] | None
+    base: str, name: str, sign: Signer, progress: Callable[[str, int], None] | None
 ) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for page in range(MAX_PAGES):
         url = f"{base}/{name}?" + urllib.parse.urlencode({"limit": PAGE, "offset": page * PAGE})
         request = urllib.request.Request(
-            url, headers={"Accept": "application/json", "Authorization": f"Bearer {token}"}
+            url, headers={"Accept": "application/json", "Authorization": sign(url)}
         )
         answer = json_object(url, exchange(request, expect_json=True, refused=SisRefusedError)[0])
         listed = answer.get(name)

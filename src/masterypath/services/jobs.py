@@ -175,8 +175,8 @@ def scheduled_jobs(
         source = RosterSource.from_settings(settings)
         if source is None:
             raise ConfigurationError(
-                "MASTERYPATH_ROSTER_SYNC_HOURS needs MASTERYPATH_ONEROSTER_URL, _TOKEN_URL, "
-                "_CLIENT_ID and _CLIENT_SECRET"
+                "MASTERYPATH_ROSTER_SYNC_HOURS needs MASTERYPATH_ONEROSTER_URL, _CLIENT_ID, "
+                "_CLIENT_SECRET and (for oauth2) _TOKEN_URL"
             )
         roster = RosterService(context)
 
