@@ -606,8 +606,29 @@ function ltiPlatforms() {
       const link = await api("/api/v1/lti/registration-links", { method: "POST", json: { hours: 24 } });
       linkOut.replaceChildren(el("p", { text: `Paste this link into the platform (Moodle: "Tool URL" of a new tool; Canvas: "LTI Registration"). It registers one platform, until ${localTime(link.expires_at)}, and is shown once:` }),
         el("p", { class: "panel" }, el("code", { text: link.url })));
+      await awaitRegistration(new Date(link.expires_at));
     } catch (error) { linkOut.replaceChildren(el("p", { class: "error", text: "Not made: " + error.message })); }
   } });
+  // the platform registers itself elsewhere (its admin's browser): list it here when it has
+  let watching = null;
+  async function awaitRegistration(until) {
+    clearInterval(watching);
+    const platformIds = async () => (await api("/api/v1/lti/platforms")).map((p) => p.id);
+    const known = await platformIds().catch(() => null);
+    if (known === null) return;  // the list cannot be read: reload to see a new platform
+    watching = setInterval(async () => {
+      if (new Date() > until || !document.body.contains(linkOut)) { clearInterval(watching); return; }
+      try {
+        const ids = await platformIds();
+        const added = ids.filter((id) => !known.includes(id));
+        if (!added.length) return;
+        clearInterval(watching);
+        await show();
+        say(`${added.join(", ")} registered itself.`);
+        linkOut.replaceChildren(el("p", { class: "panel", text: `${added.join(", ")} registered itself: it is listed below. The link is used.` }));
+      } catch (error) { /* a failed look: the next one tries again */ }
+    }, 3000);
+  }
   show().catch((error) => fail("platforms", error));
   return el("section", {}, el("h2", { text: "Learning platforms (LTI 1.3)" }),
     el("p", { text: "A platform that supports LTI Dynamic Registration registers this tool itself from a one-time link:" }), el("p", {}, makeLink), linkOut,
