@@ -79,6 +79,8 @@ def cleared_alerts(
     at: datetime,
 ) -> tuple[AlertClearing, ...]:
     """The alerts raised before whose reason ``after`` took away."""
+    if not before.alerts_raised:  # most states: nothing to clear (the hot path)
+        return ()
     out = []
     raised = set(before.alerts_raised)
     if (
