@@ -183,9 +183,9 @@ def account_router(
         principal: Annotated[Principal, allow(Action.MANAGE_USERS)],
     ) -> dict[str, Any]:
         """Whether this server reads the roster from the school's student information
-        system (``configured``: ``MASTERYPATH_ONEROSTER_URL``, ``_TOKEN_URL``,
-        ``_CLIENT_ID`` and ``_CLIENT_SECRET`` are all set), and the rostering service's
-        ``url`` (null when not)."""
+        system (``configured``: ``MASTERYPATH_ONEROSTER_URL``, ``_CLIENT_ID``,
+        ``_CLIENT_SECRET`` and, unless ``_AUTH`` is ``oauth1``, ``_TOKEN_URL`` are set),
+        and the rostering service's ``url`` (null when not)."""
         return {
             "configured": roster_source is not None,
             "url": None if roster_source is None else roster_source.url,
@@ -202,7 +202,8 @@ def account_router(
         body: RosterSyncIn, principal: Annotated[Principal, allow(Action.MANAGE_USERS)]
     ) -> dict[str, Any]:
         """Read the roster from the school's student information system now (OneRoster
-        1.2 REST, as ``masterypath roster sync`` does) and store it as ``POST
+        REST, 1.2, or 1.1 with ``MASTERYPATH_ONEROSTER_AUTH=oauth1``, as ``masterypath
+        roster sync`` does) and store it as ``POST
         /api/v1/roster`` stores an export, with the same answer: every record checked
         first (422 naming the file the record stands for and its place: ``users.csv:3`` is
         the second user), then all of it in one transaction. 502 naming the URL when the

@@ -272,11 +272,12 @@ def _disable_leavers(
         account = session.get(UserRow, known.id)  # read before this transaction: again
         if account is None:
             continue  # deleted meanwhile
-        if (user.deleted or not user.enabled) and account.disabled_at is None:
+        gone = user.deleted or not user.enabled
+        if gone and account.disabled_at is None:
             account.disabled_at, account.disabled_by = now, ROSTER
             revoke_tokens(session, account.id, now)
             result.accounts_disabled += 1
-        elif not (user.deleted or not user.enabled) and account.disabled_by == ROSTER:
+        elif not gone and account.disabled_by == ROSTER:
             account.disabled_at = account.disabled_by = None
             result.accounts_enabled += 1
 
