@@ -166,7 +166,6 @@ def scheduled_jobs(
     *,
     accounts: AccountService | None = None,
     tool_key: ToolKey | None = None,
-    now: Callable[[], datetime] | None = None,
 ) -> list[Job]:
     """The jobs ``settings`` ask for; a job whose settings are missing is a
     :class:`ConfigurationError` naming them (at start-up, not at its first run)."""
@@ -214,10 +213,9 @@ def scheduled_jobs(
         if not settings.backup_dir:
             raise ConfigurationError("MASTERYPATH_BACKUP_HOURS needs MASTERYPATH_BACKUP_DIR")
         folder, keep = Path(settings.backup_dir), settings.backup_keep
-        clock = now or context.clock
 
         def back_up() -> dict[str, Any]:
-            return scheduled_backup(context, folder, keep=keep, at=clock())
+            return scheduled_backup(context, folder, keep=keep, at=context.clock())
 
         jobs.append(Job("backup", timedelta(hours=settings.backup_hours), back_up))
     return jobs
