@@ -22,15 +22,15 @@ branch_labels = None
 depends_on = None
 
 
+# plain ALTER TABLE (SQLite has DROP COLUMN since 3.35): no copy of a table of many rows
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("alerts") as batch:
-        batch.add_column(sa.Column("cleared_at", UTCDateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("cleared_by_evidence", sa.String(length=2000), nullable=True))
-        batch.add_column(sa.Column("cleared_reason", sa.Text(), nullable=True))
+    op.add_column("alerts", sa.Column("cleared_at", UTCDateTime(timezone=True), nullable=True))
+    op.add_column("alerts", sa.Column("cleared_by_evidence", sa.String(length=2000), nullable=True))
+    op.add_column("alerts", sa.Column("cleared_reason", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("alerts") as batch:
-        batch.drop_column("cleared_reason")
-        batch.drop_column("cleared_by_evidence")
-        batch.drop_column("cleared_at")
+    for column in ("cleared_reason", "cleared_by_evidence", "cleared_at"):
+        op.drop_column("alerts", column)

@@ -20,11 +20,14 @@ branch_labels = None
 depends_on = None
 
 
+# plain ALTER TABLE, as 0025 (SQLite has DROP COLUMN since 3.35): a batch operation would
+# copy "users" to a new table and drop the old one, and with foreign keys on, that drop
+# deletes every token and cohort educator row that names an account
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("disabled_by", sa.String(length=1000), nullable=True))
+    op.add_column("users", sa.Column("disabled_by", sa.String(length=1000), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("disabled_by")
+    op.drop_column("users", "disabled_by")
