@@ -66,6 +66,10 @@ def restore(
         raise ValidationError("--yes", "is required: a restore replaces everything in the database")
     if no_copy and copy_to is not None:
         raise ValidationError("--no-copy", "and --copy-to exclude each other: give one")
+    if copy_to is not None and copy_to.exists():
+        raise ValidationError(
+            "--copy-to", f"{copy_to} exists: a backup is never written over a file"
+        )
     engine = open_context().engine
     if not no_copy and copy_to is None:
         copy_to = replaced_copy_path(engine, datetime.now(UTC), Path.cwd())
