@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from masterypath.cli_support import JsonOption, open_context, out, print_json, register_commands
+from masterypath.cli_support import (
+    JsonOption,
+    open_context,
+    out,
+    print_json,
+    register_commands,
+    status_line,
+)
 from masterypath.errors import NotFoundError
 from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.services.jobs import JobRunner, JobStatus, scheduled_jobs
@@ -40,12 +47,16 @@ def run_jobs(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run the due jobs now (as the server does every 30 seconds), or the one named; a job
-    another process runs is skipped."""
+    """Run the due jobs now, one after another (as the server does every 30 seconds), or
+    the one named; a job another process runs is skipped. A terminal shows which job
+    runs."""
     runner = _runner()
     if name is not None and name not in {job.name for job in runner.jobs}:
         raise NotFoundError("job", name)
-    ran = runner.run_due(only=name, now_too=name is not None)
+    with status_line("looking for due jobs") as show:
+        ran = runner.run_due(
+            only=name, now_too=name is not None, starting=lambda job: show(f"running {job}")
+        )
     _show(ran, as_json, "nothing was due")
 
 

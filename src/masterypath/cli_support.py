@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -122,3 +123,14 @@ def with_progress(label: str, quiet: bool, run: Callable[[Callable[[int, int], N
     ) as bar:
         task = bar.add_task(label, total=None)
         return run(lambda done, total: bar.update(task, completed=done, total=total))
+
+
+@contextlib.contextmanager
+def status_line(label: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with ``label`` on a terminal while the block runs; the block changes the
+    label with the function it is given (elsewhere, it does nothing)."""
+    if not err.is_terminal:
+        yield lambda _: None
+        return
+    with err.status(label) as status:
+        yield status.update

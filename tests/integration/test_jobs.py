@@ -5,20 +5,26 @@ settings ask for them; in the background of a serving app."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from rich.console import Console
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from masterypath import cli_support
 from masterypath.api.app import create_app
+from masterypath.api.jobs import jobs_lifespan
 from masterypath.cli import app as cli
 from masterypath.domain.access import Role
 from masterypath.errors import ConfigurationError
@@ -102,6 +108,90 @@ def test_of_two_processes_one_runs_a_job_and_a_dead_ones_lease_ends(
     assert survivor.run_due() == [] and survivor.statuses()[0].running is True
     advance_clock(database, seconds=LEASE.total_seconds())
     assert [s.name for s in survivor.run_due()] == ["stuck"]
+
+
+def wait_for(condition: Callable[[], bool]) -> bool:
+    """Whether ``condition`` came true within a generous while (for a slow machine)."""
+    for _ in range(1000):
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+class Blocked:
+    """A job's work that runs until released, answering ``label``."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self) -> dict[str, Any]:
+        self.started.set()
+        assert self.release.wait(60), "the test never released the job"
+        return {"by": self.label}
+
+
+def test_a_long_run_keeps_its_lease_and_one_taken_over_records_nothing(
+    database: ServiceContext,
+) -> None:
+    slow = Blocked("slow")
+    runner = JobRunner(database, [Job("tidy", HOUR, slow)], renew_seconds=0.01)
+    other = JobRunner(database, [Job("tidy", HOUR, Counter())])
+    running = threading.Thread(target=runner.run_due)
+    running.start()
+    try:
+        assert slow.started.wait(60)
+        advance_clock(database, seconds=2 * LEASE.total_seconds())  # past its first lease
+        # renewed while it runs: the other process leaves it alone
+        assert wait_for(lambda: other.statuses()[0].running)
+        assert other.run_due() == [] and other.run_due(only="tidy", now_too=True) == []
+    finally:
+        slow.release.set()
+        running.join()
+    (done,) = other.statuses()
+    assert (done.outcome, done.summary, done.running) == ("ok", '{"by": "slow"}', False)
+
+    # a process stalled past its lease without renewing it (renews once an hour): another
+    # takes the job over, and the stalled run, when it ends, records nothing over it
+    stalled = Blocked("stalled")
+    runner = JobRunner(database, [Job("tidy", HOUR, stalled)])
+    advance_clock(database, hours=1)
+    running = threading.Thread(target=runner.run_due)
+    running.start()
+    try:
+        assert stalled.started.wait(60)
+        advance_clock(database, seconds=LEASE.total_seconds())
+        taken = JobRunner(database, [Job("tidy", HOUR, lambda: {"by": "the other"})])
+        (over,) = taken.run_due()
+        assert over.summary == '{"by": "the other"}'
+    finally:
+        stalled.release.set()
+        running.join()
+    (last,) = other.statuses()
+    assert (last.summary, last.started_at) == (over.summary, over.started_at)
+
+
+def test_a_serving_app_runs_a_long_job_beside_the_others(database: ServiceContext) -> None:
+    slow, quick = Blocked("slow"), Counter()
+    runner = JobRunner(database, [Job("backup", HOUR, slow), Job("grades", HOUR, quick)])
+    app = FastAPI(lifespan=jobs_lifespan(runner, poll_seconds=0.01))
+    with TestClient(app):
+        try:
+            assert slow.started.wait(60)
+            assert wait_for(lambda: quick.runs >= 1)  # while the backup still runs
+            assert slow.release.is_set() is False
+            # an hour on: the grades are due again and run; the backup's lease has ended
+            # (it renews every 15 minutes of real time), but this process runs it still
+            advance_clock(database, hours=1)
+            assert wait_for(lambda: quick.runs >= 2)
+        finally:
+            slow.release.set()
+    # the server stopped after waiting for the backup to finish, and recorded it
+    backup, grades = runner.statuses()
+    assert (backup.outcome, backup.summary, backup.running) == ("ok", '{"by": "slow"}', False)
+    assert grades.outcome == "ok"
 
 
 def test_a_failed_run_is_recorded_and_the_others_still_run(database: ServiceContext) -> None:
@@ -268,3 +358,18 @@ def test_the_cli_lists_and_runs_the_jobs(tmp_path: Path, monkeypatch: pytest.Mon
     assert len(list((tmp_path / "backups").iterdir())) == 2
     unknown = CliRunner().invoke(cli, ["jobs", "run", "nightly"])
     assert unknown.exit_code != 0 and "nightly" in unknown.output
+
+
+def test_the_cli_shows_on_a_terminal_which_job_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal = io.StringIO()
+    monkeypatch.setattr(cli_support, "err", Console(file=terminal, force_terminal=True))
+    monkeypatch.setenv("MASTERYPATH_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("MASTERYPATH_BACKUP_HOURS", "12")
+    monkeypatch.setenv("MASTERYPATH_BACKUP_DIR", str(tmp_path / "backups"))
+    assert CliRunner().invoke(cli, ["init"]).exit_code == 0
+    ran = CliRunner().invoke(cli, ["jobs", "run", "backup", "--json"])
+    assert ran.exit_code == 0, ran.output
+    assert "running backup" in terminal.getvalue()
+    assert json.loads(ran.output)[0]["outcome"] == "ok"  # the JSON stays clean

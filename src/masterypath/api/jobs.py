@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI
@@ -14,7 +15,7 @@ from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.schemas import Text
 from masterypath.domain.access import Action, Principal
 from masterypath.errors import ConflictError, NotFoundError
-from masterypath.services.jobs import POLL_SECONDS, JobRunner
+from masterypath.services.jobs import POLL_SECONDS, Job, JobRunner
 
 Allow = Callable[..., Any]
 log = logging.getLogger("masterypath.jobs")
@@ -23,27 +24,42 @@ log = logging.getLogger("masterypath.jobs")
 def jobs_lifespan(
     runner: JobRunner, *, poll_seconds: float = POLL_SECONDS
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    """A lifespan that runs ``runner``'s due jobs every ``poll_seconds`` while the server
-    serves (nothing when it has no jobs)."""
+    """A lifespan that looks for ``runner``'s due jobs every ``poll_seconds`` while the
+    server serves and runs each in a thread of its own, so that a long one holds up none
+    of the others (nothing when it has no jobs). At shutdown the server waits for the
+    runs under way to finish (a backup is not left half-written)."""
 
-    async def loop() -> None:
+    def run(job: Job, holder: str) -> None:
+        try:
+            runner.run_claimed(job, holder)
+        except Exception:  # its outcome could not be recorded: the lease ends by itself
+            log.exception("scheduled job %s could not be recorded", job.name)
+
+    async def loop(threads: ThreadPoolExecutor) -> None:
+        running: dict[str, Future[None]] = {}
         while True:
             try:
-                await run_in_threadpool(runner.run_due)
+                busy = {name for name, run_ in running.items() if not run_.done()}
+                for job, holder in await run_in_threadpool(runner.claim_due, besides=busy):
+                    running[job.name] = threads.submit(run, job, holder)
             except Exception:  # the database away for a moment: try again next time
                 log.exception("scheduled jobs could not run")
             await asyncio.sleep(poll_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(loop()) if runner.jobs else None
+        if not runner.jobs:
+            yield
+            return
+        threads = ThreadPoolExecutor(len(runner.jobs), thread_name_prefix="masterypath-job")
+        task = asyncio.create_task(loop(threads))
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await run_in_threadpool(threads.shutdown)
 
     return lifespan
 

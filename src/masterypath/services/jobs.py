@@ -5,16 +5,24 @@ own, without cron.
 Each :class:`Job` runs every ``every``; :meth:`JobRunner.run_due` runs those due now.
 Several server processes (``serve --workers``) share the one database, so a process first
 takes a job's lease in a transaction (``job_runs``): of all the processes that find it
-due, one runs it and the others skip it. A run that fails is recorded with why, and the
-job is due again a period later (a server that stopped mid-run leaves a lease that ends
-after :data:`LEASE`). The server calls :meth:`JobRunner.run_due` every
-:data:`POLL_SECONDS` (``api/app.py``); ``masterypath jobs run`` does it once.
+due, one runs it and the others skip it. While it runs, the process renews its lease every
+quarter of :data:`LEASE`, so a run longer than that is not started again elsewhere; a
+server that stopped mid-run leaves a lease that ends after :data:`LEASE`, and then another
+process may run the job (the stopped run, if it ever finishes, records nothing). A run that
+fails is recorded with why, and the job is due again a period later. The server looks for
+due jobs every :data:`POLL_SECONDS` and runs each in a thread of its own
+(:meth:`JobRunner.claim_due`, ``api/jobs.py``), so a long backup does not hold up the next
+grades sent; ``masterypath jobs run`` runs the due ones one after another
+(:meth:`JobRunner.run_due`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +51,8 @@ POLL_SECONDS = 30.0
 """How often the server looks for due jobs."""
 BY = "schedule"
 """Who a scheduled job acts as, in the audit log."""
+
+log = logging.getLogger("masterypath.jobs")
 
 
 @dataclass(frozen=True)
@@ -85,31 +95,64 @@ class JobStatus:
 
 
 class JobRunner:
-    """Runs ``jobs`` when due, one process at a time (see the module's docstring)."""
+    """Runs ``jobs`` when due, one process at a time (see the module's docstring);
+    ``renew_seconds``: how often a running job's lease is renewed."""
 
-    def __init__(self, context: ServiceContext, jobs: Sequence[Job]) -> None:
+    def __init__(
+        self,
+        context: ServiceContext,
+        jobs: Sequence[Job],
+        *,
+        renew_seconds: float = LEASE.total_seconds() / 4,
+    ) -> None:
         self.context = context
         self.jobs = list(jobs)
+        self.renew_seconds = renew_seconds
 
-    def run_due(self, *, only: str | None = None, now_too: bool = False) -> list[JobStatus]:
-        """Run every job due now (``only``: just that one; ``now_too``: due or not, if no
-        other process runs it); the status of each that ran."""
+    def run_due(
+        self,
+        *,
+        only: str | None = None,
+        now_too: bool = False,
+        starting: Callable[[str], None] | None = None,
+    ) -> list[JobStatus]:
+        """Run every job due now, one after another (``only``: just that one; ``now_too``:
+        due or not, if no other process runs it; ``starting`` is told each one's name as
+        it starts); the status of each that ran."""
         ran = []
         for job in self.jobs:
             if only is not None and job.name != only:
                 continue
-            if self._claim(job, force=now_too):
-                self._run(job)
+            holder = self._claim(job, force=now_too)
+            if holder is not None:
+                if starting is not None:
+                    starting(job.name)
+                self.run_claimed(job, holder)
                 ran.append(self._status(job))
         return ran
+
+    def claim_due(self, *, besides: Collection[str] = ()) -> list[tuple[Job, str]]:
+        """Take the lease of every job due now that no process runs (none named in
+        ``besides``: those this process runs still): each such job with the lease's
+        holder, to pass to :meth:`run_claimed` (in a thread of its own)."""
+        claimed = []
+        for job in self.jobs:
+            if job.name in besides:
+                continue
+            holder = self._claim(job, force=False)
+            if holder is not None:
+                claimed.append((job, holder))
+        return claimed
 
     def statuses(self) -> list[JobStatus]:
         """Every job's status, in the order given."""
         return [self._status(job) for job in self.jobs]
 
-    def _claim(self, job: Job, *, force: bool) -> bool:
-        """Take the job's lease if it is due (or ``force``) and no process holds it."""
+    def _claim(self, job: Job, *, force: bool) -> str | None:
+        """Take the job's lease if it is due (or ``force``) and no process holds it: the
+        lease's holder, or None."""
         now = self.context.clock()
+        holder = secrets.token_hex(8)
         try:
             with self.context.sessions.begin() as session:
                 row = session.get(JobRunRow, job.name, with_for_update=True)
@@ -117,28 +160,53 @@ class JobRunner:
                     row = JobRunRow(name=job.name, due_at=now)
                     session.add(row)
                 if row.lease_until is not None and row.lease_until > now:
-                    return False
+                    return None
                 if row.due_at > now and not force:
-                    return False
-                row.lease_until, row.started_at = now + LEASE, now
+                    return None
+                row.lease_until, row.started_at, row.holder = now + LEASE, now, holder
         except IntegrityError:
-            return False  # another process made the row meanwhile, and runs it
-        return True
+            return None  # another process made the row meanwhile, and runs it
+        return holder
 
-    def _run(self, job: Job) -> None:
+    def run_claimed(self, job: Job, holder: str) -> None:
+        """Run ``job``, whose lease ``holder`` holds, renewing the lease while it runs,
+        and record how it went (nothing, if another process took the lease over)."""
+        stop = threading.Event()
+        renewer = threading.Thread(
+            target=self._keep_lease, args=(job, holder, stop), name=f"job-{job.name}-lease"
+        )
+        renewer.start()
         outcome, summary = "ok", ""
         try:
             summary = json.dumps(job.run(), default=str, sort_keys=True)
         except Exception as exc:  # any failure is recorded, and the server goes on
             outcome, summary = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            stop.set()
+            renewer.join()
         now = self.context.clock()
         with self.context.sessions.begin() as session:
             row = session.get(JobRunRow, job.name, with_for_update=True)
             if row is None:  # removed meanwhile (a restore): nothing to record
                 return
+            if row.holder != holder:
+                log.warning("job %s finished after another process took it over", job.name)
+                return
             row.finished_at, row.outcome, row.summary = now, outcome, summary
-            row.lease_until = None
+            row.lease_until = row.holder = None
             row.due_at = (row.started_at or now) + job.every
+
+    def _keep_lease(self, job: Job, holder: str, stop: threading.Event) -> None:
+        """Renew ``holder``'s lease of ``job`` every ``renew_seconds`` until ``stop``."""
+        while not stop.wait(self.renew_seconds):
+            try:
+                with self.context.sessions.begin() as session:
+                    row = session.get(JobRunRow, job.name, with_for_update=True)
+                    if row is None or row.holder != holder:
+                        return  # taken over (this process stalled past its lease)
+                    row.lease_until = self.context.clock() + LEASE
+            except Exception:  # the database away for a moment: try again next time
+                log.exception("the lease of job %s could not be renewed", job.name)
 
     def _status(self, job: Job) -> JobStatus:
         with self.context.sessions() as session:

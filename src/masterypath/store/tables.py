@@ -944,3 +944,5 @@ class JobRunRow(Base):
     """``ok`` or ``failed``."""
     summary: Mapped[str | None] = mapped_column(Text)
     """What the last run did (JSON), or why it failed."""
+    holder: Mapped[str | None] = mapped_column(String(32))
+    """Who holds the lease (a token of the run), while one runs."""
