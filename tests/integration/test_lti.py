@@ -52,6 +52,7 @@ from masterypath.store.tables import (
     CohortMemberRow,
     CohortRow,
     LearnerProfileRow,
+    LtiAccountRow,
     LtiGradeLinkRow,
     UserRow,
 )
@@ -188,6 +189,81 @@ def test_an_educator_launched_into_the_course_reads_its_learners(
         f"/api/v1/learners/{learner}", headers={"Authorization": f"Bearer {other['token']}"}
     )
     assert refused.status_code == 403
+
+
+def test_one_platform_user_who_learns_and_teaches_gets_an_account_for_each_role(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    # a teacher who first took a training course as a student, then teaches Algebra 1
+    platform.user = {"sub": "user-1", ROLES: [LEARNER]}
+    training = {CONTEXT: {"id": "training", "title": "Teaching with the tool"}}
+    student = landed(launch(client, database, platform, **training))
+    as_student = me(client, student["token"])
+    assert student["role"] == "learner"
+    classmate = {"sub": "user-2", ROLES: [LEARNER]}
+    platform.user = classmate
+    landed(launch(client, database, platform))  # a learner of Algebra 1 (course-42)
+    platform.user = {"sub": "user-1", ROLES: [INSTRUCTOR]}
+    page = landed(launch(client, database, platform))
+    assert page["role"] == "educator"
+    assert page["home"] == "/app/educator?cohort=moodle%3Acourse-42"
+    teacher = me(client, page["token"])
+    assert teacher["id"] != as_student["id"] and teacher["learner_id"] is None
+    with database.sessions() as session:
+        accounts = {
+            u.username: u.role
+            for u in session.scalars(select(UserRow).where(UserRow.username.like("moodle:%")))
+        }
+        assert session.get(CohortEducatorRow, ("moodle:course-42", teacher["id"])) is not None
+    assert accounts == {
+        "moodle:user-1": "learner",
+        "moodle:user-1+educator": "educator",
+        "moodle:user-2": "learner",
+    }
+    headers = {"Authorization": f"Bearer {page['token']}"}
+    cohorts = client.get("/api/v1/cohorts", headers=headers).json()
+    assert [c["id"] for c in cohorts] == ["moodle:course-42"]  # not the training course
+    # each role launches as its own account again, and nothing new is made
+    users = count_users(database)
+    assert me(client, landed(launch(client, database, platform))["token"]) == teacher
+    platform.user = {"sub": "user-1", ROLES: [LEARNER]}
+    again = landed(launch(client, database, platform, **training))
+    assert me(client, again["token"])["learner_id"] == as_student["learner_id"]
+    assert count_users(database) == users
+
+
+def test_migration_0034_keeps_each_link_under_its_accounts_role(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    from alembic import command
+
+    from masterypath.store.database import alembic_config, upgrade
+
+    learner = me(client, landed(launch(client, database, platform))["token"])
+    platform.user = {"sub": "teacher-9", ROLES: [INSTRUCTOR]}
+    teacher = me(client, landed(launch(client, database, platform))["token"])
+    advance_clock(database, minutes=1)
+    platform.user = {"sub": "user-1", ROLES: [INSTRUCTOR]}
+    second = me(client, landed(launch(client, database, platform))["token"])
+    # down: one link per platform user, their first; up: each under its account's role
+    command.downgrade(alembic_config(database.engine), "0033")
+    upgrade(database.engine)
+    with database.sessions() as session:
+        links = {(r.subject, r.role, r.user_id) for r in session.scalars(select(LtiAccountRow))}
+    assert links == {
+        ("user-1", "learner", learner["id"]),
+        ("teacher-9", "educator", teacher["id"]),
+    }
+    # the launches find them; the link the downgrade dropped is made anew, its account's
+    # username being taken by the one it left
+    platform.user = {"sub": "teacher-9", ROLES: [INSTRUCTOR]}
+    assert me(client, landed(launch(client, database, platform))["token"]) == teacher
+    platform.user = {"sub": "user-1", ROLES: [INSTRUCTOR]}
+    anew = me(client, landed(launch(client, database, platform))["token"])
+    assert anew["id"] != second["id"]
+    with database.sessions() as session:
+        made = session.get(UserRow, anew["id"])
+        assert made is not None and made.username == "moodle:user-1+educator-2"
 
 
 def test_a_roster_learner_launches_as_their_own_account_into_their_class(

@@ -10,9 +10,10 @@ LTI 1.3 prescribes:
 2. the platform posts a signed ``id_token`` and the state to ``/lti/launch``
    (:meth:`LtiService.launch`): the state must be this browser's and unused, the token
    signed by the platform's key and carry the nonce;
-3. the platform's user gets an account here (made at their first launch; a learner the
-   school's roster already holds is matched by ``lis.person_sourcedid``), the launch's
-   course becomes a cohort with them in it, and they are logged in.
+3. the platform's user gets an account here (made at their first launch in a role, so
+   one who learns in a course and teaches another has a learner's and an educator's; a
+   learner the school's roster already holds is matched by ``lis.person_sourcedid``), the
+   launch's course becomes a cohort with them in it, and they are logged in.
 
 A platform's user never gets a password here nor more than an educator's role. Grades
 go back to the platform from :mod:`masterypath.services.lti_grades`.
@@ -504,7 +505,7 @@ class LtiService:
         course's cohort, with the grade link and the course kept; and the cohort's id."""
         with self.context.sessions.begin() as session:
             repo = LtiRepository(session)
-            user = repo.account_of(platform.id, launch.subject)
+            user = repo.account_of(platform.id, launch.subject, launch.role)
             if user is None:
                 user = self._new_link(session, repo, platform, launch, now)
             if user.disabled_at is not None:
@@ -563,9 +564,13 @@ class LtiService:
                     )
                 )
         if user is None:
+            username, n = _username(platform.id, launch.subject), 1
+            while repo.username_taken(username):  # their account in the other role has it
+                suffix = f"+{launch.role.value}" + (f"-{n}" if n > 1 else "")
+                username, n = _username(platform.id, launch.subject, suffix), n + 1
             user = UserRow(
                 id=str(uuid.uuid4()),
-                username=_username(platform.id, launch.subject),
+                username=username,
                 password_hash=NO_PASSWORD,
                 role=launch.role.value,
                 learner_id=learner_id,
@@ -576,7 +581,11 @@ class LtiService:
             session.flush()  # the account before the link that names it
         session.add(
             LtiAccountRow(
-                platform_id=platform.id, subject=launch.subject, user_id=user.id, created_at=now
+                platform_id=platform.id,
+                subject=launch.subject,
+                role=launch.role.value,
+                user_id=user.id,
+                created_at=now,
             )
         )
         session.flush()
@@ -636,10 +645,19 @@ def _short(platform_id: str, subject: str) -> str:
     return hashlib.sha256(f"{platform_id}\n{subject}".encode()).hexdigest()[:20]
 
 
-def _username(platform_id: str, subject: str) -> str:
-    """``platform:subject``, or a digest of it where that is too long for a username."""
-    name = f"{platform_id}:{subject}"
-    return name if len(name) <= 200 else f"{platform_id}:{_short(platform_id, subject)}"
+def _username(platform_id: str, subject: str, suffix: str = "") -> str:
+    """``platform:subject`` and ``suffix``, or a digest of the subject where that is too
+    long for a username.
+
+    >>> _username("moodle", "42"), _username("moodle", "42", "+educator")
+    ('moodle:42', 'moodle:42+educator')
+    >>> len(_username("moodle", "x" * 200, "+educator"))
+    36
+    """
+    name = f"{platform_id}:{subject}{suffix}"
+    if len(name) <= 200:
+        return name
+    return f"{platform_id}:{_short(platform_id, subject)}{suffix}"
 
 
 def _origin(url: str) -> str:

@@ -117,7 +117,7 @@ class LtiMemberService:
             # the course's cohort as kept (a roster's class, when the launch named one)
             launch = _in_cohort(launch, course.cohort_id)
             with self.context.sessions() as session:
-                known = LtiRepository(session).account_of(platform.id, launch.subject)
+                known = LtiRepository(session).account_of(platform.id, launch.subject, launch.role)
             self.lti.provision(platform, launch, now)
             report.members += 1
             report.accounts_linked += known is None
@@ -159,8 +159,8 @@ class LtiMemberService:
             return 0
         with self.context.sessions.begin() as session:
             repo = LtiRepository(session)
-            account = repo.account_of(platform.id, subject)
-            if account is None or account.role != Role.LEARNER or account.learner_id is None:
+            account = repo.account_of(platform.id, subject, Role.LEARNER)
+            if account is None or account.learner_id is None:
                 return 0
             return int(repo.leave_cohort(course.cohort_id, account.learner_id))
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from masterypath.domain.access import Role
 from masterypath.domain.lti import Launch
 from masterypath.store.tables import (
     CohortEducatorRow,
@@ -64,12 +65,21 @@ class LtiRepository:
         query = select(func.count()).where(LtiLoginRow.platform_id == platform_id)
         return int(self.session.scalar(query) or 0)
 
-    def account_of(self, platform_id: str, subject: str) -> UserRow | None:
+    def account_of(self, platform_id: str, subject: str, role: Role) -> UserRow | None:
+        """The account a platform's user launches as in ``role``, if linked."""
         return self.session.scalars(
             select(UserRow)
             .join(LtiAccountRow, LtiAccountRow.user_id == UserRow.id)
-            .where(LtiAccountRow.platform_id == platform_id, LtiAccountRow.subject == subject)
+            .where(
+                LtiAccountRow.platform_id == platform_id,
+                LtiAccountRow.subject == subject,
+                LtiAccountRow.role == role.value,
+            )
         ).first()
+
+    def username_taken(self, username: str) -> bool:
+        query = select(UserRow.id).where(UserRow.username == username)
+        return self.session.scalar(query) is not None
 
     def learner_account(self, learner_id: str) -> UserRow | None:
         return self.session.scalars(

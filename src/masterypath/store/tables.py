@@ -589,7 +589,8 @@ class LtiLoginRow(Base):
 
 
 class LtiAccountRow(Base):
-    """Which account a platform's user (its ``sub``) launches as."""
+    """Which account a platform's user (its ``sub``) launches as in a role (``learner``
+    or ``educator``): one who launches in both has an account for each."""
 
     __tablename__ = "lti_accounts"
     __table_args__ = (Index("ix_lti_accounts_user", "user_id"),)
@@ -598,6 +599,7 @@ class LtiAccountRow(Base):
         String(ID), ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True
     )
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(ID), ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
