@@ -1,12 +1,15 @@
 """``masterypath jobs``: the server's scheduled jobs (roster sync, grades, members,
-backups), shown and run by hand."""
+backups), shown and run by hand; ``masterypath check``: whether the server can do its
+work."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from masterypath.cli_support import (
     JsonOption,
@@ -16,8 +19,10 @@ from masterypath.cli_support import (
     register_commands,
     status_line,
 )
-from masterypath.errors import NotFoundError
+from masterypath.errors import ConfigurationError, NotFoundError
 from masterypath.interop.lti_tool_key import ToolKey
+from masterypath.services.context import ServiceContext
+from masterypath.services.health import Check, server_checks
 from masterypath.services.jobs import JobRunner, JobStatus, scheduled_jobs
 from masterypath.settings import Settings
 
@@ -33,6 +38,29 @@ def _runner() -> JobRunner:
     return JobRunner(
         context, scheduled_jobs(settings, context, tool_key=ToolKey.from_settings(settings))
     )
+
+
+def check(as_json: JsonOption = False) -> None:
+    """Whether the server can do its work: the database and its schema, the LTI key, what
+    backups need (a writable folder; for PostgreSQL a new enough pg_dump) and each
+    scheduled job's last run (failed, or not started within 15 minutes of its due time).
+    Exits 1 when a check fails, for monitoring."""
+    settings = Settings.from_environment()
+    context = ServiceContext.from_settings(settings)  # as found: no migration run
+    try:
+        found = _checks(settings, context)
+    finally:
+        context.engine.dispose()
+    ok = all(c.ok for c in found)
+    if as_json:
+        print_json({"ok": ok, "checks": [c.to_dict() for c in found]})
+    else:
+        table = Table("check", "", "found")
+        for c in found:
+            table.add_row(c.name, "ok" if c.ok else "[red]FAILED[/red]", c.detail)
+        out.print(table)
+    if not ok:
+        raise typer.Exit(1)
 
 
 def list_jobs(as_json: JsonOption = False) -> None:
@@ -60,6 +88,17 @@ def run_jobs(
     _show(ran, as_json, "nothing was due")
 
 
+def _checks(settings: Settings, context: ServiceContext) -> list[Check]:
+    statuses: list[JobStatus] = []
+    try:
+        jobs = scheduled_jobs(settings, context, tool_key=ToolKey.from_settings(settings))
+    except ConfigurationError as exc:
+        return [*server_checks(settings, context, statuses), Check("settings", False, str(exc))]
+    with contextlib.suppress(SQLAlchemyError):  # said by the database check
+        statuses = JobRunner(context, jobs).statuses()
+    return server_checks(settings, context, statuses)
+
+
 def _show(statuses: list[JobStatus], as_json: bool, empty: str) -> None:
     if as_json:
         print_json([s.to_dict() for s in statuses])
@@ -83,3 +122,4 @@ def _show(statuses: list[JobStatus], as_json: bool, empty: str) -> None:
 def register(parent: typer.Typer) -> None:
     register_commands(jobs_app, {"list": list_jobs, "run": run_jobs})
     parent.add_typer(jobs_app, name="jobs")
+    register_commands(parent, {"check": check})

@@ -380,6 +380,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ),
     ("GET", "/api/v1/roster/sync", USERS, {}),
     ("GET", "/api/v1/jobs", USERS, {}),
+    ("GET", "/api/v1/checks", USERS, {}),
     ("POST", "/api/v1/jobs/{name}/run", USERS, {}),  # 404: the server has no such job
     ("POST", "/api/v1/roster/sync", USERS, {"json": {}, "answers": 503}),  # none set up
     ("GET", "/api/v1/lti/platforms", USERS, {}),

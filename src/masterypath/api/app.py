@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 from pydantic import Field, TypeAdapter
@@ -78,6 +78,7 @@ from masterypath.services.evidence import EvidenceService
 from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.group_commit import GroupCommitter
+from masterypath.services.health import readiness, server_checks
 from masterypath.services.jobs import JobRunner, scheduled_jobs
 from masterypath.services.lti import LtiService
 from masterypath.services.lti_grades import LtiGradeService
@@ -166,6 +167,22 @@ def create_app(
     def health() -> dict[str, str]:
         """Liveness: the service answers (no credentials needed)."""
         return {"status": "ok", "version": __version__}
+
+    @app.get(
+        "/health/ready",
+        tags=["meta"],
+        responses={503: {"description": "The database cannot be reached or is not migrated"}},
+    )
+    def ready() -> JSONResponse:
+        """Readiness, for a load balancer (no credentials needed): 200 when the database
+        answers and its schema is this release's, else 503; ``checks`` says which
+        (without the database's address: the server's log has the error)."""
+        checks = readiness(context)
+        ok = all(c.ok for c in checks)
+        return JSONResponse(
+            {"status": "ready" if ok else "unready", "checks": [c.to_dict() for c in checks]},
+            status_code=200 if ok else 503,
+        )
 
     @v1.get("/frameworks", tags=["frameworks"])
     def list_frameworks(_: Principal = allow(Action.READ_FRAMEWORK)) -> list[FrameworkSummaryOut]:
@@ -494,7 +511,9 @@ def create_app(
     grades = LtiGradeService(context, tool_key=tool_key, mastery=mastery)
     registrations = LtiRegistrationService(lti)
     v1.include_router(lti_platform_router(lti, grades, LtiMemberService(lti), registrations, allow))
-    v1.include_router(jobs_router(runner, allow))
+    v1.include_router(
+        jobs_router(runner, allow, lambda: server_checks(settings, context, runner.statuses()))
+    )
 
     document_xapi_errors(app)
     app.include_router(auth_router(accounts))

@@ -15,6 +15,7 @@ from masterypath.api.paths import SlashSafeRoute
 from masterypath.api.schemas import Text
 from masterypath.domain.access import Action, Principal
 from masterypath.errors import ConflictError, NotFoundError
+from masterypath.services.health import Check
 from masterypath.services.jobs import POLL_SECONDS, Job, JobRunner
 
 Allow = Callable[..., Any]
@@ -64,8 +65,19 @@ def jobs_lifespan(
     return lifespan
 
 
-def jobs_router(runner: JobRunner, allow: Allow) -> APIRouter:
+def jobs_router(runner: JobRunner, allow: Allow, checks: Callable[[], list[Check]]) -> APIRouter:
     router = APIRouter(route_class=SlashSafeRoute, tags=["jobs"])
+
+    @router.get("/checks")
+    def check_server(
+        _: Annotated[Principal, allow(Action.MANAGE_USERS)],
+    ) -> dict[str, Any]:
+        """Whether the server can do its work, for its admins and their monitoring (as
+        ``masterypath check``): the database and its schema, the LTI key, what backups
+        need, and each scheduled job's last run (failed, or not started within 15 minutes
+        of its due time). ``ok`` is false when any check failed; always 200."""
+        found = checks()
+        return {"ok": all(c.ok for c in found), "checks": [c.to_dict() for c in found]}
 
     @router.get("/jobs")
     def list_jobs(

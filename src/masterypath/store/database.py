@@ -12,6 +12,8 @@ import psycopg.errors
 import sqlalchemy
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, String, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Mapper, Session, sessionmaker
@@ -164,6 +166,18 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (idempotent)."""
     command.upgrade(alembic_config(engine), revision)
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None for an empty one); a
+    :class:`sqlalchemy.exc.SQLAlchemyError` when it cannot be reached."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    """The migration this release brings a database to."""
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
 def make_url_safe(url: str) -> str:
