@@ -912,10 +912,16 @@ def test_an_admin_adds_accounts_and_gives_first_passwords(page: Any, site: Site)
     jobs.wait_for()
     assert "24 h" in jobs.inner_text()
     made = len(list(backups.iterdir()))
+    checks = page.locator("#checks")
+    checks.locator("tbody tr").filter(has_text="job backup").wait_for()
+    assert "All " in checks.inner_text() and "checks pass." in checks.inner_text()
+    assert "failed" not in checks.inner_text()
     jobs.get_by_role("button", name="Run now: backup").click()
     page.get_by_text("backup: ok.").wait_for()
     assert len(list(backups.iterdir())) == made + 1
     assert "ok: " in jobs.inner_text()  # with what it did
+    # the checks show the backup's last run (read again after each run)
+    checks.locator("tbody tr").filter(has_text="ran at").wait_for()
     # a learner's data: the export as a file, who read it, and erasure (typed twice)
     EvidenceService(site.context).record_many(
         [

@@ -348,7 +348,7 @@ async function adminPage() {
     el("h2", { text: "Accounts" }), shown, list,
     el("section", {}, el("h2", { text: "Add an account" }), form,
       el("p", { class: "muted", text: "A school's whole roster: masterypath roster import (see the README)." })),
-    rosterImport(showAccounts), ltiPlatforms(), scheduledJobs(), learnerData(), inactiveLearners());
+    rosterImport(showAccounts), ltiPlatforms(), serverChecks(), scheduledJobs(), learnerData(), inactiveLearners());
   document.body.dataset.updated = String(Date.now());
 }
 
@@ -419,6 +419,24 @@ async function storeRoster(out, done, notDone, send, notes) {
   }
 }
 
+// whether the server can do its work (masterypath check): the failed checks first; again after a job ran
+function serverChecks() {
+  const section = el("section", { id: "checks" });
+  async function show() {
+    const answer = await api("/api/v1/checks");
+    const failed = answer.checks.filter((c) => !c.ok);
+    const rows = [...failed, ...answer.checks.filter((c) => c.ok)];
+    section.replaceChildren(el("h2", { text: "Server checks" }),
+      el("p", { class: failed.length ? "error" : "", text: failed.length ? `${failed.length} of ${rows.length} checks failed: ${failed.map((c) => c.name).join(", ")}.` : `All ${rows.length} checks pass.` }),
+      el("table", {}, el("caption", { text: "Whether the server can do its work (masterypath check)" }),
+        heads("Check", "Outcome", "Found"),
+        el("tbody", {}, ...rows.map((c) => el("tr", {}, cell(c.name), el("td", { class: c.ok ? "" : "error", text: c.ok ? "ok" : "failed" }), cell(c.detail))))));
+  }
+  document.addEventListener("jobs-ran", () => show().catch(() => {}));
+  show().catch((error) => section.replaceChildren(el("p", { class: "error", text: "Server checks: " + error.message })));
+  return section;
+}
+
 // the server's scheduled jobs (roster sync, grades, members, backups): how each went, run one now
 function scheduledJobs() {
   const section = el("section", { id: "jobs", hidden: "hidden" });
@@ -441,6 +459,7 @@ function scheduledJobs() {
             try {
               const done = await api(`/api/v1/jobs/${encodeURIComponent(j.name)}/run`, { method: "POST" });
               out.replaceChildren(el("p", { class: done.outcome === "failed" ? "error" : "", text: `${j.name}: ${done.outcome}.` }));
+              document.dispatchEvent(new Event("jobs-ran"));
               await show();
             } catch (error) { out.replaceChildren(el("p", { class: "error", text: `${j.name} not run: ${error.message}` })); event.target.disabled = false; }
           } })))))), out);
