@@ -137,6 +137,9 @@ def audit(
     out.print(f"items flagged for review: {len(flagged)} of {len(report['dif'])} tested")
     for a in report["alerts"]:
         out.print(f"[bold red]alert[/] {a['kind']}: {a['message']}")
+    for a in report.get("alerts_cleared", []):
+        subject = f" {a['subject']}" if a["subject"] else ""
+        out.print(f"[green]cleared[/] {a['kind']}{subject}: {a['reason']}")
 
 
 def _fmt(iv: dict[str, Any] | None) -> str:

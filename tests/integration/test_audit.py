@@ -12,7 +12,7 @@ from masterypath.domain.evidence import BinaryOutcome, Evidence
 from masterypath.domain.framework import Competency, Framework
 from masterypath.errors import ValidationError
 from masterypath.interop.audit_report import render_audit_html
-from masterypath.services.audit import AuditService
+from masterypath.services.audit import AuditService, AuditThresholds
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
@@ -89,6 +89,67 @@ def test_attributes_need_consent_and_small_groups_are_suppressed(database: Servi
     # withdrawing consent removes the attribute: the learner is no longer audited
     assert audit.withdraw("cohort", ["a0", "a1"]) == 2
     assert len(audit.groups("cohort")) == len(groups) - 2
+
+
+def open_audit_alerts(database: ServiceContext) -> dict[tuple[str, str], int]:
+    alerts = MasteryService(database).alerts(framework_id="f")
+    return {(a.kind, a.competency_id): a.id for a in alerts if a.kind.startswith("audit_")}
+
+
+def test_a_later_audit_keeps_one_alert_per_finding_and_clears_what_it_no_longer_finds(
+    database: ServiceContext,
+) -> None:
+    groups = cohort(database)
+    audit = AuditService(database)
+    audit.set_attributes("cohort", groups, consent_by=dict.fromkeys(groups, "self"))
+    # any gap at all raises an alert (among pairs with a piece of evidence: four each here)
+    eager = AuditThresholds(mastery_rate_gap=0.0, evidence_floor=1)
+    usual = AuditThresholds(evidence_floor=1)
+    first = audit.run("f", "cohort", folds=3, thresholds=eager)
+    raised = open_audit_alerts(database)
+    assert {("audit_mastery_gap", ""), ("audit_item_dif", BIASED)} <= set(raised)
+    assert first["alerts_cleared"] == []
+    # the same findings again: no second alert for any of them
+    again = audit.run("f", "cohort", folds=3, thresholds=eager)
+    assert len(again["alerts"]) == len(first["alerts"])
+    assert open_audit_alerts(database) == raised and again["alerts_cleared"] == []
+
+    # a run that tests no item says nothing of the item's bias: its alert stays; the
+    # mastery gap is under the usual 10%: that alert clears
+    gap = again["gaps"]["mastery_rate_given_evidence"]["gap"]
+    assert gap < 0.10
+    no_items = audit.run("f", "cohort", folds=3, dif=False, thresholds=usual)
+    assert no_items["alerts_cleared"] == [
+        {
+            "kind": "audit_mastery_gap",
+            "subject": "",
+            "reason": f"a later audit finds a mastery-rate gap of {gap:.1%}, under 10%",
+        }
+    ]
+    still = open_audit_alerts(database)
+    assert ("audit_mastery_gap", "") not in still and ("audit_item_dif", BIASED) in still
+
+    # groups drawn at random: the item no longer differs between them, and its alert clears
+    rng = np.random.default_rng(3)
+    drawn = {k: ("A" if rng.random() < 0.5 else "B") if v != "C" else v for k, v in groups.items()}
+    audit.set_attributes("cohort", drawn, consent_by=dict.fromkeys(drawn, "self"))
+    later = audit.run("f", "cohort", folds=3, thresholds=usual)
+    assert {
+        "kind": "audit_item_dif",
+        "subject": BIASED,
+        "reason": f"a later audit no longer flags item {BIASED}",
+    } in later["alerts_cleared"]
+    assert ("audit_item_dif", BIASED) not in open_audit_alerts(database)
+    closed = {
+        a.id: a
+        for a in MasteryService(database).alerts(framework_id="f", include_acknowledged=True)
+    }
+    item_alert = closed[raised[("audit_item_dif", BIASED)]]
+    assert item_alert.cleared_reason == f"a later audit no longer flags item {BIASED}"
+    assert (item_alert.cleared_by_evidence or "").startswith("audit:")
+    # a replay of the learners' states leaves the audits' clearings alone
+    MasteryService(database).replay("f")
+    assert ("audit_item_dif", BIASED) not in open_audit_alerts(database)
 
 
 def test_model_card_reports_overall_and_per_group_quality(database: ServiceContext) -> None:

@@ -35,6 +35,13 @@ class AlertKind(StrEnum):
     AUDIT_ITEM_DIF = "audit_item_dif"
 
 
+AUDIT_KINDS = frozenset(
+    {AlertKind.AUDIT_MASTERY_GAP, AlertKind.AUDIT_CALIBRATION_GAP, AlertKind.AUDIT_ITEM_DIF}
+)
+"""The alerts a fairness audit raises (about a framework, not a learner); a later audit
+that no longer finds the gap or the item's bias clears them."""
+
+
 SUGGESTIONS = {
     AlertKind.WHEEL_SPINNING: (
         "Stop repeating the same practice: review a prerequisite, switch to a worked "

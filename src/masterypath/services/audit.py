@@ -403,11 +403,11 @@ class AuditService:
                         "revise it if the difference is not part of what it should measure.",
                     )
                 )
-        if store and drafts:
-            with self.context.sessions.begin() as session:
-                MasteryRepository(session).add_alerts(
-                    framework_id, drafts, now=self.context.clock()
-                )
+        report["alerts_cleared"] = (
+            self._store_alerts(framework_id, attribute, drafts, _examined(report, thresholds), run)
+            if store
+            else []
+        )
         return [
             {
                 "kind": str(d.kind),
@@ -417,6 +417,39 @@ class AuditService:
             }
             for d in drafts
         ]
+
+    def _store_alerts(
+        self,
+        framework_id: str,
+        attribute: str,
+        drafts: list[AlertDraft],
+        examined: dict[tuple[str, str], str],
+        run: str,
+    ) -> list[dict[str, str]]:
+        """Store the findings not open already (one open alert per finding, however often
+        the audit runs), and clear the open alerts of ``attribute`` whose finding this run
+        examined and no longer finds; what was cleared."""
+        now = self.context.clock()
+        found = {(str(d.kind), d.competency_id) for d in drafts}
+        cleared = []
+        with self.context.sessions.begin() as session:
+            repo = MasteryRepository(session)
+            open_alerts = repo.open_audit_alerts(framework_id, attribute)
+            still_open = {(a.kind, a.competency_id) for a in open_alerts}
+            repo.add_alerts(
+                framework_id,
+                [d for d in drafts if (str(d.kind), d.competency_id) not in still_open],
+                now=now,
+            )
+            for alert in open_alerts:
+                finding = (alert.kind, alert.competency_id)
+                if finding in found or finding not in examined:
+                    continue  # found again, or not looked at this time (too few learners)
+                reason = examined[finding]
+                repo.clear_alert(alert.id, at=now, by=f"audit:{run}", reason=reason)
+                subject = alert.competency_id
+                cleared.append({"kind": alert.kind, "subject": subject, "reason": reason})
+        return cleared
 
     # -- model cards -----------------------------------------------------------------------
     def model_card(
@@ -555,3 +588,27 @@ def _gaps(groups: dict[str, Any]) -> dict[str, Any]:
             "low": values[lo],
         }
     return out
+
+
+def _examined(report: dict[str, Any], thresholds: AuditThresholds) -> dict[tuple[str, str], str]:
+    """What an audit looked at and found below its threshold, by (alert kind, subject):
+    why an open alert of that finding clears."""
+    gaps, examined = report["gaps"], {}
+    mastery = gaps.get("mastery_rate_given_evidence")
+    if mastery and mastery["gap"] < thresholds.mastery_rate_gap:
+        examined[(str(AlertKind.AUDIT_MASTERY_GAP), "")] = (
+            f"a later audit finds a mastery-rate gap of {mastery['gap']:.1%}, under "
+            f"{thresholds.mastery_rate_gap:.0%}"
+        )
+    calibration = gaps.get("ece")
+    if calibration and calibration["gap"] < thresholds.calibration_gap:
+        examined[(str(AlertKind.AUDIT_CALIBRATION_GAP), "")] = (
+            f"a later audit finds a calibration gap of {calibration['gap']:.3f}, under "
+            f"{thresholds.calibration_gap:.3f}"
+        )
+    for item in report["dif"]:
+        if not item["flagged"]:
+            examined[(str(AlertKind.AUDIT_ITEM_DIF), str(item["item"]))] = (
+                f"a later audit no longer flags item {item['item']}"
+            )
+    return examined

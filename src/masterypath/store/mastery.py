@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from masterypath.domain.alerts import AlertClearing, AlertDraft
+from masterypath.domain.alerts import AUDIT_KINDS, AlertClearing, AlertDraft
 from masterypath.domain.overrides import Override, OverrideReason
 from masterypath.domain.policy import MasteryPolicy, PolicyBook, Status
 from masterypath.domain.progress import CompetencyState, state_from_dict
@@ -826,11 +826,35 @@ class MasteryRepository:
                 .execution_options(synchronize_session=False)
             )
 
+    def open_audit_alerts(self, framework_id: str, attribute: str) -> list[AlertRow]:
+        """The framework's open alerts raised by audits by ``attribute`` (their message
+        begins with its name)."""
+        rows = self.session.scalars(
+            select(AlertRow).where(
+                AlertRow.framework_id == framework_id,
+                AlertRow.kind.in_([k.value for k in AUDIT_KINDS]),
+                AlertRow.acknowledged_at.is_(None),
+                AlertRow.cleared_at.is_(None),
+            )
+        )
+        return [r for r in rows if r.message.startswith(f"{attribute}: ")]
+
+    def clear_alert(self, alert_id: int, *, at: datetime, by: str, reason: str) -> None:
+        """Close an alert whose reason ``by`` (an audit run) took away."""
+        self.session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id)
+            .values(cleared_at=at, cleared_by_evidence=by, cleared_reason=reason)
+        )
+
     def reopen_cleared_alerts(self, framework_id: str, *, learner_id: str | None = None) -> None:
-        """Undo every clearing of the framework's alerts (one learner's, if given), for a
-        replay to clear them again from the ledger as it is now."""
+        """Undo every clearing of the framework's learner alerts (one learner's, if given),
+        for a replay to clear them again from the ledger as it is now (an audit's alerts
+        are the audits' to clear)."""
         stmt = update(AlertRow).where(
-            AlertRow.framework_id == framework_id, AlertRow.cleared_at.is_not(None)
+            AlertRow.framework_id == framework_id,
+            AlertRow.cleared_at.is_not(None),
+            AlertRow.kind.not_in([k.value for k in AUDIT_KINDS]),
         )
         if learner_id is not None:
             stmt = stmt.where(AlertRow.learner_id == learner_id)
