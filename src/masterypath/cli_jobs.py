@@ -106,11 +106,11 @@ def _show(statuses: list[JobStatus], as_json: bool, empty: str) -> None:
     if not statuses:
         out.print(empty)
         return
-    table = Table("job", "every (h)", "last run", "outcome", "due", "summary")
+    table = Table("job", "every", "last run", "outcome", "due", "summary")
     for s in statuses:
         table.add_row(
             s.name,
-            f"{s.every_seconds / 3600:g}",
+            f"daily at {s.daily_at}" if s.daily_at else f"{s.every_seconds / 3600:g} h",
             "" if s.started_at is None else s.started_at.isoformat(timespec="seconds"),
             "running" if s.running else s.outcome or "",
             "" if s.due_at is None else s.due_at.isoformat(timespec="seconds"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -152,12 +153,38 @@ class Settings(BaseSettings):
     """The folder scheduled backups go to (``masterypath-STAMP.sqlite`` or ``.dump``)."""
     backup_keep: int = Field(default=7, ge=1)
     """How many scheduled backups are kept: the oldest beyond it are deleted."""
+    backup_at: str = ""
+    """``HH:MM``: a backup once a day at this time of ``timezone`` (instead of every
+    ``backup_hours``), e.g. ``02:30`` when nobody uses the server."""
+    retention_at: str = ""
+    """``HH:MM``: the time of ``timezone`` the daily retention run starts at (else a day
+    after the last one)."""
+    timezone: str = "UTC"
+    """The time zone of ``backup_at`` and ``retention_at`` (an IANA name, e.g.
+    ``Europe/Berlin``)."""
     public_url: str = ""
     """The address people and platforms reach this server at, when a proxy stands in
     front (``https://mastery.school.org``: a scheme and host, an optional port, no path).
     Every URL this server makes (an LTI launch's redirect, the tool URLs a platform is
     given, an embed link, the xAPI ``authority``) then names it, whatever address the
     proxy forwards to. Empty: the address each request was sent to (its ``Host``)."""
+
+    @field_validator("backup_at", "retention_at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("a time of day as HH:MM (00:00 to 23:59)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            said = f"{value!r} is not a time zone (an IANA name, e.g. Europe/Berlin)"
+            raise ValueError(said) from None
+        return value
 
     @field_validator("embed_origins")
     @classmethod

@@ -11,9 +11,11 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
@@ -34,7 +36,7 @@ from masterypath.services.accounts import AccountService
 from masterypath.services.context import ServiceContext
 from masterypath.services.evidence import EvidenceService
 from masterypath.services.frameworks import FrameworkService
-from masterypath.services.jobs import LEASE, Job, JobRunner, scheduled_jobs
+from masterypath.services.jobs import LEASE, Daily, Job, JobRunner, scheduled_jobs
 from masterypath.settings import Settings
 from masterypath.store.tables import LearnerProfileRow, UserRow
 from tests.conftest import CHEAP_HASHER, REQUIRE_POSTGRES, advance_clock, api_app, login
@@ -85,6 +87,47 @@ def test_a_job_runs_when_due_and_only_then(database: ServiceContext) -> None:
     # by hand: now, due or not
     assert [s.name for s in runner.run_due(only="tidy", now_too=True)] == ["tidy"]
     assert work.runs == 3
+
+
+def test_a_daily_job_runs_at_its_time_of_day_in_its_time_zone(database: ServiceContext) -> None:
+    work = Counter()
+    night = Daily(clock_time(2, 30), ZoneInfo("Europe/Berlin"))  # 01:30 UTC in winter
+    runner = JobRunner(database, [Job("backup", timedelta(days=1), work, night)])
+    # the clock reads 2026-11-23 09:00 UTC: never run, but due at the next 02:30 there
+    (waiting,) = runner.statuses()
+    assert waiting.due_at == datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
+    assert waiting.to_dict()["daily_at"] == "02:30 Europe/Berlin"
+    assert runner.run_due() == [] and work.runs == 0
+    advance_clock(database, hours=16, minutes=29)  # 01:29 UTC
+    assert runner.run_due() == []
+    advance_clock(database, minutes=1)
+    (ran,) = runner.run_due()
+    assert ran.due_at == datetime(2026, 11, 25, 1, 30, tzinfo=UTC) and work.runs == 1
+    # run by hand in the afternoon: the night's run stays where it was
+    advance_clock(database, hours=12)
+    (by_hand,) = runner.run_due(only="backup", now_too=True)
+    assert by_hand.due_at == datetime(2026, 11, 25, 1, 30, tzinfo=UTC) and work.runs == 2
+
+
+def test_times_of_day_and_time_zones_are_checked_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable, value, said in (
+        ("MASTERYPATH_BACKUP_AT", "24:00", "MASTERYPATH_BACKUP_AT: Value error, a time of day"),
+        ("MASTERYPATH_RETENTION_AT", "3pm", "MASTERYPATH_RETENTION_AT: Value error, a time"),
+        ("MASTERYPATH_TIMEZONE", "Mars/Olympus", "'Mars/Olympus' is not a time zone"),
+    ):
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(ConfigurationError, match=said):
+            Settings.from_environment()
+        monkeypatch.setenv(variable, {"MASTERYPATH_TIMEZONE": "UTC"}.get(variable, ""))
+    monkeypatch.setenv("MASTERYPATH_TIMEZONE", "America/New_York")
+    monkeypatch.setenv("MASTERYPATH_RETENTION_DAYS", "365")
+    monkeypatch.setenv("MASTERYPATH_RETENTION_AT", "23:15")
+    settings = Settings.from_environment()
+    context = ServiceContext.from_settings(Settings(database_url="sqlite://"))
+    (retention,) = scheduled_jobs(settings, context)
+    assert str(retention.daily) == "23:15 America/New_York"
 
 
 def test_of_two_processes_one_runs_a_job_and_a_dead_ones_lease_ends(
@@ -290,6 +333,12 @@ def test_grades_and_members_jobs_run_the_real_services(
         ({"lti_grades_minutes": 5}, "MASTERYPATH_LTI_KEY_FILE"),
         ({"lti_members_hours": 5}, "MASTERYPATH_LTI_KEY_FILE"),
         ({"backup_hours": 24}, "MASTERYPATH_BACKUP_DIR"),
+        ({"backup_at": "02:30"}, "MASTERYPATH_BACKUP_AT needs MASTERYPATH_BACKUP_DIR"),
+        (
+            {"backup_at": "02:30", "backup_hours": 24, "backup_dir": "b"},
+            "MASTERYPATH_BACKUP_HOURS and MASTERYPATH_BACKUP_AT: set one",
+        ),
+        ({"retention_at": "03:00"}, "MASTERYPATH_RETENTION_AT needs MASTERYPATH_RETENTION_DAYS"),
     ],
 )
 def test_a_job_without_its_settings_stops_the_start(
@@ -298,8 +347,9 @@ def test_a_job_without_its_settings_stops_the_start(
     context = ServiceContext.from_settings(Settings(database_url=f"sqlite:///{tmp_path}/x.db"))
     with pytest.raises(ConfigurationError, match=named):
         create_app(Settings.model_validate({"embeddings": False, **settings}), context=context)
-    with pytest.raises(ValueError, match="greater than or equal to 0"):
-        Settings.model_validate(dict.fromkeys(settings, -1))
+    for name in [k for k, v in settings.items() if isinstance(v, int)]:  # a period < 0
+        with pytest.raises(ValueError, match="greater than or equal to 0"):
+            Settings.model_validate({name: -1})
 
 
 def test_admins_see_and_run_the_jobs_and_the_server_runs_them_itself(

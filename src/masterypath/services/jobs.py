@@ -24,9 +24,10 @@ import secrets
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
@@ -56,13 +57,57 @@ log = logging.getLogger("masterypath.jobs")
 
 
 @dataclass(frozen=True)
+class Daily:
+    """A time of day in a time zone, at which a job runs once a day.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> night = Daily(time(2, 30), ZoneInfo("Europe/Berlin"))
+    >>> str(night)
+    '02:30 Europe/Berlin'
+    >>> night.next_from(datetime(2026, 12, 7, 1, 0, tzinfo=UTC)).isoformat()  # 02:00 there
+    '2026-12-07T01:30:00+00:00'
+    >>> night.next_from(datetime(2026, 12, 7, 1, 31, tzinfo=UTC)).isoformat()
+    '2026-12-08T01:30:00+00:00'
+    >>> night.next_from(datetime(2026, 7, 1, 0, 0, tzinfo=UTC)).isoformat()  # summer time
+    '2026-07-01T00:30:00+00:00'
+    """
+
+    at: time
+    zone: ZoneInfo
+
+    def next_from(self, moment: datetime) -> datetime:
+        """The first time it strikes at or after ``moment`` (in UTC). On a day the clocks
+        skip the time, it strikes as far after the gap's start as the time is."""
+        local = moment.astimezone(self.zone)
+        for day in (local.date(), local.date() + timedelta(days=1)):
+            strikes = datetime.combine(day, self.at, tzinfo=self.zone).astimezone(UTC)
+            if strikes >= moment:
+                return strikes
+        raise AssertionError("a time of day strikes within two days")  # pragma: no cover
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M} {self.zone.key}"
+
+
+@dataclass(frozen=True)
 class Job:
-    """A job of the server: its name, how often it runs, and what it does (answering a
-    summary of what it did)."""
+    """A job of the server: its name, how often it runs (or ``daily`` at a time of day),
+    and what it does (answering a summary of what it did)."""
 
     name: str
     every: timedelta
     run: Callable[[], dict[str, Any]]
+    daily: Daily | None = None
+
+    def first_due(self, now: datetime) -> datetime:
+        """When a job never run is due: at once, or at its time of day."""
+        return now if self.daily is None else self.daily.next_from(now)
+
+    def next_due(self, started: datetime) -> datetime:
+        """When a run that started at ``started`` makes it due again."""
+        if self.daily is None:
+            return started + self.every
+        return self.daily.next_from(started + timedelta(minutes=1))
 
 
 @dataclass(frozen=True)
@@ -77,6 +122,8 @@ class JobStatus:
     outcome: str | None
     summary: str | None
     running: bool
+    daily_at: str | None = None
+    """The time of day it runs at (``02:30 Europe/Berlin``), if it runs at one."""
 
     def to_dict(self) -> dict[str, Any]:
         def iso(t: datetime | None) -> str | None:
@@ -85,6 +132,7 @@ class JobStatus:
         return {
             "name": self.name,
             "every_seconds": self.every_seconds,
+            "daily_at": self.daily_at,
             "due_at": iso(self.due_at),
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
@@ -156,8 +204,8 @@ class JobRunner:
         try:
             with self.context.sessions.begin() as session:
                 row = session.get(JobRunRow, job.name, with_for_update=True)
-                if row is None:  # a job never run is due at once
-                    row = JobRunRow(name=job.name, due_at=now)
+                if row is None:  # never run: due at once, or at its time of day
+                    row = JobRunRow(name=job.name, due_at=job.first_due(now))
                     session.add(row)
                 if row.lease_until is not None and row.lease_until > now:
                     return None
@@ -194,7 +242,7 @@ class JobRunner:
                 return
             row.finished_at, row.outcome, row.summary = now, outcome, summary
             row.lease_until = row.holder = None
-            row.due_at = (row.started_at or now) + job.every
+            row.due_at = job.next_due(row.started_at or now)
 
     def _keep_lease(self, job: Job, holder: str, stop: threading.Event) -> None:
         """Renew ``holder``'s lease of ``job`` every ``renew_seconds`` until ``stop``."""
@@ -213,8 +261,10 @@ class JobRunner:
             row = session.get(JobRunRow, job.name)
         now = self.context.clock()
         seconds = job.every.total_seconds()
+        daily = None if job.daily is None else str(job.daily)
         if row is None:
-            return JobStatus(job.name, seconds, None, None, None, None, None, False)
+            due = job.first_due(now) if job.daily else None
+            return JobStatus(job.name, seconds, due, None, None, None, None, False, daily)
         running = row.lease_until is not None and row.lease_until > now
         return JobStatus(
             job.name,
@@ -225,6 +275,7 @@ class JobRunner:
             row.outcome,
             row.summary,
             running,
+            daily,
         )
 
 
@@ -276,17 +327,35 @@ def scheduled_jobs(
                 (kept if done is None else erased).append(learner.learner_id)
             return {"days": days, "erased": erased, "kept": kept}
 
-        jobs.append(Job("retention", timedelta(days=1), erase_inactive))
-    if settings.backup_hours:
+        daily = _daily(settings.retention_at, settings)
+        jobs.append(Job("retention", timedelta(days=1), erase_inactive, daily))
+    elif settings.retention_at:
+        raise ConfigurationError("MASTERYPATH_RETENTION_AT needs MASTERYPATH_RETENTION_DAYS")
+    if settings.backup_hours or settings.backup_at:
+        if settings.backup_hours and settings.backup_at:
+            raise ConfigurationError(
+                "MASTERYPATH_BACKUP_HOURS and MASTERYPATH_BACKUP_AT: set one (every so many "
+                "hours, or once a day at a time)"
+            )
+        named = "MASTERYPATH_BACKUP_AT" if settings.backup_at else "MASTERYPATH_BACKUP_HOURS"
         if not settings.backup_dir:
-            raise ConfigurationError("MASTERYPATH_BACKUP_HOURS needs MASTERYPATH_BACKUP_DIR")
+            raise ConfigurationError(f"{named} needs MASTERYPATH_BACKUP_DIR")
         folder, keep = Path(settings.backup_dir), settings.backup_keep
 
         def back_up() -> dict[str, Any]:
             return scheduled_backup(context, folder, keep=keep, at=context.clock())
 
-        jobs.append(Job("backup", timedelta(hours=settings.backup_hours), back_up))
+        every = timedelta(hours=settings.backup_hours or 24)
+        jobs.append(Job("backup", every, back_up, _daily(settings.backup_at, settings)))
     return jobs
+
+
+def _daily(at: str, settings: Settings) -> Daily | None:
+    """``HH:MM`` (checked by the settings) in the settings' time zone; None for ``""``."""
+    if not at:
+        return None
+    hours, minutes = map(int, at.split(":"))
+    return Daily(time(hours, minutes), ZoneInfo(settings.timezone))
 
 
 def _reported(run: Callable[[], Any]) -> Callable[[], dict[str, Any]]:

@@ -449,7 +449,7 @@ function scheduledJobs() {
     section.replaceChildren(el("h2", { text: "Scheduled jobs" }),
       el("table", {}, el("caption", { text: "What the server does on its own (settings MASTERYPATH_*_HOURS, _MINUTES)" }),
         heads("Job", "Every", "Last run", "Outcome", "Due", ""),
-        el("tbody", {}, ...jobs.map((j) => el("tr", {}, cell(j.name), cell(hours(j.every_seconds)),
+        el("tbody", {}, ...jobs.map((j) => el("tr", {}, cell(j.name), cell(j.daily_at ? `daily at ${j.daily_at}` : hours(j.every_seconds)),
           cell(j.started_at ? localTime(j.started_at) : "never"),
           el("td", { class: j.outcome === "failed" ? "error" : "" }, j.running ? "running" : j.outcome ? `${j.outcome}${j.summary ? ": " + j.summary : ""}` : "\u2013"),
           cell(j.due_at ? localTime(j.due_at) : "at the server's start"),
