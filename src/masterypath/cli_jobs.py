@@ -28,7 +28,7 @@ from masterypath.settings import Settings
 
 jobs_app = typer.Typer(
     help="The server's scheduled jobs (MASTERYPATH_ROSTER_SYNC_HOURS, _LTI_GRADES_MINUTES, "
-    "_LTI_MEMBERS_HOURS, _BACKUP_HOURS)."
+    "_LTI_MEMBERS_HOURS, _RETENTION_DAYS, _BACKUP_HOURS or _BACKUP_AT)."
 )
 
 

@@ -83,10 +83,11 @@ def jobs_router(runner: JobRunner, allow: Allow, checks: Callable[[], list[Check
     def list_jobs(
         _: Annotated[Principal, allow(Action.MANAGE_USERS)],
     ) -> list[dict[str, Any]]:
-        """The server's scheduled jobs (the ``MASTERYPATH_*_HOURS`` and ``_MINUTES``
-        settings): each one's period, when it last ran, how that went (``outcome`` ok or
-        failed, ``summary``: what it did, or why it failed), whether it runs now and
-        when it is due."""
+        """The server's scheduled jobs (the ``MASTERYPATH_*_HOURS``, ``_MINUTES`` and
+        ``_AT`` settings): each one's period (``daily_at``: the time of day it runs at,
+        if one is set), when it last ran, how that went (``outcome`` ok or failed,
+        ``summary``: what it did, or why it failed), whether it runs now and when it is
+        due."""
         return [s.to_dict() for s in runner.statuses()]
 
     @router.post("/jobs/{name}/run")

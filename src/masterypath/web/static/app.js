@@ -447,7 +447,7 @@ function scheduledJobs() {
     if (!jobs.length) return;  // none set up: nothing to show
     section.hidden = false;
     section.replaceChildren(el("h2", { text: "Scheduled jobs" }),
-      el("table", {}, el("caption", { text: "What the server does on its own (settings MASTERYPATH_*_HOURS, _MINUTES)" }),
+      el("table", {}, el("caption", { text: "What the server does on its own (settings MASTERYPATH_*_HOURS, _MINUTES, _AT)" }),
         heads("Job", "Every", "Last run", "Outcome", "Due", ""),
         el("tbody", {}, ...jobs.map((j) => el("tr", {}, cell(j.name), cell(j.daily_at ? `daily at ${j.daily_at}` : hours(j.every_seconds)),
           cell(j.started_at ? localTime(j.started_at) : "never"),
