@@ -22,6 +22,7 @@ from masterypath.services.accounts import AccountService, LoginThrottle, digest
 from masterypath.services.context import ServiceContext
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
+from masterypath.services.privacy import PrivacyService
 from masterypath.settings import Settings
 from masterypath.store.tables import (
     Base,
@@ -31,7 +32,14 @@ from masterypath.store.tables import (
     TokenRow,
     UserRow,
 )
-from tests.conftest import CHEAP_HASHER, FixedClock, admin_client, api_app, login
+from tests.conftest import (
+    CHEAP_HASHER,
+    FixedClock,
+    admin_client,
+    advance_clock,
+    api_app,
+    login,
+)
 from tests.lti_platform import REGISTRATION
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -427,6 +435,29 @@ def test_a_read_repeated_within_the_window_is_logged_once(database: ServiceConte
             "/api/v1/learners/l2/progress", params={"framework_id": "dbcourse"}, headers=other
         )
     assert [w for w, _ in log("l2")] == ["grid", "progress", "progress", "progress"]
+
+
+def test_two_server_processes_log_a_repeated_read_once_per_window(
+    database: ServiceContext,
+) -> None:
+    # two processes (`serve --workers 2`) take turns answering the same page's polls
+    first, second = (
+        PrivacyService(database, access_log_window=timedelta(minutes=5)) for _ in range(2)
+    )
+    poll = ("user:ed", "read_learner", "GET /api/v1/learners/l1/progress")
+    for n in range(10):  # every 20 seconds for 3 minutes 20 seconds, each in turn
+        (first if n % 2 == 0 else second).log_access(*poll, "l1")
+        advance_clock(database, seconds=20)
+    second.log_access(*poll, "l1", "l2")  # another learner on the same page
+    assert [r["learner_id"] for r in first.access_log("l1")] == ["l1"]
+    assert len(second.access_log("l2")) == 1
+    advance_clock(database, minutes=2)  # 5 minutes 20 seconds after the first row
+    for process in (second, first):
+        process.log_access(*poll, "l1")
+    assert [r["at"] for r in first.access_log("l1")] == [
+        "2026-11-23T09:00:00+00:00",
+        "2026-11-23T09:05:20+00:00",
+    ]
 
 
 # -- faults -----------------------------------------------------------------------------------

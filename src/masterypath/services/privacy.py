@@ -214,18 +214,30 @@ class PrivacyService:
 
     def log_access(self, actor: str, action: str, what: str, *learner_ids: str) -> None:
         """One access-log row per learner read (one transaction), but for a read repeated
-        within the access-log window (:class:`RepeatedReads`)."""
+        within the access-log window (:class:`RepeatedReads`), by this server process or
+        another (the log says when the window began)."""
         now = self.context.clock()
         due = self.repeated_reads.due(actor, action, what, learner_ids, now)
         if not due:
             return
+        window = self.repeated_reads.window
         with self.context.sessions.begin() as session:
             repo = PeopleRepository(session)
-            for learner_id in due:
-                repo.log_access(
-                    at=now, actor=actor, action=action, what=what, learner_id=learner_id
+            elsewhere = {}
+            if window > timedelta(0):
+                found = repo.last_reads(
+                    actor=actor, action=action, what=what, learner_ids=due, since=now - window
                 )
-        self.repeated_reads.logged(actor, action, what, due, now)
+                elsewhere = {k: t for k, t in found.items() if t <= now}
+            for learner_id in due:
+                if learner_id not in elsewhere:
+                    repo.log_access(
+                        at=now, actor=actor, action=action, what=what, learner_id=learner_id
+                    )
+        for learner_id, at in elsewhere.items():
+            self.repeated_reads.logged(actor, action, what, [learner_id], at)
+        fresh = [learner_id for learner_id in due if learner_id not in elsewhere]
+        self.repeated_reads.logged(actor, action, what, fresh, now)
 
     def access_log(
         self, learner_id: str, *, limit: int = 1000, offset: int = 0
@@ -452,7 +464,8 @@ class RepeatedReads:
     through an endpoint, then one per ``window`` while the reads go on, so that a page
     polling every second leaves one row per window instead of 3,600 an hour (and the log
     still shows who read what, and until about when). A read is counted once its row is
-    committed. Kept per process: with several workers, each logs its own first read.
+    committed. Kept per process, and :meth:`PrivacyService.log_access` also looks in the
+    log for a row another server process wrote within the window.
 
     >>> from datetime import UTC
     >>> reads, t = RepeatedReads(timedelta(minutes=5)), datetime(2026, 3, 2, 9, tzinfo=UTC)

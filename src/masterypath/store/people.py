@@ -184,6 +184,24 @@ class PeopleRepository:
         )
         return sorted(self.session.scalars(query))
 
+    def last_reads(
+        self, *, actor: str, action: str, what: str, learner_ids: Collection[str], since: datetime
+    ) -> dict[str, datetime]:
+        """When each of ``learner_ids`` was last logged read by ``actor`` through ``what``
+        since ``since`` (those logged at all)."""
+        rows = self.session.execute(
+            select(AccessLogRow.learner_id, func.max(AccessLogRow.at))
+            .where(
+                AccessLogRow.learner_id.in_(sorted(learner_ids)),
+                AccessLogRow.at >= since,
+                AccessLogRow.actor == actor,
+                AccessLogRow.action == action,
+                AccessLogRow.what == what,
+            )
+            .group_by(AccessLogRow.learner_id)
+        )
+        return {learner_id: at for learner_id, at in rows}
+
     def log_access(
         self, *, at: datetime, actor: str, action: str, what: str, learner_id: str
     ) -> None:
