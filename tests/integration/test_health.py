@@ -81,7 +81,7 @@ def test_ready_when_the_database_answers_at_this_releases_schema(
     database: ServiceContext,
 ) -> None:
     client, _ = api_app(database)
-    head = head_revision(database.engine)
+    head = head_revision()
     ready = client.get("/health/ready")
     assert ready.status_code == 200
     assert ready.json() == {

@@ -61,7 +61,7 @@ def readiness(context: ServiceContext) -> list[Check]:
     except SQLAlchemyError as exc:
         log.warning("the database cannot be reached: %s", exc)
         return [Check("database", False, "cannot be reached (the server's log says why)")]
-    head = head_revision(context.engine)
+    head = head_revision()
     schema = Check("schema", True, f"at {head}")
     if current != head:
         found = "empty" if current is None else f"at {current}"

@@ -2,7 +2,8 @@
 learners inactive beyond the retention period erased and the database backed up on their
 own, without cron.
 
-Each :class:`Job` runs every ``every``; :meth:`JobRunner.run_due` runs those due now.
+Each :class:`Job` runs every ``every``, or once a day at a time of day (:class:`Daily`);
+:meth:`JobRunner.run_due` runs those due now.
 Several server processes (``serve --workers``) share the one database, so a process first
 takes a job's lease in a transaction (``job_runs``): of all the processes that find it
 due, one runs it and the others skip it. While it runs, the process renews its lease every

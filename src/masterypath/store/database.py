@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -175,9 +176,13 @@ def schema_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def head_revision(engine: Engine) -> str | None:
-    """The migration this release brings a database to."""
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+@functools.cache
+def head_revision() -> str | None:
+    """The migration this release brings a database to (read once: a readiness probe
+    asks often)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def make_url_safe(url: str) -> str:
