@@ -124,6 +124,7 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
 
 
 TABLES = (
+    "roster_reads",
     "job_runs",
     "lti_registration_links",
     "lti_grade_links",

@@ -1,6 +1,7 @@
 """A school's student information system for the tests: a real HTTP server on 127.0.0.1
-with a OneRoster 1.2 rostering service (pages of ``limit`` records from ``offset``) and
-an OAuth 2 client-credentials token endpoint."""
+with a OneRoster 1.2 rostering service (pages of ``limit`` records from ``offset``, only
+those changed since a time with ``filter=dateLastModified>='...'``, one user or class by
+its id) and an OAuth 2 client-credentials token endpoint."""
 
 from __future__ import annotations
 
@@ -70,6 +71,14 @@ class Sis:
         """The OAuth 1.0a nonces of the signed requests (OneRoster 1.1)."""
         self.scopes: list[str] = []
 
+    def dated(self, stamp: str, *, last: str) -> None:
+        """Every record changed at ``stamp``, the teacher's enrollment (the last) at
+        ``last``."""
+        for records in self.records.values():
+            for record in records:
+                record["dateLastModified"] = stamp
+        self.records["enrollments"][-1]["dateLastModified"] = last
+
 
 @contextmanager
 def running_sis() -> Iterator[Sis]:
@@ -98,13 +107,31 @@ def running_sis() -> Iterator[Sis]:
             if given != "Bearer sis-token" and not signed:
                 self._send(401, {"imsx_codeMajor": "failure"})
                 return
+            parts = url.path.rsplit("/", 2)
+            if parts[-2] in ("users", "classes") and parts[-1] not in system.records:
+                one = {"users": "user", "classes": "class"}[parts[-2]]
+                wanted = unquote(parts[-1])
+                found = [r for r in system.records[parts[-2]] if r["sourcedId"] == wanted]
+                system.pages.append(f"{parts[-2]}/{wanted}")
+                if found:
+                    self._send(200, {one: found[0]})
+                else:
+                    self._send(404, {"imsx_codeMajor": "failure"})
+                return
             if name not in system.records:
                 self._send(404, {"imsx_codeMajor": "failure"})
                 return
-            query = {k: int(v[0]) for k, v in parse_qs(url.query).items()}
-            system.pages.append(f"{name}@{query['offset']}")
-            page = system.records[name][query["offset"] : query["offset"] + query["limit"]]
-            self._send(200, {name: page})
+            asked = dict(parse_qsl(url.query))
+            offset, limit = int(asked["offset"]), int(asked["limit"])
+            records = system.records[name]
+            if "filter" in asked:
+                since = re.fullmatch(r"dateLastModified>='([^']+)'", asked["filter"])
+                assert since, asked["filter"]
+                records = [r for r in records if r.get("dateLastModified", "") >= since[1]]
+                system.pages.append(f"{name}@{offset} since {since[1]}")
+            else:
+                system.pages.append(f"{name}@{offset}")
+            self._send(200, {name: records[offset : offset + limit]})
 
         def _send(self, status: int, answer: dict[str, Any]) -> None:
             body = json.dumps(answer).encode()

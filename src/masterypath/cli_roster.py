@@ -23,7 +23,8 @@ from masterypath.cli_support import (
 from masterypath.errors import InvalidInputError, Problem
 from masterypath.interop.oneroster import FILES, parse_roster
 from masterypath.interop.oneroster_rest import RosterSource
-from masterypath.services.roster import RosterService
+from masterypath.services.context import ServiceContext
+from masterypath.services.roster import ReadMark, RosterService
 from masterypath.settings import Settings
 
 roster_app = typer.Typer(
@@ -92,15 +93,22 @@ def sync_roster(
             "MASTERYPATH_ONEROSTER_AUTH, else oauth2."
         ),
     ] = None,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--everything", help="Read every record, not only those changed since the last read."
+        ),
+    ] = False,
     accounts_file: AccountsFile = None,
     as_json: JsonOption = False,
 ) -> None:
     """Read the roster from the school's student information system (OneRoster REST:
     users, classes, enrollments, demographics; 1.2 with OAuth 2, or 1.1 with OAuth 1.0a
     signatures) and store it as roster import stores an export; the client secret comes
-    from MASTERYPATH_ONEROSTER_CLIENT_SECRET, never the command line. Run it from cron,
-    or let the server do it (MASTERYPATH_ROSTER_SYNC_HOURS), to keep learners and classes
-    current."""
+    from MASTERYPATH_ONEROSTER_CLIENT_SECRET, never the command line. After the first
+    read, only the records changed since the last one are read (dateLastModified), with
+    the users and classes their enrollments name. Run it from cron, or let the server do
+    it (MASTERYPATH_ROSTER_SYNC_HOURS), to keep learners and classes current."""
     settings = Settings.from_environment()
     chosen = auth or settings.oneroster_auth
     if chosen not in ("oauth2", "oauth1"):
@@ -126,16 +134,27 @@ def sync_roster(
     ]
     if missing:
         raise InvalidInputError("roster sync", missing)
-    files = with_progress(
+    context = open_context()
+    since = None if everything else RosterService(context).changes_start(source.url)
+    read = with_progress(
         "reading the roster",
         as_json,
-        lambda progress: source.read(progress=lambda _name, read: progress(read, read)),
+        lambda progress: source.read(
+            since=since, progress=lambda _name, done: progress(done, done)
+        ),
     )
-    _store(files, accounts_file, as_json)
+    _store(read.files, accounts_file, as_json, (context, ReadMark.of(source.url, read)))
 
 
-def _store(files: dict[str, str], accounts_file: Path | None, as_json: bool) -> None:
-    """Check the roster's files, store them, write the first passwords, report."""
+def _store(
+    files: dict[str, str],
+    accounts_file: Path | None,
+    as_json: bool,
+    read: tuple[ServiceContext, ReadMark] | None = None,
+) -> None:
+    """Check the roster's files, store them (``read``: in the database read from, with
+    how far a read from a system got), write the first passwords, report."""
+    context, mark = read if read is not None else (open_context(), None)
     roster = parse_roster(files)
     passwords = None if accounts_file is None else _new_private_file(accounts_file)
     try:
@@ -147,11 +166,12 @@ def _store(files: dict[str, str], accounts_file: Path | None, as_json: bool) -> 
             disable=as_json or not err.is_terminal or passwords is None,
         ) as bar:
             task = bar.add_task("hash", total=None)
-            result = RosterService(open_context()).import_roster(
+            result = RosterService(context).import_roster(
                 roster,
                 by="cli",
                 accounts=passwords is not None,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                read=mark,
             )
     except BaseException:
         if passwords is not None and accounts_file is not None:

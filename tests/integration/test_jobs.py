@@ -288,6 +288,27 @@ def test_a_scheduled_roster_sync_stores_the_roster_without_accounts(
     assert json.loads(again.summary or "")["learners_updated"] == 1
 
 
+def test_the_scheduled_roster_sync_reads_the_changes_and_everything_once_a_day(
+    database: ServiceContext, sis: Sis
+) -> None:
+    sis.dated("2026-12-01T08:00:00Z", last="2026-12-01T08:30:00Z")
+    settings = Settings.model_validate({"roster_sync_hours": 6, **settings_of(sis)})
+    runner = JobRunner(database, scheduled_jobs(settings, database))
+
+    def sync() -> str | None:
+        (status,) = runner.run_due()
+        assert status.outcome == "ok", status.summary
+        since: str | None = json.loads(status.summary or "")["changes_since"]
+        return since
+
+    assert sync() is None  # the first: everything
+    for _ in range(3):  # six hours on each time: the changes since
+        advance_clock(database, hours=6)
+        assert sync() == "2026-12-01T08:30:00Z"
+    advance_clock(database, hours=6)  # a day after everything was read: everything again
+    assert sync() is None
+
+
 def test_the_retention_job_erases_learners_inactive_beyond_the_period(
     database: ServiceContext,
 ) -> None:

@@ -17,9 +17,15 @@ from masterypath.domain.access import Role
 from masterypath.services.context import ServiceContext
 from masterypath.settings import Settings
 from masterypath.store.database import upgrade
-from masterypath.store.tables import CohortMemberRow, CohortRow, LearnerProfileRow, UserRow
+from masterypath.store.tables import (
+    CohortMemberRow,
+    CohortRow,
+    LearnerProfileRow,
+    RosterReadRow,
+    UserRow,
+)
 from tests.conftest import api_app, login
-from tests.sis_stub import CLIENT, Sis, running_sis, settings_of
+from tests.sis_stub import CLIENT, Sis, enrollment, running_sis, settings_of
 
 
 @pytest.fixture
@@ -80,6 +86,57 @@ def test_the_roster_is_read_page_by_page_from_the_sis_and_stored(
         assert set(session.scalars(select(CohortMemberRow.learner_id))) == {"s1"}
 
 
+def test_after_the_first_read_only_the_changes_are_read(
+    configured: ServiceContext, sis: Sis
+) -> None:
+    sis.dated("2026-12-01T08:00:00Z", last="2026-12-01T08:30:00Z")
+    first = CliRunner().invoke(app, ["roster", "sync", "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["changes_since"] is None  # everything, the first time
+    # Ben is renamed; Cleo, unchanged herself, joins the class (unchanged too)
+    sis.records["users"][1] |= {"givenName": "Benjamin", "dateLastModified": "2026-12-02T09:00Z"}
+    sis.records["enrollments"].append(
+        enrollment("e4", "c1", "s3", "student") | {"dateLastModified": "2026-12-02T09:30:00Z"}
+    )
+    sis.pages.clear()
+    second = CliRunner().invoke(app, ["roster", "sync", "--json"])
+    assert second.exit_code == 0, second.output
+    figures = json.loads(second.output)
+    since = "2026-12-01T08:30:00Z"  # the latest change the first read stored
+    assert sis.pages == [
+        f"users@0 since {since}",
+        f"classes@0 since {since}",
+        f"enrollments@0 since {since}",  # the teacher's (read again: changed at the mark)
+        f"enrollments@2 since {since}",  # and Cleo's
+        f"demographics@0 since {since}",
+        "users/t1",  # the users and the class the changed enrollments name, by id
+        "users/s3",
+        "classes/c1",
+    ]
+    assert figures["changes_since"] == since
+    assert (figures["learners_updated"], figures["members_added"]) == (1, 1)
+    with configured.sessions() as session:
+        members = set(session.scalars(select(CohortMemberRow.learner_id)))
+        assert members == {"s1", "s2", "s3"}
+        ben = session.get(LearnerProfileRow, "s2")
+        cleo = session.get(LearnerProfileRow, "s3")
+        assert ben is not None and ben.name == "Benjamin Okafor"
+        assert cleo is not None and str(cleo.birth_date) == "2016-04-01"  # kept
+        mark = session.get(RosterReadRow, sis.url)
+        assert mark is not None and mark.modified_through == "2026-12-02T09:30:00Z"
+    # nothing changed since: nothing but the empty pages is read
+    sis.pages.clear()
+    quiet = json.loads(CliRunner().invoke(app, ["roster", "sync", "--json"]).output)
+    assert quiet["changes_since"] == "2026-12-02T09:30:00Z" and quiet["members_added"] == 0
+    assert sis.pages[-2:] == ["users/s3", "classes/c1"]  # Cleo's enrollment, at the mark
+    assert len(sis.pages) == 6
+    # --everything reads it all again
+    sis.pages.clear()
+    whole = CliRunner().invoke(app, ["roster", "sync", "--everything", "--json"])
+    assert json.loads(whole.output)["changes_since"] is None
+    assert sis.pages[:3] == ["users@0", "users@2", "users@4"]
+
+
 def test_a_sis_that_refuses_or_sends_a_bad_record_stores_nothing(
     configured: ServiceContext, sis: Sis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,6 +193,14 @@ def test_an_admin_syncs_the_roster_from_the_api(
         ben = session.get(LearnerProfileRow, "s2")
         assert ben is not None and ben.name == "Benjamin Okafor"
 
+    # once the system dates its records: the changes only, or everything when asked
+    sis.dated("2026-12-01T08:00:00Z", last="2026-12-01T08:30:00Z")
+    client.post("/api/v1/roster/sync", json={}, headers=admin)
+    changes = client.post("/api/v1/roster/sync", json={}, headers=admin).json()
+    assert changes["changes_since"] == "2026-12-01T08:30:00Z"
+    whole = client.post("/api/v1/roster/sync", json={"everything": True}, headers=admin)
+    assert whole.status_code == 200 and whole.json()["changes_since"] is None
+
     unknown = client.post("/api/v1/roster/sync", json={"acounts": True}, headers=admin)
     assert unknown.status_code == 422
 
@@ -180,6 +245,14 @@ def test_a_oneroster_1_1_system_is_read_with_signed_requests(
     assert json.loads(done.output)["learners_added"] == 3
     assert sis.scopes == []  # no token was asked for
     assert len(sis.nonces) == len(sis.pages) == 7  # every page signed, each nonce new
+    # a read of the changes: its filter and the reads by id signed too
+    sis.dated("2026-12-01T08:00:00Z", last="2026-12-01T08:30:00Z")
+    assert CliRunner().invoke(app, ["roster", "sync"]).exit_code == 0  # the first dated read
+    sis.pages.clear()
+    changes = CliRunner().invoke(app, ["roster", "sync", "--json"])
+    assert changes.exit_code == 0, changes.output
+    assert json.loads(changes.output)["changes_since"] == "2026-12-01T08:30:00Z"
+    assert "users/t1" in sis.pages and len(sis.nonces) == 7 + 7 + len(sis.pages)
     monkeypatch.setenv("MASTERYPATH_ONEROSTER_CLIENT_SECRET", "wrong")
     refused = CliRunner().invoke(app, ["roster", "sync"])
     assert refused.exit_code != 0 and "401" in " ".join(refused.output.split())

@@ -1,6 +1,6 @@
 """Login, logout, accounts and API keys."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -25,11 +25,11 @@ from masterypath.api.schemas import (
 from masterypath.api.security import Credentials
 from masterypath.domain.access import Action, Principal, Role, Scope
 from masterypath.errors import ConfigurationError
-from masterypath.interop.oneroster import Roster, parse_roster
+from masterypath.interop.oneroster import parse_roster
 from masterypath.interop.oneroster_rest import RosterSource
 from masterypath.services.accounts import AccountService, new_first_password
 from masterypath.services.privacy import PrivacyService
-from masterypath.services.roster import RosterService
+from masterypath.services.roster import ReadMark, RosterService
 from masterypath.store.types import INT32_MAX
 
 Allow = Callable[..., Any]
@@ -110,9 +110,16 @@ def account_router(
     system the roster is read from, if the server is set up for one."""
     router = APIRouter(route_class=SlashSafeRoute, tags=["accounts"])
 
-    def store_roster(roster: Roster, principal: Principal, with_accounts: bool) -> dict[str, Any]:
-        done = RosterService(accounts.context, hasher=accounts.hasher).import_roster(
-            roster, by=principal.subject, accounts=with_accounts
+    rosters = RosterService(accounts.context, hasher=accounts.hasher)
+
+    def store_roster(
+        files: Mapping[str, str],
+        principal: Principal,
+        with_accounts: bool,
+        read: ReadMark | None = None,
+    ) -> dict[str, Any]:
+        done = rosters.import_roster(
+            parse_roster(files), by=principal.subject, accounts=with_accounts, read=read
         )
         return done.to_dict() | {
             "accounts": [
@@ -176,7 +183,7 @@ def account_router(
         then learners, cohorts and (with ``accounts``) accounts in one transaction. The
         answer says what changed and what was left out, and gives each new account's
         first password this once (``accounts``)."""
-        return store_roster(parse_roster(dict(body.files.items())), principal, body.accounts)
+        return store_roster(dict(body.files.items()), principal, body.accounts)
 
     @router.get("/roster/sync")
     def roster_sync_source(
@@ -207,13 +214,20 @@ def account_router(
         /api/v1/roster`` stores an export, with the same answer: every record checked
         first (422 naming the file the record stands for and its place: ``users.csv:3`` is
         the second user), then all of it in one transaction. 502 naming the URL when the
-        system refuses or cannot be reached; 503 when the server has no system set up."""
+        system refuses or cannot be reached; 503 when the server has no system set up.
+        Only the records changed since the last read are read (``changes_since`` in the
+        answer says since when), with the users and classes their enrollments name;
+        ``everything`` reads them all."""
         if roster_source is None:
             raise ConfigurationError(
                 "no student information system is set up: set MASTERYPATH_ONEROSTER_URL, "
                 "_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET (or _AUTH=oauth1 without _TOKEN_URL)"
             )
-        return store_roster(parse_roster(roster_source.read()), principal, body.accounts)
+        since = None if body.everything else rosters.changes_start(roster_source.url)
+        read = roster_source.read(since=since)
+        return store_roster(
+            read.files, principal, body.accounts, ReadMark.of(roster_source.url, read)
+        )
 
     @router.post("/users/{user_id}/first-password")
     def first_password(

@@ -198,6 +198,10 @@ class RosterSyncIn(Strict):
         description="Also make accounts (with random first passwords, answered once) for "
         "the enabled students and teachers with a username who have none.",
     )
+    everything: bool = Field(
+        default=False,
+        description="Read every record, not only those changed since the last read.",
+    )
 
 
 class LtiPlatformIn(Strict):

@@ -6,7 +6,9 @@ access token comes from its token URL (OAuth 2 client credentials, the
 ``roster-core.readonly`` and ``roster-demographics.readonly`` scopes). OneRoster 1.1
 (``oauth1``): each request is signed with them (OAuth 1.0a, HMAC-SHA256, by
 ``oauthlib``). Then ``users``, ``classes``, ``enrollments`` and ``demographics`` are read
-page by page (``limit`` and ``offset``). Each record is
+page by page (``limit`` and ``offset``): all of them, or (``since``) only those changed
+since an earlier read (``filter=dateLastModified>='...'``), with each user and class a
+changed enrollment names read by its id. Each record is
 written as the row of the CSV export's file it stands for (:func:`as_csv_files`), so the
 one reader (:func:`~masterypath.interop.oneroster.parse_roster`) checks both: a problem
 names the file and the record's place (``users.csv:3`` is the second user).
@@ -21,6 +23,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import oauthlib.oauth1
@@ -96,13 +99,55 @@ class RosterSource:
             needed.insert(1, "token_url")
         return [name for name in needed if not getattr(self, name)]
 
-    def read(self, *, progress: Callable[[str, int], None] | None = None) -> dict[str, str]:
-        """The roster as the CSV export's files (:func:`as_csv_files`), read now."""
+    def read(
+        self, *, since: str | None = None, progress: Callable[[str, int], None] | None = None
+    ) -> RosterRead:
+        """The roster read now: every record, or those changed since ``since`` (a
+        ``dateLastModified`` of the system's, as :attr:`RosterRead.modified_through` gave
+        it) and the users and classes their enrollments name."""
         if self.auth == "oauth1":
             sign = oauth1_signer(self.client_id, self.client_secret)
         else:
             sign = bearer(access_token(self.token_url, self.client_id, self.client_secret))
-        return as_csv_files(read_collections(self.url, sign, progress=progress))
+        found = read_collections(self.url, sign, since=since, progress=progress)
+        return RosterRead(as_csv_files(found), modified_through(found), since)
+
+
+@dataclass(frozen=True)
+class RosterRead:
+    """The roster as read: the CSV export's files (:func:`as_csv_files`), the latest
+    ``dateLastModified`` among its records (where the next read of changes starts), and
+    where this read started (None: it read everything)."""
+
+    files: dict[str, str]
+    modified_through: str | None
+    since: str | None = None
+
+
+def modified_through(collections: Mapping[str, Iterable[Mapping[str, Any]]]) -> str | None:
+    """The latest ``dateLastModified`` of the records, as the system wrote it (None when
+    none has one).
+
+    >>> modified_through({"users": [{"dateLastModified": "2026-12-01T10:00:00Z"},
+    ...                             {"dateLastModified": "2026-12-01T11:00:00.000Z"}],
+    ...                   "classes": [{"sourcedId": "c1"}]})
+    '2026-12-01T11:00:00.000Z'
+    """
+    latest: tuple[datetime, str] | None = None
+    for records in collections.values():
+        for record in records:
+            stamp = record.get("dateLastModified")
+            if not isinstance(stamp, str):
+                continue
+            try:
+                at = datetime.fromisoformat(stamp)
+            except ValueError:
+                continue  # not a time: not a start to read changes from
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=UTC)
+            if latest is None or at > latest[0]:
+                latest = (at, stamp)
+    return None if latest is None else latest[1]
 
 
 class SisRefusedError(RemoteRefusedError):
@@ -156,29 +201,68 @@ def oauth1_signer(client_id: str, client_secret: str) -> Signer:
 
 
 def read_collections(
-    base_url: str, sign: Signer, *, progress: Callable[[str, int], None] | None = None
+    base_url: str,
+    sign: Signer,
+    *,
+    since: str | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Every record of the rostering service at ``base_url`` (``.../ims/oneroster/
     rostering/v1p2``, or 1.1's ``.../ims/oneroster/v1p1``) in each of
-    :data:`COLLECTIONS`, each GET authorized by ``sign``; a system that offers no
+    :data:`COLLECTIONS`, or (``since``) those changed since then and the users and classes
+    the changed enrollments name; each GET authorized by ``sign``. A system that offers no
     demographics (404 or 403) gives none. ``progress`` is told each collection's records
     read so far."""
+    base = base_url.rstrip("/")
+    changed = None if since is None else f"dateLastModified>='{since}'"
     found: dict[str, list[dict[str, Any]]] = {}
     for name in COLLECTIONS:
         try:
-            found[name] = _collection(base_url.rstrip("/"), name, sign, progress)
+            found[name] = _collection(base, name, sign, progress, changed)
         except SisRefusedError as exc:
             if name != "demographics" or exc.status not in (403, 404):
                 raise
+    if since is not None:
+        for name, one, key in (("users", "user", "user"), ("classes", "class", "class")):
+            known = {r.get("sourcedId") for r in found[name]}
+            for ref in dict.fromkeys(_reference(e, key) for e in found["enrollments"]):
+                if ref and ref not in known:
+                    found[name].append(_record(base, name, one, ref, sign))
+                    known.add(ref)
     return found
 
 
+def _reference(enrollment: Mapping[str, Any], key: str) -> str | None:
+    ref = enrollment.get(key)
+    return str(ref["sourcedId"]) if isinstance(ref, dict) and ref.get("sourcedId") else None
+
+
+def _record(base: str, name: str, one: str, sourced_id: str, sign: Signer) -> dict[str, Any]:
+    """One record by its id (``GET .../users/ID`` answers ``{"user": {...}}``)."""
+    url = f"{base}/{name}/{urllib.parse.quote(sourced_id, safe='')}"
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json", "Authorization": sign(url)}
+    )
+    answer = json_object(url, exchange(request, expect_json=True, refused=SisRefusedError)[0])
+    record = answer.get(one)
+    if not isinstance(record, dict):
+        raise SisRefusedError(f"{url}: the answer holds no {one!r} record")
+    return record
+
+
 def _collection(
-    base: str, name: str, sign: Signer, progress: Callable[[str, int], None] | None
+    base: str,
+    name: str,
+    sign: Signer,
+    progress: Callable[[str, int], None] | None,
+    changed: str | None,
 ) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for page in range(MAX_PAGES):
-        url = f"{base}/{name}?" + urllib.parse.urlencode({"limit": PAGE, "offset": page * PAGE})
+        query: dict[str, str | int] = {"limit": PAGE, "offset": page * PAGE}
+        if changed is not None:
+            query["filter"] = changed
+        url = f"{base}/{name}?" + urllib.parse.urlencode(query)
         request = urllib.request.Request(
             url, headers={"Accept": "application/json", "Authorization": sign(url)}
         )

@@ -42,7 +42,7 @@ from masterypath.services.lti import LtiService
 from masterypath.services.lti_grades import LtiGradeService
 from masterypath.services.lti_members import LtiMemberService
 from masterypath.services.privacy import PrivacyService
-from masterypath.services.roster import RosterService
+from masterypath.services.roster import ReadMark, RosterService
 from masterypath.settings import Settings
 from masterypath.store.backup import backup_database
 from masterypath.store.tables import JobRunRow
@@ -51,6 +51,8 @@ LEASE = timedelta(hours=1)
 """How long a process holds a job it runs: another takes it over only after this."""
 POLL_SECONDS = 30.0
 """How often the server looks for due jobs."""
+EVERYTHING_AFTER = timedelta(days=1)
+"""The scheduled roster sync reads only the changes, but everything once this long."""
 BY = "schedule"
 """Who a scheduled job acts as, in the audit log."""
 
@@ -300,7 +302,14 @@ def scheduled_jobs(
         roster = RosterService(context)
 
         def sync_roster() -> dict[str, Any]:
-            return roster.import_roster(parse_roster(source.read()), by=BY).to_dict()
+            # the changes since the last read; everything once a day (a change the system
+            # dated in the past is not missed for long)
+            since = roster.changes_start(source.url, everything_after=EVERYTHING_AFTER)
+            read = source.read(since=since)
+            stored = roster.import_roster(
+                parse_roster(read.files), by=BY, read=ReadMark.of(source.url, read)
+            )
+            return stored.to_dict()
 
         jobs.append(Job("roster-sync", timedelta(hours=settings.roster_sync_hours), sync_roster))
     if settings.lti_grades_minutes or settings.lti_members_hours:

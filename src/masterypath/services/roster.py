@@ -2,14 +2,16 @@
 student's profile under their roster id (the pseudonymous learner id), accounts for
 students and teachers, and each class as a cohort with its students as members and its
 teachers as educators. One transaction: all of it, or (any problem) none of it. Running
-it again with the next export updates what changed and adds what is new."""
+it again with the next export updates what changed and adds what is new; a roster read
+from a system's REST API keeps how far it got (:class:`ReadMark`), so that the next read
+asks only for what changed since (:meth:`RosterService.changes_start`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from masterypath.domain.access import Role
 from masterypath.errors import ConflictError, InvalidInputError, Problem
 from masterypath.interop.oneroster import Roster, RosterUser
+from masterypath.interop.oneroster_rest import RosterRead
 from masterypath.services.accounts import new_first_password, revoke_tokens
 from masterypath.services.context import ServiceContext
 from masterypath.store.mastery import MasteryRepository
@@ -27,6 +30,7 @@ from masterypath.store.roster import RosterRepository
 from masterypath.store.tables import (
     CohortRow,
     LearnerProfileRow,
+    RosterReadRow,
     UserRow,
 )
 
@@ -44,6 +48,21 @@ class NewAccount:
     username: str
     password: str
     role: Role
+
+
+@dataclass(frozen=True)
+class ReadMark:
+    """How far a read of a system's roster got: its rostering service's URL, the latest
+    ``dateLastModified`` among the records read, and where the read started (None: it
+    read everything)."""
+
+    url: str
+    modified_through: str | None
+    since: str | None
+
+    @classmethod
+    def of(cls, url: str, read: RosterRead) -> ReadMark:
+        return cls(url, read.modified_through, read.since)
 
 
 @dataclass
@@ -65,6 +84,8 @@ class RosterImport:
     accounts: list[NewAccount] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     """What the roster asked for that was not done, and why."""
+    changes_since: str | None = None
+    """A read of a system's changes only: since when (its ``dateLastModified``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The figures and the new accounts' usernames, never their passwords.
@@ -77,6 +98,7 @@ class RosterImport:
             **figures,
             "accounts_created": [a.username for a in self.accounts],
             "left_out": self.left_out,
+            "changes_since": self.changes_since,
         }
 
 
@@ -85,6 +107,19 @@ class RosterService:
         self.context = context
         self.hasher = hasher or PasswordHasher()
 
+    def changes_start(self, url: str, *, everything_after: timedelta | None = None) -> str | None:
+        """Where the next read of the system at ``url`` starts: the latest change stored
+        from it, or None to read everything (nothing stored yet; or ``everything_after``
+        has passed since everything was last read)."""
+        with self.context.sessions() as session:
+            row = session.get(RosterReadRow, url)
+        if row is None:
+            return None
+        due = everything_after is not None and (
+            row.everything_read_at + everything_after <= self.context.clock()
+        )
+        return None if due else row.modified_through
+
     def import_roster(
         self,
         roster: Roster,
@@ -92,15 +127,17 @@ class RosterService:
         by: str,
         accounts: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        read: ReadMark | None = None,
     ) -> RosterImport:
         """Store ``roster``; with ``accounts``, also an account (with a random first
         password) for every enabled student and teacher with a username who has none.
         ``progress`` is told how many passwords are hashed of how many (the slow part,
-        done before the transaction). A username taken by another kind of account, or a
-        birth date in the future, is an :class:`InvalidInputError` and nothing is
+        done before the transaction); ``read``: how far the read from a system that gave
+        the roster got, stored with it. A username taken by another kind of account, or
+        a birth date in the future, is an :class:`InvalidInputError` and nothing is
         stored."""
         now = self.context.clock()
-        result = RosterImport()
+        result = RosterImport(changes_since=None if read is None else read.since)
         current = [u for u in roster.users if not u.deleted]
         gone = len(roster.users) - len(current)
         if gone:
@@ -125,7 +162,7 @@ class RosterService:
             if progress is not None:
                 progress(len(hashed), len(wanted))
         try:
-            self._store(roster, students, hashed, existing, result, by=by, now=now)
+            self._store(roster, students, hashed, existing, result, by=by, now=now, read=read)
         except IntegrityError:
             # another writer made one of the same accounts, cohorts or profiles meanwhile
             raise ConflictError(
@@ -145,6 +182,7 @@ class RosterService:
         *,
         by: str,
         now: datetime,
+        read: ReadMark | None,
     ) -> None:
         with self.context.sessions.begin() as session:
             MasteryRepository(session).lock_learners([u.sourced_id for u in students], now=now)
@@ -166,6 +204,8 @@ class RosterService:
                 result.accounts.append(NewAccount(user.username, password, role))
             self._cohorts(repo, roster, existing, result, now)
             _disable_leavers(session, roster, existing, result, now)
+            if read is not None:
+                _remember(session, read, now)
             PeopleRepository(session).audit(
                 at=now, actor=by, action="import_roster", target="roster", **result.to_dict()
             )
@@ -280,6 +320,48 @@ def _disable_leavers(
         elif not gone and account.disabled_by == ROSTER:
             account.disabled_at = account.disabled_by = None
             result.accounts_enabled += 1
+
+
+def _remember(session: Session, read: ReadMark, now: datetime) -> None:
+    """Keep how far the system's roster is read (a system whose records carry no
+    ``dateLastModified`` is read whole each time)."""
+    row = session.get(RosterReadRow, read.url, with_for_update=True)
+    if read.modified_through is None:
+        if row is not None and read.since is None:  # read whole, and no longer dated
+            session.delete(row)
+        elif row is not None:  # no change since
+            row.read_at = now
+        return
+    if row is None:
+        if read.since is None:
+            session.add(
+                RosterReadRow(
+                    url=read.url,
+                    modified_through=read.modified_through,
+                    read_at=now,
+                    everything_read_at=now,
+                )
+            )
+        return
+    if read.since is None or _later(read.modified_through, row.modified_through):
+        row.modified_through = read.modified_through
+    row.read_at = now
+    if read.since is None:
+        row.everything_read_at = now
+
+
+def _later(stamp: str, than: str) -> bool:
+    """Whether the system's time ``stamp`` is after ``than``.
+
+    >>> _later("2026-12-01T10:00:00.5Z", "2026-12-01T10:00:00Z")
+    True
+    """
+
+    def parsed(text: str) -> datetime:
+        at = datetime.fromisoformat(text)
+        return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+    return parsed(stamp) > parsed(than)
 
 
 def _same_person(user: RosterUser, account: UserRow) -> bool:

@@ -948,3 +948,17 @@ class JobRunRow(Base):
     """What the last run did (JSON), or why it failed."""
     holder: Mapped[str | None] = mapped_column(String(32))
     """Who holds the lease (a token of the run), while one runs."""
+
+
+class RosterReadRow(Base):
+    """How far the roster of a student information system (its rostering service's URL)
+    has been read: the latest change among the records stored (the next read reads the
+    changes from there) and when everything was last read."""
+
+    __tablename__ = "roster_reads"
+
+    url: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    modified_through: Mapped[str] = mapped_column(String(64))
+    """The system's own ``dateLastModified``, as it wrote it."""
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    everything_read_at: Mapped[datetime] = mapped_column(UTCDateTime)

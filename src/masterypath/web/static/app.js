@@ -402,7 +402,8 @@ async function storeRoster(out, done, notDone, send, notes) {
     const answer = await send();
     const counts = Object.entries(answer).filter(([, v]) => typeof v === "number").map(([k, v]) => `${k.replaceAll("_", " ")} ${v}`);
     const leftOut = [...answer.left_out, ...notes];
-    const shown = [el("p", { text: `${done}: ` + counts.join(", ") + "." })];
+    const since = answer.changes_since ? ` (the changes since ${answer.changes_since})` : "";
+    const shown = [el("p", { text: `${done}${since}: ` + counts.join(", ") + "." })];
     if (leftOut.length) shown.push(el("ul", {}, ...leftOut.map((n) => el("li", { text: "Left out: " + n }))));
     if (answer.accounts.length) {
       const csv = "username,password,role\n" + answer.accounts.map((a) => [a.username, a.password, a.role].join(",")).join("\n") + "\n";
