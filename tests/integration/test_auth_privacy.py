@@ -245,7 +245,13 @@ def launched_from_a_learning_platform(
         user = session.scalars(select(UserRow).where(UserRow.username == username)).one()
         subject = f"s-{learner_id}"
         session.add(
-            LtiAccountRow(platform_id="lms", subject=subject, user_id=user.id, created_at=now)
+            LtiAccountRow(
+                platform_id="lms",
+                subject=subject,
+                role=user.role,
+                user_id=user.id,
+                created_at=now,
+            )
         )
         session.add(
             LtiGradeLinkRow(
