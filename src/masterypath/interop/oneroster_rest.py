@@ -240,11 +240,7 @@ def _reference(enrollment: Mapping[str, Any], key: str) -> str | None:
 def _record(base: str, name: str, one: str, sourced_id: str, sign: Signer) -> dict[str, Any]:
     """One record by its id (``GET .../users/ID`` answers ``{"user": {...}}``)."""
     url = f"{base}/{name}/{urllib.parse.quote(sourced_id, safe='')}"
-    request = urllib.request.Request(
-        url, headers={"Accept": "application/json", "Authorization": sign(url)}
-    )
-    answer = json_object(url, exchange(request, expect_json=True, refused=SisRefusedError)[0])
-    record = answer.get(one)
+    record = _get(url, sign).get(one)
     if not isinstance(record, dict):
         raise SisRefusedError(f"{url}: the answer holds no {one!r} record")
     return record
@@ -263,11 +259,7 @@ def _collection(
         if changed is not None:
             query["filter"] = changed
         url = f"{base}/{name}?" + urllib.parse.urlencode(query)
-        request = urllib.request.Request(
-            url, headers={"Accept": "application/json", "Authorization": sign(url)}
-        )
-        answer = json_object(url, exchange(request, expect_json=True, refused=SisRefusedError)[0])
-        listed = answer.get(name)
+        listed = _get(url, sign).get(name)
         if not isinstance(listed, list):
             raise SisRefusedError(f"{url}: the answer holds no {name!r} list")
         records.extend(r for r in listed if isinstance(r, dict))
@@ -276,6 +268,14 @@ def _collection(
         if len(listed) < PAGE:
             return records
     raise SisRefusedError(f"{base}/{name}: more than {MAX_PAGES} pages")
+
+
+def _get(url: str, sign: Signer) -> dict[str, Any]:
+    """The JSON object the system answers a GET of ``url`` with."""
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json", "Authorization": sign(url)}
+    )
+    return json_object(url, exchange(request, expect_json=True, refused=SisRefusedError)[0])
 
 
 def as_csv_files(collections: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[str, str]:
