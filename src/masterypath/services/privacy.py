@@ -226,7 +226,7 @@ class PrivacyService:
             elsewhere = {}
             if window > timedelta(0):
                 found = repo.last_reads(
-                    actor=actor, action=action, what=what, learner_ids=due, since=now - window
+                    actor=actor, action=action, what=what, learner_ids=due, after=now - window
                 )
                 elsewhere = {k: t for k, t in found.items() if t <= now}
             for learner_id in due:

@@ -185,15 +185,15 @@ class PeopleRepository:
         return sorted(self.session.scalars(query))
 
     def last_reads(
-        self, *, actor: str, action: str, what: str, learner_ids: Collection[str], since: datetime
+        self, *, actor: str, action: str, what: str, learner_ids: Collection[str], after: datetime
     ) -> dict[str, datetime]:
         """When each of ``learner_ids`` was last logged read by ``actor`` through ``what``
-        since ``since`` (those logged at all)."""
+        after ``after`` (those logged since)."""
         rows = self.session.execute(
             select(AccessLogRow.learner_id, func.max(AccessLogRow.at))
             .where(
                 AccessLogRow.learner_id.in_(sorted(learner_ids)),
-                AccessLogRow.at >= since,
+                AccessLogRow.at > after,
                 AccessLogRow.actor == actor,
                 AccessLogRow.action == action,
                 AccessLogRow.what == what,
