@@ -172,6 +172,13 @@ class AuthenticationError(MasterypathError):
     code = "unauthenticated"
 
 
+class AccountDisabledError(AuthenticationError):
+    """The right password of an account an admin (or the roster) disabled: the message
+    says when and by whom."""
+
+    code = "account_disabled"
+
+
 class PermissionDeniedError(MasterypathError):
     """The caller is known but may not do this; the message says why."""
 

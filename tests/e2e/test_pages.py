@@ -239,6 +239,14 @@ def test_login_page_is_accessible(page: Any, site: Site) -> None:
     page.get_by_label("Password").fill("wrong-password")
     page.get_by_role("button", name="Log in").click()
     page.get_by_text("Wrong username or password.").wait_for()
+    # the right password of a disabled account: told why, and who can help
+    gone = site.accounts.create_user("left-school", "left-password", Role.EDUCATOR)
+    site.accounts.set_disabled(gone, True, by="roster")
+    page.get_by_label("Username").fill("left-school")
+    page.get_by_label("Password").fill("left-password")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("by roster; an admin can enable it again").wait_for()
+    assert "/login" in page.url
 
 
 def test_learner_sees_the_map_and_an_explanation(page: Any, site: Site) -> None:

@@ -36,6 +36,14 @@ def test_a_disabled_account_cannot_log_in_and_its_tokens_end_at_once(
     assert client.get("/auth/me", headers=lees).status_code == 401  # its token is revoked
     refused = client.post("/auth/login", json={"username": "lee", "password": "lee-password"})
     assert refused.status_code == 401
+    # who knows the password is told why; a guess learns only that it is wrong
+    assert refused.json()["error"] == "account_disabled"
+    assert refused.json()["message"] == (
+        f"this account was disabled at 2026-11-23T09:00:00+00:00 by user:{root}; "
+        "an admin can enable it again"
+    )
+    guessed = client.post("/auth/login", json={"username": "lee", "password": "a-guess-123"})
+    assert guessed.json()["message"] == "wrong username or password"
     listed = {u["username"]: u for u in client.get("/api/v1/users", headers=admin).json()}
     assert listed["lee"]["disabled"] is True and listed["root"]["disabled"] is False
 

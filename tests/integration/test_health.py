@@ -22,6 +22,7 @@ from masterypath.services.jobs import JobStatus
 from masterypath.settings import Settings
 from masterypath.store.database import alembic_config, head_revision, upgrade
 from tests.conftest import admin_client, api_app, login
+from tests.integration.test_jobs import run_job
 
 AT = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 
@@ -150,7 +151,7 @@ def test_admins_see_every_check_and_a_failed_job_fails_them(
         embeddings=False, backup_hours=24, backup_dir=str(folder_parent / "backups")
     )
     client = second_admin(database, settings)
-    ran = client.post("/api/v1/jobs/backup/run").json()
+    ran = run_job(client, "backup")
     assert ran["outcome"] == "failed"
     after = client.get("/api/v1/checks").json()
     found = {c["name"]: c for c in after["checks"]}

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from rich.console import Console
 from sqlalchemy import select
@@ -26,7 +26,8 @@ from typer.testing import CliRunner
 
 from masterypath import cli_support
 from masterypath.api.app import create_app
-from masterypath.api.jobs import jobs_lifespan
+from masterypath.api.errors import install_error_handlers
+from masterypath.api.jobs import JobThreads, jobs_lifespan, jobs_router
 from masterypath.cli import app as cli
 from masterypath.domain.access import Role
 from masterypath.errors import ConfigurationError
@@ -64,6 +65,21 @@ class Counter:
 def sis() -> Iterator[Sis]:
     with running_sis() as system:
         yield system
+
+
+def run_job(client: TestClient, name: str, headers: dict[str, str] | None = None) -> Any:
+    """Run a job by hand through the API, as the page does: start it, then look until it
+    has finished; its status."""
+    started = client.post(f"/api/v1/jobs/{name}/run", headers=headers)
+    assert started.status_code == 202, started.text
+    for _ in range(600):
+        (status,) = [
+            j for j in client.get("/api/v1/jobs", headers=headers).json() if j["name"] == name
+        ]
+        if not status["running"]:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"job {name} still runs")
 
 
 def needs_pg_dump(database: ServiceContext) -> None:
@@ -219,7 +235,7 @@ def test_a_long_run_keeps_its_lease_and_one_taken_over_records_nothing(
 def test_a_serving_app_runs_a_long_job_beside_the_others(database: ServiceContext) -> None:
     slow, quick = Blocked("slow"), Counter()
     runner = JobRunner(database, [Job("backup", HOUR, slow), Job("grades", HOUR, quick)])
-    app = FastAPI(lifespan=jobs_lifespan(runner, poll_seconds=0.01))
+    app = FastAPI(lifespan=jobs_lifespan(JobThreads(runner), poll_seconds=0.01))
     with TestClient(app):
         try:
             assert slow.started.wait(60)
@@ -235,6 +251,71 @@ def test_a_serving_app_runs_a_long_job_beside_the_others(database: ServiceContex
     backup, grades = runner.statuses()
     assert (backup.outcome, backup.summary, backup.running) == ("ok", '{"by": "slow"}', False)
     assert grades.outcome == "ok"
+
+
+def test_a_job_run_by_hand_goes_on_in_the_background(database: ServiceContext) -> None:
+    slow, quick = Blocked("slow"), Counter()
+    threads = JobThreads(JobRunner(database, [Job("backup", HOUR, slow), Job("tidy", HOUR, quick)]))
+    app = FastAPI()
+    install_error_handlers(app)
+    anyone = Depends(lambda: None)  # who may: test_admins_see_and_run_the_jobs_and_...
+    app.include_router(jobs_router(threads, lambda action: anyone, list))
+    client = TestClient(app)
+    try:
+        started = client.post("/jobs/backup/run")  # answered while the backup runs
+        assert started.status_code == 202, started.text
+        assert (started.json()["name"], started.json()["running"]) == ("backup", True)
+        assert slow.started.wait(60)
+        refused = client.post("/jobs/backup/run")
+        assert refused.status_code == 409 and "runs already" in refused.text
+        assert client.post("/jobs/tidy/run").status_code == 202  # not held up by the backup
+        assert wait_for(lambda: quick.runs == 1)
+        backup, _ = client.get("/jobs").json()
+        assert (backup["running"], backup["outcome"]) == (True, None)
+    finally:
+        slow.release.set()
+    threads.wait()
+    backup, tidy = client.get("/jobs").json()
+    assert (backup["running"], backup["outcome"], backup["summary"]) == (
+        False,
+        "ok",
+        '{"by": "slow"}',
+    )
+    assert backup["due_at"] == "2026-11-23T10:00:00+00:00"  # a period after it started
+    assert tidy["outcome"] == "ok"
+    missing = client.post("/jobs/nightly/run")
+    assert missing.status_code == 404 and "nightly" in missing.text
+
+
+def test_a_changed_schedule_works_the_due_time_out_again(database: ServiceContext) -> None:
+    work = Counter()
+    every_day = JobRunner(database, [Job("backup", timedelta(days=1), work)])
+    (ran,) = every_day.run_due()  # 2026-11-23 09:00 UTC: due a day on
+    assert ran.due_at == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    # the server starts again with MASTERYPATH_BACKUP_AT=02:30 (Berlin): due that night,
+    # not at the 09:00 the old schedule worked out
+    night = Daily(clock_time(2, 30), ZoneInfo("Europe/Berlin"))
+    nightly = JobRunner(database, [Job("backup", timedelta(days=1), work, night)])
+    (waiting,) = nightly.statuses()
+    assert waiting.due_at == datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
+    advance_clock(database, hours=16, minutes=30)  # 01:30 UTC
+    (ran,) = nightly.run_due()
+    assert ran.due_at == datetime(2026, 11, 25, 1, 30, tzinfo=UTC) and work.runs == 2
+    # and back to every six hours: six hours after that night's start
+    six_hourly = JobRunner(database, [Job("backup", timedelta(hours=6), work)])
+    assert six_hourly.run_due() == []
+    (waiting,) = six_hourly.statuses()
+    assert waiting.due_at == datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+    advance_clock(database, hours=6)
+    assert [s.name for s in six_hourly.run_due()] == ["backup"] and work.runs == 3
+    # the same schedule again keeps the due time stored (a daily job never run included)
+    assert JobRunner(database, [Job("backup", timedelta(hours=6), work)]).run_due() == []
+    tidy = Job("tidy", timedelta(days=1), Counter(), night)
+    assert JobRunner(database, [tidy]).run_due() == []  # due at 01:30 the next night
+    advance_clock(database, hours=20)  # past it: a new look must not push it to a later night
+    (late,) = JobRunner(database, [tidy]).statuses()
+    assert late.due_at == datetime(2026, 11, 25, 1, 30, tzinfo=UTC)
+    assert [s.name for s in JobRunner(database, [tidy]).run_due()] == ["tidy"]
 
 
 def test_a_failed_run_is_recorded_and_the_others_still_run(database: ServiceContext) -> None:
@@ -388,8 +469,8 @@ def test_admins_see_and_run_the_jobs_and_the_server_runs_them_itself(
     assert listed["name"] == "backup" and listed["every_seconds"] == 86_400
     assert listed["outcome"] is None  # not started: a TestClient outside `with` serves none
     assert client.post("/api/v1/jobs/backup/run", headers=teacher).status_code == 403
-    ran = client.post("/api/v1/jobs/backup/run", headers=admin)
-    assert ran.status_code == 200 and ran.json()["outcome"] == "ok", ran.text
+    ran = run_job(client, "backup", admin)
+    assert ran["outcome"] == "ok", ran
     assert len(list(folder.iterdir())) == 1
     assert client.post("/api/v1/jobs/nightly/run", headers=admin).status_code == 404
 

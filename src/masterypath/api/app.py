@@ -28,7 +28,7 @@ from masterypath.api.errors import (
 from masterypath.api.fast_lane import FastLane, json_or_none
 from masterypath.api.feedback import feedback_router
 from masterypath.api.how_it_works import PAGE
-from masterypath.api.jobs import jobs_lifespan, jobs_router
+from masterypath.api.jobs import JobThreads, jobs_lifespan, jobs_router
 from masterypath.api.learners import learner_router
 from masterypath.api.lti import lti_platform_router, lti_router
 from masterypath.api.paths import EncodedSlashes, SlashSafeRoute
@@ -138,6 +138,7 @@ def create_app(
     runner = JobRunner(
         context, scheduled_jobs(settings, context, accounts=accounts, tool_key=tool_key)
     )
+    threads = JobThreads(runner)
     # /docs and /redoc from assets in a package: a school's server may have no internet
     app = FastAPIOffline(
         title="masterypath",
@@ -147,7 +148,7 @@ def create_app(
         "and `/xapi` endpoint but `/xapi/about` needs `Authorization: Bearer <token or API "
         "key>`.",
         telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
-        lifespan=jobs_lifespan(runner),
+        lifespan=jobs_lifespan(threads),
     )
     install_error_handlers(app)
     app.add_middleware(EncodedSlashes)
@@ -512,7 +513,7 @@ def create_app(
     registrations = LtiRegistrationService(lti)
     v1.include_router(lti_platform_router(lti, grades, LtiMemberService(lti), registrations, allow))
     v1.include_router(
-        jobs_router(runner, allow, lambda: server_checks(settings, context, runner.statuses()))
+        jobs_router(threads, allow, lambda: server_checks(settings, context, runner.statuses()))
     )
 
     document_xapi_errors(app)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from masterypath.domain.access import AccessDecision, Action, Principal, Role, Scope, decide
 from masterypath.domain.evidence import LATEST
 from masterypath.errors import (
+    AccountDisabledError,
     AuthenticationError,
     ConflictError,
     NotFoundError,
@@ -357,16 +358,23 @@ class AccountService:
         self.throttle.check(*keys)
         with self.context.sessions() as session:
             user = PeopleRepository(session).user_by_name(username)
-        if user is None or not self._verify(user, password):
+        if user is None or not self._password_matches(user, password):
             self.throttle.fail(*keys)
             raise AuthenticationError("wrong username or password")
         self.throttle.clear(f"user:{username}")
+        if user.disabled_at is not None:  # told only to who knows the password
+            raise AccountDisabledError(
+                f"this account was disabled at {user.disabled_at.isoformat()} by "
+                f"{user.disabled_by or 'an admin'}; an admin can enable it again"
+            )
         return self.issue(user.id, user.role, must_change_password=user.must_change_password)
 
     def _verify(self, user: UserRow, password: str) -> bool:
         """Whether ``password`` is the (enabled) account's."""
-        if user.disabled_at is not None:
-            return False
+        return user.disabled_at is None and self._password_matches(user, password)
+
+    def _password_matches(self, user: UserRow, password: str) -> bool:
+        """Whether ``password`` is the account's, enabled or not."""
         try:
             return self.hasher.verify(user.password_hash, password)
         except (VerificationError, InvalidHashError):

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from masterypath.errors import ConfigurationError
+from masterypath.errors import ConfigurationError, NotFoundError
 from masterypath.interop.lti_tool_key import ToolKey
 from masterypath.interop.oneroster import parse_roster
 from masterypath.interop.oneroster_rest import RosterSource
@@ -111,6 +111,26 @@ class Job:
         if self.daily is None:
             return started + self.every
         return self.daily.next_from(started + timedelta(minutes=1))
+
+    @property
+    def schedule(self) -> str:
+        """Its schedule in words, as stored beside its due time (a server started with
+        another one works the due time out again).
+
+        >>> Job("backup", timedelta(hours=6), dict).schedule
+        'every 21600 s'
+        """
+        if self.daily is None:
+            return f"every {int(self.every.total_seconds())} s"
+        return f"daily {self.daily}"
+
+    def due_by_schedule(self, row: JobRunRow, now: datetime) -> datetime:
+        """When the job whose run ``row`` records is due: as stored, unless stored under
+        another schedule (the server's settings changed), then a period (or at its time
+        of day) after its last start, or as a job never run."""
+        if row.schedule == self.schedule:
+            return row.due_at
+        return self.first_due(now) if row.started_at is None else self.next_due(row.started_at)
 
 
 @dataclass(frozen=True)
@@ -195,6 +215,23 @@ class JobRunner:
                 claimed.append((job, holder))
         return claimed
 
+    def claim_now(self, name: str) -> tuple[Job, str] | None:
+        """Take the lease of the job ``name``, due or not, unless a process runs it: the
+        job and the lease's holder, to pass to :meth:`run_claimed`; None while it runs.
+        A job the runner does not have is a :class:`NotFoundError`."""
+        for job in self.jobs:
+            if job.name == name:
+                holder = self._claim(job, force=True)
+                return None if holder is None else (job, holder)
+        raise NotFoundError("job", name)
+
+    def status(self, name: str) -> JobStatus:
+        """The status of the job ``name`` (:class:`NotFoundError` for one it lacks)."""
+        for job in self.jobs:
+            if job.name == name:
+                return self._status(job)
+        raise NotFoundError("job", name)
+
     def statuses(self) -> list[JobStatus]:
         """Every job's status, in the order given."""
         return [self._status(job) for job in self.jobs]
@@ -210,6 +247,9 @@ class JobRunner:
                 if row is None:  # never run: due at once, or at its time of day
                     row = JobRunRow(name=job.name, due_at=job.first_due(now))
                     session.add(row)
+                elif row.schedule != job.schedule:  # due by another schedule than this
+                    row.due_at = job.due_by_schedule(row, now)
+                row.schedule = job.schedule
                 if row.lease_until is not None and row.lease_until > now:
                     return None
                 if row.due_at > now and not force:
@@ -245,7 +285,7 @@ class JobRunner:
                 return
             row.finished_at, row.outcome, row.summary = now, outcome, summary
             row.lease_until = row.holder = None
-            row.due_at = job.next_due(row.started_at or now)
+            row.due_at, row.schedule = job.next_due(row.started_at or now), job.schedule
 
     def _keep_lease(self, job: Job, holder: str, stop: threading.Event) -> None:
         """Renew ``holder``'s lease of ``job`` every ``renew_seconds`` until ``stop``."""
@@ -272,7 +312,7 @@ class JobRunner:
         return JobStatus(
             job.name,
             seconds,
-            row.due_at,
+            job.due_by_schedule(row, now),
             row.started_at,
             row.finished_at,
             row.outcome,

@@ -948,6 +948,8 @@ class JobRunRow(Base):
     """What the last run did (JSON), or why it failed."""
     holder: Mapped[str | None] = mapped_column(String(32))
     """Who holds the lease (a token of the run), while one runs."""
+    schedule: Mapped[str | None] = mapped_column(String(96))
+    """The schedule ``due_at`` was worked out by (``Job.schedule``); None before 0036."""
 
 
 class RosterReadRow(Base):

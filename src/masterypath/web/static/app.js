@@ -58,6 +58,7 @@ async function api(path, options = {}) {
   if (!response.ok) {
     const error = new Error((body && body.message) || response.statusText || "HTTP " + response.status);
     error.status = response.status;
+    error.code = body && body.error;
     throw error;
   }
   return body;
@@ -228,7 +229,8 @@ async function loginPage() {
     } catch (error) {
       sessionStorage.removeItem("mp-token");
       sessionStorage.removeItem("mp-role");
-      message.textContent = error.status === 429 ? error.message : "Wrong username or password.";
+      // a throttled login, or the right password of a disabled account: the server says why
+      message.textContent = error.status === 429 || error.code === "account_disabled" ? error.message : "Wrong username or password.";
     }
   });
 }
@@ -456,9 +458,14 @@ function scheduledJobs() {
           cell(j.due_at ? localTime(j.due_at) : "at the server's start"),
           el("td", {}, el("button", { type: "button", text: "Run now", "aria-label": `Run now: ${j.name}`, onclick: async (event) => {
             event.target.disabled = true;
-            out.replaceChildren(el("p", { text: `Running ${j.name}\u2026` }));
+            out.replaceChildren(el("p", { text: `Running ${j.name}\u2026` }), el("progress", { "aria-label": `${j.name} running` }));
             try {
-              const done = await api(`/api/v1/jobs/${encodeURIComponent(j.name)}/run`, { method: "POST" });
+              // the run goes on in the server's background: look every second until it has finished
+              let done = await api(`/api/v1/jobs/${encodeURIComponent(j.name)}/run`, { method: "POST" });
+              while (done.running) {
+                await new Promise((resolve) => setTimeout(resolve, 1000));
+                done = (await api("/api/v1/jobs")).find((x) => x.name === j.name);
+              }
               out.replaceChildren(el("p", { class: done.outcome === "failed" ? "error" : "", text: `${j.name}: ${done.outcome}.` }));
               document.dispatchEvent(new Event("jobs-ran"));
               await show();
