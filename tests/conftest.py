@@ -124,6 +124,7 @@ def postgres_context(postgres_url: str) -> Iterator[ServiceContext]:
 
 
 TABLES = (
+    "guardianships",
     "roster_reads",
     "job_runs",
     "lti_registration_links",

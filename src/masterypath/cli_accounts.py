@@ -45,7 +45,7 @@ Password = Annotated[
 
 def add_user(
     username: Annotated[str, typer.Argument(help="Login name.")],
-    role: Annotated[Role, typer.Option(help="admin, educator or learner.")],
+    role: Annotated[Role, typer.Option(help="admin, educator, learner or guardian.")],
     password: Password,
     learner: Annotated[str | None, typer.Option(help="Learner id (learner accounts).")] = None,
     temporary: Temporary = False,
@@ -130,6 +130,33 @@ def _set_disabled(username: str, disabled: bool, as_json: bool) -> None:
         raise NotFoundError("user", username)
     account = accounts.set_disabled(user_id, disabled, by=CLI_ACTOR)
     _done(as_json, account, f"{username} {'disabled' if disabled else 'enabled'}")
+
+
+def link_guardian(
+    username: Annotated[str, typer.Argument(help="A guardian account's login name.")],
+    learner: Annotated[str, typer.Argument(help="The learner id whose records it may read.")],
+    remove: Annotated[
+        bool, typer.Option("--remove", help="End the link instead of making it.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Let a guardian account (a parent's, a carer's; `users add NAME --role guardian`)
+    read a learner's records: progress, evidence, plan and export, nothing else. With
+    --remove, end it."""
+    accounts = AccountService(open_context())
+    user_id = accounts.user_id(username)
+    if user_id is None:
+        raise NotFoundError("user", username)
+    if remove:
+        accounts.unlink_guardian(user_id, learner, by=CLI_ACTOR)
+    else:
+        accounts.link_guardian(user_id, learner, by=CLI_ACTOR)
+    learners = accounts.wards(user_id)
+    _done(
+        as_json,
+        {"username": username, "learners": learners},
+        f"{username} reads the records of: {', '.join(learners) or 'nobody'}",
+    )
 
 
 def create_key(
@@ -407,6 +434,7 @@ def register(parent: typer.Typer) -> None:
             "list": list_users,
             "disable": disable_user,
             "enable": enable_user,
+            "guardian": link_guardian,
         },
     )
     register_commands(keys_app, {"create": create_key, "list": list_keys, "revoke": revoke_key})

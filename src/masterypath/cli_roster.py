@@ -33,7 +33,8 @@ roster_app = typer.Typer(
 AccountsFile = Annotated[
     Path | None,
     typer.Option(
-        help="Also make accounts for students and teachers with a username, and write "
+        help="Also make accounts for students, teachers and parents with a username, and "
+        "write "
         "their first passwords to this new file (CSV, readable by its owner only)."
     ),
 ]

@@ -249,6 +249,48 @@ def test_login_page_is_accessible(page: Any, site: Site) -> None:
     assert "/login" in page.url
 
 
+def test_a_guardian_follows_their_learners_progress_and_an_admin_links_them(
+    page: Any, site: Site
+) -> None:
+    child, other = site.learners[0], site.learners[1]
+    log_in(page, site, "admin", "admin-password")
+    page.goto(site.url + "/app/admin")
+    page.get_by_label("Username").fill("ana-dad")
+    page.get_by_label("Role").select_option("guardian")
+    page.get_by_label("Learner id (a learner's account").fill(child)
+    page.get_by_role("button", name="Add account").click()
+    page.locator("#first-password code").wait_for()
+    row = page.locator("#accounts tbody tr").filter(has_text="ana-dad")
+    row.get_by_role("button", name=f"Unlink {child} from ana-dad").wait_for()
+    row.get_by_label("Learner id to link to ana-dad").fill(other)
+    row.get_by_role("button", name="Link a learner to ana-dad").click()
+    page.get_by_text(f"ana-dad reads the records of {other}.").wait_for()
+    dad = site.accounts.user_id("ana-dad")
+    assert dad is not None and site.accounts.wards(dad) == sorted([child, other])
+    row.get_by_role("button", name=f"Unlink {other} from ana-dad").click()
+    page.get_by_text(f"ana-dad no longer reads the records of {other}.").wait_for()
+    assert site.accounts.wards(dad) == [child]
+    check_accessibility(page, "admin with a guardian")
+    page.get_by_role("button", name="Log out", exact=True).click()
+    page.wait_for_url("**/login")
+
+    # the parent logs in: their learner's list, then the progress map, read only
+    site.accounts.set_password("ana-dad", "dad-password-1", by="test")
+    log_in(page, site, "ana-dad", "dad-password-1")
+    assert page.url.endswith("/app/guardian")
+    check_accessibility(page, "guardian")
+    assert page.locator('nav a[href="/app/educator"]').count() == 0
+    page.get_by_role("link", name=f"Progress of {child}").click()
+    page.wait_for_url(f"**/app/learner/{child}")
+    page.locator("svg.map g.node").first.wait_for()
+    assert page.locator("#table table tbody tr").count() == 19
+    assert page.get_by_text("Revise and resubmit").count() == 0
+    page.get_by_role("link", name="Your learners").click()
+    page.wait_for_url("**/app/guardian")
+    page.goto(site.url + f"/app/learner/{other}")  # not theirs: refused, with why
+    page.get_by_text(f"you are not a guardian of learner {other}").first.wait_for()
+
+
 def test_learner_sees_the_map_and_an_explanation(page: Any, site: Site) -> None:
     log_in(page, site, "ana", "ana-password")
     assert page.url.endswith(f"/app/learner/{site.learners[0]}")
@@ -887,7 +929,7 @@ def test_an_admin_adds_accounts_and_gives_first_passwords(page: Any, site: Site)
     upload(users.replace("student", "pupil"))
     page.locator("#roster-out li").filter(has_text="users.csv:2: role: 'pupil'").wait_for()
     assert "Not imported" in page.locator("#roster-out").inner_text()
-    page.get_by_label("Make accounts for students and teachers").check()
+    page.get_by_label("Make accounts for students, teachers and parents").check()
     upload(users)
     page.locator("#roster-out table").wait_for()
     said = page.locator("#roster-out").inner_text()
@@ -898,7 +940,7 @@ def test_an_admin_adds_accounts_and_gives_first_passwords(page: Any, site: Site)
     # the same from the school's system, read now: a taken username stores nothing
     assert site.sis.url in page.locator("#roster-sync").inner_text()
     sync = page.get_by_role("button", name="Sync now")
-    page.get_by_label("Make accounts for its new students and teachers").check()
+    page.get_by_label("Make accounts for its new students, teachers and parents").check()
     sync.click()
     page.locator("#roster-out .error").filter(has_text="Not synced").wait_for()
     assert "ana" in page.locator("#roster-out").inner_text()
@@ -916,7 +958,7 @@ def test_an_admin_adds_accounts_and_gives_first_passwords(page: Any, site: Site)
     check_accessibility(page, "admin, roster synced")
     # once the system dates its records, a sync after the first reads the changes only
     site.sis.dated("2026-12-01T08:00:00Z", last="2026-12-01T08:30:00Z")
-    page.get_by_label("Make accounts for its new students and teachers").uncheck()
+    page.get_by_label("Make accounts for its new students, teachers and parents").uncheck()
     sync.click()
     page.get_by_text("Synced: learners added 0").wait_for()
     sync.click()

@@ -309,7 +309,12 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
     link = admin.post("/api/v1/learners/zq/embed-links", json={})
     assert link.status_code == 201
     launched_from_a_learning_platform(admin, database, "zq", "zq-login")
+    parent = admin.post(
+        "/api/v1/users", json={"username": "zq-mum", "role": "guardian", "password": "mum-pass1"}
+    ).json()["id"]
+    assert admin.put(f"/api/v1/users/{parent}/learners/zq").status_code == 204
     export = admin.get("/api/v1/learners/zq/export").json()
+    assert [g["user_id"] for g in export["guardians"]] == [parent]
     assert export["accounts"][0]["lti_launches_from"] == [{"platform_id": "lms", "subject": "s-zq"}]
     assert export["lti_grade_links"][0]["lineitem"] == "https://lms.example/items/1"
     assert (
@@ -330,6 +335,7 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
     sections = {
         "learner_profiles": "profile",
         "guardian_consents": "guardian_consent",
+        "guardianships": "guardians",
         "cohort_members": "cohorts",
         "evidence": "evidence",
         "xapi_statements": "xapi_statements",
@@ -365,6 +371,8 @@ def test_export_contains_everything_and_erasure_leaves_nothing_personal(
     assert erased["evidence"] == 3 and erased["profile"] == 1 and erased["accounts"] == 1
     assert erased["placements"] == 1 and erased["embed_tokens"] == 1
     assert erased["lti_grade_links"] == 1
+    assert erased["guardians"] == 1  # the link; the parent's account is not zq's data
+    assert admin.get(f"/api/v1/users/{parent}/learners").json() == []
     embed = {"Authorization": f"Bearer {link.json()['token']}"}
     assert admin.get("/api/v1/frameworks", headers=embed).status_code == 401  # gone with zq
     remaining = " ".join(every_text_value(database))

@@ -77,6 +77,8 @@ PERMISSIONS: dict[str, dict[str, str]] = {
         SUBMIT: "own",
         EMBED: "own",
     },
+    # a parent's account: the records of the learners it is a guardian of, read only
+    "guardian": {R_FW: "any", R_CAR: "any", R_L: "own", EXP: "own"},
     # an embed link's token: frameworks and its one learner's records, read only
     "embed": {R_FW: "any", R_L: "own"},
     "key:all": {
@@ -164,6 +166,8 @@ def world(database: ServiceContext, request: pytest.FixtureRequest, badge_key_fi
     ed2 = accounts.create_user("ed2", "password-ed2", Role.EDUCATOR)
     accounts.create_user("learner", "password-learner", Role.LEARNER, learner_id=OWN)
     ids["throwaway_user"] = accounts.create_user("gone", "password-gone", Role.EDUCATOR)
+    parent = accounts.create_user("parent", "password-parent", Role.GUARDIAN)
+    accounts.link_guardian(parent, OWN, by="test")
     for cohort, educator, learner in (("c1", ed1, OWN), ("c2", ed2, OTHER)):
         accounts.create_cohort(cohort, cohort, by="test")
         accounts.enrol(cohort, learner, by="test")
@@ -233,6 +237,7 @@ def world(database: ServiceContext, request: pytest.FixtureRequest, badge_key_fi
         "admin": login(client, "admin", "password-admin"),
         "educator": login(client, "ed1", "password-ed1"),
         "learner": login(client, "learner", "password-learner"),
+        "guardian": login(client, "parent", "password-parent"),
         "key:all": {"Authorization": f"Bearer {everything}"},
         "key:frameworks-read": {"Authorization": f"Bearer {read_only}"},
         "embed": {"Authorization": f"Bearer {accounts.create_embed_token(OWN, by='test').token}"},
@@ -372,6 +377,9 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("DELETE", "/api/v1/users/{user_id}/tokens", USERS, {"user": "throwaway"}),
     ("POST", "/api/v1/users/{user_id}/first-password", USERS, {"user": "throwaway"}),
     ("PATCH", "/api/v1/users/{user_id}", USERS, {"user": "throwaway", "json": {"disabled": False}}),
+    ("GET", "/api/v1/users/{user_id}/learners", USERS, {}),
+    ("PUT", "/api/v1/users/{user_id}/learners/{learner_id}", USERS, {}),  # 422: not a guardian
+    ("DELETE", "/api/v1/users/{user_id}/learners/{learner_id}", USERS, {}),  # 404: no link
     (
         "POST",
         "/api/v1/roster",
@@ -618,7 +626,16 @@ def request(
     return world.client.request(method, url, **kwargs).status_code
 
 
-CALLERS = ["anonymous", "key:frameworks-read", "embed", "learner", "educator", "key:all", "admin"]
+CALLERS = [
+    "anonymous",
+    "key:frameworks-read",
+    "embed",
+    "learner",
+    "guardian",
+    "educator",
+    "key:all",
+    "admin",
+]
 
 
 def test_authorization_matrix(world: World) -> None:

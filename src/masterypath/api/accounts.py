@@ -84,14 +84,18 @@ def auth_router(accounts: AccountService) -> APIRouter:
 
     @router.get("/me")
     def me(credentials: Credentials) -> dict[str, Any]:
-        """Who the credentials belong to."""
+        """Who the credentials belong to; for a guardian, ``learners``: those whose records
+        it may read."""
         principal = accounts.authenticate(_credential(credentials))
-        return {
+        me: dict[str, Any] = {
             "subject": principal.subject,
             "role": principal.role.value,
             "learner_id": principal.learner_id,
             "scopes": sorted(s.value for s in principal.scopes),
         }
+        if principal.role is Role.GUARDIAN:  # whose records it may read
+            me["learners"] = accounts.wards(principal.subject.removeprefix("user:"))
+        return me
 
     return router
 
@@ -172,6 +176,34 @@ def account_router(
         links stay) or enable it again; answers the account. 422 for one's own account,
         409 for the last enabled admin."""
         return accounts.set_disabled(user_id, body.disabled, by=principal.subject)
+
+    @router.get("/users/{user_id}/learners")
+    def list_wards(user_id: Text, _: Annotated[Principal, allow(Action.MANAGE_USERS)]) -> list[str]:
+        """The learners whose records a guardian account may read (``[]`` for another
+        account); 404 for no such account."""
+        return accounts.wards(user_id)
+
+    @router.put("/users/{user_id}/learners/{learner_id}", status_code=204)
+    def link_guardian(
+        user_id: Text,
+        learner_id: Text,
+        principal: Annotated[Principal, allow(Action.MANAGE_USERS)],
+    ) -> Response:
+        """Let a guardian account (a parent's, a carer's) read a learner's records: their
+        progress, evidence, plan and export, nothing else (idempotent; audit-logged). 404
+        for no such account, 422 for one that is not a guardian's."""
+        accounts.link_guardian(user_id, learner_id, by=principal.subject)
+        return Response(status_code=204)
+
+    @router.delete("/users/{user_id}/learners/{learner_id}", status_code=204)
+    def unlink_guardian(
+        user_id: Text,
+        learner_id: Text,
+        principal: Annotated[Principal, allow(Action.MANAGE_USERS)],
+    ) -> Response:
+        """End a guardian account's reading of a learner's records; 404 if it had none."""
+        accounts.unlink_guardian(user_id, learner_id, by=principal.subject)
+        return Response(status_code=204)
 
     @router.post("/roster")
     def import_roster(

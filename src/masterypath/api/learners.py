@@ -139,8 +139,9 @@ def learner_router(
     def list_cohorts(
         principal: Annotated[Principal, allow(Action.READ_FRAMEWORK)],
     ) -> list[dict[str, Any]]:
-        """Admins see every cohort, educators their own, learners and keys none."""
-        if principal.role.value in ("learner", "integration", "viewer"):
+        """Admins see every cohort, educators their own, learners, guardians and keys
+        none."""
+        if principal.role.value in ("learner", "guardian", "integration", "viewer"):
             return []
         return accounts.cohorts(principal)
 

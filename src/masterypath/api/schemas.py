@@ -188,7 +188,7 @@ class RosterIn(Strict):
     accounts: bool = Field(
         default=False,
         description="Also make accounts (with random first passwords, answered once) for "
-        "the enabled students and teachers with a username who have none.",
+        "the enabled students, teachers and parents with a username who have none.",
     )
 
 
@@ -196,7 +196,7 @@ class RosterSyncIn(Strict):
     accounts: bool = Field(
         default=False,
         description="Also make accounts (with random first passwords, answered once) for "
-        "the enabled students and teachers with a username who have none.",
+        "the enabled students, teachers and parents with a username who have none.",
     )
     everything: bool = Field(
         default=False,
@@ -265,7 +265,10 @@ class UserIn(Strict):
         description="Without one, a random first password is made, answered once and is "
         "to be changed at the first login.",
     )
-    role: Literal["admin", "educator", "learner"]
+    role: Literal["admin", "educator", "learner", "guardian"] = Field(
+        description="``guardian``: a parent's or carer's account, which reads the records of "
+        "the learners linked to it (``PUT /api/v1/users/{id}/learners/{learner_id}``)."
+    )
     learner_id: Text | None = Field(default=None, description="Required for a learner account.")
     temporary: bool = Field(
         default=False, description="A first password, to be changed at the first login."

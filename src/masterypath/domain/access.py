@@ -5,6 +5,8 @@
   records, records evidence, overrides, exports, sets a career goal) only when the
   learner is in one of the educator's cohorts.
 * ``learner``: reads frameworks and careers, and only their own records (and export).
+* ``guardian``: a parent's or carer's account; reads frameworks and careers, and the
+  records (and export) of the learners it is the guardian of, nothing else.
 * ``integration``: an API key; exactly the actions its scopes grant, for any learner.
 * ``viewer``: an embed link's token; reads frameworks and one learner's records, nothing
   else (an LMS shows that learner's progress map in its own page).
@@ -28,6 +30,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     EDUCATOR = "educator"
     LEARNER = "learner"
+    GUARDIAN = "guardian"
     INTEGRATION = "integration"
     VIEWER = "viewer"
 
@@ -82,8 +85,8 @@ LEARNER_ACTIONS = frozenset(
         Action.EMBED_LEARNER,
     }
 )
-"""Actions about one learner: educators need the learner in a cohort, learners need it
-to be themselves."""
+"""Actions about one learner: educators need the learner in a cohort, guardians need it
+to be theirs, learners need it to be themselves."""
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
@@ -113,6 +116,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.SUBMIT_WORK,
             Action.EMBED_LEARNER,
         }
+    ),
+    Role.GUARDIAN: frozenset(
+        {Action.READ_FRAMEWORK, Action.READ_CAREERS, Action.READ_LEARNER, Action.EXPORT_LEARNER}
     ),
     Role.INTEGRATION: frozenset(),
     Role.VIEWER: frozenset({Action.READ_FRAMEWORK, Action.READ_LEARNER}),
@@ -165,7 +171,15 @@ def decide(
     in_cohort: Callable[[str], bool] = lambda _: False,
 ) -> AccessDecision:
     """May ``principal`` do ``action`` (about ``learner_id``)? ``in_cohort`` says whether a
-    learner is in one of the (educator) principal's cohorts."""
+    learner is one the principal looks after: in one of an educator's cohorts, one of a
+    guardian's learners.
+
+    >>> parent = Principal(subject="u:p", role=Role.GUARDIAN)
+    >>> decide(parent, Action.READ_LEARNER, learner_id="kim", in_cohort=lambda l: False).reason
+    'you are not a guardian of learner kim'
+    >>> decide(parent, Action.WRITE_EVIDENCE, learner_id="kim", in_cohort=lambda l: True).reason
+    'the guardian role may not write_evidence'
+    """
     if principal.must_change_password:
         return AccessDecision(False, "change the first password first (POST /auth/password)")
     if action not in principal.actions:
@@ -180,4 +194,6 @@ def decide(
         return AccessDecision(False, "this embed link shows one learner's records only")
     if principal.role is Role.EDUCATOR and not in_cohort(learner_id):
         return AccessDecision(False, f"learner {learner_id} is not in any of your cohorts")
+    if principal.role is Role.GUARDIAN and not in_cohort(learner_id):
+        return AccessDecision(False, f"you are not a guardian of learner {learner_id}")
     return AccessDecision(True)

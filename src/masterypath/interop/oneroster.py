@@ -67,6 +67,8 @@ class RosterUser:
     enabled: bool
     deleted: bool
     birth_date: date | None = None
+    agents: tuple[str, ...] = ()
+    """``agentSourcedIds``: a student's parents and guardians, or a parent's children."""
     line: int = 0
     """Its line in ``users.csv`` (for the errors that the stored accounts reveal)."""
 
@@ -229,6 +231,11 @@ def _users(text: str, births: Mapping[str, date], problems: list[Problem]) -> li
                 enabled=enabled != "false",
                 deleted=reader.deleted(line, row),
                 birth_date=births.get(sourced_id),
+                agents=tuple(
+                    dict.fromkeys(
+                        a.strip() for a in row.get("agentSourcedIds", "").split(",") if a.strip()
+                    )
+                ),
                 line=line,
             )
         )

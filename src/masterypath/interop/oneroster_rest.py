@@ -49,6 +49,7 @@ COLUMNS = {
         "familyName",
         "email",
         "enabledUser",
+        "agentSourcedIds",
     ),
     "classes": ("sourcedId", "status", "title"),
     "enrollments": ("sourcedId", "status", "classSourcedId", "userSourcedId", "role"),
@@ -290,7 +291,7 @@ def as_csv_files(collections: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict
     ...                      "user": {"sourcedId": "s1"}, "class": {"sourcedId": "c1"}}],
     ... })
     >>> files["users.csv"].splitlines()[1]
-    's1,active,student,ana,Ana,Lima,,true'
+    's1,active,student,ana,Ana,Lima,,true,'
     >>> files["enrollments.csv"].splitlines()[1]
     'e1,,c1,s1,student'
     """
@@ -307,8 +308,15 @@ def as_csv_files(collections: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict
 
 def _cell(record: Mapping[str, Any], column: str) -> str:
     """A record's value for a column of the CSV export (1.1's and 1.2's shapes alike)."""
-    if column in ("classSourcedId", "userSourcedId"):
-        value: Any = record.get(column[: -len("SourcedId")], {})
+    if column == "agentSourcedIds":  # a student's guardians, a guardian's children
+        agents = record.get("agents")
+        value: Any = ",".join(
+            str(a["sourcedId"])
+            for a in (agents if isinstance(agents, list) else [])
+            if isinstance(a, Mapping) and a.get("sourcedId")
+        )
+    elif column in ("classSourcedId", "userSourcedId"):
+        value = record.get(column[: -len("SourcedId")], {})
         value = value.get("sourcedId", "") if isinstance(value, Mapping) else ""
     elif column == "role" and "role" not in record:
         roles = record.get("roles")

@@ -44,6 +44,7 @@ from masterypath.store.tables import (
     CohortMemberRow,
     CohortRow,
     EmbedTokenRow,
+    GuardianshipRow,
     TokenRow,
     UserRow,
 )
@@ -319,8 +320,15 @@ class AccountService:
             return PeopleRepository(session).names(subjects)
 
     def users(self) -> list[dict[str, object]]:
+        """Every account; a guardian's with ``learners``, those whose records it reads."""
         with self.context.sessions() as session:
-            return [account_dict(u) for u in PeopleRepository(session).users()]
+            people = PeopleRepository(session)
+            wards = people.all_wards()
+            return [
+                account_dict(u)
+                | ({"learners": wards.get(u.id, [])} if u.role == "guardian" else {})
+                for u in people.users()
+            ]
 
     def set_disabled(self, user_id: str, disabled: bool, *, by: str) -> dict[str, object]:
         """Disable an account (it can no longer log in or launch from a platform, and
@@ -668,7 +676,7 @@ class AccountService:
     def check_reads_database(self, principal: Principal, learner_ids: Sequence[str]) -> bool:
         """Whether :meth:`check` queries the database (an educator's cohorts); otherwise
         it is a pure decision an event loop may make without a thread."""
-        return principal.role is Role.EDUCATOR and bool(learner_ids)
+        return principal.role in (Role.EDUCATOR, Role.GUARDIAN) and bool(learner_ids)
 
     def decide(
         self, principal: Principal, action: Action, learner_id: str | None
@@ -676,7 +684,10 @@ class AccountService:
         def in_cohort(learner: str) -> bool:
             user_id = principal.subject.removeprefix("user:")
             with self.context.sessions() as session:
-                return PeopleRepository(session).in_cohort_of(user_id, learner)
+                people = PeopleRepository(session)
+                if principal.role is Role.GUARDIAN:
+                    return people.is_guardian_of(user_id, learner)
+                return people.in_cohort_of(user_id, learner)
 
         return decide(principal, action, learner_id=learner_id, in_cohort=in_cohort)
 
@@ -687,9 +698,56 @@ class AccountService:
                 return PeopleRepository(session).learners_of(
                     principal.subject.removeprefix("user:")
                 )
+        if principal.role is Role.GUARDIAN:
+            return set(self.wards(principal.subject.removeprefix("user:")))
         if principal.role in (Role.LEARNER, Role.VIEWER):
             return {principal.learner_id} if principal.learner_id else set()
         return None
+
+    # -- guardians ------------------------------------------------------------------------
+    def wards(self, user_id: str) -> list[str]:
+        """The learners the guardian account ``user_id`` may read (none for another
+        account), in id order."""
+        with self.context.sessions() as session:
+            if session.get(UserRow, user_id) is None:
+                raise NotFoundError("user", user_id)
+            return PeopleRepository(session).wards_of(user_id)
+
+    def link_guardian(self, user_id: str, learner_id: str, *, by: str) -> bool:
+        """Let the guardian account ``user_id`` read ``learner_id``'s records; whether it
+        is new (a link that exists is left as it is). The account must be a guardian's."""
+        with self.context.sessions.begin() as session:
+            user = session.get(UserRow, user_id, with_for_update=True)
+            if user is None:
+                raise NotFoundError("user", user_id)
+            if user.role != Role.GUARDIAN.value:
+                raise ValidationError("user_id", f"user {user_id} is a {user.role}, not a guardian")
+            if session.get(GuardianshipRow, (user_id, learner_id)) is not None:
+                return False
+            now = self.context.clock()
+            session.add(
+                GuardianshipRow(user_id=user_id, learner_id=learner_id, linked_by=by, linked_at=now)
+            )
+            PeopleRepository(session).audit(
+                at=now, actor=by, action="link_guardian", target=learner_id, guardian=user_id
+            )
+        return True
+
+    def unlink_guardian(self, user_id: str, learner_id: str, *, by: str) -> None:
+        """End the guardian account's reading of ``learner_id``'s records (its tokens stay,
+        and no longer reach them)."""
+        with self.context.sessions.begin() as session:
+            row = session.get(GuardianshipRow, (user_id, learner_id))
+            if row is None:
+                raise NotFoundError("guardianship", f"{user_id}/{learner_id}")
+            session.delete(row)
+            PeopleRepository(session).audit(
+                at=self.context.clock(),
+                actor=by,
+                action="unlink_guardian",
+                target=learner_id,
+                guardian=user_id,
+            )
 
     # -- cohorts --------------------------------------------------------------------------
     def create_cohort(

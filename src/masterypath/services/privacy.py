@@ -33,6 +33,7 @@ from masterypath.store.tables import (
     EvidenceVoidRow,
     GroupAttributeRow,
     GuardianConsentRow,
+    GuardianshipRow,
     LearnerProfileRow,
     LearnerRow,
     LtiAccountRow,
@@ -56,6 +57,7 @@ from masterypath.store.tables import (
 LEARNER_TABLES: tuple[tuple[str, type[Base]], ...] = (
     ("profile", LearnerProfileRow),
     ("guardian_consent", GuardianConsentRow),
+    ("guardians", GuardianshipRow),
     ("cohorts", CohortMemberRow),
     ("evidence_voids", EvidenceVoidRow),
     ("evidence", EvidenceRow),

@@ -1,10 +1,11 @@
 """Provisioning from a school's roster (:mod:`masterypath.interop.oneroster`): each
 student's profile under their roster id (the pseudonymous learner id), accounts for
-students and teachers, and each class as a cohort with its students as members and its
-teachers as educators. One transaction: all of it, or (any problem) none of it. Running
-it again with the next export updates what changed and adds what is new; a roster read
-from a system's REST API keeps how far it got (:class:`ReadMark`), so that the next read
-asks only for what changed since (:meth:`RosterService.changes_start`)."""
+students, teachers and parents, each class as a cohort with its students as members and
+its teachers as educators, and each parent's account linked to their children. One
+transaction: all of it, or (any problem) none of it. Running it again with the next
+export updates what changed and adds what is new; a roster read from a system's REST API
+keeps how far it got (:class:`ReadMark`), so that the next read asks only for what
+changed since (:meth:`RosterService.changes_start`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,7 @@ from masterypath.store.people import PeopleRepository
 from masterypath.store.roster import RosterRepository
 from masterypath.store.tables import (
     CohortRow,
+    GuardianshipRow,
     LearnerProfileRow,
     RosterReadRow,
     UserRow,
@@ -36,8 +39,13 @@ from masterypath.store.tables import (
 
 ROSTER = "roster"
 """Who disabled an account the roster marked disabled or gone (``UserRow.disabled_by``)."""
-ROLE_OF = {"student": Role.LEARNER, "teacher": Role.EDUCATOR}
-"""The roster roles this system has a part for; the others (aides, parents, ...) are
+ROLE_OF = {
+    "student": Role.LEARNER,
+    "teacher": Role.EDUCATOR,
+    "parent": Role.GUARDIAN,
+    "guardian": Role.GUARDIAN,
+}
+"""The roster roles this system has a part for; the others (aides, relatives, ...) are
 left out, and administrators are made by hand."""
 
 
@@ -81,6 +89,10 @@ class RosterImport:
     """Accounts of users the roster marks disabled (``enabledUser`` false) or gone."""
     accounts_enabled: int = 0
     """Accounts the roster had disabled whose users it lists enabled again."""
+    guardians_linked: int = 0
+    """Learners a parent's or guardian's account may now read (``agentSourcedIds``)."""
+    guardians_unlinked: int = 0
+    """Learners the roster had linked to a parent who no longer names them."""
     accounts: list[NewAccount] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     """What the roster asked for that was not done, and why."""
@@ -203,6 +215,7 @@ class RosterService:
                 existing[user.username] = row
                 result.accounts.append(NewAccount(user.username, password, role))
             self._cohorts(repo, roster, existing, result, now)
+            _link_guardians(session, roster, existing, result, now)
             _disable_leavers(session, roster, existing, result, now)
             if read is not None:
                 _remember(session, read, now)
@@ -293,6 +306,58 @@ class RosterService:
         others = sorted({e.role for e in roster.enrollments} - {"student", "teacher"})
         if others:
             result.left_out.append(f"enrollments as {', '.join(others)}: not kept")
+
+
+def _link_guardians(
+    session: Session,
+    roster: Roster,
+    accounts: dict[str, UserRow],
+    result: RosterImport,
+    now: datetime,
+) -> None:
+    """Link each parent's and guardian's account in the roster to the students the roster
+    pairs them with (in either's ``agentSourcedIds``), and end the links the roster made
+    that it no longer names; links an admin made stay. A read of the changes only links
+    the parents it holds."""
+    users = {u.sourced_id: u for u in roster.users}
+    students = {u.sourced_id for u in roster.users if u.role == "student" and not u.deleted}
+    children: dict[str, set[str]] = {}
+    for user in roster.users:
+        if ROLE_OF.get(user.role) is Role.GUARDIAN and not user.deleted:
+            children.setdefault(user.sourced_id, set()).update(
+                a for a in user.agents if users.get(a) is None or a in students
+            )
+    for student in students:
+        for agent in users[student].agents:
+            if agent in children:
+                children[agent].add(student)
+    for parent_id, learners in sorted(children.items()):
+        parent = users[parent_id]
+        known = accounts.get(parent.username) if parent.username else None
+        if known is None or not _same_person(parent, known):
+            if learners:
+                result.left_out.append(
+                    f"{parent.role} {parent_id} has no account: not linked to "
+                    f"{', '.join(sorted(learners))}"
+                )
+            continue
+        stored = {
+            row.learner_id: row
+            for row in session.scalars(
+                select(GuardianshipRow).where(GuardianshipRow.user_id == known.id)
+            )
+        }
+        for learner in sorted(learners - set(stored)):
+            session.add(
+                GuardianshipRow(
+                    user_id=known.id, learner_id=learner, linked_by=ROSTER, linked_at=now
+                )
+            )
+            result.guardians_linked += 1
+        for learner, row in stored.items():
+            if learner not in learners and row.linked_by == ROSTER:
+                session.delete(row)
+                result.guardians_unlinked += 1
 
 
 def _disable_leavers(

@@ -24,6 +24,7 @@ from masterypath.store.tables import (
     EvidenceVoidRow,
     GroupAttributeRow,
     GuardianConsentRow,
+    GuardianshipRow,
     LearnerProfileRow,
     LearnerRow,
     OverrideRow,
@@ -153,6 +154,29 @@ class PeopleRepository:
                 select(CohortEducatorRow.user_id).where(CohortEducatorRow.cohort_id == cohort_id)
             )
         )
+
+    # -- guardians ------------------------------------------------------------------------
+    def is_guardian_of(self, user_id: str, learner_id: str) -> bool:
+        return self.session.get(GuardianshipRow, (user_id, learner_id)) is not None
+
+    def wards_of(self, user_id: str) -> list[str]:
+        """The learners the guardian account ``user_id`` may read, in id order."""
+        query = (
+            select(GuardianshipRow.learner_id)
+            .where(GuardianshipRow.user_id == user_id)
+            .order_by(GuardianshipRow.learner_id)
+        )
+        return list(self.session.scalars(query))
+
+    def all_wards(self) -> dict[str, list[str]]:
+        """Each guardian account's learners, in id order."""
+        wards: dict[str, list[str]] = {}
+        query = select(GuardianshipRow.user_id, GuardianshipRow.learner_id).order_by(
+            GuardianshipRow.user_id, GuardianshipRow.learner_id
+        )
+        for user_id, learner_id in self.session.execute(query):
+            wards.setdefault(user_id, []).append(learner_id)
+        return wards
 
     # -- privacy --------------------------------------------------------------------------
     def minors_without_consent(self, learner_ids: Iterable[str], today: date) -> list[str]:

@@ -539,6 +539,21 @@ class CohortEducatorRow(Base):
     )
 
 
+class GuardianshipRow(Base):
+    """A guardian account (a parent's, a carer's) that may read a learner's records."""
+
+    __tablename__ = "guardianships"
+    __table_args__ = (Index("ix_guardianships_learner", "learner_id"),)
+
+    user_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    learner_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    linked_by: Mapped[str] = mapped_column(String(ID))
+    """Who linked them: an admin (``user:<id>``), ``cli`` or ``roster``."""
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class LtiPlatformRow(Base):
     """A learning platform (Moodle, Canvas, ...) registered to launch this tool (LTI 1.3)."""
 

@@ -280,6 +280,10 @@ def pages_router(
     def educator() -> HTMLResponse:
         return app_page("educator", "Cohort grid", LOADING)
 
+    @router.get("/app/guardian")
+    def guardian() -> HTMLResponse:
+        return app_page("guardian", "Your learners", LOADING)
+
     @router.get("/app/framework/{framework_id}")
     def framework(framework_id: str) -> HTMLResponse:
         return app_page("framework", f"Framework {framework_id}", LOADING, framework=framework_id)

@@ -23,6 +23,8 @@ const LOCK = "\u2298";  // ⊘, in every common font (the padlock emoji is not)
 function token() { return sessionStorage.getItem("mp-token"); }
 
 function embedded() { return document.body.dataset.embed === "1"; }
+// an embed link's page, or a guardian's: the learner's records to read, nothing to send
+function readOnly() { return embedded() || sessionStorage.getItem("mp-role") === "guardian"; }
 
 // an embed link carries its token in the URL's fragment (never sent to a server): keep it
 // for this tab and take it out of the address
@@ -187,8 +189,12 @@ async function chooseFramework() {
 
 function logoutButton() {
   const role = sessionStorage.getItem("mp-role");
-  if (role === "learner") {  // the grid would only refuse them
+  if (role === "learner" || role === "guardian") {  // the grid is an educator's
     for (const link of document.querySelectorAll('nav a[href="/app/educator"]')) link.remove();
+  }
+  if (role === "guardian") {  // their learners' list instead
+    const nav = document.querySelector("nav");
+    if (nav && !nav.querySelector('a[href="/app/guardian"]')) nav.prepend(el("a", { href: "/app/guardian", text: "Your learners" }), " ");
   }
   if (sessionStorage.getItem("mp-lti") === "1") {  // launched from a platform: no password here
     for (const link of document.querySelectorAll('nav a[href="/app/account"]')) link.remove();
@@ -219,7 +225,8 @@ async function loginPage() {
       sessionStorage.removeItem("mp-lti");
       const me = await api("/auth/me");
       sessionStorage.setItem("mp-role", me.role);
-      sessionStorage.setItem("mp-home", me.role === "learner" ? "/app/learner/" + encodeURIComponent(me.learner_id) : "/app/educator");
+      sessionStorage.setItem("mp-home", me.role === "learner" ? "/app/learner/" + encodeURIComponent(me.learner_id)
+        : me.role === "guardian" ? "/app/guardian" : "/app/educator");
       const next = param("next");
       if (issued.must_change_password) {  // a first password: the account page before any other
         sessionStorage.setItem("mp-first", "1");
@@ -291,9 +298,29 @@ async function adminPage() {
   const showPassword = (username, password) => shown.replaceChildren(el("p", { class: "panel" },
     `First password of ${username}: `, el("code", { text: password }),
     ". Hand it over now: it is not shown again, and it is to be changed at the first login."));
+  // a guardian's learners, each with "Unlink", and a learner id to link
+  function guardianLearners(u) {
+    const id = `ward-${u.id}`;
+    const ward = el("input", { id, autocomplete: "off", size: "12" });
+    const change = async (method, learnerId, said) => {
+      try {
+        await api(`/api/v1/users/${encodeURIComponent(u.id)}/learners/${encodeURIComponent(learnerId)}`, { method });
+        shown.replaceChildren(el("p", { class: "panel", text: said }));
+        await showAccounts();
+      } catch (error) { shown.replaceChildren(el("p", { class: "error", text: `${u.username}: ${error.message}` })); }
+    };
+    return el("td", {},
+      ...u.learners.map((l) => el("span", {}, `${l} `, el("button", { type: "button", text: "Unlink", "aria-label": `Unlink ${l} from ${u.username}`,
+        onclick: () => change("DELETE", l, `${u.username} no longer reads the records of ${l}.`) }), " ")),
+      el("label", { for: id, class: "visually-hidden", text: `Learner id to link to ${u.username}` }), ward, " ",
+      el("button", { type: "button", text: "Link", "aria-label": `Link a learner to ${u.username}`, onclick: () => {
+        if (ward.value) change("PUT", ward.value, `${u.username} reads the records of ${ward.value}.`);
+      } }));
+  }
   async function showAccounts() {
     const users = await api("/api/v1/users");
-    const rows = users.map((u) => el("tr", {}, cell(u.username), cell(u.role), cell(u.learner_id || "\u2013"),
+    const rows = users.map((u) => el("tr", {}, cell(u.username), cell(u.role),
+      u.role === "guardian" ? guardianLearners(u) : cell(u.learner_id || "\u2013"),
       cell(u.must_change_password ? "first (to be changed)" : "own"),
       cell(u.disabled ? `disabled${u.disabled_by === "roster" ? " by the roster" : ""}` : "enabled"),
       el("td", {},
@@ -325,21 +352,23 @@ async function adminPage() {
       heads("Username", "Role", "Learner", "Password", "Account", ""), el("tbody", {}, ...rows)));
   }
   const username = el("input", { id: "new-username", required: "required", autocomplete: "off" });
-  const role = el("select", { id: "new-role" }, ...["educator", "learner", "admin"].map((r) => el("option", { value: r, text: r })));
+  const role = el("select", { id: "new-role" }, ...["educator", "learner", "guardian", "admin"].map((r) => el("option", { value: r, text: r })));
   const learner = el("input", { id: "new-learner", autocomplete: "off" });
   const added = el("p", { id: "add-message", class: "error", role: "alert" });
   const form = el("form", { id: "add-account", class: "panel narrow" },
     el("label", { for: "new-username", text: "Username" }), username,
     el("label", { for: "new-role", text: "Role" }), role,
-    el("label", { for: "new-learner", text: "Learner id (learner accounts only)" }), learner,
+    el("label", { for: "new-learner", text: "Learner id (a learner's account: whose it is; a guardian's: whose records it reads)" }), learner,
     el("p", {}, el("button", { class: "primary", type: "submit", text: "Add account" })), added);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     added.textContent = "";
     const body = { username: username.value, role: role.value };
-    if (learner.value) body.learner_id = learner.value;  // the server says when it is missing or out of place
+    const ward = role.value === "guardian" ? learner.value : "";  // linked once the account is made
+    if (learner.value && !ward) body.learner_id = learner.value;  // the server says when it is missing or out of place
     try {
       const made = await api("/api/v1/users", { method: "POST", json: body });
+      if (ward) await api(`/api/v1/users/${encodeURIComponent(made.id)}/learners/${encodeURIComponent(ward)}`, { method: "PUT" });
       showPassword(made.username, made.password);
       form.reset();
       await showAccounts();
@@ -362,7 +391,7 @@ function rosterImport(afterwards) {
   const out = el("div", { id: "roster-out", role: "status" });
   const form = el("form", { id: "roster", class: "panel narrow" },
     el("label", { for: "roster-files", text: "OneRoster CSV files: users.csv, and classes.csv, enrollments.csv, demographics.csv if there are" }), files,
-    el("p", {}, accounts, " ", el("label", { for: "roster-accounts", text: "Make accounts for students and teachers (first passwords shown once)" })),
+    el("p", {}, accounts, " ", el("label", { for: "roster-accounts", text: "Make accounts for students, teachers and parents (first passwords shown once)" })),
     el("p", {}, el("button", { type: "submit", text: "Import" })));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -391,7 +420,7 @@ function rosterImport(afterwards) {
       });
       sync.replaceChildren(el("div", { class: "panel narrow" },
         el("p", {}, "The school's system: ", el("code", { text: source.url }), " (masterypath roster sync reads it from cron)"),
-        el("p", {}, syncAccounts, " ", el("label", { for: "sync-accounts", text: "Make accounts for its new students and teachers (first passwords shown once)" })),
+        el("p", {}, syncAccounts, " ", el("label", { for: "sync-accounts", text: "Make accounts for its new students, teachers and parents (first passwords shown once)" })),
         el("p", {}, button)));
     } catch (error) { sync.replaceChildren(el("p", { class: "error", text: "The school's system: " + error.message })); }
   })();
@@ -738,6 +767,20 @@ function legend() {
   return box;
 }
 
+// ---- a guardian's page: the learners whose progress it may follow ---------------------------
+async function guardianPage() {
+  logoutButton();
+  if (!token()) return goLogin();
+  let me;
+  try { me = await api("/auth/me"); } catch (error) { return fail("content", error); }
+  const learners = me.learners || [];
+  document.getElementById("content").replaceChildren(el("h2", { text: "Your learners" }),
+    learners.length
+      ? el("ul", { id: "wards" }, ...learners.map((id) => el("li", {}, el("a", { href: "/app/learner/" + encodeURIComponent(id), text: `Progress of ${id}` }))))
+      : el("p", { text: "No learner is linked to your account yet: ask the school to link your child's records." }));
+  document.body.dataset.updated = String(Date.now());
+}
+
 // ---- learner page -----------------------------------------------------------------------------
 async function learnerPage() {
   logoutButton();
@@ -851,7 +894,7 @@ async function learnerPage() {
         el("label", { for: id, text: "Your revised answer" }), answer,
         el("button", { type: "submit", text: "Resubmit" }), status);
       box.append(el("h6", { text: `${w.rubric_title} (version ${w.version}${w.final ? ", final" : ""})` }), levels, notes,
-        w.final || embedded() ? el("span") : el("details", {}, el("summary", { text: "Revise and resubmit" }), resubmit));
+        w.final || readOnly() ? el("span") : el("details", {}, el("summary", { text: "Revise and resubmit" }), resubmit));
     }
     return box;
   }
@@ -1294,7 +1337,7 @@ function registrationPage() {
   const platform = window.opener || (window.parent !== window ? window.parent : null);
   if (platform) platform.postMessage({ subject: "org.imsglobal.lti.close" }, "*");
 }
-const PAGES = { lti: ltiPage, registration: registrationPage, links: () => {}, login: loginPage, account: accountPage, admin: adminPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
+const PAGES = { guardian: guardianPage, lti: ltiPage, registration: registrationPage, links: () => {}, login: loginPage, account: accountPage, admin: adminPage, learner: learnerPage, educator: educatorPage, framework: frameworkPage };
 window.addEventListener("DOMContentLoaded", () => {
   takeEmbedToken();
   const page = document.body.dataset.page;
