@@ -359,8 +359,9 @@ def serve(
 
 
 def demo_accounts(context: ServiceContext, learner_ids: list[str]) -> list[dict[str, str]]:
-    """An admin, an educator of a cohort holding every demo learner, and the first learner's
-    own account, each with a fresh random password."""
+    """An admin, an educator of a cohort holding every demo learner, the first learner's
+    own account and a parent's linked to that learner, each with a fresh random
+    password."""
     import contextlib
     import secrets
 
@@ -375,6 +376,7 @@ def demo_accounts(context: ServiceContext, learner_ids: list[str]) -> list[dict[
     ]
     if learner_ids:
         wanted.append(("learner", Role.LEARNER, learner_ids[0]))
+        wanted.append(("parent", Role.GUARDIAN, None))
     logins = []
     for username, role, learner in wanted:
         password = secrets.token_urlsafe(12)
@@ -390,6 +392,9 @@ def demo_accounts(context: ServiceContext, learner_ids: list[str]) -> list[dict[
     teacher = accounts.user_id("teacher")
     assert teacher is not None
     accounts.assign_educator("demo-class", teacher, by="demo")
+    parent = accounts.user_id("parent")
+    if parent is not None and learner_ids:
+        accounts.link_guardian(parent, learner_ids[0], by="demo")
     return logins
 
 

@@ -263,6 +263,13 @@ def test_demo_loads_a_course_without_serving(run) -> None:  # type: ignore[no-un
     first = json.loads(output)
     assert first["framework"] == "dbe-kt22" and first["competencies"] == 19
     assert first["stored"] == first["evidence"] > 0
+    roles = {login["username"]: login["role"] for login in first["logins"]}
+    assert roles == {
+        "admin": "admin",
+        "teacher": "educator",
+        "learner": "learner",
+        "parent": "guardian",
+    }
     code, output = run("demo", "--no-serve", "--learners", "5", "--json")
     again = json.loads(output)
     # the same course, watched a moment later: nothing conflicts, nothing is lost
