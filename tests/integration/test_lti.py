@@ -33,11 +33,13 @@ from masterypath.domain.lti import (
     DL_SETTINGS,
     LINEITEM_SCOPE,
     LIS,
+    LIS_ROLES,
     MEMBERS_SCOPE,
     MEMBERSHIP,
     MESSAGE_TYPE,
     NAMES_ROLES,
     RESOURCE_LINK,
+    ROLE_SCOPE_MENTOR,
     ROLES,
     SCORE_SCOPE,
     VERSION,
@@ -232,6 +234,47 @@ def test_one_platform_user_who_learns_and_teaches_gets_an_account_for_each_role(
     assert count_users(database) == users
 
 
+def test_a_parent_observing_in_the_platform_follows_their_childs_records(
+    database: ServiceContext, client: TestClient, platform: Platform
+) -> None:
+    # the child has launched; a classmate has too; a sibling never has
+    child = me(client, landed(launch(client, database, platform))["token"])["learner_id"]
+    platform.user = {"sub": "user-2", ROLES: [LEARNER]}
+    classmate = me(client, landed(launch(client, database, platform))["token"])["learner_id"]
+    # a Canvas observer: the Mentor role, and whom it observes
+    platform.user = {
+        "sub": "parent-5",
+        ROLES: [MEMBERSHIP + "Mentor"],
+        ROLE_SCOPE_MENTOR: ["user-1", "user-3"],
+    }
+    page = landed(launch(client, database, platform))
+    assert (page["role"], page["home"]) == ("guardian", "/app/guardian")
+    parent = {"Authorization": f"Bearer {page['token']}"}
+    assert client.get("/auth/me", headers=parent).json()["learners"] == [child]
+    assert client.get(f"/api/v1/learners/{child}", headers=parent).status_code == 200
+    refused = client.get(f"/api/v1/learners/{classmate}", headers=parent)
+    assert refused.status_code == 403 and "not a guardian" in refused.text
+    with database.sessions() as session:
+        cohort = session.get(CohortMemberRow, ("moodle:course-42", child))
+        assert cohort is not None  # the child's membership, not the parent's
+        account = session.scalars(select(UserRow).where(UserRow.username == "moodle:parent-5"))
+        assert account.one().role == "guardian"
+    # the sibling launches; the parent's next launch follows them too
+    platform.user = {"sub": "user-3", ROLES: [LEARNER]}
+    sibling = me(client, landed(launch(client, database, platform))["token"])["learner_id"]
+    platform.user = {
+        "sub": "parent-5",
+        ROLES: [MEMBERSHIP + "Mentor"],
+        ROLE_SCOPE_MENTOR: ["user-3"],
+    }
+    again = landed(launch(client, database, platform))
+    assert me(client, again["token"])["learners"] == sorted([child, sibling])
+    # a mentee list that is not one is named
+    platform.user = {"sub": "parent-5", ROLES: [MEMBERSHIP + "Mentor"], ROLE_SCOPE_MENTOR: "user-3"}
+    wrong = launch(client, database, platform)
+    assert wrong.status_code == 422 and ROLE_SCOPE_MENTOR in message(wrong)
+
+
 def test_migration_0034_keeps_each_link_under_its_accounts_role(
     database: ServiceContext, client: TestClient, platform: Platform
 ) -> None:
@@ -298,7 +341,7 @@ def test_a_roster_learner_launches_as_their_own_account_into_their_class(
         ({"iss": "https://evil.example"}, 401, "Invalid issuer"),
         ({"exp": 1}, 401, "has expired"),
         ({DEPLOYMENT: "d9"}, 422, "'d9' is not a deployment"),
-        ({ROLES: [MEMBERSHIP + "Mentor"]}, 403, "none of the launch's roles"),
+        ({ROLES: [LIS_ROLES + "system/person#Administrator"]}, 403, "none of the launch's roles"),
         ({VERSION: "1.1"}, 422, "must be 1.3.0"),
         ({"key": "another"}, 401, "Signature verification failed"),
     ],

@@ -24,6 +24,7 @@ from masterypath.domain.lti import (
     LIS,
     LIS_ROLES,
     MEMBERSHIP,
+    MENTOR_ROLES,
     MESSAGE_TYPE,
     NAMES_ROLES,
     ROLES,
@@ -61,7 +62,6 @@ ADMINS = [
     LIS_ROLES + "system/person#Administrator",
     LIS_ROLES + "system/person#SysAdmin",
     INSTITUTION + "Administrator",
-    MEMBERSHIP + "Mentor",
     INSTITUTION + "Guest",
 ]
 
@@ -136,6 +136,9 @@ def test_a_launch_is_never_read_with_a_nonce_other_than_the_one_sent(nonce: str)
         ([MEMBERSHIP + "Instructor#TeachingAssistant"], Role.EDUCATOR),
         ([MEMBERSHIP + "ContentDeveloper"], Role.EDUCATOR),
         ([INSTITUTION + "Faculty", INSTITUTION + "Administrator"], Role.EDUCATOR),
+        ([MEMBERSHIP + "Mentor"], Role.GUARDIAN),  # a parent, a Canvas observer
+        ([LIS_ROLES + "membership/Mentor#Guardian"], Role.GUARDIAN),
+        ([MEMBERSHIP + "Mentor", MEMBERSHIP + "Learner"], Role.LEARNER),
         (ADMINS, None),
         ([], None),
     ],
@@ -146,7 +149,9 @@ def test_platform_roles_map_to_this_systems(roles: list[str], role: Role | None)
 
 @given(
     st.lists(
-        st.sampled_from(sorted(EDUCATOR_ROLES | LEARNER_ROLES) + ADMINS + ["Instructor"])
+        st.sampled_from(
+            sorted(EDUCATOR_ROLES | LEARNER_ROLES | MENTOR_ROLES) + ADMINS + ["Instructor"]
+        )
         | st.text(max_size=30),
         max_size=6,
     )
@@ -155,9 +160,11 @@ def test_a_launch_never_makes_an_admin_and_teaches_only_with_a_teaching_role(
     roles: list[str],
 ) -> None:
     role = role_of(roles)
-    assert role in (Role.EDUCATOR, Role.LEARNER, None)
+    assert role in (Role.EDUCATOR, Role.LEARNER, Role.GUARDIAN, None)
     teaches = any(r in EDUCATOR_ROLES or r == "Instructor" for r in roles)
     assert (role is Role.EDUCATOR) == teaches
+    # a mentor's role reads (as a guardian) only where no role teaches or learns
+    assert (role is Role.GUARDIAN) <= any(r in MENTOR_ROLES for r in roles)
 
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -227,7 +234,7 @@ def test_a_deep_linking_launch_says_where_the_answer_goes_and_what_to_give_back(
         ({"user_id": "u1", "roles": [MEMBERSHIP + "Learner"], "status": "Active"}, Role.LEARNER),
         ({"user_id": "u1", "roles": [MEMBERSHIP + "Learner"], "status": "Inactive"}, None),
         ({"user_id": "u1", "roles": [MEMBERSHIP + "Learner"], "status": "Deleted"}, None),
-        ({"user_id": "u1", "roles": [MEMBERSHIP + "Mentor"]}, None),
+        ({"user_id": "u1", "roles": [MEMBERSHIP + "Mentor"]}, None),  # only a launch says whom
     ],
 )
 def test_a_course_member_is_the_launch_they_would_make(

@@ -33,6 +33,8 @@ MESSAGE_TYPE = CLAIM + "message_type"
 VERSION = CLAIM + "version"
 DEPLOYMENT = CLAIM + "deployment_id"
 ROLES = CLAIM + "roles"
+ROLE_SCOPE_MENTOR = CLAIM + "role_scope_mentor"
+"""The platform users a mentor (a parent, a Canvas observer) launching follows."""
 CONTEXT = CLAIM + "context"
 RESOURCE_LINK = CLAIM + "resource_link"
 LIS = CLAIM + "lis"
@@ -75,6 +77,10 @@ LEARNER_ROLES = frozenset(
     {MEMBERSHIP + "Learner", INSTITUTION + "Student", INSTITUTION + "Learner"}
 )
 """Roles that learn: a learner here, seeing their own records."""
+MENTOR_ROLES = frozenset({MEMBERSHIP + "Mentor", INSTITUTION + "Mentor"})
+MENTOR_SUBROLE = LIS_ROLES + "membership/Mentor#"
+"""Roles that follow learners (a parent, a Canvas observer): a guardian here, reading the
+records of the learners the launch names (``role_scope_mentor``)."""
 SHORT_ROLES = {"Instructor": MEMBERSHIP + "Instructor", "Learner": MEMBERSHIP + "Learner"}
 """LTI 1.1's simple names, which LTI 1.3 deprecates but platforms still send."""
 
@@ -113,17 +119,22 @@ class Launch:
     """The course's gradebook columns (line item container), when the launch names no
     column of its own but lets the tool make one (the ``lineitem`` scope too): the tool
     finds or makes its column there before it sends the first score."""
+    mentees: tuple[str, ...] = ()
+    """A mentor's launch (a guardian here): the platform users it follows
+    (``role_scope_mentor``)."""
 
 
 def role_of(roles: Iterable[str]) -> Role | None:
     """This system's role for a user with these LTI roles: an educator if any role teaches,
-    else a learner if any role learns, else none. A platform's administrators are not made
-    administrators here (that is given by hand), and mentors get no part.
+    else a learner if any role learns, else a guardian if any role mentors, else none. A
+    platform's administrators are not made administrators here (that is given by hand).
 
     >>> role_of([MEMBERSHIP + "Learner", MEMBERSHIP + "Instructor"]).value
     'educator'
     >>> role_of(["Learner"]).value
     'learner'
+    >>> role_of([MENTOR_SUBROLE + "Guardian"]).value
+    'guardian'
     >>> role_of([LIS_ROLES + "system/person#Administrator"]) is None
     True
     """
@@ -132,6 +143,8 @@ def role_of(roles: Iterable[str]) -> Role | None:
         return Role.EDUCATOR
     if full & LEARNER_ROLES:
         return Role.LEARNER
+    if full & MENTOR_ROLES or any(r.startswith(MENTOR_SUBROLE) for r in full):
+        return Role.GUARDIAN
     return None
 
 
@@ -168,7 +181,7 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
     role = role_of(roles)
     if role is None:
         raise PermissionDeniedError(
-            "launch", "none of the launch's roles is a learner's or an educator's"
+            "launch", "none of the launch's roles is a learner's, an educator's or a mentor's"
         )
     context = _object(claims, CONTEXT)
     lis = _object(claims, LIS)
@@ -200,9 +213,15 @@ def read_launch(claims: Mapping[str, Any], *, deployments: Iterable[str], nonce:
         if not isinstance(accepted, list) or "ltiResourceLink" not in accepted:
             raise _wrong(f"{DL_SETTINGS} accept_types", "must accept ltiResourceLink")
         data = _text(wanted, "data", DL_SETTINGS)
+    mentees = claims.get(ROLE_SCOPE_MENTOR, [])
+    if not isinstance(mentees, list) or not all(
+        isinstance(m, str) and 0 < len(m) <= 255 for m in mentees
+    ):
+        raise _wrong(ROLE_SCOPE_MENTOR, "must be a list of user ids")
     return Launch(
         subject=subject,
         role=role,
+        mentees=tuple(dict.fromkeys(mentees)) if role is Role.GUARDIAN else (),
         deployment_id=deployment,
         context_id=_text(context, "id", CONTEXT),
         context_title=_text(context, "title", CONTEXT) or _text(context, "label", CONTEXT),
@@ -243,7 +262,7 @@ def member_launch(
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise _wrong("roles", "must be a list of role URIs", MEMBERS)
     role = role_of(roles)
-    if role is None:
+    if role is None or role is Role.GUARDIAN:  # whom a mentor follows: only a launch says
         return None
     return Launch(
         subject=subject,

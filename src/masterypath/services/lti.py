@@ -66,6 +66,7 @@ from masterypath.store.lti import LtiRepository
 from masterypath.store.mastery import MasteryRepository
 from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import (
+    GuardianshipRow,
     LearnerProfileRow,
     LtiAccountRow,
     LtiLoginRow,
@@ -510,6 +511,8 @@ class LtiService:
                 user = self._new_link(session, repo, platform, launch, now)
             if user.disabled_at is not None:
                 raise PermissionDeniedError("launch", f"the account {user.username} is disabled")
+            if user.role == Role.GUARDIAN:
+                _follow_mentees(session, repo, platform, launch, user, now)
             if (
                 user.role == Role.LEARNER
                 and user.learner_id
@@ -600,6 +603,32 @@ class LtiService:
         return user
 
 
+def _follow_mentees(
+    session: Session,
+    repo: LtiRepository,
+    platform: Platform,
+    launch: Launch,
+    user: UserRow,
+    now: datetime,
+) -> None:
+    """Let a mentor's account (a parent, a Canvas observer) read the records of the learners
+    its launch names who have launched here (one who has not is linked at a later launch).
+    A launch from another course names other learners: links are added, never ended."""
+    for mentee in launch.mentees:
+        account = repo.account_of(platform.id, mentee, Role.LEARNER)
+        if account is None or account.learner_id is None:
+            continue
+        if session.get(GuardianshipRow, (user.id, account.learner_id)) is None:
+            session.add(
+                GuardianshipRow(
+                    user_id=user.id,
+                    learner_id=account.learner_id,
+                    linked_by=f"lti:{platform.id}",
+                    linked_at=now,
+                )
+            )
+
+
 def platform_of(row: LtiPlatformRow) -> Platform:
     """The registration a stored row holds."""
     return Platform(
@@ -633,6 +662,8 @@ def _home(role: Role, learner_id: str | None, cohort_id: str | None, framework: 
     '/app/educator?cohort=moodle%3A7'
     """
     query = {"framework": framework} if framework else {}
+    if role is Role.GUARDIAN:
+        return "/app/guardian"
     if role is Role.LEARNER and learner_id is not None:
         path = f"/app/learner/{quote(learner_id, safe='')}"
     else:
