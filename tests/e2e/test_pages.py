@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ from masterypath.services.evidence import EvidenceService
 from masterypath.services.feedback import FeedbackService
 from masterypath.services.frameworks import FrameworkService
 from masterypath.services.mastery import MasteryService
+from masterypath.services.privacy import PrivacyService
 from masterypath.settings import Settings
 from masterypath.store.database import upgrade
 from tests.conftest import CHEAP_HASHER, _notes, badge_settings
@@ -289,6 +290,25 @@ def test_a_guardian_follows_their_learners_progress_and_an_admin_links_them(
     page.wait_for_url("**/app/guardian")
     page.goto(site.url + f"/app/learner/{other}")  # not theirs: refused, with why
     page.get_by_text(f"you are not a guardian of learner {other}").first.wait_for()
+
+    # a younger child: named, and nothing of their work kept until the parent consents
+    PrivacyService(site.context).create_learner(
+        learner_id="ana-brother", name="Tiago Lima", birth_date=date(2019, 5, 1), by="test"
+    )
+    site.accounts.link_guardian(dad, "ana-brother", by="test")
+    page.goto(site.url + "/app/guardian")
+    page.get_by_role("link", name="Progress of Tiago Lima").wait_for()
+    check_accessibility(page, "guardian consent")
+    page.get_by_label("Your name, as the guardian who consents for Tiago Lima").fill("Rui Lima")
+    page.get_by_role("button", name="Give consent for Tiago Lima").click()
+    page.get_by_text("Consent for Tiago Lima recorded.").wait_for()
+    page.get_by_text("Consent given by Rui Lima on").wait_for()
+    profile = PrivacyService(site.context).profile("ana-brother")
+    assert profile["guardian_consent"]["guardian"] == "Rui Lima"
+    assert profile["guardian_consent"]["recorded_by"] == f"user:{dad}"
+    page.get_by_role("button", name="Withdraw consent for Tiago Lima").click()
+    page.get_by_text("Consent for Tiago Lima withdrawn").wait_for()
+    assert PrivacyService(site.context).profile("ana-brother")["guardian_consent"] is None
 
 
 def test_learner_sees_the_map_and_an_explanation(page: Any, site: Site) -> None:

@@ -49,6 +49,7 @@ GOAL, M_L, ERASE = "set_career_goal", "manage_learners", "erase_learner"
 AUDIT, ATTR, LOGS, USERS = "read_audit", "write_attributes", "read_logs", "manage_users"
 W_X, R_X = "write_xapi", "read_xapi"
 RUBRICS, SUBMIT, EMBED = "manage_rubrics", "submit_work", "embed_learner"
+CONSENT = "give_consent"
 
 # what each caller may do, written out by hand; "own" = only for its own learner(s)
 EVERYTHING = "everything"
@@ -78,7 +79,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
         EMBED: "own",
     },
     # a parent's account: the records of the learners it is a guardian of, read only
-    "guardian": {R_FW: "any", R_CAR: "any", R_L: "own", EXP: "own"},
+    "guardian": {R_FW: "any", R_CAR: "any", R_L: "own", EXP: "own", CONSENT: "own"},
     # an embed link's token: frameworks and its one learner's records, read only
     "embed": {R_FW: "any", R_L: "own"},
     "key:all": {
@@ -90,13 +91,14 @@ PERMISSIONS: dict[str, dict[str, str]] = {
         R_L: "any",
         EMBED: "any",
         M_L: "any",
+        CONSENT: "any",
         W_X: "any",
         R_X: "any",
     },
     "key:frameworks-read": {R_FW: "any", R_CAR: "any"},
     "anonymous": {},
 }
-LEARNER_SCOPED = {W_EV, R_L, ACT, EXP, GOAL, W_X, SUBMIT, EMBED}
+LEARNER_SCOPED = {W_EV, R_L, ACT, EXP, GOAL, W_X, SUBMIT, EMBED, CONSENT}
 
 
 @dataclass
@@ -321,8 +323,13 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/learners/{learner_id}/embed-links", EMBED, {"json": {"minutes": 5}}),
     ("GET", "/api/v1/learners/{learner_id}/embed-links", EMBED, {}),
     ("DELETE", "/api/v1/learners/{learner_id}/embed-links/{link_id}", EMBED, {}),
-    ("PUT", "/api/v1/learners/{learner_id}/guardian-consent", M_L, {"json": {"guardian": "Mum"}}),
-    ("DELETE", "/api/v1/learners/{learner_id}/guardian-consent", M_L, {}),
+    (
+        "PUT",
+        "/api/v1/learners/{learner_id}/guardian-consent",
+        CONSENT,
+        {"json": {"guardian": "Mum"}},
+    ),
+    ("DELETE", "/api/v1/learners/{learner_id}/guardian-consent", CONSENT, {}),
     ("GET", "/api/v1/learners/{learner_id}/export", EXP, {}),
     ("GET", "/api/v1/learners/{learner_id}/access-log", LOGS, {}),
     ("GET", "/api/v1/inactive-learners", ERASE, {"params": {"days": "30"}}),

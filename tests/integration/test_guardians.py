@@ -238,3 +238,42 @@ def test_a_roster_sync_reads_the_agents_of_the_rest_api(database: ServiceContext
     )
     rosa = login(client, "rosa", "rosa-password")
     assert client.get("/auth/me", headers=rosa).json()["learners"] == ["s1", "s2"]
+
+
+def test_a_guardian_gives_and_withdraws_consent_for_their_own_child_only(
+    database: ServiceContext,
+) -> None:
+    client, _, admin, parent = family(database)
+    for learner in ("kim", "lee"):
+        made = client.post(
+            "/api/v1/learners",
+            json={"learner_id": learner, "name": learner.title(), "birth_date": "2018-03-01"},
+            headers=admin,
+        )
+        assert made.status_code in (200, 201), made.text
+    mum = login(client, "kims-mum", "mum-password")
+    answer = {
+        "key": "kim-late",
+        "learner_id": "kim",
+        "competency_ids": ["select"],
+        "outcome": {"type": "binary", "correct": True},
+        "timestamp": "2026-11-22T10:00:00+00:00",
+    }
+    refused = client.post("/api/v1/evidence", json=answer, headers=admin)
+    assert refused.status_code == 403 and refused.json()["error"] == "consent_required"
+
+    given = client.put(
+        "/api/v1/learners/kim/guardian-consent", json={"guardian": "Mia Kim"}, headers=mum
+    )
+    assert given.status_code == 200, given.text
+    consent = given.json()["guardian_consent"]
+    assert (consent["guardian"], consent["recorded_by"]) == ("Mia Kim", f"user:{parent}")
+    assert client.post("/api/v1/evidence", json=answer, headers=admin).status_code == 201
+    other = client.put(
+        "/api/v1/learners/lee/guardian-consent", json={"guardian": "Mia Kim"}, headers=mum
+    )
+    assert other.status_code == 403 and "not a guardian of learner lee" in other.text
+
+    assert client.delete("/api/v1/learners/kim/guardian-consent", headers=mum).status_code == 204
+    again = client.post("/api/v1/evidence", json=answer | {"key": "kim-later"}, headers=admin)
+    assert again.status_code == 403

@@ -67,18 +67,21 @@ def learner_router(
     def put_consent(
         learner_id: Text,
         body: ConsentIn,
-        principal: Annotated[Principal, allow(Action.MANAGE_LEARNERS)],
+        principal: Annotated[Principal, allow(Action.GIVE_CONSENT, "learner_id")],
     ) -> dict[str, Any]:
-        """Record a guardian's consent; until then a learner under 13 has no evidence
+        """Record a guardian's consent (an admin, a key with ``learners:write``, or the
+        learner's guardian account itself); until then a learner under 13 has no evidence
         processed (403 ``consent_required``)."""
         privacy.record_consent(learner_id, body.guardian, by=principal.subject)
         return privacy.profile(learner_id)
 
     @router.delete("/learners/{learner_id}/guardian-consent", status_code=204, tags=["learners"])
     def delete_consent(
-        learner_id: Text, principal: Annotated[Principal, allow(Action.MANAGE_LEARNERS)]
+        learner_id: Text,
+        principal: Annotated[Principal, allow(Action.GIVE_CONSENT, "learner_id")],
     ) -> Response:
-        """Consent withdrawn: evidence for a learner under 13 is refused again."""
+        """Consent withdrawn (by whom may give it): evidence for a learner under 13 is
+        refused again."""
         privacy.withdraw_consent(learner_id, by=principal.subject)
         return Response(status_code=204)
 

@@ -6,7 +6,8 @@
   learner is in one of the educator's cohorts.
 * ``learner``: reads frameworks and careers, and only their own records (and export).
 * ``guardian``: a parent's or carer's account; reads frameworks and careers, and the
-  records (and export) of the learners it is the guardian of, nothing else.
+  records (and export) of the learners it is the guardian of, and gives or withdraws
+  their consent; nothing else.
 * ``integration``: an API key; exactly the actions its scopes grant, for any learner.
 * ``viewer``: an embed link's token; reads frameworks and one learner's records, nothing
   else (an LMS shows that learner's progress map in its own page).
@@ -59,6 +60,8 @@ class Action(StrEnum):
     SUBMIT_WORK = "submit_work"
     EMBED_LEARNER = "embed_learner"
     """Make an embed link that shows one learner's progress (a ``viewer`` token)."""
+    GIVE_CONSENT = "give_consent"
+    """Record or withdraw guardian consent for a learner under 13."""
 
 
 class Scope(StrEnum):
@@ -83,6 +86,7 @@ LEARNER_ACTIONS = frozenset(
         Action.WRITE_XAPI,
         Action.SUBMIT_WORK,
         Action.EMBED_LEARNER,
+        Action.GIVE_CONSENT,
     }
 )
 """Actions about one learner: educators need the learner in a cohort, guardians need it
@@ -118,7 +122,13 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         }
     ),
     Role.GUARDIAN: frozenset(
-        {Action.READ_FRAMEWORK, Action.READ_CAREERS, Action.READ_LEARNER, Action.EXPORT_LEARNER}
+        {
+            Action.READ_FRAMEWORK,
+            Action.READ_CAREERS,
+            Action.READ_LEARNER,
+            Action.EXPORT_LEARNER,
+            Action.GIVE_CONSENT,
+        }
     ),
     Role.INTEGRATION: frozenset(),
     Role.VIEWER: frozenset({Action.READ_FRAMEWORK, Action.READ_LEARNER}),
@@ -129,7 +139,7 @@ SCOPE_ACTIONS: dict[Scope, frozenset[Action]] = {
     Scope.FRAMEWORKS_WRITE: frozenset({Action.WRITE_FRAMEWORK}),
     Scope.EVIDENCE_WRITE: frozenset({Action.WRITE_EVIDENCE, Action.SUBMIT_WORK}),
     Scope.LEARNERS_READ: frozenset({Action.READ_LEARNER, Action.EMBED_LEARNER}),
-    Scope.LEARNERS_WRITE: frozenset({Action.MANAGE_LEARNERS}),
+    Scope.LEARNERS_WRITE: frozenset({Action.MANAGE_LEARNERS, Action.GIVE_CONSENT}),
     Scope.XAPI_WRITE: frozenset({Action.WRITE_XAPI}),
     Scope.XAPI_READ: frozenset({Action.READ_XAPI}),
 }

@@ -771,14 +771,46 @@ function legend() {
 async function guardianPage() {
   logoutButton();
   if (!token()) return goLogin();
-  let me;
-  try { me = await api("/auth/me"); } catch (error) { return fail("content", error); }
-  const learners = me.learners || [];
-  document.getElementById("content").replaceChildren(el("h2", { text: "Your learners" }),
-    learners.length
-      ? el("ul", { id: "wards" }, ...learners.map((id) => el("li", {}, el("a", { href: "/app/learner/" + encodeURIComponent(id), text: `Progress of ${id}` }))))
-      : el("p", { text: "No learner is linked to your account yet: ask the school to link your child's records." }));
-  document.body.dataset.updated = String(Date.now());
+  const said = el("div", { id: "guardian-out", role: "status" });
+  async function show() {
+    const me = await api("/auth/me");
+    const items = await Promise.all((me.learners || []).map(async (id) => {
+      let profile = null;
+      try { profile = await api(`/api/v1/learners/${encodeURIComponent(id)}`); } catch (e) { /* no personal data stored: the id only */ }
+      const name = (profile && profile.name) || id;
+      const item = el("li", {}, el("a", { href: "/app/learner/" + encodeURIComponent(id), text: `Progress of ${name}` }));
+      if (profile && profile.under_13) item.append(consent(id, name, profile.guardian_consent));
+      return item;
+    }));
+    document.getElementById("content").replaceChildren(el("h2", { text: "Your learners" }), said,
+      items.length ? el("ul", { id: "wards" }, ...items)
+        : el("p", { text: "No learner is linked to your account yet: ask the school to link your child's records." }));
+    document.body.dataset.updated = String(Date.now());
+  }
+  // a learner under 13: nothing of their work is kept until a guardian consents
+  function consent(id, name, given) {
+    const path = `/api/v1/learners/${encodeURIComponent(id)}/guardian-consent`;
+    const change = async (options, done) => {
+      try { await api(path, options); said.replaceChildren(el("p", { class: "panel", text: done })); await show(); }
+      catch (error) { said.replaceChildren(el("p", { class: "error", text: `${name}: ${error.message}` })); }
+    };
+    if (given) {
+      return el("p", {}, `Consent given by ${given.guardian} on ${localDay(given.recorded_at)}. `,
+        el("button", { type: "button", text: `Withdraw consent for ${name}`, onclick: () => change({ method: "DELETE" }, `Consent for ${name} withdrawn: nothing new of their work is kept.`) }));
+    }
+    const field = `consent-${id}`;
+    const guardian = el("input", { id: field, required: "required", autocomplete: "name" });
+    const form = el("form", { class: "panel narrow" },
+      el("p", { text: `${name} is under 13: nothing of their work is kept until a guardian consents.` }),
+      el("label", { for: field, text: `Your name, as the guardian who consents for ${name}` }), guardian,
+      el("p", {}, el("button", { type: "submit", text: `Give consent for ${name}` })));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      change({ method: "PUT", json: { guardian: guardian.value } }, `Consent for ${name} recorded.`);
+    });
+    return form;
+  }
+  try { await show(); } catch (error) { fail("content", error); }
 }
 
 // ---- learner page -----------------------------------------------------------------------------
