@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -93,12 +93,13 @@ def list_users(as_json: JsonOption = False) -> None:
     if as_json:
         print_json(rows)
         return
+    # a learner's account: its learner; a guardian's: the learners it reads
     table = Table("username", "role", "learner", "first password", "disabled", "id")
     for r in rows:
         table.add_row(
             str(r["username"]),
             str(r["role"]),
-            str(r["learner_id"] or ""),
+            str(r["learner_id"] or ", ".join(cast(list[str], r.get("learners", [])))),
             "yes" if r["must_change_password"] else "",
             f"by {r['disabled_by']}" if r["disabled"] else "",
             str(r["id"]),

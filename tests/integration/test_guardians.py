@@ -170,6 +170,8 @@ def test_the_cli_makes_and_ends_links(tmp_path: Path, monkeypatch: pytest.Monkey
     assert CliRunner().invoke(cli, ["users", "guardian", "dad", "ben"]).exit_code == 0
     ended = CliRunner().invoke(cli, ["users", "guardian", "dad", "ana", "--remove", "--json"])
     assert json.loads(ended.output) == {"username": "dad", "learners": ["ben"]}
+    listed = CliRunner().invoke(cli, ["users", "list", "--json"])
+    assert json.loads(listed.output)[0]["learners"] == ["ben"]
     nobody = CliRunner().invoke(cli, ["users", "guardian", "mum", "ana"])
     assert nobody.exit_code != 0 and "mum" in nobody.output
 
