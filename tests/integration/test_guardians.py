@@ -137,7 +137,9 @@ def test_links_are_checked_listed_and_erased_with_the_learner(database: ServiceC
     root = listed["root"]["id"]
     refused = client.put(f"/api/v1/users/{root}/learners/kim", headers=admin)
     assert refused.status_code == 422
-    assert refused.json()["message"] == f"user_id: user {root} is a admin, not a guardian"
+    assert refused.json()["message"] == f"user_id: user {root} has the role admin, not guardian"
+    blank = client.put(f"/api/v1/users/{parent}/learners/%20", headers=admin)
+    assert blank.status_code == 422 and "learner_id" in blank.text
     missing = client.put("/api/v1/users/nobody/learners/kim", headers=admin)
     assert missing.status_code == 404 and "nobody" in missing.text
     assert client.get("/api/v1/users/nobody/learners", headers=admin).status_code == 404

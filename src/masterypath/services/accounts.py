@@ -39,6 +39,7 @@ from masterypath.errors import (
 from masterypath.services.context import ServiceContext
 from masterypath.store.people import PeopleRepository
 from masterypath.store.tables import (
+    ID,
     ApiKeyRow,
     CohortEducatorRow,
     CohortMemberRow,
@@ -716,12 +717,16 @@ class AccountService:
     def link_guardian(self, user_id: str, learner_id: str, *, by: str) -> bool:
         """Let the guardian account ``user_id`` read ``learner_id``'s records; whether it
         is new (a link that exists is left as it is). The account must be a guardian's."""
+        if not learner_id.strip() or len(learner_id) > ID:
+            raise ValidationError("learner_id", f"must be 1 to {ID} characters")
         with self.context.sessions.begin() as session:
             user = session.get(UserRow, user_id, with_for_update=True)
             if user is None:
                 raise NotFoundError("user", user_id)
             if user.role != Role.GUARDIAN.value:
-                raise ValidationError("user_id", f"user {user_id} is a {user.role}, not a guardian")
+                raise ValidationError(
+                    "user_id", f"user {user_id} has the role {user.role}, not guardian"
+                )
             if session.get(GuardianshipRow, (user_id, learner_id)) is not None:
                 return False
             now = self.context.clock()
