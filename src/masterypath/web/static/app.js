@@ -934,7 +934,8 @@ async function learnerPage() {
   // an Open Badges 3.0 credential for a mastered competency, saved as a file (VC-JWT)
   function badgeSection(cid, title) {
     const result = el("p", { id: "badge-result", "aria-live": "polite" });
-    const button = el("button", { type: "button", id: "badge-button", text: "Get my badge", onclick: async () => {
+    const own = embedded() || sessionStorage.getItem("mp-role") === "learner";  // else a parent's, a teacher's
+    const button = el("button", { type: "button", id: "badge-button", text: own ? "Get my badge" : "Get the badge", onclick: async () => {
       button.disabled = true;
       try {
         const badge = await api(`/api/v1/learners/${encodeURIComponent(learner)}/badges/${encodeURIComponent(framework)}/${encodeURIComponent(cid)}`);
