@@ -280,6 +280,8 @@ def test_a_guardian_follows_their_learners_progress_and_an_admin_links_them(
     log_in(page, site, "ana-dad", "dad-password-1")
     assert page.url.endswith("/app/guardian")
     check_accessibility(page, "guardian")
+    glance = page.locator("#wards li").first.inner_text()
+    assert " of 19 mastered, " in glance and " to review." in glance
     assert page.locator('nav a[href="/app/educator"]').count() == 0
     page.get_by_role("link", name=f"Progress of {child}").click()
     page.wait_for_url(f"**/app/learner/{child}")

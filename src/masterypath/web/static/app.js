@@ -774,11 +774,18 @@ async function guardianPage() {
   const said = el("div", { id: "guardian-out", role: "status" });
   async function show() {
     const me = await api("/auth/me");
+    const frameworks = await api("/api/v1/frameworks");
+    const framework = frameworks.length ? frameworks[0] : null;
     const items = await Promise.all((me.learners || []).map(async (id) => {
       let profile = null;
       try { profile = await api(`/api/v1/learners/${encodeURIComponent(id)}`); } catch (e) { /* no personal data stored: the id only */ }
       const name = (profile && profile.name) || id;
       const item = el("li", {}, el("a", { href: "/app/learner/" + encodeURIComponent(id), text: `Progress of ${name}` }));
+      if (framework) {  // at a glance: how far they are in the course
+        const progress = await api(`/api/v1/learners/${encodeURIComponent(id)}/progress?framework_id=${encodeURIComponent(framework.id)}`);
+        const count = (status) => progress.filter((p) => p.status === status).length;
+        item.append(el("p", { class: "muted", text: `${framework.title || framework.id}: ${count("mastered")} of ${progress.length} mastered, ${count("needs_review")} to review.` }));
+      }
       if (profile && profile.under_13) item.append(consent(id, name, profile.guardian_consent));
       return item;
     }));
