@@ -40,10 +40,12 @@ from masterypath.domain.lti import (
     DL_CONTENT_ITEMS,
     DL_SETTINGS,
     LIS,
+    LIS_ROLES,
     MEMBERSHIP,
     MESSAGE_TYPE,
     NAMES_ROLES,
     RESOURCE_LINK,
+    ROLE_SCOPE_MENTOR,
     ROLES,
     SCORE_SCOPE,
 )
@@ -1421,7 +1423,20 @@ def test_a_school_platform_launches_a_learner_and_their_teacher(page: Any, site:
             tool.locator("svg.map g.node").first.wait_for()
             assert tool.locator("svg.map g.node").count() == 19
 
-            platform.user = {"sub": "parent-1", ROLES: [MEMBERSHIP + "Mentor"]}
+            # a parent observing the course (a Canvas observer): their child's page, read only
+            platform.user = {
+                "sub": "parent-1",
+                ROLES: [MEMBERSHIP + "Mentor"],
+                ROLE_SCOPE_MENTOR: ["student-5"],
+            }
+            page.goto(f"{platform.issuer}/course?target={site.url}/app")
+            page.get_by_role("button", name="Open masterypath").click()
+            page.wait_for_url("**/app/guardian")
+            page.locator(f'#wards a[href="/app/learner/{learner}"]').click()  # by name
+            page.locator("svg.map g.node").first.wait_for()
+            assert page.locator('nav a[href="/app/educator"]').count() == 0
+
+            platform.user = {"sub": "it-1", ROLES: [LIS_ROLES + "system/person#Administrator"]}
             page.goto(f"{platform.issuer}/course?target={site.url}/app")
             page.get_by_role("button", name="Open masterypath").click()
             page.get_by_text("The launch did not work").wait_for()
