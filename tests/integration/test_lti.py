@@ -269,6 +269,12 @@ def test_a_parent_observing_in_the_platform_follows_their_childs_records(
     }
     again = landed(launch(client, database, platform))
     assert me(client, again["token"])["learners"] == sorted([child, sibling])
+    linked = [
+        (e["actor"], e["target"])
+        for e in client.get("/api/v1/audit-log").json()
+        if e["action"] == "link_guardian"
+    ]
+    assert linked == [("lti:moodle", child), ("lti:moodle", sibling)]
     # a mentee list that is not one is named
     platform.user = {"sub": "parent-5", ROLES: [MEMBERSHIP + "Mentor"], ROLE_SCOPE_MENTOR: "user-3"}
     wrong = launch(client, database, platform)

@@ -612,8 +612,9 @@ def _follow_mentees(
     now: datetime,
 ) -> None:
     """Let a mentor's account (a parent, a Canvas observer) read the records of the learners
-    its launch names who have launched here (one who has not is linked at a later launch).
-    A launch from another course names other learners: links are added, never ended."""
+    its launch names who have launched here (one who has not is linked at a later launch),
+    each link audit-logged. A launch from another course names other learners: links are
+    added, never ended."""
     for mentee in launch.mentees:
         account = repo.account_of(platform.id, mentee, Role.LEARNER)
         if account is None or account.learner_id is None:
@@ -626,6 +627,13 @@ def _follow_mentees(
                     linked_by=f"lti:{platform.id}",
                     linked_at=now,
                 )
+            )
+            PeopleRepository(session).audit(
+                at=now,
+                actor=f"lti:{platform.id}",
+                action="link_guardian",
+                target=account.learner_id,
+                guardian=user.id,
             )
 
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -215,7 +214,7 @@ class RosterService:
                 existing[user.username] = row
                 result.accounts.append(NewAccount(user.username, password, role))
             self._cohorts(repo, roster, existing, result, now)
-            _link_guardians(session, roster, existing, result, now)
+            _link_guardians(repo, roster, existing, result, now)
             _disable_leavers(session, roster, existing, result, now)
             if read is not None:
                 _remember(session, read, now)
@@ -309,7 +308,7 @@ class RosterService:
 
 
 def _link_guardians(
-    session: Session,
+    repo: RosterRepository,
     roster: Roster,
     accounts: dict[str, UserRow],
     result: RosterImport,
@@ -341,14 +340,9 @@ def _link_guardians(
                     f"{', '.join(sorted(learners))}"
                 )
             continue
-        stored = {
-            row.learner_id: row
-            for row in session.scalars(
-                select(GuardianshipRow).where(GuardianshipRow.user_id == known.id)
-            )
-        }
+        stored = repo.guardianships(known.id)
         for learner in sorted(learners - set(stored)):
-            session.add(
+            repo.add(
                 GuardianshipRow(
                     user_id=known.id, learner_id=learner, linked_by=ROSTER, linked_at=now
                 )
@@ -356,7 +350,7 @@ def _link_guardians(
             result.guardians_linked += 1
         for learner, row in stored.items():
             if learner not in learners and row.linked_by == ROSTER:
-                session.delete(row)
+                repo.delete(row)
                 result.guardians_unlinked += 1
 
 

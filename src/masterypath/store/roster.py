@@ -13,6 +13,7 @@ from masterypath.store.tables import (
     CohortEducatorRow,
     CohortMemberRow,
     CohortRow,
+    GuardianshipRow,
     LearnerProfileRow,
     UserRow,
 )
@@ -51,6 +52,14 @@ class RosterRepository:
 
     def cohorts(self) -> dict[str, CohortRow]:
         return {c.id: c for c in self.session.scalars(select(CohortRow))}
+
+    def guardianships(self, user_id: str) -> dict[str, GuardianshipRow]:
+        """The learners a guardian account reads, each with its link (who made it)."""
+        query = select(GuardianshipRow).where(GuardianshipRow.user_id == user_id)
+        return {row.learner_id: row for row in self.session.scalars(query)}
+
+    def delete(self, row: Any) -> None:
+        self.session.delete(row)
 
     def members(self) -> Links:
         """The (cohort, learner) pairs."""
