@@ -327,7 +327,7 @@ class AccountService:
             wards = people.all_wards()
             return [
                 account_dict(u)
-                | ({"learners": wards.get(u.id, [])} if u.role == "guardian" else {})
+                | ({"learners": wards.get(u.id, [])} if u.role == Role.GUARDIAN.value else {})
                 for u in people.users()
             ]
 
